@@ -1,0 +1,48 @@
+//! Environment variables, declared once.
+//!
+//! Libraries never read the environment; binaries ask here and pass values down.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "this module is the one place allowed to read the environment"
+)]
+
+use std::ffi::OsString;
+
+/// Log filter for `gt` (a `tracing` `EnvFilter` directive such as `debug` or `town=trace`).
+pub const GT_LOG: &str = "GT_LOG";
+/// Log filter for `bd`.
+pub const BD_LOG: &str = "BD_LOG";
+/// Disables color in all output when set to any non-empty value (<https://no-color.org>).
+pub const NO_COLOR: &str = "NO_COLOR";
+/// The beads directory (`.beads/`) to use instead of searching upward from the current directory.
+pub const BEADS_DIR: &str = "BEADS_DIR";
+/// The actor recorded on beads mutations when `--actor` is not given.
+pub const BD_ACTOR: &str = "BD_ACTOR";
+/// Upstream's name for [`BD_ACTOR`], honoured for compatibility.
+pub const BEADS_ACTOR: &str = "BEADS_ACTOR";
+/// The town root, used instead of walking up from the current directory.
+pub const GT_TOWN_ROOT: &str = "GT_TOWN_ROOT";
+/// Unstable, for tests: an RFC 3339 instant that the clock reports instead of the real time.
+pub const GT_TEST_NOW: &str = "GT_TEST_NOW";
+/// The user's name, the last fallback for the actor.
+pub const USER: &str = "USER";
+
+/// The value of `name` if it is set, valid UTF-8 and not empty.
+pub fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// The raw value of `name` if it is set.
+pub fn var_os(name: &str) -> Option<OsString> {
+    std::env::var_os(name)
+}
+
+/// Whether color output is disabled by the user (`NO_COLOR`).
+pub fn no_color() -> bool {
+    var(NO_COLOR).is_some()
+}
+
+/// The current working directory.
+pub fn current_dir() -> std::io::Result<std::path::PathBuf> {
+    std::env::current_dir()
+}

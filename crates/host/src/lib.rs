@@ -1,0 +1,14 @@
+//! The only crate that touches the outside world.
+//!
+//! Everything that spawns a process, takes a file lock, reads the environment or asks the
+//! time lives here, so the rest of the workspace stays deterministic and testable:
+//!
+//! - [`env`]: every environment variable we read, declared once, and the accessors.
+//! - [`clock`]: the [`clock::Clock`] trait; the system clock and a fixed clock for tests.
+//! - [`git`]: `git -C <dir> …` with a hermetic environment and typed failures.
+//! - [`lock`]: advisory file locks with a clean "busy" outcome.
+
+pub mod clock;
+pub mod env;
+pub mod git;
+pub mod lock;

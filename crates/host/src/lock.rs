@@ -1,0 +1,81 @@
+//! Advisory file locks: exclusive, released when the guard drops (or the process dies).
+#![expect(clippy::disallowed_methods, reason = "this module is the one place that takes file locks")]
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::path::{Path, PathBuf};
+
+/// Failure to take a lock.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another process holds the lock.
+    #[error("`{}` is locked by another process", path.display())]
+    Busy { path: PathBuf },
+    /// The lock file could not be opened or locked.
+    #[error("cannot lock `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A held exclusive lock on a file. Dropping it releases the lock.
+#[derive(Debug)]
+pub struct LockGuard {
+    _file: File,
+    path: PathBuf,
+}
+
+impl LockGuard {
+    /// The locked file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+fn open(path: &Path) -> Result<File, LockError> {
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|source| LockError::Io { path: path.to_owned(), source })
+}
+
+/// Takes the lock on `path` (created if missing) without waiting.
+pub fn try_lock(path: &Path) -> Result<LockGuard, LockError> {
+    let file = open(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(LockGuard { _file: file, path: path.to_owned() }),
+        Err(TryLockError::WouldBlock) => Err(LockError::Busy { path: path.to_owned() }),
+        Err(TryLockError::Error(source)) => Err(LockError::Io { path: path.to_owned(), source }),
+    }
+}
+
+/// Takes the lock on `path` (created if missing), waiting for the holder to release it.
+pub fn lock(path: &Path) -> Result<LockGuard, LockError> {
+    let file = open(path)?;
+    file.lock().map_err(|source| LockError::Io { path: path.to_owned(), source })?;
+    Ok(LockGuard { _file: file, path: path.to_owned() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_try_lock_is_busy_until_the_first_drops() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.lock");
+        let first = try_lock(&path).unwrap();
+        assert!(matches!(try_lock(&path), Err(LockError::Busy { .. })));
+        drop(first);
+        assert!(try_lock(&path).is_ok());
+    }
+
+    #[test]
+    fn lock_in_missing_directory_names_the_path() {
+        let err = lock(Path::new("/nonexistent-dir/x.lock")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent-dir/x.lock"), "{err}");
+    }
+}
