@@ -1,1 +1,27 @@
-//! beads
+//! The beads issue store: the model, the SQLite schema, readiness, ids and JSONL interchange.
+//!
+//! - [`model`]: issues, dependencies, comments, events; validation.
+//! - [`store`]: opening and creating a store; the write transaction.
+//! - [`ids`]: minting, child ids and resolution of what a user types.
+//! - [`readiness`]: the materialized `is_blocked` flag and its from-scratch check.
+//! - [`ops`]: every operation, one module per concern.
+//!
+//! Only this crate speaks SQL. Callers pass a [`store::Context`] with the actor and a clock.
+
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod ops;
+pub mod readiness;
+mod row;
+pub mod schema;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use model::{Comment, Dependency, Issue, IssueDetails, IssueView};
+pub use ops::create::NewIssue;
+pub use ops::deps::Direction;
+pub use ops::jsonl::{ExportOptions, ImportReport};
+pub use ops::query::{Filter, Sort, Stats};
+pub use ops::update::{Changes, CloseOptions};
+pub use store::{Context, Store};

@@ -3,7 +3,10 @@
 //! Every call is `git -C <dir> …` with `LC_ALL=C`, no terminal prompt, no pager, and the
 //! caller's `GIT_DIR`/`GIT_WORK_TREE`/`GIT_INDEX_FILE` removed (they leak in when we run inside a
 //! git hook and would point git at the wrong repository).
-#![expect(clippy::disallowed_methods, reason = "this module is the one place that runs git")]
+#![expect(
+    clippy::disallowed_methods,
+    reason = "this module is the one place that runs git"
+)]
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -31,7 +34,11 @@ pub enum GitError {
     Spawn(#[source] std::io::Error),
     /// git ran and exited non-zero.
     #[error("`git {}` failed ({status}): {stderr}", args.join(" "))]
-    Failed { args: Vec<String>, status: String, stderr: String },
+    Failed {
+        args: Vec<String>,
+        status: String,
+        stderr: String,
+    },
     /// git's output was not what we parse.
     #[error("unexpected output from `git {args}`: {output}")]
     Parse { args: String, output: String },
@@ -47,7 +54,10 @@ pub struct Git {
 impl Git {
     /// Git run in `dir` (`git -C dir`).
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into(), env: Vec::new() }
+        Self {
+            dir: dir.into(),
+            env: Vec::new(),
+        }
     }
 
     /// Adds an environment variable to every call (for example an author identity).
@@ -95,7 +105,9 @@ impl Git {
     /// Runs git and returns the raw output whatever the exit status.
     pub fn output<S: AsRef<str>>(&self, args: &[S]) -> Result<Output, GitError> {
         tracing::debug!(dir = %self.dir.display(), args = ?args.iter().map(AsRef::as_ref).collect::<Vec<_>>(), "git");
-        self.command(args.iter().map(AsRef::as_ref)).output().map_err(GitError::Spawn)
+        self.command(args.iter().map(AsRef::as_ref))
+            .output()
+            .map_err(GitError::Spawn)
     }
 }
 
@@ -113,12 +125,17 @@ fn failed<S: AsRef<str>>(args: &[S], output: &Output) -> GitError {
 /// The installed git's version as (major, minor, patch).
 pub fn version() -> Result<(u32, u32, u32), GitError> {
     let out = Git::new(".").run(&["--version"])?;
-    parse_version(&out).ok_or_else(|| GitError::Parse { args: "--version".into(), output: out })
+    parse_version(&out).ok_or_else(|| GitError::Parse {
+        args: "--version".into(),
+        output: out,
+    })
 }
 
 fn parse_version(out: &str) -> Option<(u32, u32, u32)> {
     let v = out.trim().strip_prefix("git version ")?;
-    let mut parts = v.split(|c: char| !c.is_ascii_digit()).filter(|p| !p.is_empty());
+    let mut parts = v
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty());
     let major = parts.next()?.parse().ok()?;
     let minor = parts.next()?.parse().ok()?;
     let patch = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
@@ -132,7 +149,10 @@ mod tests {
     #[test]
     fn parses_versions() {
         assert_eq!(parse_version("git version 2.47.3\n"), Some((2, 47, 3)));
-        assert_eq!(parse_version("git version 2.39.5 (Apple Git-154)"), Some((2, 39, 5)));
+        assert_eq!(
+            parse_version("git version 2.39.5 (Apple Git-154)"),
+            Some((2, 39, 5))
+        );
         assert_eq!(parse_version("git version 2.40"), Some((2, 40, 0)));
         assert_eq!(parse_version("nonsense"), None);
     }
@@ -149,7 +169,10 @@ mod tests {
         let git = Git::new(dir.path()).env("GIT_CONFIG_GLOBAL", "/dev/null");
         git.run(&["init", "-q", "-b", "main"]).unwrap();
         let top = git.run(&["rev-parse", "--show-toplevel"]).unwrap();
-        assert_eq!(Path::new(top.trim()).canonicalize().unwrap(), dir.path().canonicalize().unwrap());
+        assert_eq!(
+            Path::new(top.trim()).canonicalize().unwrap(),
+            dir.path().canonicalize().unwrap()
+        );
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! Advisory file locks: exclusive, released when the guard drops (or the process dies).
-#![expect(clippy::disallowed_methods, reason = "this module is the one place that takes file locks")]
+#![expect(
+    clippy::disallowed_methods,
+    reason = "this module is the one place that takes file locks"
+)]
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
@@ -39,24 +42,41 @@ fn open(path: &Path) -> Result<File, LockError> {
         .truncate(false)
         .write(true)
         .open(path)
-        .map_err(|source| LockError::Io { path: path.to_owned(), source })
+        .map_err(|source| LockError::Io {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 /// Takes the lock on `path` (created if missing) without waiting.
 pub fn try_lock(path: &Path) -> Result<LockGuard, LockError> {
     let file = open(path)?;
     match file.try_lock() {
-        Ok(()) => Ok(LockGuard { _file: file, path: path.to_owned() }),
-        Err(TryLockError::WouldBlock) => Err(LockError::Busy { path: path.to_owned() }),
-        Err(TryLockError::Error(source)) => Err(LockError::Io { path: path.to_owned(), source }),
+        Ok(()) => Ok(LockGuard {
+            _file: file,
+            path: path.to_owned(),
+        }),
+        Err(TryLockError::WouldBlock) => Err(LockError::Busy {
+            path: path.to_owned(),
+        }),
+        Err(TryLockError::Error(source)) => Err(LockError::Io {
+            path: path.to_owned(),
+            source,
+        }),
     }
 }
 
 /// Takes the lock on `path` (created if missing), waiting for the holder to release it.
 pub fn lock(path: &Path) -> Result<LockGuard, LockError> {
     let file = open(path)?;
-    file.lock().map_err(|source| LockError::Io { path: path.to_owned(), source })?;
-    Ok(LockGuard { _file: file, path: path.to_owned() })
+    file.lock().map_err(|source| LockError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    Ok(LockGuard {
+        _file: file,
+        path: path.to_owned(),
+    })
 }
 
 #[cfg(test)]

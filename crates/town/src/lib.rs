@@ -1,1 +1,73 @@
-//! town
+//! Gas Town orchestration.
+//!
+//! - [`discover`]: find the town that contains a directory.
+//!
+//! A town is a directory holding `mayor/town.json`; everything else (rigs, agents, the
+//! merge queue) lives under it.
+
+use std::path::{Path, PathBuf};
+
+/// The file whose presence marks a town root.
+pub const TOWN_MARKER: &str = "mayor/town.json";
+
+/// Errors finding or reading a town.
+#[derive(Debug, thiserror::Error)]
+pub enum TownError {
+    /// No town contains the directory.
+    #[error("not inside a Gas Town: no `{TOWN_MARKER}` in `{}` or any parent", start.display())]
+    NotInTown { start: PathBuf },
+    /// An explicitly named town root is not a town.
+    #[error("`{}` is not a town root: `{TOWN_MARKER}` is missing", path.display())]
+    NotATown { path: PathBuf },
+}
+
+/// The town root: `explicit` (from `GT_TOWN_ROOT`) if given, which must be a town, else the
+/// nearest ancestor of `start` (inclusive) holding [`TOWN_MARKER`].
+pub fn discover(explicit: Option<&Path>, start: &Path) -> Result<PathBuf, TownError> {
+    if let Some(path) = explicit {
+        return if path.join(TOWN_MARKER).is_file() {
+            Ok(path.to_owned())
+        } else {
+            Err(TownError::NotATown { path: path.to_owned() })
+        };
+    }
+    start
+        .ancestors()
+        .find(|dir| dir.join(TOWN_MARKER).is_file())
+        .map(Path::to_owned)
+        .ok_or_else(|| TownError::NotInTown { start: start.to_owned() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn make_town(root: &Path) {
+        std::fs::create_dir_all(root.join("mayor")).unwrap();
+        std::fs::write(root.join(TOWN_MARKER), "{}").unwrap();
+    }
+
+    #[test]
+    fn finds_the_town_from_a_nested_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        make_town(dir.path());
+        let nested = dir.path().join("rig/polecats/nux");
+        std::fs::create_dir_all(&nested).unwrap();
+        assert_eq!(discover(None, &nested).unwrap(), dir.path());
+    }
+
+    #[test]
+    fn outside_a_town_is_an_error_naming_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = discover(None, dir.path()).unwrap_err();
+        assert!(err.to_string().contains(&dir.path().display().to_string()));
+    }
+
+    #[test]
+    fn explicit_root_must_be_a_town() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(discover(Some(dir.path()), dir.path()), Err(TownError::NotATown { .. })));
+        make_town(dir.path());
+        assert_eq!(discover(Some(dir.path()), Path::new("/")).unwrap(), dir.path());
+    }
+}

@@ -1,0 +1,71 @@
+//! The store's errors. Each variant says what went wrong with which input; the binaries decide
+//! whose fault it is.
+
+use std::path::PathBuf;
+
+/// A failed store operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No issue has this id (after prefix and partial resolution).
+    #[error("no issue found matching `{id}`")]
+    NotFound { id: String },
+    /// A partial id matches several issues.
+    #[error("`{input}` is ambiguous: it matches {}", candidates.join(", "))]
+    Ambiguous { input: String, candidates: Vec<String> },
+    /// A field value is not acceptable.
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    /// The dependency would close a cycle of blocking edges.
+    #[error("adding `{from}` → `{to}` ({kind}) would create a cycle: {}", path.join(" → "))]
+    Cycle { from: String, to: String, kind: String, path: Vec<String> },
+    /// The operation conflicts with the issue's current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// Somebody else holds the issue.
+    #[error("`{id}` is already claimed by `{by}`")]
+    AlreadyClaimed { id: String, by: String },
+    /// The issue cannot be claimed in its current status.
+    #[error("`{id}` cannot be claimed: its status is `{status}`, not `open`")]
+    NotClaimable { id: String, status: String },
+    /// There is nothing to claim.
+    #[error("no ready issue to claim")]
+    NothingReady,
+    /// No `.beads/` directory was found.
+    #[error("no beads database found from `{}` upward", start.display())]
+    NoStore { start: PathBuf },
+    /// `bd init` where a store exists.
+    #[error("a beads database already exists at `{}`", path.display())]
+    AlreadyInitialized { path: PathBuf },
+    /// The database file is not a usable beads database.
+    #[error("the database `{}` is unusable: {reason}", path.display())]
+    Corrupt { path: PathBuf, reason: String },
+    /// An import file line does not parse.
+    #[error("line {line}: {reason}")]
+    BadLine { line: usize, reason: String },
+    /// A raw `bd sql` statement failed.
+    #[error("SQL error: {0}")]
+    Sql(String),
+    /// SQLite failed.
+    #[error("database error")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A file could not be read or written.
+    #[error("cannot access `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
+        Self::Invalid { field, reason: reason.into() }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io { path: path.into(), source }
+    }
+}
+
+/// The store's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

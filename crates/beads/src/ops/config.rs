@@ -1,0 +1,114 @@
+//! The `config` table: settings (`bd config`) and the key-value store (`bd kv`, keys `kv.*`).
+
+use rusqlite::OptionalExtension;
+
+use crate::error::{Error, Result};
+use crate::ops::event;
+use crate::store::Store;
+
+const KV_PREFIX: &str = "kv.";
+
+/// Config keys with a meaning to the store, checked when set.
+fn validate_config(store: &Store, key: &str, value: &str) -> Result<()> {
+    match key {
+        "issue_prefix" => crate::store::validate_prefix(value),
+        "status.custom" => crate::model::parse_custom_statuses(value).map(drop),
+        "types.custom" => value
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .try_for_each(|t| crate::model::validate_word("types.custom", t)),
+        _ if key.starts_with(KV_PREFIX) => Err(Error::invalid("key", format!("`{key}` is a kv key; use `bd kv set`"))),
+        _ => {
+            let _ = store;
+            let ok = !key.is_empty() && key.len() <= 255 && !key.chars().any(|c| c.is_whitespace() || c.is_control());
+            if ok { Ok(()) } else { Err(Error::invalid("key", format!("`{key}` must be 1-255 characters without spaces"))) }
+        }
+    }
+}
+
+impl Store {
+    /// A config value.
+    pub fn config_get(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT value FROM config WHERE key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Sets a config value (validated for keys the store understands).
+    pub fn config_set(&mut self, key: &str, value: &str) -> Result<()> {
+        validate_config(self, key, value)?;
+        self.put(key, value)?;
+        self.reload_settings()
+    }
+
+    /// Removes a config value; returns whether it existed.
+    pub fn config_unset(&mut self, key: &str) -> Result<bool> {
+        if key.starts_with(KV_PREFIX) {
+            return Err(Error::invalid("key", format!("`{key}` is a kv key; use `bd kv clear`")));
+        }
+        let removed = self.remove(key)?;
+        self.reload_settings()?;
+        Ok(removed)
+    }
+
+    /// All config values except kv entries, sorted by key.
+    pub fn config_list(&self) -> Result<Vec<(String, String)>> {
+        self.pairs("SELECT key, value FROM config WHERE key NOT LIKE 'kv.%' ORDER BY key", "")
+    }
+
+    /// A kv value.
+    pub fn kv_get(&self, key: &str) -> Result<Option<String>> {
+        self.config_get(&format!("{KV_PREFIX}{key}"))
+    }
+
+    /// Sets a kv value.
+    pub fn kv_set(&mut self, key: &str, value: &str) -> Result<()> {
+        if key.is_empty() || key.chars().any(char::is_control) {
+            return Err(Error::invalid("key", "a kv key must be non-empty and printable"));
+        }
+        self.put(&format!("{KV_PREFIX}{key}"), value)
+    }
+
+    /// Removes a kv value; returns whether it existed.
+    pub fn kv_clear(&mut self, key: &str) -> Result<bool> {
+        self.remove(&format!("{KV_PREFIX}{key}"))
+    }
+
+    /// All kv pairs (keys without the `kv.` prefix), sorted.
+    pub fn kv_list(&self) -> Result<Vec<(String, String)>> {
+        self.pairs("SELECT substr(key, 4), value FROM config WHERE key LIKE 'kv.%' AND key > ?1 ORDER BY key", "")
+    }
+
+    fn pairs(&self, sql: &str, arg: &str) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn().prepare(sql)?;
+        let params: Vec<&str> = if sql.contains("?1") { vec![arg] } else { vec![] };
+        let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn put(&mut self, key: &str, value: &str) -> Result<()> {
+        self.write(|tx, w| {
+            let old: Option<String> =
+                tx.query_row("SELECT value FROM config WHERE key = ?1", [key], |r| r.get(0)).optional()?;
+            tx.execute(
+                "INSERT INTO config (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )?;
+            event(tx, "", "config_set", w.actor, old.as_deref(), Some(value), Some(key), w.now)?;
+            Ok(())
+        })
+    }
+
+    fn remove(&mut self, key: &str) -> Result<bool> {
+        self.write(|tx, w| {
+            let n = tx.execute("DELETE FROM config WHERE key = ?1", [key])?;
+            if n > 0 {
+                event(tx, "", "config_unset", w.actor, None, None, Some(key), w.now)?;
+            }
+            Ok(n > 0)
+        })
+    }
+}

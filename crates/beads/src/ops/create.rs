@@ -1,0 +1,159 @@
+//! Creating issues.
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::ids;
+use crate::model::{self, Issue};
+use crate::ops::{deps, event, rehash};
+use crate::readiness;
+use crate::store::Store;
+
+/// What `create` needs. Everything but the title has a default.
+#[derive(Debug, Clone, Default)]
+pub struct NewIssue {
+    pub title: String,
+    pub description: String,
+    pub design: String,
+    pub acceptance_criteria: String,
+    pub notes: String,
+    /// Defaults to `task`.
+    pub issue_type: Option<String>,
+    /// Defaults to 2.
+    pub priority: Option<i64>,
+    pub assignee: String,
+    pub owner: String,
+    pub labels: Vec<String>,
+    /// Makes the new issue `parent.N` with a `parent-child` edge.
+    pub parent: Option<String>,
+    /// `(kind, target)` edges from the new issue.
+    pub deps: Vec<(String, String)>,
+    /// An explicit id instead of a minted one.
+    pub id: Option<String>,
+    /// A prefix other than the store's default.
+    pub prefix: Option<String>,
+    pub ephemeral: bool,
+    pub no_history: bool,
+    pub wisp_type: String,
+    pub mol_type: String,
+    pub metadata: Option<Map<String, Value>>,
+    pub due_at: Option<String>,
+    pub defer_until: Option<String>,
+    pub external_ref: String,
+    pub estimated_minutes: Option<i64>,
+    /// Defaults to `open`.
+    pub status: Option<String>,
+    pub is_template: bool,
+    pub sender: String,
+}
+
+impl Store {
+    /// Checks that a status is built in or configured.
+    pub fn check_status(&self, status: &str) -> Result<()> {
+        if model::BUILTIN_STATUSES.contains(&status) || self.settings.custom_statuses.iter().any(|c| c.name == status) {
+            Ok(())
+        } else {
+            Err(Error::invalid("status", format!("unknown status `{status}` (custom statuses go in `status.custom`)")))
+        }
+    }
+
+    /// Normalizes and checks an issue type: built in, infrastructure, or configured.
+    pub fn check_type(&self, issue_type: &str) -> Result<String> {
+        let t = model::normalize_type(issue_type);
+        if model::BUILTIN_TYPES.contains(&t.as_str())
+            || model::INFRA_TYPES.contains(&t.as_str())
+            || self.settings.custom_types.iter().any(|c| c == &t)
+        {
+            Ok(t)
+        } else {
+            Err(Error::invalid("type", format!("unknown issue type `{issue_type}` (custom types go in `types.custom`)")))
+        }
+    }
+
+    /// Creates an issue with its labels and edges in one transaction.
+    pub fn create(&mut self, new: NewIssue) -> Result<Issue> {
+        model::validate_title(&new.title)?;
+        let priority = new.priority.unwrap_or(2);
+        model::validate_priority(priority)?;
+        let issue_type = self.check_type(new.issue_type.as_deref().unwrap_or("task"))?;
+        let status = new.status.clone().unwrap_or_else(|| "open".into());
+        self.check_status(&status)?;
+        if new.ephemeral && new.no_history {
+            return Err(Error::invalid("flags", "`ephemeral` and `no_history` cannot both be set"));
+        }
+        for label in &new.labels {
+            deps::validate_label(label)?;
+        }
+        let parent = new.parent.as_deref().map(|p| self.resolve(p)).transpose()?;
+        let targets: Vec<(String, String)> = new
+            .deps
+            .iter()
+            .map(|(kind, target)| Ok((deps::validate_kind(kind)?, self.resolve_target(target)?)))
+            .collect::<Result<_>>()?;
+        if let Some(id) = &new.id {
+            ids::validate_explicit(id)?;
+            if self.exists(id)? {
+                return Err(Error::Conflict(format!("an issue with id `{id}` already exists")));
+            }
+        }
+        let prefix = match &new.prefix {
+            Some(p) => {
+                crate::store::validate_prefix(p)?;
+                p.clone()
+            }
+            None => self.prefix().to_owned(),
+        };
+        let nanos = self.ctx.clock.now().as_nanosecond();
+        self.write(|tx, w| {
+            let id = match (&new.id, &parent) {
+                (Some(id), _) => id.clone(),
+                (None, Some(parent)) => ids::next_child(tx, parent)?,
+                (None, None) => ids::mint(tx, &prefix, &new.title, &new.description, w.actor, nanos)?,
+            };
+            let closed = status == "closed";
+            let issue = Issue {
+                id: id.clone(),
+                title: new.title.clone(),
+                description: new.description.clone(),
+                design: new.design.clone(),
+                acceptance_criteria: new.acceptance_criteria.clone(),
+                notes: new.notes.clone(),
+                status: status.clone(),
+                priority,
+                issue_type: issue_type.clone(),
+                assignee: new.assignee.clone(),
+                owner: new.owner.clone(),
+                estimated_minutes: new.estimated_minutes,
+                created_at: w.now.to_owned(),
+                created_by: w.actor.to_owned(),
+                updated_at: w.now.to_owned(),
+                started_at: (status == "in_progress").then(|| w.now.to_owned()),
+                closed_at: closed.then(|| w.now.to_owned()),
+                due_at: new.due_at.clone(),
+                defer_until: new.defer_until.clone(),
+                external_ref: new.external_ref.clone(),
+                metadata: new.metadata.clone().map(Value::Object),
+                sender: new.sender.clone(),
+                ephemeral: new.ephemeral,
+                no_history: new.no_history,
+                wisp_type: new.wisp_type.clone(),
+                mol_type: new.mol_type.clone(),
+                is_template: new.is_template,
+                ..Issue::default()
+            };
+            crate::row::upsert_issue(tx, &issue, &crate::row::content_hash(&issue))?;
+            event(tx, &id, "created", w.actor, None, Some(&issue.title), None, w.now)?;
+            for label in &new.labels {
+                deps::insert_label(tx, &id, label, w)?;
+            }
+            if let Some(parent) = &parent {
+                deps::insert_edge(tx, w, &id, parent, "parent-child", None)?;
+            }
+            for (kind, target) in &targets {
+                deps::insert_edge(tx, w, &id, target, kind, None)?;
+            }
+            readiness::refresh(tx, w.settings, vec![id.clone()])?;
+            rehash(tx, &id)
+        })
+    }
+}

@@ -1,0 +1,399 @@
+//! JSONL interchange: `bd export` (deterministic, sorted, atomic) and `bd import` (upstream's
+//! classic and 1.0 shapes, all-or-nothing, idempotent by content hash).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result};
+use crate::model::{Comment, Dependency, INFRA_TYPES, Issue, IssueView};
+use crate::ops::deps::{delete_label, insert_comment, insert_label, labels_of};
+use crate::ops::event;
+use crate::readiness;
+use crate::row::{content_hash, upsert_issue};
+use crate::store::{Store, WriteCtx, normalize_ts};
+
+/// What `export` includes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ExportOptions {
+    /// Also wisps, templates and infrastructure types (agent, rig, role, message…).
+    pub all: bool,
+    /// Also `kv.memory.*` entries as `{"_type":"memory"}` lines.
+    pub memories: bool,
+}
+
+/// What `import` did (or, with `dry_run`, would do).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    pub lines: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub memories: usize,
+    pub labels_changed: usize,
+    pub dependencies_changed: usize,
+    pub comments_added: usize,
+    pub dry_run: bool,
+}
+
+#[derive(Serialize)]
+struct IssueLine<'a> {
+    #[serde(rename = "_type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    view: &'a IssueView,
+}
+
+struct Record {
+    line: usize,
+    issue: Issue,
+    labels: BTreeSet<String>,
+    deps: Vec<Dependency>,
+    comments: Vec<Comment>,
+}
+
+enum Line {
+    Issue(Box<Record>),
+    Memory(String, String),
+}
+
+impl Store {
+    /// The export as JSONL lines, sorted by id.
+    pub fn export_lines(&self, opts: ExportOptions) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let infra: Vec<String> = INFRA_TYPES.iter().map(|s| (*s).to_owned()).collect();
+        let filter = if opts.all {
+            String::new()
+        } else {
+            format!(" WHERE i.ephemeral = 0 AND i.is_template = 0 AND i.issue_type NOT IN {}", readiness::sql_list(&infra))
+        };
+        let sql = format!("SELECT {} FROM issues i{filter} ORDER BY i.id", crate::row::ISSUE_COLUMNS);
+        let mut stmt = conn.prepare(&sql)?;
+        let issues = stmt.query_map([], crate::row::issue_from_row)?.collect::<Result<Vec<_>, _>>()?;
+        let ids: Vec<&str> = issues.iter().map(|i| i.id.as_str()).collect();
+        let mut edges = self.edges_from(&ids)?;
+        let mut comments = self.comments_on(&ids)?;
+        let mut views = self.views(issues.clone())?;
+        let mut out = Vec::with_capacity(views.len());
+        for view in &mut views {
+            let id = view.issue.id.clone();
+            view.dependencies = edges.remove(&id);
+            view.comments = comments.remove(&id);
+            view.parent = None;
+            out.push(serde_json::to_string(&IssueLine { kind: "issue", view }).expect("issues serialize"));
+        }
+        if opts.memories {
+            for (key, value) in self.kv_list()? {
+                if let Some(k) = key.strip_prefix("memory.") {
+                    out.push(serde_json::json!({"_type": "memory", "key": k, "value": value}).to_string());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes the export to `path` atomically (a temporary file renamed into place).
+    pub fn export_to(&self, path: &Path, opts: ExportOptions) -> Result<usize> {
+        let lines = self.export_lines(opts)?;
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "export".into());
+        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let write = || -> std::io::Result<()> {
+            let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+            for line in &lines {
+                f.write_all(line.as_bytes())?;
+                f.write_all(b"\n")?;
+            }
+            f.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()?;
+            std::fs::rename(&tmp, path)
+        };
+        write().map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::io(path, e)
+        })?;
+        Ok(lines.len())
+    }
+
+    /// Imports JSONL. Every line is parsed and checked before anything is written; then all of
+    /// it goes in one transaction. Issues whose content hash matches are left alone, so
+    /// importing the same file twice changes nothing.
+    pub fn import(&mut self, reader: impl BufRead, dry_run: bool) -> Result<ImportReport> {
+        let mut parsed = Vec::new();
+        for (n, line) in reader.lines().enumerate() {
+            let line_no = n + 1;
+            let line = line.map_err(|e| Error::BadLine { line: line_no, reason: e.to_string() })?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            parsed.push(parse_line(&line, line_no)?);
+        }
+        let mut report = ImportReport { lines: parsed.len(), dry_run, ..ImportReport::default() };
+        let result = self.write(|tx, w| {
+            for line in &parsed {
+                match line {
+                    Line::Memory(key, value) => {
+                        tx.execute(
+                            "INSERT INTO config (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                            [format!("kv.memory.{key}"), value.clone()],
+                        )?;
+                        report.memories += 1;
+                    }
+                    Line::Issue(rec) => import_record(tx, w, rec, &mut report)?,
+                }
+            }
+            if report.created + report.updated + report.labels_changed + report.dependencies_changed > 0 {
+                readiness::rebuild(tx, w.settings)?;
+            }
+            if dry_run {
+                return Err(Error::Conflict("dry run".into()));
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(report),
+            Err(Error::Conflict(msg)) if dry_run && msg == "dry run" => Ok(report),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn import_record(tx: &Connection, w: &WriteCtx<'_>, rec: &Record, report: &mut ImportReport) -> Result<()> {
+    let issue = &rec.issue;
+    let hash = content_hash(issue);
+    let existing: Option<Option<String>> = tx
+        .prepare_cached("SELECT content_hash FROM issues WHERE id = ?1")?
+        .query_row([&issue.id], |r| r.get(0))
+        .optional()?;
+    match existing {
+        Some(Some(h)) if h == hash => report.unchanged += 1,
+        Some(_) => {
+            upsert_issue(tx, issue, &hash).map_err(|e| line_err(rec.line, &e))?;
+            event(tx, &issue.id, "imported", w.actor, None, None, Some("updated"), w.now)?;
+            report.updated += 1;
+        }
+        None => {
+            upsert_issue(tx, issue, &hash).map_err(|e| line_err(rec.line, &e))?;
+            event(tx, &issue.id, "imported", w.actor, None, None, Some("created"), w.now)?;
+            report.created += 1;
+        }
+    }
+    let current: BTreeSet<String> = labels_of(tx, &issue.id)?.into_iter().collect();
+    for gone in current.difference(&rec.labels) {
+        delete_label(tx, &issue.id, gone, w)?;
+        report.labels_changed += 1;
+    }
+    for new in rec.labels.difference(&current) {
+        insert_label(tx, &issue.id, new, w)?;
+        report.labels_changed += 1;
+    }
+    let mut current: BTreeMap<String, Dependency> = BTreeMap::new();
+    {
+        let mut stmt = tx.prepare_cached(
+            "SELECT issue_id, depends_on_id, type, created_at, created_by, metadata FROM dependencies WHERE issue_id = ?1",
+        )?;
+        for d in stmt.query_map([&issue.id], crate::ops::deps::dep_from_row)? {
+            let d = d?;
+            current.insert(d.depends_on_id.clone(), d);
+        }
+    }
+    let wanted: BTreeMap<&str, &Dependency> = rec.deps.iter().map(|d| (d.depends_on_id.as_str(), d)).collect();
+    for target in current.keys() {
+        if !wanted.contains_key(target.as_str()) {
+            tx.prepare_cached("DELETE FROM dependencies WHERE issue_id = ?1 AND depends_on_id = ?2")?.execute([&issue.id, target])?;
+            report.dependencies_changed += 1;
+        }
+    }
+    for (target, dep) in &wanted {
+        if current.get(*target) != Some(*dep) {
+            tx.prepare_cached(
+                "INSERT INTO dependencies (issue_id, depends_on_id, type, created_at, created_by, metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (issue_id, depends_on_id) DO UPDATE SET type = excluded.type, created_at = excluded.created_at,
+                 created_by = excluded.created_by, metadata = excluded.metadata",
+            )?
+            .execute([&dep.issue_id, &dep.depends_on_id, &dep.kind, &dep.created_at, &dep.created_by, &dep.metadata])
+            .map_err(|e| line_err(rec.line, &e))?;
+            report.dependencies_changed += 1;
+        }
+    }
+    for c in &rec.comments {
+        if insert_comment(tx, c)? {
+            report.comments_added += 1;
+        }
+    }
+    Ok(())
+}
+
+fn line_err(line: usize, e: &rusqlite::Error) -> Error {
+    Error::BadLine { line, reason: e.to_string() }
+}
+
+fn parse_line(line: &str, n: usize) -> Result<Line> {
+    let bad = |reason: String| Error::BadLine { line: n, reason };
+    let value: Value = serde_json::from_str(line).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+    let Value::Object(mut map) = value else { return Err(bad("expected a JSON object".into())) };
+    match map.get("_type").and_then(Value::as_str).unwrap_or("issue") {
+        "issue" => {}
+        "memory" => {
+            let key = map.get("key").and_then(Value::as_str).ok_or_else(|| bad("memory line without `key`".into()))?;
+            let value = match map.get("value") {
+                Some(Value::String(s)) => s.clone(),
+                Some(v) => v.to_string(),
+                None => String::new(),
+            };
+            return Ok(Line::Memory(key.to_owned(), value));
+        }
+        other => return Err(bad(format!("unknown `_type` `{other}`"))),
+    }
+    normalize(&mut map).map_err(bad)?;
+    let labels = take_array(&mut map, "labels");
+    let deps = take_array(&mut map, "dependencies");
+    let comments = take_array(&mut map, "comments");
+    let issue: Issue = serde_json::from_value(Value::Object(map)).map_err(|e| bad(format!("bad field: {e}")))?;
+    validate(&issue).map_err(bad)?;
+    let labels = labels
+        .into_iter()
+        .map(|l| l.as_str().map(str::to_owned).ok_or_else(|| bad("labels must be strings".into())))
+        .collect::<Result<BTreeSet<_>>>()?;
+    let deps = deps.into_iter().map(|d| parse_dep(d, &issue)).collect::<Result<Vec<_>, String>>().map_err(bad)?;
+    let comments = comments.into_iter().map(|c| parse_comment(c, &issue)).collect::<Result<Vec<_>, String>>().map_err(bad)?;
+    Ok(Line::Issue(Box::new(Record { line: n, issue, labels, deps, comments })))
+}
+
+fn take_array(map: &mut Map<String, Value>, key: &str) -> Vec<Value> {
+    match map.remove(key) {
+        Some(Value::Array(v)) => v,
+        _ => Vec::new(),
+    }
+}
+
+const TIME_FIELDS: &[&str] = &["created_at", "updated_at", "started_at", "closed_at", "due_at", "defer_until", "deleted_at"];
+
+/// Brings upstream's variants to our shape: legacy statuses, timestamps in any offset,
+/// metadata as a string, waiters as a string, the closed-at invariant.
+fn normalize(map: &mut Map<String, Value>) -> std::result::Result<(), String> {
+    for key in ["_type", "dependency_count", "dependent_count", "comment_count", "parent", "content_hash", "proto_id"] {
+        map.remove(key);
+    }
+    if map.get("status").and_then(Value::as_str) == Some("deleted") {
+        map.insert("status".into(), "tombstone".into());
+    }
+    for field in TIME_FIELDS {
+        match map.get(*field) {
+            Some(Value::String(s)) if !s.is_empty() => {
+                let ts = normalize_ts(s).map_err(|e| format!("`{field}`: {e}"))?;
+                map.insert((*field).into(), ts.into());
+            }
+            Some(Value::Null) | Some(Value::String(_)) => {
+                map.remove(*field);
+            }
+            Some(_) => return Err(format!("`{field}` must be an RFC 3339 string")),
+            None => {}
+        }
+    }
+    if let Some(Value::String(s)) = map.get("metadata") {
+        let parsed: Value = if s.trim().is_empty() { Value::Object(Map::new()) } else { serde_json::from_str(s).map_err(|e| format!("`metadata` is not valid JSON: {e}"))? };
+        map.insert("metadata".into(), parsed);
+    }
+    if let Some(m) = map.get("metadata") {
+        if !m.is_object() && !m.is_null() {
+            return Err("`metadata` must be a JSON object".into());
+        }
+    }
+    if let Some(Value::String(s)) = map.get("waiters") {
+        let list: Vec<Value> = s.split(',').filter(|w| !w.is_empty()).map(|w| Value::String(w.to_owned())).collect();
+        map.insert("waiters".into(), Value::Array(list));
+    }
+    let status = map.get("status").and_then(Value::as_str).unwrap_or("open").to_owned();
+    map.insert("status".into(), status.clone().into());
+    if status == "closed" && !map.contains_key("closed_at") {
+        let at = map.get("updated_at").cloned().unwrap_or(Value::Null);
+        map.insert("closed_at".into(), at);
+    }
+    if status != "closed" && status != "tombstone" {
+        map.remove("closed_at");
+    }
+    if !map.contains_key("issue_type") {
+        map.insert("issue_type".into(), "task".into());
+    }
+    if !map.contains_key("priority") {
+        map.insert("priority".into(), 2.into());
+    }
+    let created = map.get("created_at").cloned();
+    match created {
+        Some(c) => {
+            map.entry("updated_at").or_insert(c);
+        }
+        None => return Err("`created_at` is required".into()),
+    }
+    if map.get("ephemeral").and_then(Value::as_bool) == Some(true) {
+        map.remove("no_history");
+    }
+    Ok(())
+}
+
+fn validate(issue: &Issue) -> std::result::Result<(), String> {
+    crate::ids::validate_explicit(&issue.id).map_err(|e| e.to_string())?;
+    let n = issue.title.chars().count();
+    if n == 0 || n > crate::model::MAX_TITLE_CHARS {
+        return Err(format!("title of `{}` must be 1-500 characters, not {n}", issue.id));
+    }
+    crate::model::validate_priority(issue.priority).map_err(|e| e.to_string())?;
+    if issue.status.is_empty() || issue.issue_type.is_empty() {
+        return Err(format!("`{}` needs a status and an issue_type", issue.id));
+    }
+    Ok(())
+}
+
+fn parse_dep(v: Value, issue: &Issue) -> std::result::Result<Dependency, String> {
+    let Value::Object(m) = v else { return Err("dependencies must be objects".into()) };
+    let s = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
+    let target = s("depends_on_id").filter(|t| !t.is_empty()).ok_or("a dependency lacks `depends_on_id`")?;
+    if let Some(from) = s("issue_id") {
+        if !from.is_empty() && from != issue.id {
+            return Err(format!("dependency of `{}` names another issue `{from}`", issue.id));
+        }
+    }
+    if target == issue.id {
+        return Err(format!("`{}` depends on itself", issue.id));
+    }
+    let metadata = match m.get("metadata") {
+        None | Some(Value::Null) => "{}".to_owned(),
+        Some(Value::String(t)) if t.trim().is_empty() => "{}".to_owned(),
+        Some(Value::String(t)) => {
+            let v: Value = serde_json::from_str(t).map_err(|e| format!("dependency metadata is not valid JSON: {e}"))?;
+            v.to_string()
+        }
+        Some(v) => v.to_string(),
+    };
+    let created_at = match s("created_at") {
+        Some(t) if !t.is_empty() => normalize_ts(&t).map_err(|e| e.to_string())?,
+        _ => issue.created_at.clone(),
+    };
+    Ok(Dependency {
+        issue_id: issue.id.clone(),
+        depends_on_id: target,
+        kind: s("type").filter(|t| !t.is_empty()).unwrap_or_else(|| "blocks".into()),
+        created_at,
+        created_by: s("created_by").unwrap_or_default(),
+        metadata,
+    })
+}
+
+fn parse_comment(v: Value, issue: &Issue) -> std::result::Result<Comment, String> {
+    let Value::Object(m) = v else { return Err("comments must be objects".into()) };
+    let id = match m.get("id") {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => return Err(format!("a comment on `{}` lacks an id", issue.id)),
+    };
+    let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let created_at = match m.get("created_at").and_then(Value::as_str) {
+        Some(t) if !t.is_empty() => normalize_ts(t).map_err(|e| e.to_string())?,
+        _ => issue.created_at.clone(),
+    };
+    Ok(Comment { id, issue_id: issue.id.clone(), author: s("author"), text: s("text"), created_at })
+}

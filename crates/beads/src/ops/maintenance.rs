@@ -1,0 +1,204 @@
+//! Store upkeep: integrity checks (`bd doctor`), wisp garbage collection, raw SQL, history.
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::model::{Event, WISP_TTLS};
+use crate::readiness;
+use crate::store::Store;
+
+/// One finding of `doctor`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    /// The check's name.
+    pub check: &'static str,
+    /// `ok`, `warning` or `error`.
+    pub status: &'static str,
+    /// What was found.
+    pub message: String,
+    /// Whether `--fix` repaired it.
+    pub fixed: bool,
+}
+
+/// The result of a raw SQL statement.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SqlResult {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<serde_json::Value>>,
+    pub changes: usize,
+}
+
+impl Store {
+    /// Checks the database's integrity, foreign keys, the `is_blocked` flags against a
+    /// from-scratch recompute, the closed-at invariant and cycles. With `fix`, repairs what is
+    /// safe to repair (blocked flags).
+    pub fn doctor(&mut self, fix: bool) -> Result<Vec<Finding>> {
+        let mut out = Vec::new();
+        let conn = self.conn();
+        let integrity: Vec<String> =
+            conn.prepare("PRAGMA integrity_check")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let ok = integrity.len() == 1 && integrity[0] == "ok";
+        out.push(Finding {
+            check: "integrity",
+            status: if ok { "ok" } else { "error" },
+            message: if ok { "SQLite integrity check passed".into() } else { integrity.join("; ") },
+            fixed: false,
+        });
+        let fk: i64 = conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))?;
+        out.push(Finding {
+            check: "foreign_keys",
+            status: if fk == 0 { "ok" } else { "error" },
+            message: format!("{fk} rows reference missing issues"),
+            fixed: false,
+        });
+        let dangling: i64 = conn.query_row(
+            "SELECT count(*) FROM dependencies d WHERE d.depends_on_id NOT LIKE 'external:%'
+             AND NOT EXISTS (SELECT 1 FROM issues i WHERE i.id = d.depends_on_id)",
+            [],
+            |r| r.get(0),
+        )?;
+        out.push(Finding {
+            check: "dangling_dependencies",
+            status: if dangling == 0 { "ok" } else { "warning" },
+            message: format!("{dangling} dependencies point at issues not in this store"),
+            fixed: false,
+        });
+        let bad_closed: i64 = conn.query_row(
+            "SELECT count(*) FROM issues WHERE status != 'tombstone' AND (status = 'closed') != (closed_at IS NOT NULL)",
+            [],
+            |r| r.get(0),
+        )?;
+        out.push(Finding {
+            check: "closed_at",
+            status: if bad_closed == 0 { "ok" } else { "error" },
+            message: format!("{bad_closed} issues where closed_at disagrees with status"),
+            fixed: false,
+        });
+        let cycles = self.dependency_cycles()?;
+        out.push(Finding {
+            check: "cycles",
+            status: if cycles.is_empty() { "ok" } else { "warning" },
+            message: if cycles.is_empty() {
+                "no dependency cycles".into()
+            } else {
+                format!("{} cycles, first: {}", cycles.len(), cycles[0].join(" → "))
+            },
+            fixed: false,
+        });
+        let drift = readiness::drift(self.conn(), &self.settings)?;
+        let n = drift.len();
+        let fixed = if fix && n > 0 {
+            self.write(|tx, w| readiness::rebuild(tx, w.settings))?;
+            true
+        } else {
+            false
+        };
+        out.push(Finding {
+            check: "blocked_state",
+            status: if n == 0 { "ok" } else { "error" },
+            message: if n == 0 {
+                "is_blocked matches a from-scratch recompute".into()
+            } else {
+                format!("{n} issues have a stale is_blocked flag (first: {})", drift[0].0)
+            },
+            fixed,
+        });
+        Ok(out)
+    }
+
+    /// Deletes wisps (ephemeral issues) past their type's TTL: closed ones by close time, open
+    /// ones by last update. Wisps of unknown type use the longest TTL. Returns the deleted ids.
+    pub fn wisp_gc(&mut self, dry_run: bool) -> Result<Vec<String>> {
+        let now = self.ctx.clock.now();
+        let longest = WISP_TTLS.iter().map(|(_, d)| *d).max().unwrap_or_default();
+        let mut doomed = Vec::new();
+        {
+            let mut stmt = self.conn().prepare(
+                "SELECT id, wisp_type, COALESCE(closed_at, updated_at) FROM issues WHERE ephemeral = 1 ORDER BY id",
+            )?;
+            for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))? {
+                let (id, wisp_type, at) = row?;
+                let ttl = WISP_TTLS.iter().find(|(t, _)| *t == wisp_type).map_or(longest, |(_, d)| *d);
+                let Ok(at) = at.parse::<jiff::Timestamp>() else { continue };
+                if now.duration_since(at) > ttl {
+                    doomed.push(id);
+                }
+            }
+        }
+        if !dry_run && !doomed.is_empty() {
+            self.delete(&doomed)?;
+        }
+        Ok(doomed)
+    }
+
+    /// Runs one raw SQL statement. Writes run in a transaction that records an event.
+    pub fn sql(&mut self, sql: &str) -> Result<SqlResult> {
+        let sql = sql.trim().trim_end_matches(';');
+        let stmt = self.conn().prepare(sql).map_err(|e| Error::Sql(e.to_string()))?;
+        let readonly = stmt.readonly();
+        drop(stmt);
+        let run = |conn: &rusqlite::Connection| -> Result<SqlResult> {
+            let mut stmt = conn.prepare(sql).map_err(|e| Error::Sql(e.to_string()))?;
+            let columns: Vec<String> = stmt.column_names().iter().map(|s| (*s).to_owned()).collect();
+            let n = columns.len();
+            let mut rows = Vec::new();
+            let mut q = stmt.query([]).map_err(|e| Error::Sql(e.to_string()))?;
+            while let Some(row) = q.next().map_err(|e| Error::Sql(e.to_string()))? {
+                let mut values = Vec::with_capacity(n);
+                for i in 0..n {
+                    values.push(match row.get_ref(i)? {
+                        rusqlite::types::ValueRef::Null => serde_json::Value::Null,
+                        rusqlite::types::ValueRef::Integer(v) => v.into(),
+                        rusqlite::types::ValueRef::Real(v) => v.into(),
+                        rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned().into(),
+                        rusqlite::types::ValueRef::Blob(b) => format!("<{} bytes>", b.len()).into(),
+                    });
+                }
+                rows.push(values);
+            }
+            drop(q);
+            Ok(SqlResult { columns, rows, changes: conn.changes() as usize })
+        };
+        if readonly {
+            let mut out = run(self.conn())?;
+            out.changes = 0;
+            Ok(out)
+        } else {
+            self.write(|tx, w| {
+                let out = run(tx)?;
+                // Raw writes bypass readiness upkeep; recompute so `is_blocked` stays exact.
+                readiness::rebuild(tx, w.settings)?;
+                crate::ops::event(tx, "", "sql", w.actor, None, None, Some(sql), w.now)?;
+                Ok(out)
+            })
+        }
+    }
+
+    /// Issues whose stored `is_blocked` differs from a from-scratch recompute, with the
+    /// correct value. Empty when readiness is exact.
+    pub fn blocked_drift(&self) -> Result<Vec<(String, bool)>> {
+        readiness::drift(self.conn(), &self.settings)
+    }
+
+    /// An issue's audit events, oldest first.
+    pub fn history(&self, input: &str) -> Result<Vec<Event>> {
+        let id = self.resolve(input)?;
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id, issue_id, event_type, actor, old_value, new_value, comment, created_at FROM events
+             WHERE issue_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([&id], |r| {
+            Ok(Event {
+                id: r.get(0)?,
+                issue_id: r.get(1)?,
+                event_type: r.get(2)?,
+                actor: r.get(3)?,
+                old_value: r.get(4)?,
+                new_value: r.get(5)?,
+                comment: r.get(6)?,
+                created_at: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

@@ -1,0 +1,637 @@
+//! Reading: show, list, ready, blocked, search, count, stats.
+
+use std::collections::HashMap;
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, params_from_iter};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::ids::escape_like;
+use crate::model::{BlockedIssue, INFRA_TYPES, Issue, IssueDetails, IssueView, Related, StatusCategory};
+use crate::ops::deps::{comments_of, dep_from_row, labels_of};
+use crate::ops::update::claim_in_tx;
+use crate::ops::fetch;
+use crate::readiness::{self, sql_list};
+use crate::row::{ISSUE_COLUMNS, issue_from_row};
+use crate::store::Store;
+
+/// Orders for `ready` and `list`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sort {
+    /// `priority ASC, created_at DESC, id` (upstream's CLI default for `ready`).
+    #[default]
+    Priority,
+    /// Issues from the last 48 hours by priority first, then older ones oldest first.
+    Hybrid,
+    /// `created_at ASC, id`.
+    Oldest,
+    /// `created_at DESC, id`.
+    Newest,
+    /// `updated_at DESC, id`.
+    Updated,
+    /// `id`.
+    Id,
+    /// `title`.
+    Title,
+}
+
+impl Sort {
+    /// Parses a sort name.
+    pub fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "priority" => Self::Priority,
+            "hybrid" => Self::Hybrid,
+            "oldest" | "created" => Self::Oldest,
+            "newest" => Self::Newest,
+            "updated" => Self::Updated,
+            "id" => Self::Id,
+            "title" => Self::Title,
+            _ => return Err(Error::invalid("sort", format!("unknown sort `{s}` (priority, hybrid, oldest, newest, updated, id, title)"))),
+        })
+    }
+}
+
+/// Which issues a query selects. Empty fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Statuses to include; empty means the query's default.
+    pub statuses: Vec<String>,
+    /// Include every status (still not tombstones unless listed).
+    pub all: bool,
+    pub types: Vec<String>,
+    pub exclude_types: Vec<String>,
+    pub assignee: Option<String>,
+    pub unassigned: bool,
+    /// All of these labels.
+    pub labels: Vec<String>,
+    /// At least one of these labels.
+    pub labels_any: Vec<String>,
+    pub exclude_labels: Vec<String>,
+    pub label_pattern: Option<String>,
+    pub no_labels: bool,
+    pub title_contains: Option<String>,
+    pub desc_contains: Option<String>,
+    pub notes_contains: Option<String>,
+    /// Matches id, title, description or notes.
+    pub text: Option<String>,
+    pub ids: Vec<String>,
+    /// Descendants of this issue (parent-child, transitively).
+    pub parent: Option<String>,
+    pub no_parent: bool,
+    pub priority: Option<i64>,
+    pub priority_min: Option<i64>,
+    pub priority_max: Option<i64>,
+    pub created_after: Option<String>,
+    pub created_before: Option<String>,
+    pub updated_after: Option<String>,
+    pub updated_before: Option<String>,
+    pub closed_after: Option<String>,
+    pub closed_before: Option<String>,
+    pub pinned: Option<bool>,
+    pub include_templates: bool,
+    pub include_ephemeral: bool,
+    pub include_deferred: bool,
+    pub include_infra: bool,
+    pub metadata_fields: Vec<(String, String)>,
+    pub has_metadata_key: Option<String>,
+    pub mol_type: Option<String>,
+    pub wisp_type: Option<String>,
+    pub overdue: bool,
+    /// Only issues `ready` would return.
+    pub ready: bool,
+    /// Direct children of this molecule (`ready --mol`).
+    pub mol: Option<String>,
+    pub sort: Sort,
+    pub reverse: bool,
+    /// 0 means no limit.
+    pub limit: usize,
+}
+
+/// Counts for `bd stats`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Stats {
+    pub total_issues: i64,
+    pub open_issues: i64,
+    pub in_progress_issues: i64,
+    pub closed_issues: i64,
+    pub blocked_issues: i64,
+    pub deferred_issues: i64,
+    pub ready_issues: i64,
+    pub pinned_issues: i64,
+    pub hooked_issues: i64,
+    pub tombstone_issues: i64,
+    pub ephemeral_issues: i64,
+    pub by_status: std::collections::BTreeMap<String, i64>,
+    pub by_type: std::collections::BTreeMap<String, i64>,
+    pub by_priority: std::collections::BTreeMap<String, i64>,
+    pub average_lead_time_hours: f64,
+}
+
+struct Sql {
+    clauses: Vec<String>,
+    params: Vec<SqlValue>,
+}
+
+impl Sql {
+    fn push(&mut self, clause: impl Into<String>, params: impl IntoIterator<Item = SqlValue>) {
+        self.clauses.push(clause.into());
+        self.params.extend(params);
+    }
+    fn placeholders(&mut self, values: &[String]) -> String {
+        let marks: Vec<&str> = values.iter().map(|_| "?").collect();
+        self.params.extend(values.iter().map(|v| SqlValue::Text(v.clone())));
+        marks.join(",")
+    }
+}
+
+fn text(s: &str) -> SqlValue {
+    SqlValue::Text(s.to_owned())
+}
+
+impl Store {
+    fn where_clause(&self, f: &Filter, ready: bool, now: &str) -> Result<Sql> {
+        let mut q = Sql { clauses: Vec::new(), params: Vec::new() };
+        let settings = &self.settings;
+        if ready || f.ready {
+            let mut active = vec!["open".to_owned()];
+            active.extend(settings.custom_with(StatusCategory::Active));
+            q.push(format!("i.status IN {} AND i.is_blocked = 0 AND i.pinned = 0 AND i.is_template = 0", sql_list(&active)), []);
+            if !f.include_deferred {
+                q.push("(i.defer_until IS NULL OR i.defer_until <= ?)", [text(now)]);
+                q.push(
+                    "i.id NOT IN (WITH RECURSIVE deferred(id) AS (
+                        SELECT id FROM issues WHERE defer_until > ? OR status = 'deferred'
+                        UNION SELECT d.issue_id FROM dependencies d JOIN deferred ON d.depends_on_id = deferred.id
+                        WHERE d.type = 'parent-child')
+                     SELECT id FROM deferred)",
+                    [text(now)],
+                );
+            }
+            if f.types.is_empty() {
+                let infra: Vec<String> = INFRA_TYPES.iter().map(|s| (*s).to_owned()).collect();
+                q.push(format!("i.issue_type NOT IN {}", sql_list(&infra)), []);
+            }
+        } else if !f.statuses.is_empty() {
+            let marks = q.placeholders(&f.statuses);
+            q.push(format!("i.status IN ({marks})"), []);
+        } else if f.all {
+            q.push("i.status != 'tombstone'", []);
+        } else {
+            let mut hidden: Vec<String> = ["closed", "tombstone"].iter().map(|s| (*s).to_owned()).collect();
+            hidden.extend(settings.custom_with(StatusCategory::Done));
+            hidden.extend(settings.custom_with(StatusCategory::Frozen));
+            q.push(format!("i.status NOT IN {}", sql_list(&hidden)), []);
+        }
+        if !f.include_ephemeral && f.ids.is_empty() && f.mol.is_none() && f.wisp_type.is_none() {
+            q.push("i.ephemeral = 0", []);
+        }
+        if !f.include_templates && !ready && !f.ready && f.ids.is_empty() {
+            q.push("i.is_template = 0", []);
+        }
+        if !f.types.is_empty() {
+            let types: Vec<String> = f.types.iter().map(|t| crate::model::normalize_type(t)).collect();
+            let marks = q.placeholders(&types);
+            q.push(format!("i.issue_type IN ({marks})"), []);
+        }
+        if !f.exclude_types.is_empty() {
+            let marks = q.placeholders(&f.exclude_types);
+            q.push(format!("i.issue_type NOT IN ({marks})"), []);
+        }
+        if let Some(a) = &f.assignee {
+            q.push("i.assignee = ?", [text(a)]);
+        }
+        if f.unassigned {
+            q.push("i.assignee = ''", []);
+        }
+        for l in &f.labels {
+            q.push("EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND l.label = ?)", [text(l)]);
+        }
+        if !f.labels_any.is_empty() {
+            let marks = q.placeholders(&f.labels_any);
+            q.push(format!("EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND l.label IN ({marks}))"), []);
+        }
+        if !f.exclude_labels.is_empty() {
+            let marks = q.placeholders(&f.exclude_labels);
+            q.push(format!("NOT EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND l.label IN ({marks}))"), []);
+        }
+        if let Some(p) = &f.label_pattern {
+            q.push("EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND l.label GLOB ?)", [text(p)]);
+        }
+        if f.no_labels {
+            q.push("NOT EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id)", []);
+        }
+        let like = |s: &str| text(&format!("%{}%", escape_like(s)));
+        if let Some(t) = &f.title_contains {
+            q.push("i.title LIKE ? ESCAPE '\\'", [like(t)]);
+        }
+        if let Some(t) = &f.desc_contains {
+            q.push("i.description LIKE ? ESCAPE '\\'", [like(t)]);
+        }
+        if let Some(t) = &f.notes_contains {
+            q.push("i.notes LIKE ? ESCAPE '\\'", [like(t)]);
+        }
+        if let Some(t) = &f.text {
+            q.push(
+                "(i.id LIKE ?1x ESCAPE '\\' OR i.title LIKE ?1x ESCAPE '\\' OR i.description LIKE ?1x ESCAPE '\\' OR i.notes LIKE ?1x ESCAPE '\\')"
+                    .replace("?1x", "?"),
+                [like(t), like(t), like(t), like(t)],
+            );
+        }
+        if !f.ids.is_empty() {
+            let ids = self.resolve_all(&f.ids)?;
+            let marks = q.placeholders(&ids);
+            q.push(format!("i.id IN ({marks})"), []);
+        }
+        if let Some(p) = &f.parent {
+            let p = self.resolve(p)?;
+            q.push(
+                "i.id IN (WITH RECURSIVE sub(id) AS (
+                    SELECT issue_id FROM dependencies WHERE depends_on_id = ? AND type = 'parent-child'
+                    UNION SELECT d.issue_id FROM dependencies d JOIN sub ON d.depends_on_id = sub.id WHERE d.type = 'parent-child')
+                 SELECT id FROM sub)",
+                [text(&p)],
+            );
+        }
+        if let Some(m) = &f.mol {
+            let m = self.resolve(m)?;
+            q.push("i.id IN (SELECT issue_id FROM dependencies WHERE depends_on_id = ? AND type = 'parent-child')", [text(&m)]);
+        }
+        if f.no_parent {
+            q.push("NOT EXISTS (SELECT 1 FROM dependencies d WHERE d.issue_id = i.id AND d.type = 'parent-child')", []);
+        }
+        if let Some(p) = f.priority {
+            q.push("i.priority = ?", [SqlValue::Integer(p)]);
+        }
+        if let Some(p) = f.priority_min {
+            q.push("i.priority >= ?", [SqlValue::Integer(p)]);
+        }
+        if let Some(p) = f.priority_max {
+            q.push("i.priority <= ?", [SqlValue::Integer(p)]);
+        }
+        let ranges = [
+            ("i.created_at >= ?", &f.created_after),
+            ("i.created_at < ?", &f.created_before),
+            ("i.updated_at >= ?", &f.updated_after),
+            ("i.updated_at < ?", &f.updated_before),
+            ("i.closed_at >= ?", &f.closed_after),
+            ("i.closed_at < ?", &f.closed_before),
+        ];
+        for (clause, value) in ranges {
+            if let Some(v) = value {
+                q.push(clause, [text(v)]);
+            }
+        }
+        if let Some(p) = f.pinned {
+            q.push("i.pinned = ?", [SqlValue::Integer(i64::from(p))]);
+        }
+        for (k, v) in &f.metadata_fields {
+            q.push("json_extract(i.metadata, ?) = ?", [text(&format!("$.{k}")), text(v)]);
+        }
+        if let Some(k) = &f.has_metadata_key {
+            q.push("json_type(i.metadata, ?) IS NOT NULL", [text(&format!("$.{k}"))]);
+        }
+        if let Some(m) = &f.mol_type {
+            q.push("i.mol_type = ?", [text(m)]);
+        }
+        if let Some(w) = &f.wisp_type {
+            q.push("i.wisp_type = ?", [text(w)]);
+        }
+        if f.overdue {
+            q.push("i.due_at IS NOT NULL AND i.due_at < ? AND i.status != 'closed'", [text(now)]);
+        }
+        Ok(q)
+    }
+
+    fn order_by(sort: Sort, reverse: bool, now: &str) -> String {
+        let base = match sort {
+            Sort::Priority => "i.priority ASC, i.created_at DESC, i.id ASC".to_owned(),
+            Sort::Hybrid => {
+                let cutoff = jiff::Timestamp::strptime("%Y-%m-%dT%H:%M:%S%.fZ", now)
+                    .ok()
+                    .and_then(|t| t.checked_sub(jiff::SignedDuration::from_hours(48)).ok())
+                    .map(crate::store::format_ts)
+                    .unwrap_or_default();
+                format!(
+                    "CASE WHEN i.created_at >= '{cutoff}' THEN 0 ELSE 1 END, CASE WHEN i.created_at >= '{cutoff}' THEN i.priority ELSE 0 END, i.created_at ASC, i.id ASC"
+                )
+            }
+            Sort::Oldest => "i.created_at ASC, i.id ASC".to_owned(),
+            Sort::Newest => "i.created_at DESC, i.id ASC".to_owned(),
+            Sort::Updated => "i.updated_at DESC, i.id ASC".to_owned(),
+            Sort::Id => "i.id ASC".to_owned(),
+            Sort::Title => "i.title ASC, i.id ASC".to_owned(),
+        };
+        if reverse {
+            base.split(", ")
+                .map(|part| {
+                    if let Some(p) = part.strip_suffix(" ASC") {
+                        format!("{p} DESC")
+                    } else if let Some(p) = part.strip_suffix(" DESC") {
+                        format!("{p} ASC")
+                    } else {
+                        format!("{part} DESC")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        } else {
+            base
+        }
+    }
+
+    fn select(&self, f: &Filter, ready: bool) -> Result<Vec<Issue>> {
+        let now = self.now();
+        let q = self.where_clause(f, ready, &now)?;
+        let where_sql = if q.clauses.is_empty() { "1".to_owned() } else { q.clauses.join(" AND ") };
+        let limit = if f.limit == 0 { String::new() } else { format!(" LIMIT {}", f.limit) };
+        let sql = format!(
+            "SELECT {ISSUE_COLUMNS} FROM issues i WHERE {where_sql} ORDER BY {}{limit}",
+            Self::order_by(f.sort, f.reverse, &now)
+        );
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(q.params.iter()), issue_from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Issues matching the filter (`bd list`, `bd search`).
+    pub fn list(&self, f: &Filter) -> Result<Vec<IssueView>> {
+        let issues = self.select(f, false)?;
+        self.views(issues)
+    }
+
+    /// Ready work: open, not blocked, not deferred (`bd ready`).
+    pub fn ready(&self, f: &Filter) -> Result<Vec<IssueView>> {
+        let issues = self.select(f, true)?;
+        self.views(issues)
+    }
+
+    /// How many issues match the filter, optionally grouped by a field.
+    pub fn count(&self, f: &Filter, group_by: Option<&str>) -> Result<Vec<(String, i64)>> {
+        let now = self.now();
+        let q = self.where_clause(f, f.ready, &now)?;
+        let where_sql = if q.clauses.is_empty() { "1".to_owned() } else { q.clauses.join(" AND ") };
+        let (key, from) = match group_by {
+            None => ("'total'", "issues i"),
+            Some("status") => ("i.status", "issues i"),
+            Some("type") => ("i.issue_type", "issues i"),
+            Some("priority") => ("CAST(i.priority AS TEXT)", "issues i"),
+            Some("assignee") => ("i.assignee", "issues i"),
+            Some("label") => ("l.label", "issues i JOIN labels l ON l.issue_id = i.id"),
+            Some(other) => return Err(Error::invalid("group", format!("cannot group by `{other}` (status, type, priority, assignee, label)"))),
+        };
+        let sql = format!("SELECT {key}, count(*) FROM {from} WHERE {where_sql} GROUP BY 1 ORDER BY 1");
+        let mut stmt = self.conn().prepare(&sql)?;
+        let rows = stmt.query_map(params_from_iter(q.params.iter()), |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let mut out: Vec<(String, i64)> = rows.collect::<Result<_, _>>()?;
+        if group_by.is_none() && out.is_empty() {
+            out.push(("total".into(), 0));
+        }
+        Ok(out)
+    }
+
+    /// Claims the first ready, unassigned issue for the actor (`bd ready --claim`).
+    pub fn claim_ready(&mut self, f: &Filter) -> Result<Issue> {
+        let mut f = f.clone();
+        f.unassigned = true;
+        f.limit = 0;
+        let now = self.now();
+        let q = self.where_clause(&f, true, &now)?;
+        let sql = format!(
+            "SELECT i.id FROM issues i WHERE {} ORDER BY {}",
+            q.clauses.join(" AND "),
+            Self::order_by(f.sort, f.reverse, &now)
+        );
+        self.write(|tx, w| {
+            let ids: Vec<String> = tx
+                .prepare_cached(&sql)?
+                .query_map(params_from_iter(q.params.iter()), |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for id in ids {
+                match claim_in_tx(tx, &id, w) {
+                    Ok(issue) => return Ok(issue),
+                    Err(Error::AlreadyClaimed { .. } | Error::NotClaimable { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(Error::NothingReady)
+        })
+    }
+
+    /// Blocked issues with what blocks each (`bd blocked`).
+    pub fn blocked(&self, parent: Option<&str>) -> Result<Vec<BlockedIssue>> {
+        let f = Filter { parent: parent.map(str::to_owned), ..Filter::default() };
+        let now = self.now();
+        let mut q = self.where_clause(&f, false, &now)?;
+        q.push("i.is_blocked = 1", []);
+        let sql = format!(
+            "SELECT {ISSUE_COLUMNS} FROM issues i WHERE {} ORDER BY i.priority, i.created_at, i.id",
+            q.clauses.join(" AND ")
+        );
+        let mut stmt = self.conn().prepare(&sql)?;
+        let issues = stmt.query_map(params_from_iter(q.params.iter()), issue_from_row)?.collect::<Result<Vec<_>, _>>()?;
+        issues
+            .into_iter()
+            .map(|issue| {
+                let blocked_by = readiness::blockers(self.conn(), &self.settings, &issue.id)?;
+                Ok(BlockedIssue { blocked_by_count: blocked_by.len(), blocked_by, issue })
+            })
+            .collect()
+    }
+
+    /// Full details of one issue (`bd show`).
+    pub fn show(&self, input: &str) -> Result<IssueDetails> {
+        let id = self.resolve(input)?;
+        let conn = self.conn();
+        let issue = fetch(conn, &id)?;
+        let related = |sql: &str| -> Result<Vec<Related>> {
+            let mut stmt = conn.prepare_cached(sql)?;
+            let rows = stmt.query_map([&id], |r| {
+                Ok(Related {
+                    id: r.get(0)?,
+                    title: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                    status: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    priority: r.get::<_, Option<i64>>(3)?.unwrap_or(2),
+                    issue_type: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                    dependency_type: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        };
+        let dependencies = related(
+            "SELECT d.depends_on_id, t.title, t.status, t.priority, t.issue_type, d.type FROM dependencies d
+             LEFT JOIN issues t ON t.id = d.depends_on_id WHERE d.issue_id = ?1 ORDER BY d.type, d.depends_on_id",
+        )?;
+        let dependents = related(
+            "SELECT d.issue_id, t.title, t.status, t.priority, t.issue_type, d.type FROM dependencies d
+             JOIN issues t ON t.id = d.issue_id WHERE d.depends_on_id = ?1 ORDER BY d.type, d.issue_id",
+        )?;
+        let parent = dependencies.iter().find(|d| d.dependency_type == "parent-child").map(|d| d.id.clone());
+        let is_blocked: bool = conn.query_row("SELECT is_blocked FROM issues WHERE id = ?1", [&id], |r| r.get(0))?;
+        Ok(IssueDetails {
+            labels: labels_of(conn, &id)?,
+            comments: comments_of(conn, &id)?,
+            parent,
+            dependencies,
+            dependents,
+            is_blocked,
+            issue,
+        })
+    }
+
+    /// Direct children of an issue.
+    pub fn children(&self, input: &str) -> Result<Vec<IssueView>> {
+        let id = self.resolve(input)?;
+        let sql = format!(
+            "SELECT {ISSUE_COLUMNS} FROM issues i JOIN dependencies d ON d.issue_id = i.id
+             WHERE d.depends_on_id = ?1 AND d.type = 'parent-child' ORDER BY i.id"
+        );
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let issues = stmt.query_map([&id], issue_from_row)?.collect::<Result<Vec<_>, _>>()?;
+        self.views(issues)
+    }
+
+    /// Summary counts (`bd stats`).
+    pub fn stats(&self) -> Result<Stats> {
+        let conn = self.conn();
+        let mut s = Stats::default();
+        let group = |sql: &str| -> Result<std::collections::BTreeMap<String, i64>> {
+            let mut stmt = conn.prepare(sql)?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        };
+        s.by_status = group("SELECT status, count(*) FROM issues WHERE ephemeral = 0 GROUP BY 1")?;
+        s.by_type = group("SELECT issue_type, count(*) FROM issues WHERE ephemeral = 0 AND status != 'tombstone' GROUP BY 1")?;
+        s.by_priority = group("SELECT 'P' || priority, count(*) FROM issues WHERE ephemeral = 0 AND status != 'tombstone' GROUP BY 1")?;
+        let st = |k: &str| s.by_status.get(k).copied().unwrap_or(0);
+        s.open_issues = st("open");
+        s.in_progress_issues = st("in_progress");
+        s.closed_issues = st("closed");
+        s.deferred_issues = st("deferred");
+        s.pinned_issues = st("pinned");
+        s.hooked_issues = st("hooked");
+        s.tombstone_issues = st("tombstone");
+        s.total_issues = s.by_status.values().sum::<i64>() - s.tombstone_issues;
+        s.blocked_issues = conn.query_row(
+            "SELECT count(*) FROM issues WHERE is_blocked = 1 AND ephemeral = 0",
+            [],
+            |r| r.get(0),
+        )?;
+        s.ephemeral_issues = conn.query_row("SELECT count(*) FROM issues WHERE ephemeral = 1", [], |r| r.get(0))?;
+        s.ready_issues = self.count(&Filter { ready: true, ..Filter::default() }, None)?.first().map_or(0, |(_, n)| *n);
+        s.average_lead_time_hours = conn.query_row(
+            "SELECT COALESCE(avg((julianday(closed_at) - julianday(created_at)) * 24.0), 0) FROM issues WHERE status = 'closed' AND ephemeral = 0",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(s)
+    }
+
+    /// Attaches labels, counts and the parent to issues, with one query per relation.
+    pub(crate) fn views(&self, issues: Vec<Issue>) -> Result<Vec<IssueView>> {
+        if issues.is_empty() {
+            return Ok(Vec::new());
+        }
+        let conn = self.conn();
+        let ids: Vec<&str> = issues.iter().map(|i| i.id.as_str()).collect();
+        let mut labels: HashMap<String, Vec<String>> = HashMap::new();
+        let mut dep_counts: HashMap<String, i64> = HashMap::new();
+        let mut dependent_counts: HashMap<String, i64> = HashMap::new();
+        let mut comment_counts: HashMap<String, i64> = HashMap::new();
+        let mut parents: HashMap<String, String> = HashMap::new();
+        with_id_table(conn, &ids, |conn| {
+            let mut stmt = conn.prepare_cached("SELECT l.issue_id, l.label FROM labels l JOIN temp.sel s ON s.id = l.issue_id ORDER BY l.issue_id, l.label")?;
+            for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+                let (id, label) = row?;
+                labels.entry(id).or_default().push(label);
+            }
+            let mut stmt = conn.prepare_cached("SELECT d.issue_id, count(*), max(CASE WHEN d.type = 'parent-child' THEN d.depends_on_id END) FROM dependencies d JOIN temp.sel s ON s.id = d.issue_id GROUP BY 1")?;
+            for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Option<String>>(2)?)))? {
+                let (id, n, parent) = row?;
+                if let Some(p) = parent {
+                    parents.insert(id.clone(), p);
+                }
+                dep_counts.insert(id, n);
+            }
+            let mut stmt = conn.prepare_cached("SELECT d.depends_on_id, count(*) FROM dependencies d JOIN temp.sel s ON s.id = d.depends_on_id GROUP BY 1")?;
+            for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+                let (id, n) = row?;
+                dependent_counts.insert(id, n);
+            }
+            let mut stmt = conn.prepare_cached("SELECT c.issue_id, count(*) FROM comments c JOIN temp.sel s ON s.id = c.issue_id GROUP BY 1")?;
+            for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+                let (id, n) = row?;
+                comment_counts.insert(id, n);
+            }
+            Ok(())
+        })?;
+        Ok(issues
+            .into_iter()
+            .map(|issue| {
+                let id = issue.id.clone();
+                IssueView {
+                    labels: labels.remove(&id).unwrap_or_default(),
+                    parent: parents.remove(&id),
+                    dependency_count: dep_counts.get(&id).copied().unwrap_or(0),
+                    dependent_count: dependent_counts.get(&id).copied().unwrap_or(0),
+                    comment_count: comment_counts.get(&id).copied().unwrap_or(0),
+                    dependencies: None,
+                    comments: None,
+                    issue,
+                }
+            })
+            .collect())
+    }
+
+    /// Every edge from the given issues, for export.
+    pub(crate) fn edges_from(&self, ids: &[&str]) -> Result<HashMap<String, Vec<crate::model::Dependency>>> {
+        let mut out: HashMap<String, Vec<crate::model::Dependency>> = HashMap::new();
+        with_id_table(self.conn(), ids, |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT d.issue_id, d.depends_on_id, d.type, d.created_at, d.created_by, d.metadata FROM dependencies d
+                 JOIN temp.sel s ON s.id = d.issue_id ORDER BY d.issue_id, d.depends_on_id",
+            )?;
+            for dep in stmt.query_map([], dep_from_row)? {
+                let dep = dep?;
+                out.entry(dep.issue_id.clone()).or_default().push(dep);
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Every comment on the given issues, for export.
+    pub(crate) fn comments_on(&self, ids: &[&str]) -> Result<HashMap<String, Vec<crate::model::Comment>>> {
+        let mut out: HashMap<String, Vec<crate::model::Comment>> = HashMap::new();
+        with_id_table(self.conn(), ids, |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT c.id, c.issue_id, c.author, c.text, c.created_at FROM comments c
+                 JOIN temp.sel s ON s.id = c.issue_id ORDER BY c.issue_id, c.created_at, c.id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(crate::model::Comment { id: r.get(0)?, issue_id: r.get(1)?, author: r.get(2)?, text: r.get(3)?, created_at: r.get(4)? })
+            })?;
+            for c in rows {
+                let c = c?;
+                out.entry(c.issue_id.clone()).or_default().push(c);
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+}
+
+/// Runs `f` with the ids in a temporary table `temp.sel`, so relations load in one query each
+/// whatever the number of ids.
+fn with_id_table(conn: &Connection, ids: &[&str], f: impl FnOnce(&Connection) -> Result<()>) -> Result<()> {
+    conn.execute_batch("CREATE TEMP TABLE IF NOT EXISTS sel (id TEXT PRIMARY KEY) WITHOUT ROWID; DELETE FROM temp.sel;")?;
+    {
+        let mut ins = conn.prepare_cached("INSERT OR IGNORE INTO temp.sel (id) VALUES (?1)")?;
+        for id in ids {
+            ins.execute([id])?;
+        }
+    }
+    let out = f(conn);
+    conn.execute_batch("DELETE FROM temp.sel;")?;
+    out
+}

@@ -1,0 +1,139 @@
+//! The SQLite schema and its migrations.
+//!
+//! Table and column names follow upstream beads (`issues`, `dependencies`, `labels`,
+//! `comments`, `events`, `config`) so `bd sql` users and upstream exports carry over.
+//! Differences, on purpose: wisps live in `issues` flagged `ephemeral` (a `wisps` view keeps
+//! upstream queries working); a dependency has one `depends_on_id` column, which may name an
+//! `external:<project>:<capability>` target; vestigial agent columns are gone.
+
+use rusqlite_migration::{M, Migrations};
+
+const V1: &str = r"
+CREATE TABLE issues (
+    id TEXT PRIMARY KEY,
+    content_hash TEXT,
+    title TEXT NOT NULL CHECK (length(title) BETWEEN 1 AND 500),
+    description TEXT NOT NULL DEFAULT '',
+    design TEXT NOT NULL DEFAULT '',
+    acceptance_criteria TEXT NOT NULL DEFAULT '',
+    notes TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL DEFAULT 'open',
+    priority INTEGER NOT NULL DEFAULT 2 CHECK (priority BETWEEN 0 AND 4),
+    issue_type TEXT NOT NULL DEFAULT 'task',
+    assignee TEXT NOT NULL DEFAULT '',
+    owner TEXT NOT NULL DEFAULT '',
+    estimated_minutes INTEGER,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL,
+    started_at TEXT,
+    closed_at TEXT,
+    close_reason TEXT NOT NULL DEFAULT '',
+    closed_by_session TEXT NOT NULL DEFAULT '',
+    due_at TEXT,
+    defer_until TEXT,
+    external_ref TEXT NOT NULL DEFAULT '',
+    source_system TEXT NOT NULL DEFAULT '',
+    spec_id TEXT NOT NULL DEFAULT '',
+    metadata TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(metadata)),
+    sender TEXT NOT NULL DEFAULT '',
+    ephemeral INTEGER NOT NULL DEFAULT 0,
+    no_history INTEGER NOT NULL DEFAULT 0,
+    wisp_type TEXT NOT NULL DEFAULT '',
+    pinned INTEGER NOT NULL DEFAULT 0,
+    is_template INTEGER NOT NULL DEFAULT 0,
+    mol_type TEXT NOT NULL DEFAULT '',
+    work_type TEXT NOT NULL DEFAULT '',
+    await_type TEXT NOT NULL DEFAULT '',
+    await_id TEXT NOT NULL DEFAULT '',
+    timeout_ns INTEGER NOT NULL DEFAULT 0,
+    waiters TEXT NOT NULL DEFAULT '',
+    event_kind TEXT NOT NULL DEFAULT '',
+    actor TEXT NOT NULL DEFAULT '',
+    target TEXT NOT NULL DEFAULT '',
+    payload TEXT NOT NULL DEFAULT '',
+    source_formula TEXT NOT NULL DEFAULT '',
+    source_location TEXT NOT NULL DEFAULT '',
+    deleted_at TEXT,
+    deleted_by TEXT NOT NULL DEFAULT '',
+    delete_reason TEXT NOT NULL DEFAULT '',
+    original_type TEXT NOT NULL DEFAULT '',
+    is_blocked INTEGER NOT NULL DEFAULT 0,
+    CHECK (status = 'tombstone' OR (status = 'closed') = (closed_at IS NOT NULL)),
+    CHECK (NOT (ephemeral = 1 AND no_history = 1))
+);
+CREATE INDEX idx_issues_ready ON issues (status, is_blocked, priority, created_at);
+CREATE INDEX idx_issues_assignee ON issues (assignee);
+CREATE INDEX idx_issues_type ON issues (issue_type);
+CREATE INDEX idx_issues_created ON issues (created_at);
+CREATE INDEX idx_issues_defer ON issues (defer_until) WHERE defer_until IS NOT NULL;
+CREATE INDEX idx_issues_external_ref ON issues (external_ref) WHERE external_ref != '';
+
+CREATE TABLE dependencies (
+    issue_id TEXT NOT NULL REFERENCES issues (id) ON DELETE CASCADE,
+    depends_on_id TEXT NOT NULL,
+    type TEXT NOT NULL DEFAULT 'blocks',
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL DEFAULT '',
+    metadata TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(metadata)),
+    thread_id TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (issue_id, depends_on_id)
+) WITHOUT ROWID;
+CREATE INDEX idx_deps_target ON dependencies (depends_on_id, type);
+CREATE INDEX idx_deps_type ON dependencies (type, depends_on_id);
+
+CREATE TABLE labels (
+    issue_id TEXT NOT NULL REFERENCES issues (id) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    PRIMARY KEY (issue_id, label)
+) WITHOUT ROWID;
+CREATE INDEX idx_labels_label ON labels (label);
+
+CREATE TABLE comments (
+    id TEXT PRIMARY KEY,
+    issue_id TEXT NOT NULL REFERENCES issues (id) ON DELETE CASCADE,
+    author TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX idx_comments_issue ON comments (issue_id, created_at);
+
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    issue_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    actor TEXT NOT NULL DEFAULT '',
+    old_value TEXT,
+    new_value TEXT,
+    comment TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX idx_events_issue ON events (issue_id, id);
+
+CREATE TABLE config (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE metadata (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE child_counters (parent_id TEXT PRIMARY KEY, last_child INTEGER NOT NULL DEFAULT 0)
+    WITHOUT ROWID;
+
+CREATE VIEW wisps AS SELECT * FROM issues WHERE ephemeral = 1;
+CREATE VIEW ready_issues AS
+    SELECT * FROM issues
+    WHERE status = 'open' AND is_blocked = 0 AND pinned = 0 AND ephemeral = 0;
+CREATE VIEW blocked_issues AS SELECT * FROM issues WHERE is_blocked = 1;
+";
+
+/// All migrations, oldest first. Append, never edit.
+pub fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(V1)])
+}
+
+/// The schema version a fully migrated database has.
+pub const LATEST_VERSION: i64 = 1;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_are_valid() {
+        assert!(super::migrations().validate().is_ok());
+    }
+}

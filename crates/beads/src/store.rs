@@ -1,0 +1,245 @@
+//! Opening, creating and writing the database.
+//!
+//! Every write runs in one `BEGIN IMMEDIATE` transaction: the write lock is taken up front, so
+//! concurrent writers queue on SQLite's busy handler instead of failing with "database is
+//! locked" on a read-to-write upgrade. WAL mode keeps readers off the writers' path.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use host::clock::Clock;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+
+use crate::error::{Error, Result};
+use crate::model::{CustomStatus, StatusCategory};
+use crate::schema;
+
+/// The directory that holds a store.
+pub const BEADS_DIR: &str = ".beads";
+/// The database file inside [`BEADS_DIR`].
+pub const DB_FILE: &str = "beads.db";
+
+/// How long a writer waits for another writer before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Who is acting and what time it is: the context every mutation records.
+pub struct Context {
+    /// The actor written to `created_by`, events and comments.
+    pub actor: String,
+    /// The clock for timestamps.
+    pub clock: Box<dyn Clock>,
+}
+
+/// An open beads store.
+pub struct Store {
+    pub(crate) conn: Connection,
+    path: PathBuf,
+    pub(crate) ctx: Context,
+    pub(crate) settings: Settings,
+}
+
+/// Config values the store itself needs, read once at open.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Settings {
+    pub prefix: String,
+    pub custom_statuses: Vec<CustomStatus>,
+    pub custom_types: Vec<String>,
+}
+
+impl Settings {
+    /// Statuses whose issues no longer block their dependents.
+    pub fn done_statuses(&self) -> Vec<String> {
+        let mut v: Vec<String> = ["closed", "pinned", "tombstone"].iter().map(|s| (*s).to_owned()).collect();
+        v.extend(self.custom_with(StatusCategory::Done));
+        v
+    }
+
+    pub fn custom_with(&self, cat: StatusCategory) -> Vec<String> {
+        self.custom_statuses.iter().filter(|s| s.category == cat).map(|s| s.name.clone()).collect()
+    }
+}
+
+/// Finds the beads directory: the nearest `.beads/` holding a database, from `start` upward.
+pub fn discover(start: &Path) -> Result<PathBuf> {
+    start
+        .ancestors()
+        .map(|dir| dir.join(BEADS_DIR))
+        .find(|dir| dir.join(DB_FILE).is_file())
+        .ok_or_else(|| Error::NoStore { start: start.to_owned() })
+}
+
+/// Formats an instant the way the store keeps it: UTC, fixed width, microseconds, so text
+/// order is time order.
+pub fn format_ts(ts: jiff::Timestamp) -> String {
+    ts.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Parses an RFC 3339 instant (any offset) into the stored form.
+pub fn normalize_ts(s: &str) -> Result<String> {
+    let ts: jiff::Timestamp =
+        s.trim().parse().map_err(|e| Error::invalid("timestamp", format!("`{s}`: {e}")))?;
+    Ok(format_ts(ts))
+}
+
+impl Store {
+    /// Creates a new store in `beads_dir` with the id `prefix`. Fails if one exists.
+    pub fn init(beads_dir: &Path, prefix: &str, ctx: Context) -> Result<Self> {
+        validate_prefix(prefix)?;
+        let db = beads_dir.join(DB_FILE);
+        if db.exists() {
+            return Err(Error::AlreadyInitialized { path: db });
+        }
+        std::fs::create_dir_all(beads_dir).map_err(|e| Error::io(beads_dir, e))?;
+        let mut store = Self::open_path(&db, ctx, true)?;
+        store.write(|tx, _| {
+            tx.execute(
+                "INSERT INTO config (key, value) VALUES ('issue_prefix', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [prefix],
+            )?;
+            Ok(())
+        })?;
+        store.settings.prefix = prefix.to_owned();
+        Ok(store)
+    }
+
+    /// Opens the store in `beads_dir`, migrating it to the current schema if needed.
+    pub fn open(beads_dir: &Path, ctx: Context) -> Result<Self> {
+        let db = beads_dir.join(DB_FILE);
+        if !db.is_file() {
+            return Err(Error::NoStore { start: beads_dir.to_owned() });
+        }
+        Self::open_path(&db, ctx, false)
+    }
+
+    fn open_path(db: &Path, ctx: Context, create: bool) -> Result<Self> {
+        let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        if create {
+            flags |= OpenFlags::SQLITE_OPEN_CREATE;
+        }
+        let corrupt = |e: rusqlite::Error| Error::Corrupt { path: db.to_owned(), reason: e.to_string() };
+        let mut conn = Connection::open_with_flags(db, flags).map_err(corrupt)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(corrupt)?;
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
+        if version != schema::LATEST_VERSION {
+            migrate(&mut conn, db)?;
+        }
+        let mut store = Self { conn, path: db.to_owned(), ctx, settings: Settings::default() };
+        store.settings = store.load_settings()?;
+        Ok(store)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The id prefix for new issues.
+    pub fn prefix(&self) -> &str {
+        &self.settings.prefix
+    }
+
+    /// The actor recorded on writes.
+    pub fn actor(&self) -> &str {
+        &self.ctx.actor
+    }
+
+    /// The current time in stored form.
+    pub fn now(&self) -> String {
+        format_ts(self.ctx.clock.now())
+    }
+
+    fn load_settings(&self) -> Result<Settings> {
+        let mut settings = Settings::default();
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT key, value FROM config WHERE key IN ('issue_prefix', 'status.custom', 'types.custom')",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        for row in rows {
+            let (key, value) = row?;
+            match key.as_str() {
+                "issue_prefix" => settings.prefix = value,
+                "status.custom" => settings.custom_statuses = crate::model::parse_custom_statuses(&value)?,
+                "types.custom" => {
+                    settings.custom_types =
+                        value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+                }
+                _ => {}
+            }
+        }
+        if settings.prefix.is_empty() {
+            settings.prefix = "bd".into();
+        }
+        Ok(settings)
+    }
+
+    /// Runs `f` in one immediate write transaction; commits if it returns `Ok`.
+    pub(crate) fn write<T>(&mut self, f: impl FnOnce(&Transaction<'_>, &WriteCtx<'_>) -> Result<T>) -> Result<T> {
+        let now = self.now();
+        let wctx = WriteCtx { actor: &self.ctx.actor, now: &now, settings: &self.settings };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx, &wctx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Re-reads settings after a config change.
+    pub(crate) fn reload_settings(&mut self) -> Result<()> {
+        self.settings = self.load_settings()?;
+        Ok(())
+    }
+
+    /// The raw connection, for read queries inside the crate.
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Whether an issue with exactly this id exists.
+    pub fn exists(&self, id: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM issues WHERE id = ?1")?
+            .query_row([id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+}
+
+/// What a write transaction knows besides the connection.
+pub(crate) struct WriteCtx<'a> {
+    pub actor: &'a str,
+    pub now: &'a str,
+    pub settings: &'a Settings,
+}
+
+fn migrate(conn: &mut Connection, db: &Path) -> Result<()> {
+    // Serialize first-time setup between processes: the lock file sits beside the database.
+    let lock_path = db.with_extension("migrate.lock");
+    let _guard = host::lock::lock(&lock_path).map_err(|e| Error::Corrupt { path: db.to_owned(), reason: e.to_string() })?;
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > schema::LATEST_VERSION {
+        return Err(Error::Corrupt {
+            path: db.to_owned(),
+            reason: format!("schema version {version} is newer than this bd understands ({})", schema::LATEST_VERSION),
+        });
+    }
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    schema::migrations()
+        .to_latest(conn)
+        .map_err(|e| Error::Corrupt { path: db.to_owned(), reason: format!("migration failed: {e}") })?;
+    Ok(())
+}
+
+/// Checks an id prefix: 1–16 chars of `[a-z0-9]`, starting with a letter.
+pub fn validate_prefix(prefix: &str) -> Result<()> {
+    let ok = !prefix.is_empty()
+        && prefix.len() <= 16
+        && prefix.starts_with(|c: char| c.is_ascii_lowercase())
+        && prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid("prefix", format!("`{prefix}` must be 1-16 lowercase letters or digits, starting with a letter")))
+    }
+}

@@ -1,0 +1,138 @@
+//! [`Ui`]: the one owner of the process's stdout and stderr.
+//!
+//! Stdout carries data only (what a script would pipe); messages, progress, warnings and
+//! errors go to stderr. Writes to stdout return `io::Error` so a closed pipe travels up as an
+//! error and ends the program quietly (see [`crate::run`]).
+#![expect(
+    clippy::print_stderr,
+    reason = "the output module is where the binaries write to the terminal"
+)]
+
+use std::io::{self, BufWriter, IsTerminal, Stdout, Write};
+
+use anstyle::{AnsiColor, Style};
+
+/// Output for one command run.
+pub struct Ui {
+    out: BufWriter<Stdout>,
+    json: bool,
+    quiet: bool,
+    color: bool,
+}
+
+impl Ui {
+    /// A Ui on the process's stdout and stderr; color only on a terminal without `NO_COLOR`.
+    pub fn new() -> Self {
+        Self {
+            out: BufWriter::new(io::stdout()),
+            json: false,
+            quiet: false,
+            color: io::stderr().is_terminal() && !host::env::no_color(),
+        }
+    }
+
+    /// Switches to JSON mode: data as JSON on stdout, errors as JSON on stderr.
+    pub fn set_json(&mut self, json: bool) {
+        self.json = json;
+    }
+
+    /// Whether `--json` was asked for.
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
+    /// Whether stderr gets color.
+    pub fn color(&self) -> bool {
+        self.color
+    }
+
+    /// Silences status messages (not data, not errors).
+    pub fn set_quiet(&mut self, quiet: bool) {
+        self.quiet = quiet;
+    }
+
+    /// The data stream.
+    pub fn out(&mut self) -> &mut impl Write {
+        &mut self.out
+    }
+
+    /// Writes one line of data to stdout.
+    pub fn line(&mut self, line: impl std::fmt::Display) -> io::Result<()> {
+        writeln!(self.out, "{line}")
+    }
+
+    /// Writes `value` as pretty JSON to stdout.
+    pub fn json<T: serde::Serialize + ?Sized>(&mut self, value: &T) -> io::Result<()> {
+        serde_json::to_writer_pretty(&mut self.out, value).map_err(io::Error::from)?;
+        writeln!(self.out)
+    }
+
+    /// Flushes stdout; call before exiting.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// A progress or confirmation message on stderr (silenced by `--quiet`).
+    pub fn status(&self, message: impl std::fmt::Display) {
+        if !self.quiet {
+            eprintln!("{message}");
+        }
+    }
+
+    /// A warning on stderr.
+    pub fn warn(&self, message: impl std::fmt::Display) {
+        eprintln!(
+            "{}warning:{} {message}",
+            self.paint(AnsiColor::Yellow),
+            self.reset()
+        );
+    }
+
+    /// Writes an already rendered error report to stderr, coloring its labels.
+    pub fn error_report(&self, report: &str) {
+        if !self.color {
+            eprint!("{report}");
+            return;
+        }
+        for line in report.lines() {
+            if let Some(rest) = line.strip_prefix("error:") {
+                eprintln!("{}error:{}{rest}", self.paint(AnsiColor::Red), self.reset());
+            } else if let Some(rest) = line.strip_prefix("hint:") {
+                eprintln!("{}hint:{}{rest}", self.paint(AnsiColor::Cyan), self.reset());
+            } else {
+                eprintln!("{line}");
+            }
+        }
+    }
+
+    /// Writes raw text to stderr (clap's own messages).
+    pub fn stderr_raw(&self, text: &str) {
+        eprint!("{text}");
+    }
+
+    fn paint(&self, color: AnsiColor) -> String {
+        if self.color {
+            Style::new()
+                .fg_color(Some(color.into()))
+                .bold()
+                .render()
+                .to_string()
+        } else {
+            String::new()
+        }
+    }
+
+    fn reset(&self) -> String {
+        if self.color {
+            Style::new().render_reset().to_string()
+        } else {
+            String::new()
+        }
+    }
+}
+
+impl Default for Ui {
+    fn default() -> Self {
+        Self::new()
+    }
+}
