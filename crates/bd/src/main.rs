@@ -1,1 +1,18 @@
-fn main() {}
+//! `bd`: the beads issue tracker.
+
+mod cli;
+mod commands;
+mod error;
+mod render;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    ui::main(
+        ui::App {
+            log_env: host::env::BD_LOG,
+            classifier: error::classify,
+        },
+        commands::run,
+    )
+}

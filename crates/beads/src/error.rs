@@ -11,13 +11,21 @@ pub enum Error {
     NotFound { id: String },
     /// A partial id matches several issues.
     #[error("`{input}` is ambiguous: it matches {}", candidates.join(", "))]
-    Ambiguous { input: String, candidates: Vec<String> },
+    Ambiguous {
+        input: String,
+        candidates: Vec<String>,
+    },
     /// A field value is not acceptable.
     #[error("invalid {field}: {reason}")]
     Invalid { field: &'static str, reason: String },
     /// The dependency would close a cycle of blocking edges.
     #[error("adding `{from}` → `{to}` ({kind}) would create a cycle: {}", path.join(" → "))]
-    Cycle { from: String, to: String, kind: String, path: Vec<String> },
+    Cycle {
+        from: String,
+        to: String,
+        kind: String,
+        path: Vec<String>,
+    },
     /// The operation conflicts with the issue's current state.
     #[error("{0}")]
     Conflict(String),
@@ -59,13 +67,22 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
-        Self::Invalid { field, reason: reason.into() }
+        Self::Invalid {
+            field,
+            reason: reason.into(),
+        }
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io { path: path.into(), source }
+        Self::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 
 /// The store's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The SQLite error type, for callers that match on [`Error::Sqlite`].
+pub use rusqlite::Error as RusqliteError;

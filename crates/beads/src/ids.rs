@@ -31,9 +31,18 @@ pub fn adaptive_length(n: u64) -> usize {
 
 /// The hash part of an id: SHA-256 of the inputs, its first bytes read as a big-endian integer
 /// and written in base 36, keeping the `len` least significant digits.
-pub fn hash_part(title: &str, description: &str, creator: &str, created_nanos: i128, nonce: u32, len: usize) -> String {
+pub fn hash_part(
+    title: &str,
+    description: &str,
+    creator: &str,
+    created_nanos: i128,
+    nonce: u32,
+    len: usize,
+) -> String {
     let mut h = Sha256::new();
-    h.update(format!("{title}|{description}|{creator}|{created_nanos}|{nonce}"));
+    h.update(format!(
+        "{title}|{description}|{creator}|{created_nanos}|{nonce}"
+    ));
     let digest = h.finalize();
     let bytes = match len {
         0..=3 => 2,
@@ -41,7 +50,9 @@ pub fn hash_part(title: &str, description: &str, creator: &str, created_nanos: i
         5 | 6 => 4,
         _ => 5,
     };
-    let mut value: u64 = digest[..bytes].iter().fold(0, |acc, b| (acc << 8) | u64::from(*b));
+    let mut value: u64 = digest[..bytes]
+        .iter()
+        .fold(0, |acc, b| (acc << 8) | u64::from(*b));
     let mut digits = vec![b'0'; len];
     for slot in digits.iter_mut().rev() {
         let d = (value % 36) as u8;
@@ -52,7 +63,14 @@ pub fn hash_part(title: &str, description: &str, creator: &str, created_nanos: i
 }
 
 /// Mints a new top-level id for `prefix` that does not exist yet.
-pub fn mint(conn: &Connection, prefix: &str, title: &str, description: &str, creator: &str, created_nanos: i128) -> Result<String> {
+pub fn mint(
+    conn: &Connection,
+    prefix: &str,
+    title: &str,
+    description: &str,
+    creator: &str,
+    created_nanos: i128,
+) -> Result<String> {
     let pattern = format!("{prefix}-%");
     let n: u64 = conn
         .prepare_cached("SELECT count(*) FROM issues WHERE id LIKE ?1")?
@@ -60,19 +78,27 @@ pub fn mint(conn: &Connection, prefix: &str, title: &str, description: &str, cre
     let mut exists = conn.prepare_cached("SELECT 1 FROM issues WHERE id = ?1")?;
     for len in adaptive_length(n)..=MAX_HASH_LEN {
         for nonce in 0..NONCES_PER_LENGTH {
-            let id = format!("{prefix}-{}", hash_part(title, description, creator, created_nanos, nonce, len));
+            let id = format!(
+                "{prefix}-{}",
+                hash_part(title, description, creator, created_nanos, nonce, len)
+            );
             if exists.query_row([&id], |_| Ok(())).optional()?.is_none() {
                 return Ok(id);
             }
         }
     }
-    Err(Error::Conflict(format!("could not find a free id for prefix `{prefix}`")))
+    Err(Error::Conflict(format!(
+        "could not find a free id for prefix `{prefix}`"
+    )))
 }
 
 /// The next child id `parent.N`, advancing the parent's counter past any existing child.
 pub fn next_child(conn: &Connection, parent: &str) -> Result<String> {
     if parent.matches('.').count() >= MAX_DEPTH {
-        return Err(Error::invalid("parent", format!("`{parent}` is already {MAX_DEPTH} levels deep")));
+        return Err(Error::invalid(
+            "parent",
+            format!("`{parent}` is already {MAX_DEPTH} levels deep"),
+        ));
     }
     let counter: i64 = conn
         .prepare_cached("SELECT last_child FROM child_counters WHERE parent_id = ?1")?
@@ -86,7 +112,10 @@ pub fn next_child(conn: &Connection, parent: &str) -> Result<String> {
     let rows = stmt.query_map([&prefix, &upper], |r| r.get::<_, String>(0))?;
     for id in rows {
         let id = id?;
-        if let Some(n) = id.strip_prefix(&prefix).and_then(|rest| rest.parse::<i64>().ok()) {
+        if let Some(n) = id
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.parse::<i64>().ok())
+        {
             max_existing = max_existing.max(n);
         }
     }
@@ -107,19 +136,33 @@ pub fn resolve(conn: &Connection, prefix: &str, input: &str) -> Result<String> {
         return Err(Error::invalid("id", "an issue id is required"));
     }
     let mut exact = conn.prepare_cached("SELECT id FROM issues WHERE id = ?1")?;
-    if let Some(id) = exact.query_row([input], |r| r.get::<_, String>(0)).optional()? {
+    if let Some(id) = exact
+        .query_row([input], |r| r.get::<_, String>(0))
+        .optional()?
+    {
         return Ok(id);
     }
     let prefixed = format!("{prefix}-{input}");
-    if let Some(id) = exact.query_row([&prefixed], |r| r.get::<_, String>(0)).optional()? {
+    if let Some(id) = exact
+        .query_row([&prefixed], |r| r.get::<_, String>(0))
+        .optional()?
+    {
         return Ok(id);
     }
-    for pattern in [format!("{}%", escape_like(input)), format!("{}%", escape_like(&prefixed))] {
+    for pattern in [
+        format!("{}%", escape_like(input)),
+        format!("{}%", escape_like(&prefixed)),
+    ] {
         let found = matching(conn, &pattern)?;
         match found.len() {
             0 => {}
             1 => return Ok(found.into_iter().next().expect("one match")),
-            _ => return Err(Error::Ambiguous { input: input.to_owned(), candidates: found }),
+            _ => {
+                return Err(Error::Ambiguous {
+                    input: input.to_owned(),
+                    candidates: found,
+                });
+            }
         }
     }
     if input.len() >= 3 && !input.contains('-') {
@@ -127,15 +170,26 @@ pub fn resolve(conn: &Connection, prefix: &str, input: &str) -> Result<String> {
         match found.len() {
             0 => {}
             1 => return Ok(found.into_iter().next().expect("one match")),
-            _ => return Err(Error::Ambiguous { input: input.to_owned(), candidates: found }),
+            _ => {
+                return Err(Error::Ambiguous {
+                    input: input.to_owned(),
+                    candidates: found,
+                });
+            }
         }
     }
-    Err(Error::NotFound { id: input.to_owned() })
+    Err(Error::NotFound {
+        id: input.to_owned(),
+    })
 }
 
 fn matching(conn: &Connection, pattern: &str) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached("SELECT id FROM issues WHERE id LIKE ?1 ESCAPE '\\' ORDER BY id LIMIT 11")?;
-    let ids = stmt.query_map([pattern], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM issues WHERE id LIKE ?1 ESCAPE '\\' ORDER BY id LIMIT 11",
+    )?;
+    let ids = stmt
+        .query_map([pattern], |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(ids)
 }
 
@@ -157,8 +211,17 @@ pub fn validate_explicit(id: &str) -> Result<()> {
         && id.len() <= 255
         && id.contains('-')
         && !id.starts_with('-')
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
-    if ok { Ok(()) } else { Err(Error::invalid("id", format!("`{id}` must look like `prefix-abc` (letters, digits, `-`, `.`, `_`)"))) }
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "id",
+            format!("`{id}` must look like `prefix-abc` (letters, digits, `-`, `.`, `_`)"),
+        ))
+    }
 }
 
 #[cfg(test)]
@@ -179,10 +242,16 @@ mod tests {
         for len in 4..=8 {
             let h = hash_part("t", "d", "me", 42, 0, len);
             assert_eq!(h.len(), len);
-            assert!(h.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase()));
+            assert!(
+                h.bytes()
+                    .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+            );
             assert_eq!(h, hash_part("t", "d", "me", 42, 0, len));
         }
-        assert_ne!(hash_part("t", "d", "me", 42, 0, 6), hash_part("t", "d", "me", 42, 1, 6));
+        assert_ne!(
+            hash_part("t", "d", "me", 42, 0, 6),
+            hash_part("t", "d", "me", 42, 1, 6)
+        );
     }
 
     #[test]

@@ -11,18 +11,47 @@ use crate::error::{Error, Result};
 pub const MAX_TITLE_CHARS: usize = 500;
 
 /// Built-in statuses. Custom statuses come from the `status.custom` config key.
-pub const BUILTIN_STATUSES: &[&str] =
-    &["open", "in_progress", "blocked", "deferred", "closed", "pinned", "hooked", "tombstone"];
+pub const BUILTIN_STATUSES: &[&str] = &[
+    "open",
+    "in_progress",
+    "blocked",
+    "deferred",
+    "closed",
+    "pinned",
+    "hooked",
+    "tombstone",
+];
 
 /// Built-in issue types. Custom types come from the `types.custom` config key.
 pub const BUILTIN_TYPES: &[&str] = &[
-    "bug", "feature", "task", "epic", "chore", "decision", "message", "molecule", "gate", "spike",
-    "story", "milestone", "event",
+    "bug",
+    "feature",
+    "task",
+    "epic",
+    "chore",
+    "decision",
+    "message",
+    "molecule",
+    "gate",
+    "spike",
+    "story",
+    "milestone",
+    "event",
 ];
 
 /// Types Gas Town uses as infrastructure; valid everywhere, hidden from `ready` by default.
-pub const INFRA_TYPES: &[&str] =
-    &["merge-request", "gate", "molecule", "message", "agent", "role", "rig", "convoy", "slot", "event"];
+pub const INFRA_TYPES: &[&str] = &[
+    "merge-request",
+    "gate",
+    "molecule",
+    "message",
+    "agent",
+    "role",
+    "rig",
+    "convoy",
+    "slot",
+    "event",
+];
 
 /// Dependency kinds that affect readiness.
 pub const BLOCKING_KINDS: &[&str] = &["blocks", "parent-child", "conditional-blocks", "waits-for"];
@@ -30,8 +59,17 @@ pub const BLOCKING_KINDS: &[&str] = &["blocks", "parent-child", "conditional-blo
 /// Close reasons that count as a failure for `conditional-blocks` (the dependent runs only if
 /// its blocker failed). Matched case-insensitively as substrings.
 pub const FAILURE_KEYWORDS: &[&str] = &[
-    "failed", "rejected", "wontfix", "won't fix", "canceled", "cancelled", "abandoned", "blocked",
-    "error", "timeout", "aborted",
+    "failed",
+    "rejected",
+    "wontfix",
+    "won't fix",
+    "canceled",
+    "cancelled",
+    "abandoned",
+    "blocked",
+    "error",
+    "timeout",
+    "aborted",
 ];
 
 /// Wisp types and how long a closed or stale wisp of that type is kept before `wisp gc`.
@@ -89,7 +127,10 @@ pub fn parse_custom_statuses(value: &str) -> Result<Vec<CustomStatus>> {
         let (name, cat) = part.split_once(':').unwrap_or((part, ""));
         validate_word("status.custom", name)?;
         if BUILTIN_STATUSES.contains(&name) {
-            return Err(Error::invalid("status.custom", format!("`{name}` is a built-in status")));
+            return Err(Error::invalid(
+                "status.custom",
+                format!("`{name}` is a built-in status"),
+            ));
         }
         let category = StatusCategory::parse(cat).ok_or_else(|| {
             Error::invalid(
@@ -97,10 +138,16 @@ pub fn parse_custom_statuses(value: &str) -> Result<Vec<CustomStatus>> {
                 format!("unknown category `{cat}` for `{name}` (use active, wip, done, frozen or unspecified)"),
             )
         })?;
-        out.push(CustomStatus { name: name.to_owned(), category });
+        out.push(CustomStatus {
+            name: name.to_owned(),
+            category,
+        });
     }
     if out.len() > 50 {
-        return Err(Error::invalid("status.custom", "at most 50 custom statuses"));
+        return Err(Error::invalid(
+            "status.custom",
+            "at most 50 custom statuses",
+        ));
     }
     Ok(out)
 }
@@ -109,8 +156,17 @@ pub fn parse_custom_statuses(value: &str) -> Result<Vec<CustomStatus>> {
 pub fn validate_word(field: &'static str, word: &str) -> Result<()> {
     let ok = !word.is_empty()
         && word.len() <= 64
-        && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-    if ok { Ok(()) } else { Err(Error::invalid(field, format!("`{word}` must be 1-64 characters of a-z, 0-9, `_` or `-`"))) }
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("`{word}` must be 1-64 characters of a-z, 0-9, `_` or `-`"),
+        ))
+    }
 }
 
 /// Resolves upstream's type aliases (`feat` → `feature`, …).
@@ -132,23 +188,38 @@ pub fn validate_title(title: &str) -> Result<()> {
     }
     let n = title.chars().count();
     if n > MAX_TITLE_CHARS {
-        return Err(Error::invalid("title", format!("{n} characters is over the limit of {MAX_TITLE_CHARS}")));
+        return Err(Error::invalid(
+            "title",
+            format!("{n} characters is over the limit of {MAX_TITLE_CHARS}"),
+        ));
     }
     if title.chars().any(char::is_control) {
-        return Err(Error::invalid("title", "control characters (newlines, escapes) are not allowed"));
+        return Err(Error::invalid(
+            "title",
+            "control characters (newlines, escapes) are not allowed",
+        ));
     }
     Ok(())
 }
 
 /// Checks a priority: 0 (critical) to 4 (backlog).
 pub fn validate_priority(p: i64) -> Result<()> {
-    if (0..=4).contains(&p) { Ok(()) } else { Err(Error::invalid("priority", format!("{p} is out of range 0-4 (0 is critical)"))) }
+    if (0..=4).contains(&p) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "priority",
+            format!("{p} is out of range 0-4 (0 is critical)"),
+        ))
+    }
 }
 
 /// Parses a priority written as `2` or `P2`.
 pub fn parse_priority(s: &str) -> Result<i64> {
     let digits = s.trim().trim_start_matches(['P', 'p']);
-    let p = digits.parse::<i64>().map_err(|_| Error::invalid("priority", format!("`{s}` is not a number 0-4")))?;
+    let p = digits
+        .parse::<i64>()
+        .map_err(|_| Error::invalid("priority", format!("`{s}` is not a number 0-4")))?;
     validate_priority(p)?;
     Ok(p)
 }
@@ -397,7 +468,13 @@ mod tests {
     #[test]
     fn custom_statuses_parse_with_categories() {
         let s = parse_custom_statuses("review:wip, shipped:done,idea").unwrap();
-        assert_eq!(s[1], CustomStatus { name: "shipped".into(), category: StatusCategory::Done });
+        assert_eq!(
+            s[1],
+            CustomStatus {
+                name: "shipped".into(),
+                category: StatusCategory::Done
+            }
+        );
         assert_eq!(s[2].category, StatusCategory::Unspecified);
         assert!(parse_custom_statuses("open:done").is_err());
         assert!(parse_custom_statuses("x:weird").is_err());
@@ -405,7 +482,12 @@ mod tests {
 
     #[test]
     fn priority_is_always_serialized_and_empty_text_is_not() {
-        let issue = Issue { id: "bd-1".into(), title: "t".into(), status: "open".into(), ..Default::default() };
+        let issue = Issue {
+            id: "bd-1".into(),
+            title: "t".into(),
+            status: "open".into(),
+            ..Default::default()
+        };
         let v = serde_json::to_value(&issue).unwrap();
         assert_eq!(v["priority"], 0);
         assert!(v.get("description").is_none());

@@ -32,13 +32,18 @@ pub(crate) fn done_list(settings: &Settings) -> String {
 
 /// A quoted SQL list of words. Words are validated `[a-z0-9_-]`; quotes are doubled anyway.
 pub(crate) fn sql_list(words: &[String]) -> String {
-    let quoted: Vec<String> = words.iter().map(|w| format!("'{}'", w.replace('\'', "''"))).collect();
+    let quoted: Vec<String> = words
+        .iter()
+        .map(|w| format!("'{}'", w.replace('\'', "''")))
+        .collect();
     format!("({})", quoted.join(","))
 }
 
 fn failure_predicate(col: &str) -> String {
-    let likes: Vec<String> =
-        FAILURE_KEYWORDS.iter().map(|k| format!("lower({col}) LIKE '%{}%'", k.replace('\'', "''"))).collect();
+    let likes: Vec<String> = FAILURE_KEYWORDS
+        .iter()
+        .map(|k| format!("lower({col}) LIKE '%{}%'", k.replace('\'', "''")))
+        .collect();
     format!("({})", likes.join(" OR "))
 }
 
@@ -92,11 +97,17 @@ pub(crate) fn seeds_for_status_change(conn: &Connection, id: &str) -> Result<Vec
 }
 
 /// Issues whose readiness may change when an edge `from → to` of `kind` appears or goes.
-pub(crate) fn seeds_for_edge(conn: &Connection, from: &str, to: &str, kind: &str) -> Result<Vec<String>> {
+pub(crate) fn seeds_for_edge(
+    conn: &Connection,
+    from: &str,
+    to: &str,
+    kind: &str,
+) -> Result<Vec<String>> {
     let mut out = vec![from.to_owned()];
     if kind == "parent-child" {
-        let mut stmt =
-            conn.prepare_cached("SELECT issue_id FROM dependencies WHERE depends_on_id = ?1 AND type = 'waits-for'")?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT issue_id FROM dependencies WHERE depends_on_id = ?1 AND type = 'waits-for'",
+        )?;
         for row in stmt.query_map([to], |r| r.get::<_, String>(0))? {
             out.push(row?);
         }
@@ -108,11 +119,15 @@ pub(crate) fn seeds_for_edge(conn: &Connection, from: &str, to: &str, kind: &str
 /// whose flag changed. Returns how many flags changed.
 pub(crate) fn refresh(conn: &Connection, settings: &Settings, seeds: Vec<String>) -> Result<usize> {
     let done = done_list(settings);
-    let compute_sql = format!("SELECT i.is_blocked, {} FROM issues i WHERE i.id = ?1", blocked_expr(&done));
+    let compute_sql = format!(
+        "SELECT i.is_blocked, {} FROM issues i WHERE i.id = ?1",
+        blocked_expr(&done)
+    );
     let mut compute = conn.prepare_cached(&compute_sql)?;
     let mut set = conn.prepare_cached("UPDATE issues SET is_blocked = ?2 WHERE id = ?1")?;
-    let mut children =
-        conn.prepare_cached("SELECT issue_id FROM dependencies WHERE depends_on_id = ?1 AND type = 'parent-child'")?;
+    let mut children = conn.prepare_cached(
+        "SELECT issue_id FROM dependencies WHERE depends_on_id = ?1 AND type = 'parent-child'",
+    )?;
     let mut queue: VecDeque<String> = seeds.into();
     let mut changed = 0usize;
     let mut visits = 0usize;
@@ -126,7 +141,13 @@ pub(crate) fn refresh(conn: &Connection, settings: &Settings, seeds: Vec<String>
         let row: Option<(bool, bool)> = compute
             .query_row([&id], |r| Ok((r.get::<_, bool>(0)?, r.get::<_, bool>(1)?)))
             .map(Some)
-            .or_else(|e| if e == rusqlite::Error::QueryReturnedNoRows { Ok(None) } else { Err(e) })?;
+            .or_else(|e| {
+                if e == rusqlite::Error::QueryReturnedNoRows {
+                    Ok(None)
+                } else {
+                    Err(e)
+                }
+            })?;
         let Some((old, new)) = row else { continue };
         if old != new {
             set.execute(rusqlite::params![id, new])?;
@@ -152,13 +173,20 @@ struct Graph {
 fn load_graph(conn: &Connection) -> Result<Graph> {
     let mut status = HashMap::new();
     let mut stmt = conn.prepare("SELECT id, status, close_reason FROM issues")?;
-    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))? {
+    for row in stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })? {
         let (id, st, reason) = row?;
         status.insert(id, (st, reason));
     }
     let mut edges = Vec::new();
-    let mut stmt =
-        conn.prepare("SELECT issue_id, depends_on_id, type, json_extract(metadata, '$.gate') FROM dependencies")?;
+    let mut stmt = conn.prepare(
+        "SELECT issue_id, depends_on_id, type, json_extract(metadata, '$.gate') FROM dependencies",
+    )?;
     for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))? {
         edges.push(row?);
     }
@@ -170,7 +198,11 @@ fn load_graph(conn: &Connection) -> Result<Graph> {
     for row in stmt.query_map([], |r| r.get::<_, String>(0))? {
         provided.insert(row?);
     }
-    Ok(Graph { status, edges, provided })
+    Ok(Graph {
+        status,
+        edges,
+        provided,
+    })
 }
 
 /// Computes every issue's blocked flag from scratch, in memory, by the rules above. This is
@@ -207,7 +239,10 @@ pub(crate) fn compute_all(conn: &Connection, settings: &Settings) -> Result<Hash
                 "waits-for" => {
                     let kids = children.get(to.as_str()).map(Vec::as_slice).unwrap_or(&[]);
                     if gate.as_deref() == Some("any-children") {
-                        !kids.is_empty() && !kids.iter().any(|k| g.status.get(*k).is_some_and(|(s, _)| s == "closed"))
+                        !kids.is_empty()
+                            && !kids
+                                .iter()
+                                .any(|k| g.status.get(*k).is_some_and(|(s, _)| s == "closed"))
                     } else {
                         kids.iter().any(|k| !is_done(k))
                     }
@@ -220,8 +255,13 @@ pub(crate) fn compute_all(conn: &Connection, settings: &Settings) -> Result<Hash
         }
     }
     // Propagate down parent-child edges from every blocked issue.
-    let mut blocked: HashMap<String, bool> = g.status.keys().map(|id| (id.clone(), false)).collect();
-    let mut queue: VecDeque<&str> = direct.iter().filter(|(_, b)| **b).map(|(id, _)| *id).collect();
+    let mut blocked: HashMap<String, bool> =
+        g.status.keys().map(|id| (id.clone(), false)).collect();
+    let mut queue: VecDeque<&str> = direct
+        .iter()
+        .filter(|(_, b)| **b)
+        .map(|(id, _)| *id)
+        .collect();
     while let Some(id) = queue.pop_front() {
         if blocked.get(id).copied().unwrap_or(true) {
             continue;
@@ -278,6 +318,8 @@ pub(crate) fn blockers(conn: &Connection, settings: &Settings, id: &str) -> Resu
          ORDER BY d.depends_on_id"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let ids = stmt.query_map(params_from_iter([id]), |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+    let ids = stmt
+        .query_map(params_from_iter([id]), |r| r.get::<_, String>(0))?
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(ids)
 }

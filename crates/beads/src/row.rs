@@ -42,7 +42,11 @@ pub(crate) fn issue_from_row(r: &Row<'_>) -> rusqlite::Result<Issue> {
         external_ref: r.get(21)?,
         source_system: r.get(22)?,
         spec_id: r.get(23)?,
-        metadata: if metadata == "{}" { None } else { serde_json::from_str(&metadata).ok() },
+        metadata: if metadata == "{}" {
+            None
+        } else {
+            serde_json::from_str(&metadata).ok()
+        },
         sender: r.get(25)?,
         ephemeral: r.get(26)?,
         no_history: r.get(27)?,
@@ -54,7 +58,11 @@ pub(crate) fn issue_from_row(r: &Row<'_>) -> rusqlite::Result<Issue> {
         await_type: r.get(33)?,
         await_id: r.get(34)?,
         timeout: r.get(35)?,
-        waiters: if waiters.is_empty() { Vec::new() } else { waiters.split(',').map(str::to_owned).collect() },
+        waiters: if waiters.is_empty() {
+            Vec::new()
+        } else {
+            waiters.split(',').map(str::to_owned).collect()
+        },
         event_kind: r.get(37)?,
         actor: r.get(38)?,
         target: r.get(39)?,
@@ -70,7 +78,11 @@ pub(crate) fn issue_from_row(r: &Row<'_>) -> rusqlite::Result<Issue> {
 
 /// Inserts or replaces a full issue row (create and import). `is_blocked` starts at 0 and is
 /// fixed by the caller's readiness refresh.
-pub(crate) fn upsert_issue(conn: &rusqlite::Connection, i: &Issue, content_hash: &str) -> rusqlite::Result<()> {
+pub(crate) fn upsert_issue(
+    conn: &rusqlite::Connection,
+    i: &Issue,
+    content_hash: &str,
+) -> rusqlite::Result<()> {
     let metadata = match &i.metadata {
         Some(v) if !v.is_null() => v.to_string(),
         _ => "{}".to_owned(),
@@ -105,13 +117,54 @@ pub(crate) fn upsert_issue(conn: &rusqlite::Connection, i: &Issue, content_hash:
             original_type = excluded.original_type, content_hash = excluded.content_hash",
     )?;
     stmt.execute(rusqlite::params![
-        i.id, i.title, i.description, i.design, i.acceptance_criteria, i.notes, i.status, i.priority,
-        i.issue_type, i.assignee, i.owner, i.estimated_minutes, i.created_at, i.created_by, i.updated_at,
-        i.started_at, i.closed_at, i.close_reason, i.closed_by_session, i.due_at, i.defer_until,
-        i.external_ref, i.source_system, i.spec_id, metadata, i.sender, i.ephemeral, i.no_history,
-        i.wisp_type, i.pinned, i.is_template, i.mol_type, i.work_type, i.await_type, i.await_id, i.timeout,
-        i.waiters.join(","), i.event_kind, i.actor, i.target, i.payload, i.source_formula,
-        i.source_location, i.deleted_at, i.deleted_by, i.delete_reason, i.original_type, content_hash
+        i.id,
+        i.title,
+        i.description,
+        i.design,
+        i.acceptance_criteria,
+        i.notes,
+        i.status,
+        i.priority,
+        i.issue_type,
+        i.assignee,
+        i.owner,
+        i.estimated_minutes,
+        i.created_at,
+        i.created_by,
+        i.updated_at,
+        i.started_at,
+        i.closed_at,
+        i.close_reason,
+        i.closed_by_session,
+        i.due_at,
+        i.defer_until,
+        i.external_ref,
+        i.source_system,
+        i.spec_id,
+        metadata,
+        i.sender,
+        i.ephemeral,
+        i.no_history,
+        i.wisp_type,
+        i.pinned,
+        i.is_template,
+        i.mol_type,
+        i.work_type,
+        i.await_type,
+        i.await_id,
+        i.timeout,
+        i.waiters.join(","),
+        i.event_kind,
+        i.actor,
+        i.target,
+        i.payload,
+        i.source_formula,
+        i.source_location,
+        i.deleted_at,
+        i.deleted_by,
+        i.delete_reason,
+        i.original_type,
+        content_hash
     ])?;
     Ok(())
 }

@@ -49,13 +49,20 @@ pub(crate) struct Settings {
 impl Settings {
     /// Statuses whose issues no longer block their dependents.
     pub fn done_statuses(&self) -> Vec<String> {
-        let mut v: Vec<String> = ["closed", "pinned", "tombstone"].iter().map(|s| (*s).to_owned()).collect();
+        let mut v: Vec<String> = ["closed", "pinned", "tombstone"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
         v.extend(self.custom_with(StatusCategory::Done));
         v
     }
 
     pub fn custom_with(&self, cat: StatusCategory) -> Vec<String> {
-        self.custom_statuses.iter().filter(|s| s.category == cat).map(|s| s.name.clone()).collect()
+        self.custom_statuses
+            .iter()
+            .filter(|s| s.category == cat)
+            .map(|s| s.name.clone())
+            .collect()
     }
 }
 
@@ -65,7 +72,9 @@ pub fn discover(start: &Path) -> Result<PathBuf> {
         .ancestors()
         .map(|dir| dir.join(BEADS_DIR))
         .find(|dir| dir.join(DB_FILE).is_file())
-        .ok_or_else(|| Error::NoStore { start: start.to_owned() })
+        .ok_or_else(|| Error::NoStore {
+            start: start.to_owned(),
+        })
 }
 
 /// Formats an instant the way the store keeps it: UTC, fixed width, microseconds, so text
@@ -76,9 +85,56 @@ pub fn format_ts(ts: jiff::Timestamp) -> String {
 
 /// Parses an RFC 3339 instant (any offset) into the stored form.
 pub fn normalize_ts(s: &str) -> Result<String> {
-    let ts: jiff::Timestamp =
-        s.trim().parse().map_err(|e| Error::invalid("timestamp", format!("`{s}`: {e}")))?;
+    let ts: jiff::Timestamp = s
+        .trim()
+        .parse()
+        .map_err(|e| Error::invalid("timestamp", format!("`{s}`: {e}")))?;
     Ok(format_ts(ts))
+}
+
+/// Parses a date the way `--due` and `--defer` take it: RFC 3339, `YYYY-MM-DD` (midnight
+/// UTC), or relative to `now` as `+30m`, `+6h`, `+2d`, `+1w`; `tomorrow` is `+1d`.
+pub fn parse_when(input: &str, now: jiff::Timestamp) -> Result<String> {
+    let s = input.trim();
+    let bad = || {
+        Error::invalid(
+            "date",
+            format!(
+                "`{input}` is not a date (use 2026-01-31, an RFC 3339 time, or +2d / +6h / +30m / +1w)"
+            ),
+        )
+    };
+    let relative = |amount: &str, unit: char| -> Result<String> {
+        let n: i64 = amount.parse().map_err(|_| bad())?;
+        let secs = match unit {
+            'm' => 60,
+            'h' => 3_600,
+            'd' => 86_400,
+            'w' => 604_800,
+            _ => return Err(bad()),
+        };
+        let at = now
+            .checked_add(jiff::SignedDuration::from_secs(
+                n.checked_mul(secs).ok_or_else(bad)?,
+            ))
+            .map_err(|_| bad())?;
+        Ok(format_ts(at))
+    };
+    if s == "tomorrow" {
+        return relative("1", 'd');
+    }
+    if let Some(rest) = s.strip_prefix('+') {
+        let unit = rest.chars().last().ok_or_else(bad)?;
+        return relative(&rest[..rest.len() - unit.len_utf8()], unit);
+    }
+    if let Ok(date) = s.parse::<jiff::civil::Date>() {
+        let ts = date
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .map_err(|_| bad())?
+            .timestamp();
+        return Ok(format_ts(ts));
+    }
+    normalize_ts(s).map_err(|_| bad())
 }
 
 impl Store {
@@ -107,7 +163,9 @@ impl Store {
     pub fn open(beads_dir: &Path, ctx: Context) -> Result<Self> {
         let db = beads_dir.join(DB_FILE);
         if !db.is_file() {
-            return Err(Error::NoStore { start: beads_dir.to_owned() });
+            return Err(Error::NoStore {
+                start: beads_dir.to_owned(),
+            });
         }
         Self::open_path(&db, ctx, false)
     }
@@ -117,15 +175,25 @@ impl Store {
         if create {
             flags |= OpenFlags::SQLITE_OPEN_CREATE;
         }
-        let corrupt = |e: rusqlite::Error| Error::Corrupt { path: db.to_owned(), reason: e.to_string() };
+        let corrupt = |e: rusqlite::Error| Error::Corrupt {
+            path: db.to_owned(),
+            reason: e.to_string(),
+        };
         let mut conn = Connection::open_with_flags(db, flags).map_err(corrupt)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(corrupt)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(corrupt)?;
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")?;
         if version != schema::LATEST_VERSION {
             migrate(&mut conn, db)?;
         }
-        let mut store = Self { conn, path: db.to_owned(), ctx, settings: Settings::default() };
+        let mut store = Self {
+            conn,
+            path: db.to_owned(),
+            ctx,
+            settings: Settings::default(),
+        };
         store.settings = store.load_settings()?;
         Ok(store)
     }
@@ -160,10 +228,16 @@ impl Store {
             let (key, value) = row?;
             match key.as_str() {
                 "issue_prefix" => settings.prefix = value,
-                "status.custom" => settings.custom_statuses = crate::model::parse_custom_statuses(&value)?,
+                "status.custom" => {
+                    settings.custom_statuses = crate::model::parse_custom_statuses(&value)?;
+                }
                 "types.custom" => {
-                    settings.custom_types =
-                        value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+                    settings.custom_types = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect();
                 }
                 _ => {}
             }
@@ -175,10 +249,19 @@ impl Store {
     }
 
     /// Runs `f` in one immediate write transaction; commits if it returns `Ok`.
-    pub(crate) fn write<T>(&mut self, f: impl FnOnce(&Transaction<'_>, &WriteCtx<'_>) -> Result<T>) -> Result<T> {
+    pub(crate) fn write<T>(
+        &mut self,
+        f: impl FnOnce(&Transaction<'_>, &WriteCtx<'_>) -> Result<T>,
+    ) -> Result<T> {
         let now = self.now();
-        let wctx = WriteCtx { actor: &self.ctx.actor, now: &now, settings: &self.settings };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let wctx = WriteCtx {
+            actor: &self.ctx.actor,
+            now: &now,
+            settings: &self.settings,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx, &wctx)?;
         tx.commit()?;
         Ok(out)
@@ -216,18 +299,27 @@ pub(crate) struct WriteCtx<'a> {
 fn migrate(conn: &mut Connection, db: &Path) -> Result<()> {
     // Serialize first-time setup between processes: the lock file sits beside the database.
     let lock_path = db.with_extension("migrate.lock");
-    let _guard = host::lock::lock(&lock_path).map_err(|e| Error::Corrupt { path: db.to_owned(), reason: e.to_string() })?;
+    let _guard = host::lock::lock(&lock_path).map_err(|e| Error::Corrupt {
+        path: db.to_owned(),
+        reason: e.to_string(),
+    })?;
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > schema::LATEST_VERSION {
         return Err(Error::Corrupt {
             path: db.to_owned(),
-            reason: format!("schema version {version} is newer than this bd understands ({})", schema::LATEST_VERSION),
+            reason: format!(
+                "schema version {version} is newer than this bd understands ({})",
+                schema::LATEST_VERSION
+            ),
         });
     }
     conn.pragma_update(None, "journal_mode", "WAL")?;
     schema::migrations()
         .to_latest(conn)
-        .map_err(|e| Error::Corrupt { path: db.to_owned(), reason: format!("migration failed: {e}") })?;
+        .map_err(|e| Error::Corrupt {
+            path: db.to_owned(),
+            reason: format!("migration failed: {e}"),
+        })?;
     Ok(())
 }
 
@@ -236,10 +328,15 @@ pub fn validate_prefix(prefix: &str) -> Result<()> {
     let ok = !prefix.is_empty()
         && prefix.len() <= 16
         && prefix.starts_with(|c: char| c.is_ascii_lowercase())
-        && prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid("prefix", format!("`{prefix}` must be 1-16 lowercase letters or digits, starting with a letter")))
+        Err(Error::invalid(
+            "prefix",
+            format!("`{prefix}` must be 1-16 lowercase letters or digits, starting with a letter"),
+        ))
     }
 }

@@ -8,7 +8,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     ui::main(
-        ui::App { log_env: host::env::GT_LOG, classifier: error::classify },
+        ui::App {
+            log_env: host::env::GT_LOG,
+            classifier: error::classify,
+        },
         commands::run,
     )
 }

@@ -28,14 +28,18 @@ pub fn discover(explicit: Option<&Path>, start: &Path) -> Result<PathBuf, TownEr
         return if path.join(TOWN_MARKER).is_file() {
             Ok(path.to_owned())
         } else {
-            Err(TownError::NotATown { path: path.to_owned() })
+            Err(TownError::NotATown {
+                path: path.to_owned(),
+            })
         };
     }
     start
         .ancestors()
         .find(|dir| dir.join(TOWN_MARKER).is_file())
         .map(Path::to_owned)
-        .ok_or_else(|| TownError::NotInTown { start: start.to_owned() })
+        .ok_or_else(|| TownError::NotInTown {
+            start: start.to_owned(),
+        })
 }
 
 #[cfg(test)]
@@ -66,8 +70,14 @@ mod tests {
     #[test]
     fn explicit_root_must_be_a_town() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(discover(Some(dir.path()), dir.path()), Err(TownError::NotATown { .. })));
+        assert!(matches!(
+            discover(Some(dir.path()), dir.path()),
+            Err(TownError::NotATown { .. })
+        ));
         make_town(dir.path());
-        assert_eq!(discover(Some(dir.path()), Path::new("/")).unwrap(), dir.path());
+        assert_eq!(
+            discover(Some(dir.path()), Path::new("/")).unwrap(),
+            dir.path()
+        );
     }
 }

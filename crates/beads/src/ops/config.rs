@@ -18,11 +18,23 @@ fn validate_config(store: &Store, key: &str, value: &str) -> Result<()> {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .try_for_each(|t| crate::model::validate_word("types.custom", t)),
-        _ if key.starts_with(KV_PREFIX) => Err(Error::invalid("key", format!("`{key}` is a kv key; use `bd kv set`"))),
+        _ if key.starts_with(KV_PREFIX) => Err(Error::invalid(
+            "key",
+            format!("`{key}` is a kv key; use `bd kv set`"),
+        )),
         _ => {
             let _ = store;
-            let ok = !key.is_empty() && key.len() <= 255 && !key.chars().any(|c| c.is_whitespace() || c.is_control());
-            if ok { Ok(()) } else { Err(Error::invalid("key", format!("`{key}` must be 1-255 characters without spaces"))) }
+            let ok = !key.is_empty()
+                && key.len() <= 255
+                && !key.chars().any(|c| c.is_whitespace() || c.is_control());
+            if ok {
+                Ok(())
+            } else {
+                Err(Error::invalid(
+                    "key",
+                    format!("`{key}` must be 1-255 characters without spaces"),
+                ))
+            }
         }
     }
 }
@@ -47,7 +59,10 @@ impl Store {
     /// Removes a config value; returns whether it existed.
     pub fn config_unset(&mut self, key: &str) -> Result<bool> {
         if key.starts_with(KV_PREFIX) {
-            return Err(Error::invalid("key", format!("`{key}` is a kv key; use `bd kv clear`")));
+            return Err(Error::invalid(
+                "key",
+                format!("`{key}` is a kv key; use `bd kv clear`"),
+            ));
         }
         let removed = self.remove(key)?;
         self.reload_settings()?;
@@ -56,7 +71,10 @@ impl Store {
 
     /// All config values except kv entries, sorted by key.
     pub fn config_list(&self) -> Result<Vec<(String, String)>> {
-        self.pairs("SELECT key, value FROM config WHERE key NOT LIKE 'kv.%' ORDER BY key", "")
+        self.pairs(
+            "SELECT key, value FROM config WHERE key NOT LIKE 'kv.%' ORDER BY key",
+            "",
+        )
     }
 
     /// A kv value.
@@ -67,7 +85,10 @@ impl Store {
     /// Sets a kv value.
     pub fn kv_set(&mut self, key: &str, value: &str) -> Result<()> {
         if key.is_empty() || key.chars().any(char::is_control) {
-            return Err(Error::invalid("key", "a kv key must be non-empty and printable"));
+            return Err(Error::invalid(
+                "key",
+                "a kv key must be non-empty and printable",
+            ));
         }
         self.put(&format!("{KV_PREFIX}{key}"), value)
     }
@@ -84,8 +105,14 @@ impl Store {
 
     fn pairs(&self, sql: &str, arg: &str) -> Result<Vec<(String, String)>> {
         let mut stmt = self.conn().prepare(sql)?;
-        let params: Vec<&str> = if sql.contains("?1") { vec![arg] } else { vec![] };
-        let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let params: Vec<&str> = if sql.contains("?1") {
+            vec![arg]
+        } else {
+            vec![]
+        };
+        let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -97,7 +124,7 @@ impl Store {
                 "INSERT INTO config (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 [key, value],
             )?;
-            event(tx, "", "config_set", w.actor, old.as_deref(), Some(value), Some(key), w.now)?;
+            event(tx, w, "", "config_set", old.as_deref(), Some(value), Some(key))?;
             Ok(())
         })
     }
@@ -106,7 +133,7 @@ impl Store {
         self.write(|tx, w| {
             let n = tx.execute("DELETE FROM config WHERE key = ?1", [key])?;
             if n > 0 {
-                event(tx, "", "config_unset", w.actor, None, None, Some(key), w.now)?;
+                event(tx, w, "", "config_unset", None, None, Some(key))?;
             }
             Ok(n > 0)
         })

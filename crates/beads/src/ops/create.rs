@@ -50,10 +50,19 @@ pub struct NewIssue {
 impl Store {
     /// Checks that a status is built in or configured.
     pub fn check_status(&self, status: &str) -> Result<()> {
-        if model::BUILTIN_STATUSES.contains(&status) || self.settings.custom_statuses.iter().any(|c| c.name == status) {
+        if model::BUILTIN_STATUSES.contains(&status)
+            || self
+                .settings
+                .custom_statuses
+                .iter()
+                .any(|c| c.name == status)
+        {
             Ok(())
         } else {
-            Err(Error::invalid("status", format!("unknown status `{status}` (custom statuses go in `status.custom`)")))
+            Err(Error::invalid(
+                "status",
+                format!("unknown status `{status}` (custom statuses go in `status.custom`)"),
+            ))
         }
     }
 
@@ -66,7 +75,10 @@ impl Store {
         {
             Ok(t)
         } else {
-            Err(Error::invalid("type", format!("unknown issue type `{issue_type}` (custom types go in `types.custom`)")))
+            Err(Error::invalid(
+                "type",
+                format!("unknown issue type `{issue_type}` (custom types go in `types.custom`)"),
+            ))
         }
     }
 
@@ -79,7 +91,10 @@ impl Store {
         let status = new.status.clone().unwrap_or_else(|| "open".into());
         self.check_status(&status)?;
         if new.ephemeral && new.no_history {
-            return Err(Error::invalid("flags", "`ephemeral` and `no_history` cannot both be set"));
+            return Err(Error::invalid(
+                "flags",
+                "`ephemeral` and `no_history` cannot both be set",
+            ));
         }
         for label in &new.labels {
             deps::validate_label(label)?;
@@ -93,7 +108,9 @@ impl Store {
         if let Some(id) = &new.id {
             ids::validate_explicit(id)?;
             if self.exists(id)? {
-                return Err(Error::Conflict(format!("an issue with id `{id}` already exists")));
+                return Err(Error::Conflict(format!(
+                    "an issue with id `{id}` already exists"
+                )));
             }
         }
         let prefix = match &new.prefix {
@@ -108,7 +125,9 @@ impl Store {
             let id = match (&new.id, &parent) {
                 (Some(id), _) => id.clone(),
                 (None, Some(parent)) => ids::next_child(tx, parent)?,
-                (None, None) => ids::mint(tx, &prefix, &new.title, &new.description, w.actor, nanos)?,
+                (None, None) => {
+                    ids::mint(tx, &prefix, &new.title, &new.description, w.actor, nanos)?
+                }
             };
             let closed = status == "closed";
             let issue = Issue {
@@ -142,7 +161,7 @@ impl Store {
                 ..Issue::default()
             };
             crate::row::upsert_issue(tx, &issue, &crate::row::content_hash(&issue))?;
-            event(tx, &id, "created", w.actor, None, Some(&issue.title), None, w.now)?;
+            event(tx, w, &id, "created", None, Some(&issue.title), None)?;
             for label in &new.labels {
                 deps::insert_label(tx, &id, label, w)?;
             }

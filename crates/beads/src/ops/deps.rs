@@ -19,36 +19,75 @@ pub(crate) fn validate_kind(kind: &str) -> Result<String> {
     let kind = kind.trim().to_ascii_lowercase();
     let ok = !kind.is_empty()
         && kind.len() <= 50
-        && kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if ok { Ok(kind) } else { Err(Error::invalid("dependency type", format!("`{kind}` must be 1-50 characters of a-z, 0-9, `-`"))) }
+        && kind
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(kind)
+    } else {
+        Err(Error::invalid(
+            "dependency type",
+            format!("`{kind}` must be 1-50 characters of a-z, 0-9, `-`"),
+        ))
+    }
 }
 
 /// Checks a label: 1–255 printable characters without whitespace or commas.
 pub(crate) fn validate_label(label: &str) -> Result<()> {
     let ok = !label.is_empty()
         && label.chars().count() <= 255
-        && !label.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',');
-    if ok { Ok(()) } else { Err(Error::invalid("label", format!("`{label}` must be 1-255 characters without spaces or commas"))) }
+        && !label
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == ',');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "label",
+            format!("`{label}` must be 1-255 characters without spaces or commas"),
+        ))
+    }
 }
 
-pub(crate) fn insert_label(tx: &Connection, id: &str, label: &str, w: &WriteCtx<'_>) -> Result<bool> {
-    let added = tx.prepare_cached("INSERT OR IGNORE INTO labels (issue_id, label) VALUES (?1, ?2)")?.execute([id, label])? > 0;
+pub(crate) fn insert_label(
+    tx: &Connection,
+    id: &str,
+    label: &str,
+    w: &WriteCtx<'_>,
+) -> Result<bool> {
+    let added = tx
+        .prepare_cached("INSERT OR IGNORE INTO labels (issue_id, label) VALUES (?1, ?2)")?
+        .execute([id, label])?
+        > 0;
     if added {
-        event(tx, id, "label_added", w.actor, None, Some(label), None, w.now)?;
+        event(tx, w, id, "label_added", None, Some(label), None)?;
     }
     Ok(added)
 }
 
-pub(crate) fn delete_label(tx: &Connection, id: &str, label: &str, w: &WriteCtx<'_>) -> Result<bool> {
-    let removed = tx.prepare_cached("DELETE FROM labels WHERE issue_id = ?1 AND label = ?2")?.execute([id, label])? > 0;
+pub(crate) fn delete_label(
+    tx: &Connection,
+    id: &str,
+    label: &str,
+    w: &WriteCtx<'_>,
+) -> Result<bool> {
+    let removed = tx
+        .prepare_cached("DELETE FROM labels WHERE issue_id = ?1 AND label = ?2")?
+        .execute([id, label])?
+        > 0;
     if removed {
-        event(tx, id, "label_removed", w.actor, Some(label), None, None, w.now)?;
+        event(tx, w, id, "label_removed", Some(label), None, None)?;
     }
     Ok(removed)
 }
 
 /// The blocking-path from `start` to `goal` over `kinds` edges, if any.
-fn path_between(conn: &Connection, start: &str, goal: &str, kinds: &[&str]) -> Result<Option<Vec<String>>> {
+fn path_between(
+    conn: &Connection,
+    start: &str,
+    goal: &str,
+    kinds: &[&str],
+) -> Result<Option<Vec<String>>> {
     let list = readiness::sql_list(&kinds.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>());
     let mut next = conn.prepare_cached(&format!(
         "SELECT depends_on_id FROM dependencies WHERE issue_id = ?1 AND type IN {list}"
@@ -79,14 +118,26 @@ fn path_between(conn: &Connection, start: &str, goal: &str, kinds: &[&str]) -> R
 }
 
 /// Adds `from → to` of `kind`, enforcing the edge rules, and refreshes readiness.
-pub(crate) fn insert_edge(tx: &Connection, w: &WriteCtx<'_>, from: &str, to: &str, kind: &str, metadata: Option<&str>) -> Result<bool> {
+pub(crate) fn insert_edge(
+    tx: &Connection,
+    w: &WriteCtx<'_>,
+    from: &str,
+    to: &str,
+    kind: &str,
+    metadata: Option<&str>,
+) -> Result<bool> {
     if from == to {
-        return Err(Error::invalid("dependency", format!("`{from}` cannot depend on itself")));
+        return Err(Error::invalid(
+            "dependency",
+            format!("`{from}` cannot depend on itself"),
+        ));
     }
     let metadata = metadata.unwrap_or("{}");
     crate::model::parse_metadata(metadata)?;
     let existing: Option<(String, String)> = tx
-        .prepare_cached("SELECT type, metadata FROM dependencies WHERE issue_id = ?1 AND depends_on_id = ?2")?
+        .prepare_cached(
+            "SELECT type, metadata FROM dependencies WHERE issue_id = ?1 AND depends_on_id = ?2",
+        )?
         .query_row([from, to], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     if let Some((old_kind, old_meta)) = existing {
@@ -96,8 +147,10 @@ pub(crate) fn insert_edge(tx: &Connection, w: &WriteCtx<'_>, from: &str, to: &st
             )));
         }
         if old_meta != metadata {
-            tx.prepare_cached("UPDATE dependencies SET metadata = ?3 WHERE issue_id = ?1 AND depends_on_id = ?2")?
-                .execute([from, to, metadata])?;
+            tx.prepare_cached(
+                "UPDATE dependencies SET metadata = ?3 WHERE issue_id = ?1 AND depends_on_id = ?2",
+            )?
+            .execute([from, to, metadata])?;
         }
         return Ok(false);
     }
@@ -110,11 +163,16 @@ pub(crate) fn insert_edge(tx: &Connection, w: &WriteCtx<'_>, from: &str, to: &st
         } else {
             &[]
         };
-        if !kinds.is_empty() {
-            if let Some(mut path) = path_between(tx, to, from, kinds)? {
-                path.insert(0, from.to_owned());
-                return Err(Error::Cycle { from: from.into(), to: to.into(), kind: kind.into(), path });
-            }
+        if !kinds.is_empty()
+            && let Some(mut path) = path_between(tx, to, from, kinds)?
+        {
+            path.insert(0, from.to_owned());
+            return Err(Error::Cycle {
+                from: from.into(),
+                to: to.into(),
+                kind: kind.into(),
+                path,
+            });
         }
         if kind == "blocks" {
             let t_from = fetch(tx, from)?.issue_type;
@@ -122,7 +180,9 @@ pub(crate) fn insert_edge(tx: &Connection, w: &WriteCtx<'_>, from: &str, to: &st
             if (t_from == "epic") != (t_to == "epic") {
                 return Err(Error::invalid(
                     "dependency",
-                    format!("a `{t_to}` cannot block a `{t_from}`: `blocks` links epics to epics and other issues to each other (use `parent-child` to put work under an epic)"),
+                    format!(
+                        "a `{t_to}` cannot block a `{t_from}`: `blocks` links epics to epics and other issues to each other (use `parent-child` to put work under an epic)"
+                    ),
                 ));
             }
         }
@@ -132,8 +192,20 @@ pub(crate) fn insert_edge(tx: &Connection, w: &WriteCtx<'_>, from: &str, to: &st
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
     .execute([from, to, kind, w.now, w.actor, metadata])?;
-    event(tx, from, "dependency_added", w.actor, None, Some(&format!("{kind}:{to}")), None, w.now)?;
-    readiness::refresh(tx, w.settings, readiness::seeds_for_edge(tx, from, to, kind)?)?;
+    event(
+        tx,
+        w,
+        from,
+        "dependency_added",
+        None,
+        Some(&format!("{kind}:{to}")),
+        None,
+    )?;
+    readiness::refresh(
+        tx,
+        w.settings,
+        readiness::seeds_for_edge(tx, from, to, kind)?,
+    )?;
     Ok(true)
 }
 
@@ -164,18 +236,29 @@ impl Store {
     /// Resolves a dependency target: an issue id, or `external:<project>:<capability>`.
     pub fn resolve_target(&self, target: &str) -> Result<String> {
         if let Some(rest) = target.strip_prefix("external:") {
-            let valid = rest.split_once(':').is_some_and(|(p, c)| !p.is_empty() && !c.is_empty() && !c.contains(char::is_whitespace));
+            let valid = rest.split_once(':').is_some_and(|(p, c)| {
+                !p.is_empty() && !c.is_empty() && !c.contains(char::is_whitespace)
+            });
             return if valid {
                 Ok(target.to_owned())
             } else {
-                Err(Error::invalid("dependency", format!("`{target}` must look like `external:<project>:<capability>`")))
+                Err(Error::invalid(
+                    "dependency",
+                    format!("`{target}` must look like `external:<project>:<capability>`"),
+                ))
             };
         }
         self.resolve(target)
     }
 
     /// Adds a dependency: `issue` depends on `target` with `kind`. Returns false if it existed.
-    pub fn add_dependency(&mut self, issue: &str, target: &str, kind: &str, metadata: Option<&str>) -> Result<bool> {
+    pub fn add_dependency(
+        &mut self,
+        issue: &str,
+        target: &str,
+        kind: &str,
+        metadata: Option<&str>,
+    ) -> Result<bool> {
         let from = self.resolve(issue)?;
         let to = self.resolve_target(target)?;
         let kind = validate_kind(kind)?;
@@ -191,25 +274,53 @@ impl Store {
     /// Removes the dependency of `issue` on `target`. Errors if there is none.
     pub fn remove_dependency(&mut self, issue: &str, target: &str) -> Result<String> {
         let from = self.resolve(issue)?;
-        let to = if target.starts_with("external:") { target.to_owned() } else { self.resolve(target).unwrap_or_else(|_| target.to_owned()) };
+        let to = if target.starts_with("external:") {
+            target.to_owned()
+        } else {
+            self.resolve(target).unwrap_or_else(|_| target.to_owned())
+        };
         self.write(|tx, w| {
             let kind: Option<String> = tx
-                .prepare_cached("SELECT type FROM dependencies WHERE issue_id = ?1 AND depends_on_id = ?2")?
+                .prepare_cached(
+                    "SELECT type FROM dependencies WHERE issue_id = ?1 AND depends_on_id = ?2",
+                )?
                 .query_row([&from, &to], |r| r.get(0))
                 .optional()?;
             let Some(kind) = kind else {
-                return Err(Error::NotFound { id: format!("dependency {from} → {to}") });
+                return Err(Error::NotFound {
+                    id: format!("dependency {from} → {to}"),
+                });
             };
-            tx.prepare_cached("DELETE FROM dependencies WHERE issue_id = ?1 AND depends_on_id = ?2")?.execute([&from, &to])?;
-            event(tx, &from, "dependency_removed", w.actor, Some(&format!("{kind}:{to}")), None, None, w.now)?;
-            readiness::refresh(tx, w.settings, readiness::seeds_for_edge(tx, &from, &to, &kind)?)?;
+            tx.prepare_cached(
+                "DELETE FROM dependencies WHERE issue_id = ?1 AND depends_on_id = ?2",
+            )?
+            .execute([&from, &to])?;
+            event(
+                tx,
+                w,
+                &from,
+                "dependency_removed",
+                Some(&format!("{kind}:{to}")),
+                None,
+                None,
+            )?;
+            readiness::refresh(
+                tx,
+                w.settings,
+                readiness::seeds_for_edge(tx, &from, &to, &kind)?,
+            )?;
             touch(tx, &from, w)?;
             Ok(kind)
         })
     }
 
     /// Edges of an issue: what it depends on (down) or what depends on it (up).
-    pub fn dependencies(&self, issue: &str, direction: Direction, kind: Option<&str>) -> Result<Vec<Dependency>> {
+    pub fn dependencies(
+        &self,
+        issue: &str,
+        direction: Direction,
+        kind: Option<&str>,
+    ) -> Result<Vec<Dependency>> {
         let id = self.resolve(issue)?;
         let col = match direction {
             Direction::Down => "issue_id",
@@ -225,7 +336,12 @@ impl Store {
     }
 
     /// The dependency tree of an issue, breadth first, each issue once.
-    pub fn dependency_tree(&self, issue: &str, direction: Direction, max_depth: usize) -> Result<Vec<TreeNode>> {
+    pub fn dependency_tree(
+        &self,
+        issue: &str,
+        direction: Direction,
+        max_depth: usize,
+    ) -> Result<Vec<TreeNode>> {
         let root = self.get(issue)?;
         let mut out = vec![TreeNode {
             id: root.id.clone(),
@@ -238,8 +354,12 @@ impl Store {
             parent_id: None,
         }];
         let sql = match direction {
-            Direction::Down => "SELECT d.depends_on_id, d.type, i.title, i.status, i.priority, i.issue_type FROM dependencies d LEFT JOIN issues i ON i.id = d.depends_on_id WHERE d.issue_id = ?1 ORDER BY d.depends_on_id",
-            Direction::Up => "SELECT d.issue_id, d.type, i.title, i.status, i.priority, i.issue_type FROM dependencies d JOIN issues i ON i.id = d.issue_id WHERE d.depends_on_id = ?1 ORDER BY d.issue_id",
+            Direction::Down => {
+                "SELECT d.depends_on_id, d.type, i.title, i.status, i.priority, i.issue_type FROM dependencies d LEFT JOIN issues i ON i.id = d.depends_on_id WHERE d.issue_id = ?1 ORDER BY d.depends_on_id"
+            }
+            Direction::Up => {
+                "SELECT d.issue_id, d.type, i.title, i.status, i.priority, i.issue_type FROM dependencies d JOIN issues i ON i.id = d.issue_id WHERE d.depends_on_id = ?1 ORDER BY d.issue_id"
+            }
         };
         let mut stmt = self.conn().prepare_cached(sql)?;
         let mut seen = HashSet::from([root.id.clone()]);
@@ -252,7 +372,9 @@ impl Store {
                 Ok(TreeNode {
                     id: r.get(0)?,
                     dependency_type: r.get(1)?,
-                    title: r.get::<_, Option<String>>(2)?.unwrap_or_else(|| "(not in this store)".into()),
+                    title: r
+                        .get::<_, Option<String>>(2)?
+                        .unwrap_or_else(|| "(not in this store)".into()),
                     status: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
                     priority: r.get::<_, Option<i64>>(4)?.unwrap_or(2),
                     issue_type: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
@@ -298,7 +420,11 @@ impl Store {
             }
             if !added.is_empty() {
                 if labels.iter().any(|l| l.starts_with("provides:")) {
-                    readiness::refresh(tx, w.settings, readiness::seeds_for_status_change(tx, &id)?)?;
+                    readiness::refresh(
+                        tx,
+                        w.settings,
+                        readiness::seeds_for_status_change(tx, &id)?,
+                    )?;
                 }
                 touch(tx, &id, w)?;
             }
@@ -336,7 +462,9 @@ impl Store {
 
     /// Every label in use with its issue count.
     pub fn all_labels(&self) -> Result<Vec<(String, i64)>> {
-        let mut stmt = self.conn().prepare("SELECT label, count(*) FROM labels GROUP BY label ORDER BY label")?;
+        let mut stmt = self
+            .conn()
+            .prepare("SELECT label, count(*) FROM labels GROUP BY label ORDER BY label")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
@@ -348,7 +476,11 @@ impl Store {
             return Err(Error::invalid("comment", "the comment text is empty"));
         }
         self.write(|tx, w| {
-            let n: i64 = tx.query_row("SELECT count(*) FROM comments WHERE issue_id = ?1", [&id], |r| r.get(0))?;
+            let n: i64 = tx.query_row(
+                "SELECT count(*) FROM comments WHERE issue_id = ?1",
+                [&id],
+                |r| r.get(0),
+            )?;
             let comment = Comment {
                 id: comment_id(&id, w.now, w.actor, text, n),
                 issue_id: id.clone(),
@@ -357,7 +489,7 @@ impl Store {
                 created_at: w.now.to_owned(),
             };
             insert_comment(tx, &comment)?;
-            event(tx, &id, "commented", w.actor, None, None, Some(text), w.now)?;
+            event(tx, w, &id, "commented", None, None, Some(text))?;
             touch(tx, &id, w)?;
             Ok(comment)
         })
@@ -372,7 +504,8 @@ impl Store {
 
 /// Bumps `updated_at` and the content hash after a change to an issue's relations.
 pub(crate) fn touch(tx: &Connection, id: &str, w: &WriteCtx<'_>) -> Result<()> {
-    tx.prepare_cached("UPDATE issues SET updated_at = ?2 WHERE id = ?1")?.execute([id, w.now])?;
+    tx.prepare_cached("UPDATE issues SET updated_at = ?2 WHERE id = ?1")?
+        .execute([id, w.now])?;
     rehash(tx, id)?;
     Ok(())
 }
@@ -389,7 +522,14 @@ fn comment_id(issue: &str, now: &str, actor: &str, text: &str, n: i64) -> String
     use sha2::{Digest, Sha256};
     let d = Sha256::digest(format!("{issue}\0{now}\0{actor}\0{text}\0{n}").as_bytes());
     let h: String = d.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 pub(crate) fn dep_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Dependency> {
@@ -404,7 +544,8 @@ pub(crate) fn dep_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Dependency
 }
 
 pub(crate) fn labels_of(conn: &Connection, id: &str) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached("SELECT label FROM labels WHERE issue_id = ?1 ORDER BY label")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT label FROM labels WHERE issue_id = ?1 ORDER BY label")?;
     let rows = stmt.query_map([id], |r| r.get(0))?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
@@ -414,7 +555,13 @@ pub(crate) fn comments_of(conn: &Connection, id: &str) -> Result<Vec<Comment>> {
         "SELECT id, issue_id, author, text, created_at FROM comments WHERE issue_id = ?1 ORDER BY created_at, id",
     )?;
     let rows = stmt.query_map([id], |r| {
-        Ok(Comment { id: r.get(0)?, issue_id: r.get(1)?, author: r.get(2)?, text: r.get(3)?, created_at: r.get(4)? })
+        Ok(Comment {
+            id: r.get(0)?,
+            issue_id: r.get(1)?,
+            author: r.get(2)?,
+            text: r.get(3)?,
+            created_at: r.get(4)?,
+        })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
@@ -441,8 +588,13 @@ fn find_cycles(graph: &HashMap<String, Vec<String>>) -> Vec<Vec<String>> {
                 match state.get(child.as_str()) {
                     Some(1) => {
                         let pos = stack.iter().position(|n| *n == child).expect("on stack");
-                        let mut cycle: Vec<String> = stack[pos..].iter().map(|s| (*s).to_owned()).collect();
-                        let min = cycle.iter().enumerate().min_by_key(|(_, s)| (*s).clone()).map_or(0, |(i, _)| i);
+                        let mut cycle: Vec<String> =
+                            stack[pos..].iter().map(|s| (*s).to_owned()).collect();
+                        let min = cycle
+                            .iter()
+                            .enumerate()
+                            .min_by_key(|(_, s)| (*s).clone())
+                            .map_or(0, |(i, _)| i);
                         cycle.rotate_left(min);
                         if !found.contains(&cycle) {
                             found.push(cycle);
@@ -471,11 +623,20 @@ mod tests {
 
     #[test]
     fn finds_each_cycle_once() {
-        let g: HashMap<String, Vec<String>> = [("a", vec!["b"]), ("b", vec!["c"]), ("c", vec!["a"]), ("d", vec!["d2"]), ("d2", vec![])]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.into_iter().map(str::to_owned).collect()))
-            .collect();
-        assert_eq!(find_cycles(&g), vec![vec!["a".to_owned(), "b".into(), "c".into()]]);
+        let g: HashMap<String, Vec<String>> = [
+            ("a", vec!["b"]),
+            ("b", vec!["c"]),
+            ("c", vec!["a"]),
+            ("d", vec!["d2"]),
+            ("d2", vec![]),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.into_iter().map(str::to_owned).collect()))
+        .collect();
+        assert_eq!(
+            find_cycles(&g),
+            vec![vec!["a".to_owned(), "b".into(), "c".into()]]
+        );
     }
 
     #[test]

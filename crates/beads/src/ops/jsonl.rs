@@ -69,11 +69,19 @@ impl Store {
         let filter = if opts.all {
             String::new()
         } else {
-            format!(" WHERE i.ephemeral = 0 AND i.is_template = 0 AND i.issue_type NOT IN {}", readiness::sql_list(&infra))
+            format!(
+                " WHERE i.ephemeral = 0 AND i.is_template = 0 AND i.issue_type NOT IN {}",
+                readiness::sql_list(&infra)
+            )
         };
-        let sql = format!("SELECT {} FROM issues i{filter} ORDER BY i.id", crate::row::ISSUE_COLUMNS);
+        let sql = format!(
+            "SELECT {} FROM issues i{filter} ORDER BY i.id",
+            crate::row::ISSUE_COLUMNS
+        );
         let mut stmt = conn.prepare(&sql)?;
-        let issues = stmt.query_map([], crate::row::issue_from_row)?.collect::<Result<Vec<_>, _>>()?;
+        let issues = stmt
+            .query_map([], crate::row::issue_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
         let ids: Vec<&str> = issues.iter().map(|i| i.id.as_str()).collect();
         let mut edges = self.edges_from(&ids)?;
         let mut comments = self.comments_on(&ids)?;
@@ -84,12 +92,21 @@ impl Store {
             view.dependencies = edges.remove(&id);
             view.comments = comments.remove(&id);
             view.parent = None;
-            out.push(serde_json::to_string(&IssueLine { kind: "issue", view }).expect("issues serialize"));
+            out.push(
+                serde_json::to_string(&IssueLine {
+                    kind: "issue",
+                    view,
+                })
+                .expect("issues serialize"),
+            );
         }
         if opts.memories {
             for (key, value) in self.kv_list()? {
                 if let Some(k) = key.strip_prefix("memory.") {
-                    out.push(serde_json::json!({"_type": "memory", "key": k, "value": value}).to_string());
+                    out.push(
+                        serde_json::json!({"_type": "memory", "key": k, "value": value})
+                            .to_string(),
+                    );
                 }
             }
         }
@@ -99,8 +116,14 @@ impl Store {
     /// Writes the export to `path` atomically (a temporary file renamed into place).
     pub fn export_to(&self, path: &Path, opts: ExportOptions) -> Result<usize> {
         let lines = self.export_lines(opts)?;
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "export".into());
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "export".into());
         let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
         let write = || -> std::io::Result<()> {
             let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
@@ -108,7 +131,9 @@ impl Store {
                 f.write_all(line.as_bytes())?;
                 f.write_all(b"\n")?;
             }
-            f.into_inner().map_err(std::io::IntoInnerError::into_error)?.sync_all()?;
+            f.into_inner()
+                .map_err(std::io::IntoInnerError::into_error)?
+                .sync_all()?;
             std::fs::rename(&tmp, path)
         };
         write().map_err(|e| {
@@ -125,13 +150,20 @@ impl Store {
         let mut parsed = Vec::new();
         for (n, line) in reader.lines().enumerate() {
             let line_no = n + 1;
-            let line = line.map_err(|e| Error::BadLine { line: line_no, reason: e.to_string() })?;
+            let line = line.map_err(|e| Error::BadLine {
+                line: line_no,
+                reason: e.to_string(),
+            })?;
             if line.trim().is_empty() {
                 continue;
             }
             parsed.push(parse_line(&line, line_no)?);
         }
-        let mut report = ImportReport { lines: parsed.len(), dry_run, ..ImportReport::default() };
+        let mut report = ImportReport {
+            lines: parsed.len(),
+            dry_run,
+            ..ImportReport::default()
+        };
         let result = self.write(|tx, w| {
             for line in &parsed {
                 match line {
@@ -161,7 +193,12 @@ impl Store {
     }
 }
 
-fn import_record(tx: &Connection, w: &WriteCtx<'_>, rec: &Record, report: &mut ImportReport) -> Result<()> {
+fn import_record(
+    tx: &Connection,
+    w: &WriteCtx<'_>,
+    rec: &Record,
+    report: &mut ImportReport,
+) -> Result<()> {
     let issue = &rec.issue;
     let hash = content_hash(issue);
     let existing: Option<Option<String>> = tx
@@ -172,12 +209,12 @@ fn import_record(tx: &Connection, w: &WriteCtx<'_>, rec: &Record, report: &mut I
         Some(Some(h)) if h == hash => report.unchanged += 1,
         Some(_) => {
             upsert_issue(tx, issue, &hash).map_err(|e| line_err(rec.line, &e))?;
-            event(tx, &issue.id, "imported", w.actor, None, None, Some("updated"), w.now)?;
+            event(tx, w, &issue.id, "imported", None, None, Some("updated"))?;
             report.updated += 1;
         }
         None => {
             upsert_issue(tx, issue, &hash).map_err(|e| line_err(rec.line, &e))?;
-            event(tx, &issue.id, "imported", w.actor, None, None, Some("created"), w.now)?;
+            event(tx, w, &issue.id, "imported", None, None, Some("created"))?;
             report.created += 1;
         }
     }
@@ -200,10 +237,17 @@ fn import_record(tx: &Connection, w: &WriteCtx<'_>, rec: &Record, report: &mut I
             current.insert(d.depends_on_id.clone(), d);
         }
     }
-    let wanted: BTreeMap<&str, &Dependency> = rec.deps.iter().map(|d| (d.depends_on_id.as_str(), d)).collect();
+    let wanted: BTreeMap<&str, &Dependency> = rec
+        .deps
+        .iter()
+        .map(|d| (d.depends_on_id.as_str(), d))
+        .collect();
     for target in current.keys() {
         if !wanted.contains_key(target.as_str()) {
-            tx.prepare_cached("DELETE FROM dependencies WHERE issue_id = ?1 AND depends_on_id = ?2")?.execute([&issue.id, target])?;
+            tx.prepare_cached(
+                "DELETE FROM dependencies WHERE issue_id = ?1 AND depends_on_id = ?2",
+            )?
+            .execute([&issue.id, target])?;
             report.dependencies_changed += 1;
         }
     }
@@ -228,17 +272,26 @@ fn import_record(tx: &Connection, w: &WriteCtx<'_>, rec: &Record, report: &mut I
 }
 
 fn line_err(line: usize, e: &rusqlite::Error) -> Error {
-    Error::BadLine { line, reason: e.to_string() }
+    Error::BadLine {
+        line,
+        reason: e.to_string(),
+    }
 }
 
 fn parse_line(line: &str, n: usize) -> Result<Line> {
     let bad = |reason: String| Error::BadLine { line: n, reason };
-    let value: Value = serde_json::from_str(line).map_err(|e| bad(format!("not valid JSON: {e}")))?;
-    let Value::Object(mut map) = value else { return Err(bad("expected a JSON object".into())) };
+    let value: Value =
+        serde_json::from_str(line).map_err(|e| bad(format!("not valid JSON: {e}")))?;
+    let Value::Object(mut map) = value else {
+        return Err(bad("expected a JSON object".into()));
+    };
     match map.get("_type").and_then(Value::as_str).unwrap_or("issue") {
         "issue" => {}
         "memory" => {
-            let key = map.get("key").and_then(Value::as_str).ok_or_else(|| bad("memory line without `key`".into()))?;
+            let key = map
+                .get("key")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad("memory line without `key`".into()))?;
             let value = match map.get("value") {
                 Some(Value::String(s)) => s.clone(),
                 Some(v) => v.to_string(),
@@ -252,15 +305,34 @@ fn parse_line(line: &str, n: usize) -> Result<Line> {
     let labels = take_array(&mut map, "labels");
     let deps = take_array(&mut map, "dependencies");
     let comments = take_array(&mut map, "comments");
-    let issue: Issue = serde_json::from_value(Value::Object(map)).map_err(|e| bad(format!("bad field: {e}")))?;
+    let issue: Issue =
+        serde_json::from_value(Value::Object(map)).map_err(|e| bad(format!("bad field: {e}")))?;
     validate(&issue).map_err(bad)?;
     let labels = labels
         .into_iter()
-        .map(|l| l.as_str().map(str::to_owned).ok_or_else(|| bad("labels must be strings".into())))
+        .map(|l| {
+            l.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| bad("labels must be strings".into()))
+        })
         .collect::<Result<BTreeSet<_>>>()?;
-    let deps = deps.into_iter().map(|d| parse_dep(d, &issue)).collect::<Result<Vec<_>, String>>().map_err(bad)?;
-    let comments = comments.into_iter().map(|c| parse_comment(c, &issue)).collect::<Result<Vec<_>, String>>().map_err(bad)?;
-    Ok(Line::Issue(Box::new(Record { line: n, issue, labels, deps, comments })))
+    let deps = deps
+        .into_iter()
+        .map(|d| parse_dep(d, &issue))
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(bad)?;
+    let comments = comments
+        .into_iter()
+        .map(|c| parse_comment(c, &issue))
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(bad)?;
+    Ok(Line::Issue(Box::new(Record {
+        line: n,
+        issue,
+        labels,
+        deps,
+        comments,
+    })))
 }
 
 fn take_array(map: &mut Map<String, Value>, key: &str) -> Vec<Value> {
@@ -270,12 +342,28 @@ fn take_array(map: &mut Map<String, Value>, key: &str) -> Vec<Value> {
     }
 }
 
-const TIME_FIELDS: &[&str] = &["created_at", "updated_at", "started_at", "closed_at", "due_at", "defer_until", "deleted_at"];
+const TIME_FIELDS: &[&str] = &[
+    "created_at",
+    "updated_at",
+    "started_at",
+    "closed_at",
+    "due_at",
+    "defer_until",
+    "deleted_at",
+];
 
 /// Brings upstream's variants to our shape: legacy statuses, timestamps in any offset,
 /// metadata as a string, waiters as a string, the closed-at invariant.
 fn normalize(map: &mut Map<String, Value>) -> std::result::Result<(), String> {
-    for key in ["_type", "dependency_count", "dependent_count", "comment_count", "parent", "content_hash", "proto_id"] {
+    for key in [
+        "_type",
+        "dependency_count",
+        "dependent_count",
+        "comment_count",
+        "parent",
+        "content_hash",
+        "proto_id",
+    ] {
         map.remove(key);
     }
     if map.get("status").and_then(Value::as_str) == Some("deleted") {
@@ -295,19 +383,32 @@ fn normalize(map: &mut Map<String, Value>) -> std::result::Result<(), String> {
         }
     }
     if let Some(Value::String(s)) = map.get("metadata") {
-        let parsed: Value = if s.trim().is_empty() { Value::Object(Map::new()) } else { serde_json::from_str(s).map_err(|e| format!("`metadata` is not valid JSON: {e}"))? };
+        let parsed: Value = if s.trim().is_empty() {
+            Value::Object(Map::new())
+        } else {
+            serde_json::from_str(s).map_err(|e| format!("`metadata` is not valid JSON: {e}"))?
+        };
         map.insert("metadata".into(), parsed);
     }
-    if let Some(m) = map.get("metadata") {
-        if !m.is_object() && !m.is_null() {
-            return Err("`metadata` must be a JSON object".into());
-        }
+    if let Some(m) = map.get("metadata")
+        && !m.is_object()
+        && !m.is_null()
+    {
+        return Err("`metadata` must be a JSON object".into());
     }
     if let Some(Value::String(s)) = map.get("waiters") {
-        let list: Vec<Value> = s.split(',').filter(|w| !w.is_empty()).map(|w| Value::String(w.to_owned())).collect();
+        let list: Vec<Value> = s
+            .split(',')
+            .filter(|w| !w.is_empty())
+            .map(|w| Value::String(w.to_owned()))
+            .collect();
         map.insert("waiters".into(), Value::Array(list));
     }
-    let status = map.get("status").and_then(Value::as_str).unwrap_or("open").to_owned();
+    let status = map
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or("open")
+        .to_owned();
     map.insert("status".into(), status.clone().into());
     if status == "closed" && !map.contains_key("closed_at") {
         let at = map.get("updated_at").cloned().unwrap_or(Value::Null);
@@ -339,7 +440,10 @@ fn validate(issue: &Issue) -> std::result::Result<(), String> {
     crate::ids::validate_explicit(&issue.id).map_err(|e| e.to_string())?;
     let n = issue.title.chars().count();
     if n == 0 || n > crate::model::MAX_TITLE_CHARS {
-        return Err(format!("title of `{}` must be 1-500 characters, not {n}", issue.id));
+        return Err(format!(
+            "title of `{}` must be 1-500 characters, not {n}",
+            issue.id
+        ));
     }
     crate::model::validate_priority(issue.priority).map_err(|e| e.to_string())?;
     if issue.status.is_empty() || issue.issue_type.is_empty() {
@@ -349,13 +453,21 @@ fn validate(issue: &Issue) -> std::result::Result<(), String> {
 }
 
 fn parse_dep(v: Value, issue: &Issue) -> std::result::Result<Dependency, String> {
-    let Value::Object(m) = v else { return Err("dependencies must be objects".into()) };
+    let Value::Object(m) = v else {
+        return Err("dependencies must be objects".into());
+    };
     let s = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
-    let target = s("depends_on_id").filter(|t| !t.is_empty()).ok_or("a dependency lacks `depends_on_id`")?;
-    if let Some(from) = s("issue_id") {
-        if !from.is_empty() && from != issue.id {
-            return Err(format!("dependency of `{}` names another issue `{from}`", issue.id));
-        }
+    let target = s("depends_on_id")
+        .filter(|t| !t.is_empty())
+        .ok_or("a dependency lacks `depends_on_id`")?;
+    if let Some(from) = s("issue_id")
+        && !from.is_empty()
+        && from != issue.id
+    {
+        return Err(format!(
+            "dependency of `{}` names another issue `{from}`",
+            issue.id
+        ));
     }
     if target == issue.id {
         return Err(format!("`{}` depends on itself", issue.id));
@@ -364,7 +476,8 @@ fn parse_dep(v: Value, issue: &Issue) -> std::result::Result<Dependency, String>
         None | Some(Value::Null) => "{}".to_owned(),
         Some(Value::String(t)) if t.trim().is_empty() => "{}".to_owned(),
         Some(Value::String(t)) => {
-            let v: Value = serde_json::from_str(t).map_err(|e| format!("dependency metadata is not valid JSON: {e}"))?;
+            let v: Value = serde_json::from_str(t)
+                .map_err(|e| format!("dependency metadata is not valid JSON: {e}"))?;
             v.to_string()
         }
         Some(v) => v.to_string(),
@@ -376,7 +489,9 @@ fn parse_dep(v: Value, issue: &Issue) -> std::result::Result<Dependency, String>
     Ok(Dependency {
         issue_id: issue.id.clone(),
         depends_on_id: target,
-        kind: s("type").filter(|t| !t.is_empty()).unwrap_or_else(|| "blocks".into()),
+        kind: s("type")
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "blocks".into()),
         created_at,
         created_by: s("created_by").unwrap_or_default(),
         metadata,
@@ -384,16 +499,29 @@ fn parse_dep(v: Value, issue: &Issue) -> std::result::Result<Dependency, String>
 }
 
 fn parse_comment(v: Value, issue: &Issue) -> std::result::Result<Comment, String> {
-    let Value::Object(m) = v else { return Err("comments must be objects".into()) };
+    let Value::Object(m) = v else {
+        return Err("comments must be objects".into());
+    };
     let id = match m.get("id") {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
         _ => return Err(format!("a comment on `{}` lacks an id", issue.id)),
     };
-    let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let s = |k: &str| {
+        m.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     let created_at = match m.get("created_at").and_then(Value::as_str) {
         Some(t) if !t.is_empty() => normalize_ts(t).map_err(|e| e.to_string())?,
         _ => issue.created_at.clone(),
     };
-    Ok(Comment { id, issue_id: issue.id.clone(), author: s("author"), text: s("text"), created_at })
+    Ok(Comment {
+        id,
+        issue_id: issue.id.clone(),
+        author: s("author"),
+        text: s("text"),
+        created_at,
+    })
 }

@@ -35,16 +35,24 @@ impl Store {
     pub fn doctor(&mut self, fix: bool) -> Result<Vec<Finding>> {
         let mut out = Vec::new();
         let conn = self.conn();
-        let integrity: Vec<String> =
-            conn.prepare("PRAGMA integrity_check")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let integrity: Vec<String> = conn
+            .prepare("PRAGMA integrity_check")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
         let ok = integrity.len() == 1 && integrity[0] == "ok";
         out.push(Finding {
             check: "integrity",
             status: if ok { "ok" } else { "error" },
-            message: if ok { "SQLite integrity check passed".into() } else { integrity.join("; ") },
+            message: if ok {
+                "SQLite integrity check passed".into()
+            } else {
+                integrity.join("; ")
+            },
             fixed: false,
         });
-        let fk: i64 = conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))?;
+        let fk: i64 = conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })?;
         out.push(Finding {
             check: "foreign_keys",
             status: if fk == 0 { "ok" } else { "error" },
@@ -99,7 +107,10 @@ impl Store {
             message: if n == 0 {
                 "is_blocked matches a from-scratch recompute".into()
             } else {
-                format!("{n} issues have a stale is_blocked flag (first: {})", drift[0].0)
+                format!(
+                    "{n} issues have a stale is_blocked flag (first: {})",
+                    drift[0].0
+                )
             },
             fixed,
         });
@@ -116,10 +127,21 @@ impl Store {
             let mut stmt = self.conn().prepare(
                 "SELECT id, wisp_type, COALESCE(closed_at, updated_at) FROM issues WHERE ephemeral = 1 ORDER BY id",
             )?;
-            for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))? {
+            for row in stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })? {
                 let (id, wisp_type, at) = row?;
-                let ttl = WISP_TTLS.iter().find(|(t, _)| *t == wisp_type).map_or(longest, |(_, d)| *d);
-                let Ok(at) = at.parse::<jiff::Timestamp>() else { continue };
+                let ttl = WISP_TTLS
+                    .iter()
+                    .find(|(t, _)| *t == wisp_type)
+                    .map_or(longest, |(_, d)| *d);
+                let Ok(at) = at.parse::<jiff::Timestamp>() else {
+                    continue;
+                };
                 if now.duration_since(at) > ttl {
                     doomed.push(id);
                 }
@@ -134,12 +156,19 @@ impl Store {
     /// Runs one raw SQL statement. Writes run in a transaction that records an event.
     pub fn sql(&mut self, sql: &str) -> Result<SqlResult> {
         let sql = sql.trim().trim_end_matches(';');
-        let stmt = self.conn().prepare(sql).map_err(|e| Error::Sql(e.to_string()))?;
+        let stmt = self
+            .conn()
+            .prepare(sql)
+            .map_err(|e| Error::Sql(e.to_string()))?;
         let readonly = stmt.readonly();
         drop(stmt);
         let run = |conn: &rusqlite::Connection| -> Result<SqlResult> {
             let mut stmt = conn.prepare(sql).map_err(|e| Error::Sql(e.to_string()))?;
-            let columns: Vec<String> = stmt.column_names().iter().map(|s| (*s).to_owned()).collect();
+            let columns: Vec<String> = stmt
+                .column_names()
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
             let n = columns.len();
             let mut rows = Vec::new();
             let mut q = stmt.query([]).map_err(|e| Error::Sql(e.to_string()))?;
@@ -150,14 +179,20 @@ impl Store {
                         rusqlite::types::ValueRef::Null => serde_json::Value::Null,
                         rusqlite::types::ValueRef::Integer(v) => v.into(),
                         rusqlite::types::ValueRef::Real(v) => v.into(),
-                        rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned().into(),
+                        rusqlite::types::ValueRef::Text(t) => {
+                            String::from_utf8_lossy(t).into_owned().into()
+                        }
                         rusqlite::types::ValueRef::Blob(b) => format!("<{} bytes>", b.len()).into(),
                     });
                 }
                 rows.push(values);
             }
             drop(q);
-            Ok(SqlResult { columns, rows, changes: conn.changes() as usize })
+            Ok(SqlResult {
+                columns,
+                rows,
+                changes: conn.changes() as usize,
+            })
         };
         if readonly {
             let mut out = run(self.conn())?;
@@ -168,7 +203,7 @@ impl Store {
                 let out = run(tx)?;
                 // Raw writes bypass readiness upkeep; recompute so `is_blocked` stays exact.
                 readiness::rebuild(tx, w.settings)?;
-                crate::ops::event(tx, "", "sql", w.actor, None, None, Some(sql), w.now)?;
+                crate::ops::event(tx, w, "", "sql", None, None, Some(sql))?;
                 Ok(out)
             })
         }

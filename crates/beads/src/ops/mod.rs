@@ -14,24 +14,23 @@ use rusqlite::{Connection, OptionalExtension};
 use crate::error::{Error, Result};
 use crate::model::Issue;
 use crate::row::{ISSUE_COLUMNS, issue_from_row};
-use crate::store::Store;
+use crate::store::{Store, WriteCtx};
 
 /// Writes one audit event.
 pub(crate) fn event(
     conn: &Connection,
+    w: &WriteCtx<'_>,
     issue_id: &str,
     event_type: &str,
-    actor: &str,
     old: Option<&str>,
     new: Option<&str>,
     comment: Option<&str>,
-    now: &str,
 ) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO events (issue_id, event_type, actor, old_value, new_value, comment, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
-    .execute(rusqlite::params![issue_id, event_type, actor, old, new, comment, now])?;
+    .execute(rusqlite::params![issue_id, event_type, w.actor, old, new, comment, w.now])?;
     Ok(())
 }
 

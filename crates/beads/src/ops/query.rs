@@ -8,10 +8,12 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::ids::escape_like;
-use crate::model::{BlockedIssue, INFRA_TYPES, Issue, IssueDetails, IssueView, Related, StatusCategory};
+use crate::model::{
+    BlockedIssue, INFRA_TYPES, Issue, IssueDetails, IssueView, Related, StatusCategory,
+};
 use crate::ops::deps::{comments_of, dep_from_row, labels_of};
-use crate::ops::update::claim_in_tx;
 use crate::ops::fetch;
+use crate::ops::update::claim_in_tx;
 use crate::readiness::{self, sql_list};
 use crate::row::{ISSUE_COLUMNS, issue_from_row};
 use crate::store::Store;
@@ -47,7 +49,14 @@ impl Sort {
             "updated" => Self::Updated,
             "id" => Self::Id,
             "title" => Self::Title,
-            _ => return Err(Error::invalid("sort", format!("unknown sort `{s}` (priority, hybrid, oldest, newest, updated, id, title)"))),
+            _ => {
+                return Err(Error::invalid(
+                    "sort",
+                    format!(
+                        "unknown sort `{s}` (priority, hybrid, oldest, newest, updated, id, title)"
+                    ),
+                ));
+            }
         })
     }
 }
@@ -140,7 +149,8 @@ impl Sql {
     }
     fn placeholders(&mut self, values: &[String]) -> String {
         let marks: Vec<&str> = values.iter().map(|_| "?").collect();
-        self.params.extend(values.iter().map(|v| SqlValue::Text(v.clone())));
+        self.params
+            .extend(values.iter().map(|v| SqlValue::Text(v.clone())));
         marks.join(",")
     }
 }
@@ -151,12 +161,21 @@ fn text(s: &str) -> SqlValue {
 
 impl Store {
     fn where_clause(&self, f: &Filter, ready: bool, now: &str) -> Result<Sql> {
-        let mut q = Sql { clauses: Vec::new(), params: Vec::new() };
+        let mut q = Sql {
+            clauses: Vec::new(),
+            params: Vec::new(),
+        };
         let settings = &self.settings;
         if ready || f.ready {
             let mut active = vec!["open".to_owned()];
             active.extend(settings.custom_with(StatusCategory::Active));
-            q.push(format!("i.status IN {} AND i.is_blocked = 0 AND i.pinned = 0 AND i.is_template = 0", sql_list(&active)), []);
+            q.push(
+                format!(
+                    "i.status IN {} AND i.is_blocked = 0 AND i.pinned = 0 AND i.is_template = 0",
+                    sql_list(&active)
+                ),
+                [],
+            );
             if !f.include_deferred {
                 q.push("(i.defer_until IS NULL OR i.defer_until <= ?)", [text(now)]);
                 q.push(
@@ -178,7 +197,10 @@ impl Store {
         } else if f.all {
             q.push("i.status != 'tombstone'", []);
         } else {
-            let mut hidden: Vec<String> = ["closed", "tombstone"].iter().map(|s| (*s).to_owned()).collect();
+            let mut hidden: Vec<String> = ["closed", "tombstone"]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
             hidden.extend(settings.custom_with(StatusCategory::Done));
             hidden.extend(settings.custom_with(StatusCategory::Frozen));
             q.push(format!("i.status NOT IN {}", sql_list(&hidden)), []);
@@ -190,7 +212,11 @@ impl Store {
             q.push("i.is_template = 0", []);
         }
         if !f.types.is_empty() {
-            let types: Vec<String> = f.types.iter().map(|t| crate::model::normalize_type(t)).collect();
+            let types: Vec<String> = f
+                .types
+                .iter()
+                .map(|t| crate::model::normalize_type(t))
+                .collect();
             let marks = q.placeholders(&types);
             q.push(format!("i.issue_type IN ({marks})"), []);
         }
@@ -205,7 +231,10 @@ impl Store {
             q.push("i.assignee = ''", []);
         }
         for l in &f.labels {
-            q.push("EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND l.label = ?)", [text(l)]);
+            q.push(
+                "EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND l.label = ?)",
+                [text(l)],
+            );
         }
         if !f.labels_any.is_empty() {
             let marks = q.placeholders(&f.labels_any);
@@ -216,10 +245,16 @@ impl Store {
             q.push(format!("NOT EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND l.label IN ({marks}))"), []);
         }
         if let Some(p) = &f.label_pattern {
-            q.push("EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND l.label GLOB ?)", [text(p)]);
+            q.push(
+                "EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id AND l.label GLOB ?)",
+                [text(p)],
+            );
         }
         if f.no_labels {
-            q.push("NOT EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id)", []);
+            q.push(
+                "NOT EXISTS (SELECT 1 FROM labels l WHERE l.issue_id = i.id)",
+                [],
+            );
         }
         let like = |s: &str| text(&format!("%{}%", escape_like(s)));
         if let Some(t) = &f.title_contains {
@@ -286,10 +321,16 @@ impl Store {
             q.push("i.pinned = ?", [SqlValue::Integer(i64::from(p))]);
         }
         for (k, v) in &f.metadata_fields {
-            q.push("json_extract(i.metadata, ?) = ?", [text(&format!("$.{k}")), text(v)]);
+            q.push(
+                "json_extract(i.metadata, ?) = ?",
+                [text(&format!("$.{k}")), text(v)],
+            );
         }
         if let Some(k) = &f.has_metadata_key {
-            q.push("json_type(i.metadata, ?) IS NOT NULL", [text(&format!("$.{k}"))]);
+            q.push(
+                "json_type(i.metadata, ?) IS NOT NULL",
+                [text(&format!("$.{k}"))],
+            );
         }
         if let Some(m) = &f.mol_type {
             q.push("i.mol_type = ?", [text(m)]);
@@ -298,7 +339,10 @@ impl Store {
             q.push("i.wisp_type = ?", [text(w)]);
         }
         if f.overdue {
-            q.push("i.due_at IS NOT NULL AND i.due_at < ? AND i.status != 'closed'", [text(now)]);
+            q.push(
+                "i.due_at IS NOT NULL AND i.due_at < ? AND i.status != 'closed'",
+                [text(now)],
+            );
         }
         Ok(q)
     }
@@ -343,8 +387,16 @@ impl Store {
     fn select(&self, f: &Filter, ready: bool) -> Result<Vec<Issue>> {
         let now = self.now();
         let q = self.where_clause(f, ready, &now)?;
-        let where_sql = if q.clauses.is_empty() { "1".to_owned() } else { q.clauses.join(" AND ") };
-        let limit = if f.limit == 0 { String::new() } else { format!(" LIMIT {}", f.limit) };
+        let where_sql = if q.clauses.is_empty() {
+            "1".to_owned()
+        } else {
+            q.clauses.join(" AND ")
+        };
+        let limit = if f.limit == 0 {
+            String::new()
+        } else {
+            format!(" LIMIT {}", f.limit)
+        };
         let sql = format!(
             "SELECT {ISSUE_COLUMNS} FROM issues i WHERE {where_sql} ORDER BY {}{limit}",
             Self::order_by(f.sort, f.reverse, &now)
@@ -370,7 +422,11 @@ impl Store {
     pub fn count(&self, f: &Filter, group_by: Option<&str>) -> Result<Vec<(String, i64)>> {
         let now = self.now();
         let q = self.where_clause(f, f.ready, &now)?;
-        let where_sql = if q.clauses.is_empty() { "1".to_owned() } else { q.clauses.join(" AND ") };
+        let where_sql = if q.clauses.is_empty() {
+            "1".to_owned()
+        } else {
+            q.clauses.join(" AND ")
+        };
         let (key, from) = match group_by {
             None => ("'total'", "issues i"),
             Some("status") => ("i.status", "issues i"),
@@ -378,11 +434,19 @@ impl Store {
             Some("priority") => ("CAST(i.priority AS TEXT)", "issues i"),
             Some("assignee") => ("i.assignee", "issues i"),
             Some("label") => ("l.label", "issues i JOIN labels l ON l.issue_id = i.id"),
-            Some(other) => return Err(Error::invalid("group", format!("cannot group by `{other}` (status, type, priority, assignee, label)"))),
+            Some(other) => {
+                return Err(Error::invalid(
+                    "group",
+                    format!("cannot group by `{other}` (status, type, priority, assignee, label)"),
+                ));
+            }
         };
-        let sql = format!("SELECT {key}, count(*) FROM {from} WHERE {where_sql} GROUP BY 1 ORDER BY 1");
+        let sql =
+            format!("SELECT {key}, count(*) FROM {from} WHERE {where_sql} GROUP BY 1 ORDER BY 1");
         let mut stmt = self.conn().prepare(&sql)?;
-        let rows = stmt.query_map(params_from_iter(q.params.iter()), |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = stmt.query_map(params_from_iter(q.params.iter()), |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
         let mut out: Vec<(String, i64)> = rows.collect::<Result<_, _>>()?;
         if group_by.is_none() && out.is_empty() {
             out.push(("total".into(), 0));
@@ -420,7 +484,10 @@ impl Store {
 
     /// Blocked issues with what blocks each (`bd blocked`).
     pub fn blocked(&self, parent: Option<&str>) -> Result<Vec<BlockedIssue>> {
-        let f = Filter { parent: parent.map(str::to_owned), ..Filter::default() };
+        let f = Filter {
+            parent: parent.map(str::to_owned),
+            ..Filter::default()
+        };
         let now = self.now();
         let mut q = self.where_clause(&f, false, &now)?;
         q.push("i.is_blocked = 1", []);
@@ -429,12 +496,18 @@ impl Store {
             q.clauses.join(" AND ")
         );
         let mut stmt = self.conn().prepare(&sql)?;
-        let issues = stmt.query_map(params_from_iter(q.params.iter()), issue_from_row)?.collect::<Result<Vec<_>, _>>()?;
+        let issues = stmt
+            .query_map(params_from_iter(q.params.iter()), issue_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
         issues
             .into_iter()
             .map(|issue| {
                 let blocked_by = readiness::blockers(self.conn(), &self.settings, &issue.id)?;
-                Ok(BlockedIssue { blocked_by_count: blocked_by.len(), blocked_by, issue })
+                Ok(BlockedIssue {
+                    blocked_by_count: blocked_by.len(),
+                    blocked_by,
+                    issue,
+                })
             })
             .collect()
     }
@@ -466,8 +539,14 @@ impl Store {
             "SELECT d.issue_id, t.title, t.status, t.priority, t.issue_type, d.type FROM dependencies d
              JOIN issues t ON t.id = d.issue_id WHERE d.depends_on_id = ?1 ORDER BY d.type, d.issue_id",
         )?;
-        let parent = dependencies.iter().find(|d| d.dependency_type == "parent-child").map(|d| d.id.clone());
-        let is_blocked: bool = conn.query_row("SELECT is_blocked FROM issues WHERE id = ?1", [&id], |r| r.get(0))?;
+        let parent = dependencies
+            .iter()
+            .find(|d| d.dependency_type == "parent-child")
+            .map(|d| d.id.clone());
+        let is_blocked: bool =
+            conn.query_row("SELECT is_blocked FROM issues WHERE id = ?1", [&id], |r| {
+                r.get(0)
+            })?;
         Ok(IssueDetails {
             labels: labels_of(conn, &id)?,
             comments: comments_of(conn, &id)?,
@@ -487,7 +566,9 @@ impl Store {
              WHERE d.depends_on_id = ?1 AND d.type = 'parent-child' ORDER BY i.id"
         );
         let mut stmt = self.conn().prepare_cached(&sql)?;
-        let issues = stmt.query_map([&id], issue_from_row)?.collect::<Result<Vec<_>, _>>()?;
+        let issues = stmt
+            .query_map([&id], issue_from_row)?
+            .collect::<Result<Vec<_>, _>>()?;
         self.views(issues)
     }
 
@@ -501,8 +582,12 @@ impl Store {
             Ok(rows.collect::<Result<_, _>>()?)
         };
         s.by_status = group("SELECT status, count(*) FROM issues WHERE ephemeral = 0 GROUP BY 1")?;
-        s.by_type = group("SELECT issue_type, count(*) FROM issues WHERE ephemeral = 0 AND status != 'tombstone' GROUP BY 1")?;
-        s.by_priority = group("SELECT 'P' || priority, count(*) FROM issues WHERE ephemeral = 0 AND status != 'tombstone' GROUP BY 1")?;
+        s.by_type = group(
+            "SELECT issue_type, count(*) FROM issues WHERE ephemeral = 0 AND status != 'tombstone' GROUP BY 1",
+        )?;
+        s.by_priority = group(
+            "SELECT 'P' || priority, count(*) FROM issues WHERE ephemeral = 0 AND status != 'tombstone' GROUP BY 1",
+        )?;
         let st = |k: &str| s.by_status.get(k).copied().unwrap_or(0);
         s.open_issues = st("open");
         s.in_progress_issues = st("in_progress");
@@ -517,8 +602,20 @@ impl Store {
             [],
             |r| r.get(0),
         )?;
-        s.ephemeral_issues = conn.query_row("SELECT count(*) FROM issues WHERE ephemeral = 1", [], |r| r.get(0))?;
-        s.ready_issues = self.count(&Filter { ready: true, ..Filter::default() }, None)?.first().map_or(0, |(_, n)| *n);
+        s.ephemeral_issues =
+            conn.query_row("SELECT count(*) FROM issues WHERE ephemeral = 1", [], |r| {
+                r.get(0)
+            })?;
+        s.ready_issues = self
+            .count(
+                &Filter {
+                    ready: true,
+                    ..Filter::default()
+                },
+                None,
+            )?
+            .first()
+            .map_or(0, |(_, n)| *n);
         s.average_lead_time_hours = conn.query_row(
             "SELECT COALESCE(avg((julianday(closed_at) - julianday(created_at)) * 24.0), 0) FROM issues WHERE status = 'closed' AND ephemeral = 0",
             [],
@@ -541,12 +638,20 @@ impl Store {
         let mut parents: HashMap<String, String> = HashMap::new();
         with_id_table(conn, &ids, |conn| {
             let mut stmt = conn.prepare_cached("SELECT l.issue_id, l.label FROM labels l JOIN temp.sel s ON s.id = l.issue_id ORDER BY l.issue_id, l.label")?;
-            for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+            for row in
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            {
                 let (id, label) = row?;
                 labels.entry(id).or_default().push(label);
             }
             let mut stmt = conn.prepare_cached("SELECT d.issue_id, count(*), max(CASE WHEN d.type = 'parent-child' THEN d.depends_on_id END) FROM dependencies d JOIN temp.sel s ON s.id = d.issue_id GROUP BY 1")?;
-            for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Option<String>>(2)?)))? {
+            for row in stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            })? {
                 let (id, n, parent) = row?;
                 if let Some(p) = parent {
                     parents.insert(id.clone(), p);
@@ -584,7 +689,10 @@ impl Store {
     }
 
     /// Every edge from the given issues, for export.
-    pub(crate) fn edges_from(&self, ids: &[&str]) -> Result<HashMap<String, Vec<crate::model::Dependency>>> {
+    pub(crate) fn edges_from(
+        &self,
+        ids: &[&str],
+    ) -> Result<HashMap<String, Vec<crate::model::Dependency>>> {
         let mut out: HashMap<String, Vec<crate::model::Dependency>> = HashMap::new();
         with_id_table(self.conn(), ids, |conn| {
             let mut stmt = conn.prepare_cached(
@@ -601,7 +709,10 @@ impl Store {
     }
 
     /// Every comment on the given issues, for export.
-    pub(crate) fn comments_on(&self, ids: &[&str]) -> Result<HashMap<String, Vec<crate::model::Comment>>> {
+    pub(crate) fn comments_on(
+        &self,
+        ids: &[&str],
+    ) -> Result<HashMap<String, Vec<crate::model::Comment>>> {
         let mut out: HashMap<String, Vec<crate::model::Comment>> = HashMap::new();
         with_id_table(self.conn(), ids, |conn| {
             let mut stmt = conn.prepare_cached(
@@ -609,7 +720,13 @@ impl Store {
                  JOIN temp.sel s ON s.id = c.issue_id ORDER BY c.issue_id, c.created_at, c.id",
             )?;
             let rows = stmt.query_map([], |r| {
-                Ok(crate::model::Comment { id: r.get(0)?, issue_id: r.get(1)?, author: r.get(2)?, text: r.get(3)?, created_at: r.get(4)? })
+                Ok(crate::model::Comment {
+                    id: r.get(0)?,
+                    issue_id: r.get(1)?,
+                    author: r.get(2)?,
+                    text: r.get(3)?,
+                    created_at: r.get(4)?,
+                })
             })?;
             for c in rows {
                 let c = c?;
@@ -623,7 +740,11 @@ impl Store {
 
 /// Runs `f` with the ids in a temporary table `temp.sel`, so relations load in one query each
 /// whatever the number of ids.
-fn with_id_table(conn: &Connection, ids: &[&str], f: impl FnOnce(&Connection) -> Result<()>) -> Result<()> {
+fn with_id_table(
+    conn: &Connection,
+    ids: &[&str],
+    f: impl FnOnce(&Connection) -> Result<()>,
+) -> Result<()> {
     conn.execute_batch("CREATE TEMP TABLE IF NOT EXISTS sel (id TEXT PRIMARY KEY) WITHOUT ROWID; DELETE FROM temp.sel;")?;
     {
         let mut ins = conn.prepare_cached("INSERT OR IGNORE INTO temp.sel (id) VALUES (?1)")?;

@@ -66,8 +66,16 @@ impl Store {
         if let Some(s) = &changes.status {
             self.check_status(s)?;
         }
-        let issue_type = changes.issue_type.as_deref().map(|t| self.check_type(t)).transpose()?;
-        for l in changes.add_labels.iter().chain(changes.set_labels.iter().flatten()) {
+        let issue_type = changes
+            .issue_type
+            .as_deref()
+            .map(|t| self.check_type(t))
+            .transpose()?;
+        for l in changes
+            .add_labels
+            .iter()
+            .chain(changes.set_labels.iter().flatten())
+        {
             deps::validate_label(l)?;
         }
         let parent = match &changes.parent {
@@ -80,7 +88,10 @@ impl Store {
             let mut new = old.clone();
             apply(&mut new, changes, issue_type.as_deref(), w)?;
             if new.ephemeral && new.no_history {
-                return Err(Error::invalid("flags", "`ephemeral` and `no_history` cannot both be set"));
+                return Err(Error::invalid(
+                    "flags",
+                    "`ephemeral` and `no_history` cannot both be set",
+                ));
             }
             store_fields(tx, &old, &new, w)?;
             relabel(tx, &id, changes, w)?;
@@ -118,7 +129,7 @@ impl Store {
                  closed_by_session = ?4 WHERE id = ?1",
             )?
             .execute([&id, w.now, &opts.reason, &opts.session])?;
-            event(tx, &id, "closed", w.actor, Some(&old.status), Some("closed"), Some(&opts.reason), w.now)?;
+            event(tx, w, &id, "closed", Some(&old.status), Some("closed"), Some(&opts.reason))?;
             readiness::refresh(tx, w.settings, readiness::seeds_for_status_change(tx, &id)?)?;
             rehash(tx, &id)
         })
@@ -137,7 +148,7 @@ impl Store {
                  updated_at = ?2 WHERE id = ?1",
             )?
             .execute([&id, w.now])?;
-            event(tx, &id, "reopened", w.actor, Some("closed"), Some("open"), (!reason.is_empty()).then_some(reason), w.now)?;
+            event(tx, w, &id, "reopened", Some("closed"), Some("open"), (!reason.is_empty()).then_some(reason))?;
             readiness::refresh(tx, w.settings, readiness::seeds_for_status_change(tx, &id)?)?;
             rehash(tx, &id)
         })
@@ -153,7 +164,9 @@ impl Store {
             )?;
             let mut i = 0;
             while i < ids.len() {
-                let more = stmt.query_map([&ids[i]], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+                let more = stmt
+                    .query_map([&ids[i]], |r| r.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()?;
                 for m in more {
                     if !ids.contains(&m) {
                         ids.push(m);
@@ -183,7 +196,7 @@ impl Store {
                 }
                 tx.prepare_cached("DELETE FROM dependencies WHERE depends_on_id = ?1")?.execute([id])?;
                 tx.prepare_cached("DELETE FROM issues WHERE id = ?1")?.execute([id])?;
-                event(tx, id, "deleted", w.actor, Some(&issue.title), None, None, w.now)?;
+                event(tx, w, id, "deleted", Some(&issue.title), None, None)?;
             }
             readiness::refresh(tx, w.settings, seeds)?;
             Ok(ids.len())
@@ -204,11 +217,25 @@ pub(crate) fn claim_in_tx(tx: &Connection, id: &str, w: &WriteCtx<'_>) -> Result
             return Ok(issue);
         }
         if !issue.assignee.is_empty() && issue.assignee != w.actor {
-            return Err(Error::AlreadyClaimed { id: id.to_owned(), by: issue.assignee });
+            return Err(Error::AlreadyClaimed {
+                id: id.to_owned(),
+                by: issue.assignee,
+            });
         }
-        return Err(Error::NotClaimable { id: id.to_owned(), status: issue.status });
+        return Err(Error::NotClaimable {
+            id: id.to_owned(),
+            status: issue.status,
+        });
     }
-    event(tx, id, "claimed", w.actor, Some("open"), Some("in_progress"), None, w.now)?;
+    event(
+        tx,
+        w,
+        id,
+        "claimed",
+        Some("open"),
+        Some("in_progress"),
+        None,
+    )?;
     readiness::refresh(tx, w.settings, readiness::seeds_for_status_change(tx, id)?)?;
     rehash(tx, id)
 }
@@ -220,7 +247,11 @@ fn refuse_close(tx: &Connection, issue: &Issue, w: &WriteCtx<'_>) -> Result<()> 
     }
     let blockers = readiness::blockers(tx, w.settings, &issue.id)?;
     if !blockers.is_empty() {
-        return Err(Error::Conflict(format!("`{}` is blocked by {}; {hint}", issue.id, blockers.join(", "))));
+        return Err(Error::Conflict(format!(
+            "`{}` is blocked by {}; {hint}",
+            issue.id,
+            blockers.join(", ")
+        )));
     }
     if issue.issue_type == "epic" {
         let done = readiness::done_list(w.settings);
@@ -232,7 +263,11 @@ fn refuse_close(tx: &Connection, issue: &Issue, w: &WriteCtx<'_>) -> Result<()> 
             .query_map([&issue.id], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         if !open.is_empty() {
-            return Err(Error::Conflict(format!("epic `{}` has open children: {}; {hint}", issue.id, open.join(", "))));
+            return Err(Error::Conflict(format!(
+                "epic `{}` has open children: {}; {hint}",
+                issue.id,
+                open.join(", ")
+            )));
         }
     }
     Ok(())
@@ -297,21 +332,21 @@ fn apply(new: &mut Issue, c: &Changes, issue_type: Option<&str>, w: &WriteCtx<'_
         }
         new.metadata = Some(Value::Object(map));
     }
-    if let Some(status) = &c.status {
-        if *status != new.status {
-            if status == "closed" {
-                new.closed_at = Some(w.now.to_owned());
-                new.closed_by_session = c.session.clone().unwrap_or_default();
-            } else {
-                new.closed_at = None;
-                new.close_reason.clear();
-                new.closed_by_session.clear();
-            }
-            if status == "in_progress" && new.started_at.is_none() {
-                new.started_at = Some(w.now.to_owned());
-            }
-            new.status.clone_from(status);
+    if let Some(status) = &c.status
+        && *status != new.status
+    {
+        if status == "closed" {
+            new.closed_at = Some(w.now.to_owned());
+            new.closed_by_session = c.session.clone().unwrap_or_default();
+        } else {
+            new.closed_at = None;
+            new.close_reason.clear();
+            new.closed_by_session.clear();
         }
+        if status == "in_progress" && new.started_at.is_none() {
+            new.started_at = Some(w.now.to_owned());
+        }
+        new.status.clone_from(status);
     }
     Ok(())
 }
@@ -327,7 +362,15 @@ fn store_fields(tx: &Connection, old: &Issue, new: &Issue, w: &WriteCtx<'_>) -> 
             _ if old.status == "closed" => "reopened",
             _ => "status_changed",
         };
-        event(tx, &new.id, kind, w.actor, Some(&old.status), Some(&new.status), None, w.now)?;
+        event(
+            tx,
+            w,
+            &new.id,
+            kind,
+            Some(&old.status),
+            Some(&new.status),
+            None,
+        )?;
     }
     let (mut before, mut after) = (old.clone(), new.clone());
     before.status.clear();
@@ -336,14 +379,24 @@ fn store_fields(tx: &Connection, old: &Issue, new: &Issue, w: &WriteCtx<'_>) -> 
     after.closed_at = None;
     if before != after {
         let diff = field_diff(&before, &after);
-        event(tx, &new.id, "updated", w.actor, Some(&diff.0), Some(&diff.1), None, w.now)?;
+        event(
+            tx,
+            w,
+            &new.id,
+            "updated",
+            Some(&diff.0),
+            Some(&diff.1),
+            None,
+        )?;
     }
     Ok(())
 }
 
 /// The changed fields as two JSON objects (old, new).
 fn field_diff(old: &Issue, new: &Issue) -> (String, String) {
-    let (Ok(Value::Object(a)), Ok(Value::Object(b))) = (serde_json::to_value(old), serde_json::to_value(new)) else {
+    let (Ok(Value::Object(a)), Ok(Value::Object(b))) =
+        (serde_json::to_value(old), serde_json::to_value(new))
+    else {
         return (String::new(), String::new());
     };
     let mut before = Map::new();
@@ -354,7 +407,10 @@ fn field_diff(old: &Issue, new: &Issue) -> (String, String) {
             after.insert(key.clone(), b.get(key).cloned().unwrap_or(Value::Null));
         }
     }
-    (Value::Object(before).to_string(), Value::Object(after).to_string())
+    (
+        Value::Object(before).to_string(),
+        Value::Object(after).to_string(),
+    )
 }
 
 fn relabel(tx: &Connection, id: &str, c: &Changes, w: &WriteCtx<'_>) -> Result<()> {
@@ -379,16 +435,31 @@ fn relabel(tx: &Connection, id: &str, c: &Changes, w: &WriteCtx<'_>) -> Result<(
 
 fn reparent(tx: &Connection, id: &str, parent: Option<&str>, w: &WriteCtx<'_>) -> Result<()> {
     let old: Vec<String> = tx
-        .prepare_cached("SELECT depends_on_id FROM dependencies WHERE issue_id = ?1 AND type = 'parent-child'")?
+        .prepare_cached(
+            "SELECT depends_on_id FROM dependencies WHERE issue_id = ?1 AND type = 'parent-child'",
+        )?
         .query_map([id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     for p in &old {
         if Some(p.as_str()) == parent {
             return Ok(());
         }
-        tx.prepare_cached("DELETE FROM dependencies WHERE issue_id = ?1 AND depends_on_id = ?2")?.execute([id, p])?;
-        event(tx, id, "dependency_removed", w.actor, Some(&format!("parent-child:{p}")), None, None, w.now)?;
-        readiness::refresh(tx, w.settings, readiness::seeds_for_edge(tx, id, p, "parent-child")?)?;
+        tx.prepare_cached("DELETE FROM dependencies WHERE issue_id = ?1 AND depends_on_id = ?2")?
+            .execute([id, p])?;
+        event(
+            tx,
+            w,
+            id,
+            "dependency_removed",
+            Some(&format!("parent-child:{p}")),
+            None,
+            None,
+        )?;
+        readiness::refresh(
+            tx,
+            w.settings,
+            readiness::seeds_for_edge(tx, id, p, "parent-child")?,
+        )?;
     }
     if let Some(p) = parent {
         deps::insert_edge(tx, w, id, p, "parent-child", None)?;

@@ -1,0 +1,112 @@
+//! The `bd` command line. Doc comments here are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands::*;
+
+/// bd: a dependency-aware issue tracker for humans and coding agents.
+#[derive(Debug, Parser)]
+#[command(name = "bd", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Print data as JSON (errors go to stderr as JSON too).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Who is acting, recorded on every change [default: $BD_ACTOR, $BEADS_ACTOR, $USER].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub actor: Option<String>,
+    /// The beads directory (or its `beads.db`) to use [default: $BEADS_DIR, else the nearest `.beads/`].
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Print less: no confirmations on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Accepted for compatibility with upstream bd; does nothing.
+    #[arg(long, global = true, hide = true)]
+    pub allow_stale: bool,
+    /// Accepted for compatibility with upstream bd; does nothing.
+    #[arg(long, global = true, hide = true)]
+    pub no_daemon: bool,
+    /// Accepted for compatibility with upstream bd; does nothing.
+    #[arg(long, global = true, hide = true)]
+    pub sandbox: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a beads store in the current directory.
+    Init(init::InitArgs),
+    /// Create an issue.
+    #[command(visible_alias = "new")]
+    Create(create::CreateArgs),
+    /// Create an issue and print only its id.
+    Q(create::CreateArgs),
+    /// Show issues in full.
+    Show(show::ShowArgs),
+    /// Change issues.
+    Update(update::UpdateArgs),
+    /// Close issues.
+    #[command(visible_alias = "done")]
+    Close(close::CloseArgs),
+    /// Reopen closed issues.
+    Reopen(close::ReopenArgs),
+    /// Delete issues for good (previews unless `--force`).
+    Delete(delete::DeleteArgs),
+    /// List issues.
+    List(list::ListArgs),
+    /// Issues ready to work on: open, unblocked, not deferred.
+    Ready(ready::ReadyArgs),
+    /// Blocked issues and what blocks them.
+    Blocked(ready::BlockedArgs),
+    /// Dependencies between issues.
+    #[command(subcommand)]
+    Dep(dep::DepCommand),
+    /// The direct children of an issue.
+    Children(show::ChildrenArgs),
+    /// Labels on issues.
+    #[command(subcommand)]
+    Label(label::LabelCommand),
+    /// Add a comment to an issue.
+    Comment(comment::CommentArgs),
+    /// Show or add comments.
+    Comments(comment::CommentsArgs),
+    /// Find issues by text in id, title, description or notes.
+    Search(list::SearchArgs),
+    /// Count issues, optionally grouped.
+    Count(list::CountArgs),
+    /// Summary counts.
+    Stats(stats::StatsArgs),
+    /// An issue's audit history.
+    History(show::HistoryArgs),
+    /// Store settings.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
+    /// A key-value store for agents and scripts.
+    #[command(subcommand)]
+    Kv(config::KvCommand),
+    /// Run raw SQL against the store.
+    Sql(sql::SqlArgs),
+    /// Write issues as JSONL.
+    Export(transfer::ExportArgs),
+    /// Read issues from JSONL (upstream's classic and 1.0 shapes).
+    Import(transfer::ImportArgs),
+    /// Print workflow context for an agent.
+    Prime(prime::PrimeArgs),
+    /// Print the version.
+    Version(prime::VersionArgs),
+    /// Check the store's integrity.
+    Doctor(doctor::DoctorArgs),
+    /// Ephemeral issues (wisps).
+    #[command(subcommand)]
+    Wisp(doctor::WispCommand),
+}

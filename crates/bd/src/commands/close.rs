@@ -1,0 +1,109 @@
+//! `bd close` and `bd reopen`.
+
+use clap::Args;
+
+use beads::CloseOptions;
+
+use crate::cli::Global;
+
+#[derive(Debug, Args)]
+pub struct CloseArgs {
+    /// Issue ids.
+    #[arg(required = true)]
+    pub ids: Vec<String>,
+    /// Why it is closed (a failure word such as `failed` frees `conditional-blocks` dependents).
+    #[arg(short, long, visible_alias = "resolution")]
+    pub reason: Option<String>,
+    /// Close even if blocked, pinned, or an epic with open children.
+    #[arg(short, long)]
+    pub force: bool,
+    /// The session closing it.
+    #[arg(long)]
+    pub session: Option<String>,
+    /// After closing, print the issues that became ready.
+    #[arg(long)]
+    pub suggest_next: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReopenArgs {
+    /// Issue ids.
+    #[arg(required = true)]
+    pub ids: Vec<String>,
+    /// Why it is reopened.
+    #[arg(short, long)]
+    pub reason: Option<String>,
+}
+
+pub fn run(g: &Global, args: &CloseArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let mut store = super::open(g)?;
+    let ids = store.resolve_all(&args.ids)?;
+    let before: std::collections::HashSet<String> = if args.suggest_next {
+        store
+            .ready(&beads::Filter {
+                limit: 0,
+                ..Default::default()
+            })?
+            .into_iter()
+            .map(|v| v.issue.id)
+            .collect()
+    } else {
+        Default::default()
+    };
+    let opts = CloseOptions {
+        reason: args.reason.clone().unwrap_or_default(),
+        force: args.force,
+        session: args.session.clone().unwrap_or_default(),
+    };
+    let closed = ids
+        .iter()
+        .map(|id| store.close(id, &opts))
+        .collect::<Result<Vec<_>, _>>()?;
+    if ui.is_json() {
+        ui.json(&closed)?;
+    } else {
+        for issue in &closed {
+            ui.status(format!(
+                "Closed {}: {}",
+                issue.id,
+                crate::render::safe(&issue.title)
+            ));
+        }
+    }
+    if args.suggest_next {
+        let newly: Vec<_> = store
+            .ready(&beads::Filter {
+                limit: 0,
+                ..Default::default()
+            })?
+            .into_iter()
+            .filter(|v| !before.contains(&v.issue.id))
+            .collect();
+        if !ui.is_json() {
+            crate::render::issues(ui, &newly, "Nothing new is ready")?;
+        }
+    }
+    Ok(())
+}
+
+pub fn reopen(g: &Global, args: &ReopenArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let mut store = super::open(g)?;
+    let ids = store.resolve_all(&args.ids)?;
+    let reason = args.reason.clone().unwrap_or_default();
+    let reopened = ids
+        .iter()
+        .map(|id| store.reopen(id, &reason))
+        .collect::<Result<Vec<_>, _>>()?;
+    if ui.is_json() {
+        ui.json(&reopened)?;
+    } else {
+        for issue in &reopened {
+            ui.status(format!(
+                "Reopened {}: {}",
+                issue.id,
+                crate::render::safe(&issue.title)
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! `bd dep add/remove/list/tree/cycles`.
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use beads::Direction;
+
+use crate::cli::Global;
+use crate::render;
+
+#[derive(Debug, Subcommand)]
+pub enum DepCommand {
+    /// ISSUE depends on (is blocked by) DEPENDS_ON.
+    Add(AddArgs),
+    /// Remove the dependency of ISSUE on DEPENDS_ON.
+    #[command(visible_alias = "rm")]
+    Remove(PairArgs),
+    /// List an issue's dependencies (down) or dependents (up).
+    List(ListArgs),
+    /// Show the dependency tree of an issue.
+    Tree(TreeArgs),
+    /// Find dependency cycles.
+    Cycles,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The dependent issue.
+    pub issue: String,
+    /// What it depends on: an id or `external:<project>:<capability>`.
+    pub depends_on: String,
+    /// Dependency type: blocks, parent-child, conditional-blocks, waits-for, related, …
+    #[arg(short = 't', long = "type", default_value = "blocks")]
+    pub kind: String,
+    /// Edge metadata as a JSON object (for example `{"gate":"any-children"}`).
+    #[arg(long)]
+    pub metadata: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PairArgs {
+    pub issue: String,
+    pub depends_on: String,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Dir {
+    /// What the issue depends on.
+    Down,
+    /// What depends on the issue.
+    Up,
+}
+
+impl From<Dir> for Direction {
+    fn from(d: Dir) -> Self {
+        match d {
+            Dir::Down => Self::Down,
+            Dir::Up => Self::Up,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    pub issue: String,
+    #[arg(long, value_enum, default_value = "down")]
+    pub direction: Dir,
+    /// Only this dependency type.
+    #[arg(short = 't', long = "type")]
+    pub kind: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TreeArgs {
+    pub issue: String,
+    #[arg(long, value_enum, default_value = "down")]
+    pub direction: Dir,
+    /// How deep to go.
+    #[arg(long, default_value_t = 10)]
+    pub max_depth: usize,
+}
+
+pub fn run(g: &Global, cmd: DepCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let mut store = super::open(g)?;
+    match cmd {
+        DepCommand::Add(a) => {
+            let added =
+                store.add_dependency(&a.issue, &a.depends_on, &a.kind, a.metadata.as_deref())?;
+            let from = store.resolve(&a.issue)?;
+            let to = store.resolve_target(&a.depends_on)?;
+            if ui.is_json() {
+                ui.json(&serde_json::json!({"status": if added { "added" } else { "exists" }, "issue_id": from, "depends_on_id": to, "type": a.kind}))?;
+            } else {
+                ui.status(format!(
+                    "{} {from} depends on {to} ({})",
+                    if added { "Added:" } else { "Already there:" },
+                    a.kind
+                ));
+            }
+        }
+        DepCommand::Remove(a) => {
+            let kind = store.remove_dependency(&a.issue, &a.depends_on)?;
+            if ui.is_json() {
+                ui.json(&serde_json::json!({"status": "removed", "issue_id": a.issue, "depends_on_id": a.depends_on, "type": kind}))?;
+            } else {
+                ui.status(format!(
+                    "Removed: {} no longer depends on {} ({kind})",
+                    a.issue, a.depends_on
+                ));
+            }
+        }
+        DepCommand::List(a) => {
+            let deps = store.dependencies(&a.issue, a.direction.into(), a.kind.as_deref())?;
+            if ui.is_json() {
+                ui.json(&deps)?;
+            } else if deps.is_empty() {
+                ui.status("No dependencies");
+            } else {
+                let rows: Vec<Vec<String>> = deps
+                    .iter()
+                    .map(|d| vec![d.issue_id.clone(), d.kind.clone(), d.depends_on_id.clone()])
+                    .collect();
+                render::table(ui, &rows)?;
+            }
+        }
+        DepCommand::Tree(a) => {
+            let nodes = store.dependency_tree(&a.issue, a.direction.into(), a.max_depth)?;
+            if ui.is_json() {
+                ui.json(&nodes)?;
+            } else {
+                for n in &nodes {
+                    let kind = if n.dependency_type.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", n.dependency_type)
+                    };
+                    ui.line(format!(
+                        "{}{}  [{} P{}] {}{kind}",
+                        "  ".repeat(n.depth),
+                        n.id,
+                        n.status,
+                        n.priority,
+                        render::safe(&n.title)
+                    ))?;
+                }
+            }
+        }
+        DepCommand::Cycles => {
+            let cycles = store.dependency_cycles()?;
+            if ui.is_json() {
+                ui.json(&cycles)?;
+            } else if cycles.is_empty() {
+                ui.status("No dependency cycles");
+            } else {
+                for c in &cycles {
+                    ui.line(format!("{} → {}", c.join(" → "), c[0]))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}

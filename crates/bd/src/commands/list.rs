@@ -1,0 +1,103 @@
+//! `bd list`, `bd search`, `bd count`.
+
+use clap::Args;
+
+use beads::Sort;
+
+use super::filter::FilterArgs;
+use crate::cli::Global;
+use crate::render;
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Every status except tombstones (default hides closed).
+    #[arg(long)]
+    pub all: bool,
+    /// Only issues `ready` would show.
+    #[arg(long)]
+    pub ready: bool,
+    /// At most this many (0 for no limit).
+    #[arg(short = 'n', long, default_value_t = 50)]
+    pub limit: usize,
+    /// Accepted for compatibility with upstream bd (output is always flat); does nothing.
+    #[arg(long, hide = true)]
+    pub flat: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Text to find in ids, titles, descriptions and notes.
+    pub query: String,
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// At most this many (0 for no limit).
+    #[arg(short = 'n', long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct CountArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Every status except tombstones.
+    #[arg(long)]
+    pub all: bool,
+    /// Group counts by status, type, priority, assignee or label.
+    #[arg(long, value_name = "FIELD")]
+    pub by: Option<String>,
+}
+
+pub fn run(g: &Global, args: ListArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let mut filter = args.filter.to_filter(Sort::Priority, args.limit)?;
+    filter.all = args.all;
+    filter.ready = args.ready;
+    let store = super::open(g)?;
+    render::issues(ui, &store.list(&filter)?, "No issues")
+}
+
+pub fn search(g: &Global, args: SearchArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let mut filter = args.filter.to_filter(Sort::Priority, args.limit)?;
+    filter.text = Some(args.query);
+    filter.all = filter.statuses.is_empty();
+    let store = super::open(g)?;
+    render::issues(ui, &store.list(&filter)?, "No matches")
+}
+
+pub fn count(g: &Global, args: CountArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let mut filter = args.filter.to_filter(Sort::Priority, 0)?;
+    filter.all = args.all;
+    let store = super::open(g)?;
+    let groups = store.count(&filter, args.by.as_deref())?;
+    match (&args.by, ui.is_json()) {
+        (None, true) => {
+            ui.json(&serde_json::json!({"count": groups.first().map_or(0, |g| g.1)}))?;
+        }
+        (None, false) => ui.line(groups.first().map_or(0, |g| g.1))?,
+        (Some(_), true) => {
+            let rows: Vec<_> = groups
+                .iter()
+                .map(|(k, n)| serde_json::json!({"group": k, "count": n}))
+                .collect();
+            ui.json(&rows)?;
+        }
+        (Some(_), false) => {
+            let rows: Vec<Vec<String>> = groups
+                .iter()
+                .map(|(k, n)| {
+                    vec![
+                        if k.is_empty() {
+                            "(none)".into()
+                        } else {
+                            render::safe(k)
+                        },
+                        n.to_string(),
+                    ]
+                })
+                .collect();
+            render::table(ui, &rows)?;
+        }
+    }
+    Ok(())
+}

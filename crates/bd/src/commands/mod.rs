@@ -1,0 +1,129 @@
+//! One module per `bd` subcommand, and what they share: opening the store.
+
+pub mod close;
+pub mod comment;
+pub mod config;
+pub mod create;
+pub mod delete;
+pub mod dep;
+pub mod doctor;
+pub mod filter;
+pub mod init;
+pub mod label;
+pub mod list;
+pub mod prime;
+pub mod ready;
+pub mod show;
+pub mod sql;
+pub mod stats;
+pub mod transfer;
+pub mod update;
+
+use std::path::PathBuf;
+
+use beads::{Context, Store};
+use ui::Ui;
+
+use crate::cli::{Cli, Command, Global};
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli, ui: &mut Ui) -> anyhow::Result<()> {
+    ui.set_json(cli.global.json);
+    ui.set_quiet(cli.global.quiet);
+    let g = &cli.global;
+    match cli.command {
+        Command::Init(a) => init::run(g, &a, ui),
+        Command::Create(a) => create::run(g, a, ui),
+        Command::Q(a) => create::quick(g, a, ui),
+        Command::Show(a) => show::run(g, &a, ui),
+        Command::Update(a) => update::run(g, a, ui),
+        Command::Close(a) => close::run(g, &a, ui),
+        Command::Reopen(a) => close::reopen(g, &a, ui),
+        Command::Delete(a) => delete::run(g, &a, ui),
+        Command::List(a) => list::run(g, a, ui),
+        Command::Ready(a) => ready::run(g, a, ui),
+        Command::Blocked(a) => ready::blocked(g, &a, ui),
+        Command::Dep(c) => dep::run(g, c, ui),
+        Command::Children(a) => show::children(g, &a, ui),
+        Command::Label(c) => label::run(g, c, ui),
+        Command::Comment(a) => comment::add(g, &a, ui),
+        Command::Comments(a) => comment::run(g, a, ui),
+        Command::Search(a) => list::search(g, a, ui),
+        Command::Count(a) => list::count(g, a, ui),
+        Command::Stats(a) => stats::run(g, &a, ui),
+        Command::History(a) => show::history(g, &a, ui),
+        Command::Config(c) => config::run(g, c, ui),
+        Command::Kv(c) => config::kv(g, c, ui),
+        Command::Sql(a) => sql::run(g, &a, ui),
+        Command::Export(a) => transfer::export(g, &a, ui),
+        Command::Import(a) => transfer::import(g, &a, ui),
+        Command::Prime(a) => prime::run(g, &a, ui),
+        Command::Version(a) => prime::version(&a, ui),
+        Command::Doctor(a) => doctor::run(g, &a, ui),
+        Command::Wisp(c) => doctor::wisp(g, c, ui),
+    }
+}
+
+/// The actor for this run: `--actor`, then `BD_ACTOR`, `BEADS_ACTOR`, `USER`.
+pub fn actor(g: &Global) -> String {
+    g.actor
+        .clone()
+        .or_else(|| host::env::var(host::env::BD_ACTOR))
+        .or_else(|| host::env::var(host::env::BEADS_ACTOR))
+        .or_else(|| host::env::var(host::env::USER))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The store context: the actor and the clock (fixed under `GT_TEST_NOW`).
+pub fn context(g: &Global) -> Context {
+    Context {
+        actor: actor(g),
+        clock: host::clock::from_env(),
+    }
+}
+
+/// The beads directory: `--db`, then `BEADS_DIR`, then the nearest `.beads/` upward.
+pub fn beads_dir(g: &Global) -> anyhow::Result<PathBuf> {
+    let explicit =
+        g.db.clone()
+            .or_else(|| host::env::var(host::env::BEADS_DIR).map(PathBuf::from));
+    if let Some(path) = explicit {
+        // `--db path/to/beads.db` names the file; the store is its directory.
+        let is_db_file = path.extension().is_some_and(|e| e == "db");
+        return Ok(if is_db_file {
+            path.parent().map(PathBuf::from).unwrap_or_default()
+        } else {
+            path
+        });
+    }
+    Ok(beads::store::discover(&host::env::current_dir()?)?)
+}
+
+/// Opens the store this run works on.
+pub fn open(g: &Global) -> anyhow::Result<Store> {
+    Ok(Store::open(&beads_dir(g)?, context(g))?)
+}
+
+/// Splits comma-separated and repeated values into one list.
+pub fn split_list(values: &[String]) -> Vec<String> {
+    values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Reads text given as `-` (stdin) or `@path`/a file path option.
+pub fn read_text_source(source: &str) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    if source == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
+            .context("reading standard input")?;
+        Ok(s)
+    } else {
+        std::fs::read_to_string(source).with_context(|| format!("reading `{source}`"))
+    }
+}

@@ -1,0 +1,84 @@
+//! `bd show`, `bd children`, `bd history`.
+
+use clap::Args;
+
+use crate::cli::Global;
+use crate::render;
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Issue ids.
+    #[arg(required = true)]
+    pub ids: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ChildrenArgs {
+    /// The parent issue.
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The issue.
+    pub id: String,
+}
+
+pub fn run(g: &Global, args: &ShowArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let store = super::open(g)?;
+    let details = args
+        .ids
+        .iter()
+        .map(|id| store.show(id))
+        .collect::<Result<Vec<_>, _>>()?;
+    if ui.is_json() {
+        // Always an array, even for one id: Gas Town and agents rely on it.
+        ui.json(&details)?;
+    } else {
+        for (n, d) in details.iter().enumerate() {
+            if n > 0 {
+                ui.line("")?;
+            }
+            render::details(ui, d)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn children(g: &Global, args: &ChildrenArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let store = super::open(g)?;
+    let kids = store.children(&args.id)?;
+    render::issues(ui, &kids, "No children")
+}
+
+pub fn history(g: &Global, args: &HistoryArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let store = super::open(g)?;
+    let events = store.history(&args.id)?;
+    if ui.is_json() {
+        ui.json(&events)?;
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = events
+        .iter()
+        .map(|e| {
+            let change = match (&e.old_value, &e.new_value) {
+                (Some(o), Some(n)) => format!("{o} → {n}"),
+                (None, Some(n)) => n.clone(),
+                (Some(o), None) => format!("{o} (removed)"),
+                (None, None) => String::new(),
+            };
+            let mut text = render::safe(&change);
+            if let Some(c) = &e.comment {
+                text.push_str(&format!(" {}", render::safe(c)));
+            }
+            vec![
+                e.created_at.clone(),
+                e.event_type.clone(),
+                render::safe(&e.actor),
+                text,
+            ]
+        })
+        .collect();
+    render::table(ui, &rows)?;
+    Ok(())
+}

@@ -1,0 +1,190 @@
+//! Human output: aligned tables and issue details. Text from the store is shown with control
+//! characters escaped, so a hostile title cannot drive the terminal.
+
+use std::io;
+
+use beads::{IssueDetails, IssueView};
+use ui::Ui;
+
+/// `text` with control characters written as escapes (`\n`, `\u{1b}`).
+pub fn safe(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| match c {
+            '\n' => "\\n".to_owned(),
+            '\t' => "\\t".to_owned(),
+            c if c.is_control() => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// Writes rows as left-aligned columns separated by two spaces; the last column is not padded.
+pub fn table(ui: &mut Ui, rows: &[Vec<String>]) -> io::Result<()> {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let mut widths = vec![0usize; cols];
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(widths[i] - cell.chars().count() + 2));
+            }
+        }
+        ui.line(line.trim_end())?;
+    }
+    Ok(())
+}
+
+/// One row per issue: id, priority, status, type, assignee, title and labels.
+pub fn issue_rows(views: &[IssueView]) -> Vec<Vec<String>> {
+    views
+        .iter()
+        .map(|v| {
+            let i = &v.issue;
+            let mut title = safe(&i.title);
+            if !v.labels.is_empty() {
+                title.push_str(&format!(" [{}]", safe(&v.labels.join(", "))));
+            }
+            vec![
+                i.id.clone(),
+                format!("P{}", i.priority),
+                i.status.clone(),
+                i.issue_type.clone(),
+                if i.assignee.is_empty() {
+                    "-".into()
+                } else {
+                    safe(&i.assignee)
+                },
+                title,
+            ]
+        })
+        .collect()
+}
+
+/// Prints issues as a table, or as a JSON array.
+pub fn issues(ui: &mut Ui, views: &[IssueView], empty: &str) -> anyhow::Result<()> {
+    if ui.is_json() {
+        ui.json(views)?;
+    } else if views.is_empty() {
+        ui.status(empty);
+    } else {
+        table(ui, &issue_rows(views))?;
+    }
+    Ok(())
+}
+
+/// Prints one issue in full.
+pub fn details(ui: &mut Ui, d: &IssueDetails) -> io::Result<()> {
+    let i = &d.issue;
+    ui.line(format!("{}  {}", i.id, safe(&i.title)))?;
+    let mut facts = vec![
+        (
+            "status",
+            format!(
+                "{}{}",
+                i.status,
+                if d.is_blocked { " (blocked)" } else { "" }
+            ),
+        ),
+        ("priority", format!("P{}", i.priority)),
+        ("type", i.issue_type.clone()),
+    ];
+    let optional = [
+        ("assignee", i.assignee.as_str()),
+        ("owner", i.owner.as_str()),
+        ("created", i.created_at.as_str()),
+        ("created by", i.created_by.as_str()),
+        ("updated", i.updated_at.as_str()),
+        ("started", i.started_at.as_deref().unwrap_or("")),
+        ("closed", i.closed_at.as_deref().unwrap_or("")),
+        ("close reason", i.close_reason.as_str()),
+        ("due", i.due_at.as_deref().unwrap_or("")),
+        ("deferred until", i.defer_until.as_deref().unwrap_or("")),
+        ("external ref", i.external_ref.as_str()),
+        ("parent", d.parent.as_deref().unwrap_or("")),
+    ];
+    facts.extend(
+        optional
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (*k, safe(v))),
+    );
+    if !d.labels.is_empty() {
+        facts.push(("labels", safe(&d.labels.join(", "))));
+    }
+    if let Some(m) = &i.metadata {
+        facts.push(("metadata", safe(&m.to_string())));
+    }
+    let width = facts.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (k, v) in &facts {
+        ui.line(format!("  {k:<width$}  {v}"))?;
+    }
+    for (heading, text) in [
+        ("Description", &i.description),
+        ("Design", &i.design),
+        ("Acceptance criteria", &i.acceptance_criteria),
+        ("Notes", &i.notes),
+    ] {
+        if !text.is_empty() {
+            ui.line("")?;
+            ui.line(format!("{heading}:"))?;
+            for line in text.lines() {
+                ui.line(format!("  {}", safe(line)))?;
+            }
+        }
+    }
+    for (heading, list) in [
+        ("Depends on", &d.dependencies),
+        ("Dependents", &d.dependents),
+    ] {
+        if !list.is_empty() {
+            ui.line("")?;
+            ui.line(format!("{heading}:"))?;
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|r| {
+                    vec![
+                        format!("  {}", r.id),
+                        r.dependency_type.clone(),
+                        r.status.clone(),
+                        safe(&r.title),
+                    ]
+                })
+                .collect();
+            table(ui, &rows)?;
+        }
+    }
+    if !d.comments.is_empty() {
+        ui.line("")?;
+        ui.line("Comments:")?;
+        for c in &d.comments {
+            ui.line(format!("  {} {}:", c.created_at, safe(&c.author)))?;
+            for line in c.text.lines() {
+                ui.line(format!("    {}", safe(line)))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(safe("plain"), "plain");
+        assert_eq!(safe("a\nb"), "a\\nb");
+        assert_eq!(safe("\x1b[31mred"), "\\u{1b}[31mred");
+    }
+}
