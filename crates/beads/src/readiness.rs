@@ -312,9 +312,18 @@ pub(crate) fn blockers(conn: &Connection, settings: &Settings, id: &str) -> Resu
               (d.type = 'blocks' AND t.status NOT IN {done})
            OR (d.type = 'conditional-blocks' AND t.id IS NOT NULL AND NOT (t.status = 'closed' AND {failed}))
            OR (d.type = 'parent-child' AND t.is_blocked = 1)
-           OR (d.type = 'waits-for' AND EXISTS (SELECT 1 FROM dependencies c JOIN issues ci ON ci.id = c.issue_id
-                WHERE c.depends_on_id = d.depends_on_id AND c.type = 'parent-child' AND ci.status NOT IN {done}))
-           OR (d.depends_on_id LIKE 'external:%'))
+           OR (d.type = 'waits-for' AND CASE
+                WHEN json_extract(d.metadata, '$.gate') = 'any-children' THEN
+                  EXISTS (SELECT 1 FROM dependencies c WHERE c.depends_on_id = d.depends_on_id AND c.type = 'parent-child')
+                  AND NOT EXISTS (SELECT 1 FROM dependencies c JOIN issues ci ON ci.id = c.issue_id
+                                  WHERE c.depends_on_id = d.depends_on_id AND c.type = 'parent-child' AND ci.status = 'closed')
+                ELSE EXISTS (SELECT 1 FROM dependencies c JOIN issues ci ON ci.id = c.issue_id
+                             WHERE c.depends_on_id = d.depends_on_id AND c.type = 'parent-child' AND ci.status NOT IN {done})
+              END)
+           OR (d.depends_on_id LIKE 'external:%'
+               AND NOT EXISTS (SELECT 1 FROM labels l JOIN issues p ON p.id = l.issue_id
+                               WHERE p.status = 'closed'
+                                 AND l.label = 'provides:' || substr(d.depends_on_id, 10 + instr(substr(d.depends_on_id, 10), ':')))))
          ORDER BY d.depends_on_id"
     );
     let mut stmt = conn.prepare_cached(&sql)?;

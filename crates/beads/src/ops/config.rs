@@ -53,7 +53,8 @@ impl Store {
     pub fn config_set(&mut self, key: &str, value: &str) -> Result<()> {
         validate_config(self, key, value)?;
         self.put(key, value)?;
-        self.reload_settings()
+        self.reload_settings()?;
+        self.rebuild_if_statuses(key)
     }
 
     /// Removes a config value; returns whether it existed.
@@ -66,7 +67,17 @@ impl Store {
         }
         let removed = self.remove(key)?;
         self.reload_settings()?;
+        self.rebuild_if_statuses(key)?;
         Ok(removed)
+    }
+
+    /// Which custom statuses count as done decides what blocks, so a change to
+    /// `status.custom` recomputes every `is_blocked` flag.
+    fn rebuild_if_statuses(&mut self, key: &str) -> Result<()> {
+        if key == "status.custom" {
+            self.write(|tx, w| crate::readiness::rebuild(tx, w.settings))?;
+        }
+        Ok(())
     }
 
     /// All config values except kv entries, sorted by key.

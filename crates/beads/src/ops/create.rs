@@ -171,7 +171,9 @@ impl Store {
             for (kind, target) in &targets {
                 deps::insert_edge(tx, w, &id, target, kind, None)?;
             }
-            readiness::refresh(tx, w.settings, vec![id.clone()])?;
+            // Not just the new issue: an explicit id may be the target of existing edges, and
+            // a closed issue labelled `provides:` satisfies external dependencies.
+            readiness::refresh(tx, w.settings, readiness::seeds_for_status_change(tx, &id)?)?;
             rehash(tx, &id)
         })
     }

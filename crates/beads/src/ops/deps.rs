@@ -151,6 +151,12 @@ pub(crate) fn insert_edge(
                 "UPDATE dependencies SET metadata = ?3 WHERE issue_id = ?1 AND depends_on_id = ?2",
             )?
             .execute([from, to, metadata])?;
+            // The metadata carries the waits-for gate, which readiness reads.
+            readiness::refresh(
+                tx,
+                w.settings,
+                readiness::seeds_for_edge(tx, from, to, kind)?,
+            )?;
         }
         return Ok(false);
     }

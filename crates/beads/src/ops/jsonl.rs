@@ -410,6 +410,14 @@ fn normalize(map: &mut Map<String, Value>) -> std::result::Result<(), String> {
         .unwrap_or("open")
         .to_owned();
     map.insert("status".into(), status.clone().into());
+    // `updated_at` defaults first: it is the fallback for a closed issue's `closed_at`.
+    let created = map.get("created_at").cloned();
+    match created {
+        Some(c) => {
+            map.entry("updated_at").or_insert(c);
+        }
+        None => return Err("`created_at` is required".into()),
+    }
     if status == "closed" && !map.contains_key("closed_at") {
         let at = map.get("updated_at").cloned().unwrap_or(Value::Null);
         map.insert("closed_at".into(), at);
@@ -422,13 +430,6 @@ fn normalize(map: &mut Map<String, Value>) -> std::result::Result<(), String> {
     }
     if !map.contains_key("priority") {
         map.insert("priority".into(), 2.into());
-    }
-    let created = map.get("created_at").cloned();
-    match created {
-        Some(c) => {
-            map.entry("updated_at").or_insert(c);
-        }
-        None => return Err("`created_at` is required".into()),
     }
     if map.get("ephemeral").and_then(Value::as_bool) == Some(true) {
         map.remove("no_history");

@@ -94,12 +94,23 @@ impl Store {
                 ));
             }
             store_fields(tx, &old, &new, w)?;
+            // A `provides:` label's dependents are found through the label, so look them up
+            // before a relabel may remove it and again after it may add one.
+            let relabels = !changes.add_labels.is_empty()
+                || !changes.remove_labels.is_empty()
+                || changes.set_labels.is_some();
+            let mut seeds = if relabels {
+                readiness::seeds_for_status_change(tx, &id)?
+            } else {
+                Vec::new()
+            };
             relabel(tx, &id, changes, w)?;
             if let Some(parent) = &parent {
                 reparent(tx, &id, parent.as_deref(), w)?;
             }
-            if old.status != new.status || parent.is_some() {
-                readiness::refresh(tx, w.settings, readiness::seeds_for_status_change(tx, &id)?)?;
+            if old.status != new.status || parent.is_some() || relabels {
+                seeds.extend(readiness::seeds_for_status_change(tx, &id)?);
+                readiness::refresh(tx, w.settings, seeds)?;
             }
             rehash(tx, &id)
         })
@@ -184,18 +195,24 @@ impl Store {
             let mut seeds = Vec::new();
             for id in ids {
                 let issue = fetch(tx, id)?;
-                seeds.extend(readiness::seeds_for_status_change(tx, id)?.into_iter().filter(|s| !ids.contains(s)));
-                let mut children = tx.prepare_cached(
-                    "SELECT issue_id FROM dependencies WHERE depends_on_id = ?1 AND type = 'parent-child'",
-                )?;
-                for c in children.query_map([id], |r| r.get::<_, String>(0))? {
+                seeds.extend(
+                    readiness::seeds_for_status_change(tx, id)?
+                        .into_iter()
+                        .filter(|s| !ids.contains(s)),
+                );
+                // Children, waits-for waiters and every other direct dependent lose an edge.
+                let mut dependents = tx
+                    .prepare_cached("SELECT issue_id FROM dependencies WHERE depends_on_id = ?1")?;
+                for c in dependents.query_map([id], |r| r.get::<_, String>(0))? {
                     let c = c?;
                     if !ids.contains(&c) {
                         seeds.push(c);
                     }
                 }
-                tx.prepare_cached("DELETE FROM dependencies WHERE depends_on_id = ?1")?.execute([id])?;
-                tx.prepare_cached("DELETE FROM issues WHERE id = ?1")?.execute([id])?;
+                tx.prepare_cached("DELETE FROM dependencies WHERE depends_on_id = ?1")?
+                    .execute([id])?;
+                tx.prepare_cached("DELETE FROM issues WHERE id = ?1")?
+                    .execute([id])?;
                 event(tx, w, id, "deleted", Some(&issue.title), None, None)?;
             }
             readiness::refresh(tx, w.settings, seeds)?;
