@@ -71,10 +71,12 @@ pub fn mint(
     creator: &str,
     created_nanos: i128,
 ) -> Result<String> {
-    let pattern = format!("{prefix}-%");
+    // `prefix-` … `prefix.` is the id range of this prefix (`.` sorts right after `-`), which
+    // the primary key answers without a scan.
+    let (low, high) = (format!("{prefix}-"), format!("{prefix}."));
     let n: u64 = conn
-        .prepare_cached("SELECT count(*) FROM issues WHERE id LIKE ?1")?
-        .query_row([&pattern], |r| r.get::<_, i64>(0))? as u64;
+        .prepare_cached("SELECT count(*) FROM issues WHERE id >= ?1 AND id < ?2")?
+        .query_row([&low, &high], |r| r.get::<_, i64>(0))? as u64;
     let mut exists = conn.prepare_cached("SELECT 1 FROM issues WHERE id = ?1")?;
     for len in adaptive_length(n)..=MAX_HASH_LEN {
         for nonce in 0..NONCES_PER_LENGTH {

@@ -4,7 +4,7 @@ use rusqlite::OptionalExtension;
 
 use crate::error::{Error, Result};
 use crate::ops::event;
-use crate::store::Store;
+use crate::store::{Store, WriteCtx};
 
 const KV_PREFIX: &str = "kv.";
 
@@ -53,8 +53,7 @@ impl Store {
     pub fn config_set(&mut self, key: &str, value: &str) -> Result<()> {
         validate_config(self, key, value)?;
         self.put(key, value)?;
-        self.reload_settings()?;
-        self.rebuild_if_statuses(key)
+        self.reload_settings()
     }
 
     /// Removes a config value; returns whether it existed.
@@ -67,17 +66,7 @@ impl Store {
         }
         let removed = self.remove(key)?;
         self.reload_settings()?;
-        self.rebuild_if_statuses(key)?;
         Ok(removed)
-    }
-
-    /// Which custom statuses count as done decides what blocks, so a change to
-    /// `status.custom` recomputes every `is_blocked` flag.
-    fn rebuild_if_statuses(&mut self, key: &str) -> Result<()> {
-        if key == "status.custom" {
-            self.write(|tx, w| crate::readiness::rebuild(tx, w.settings))?;
-        }
-        Ok(())
     }
 
     /// All config values except kv entries, sorted by key.
@@ -136,7 +125,7 @@ impl Store {
                 [key, value],
             )?;
             event(tx, w, "", "config_set", old.as_deref(), Some(value), Some(key))?;
-            Ok(())
+            rebuild_if_statuses(tx, w, key, value)
         })
     }
 
@@ -145,8 +134,25 @@ impl Store {
             let n = tx.execute("DELETE FROM config WHERE key = ?1", [key])?;
             if n > 0 {
                 event(tx, w, "", "config_unset", None, None, Some(key))?;
+                rebuild_if_statuses(tx, w, key, "")?;
             }
             Ok(n > 0)
         })
     }
+}
+
+/// Which custom statuses count as done decides what blocks, so a change to `status.custom`
+/// recomputes every `is_blocked` flag under the new statuses, in the same transaction.
+fn rebuild_if_statuses(
+    tx: &rusqlite::Connection,
+    w: &WriteCtx<'_>,
+    key: &str,
+    value: &str,
+) -> Result<()> {
+    if key == "status.custom" {
+        let mut settings = w.settings.clone();
+        settings.custom_statuses = crate::model::parse_custom_statuses(value)?;
+        crate::readiness::rebuild(tx, &settings)?;
+    }
+    Ok(())
 }
