@@ -83,6 +83,17 @@ pub fn issues(ui: &mut Ui, views: &[IssueView], empty: &str) -> anyhow::Result<(
     Ok(())
 }
 
+/// Reports changed issues: the JSON array of them, or one `Verb id: title` line each.
+pub fn changed(ui: &mut Ui, verb: &str, issues: &[beads::Issue]) -> io::Result<()> {
+    if ui.is_json() {
+        return ui.json(issues);
+    }
+    for issue in issues {
+        ui.status(format!("{verb} {}: {}", issue.id, safe(&issue.title)));
+    }
+    Ok(())
+}
+
 /// Prints one issue in full.
 pub fn details(ui: &mut Ui, d: &IssueDetails) -> io::Result<()> {
     let i = &d.issue;

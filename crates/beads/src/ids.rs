@@ -151,27 +151,19 @@ pub fn resolve(conn: &Connection, prefix: &str, input: &str) -> Result<String> {
     {
         return Ok(id);
     }
-    for pattern in [
+    let mut patterns = vec![
         format!("{}%", escape_like(input)),
         format!("{}%", escape_like(&prefixed)),
-    ] {
-        let found = matching(conn, &pattern)?;
-        match found.len() {
-            0 => {}
-            1 => return Ok(found.into_iter().next().expect("one match")),
-            _ => {
-                return Err(Error::Ambiguous {
-                    input: input.to_owned(),
-                    candidates: found,
-                });
-            }
-        }
-    }
+    ];
     if input.len() >= 3 && !input.contains('-') {
-        let found = matching(conn, &format!("%-%{}%", escape_like(input)))?;
+        // A fragment of the hash part, anywhere after the prefix.
+        patterns.push(format!("%-%{}%", escape_like(input)));
+    }
+    for pattern in patterns {
+        let mut found = matching(conn, &pattern)?;
         match found.len() {
             0 => {}
-            1 => return Ok(found.into_iter().next().expect("one match")),
+            1 => return Ok(found.remove(0)),
             _ => {
                 return Err(Error::Ambiguous {
                     input: input.to_owned(),

@@ -59,17 +59,7 @@ pub fn run(g: &Global, args: &CloseArgs, ui: &mut ui::Ui) -> anyhow::Result<()> 
         .iter()
         .map(|id| store.close(id, &opts))
         .collect::<Result<Vec<_>, _>>()?;
-    if ui.is_json() {
-        ui.json(&closed)?;
-    } else {
-        for issue in &closed {
-            ui.status(format!(
-                "Closed {}: {}",
-                issue.id,
-                crate::render::safe(&issue.title)
-            ));
-        }
-    }
+    crate::render::changed(ui, "Closed", &closed)?;
     if args.suggest_next {
         let newly: Vec<_> = store
             .ready(&beads::Filter {
@@ -94,16 +84,6 @@ pub fn reopen(g: &Global, args: &ReopenArgs, ui: &mut ui::Ui) -> anyhow::Result<
         .iter()
         .map(|id| store.reopen(id, &reason))
         .collect::<Result<Vec<_>, _>>()?;
-    if ui.is_json() {
-        ui.json(&reopened)?;
-    } else {
-        for issue in &reopened {
-            ui.status(format!(
-                "Reopened {}: {}",
-                issue.id,
-                crate::render::safe(&issue.title)
-            ));
-        }
-    }
+    crate::render::changed(ui, "Reopened", &reopened)?;
     Ok(())
 }

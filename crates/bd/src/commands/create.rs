@@ -19,7 +19,7 @@ pub struct CreateArgs {
     #[arg(short = 't', long = "type", default_value = "task")]
     pub issue_type: String,
     /// Priority 0 (critical) to 4 (backlog).
-    #[arg(short, long, default_value = "2", value_parser = parse_priority)]
+    #[arg(short, long, default_value = "2", value_parser = super::priority_arg)]
     pub priority: i64,
     /// Description; `-` reads standard input.
     #[arg(short, long)]
@@ -87,10 +87,6 @@ pub struct CreateArgs {
     /// Print only the new id.
     #[arg(long)]
     pub silent: bool,
-}
-
-fn parse_priority(s: &str) -> Result<i64, String> {
-    beads::model::parse_priority(s).map_err(|e| e.to_string())
 }
 
 /// Parses `type:id` (or a bare id, meaning `blocks`). Ids contain `-` but never `:`, except

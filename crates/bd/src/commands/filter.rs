@@ -56,13 +56,13 @@ pub struct FilterArgs {
     #[arg(long)]
     pub no_parent: bool,
     /// Only this priority (0-4).
-    #[arg(short, long, value_parser = parse_priority)]
+    #[arg(short, long, value_parser = super::priority_arg)]
     pub priority: Option<i64>,
     /// Only priorities at least this number (0-4).
-    #[arg(long, value_parser = parse_priority)]
+    #[arg(long, value_parser = super::priority_arg)]
     pub priority_min: Option<i64>,
     /// Only priorities at most this number (0-4).
-    #[arg(long, value_parser = parse_priority)]
+    #[arg(long, value_parser = super::priority_arg)]
     pub priority_max: Option<i64>,
     /// Only issues created at or after this date.
     #[arg(long)]
@@ -112,10 +112,6 @@ pub struct FilterArgs {
     /// Reverse the order.
     #[arg(short, long)]
     pub reverse: bool,
-}
-
-fn parse_priority(s: &str) -> Result<i64, String> {
-    beads::model::parse_priority(s).map_err(|e| e.to_string())
 }
 
 impl FilterArgs {

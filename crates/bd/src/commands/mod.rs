@@ -127,3 +127,8 @@ pub fn read_text_source(source: &str) -> anyhow::Result<String> {
         std::fs::read_to_string(source).with_context(|| format!("reading `{source}`"))
     }
 }
+
+/// clap value parser for priorities (`2`, `P2`), with the store's own validation message.
+pub fn priority_arg(s: &str) -> Result<i64, String> {
+    beads::model::parse_priority(s).map_err(|e| e.to_string())
+}

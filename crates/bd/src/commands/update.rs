@@ -23,7 +23,7 @@ pub struct UpdateArgs {
     #[arg(short = 't', long = "type")]
     pub issue_type: Option<String>,
     /// New priority (0-4).
-    #[arg(short, long, value_parser = parse_priority)]
+    #[arg(short, long, value_parser = super::priority_arg)]
     pub priority: Option<i64>,
     /// New assignee (empty to clear).
     #[arg(short, long)]
@@ -103,10 +103,6 @@ pub struct UpdateArgs {
     /// The session closing the issue (recorded when status becomes closed).
     #[arg(long)]
     pub session: Option<String>,
-}
-
-fn parse_priority(s: &str) -> Result<i64, String> {
-    beads::model::parse_priority(s).map_err(|e| e.to_string())
 }
 
 fn optional_date(
@@ -195,16 +191,6 @@ pub fn run(g: &Global, args: UpdateArgs, ui: &mut ui::Ui) -> anyhow::Result<()> 
         }
         updated.push(store.update(id, &changes)?);
     }
-    if ui.is_json() {
-        ui.json(&updated)?;
-    } else {
-        for issue in &updated {
-            ui.status(format!(
-                "Updated {}: {}",
-                issue.id,
-                crate::render::safe(&issue.title)
-            ));
-        }
-    }
+    crate::render::changed(ui, "Updated", &updated)?;
     Ok(())
 }

@@ -215,6 +215,33 @@ pub(crate) fn insert_edge(
     Ok(true)
 }
 
+/// Removes the edge `from → to` of `kind`, records it and refreshes readiness.
+pub(crate) fn delete_edge(
+    tx: &Connection,
+    w: &WriteCtx<'_>,
+    from: &str,
+    to: &str,
+    kind: &str,
+) -> Result<()> {
+    tx.prepare_cached("DELETE FROM dependencies WHERE issue_id = ?1 AND depends_on_id = ?2")?
+        .execute([from, to])?;
+    event(
+        tx,
+        w,
+        from,
+        "dependency_removed",
+        Some(&format!("{kind}:{to}")),
+        None,
+        None,
+    )?;
+    readiness::refresh(
+        tx,
+        w.settings,
+        readiness::seeds_for_edge(tx, from, to, kind)?,
+    )?;
+    Ok(())
+}
+
 /// One node of `dep tree`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TreeNode {
@@ -297,24 +324,7 @@ impl Store {
                     id: format!("dependency {from} → {to}"),
                 });
             };
-            tx.prepare_cached(
-                "DELETE FROM dependencies WHERE issue_id = ?1 AND depends_on_id = ?2",
-            )?
-            .execute([&from, &to])?;
-            event(
-                tx,
-                w,
-                &from,
-                "dependency_removed",
-                Some(&format!("{kind}:{to}")),
-                None,
-                None,
-            )?;
-            readiness::refresh(
-                tx,
-                w.settings,
-                readiness::seeds_for_edge(tx, &from, &to, &kind)?,
-            )?;
+            delete_edge(tx, w, &from, &to, &kind)?;
             touch(tx, &from, w)?;
             Ok(kind)
         })
@@ -549,6 +559,17 @@ pub(crate) fn dep_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Dependency
     })
 }
 
+/// Reads a comment selected as `id, issue_id, author, text, created_at`.
+pub(crate) fn comment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Comment> {
+    Ok(Comment {
+        id: r.get(0)?,
+        issue_id: r.get(1)?,
+        author: r.get(2)?,
+        text: r.get(3)?,
+        created_at: r.get(4)?,
+    })
+}
+
 pub(crate) fn labels_of(conn: &Connection, id: &str) -> Result<Vec<String>> {
     let mut stmt =
         conn.prepare_cached("SELECT label FROM labels WHERE issue_id = ?1 ORDER BY label")?;
@@ -560,15 +581,7 @@ pub(crate) fn comments_of(conn: &Connection, id: &str) -> Result<Vec<Comment>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, issue_id, author, text, created_at FROM comments WHERE issue_id = ?1 ORDER BY created_at, id",
     )?;
-    let rows = stmt.query_map([id], |r| {
-        Ok(Comment {
-            id: r.get(0)?,
-            issue_id: r.get(1)?,
-            author: r.get(2)?,
-            text: r.get(3)?,
-            created_at: r.get(4)?,
-        })
-    })?;
+    let rows = stmt.query_map([id], comment_from_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 

@@ -719,15 +719,7 @@ impl Store {
                 "SELECT c.id, c.issue_id, c.author, c.text, c.created_at FROM comments c
                  JOIN temp.sel s ON s.id = c.issue_id ORDER BY c.issue_id, c.created_at, c.id",
             )?;
-            let rows = stmt.query_map([], |r| {
-                Ok(crate::model::Comment {
-                    id: r.get(0)?,
-                    issue_id: r.get(1)?,
-                    author: r.get(2)?,
-                    text: r.get(3)?,
-                    created_at: r.get(4)?,
-                })
-            })?;
+            let rows = stmt.query_map([], crate::ops::deps::comment_from_row)?;
             for c in rows {
                 let c = c?;
                 out.entry(c.issue_id.clone()).or_default().push(c);

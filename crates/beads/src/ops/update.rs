@@ -461,22 +461,7 @@ fn reparent(tx: &Connection, id: &str, parent: Option<&str>, w: &WriteCtx<'_>) -
         if Some(p.as_str()) == parent {
             return Ok(());
         }
-        tx.prepare_cached("DELETE FROM dependencies WHERE issue_id = ?1 AND depends_on_id = ?2")?
-            .execute([id, p])?;
-        event(
-            tx,
-            w,
-            id,
-            "dependency_removed",
-            Some(&format!("parent-child:{p}")),
-            None,
-            None,
-        )?;
-        readiness::refresh(
-            tx,
-            w.settings,
-            readiness::seeds_for_edge(tx, id, p, "parent-child")?,
-        )?;
+        deps::delete_edge(tx, w, id, p, "parent-child")?;
     }
     if let Some(p) = parent {
         deps::insert_edge(tx, w, id, p, "parent-child", None)?;
