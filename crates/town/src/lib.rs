@@ -1,9 +1,16 @@
 //! Gas Town orchestration.
 //!
 //! - [`discover`]: find the town that contains a directory.
+//! - [`files`]: typed JSON files, validated at load, written atomically.
+//! - [`settings`]: layered settings (defaults < town < rig < env < flags) with sources.
+//! - [`agents`]: agent presets and the one resolver every agent start goes through.
 //!
 //! A town is a directory holding `mayor/town.json`; everything else (rigs, agents, the
 //! merge queue) lives under it.
+
+pub mod agents;
+pub mod files;
+pub mod settings;
 
 use std::path::{Path, PathBuf};
 
