@@ -12,9 +12,15 @@ pub fn classify(err: &(dyn StdError + 'static)) -> Option<Classified> {
     Some(match err {
         Error::NotFound { .. } => user.hint("`bd list --all` shows the ids in this store"),
         Error::Ambiguous { .. } => user.hint("type more characters of the id"),
-        Error::NoStore { .. } => user.hint("run `bd init` to create a store here, or set `BEADS_DIR`"),
-        Error::AlreadyInitialized { .. } => user.hint("use the existing store, or remove `.beads/` to start over"),
-        Error::Cycle { .. } => user.hint("remove one of the dependencies on the path first (`bd dep remove`)"),
+        Error::NoStore { .. } => {
+            user.hint("run `bd init` to create a store here, or set `BEADS_DIR`")
+        }
+        Error::AlreadyInitialized { .. } => {
+            user.hint("use the existing store, or remove `.beads/` to start over")
+        }
+        Error::Cycle { .. } => {
+            user.hint("remove one of the dependencies on the path first (`bd dep remove`)")
+        }
         Error::AlreadyClaimed { .. } => user.hint("pick another issue with `bd ready`"),
         Error::Invalid { .. }
         | Error::Conflict(_)
@@ -22,8 +28,11 @@ pub fn classify(err: &(dyn StdError + 'static)) -> Option<Classified> {
         | Error::NothingReady
         | Error::BadLine { .. }
         | Error::Sql(_) => user,
-        Error::Corrupt { .. } => Classified::new(ErrorKind::Internal)
-            .hint("run `bd doctor`; restore from a `bd export` file with `bd import` if it cannot be repaired"),
+        // `bd doctor` opens the store too, so it cannot help with a file that does not open.
+        Error::Corrupt { .. } => Classified::new(ErrorKind::Internal).hint(
+            "if a newer bd wrote it, upgrade bd; otherwise move the file aside, run `bd init`, \
+             and `bd import` your latest `bd export` file",
+        ),
         Error::Sqlite(_) | Error::Io { .. } => Classified::new(ErrorKind::Internal),
     })
 }

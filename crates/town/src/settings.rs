@@ -314,6 +314,9 @@ pub fn read_layer(
     Ok(flatten(&value))
 }
 
+/// Reads an environment variable; injected so tests stay hermetic.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// The inputs to layering.
 #[derive(Default)]
 pub struct Sources<'a> {
@@ -322,7 +325,7 @@ pub struct Sources<'a> {
     /// `<rig>/settings/config.json`.
     pub rig: Option<&'a Path>,
     /// Reads an environment variable (injected so tests stay hermetic).
-    pub env: Option<&'a dyn Fn(&str) -> Option<String>>,
+    pub env: Option<EnvLookup<'a>>,
     /// `key=value` overrides from flags.
     pub flags: &'a [(String, String)],
 }

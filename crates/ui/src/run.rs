@@ -62,6 +62,10 @@ fn clap_exit(ui: &mut Ui, err: &clap::Error) -> ExitCode {
                 .and_then(|()| ui.flush());
             ExitCode::SUCCESS
         }
+        _ if argv_wants_json() => {
+            ui.stderr_raw(&usage_json(err));
+            ExitCode::from(error::ErrorKind::Usage.exit_code())
+        }
         _ => {
             let rendered = if ui.color() {
                 err.render().ansi().to_string()
@@ -71,5 +75,64 @@ fn clap_exit(ui: &mut Ui, err: &clap::Error) -> ExitCode {
             ui.stderr_raw(&rendered);
             ExitCode::from(error::ErrorKind::Usage.exit_code())
         }
+    }
+}
+
+/// Whether the command line asks for `--json` (before any `--`). Parsing failed, so this is all
+/// we know; a script that passed `--json` gets its usage errors as JSON too.
+fn argv_wants_json() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
+/// A clap error in the JSON error shape: its first line is the error, the rest are hints.
+fn usage_json(err: &clap::Error) -> String {
+    let text = err.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let message = lines.next().unwrap_or("invalid command line");
+    let message = message
+        .strip_prefix("error: ")
+        .unwrap_or(message)
+        .to_owned();
+    let classified = lines.fold(
+        error::Classified::new(error::ErrorKind::Usage),
+        error::Classified::hint,
+    );
+    error::render_json(&anyhow::Error::msg(message), &classified)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    #[command(name = "demo")]
+    struct Demo {
+        #[arg(long)]
+        level: u8,
+    }
+
+    #[test]
+    fn usage_errors_render_as_json() {
+        let err = Demo::try_parse_from(["demo", "--level", "x"]).unwrap_err();
+        let v: serde_json::Value = serde_json::from_str(&super::usage_json(&err)).unwrap();
+        assert_eq!(v["code"], "usage_error");
+        assert_eq!(v["exit_code"], 2);
+        assert_eq!(v["schema_version"], 1);
+        let message = v["error"].as_str().unwrap();
+        assert!(
+            message.starts_with("invalid value 'x' for '--level"),
+            "{message}"
+        );
+        assert!(
+            v["hints"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|h| h.as_str().unwrap().contains("--help")),
+            "{v}"
+        );
     }
 }

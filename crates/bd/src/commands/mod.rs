@@ -124,7 +124,19 @@ pub fn read_text_source(source: &str) -> anyhow::Result<String> {
             .context("reading standard input")?;
         Ok(s)
     } else {
-        std::fs::read_to_string(source).with_context(|| format!("reading `{source}`"))
+        std::fs::read_to_string(source).map_err(|e| named_file_error(source, e))
+    }
+}
+
+/// A file the user named cannot be read. A missing, unreadable or non-text file is the user's
+/// to fix (exit 1, not an internal error); any other I/O failure stays internal.
+pub fn named_file_error(path: &str, err: std::io::Error) -> anyhow::Error {
+    use std::io::ErrorKind as K;
+    match err.kind() {
+        K::NotFound | K::PermissionDenied | K::IsADirectory | K::InvalidData => {
+            ui::CliError::user(format!("cannot read `{path}`: {err}")).into()
+        }
+        _ => anyhow::Error::new(err).context(format!("reading `{path}`")),
     }
 }
 

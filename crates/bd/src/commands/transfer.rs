@@ -58,7 +58,7 @@ pub fn import(g: &Global, args: &ImportArgs, ui: &mut ui::Ui) -> anyhow::Result<
         store.import(std::io::stdin().lock(), args.dry_run)?
     } else {
         let f =
-            std::fs::File::open(&args.file).with_context(|| format!("opening `{}`", args.file))?;
+            std::fs::File::open(&args.file).map_err(|e| super::named_file_error(&args.file, e))?;
         store
             .import(BufReader::new(f), args.dry_run)
             .with_context(|| format!("importing `{}`", args.file))?
