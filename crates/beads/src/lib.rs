@@ -5,6 +5,7 @@
 //! - [`ids`]: minting, child ids and resolution of what a user types.
 //! - [`readiness`]: the materialized `is_blocked` flag and its from-scratch check.
 //! - [`ops`]: every operation, one module per concern.
+//! - [`routes`]: which prefix new issues get, by where in a town `bd` runs.
 //!
 //! Only this crate speaks SQL. Callers pass a [`store::Context`] with the actor and a clock.
 
@@ -13,6 +14,7 @@ pub mod ids;
 pub mod model;
 pub mod ops;
 pub mod readiness;
+pub mod routes;
 mod row;
 pub mod schema;
 pub mod store;

@@ -208,6 +208,14 @@ impl Store {
         &self.settings.prefix
     }
 
+    /// Uses `prefix` for new issues and id resolution in this session (routing inside a
+    /// town); the stored `issue_prefix` is unchanged.
+    pub fn use_prefix(&mut self, prefix: &str) -> Result<()> {
+        validate_prefix(prefix)?;
+        prefix.clone_into(&mut self.settings.prefix);
+        Ok(())
+    }
+
     /// The actor recorded on writes.
     pub fn actor(&self) -> &str {
         &self.ctx.actor

@@ -7,8 +7,10 @@
 //! - [`clock`]: the [`clock::Clock`] trait; the system clock and a fixed clock for tests.
 //! - [`git`]: `git -C <dir> …` with a hermetic environment and typed failures.
 //! - [`lock`]: advisory file locks with a clean "busy" outcome.
+//! - [`process`]: running helper programs and finding programs on `PATH`.
 
 pub mod clock;
 pub mod env;
 pub mod git;
 pub mod lock;
+pub mod process;

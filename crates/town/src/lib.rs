@@ -3,6 +3,9 @@
 //! - [`discover`]: find the town that contains a directory.
 //! - [`files`]: typed JSON files, validated at load, written atomically.
 //! - [`settings`]: layered settings (defaults < town < rig < env < flags) with sources.
+//! - [`layout`]: where things live in a town; its typed files.
+//! - [`install`]: `gt install`, creating or repairing a town.
+//! - [`rig`]: adding, listing, removing and parking rigs.
 //! - [`agents`]: agent presets and the one resolver every agent start goes through.
 //!
 //! A town is a directory holding `mayor/town.json`; everything else (rigs, agents, the
@@ -10,6 +13,9 @@
 
 pub mod agents;
 pub mod files;
+pub mod install;
+pub mod layout;
+pub mod rig;
 pub mod settings;
 
 use std::path::{Path, PathBuf};

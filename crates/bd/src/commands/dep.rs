@@ -98,13 +98,21 @@ pub fn run(g: &Global, cmd: DepCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
             }
         }
         DepCommand::Remove(a) => {
-            let kind = store.remove_dependency(&a.issue, &a.depends_on)?;
+            // Report the full ids, as `dep add` does, not the (possibly partial) input.
+            let from = store.resolve(&a.issue)?;
+            // A dangling target (its issue deleted) can still be removed by its literal id.
+            let to = match a.depends_on.strip_prefix("external:") {
+                Some(_) => a.depends_on.clone(),
+                None => store
+                    .resolve(&a.depends_on)
+                    .unwrap_or_else(|_| a.depends_on.clone()),
+            };
+            let kind = store.remove_dependency(&from, &to)?;
             if ui.is_json() {
-                ui.json(&serde_json::json!({"status": "removed", "issue_id": a.issue, "depends_on_id": a.depends_on, "type": kind}))?;
+                ui.json(&serde_json::json!({"status": "removed", "issue_id": from, "depends_on_id": to, "type": kind}))?;
             } else {
                 ui.status(format!(
-                    "Removed: {} no longer depends on {} ({kind})",
-                    a.issue, a.depends_on
+                    "Removed: {from} no longer depends on {to} ({kind})"
                 ));
             }
         }

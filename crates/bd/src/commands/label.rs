@@ -35,13 +35,15 @@ pub fn run(g: &Global, cmd: LabelCommand, ui: &mut ui::Ui) -> anyhow::Result<()>
     match cmd {
         LabelCommand::Add(a) => {
             let labels = super::split_list(&a.labels);
-            let added = store.add_labels(&a.issue, &labels)?;
-            report(ui, "added", &a.issue, &added)?;
+            let issue = store.resolve(&a.issue)?;
+            let added = store.add_labels(&issue, &labels)?;
+            report(ui, "added", &issue, &added)?;
         }
         LabelCommand::Remove(a) => {
             let labels = super::split_list(&a.labels);
-            let removed = store.remove_labels(&a.issue, &labels)?;
-            report(ui, "removed", &a.issue, &removed)?;
+            let issue = store.resolve(&a.issue)?;
+            let removed = store.remove_labels(&issue, &labels)?;
+            report(ui, "removed", &issue, &removed)?;
         }
         LabelCommand::List(a) => {
             let labels = store.labels(&a.issue)?;

@@ -99,9 +99,21 @@ pub fn beads_dir(g: &Global) -> anyhow::Result<PathBuf> {
     Ok(beads::store::discover(&host::env::current_dir()?)?)
 }
 
-/// Opens the store this run works on.
+/// Opens the store this run works on. Inside a town, new issues take the prefix of the rig
+/// whose directory we are in (`routes.jsonl` beside the database).
 pub fn open(g: &Global) -> anyhow::Result<Store> {
-    Ok(Store::open(&beads_dir(g)?, context(g))?)
+    let dir = beads_dir(g)?;
+    let mut store = Store::open(&dir, context(g))?;
+    let routes = beads::routes::read(&dir)?;
+    if !routes.is_empty() {
+        let dir = dir.canonicalize().unwrap_or(dir);
+        let cwd = host::env::current_dir()?;
+        let cwd = cwd.canonicalize().unwrap_or(cwd);
+        if let Some(prefix) = dir.parent().and_then(|town| beads::routes::prefix_for(&routes, town, &cwd)) {
+            store.use_prefix(&prefix)?;
+        }
+    }
+    Ok(store)
 }
 
 /// Splits comma-separated and repeated values into one list.

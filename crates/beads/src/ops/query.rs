@@ -85,6 +85,8 @@ pub struct Filter {
     /// Matches id, title, description or notes.
     pub text: Option<String>,
     pub ids: Vec<String>,
+    /// Only ids with this prefix (`gt` matches `gt-…`).
+    pub id_prefix: Option<String>,
     /// Descendants of this issue (parent-child, transitively).
     pub parent: Option<String>,
     pub no_parent: bool,
@@ -277,6 +279,10 @@ impl Store {
             let ids = self.resolve_all(&f.ids)?;
             let marks = q.placeholders(&ids);
             q.push(format!("i.id IN ({marks})"), []);
+        }
+        if let Some(p) = &f.id_prefix {
+            // `p-` … `p.` is the key range of one prefix: an index range, not a scan.
+            q.push("i.id >= ? AND i.id < ?", [text(&format!("{p}-")), text(&format!("{p}."))]);
         }
         if let Some(p) = &f.parent {
             let p = self.resolve(p)?;

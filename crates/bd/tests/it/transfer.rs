@@ -1,0 +1,130 @@
+//! `bd export` and `bd import` through the CLI: a canonical fixture survives import → export
+//! byte for byte, re-importing changes nothing, and a fresh store reproduces it.
+
+use crate::{count, fails, ids, json, ok, run, run_stdin, stderr, store};
+
+/// Three issues in export's canonical form: an epic, its child (labels, a parent-child and a
+/// blocking dependency, a comment with quotes), and a closed bug with metadata.
+const FIXTURE: &str = concat!(
+    r#"{"_type":"issue","id":"t-aaa","title":"Epic","status":"open","priority":1,"issue_type":"epic","created_at":"2026-01-01T00:00:00.000000Z","created_by":"alice","updated_at":"2026-01-01T00:00:00.000000Z","dependency_count":0,"dependent_count":1,"comment_count":0}"#,
+    "\n",
+    r#"{"_type":"issue","id":"t-aaa.1","title":"Child","description":"Do it","status":"in_progress","priority":0,"issue_type":"task","assignee":"bob","created_at":"2026-01-01T00:00:00.000000Z","updated_at":"2026-01-02T00:00:00.000000Z","labels":["x","y"],"dependencies":[{"issue_id":"t-aaa.1","depends_on_id":"t-aaa","type":"parent-child","created_at":"2026-01-01T00:00:00.000000Z","created_by":"alice"},{"issue_id":"t-aaa.1","depends_on_id":"t-bbb","type":"blocks","created_at":"2026-01-01T00:00:00.000000Z","created_by":"alice"}],"comments":[{"id":"c1","issue_id":"t-aaa.1","author":"carol","text":"hello \"quoted\"","created_at":"2026-01-01T00:00:00.000000Z"}],"dependency_count":2,"dependent_count":0,"comment_count":1}"#,
+    "\n",
+    r#"{"_type":"issue","id":"t-bbb","title":"Done thing","status":"closed","priority":2,"issue_type":"bug","created_at":"2026-01-01T00:00:00.000000Z","updated_at":"2026-01-01T00:00:00.000000Z","closed_at":"2026-01-03T00:00:00.000000Z","close_reason":"fixed","metadata":{"k":[1,2]},"dependency_count":0,"dependent_count":1,"comment_count":0}"#,
+    "\n",
+);
+
+#[test]
+fn import_then_export_is_a_fixed_point() {
+    let env = store();
+    std::fs::write(env.work().join("fixture.jsonl"), FIXTURE).unwrap();
+    let report = json(&env, &["import", "fixture.jsonl"]);
+    assert_eq!(report["lines"], 3);
+    assert_eq!(report["created"], 3);
+    assert_eq!(report["comments_added"], 1);
+    assert_eq!(ok(&env, &["export"]), FIXTURE);
+
+    // Re-importing the export changes nothing.
+    let again = json(&env, &["import", "fixture.jsonl"]);
+    assert_eq!(again["unchanged"], 3, "{again:#}");
+    assert_eq!(again["created"], 0);
+    assert_eq!(again["updated"], 0);
+    assert_eq!(ok(&env, &["export"]), FIXTURE);
+
+    // A fresh store reproduces it from standard input.
+    let fresh = store();
+    let out = run_stdin(&fresh, &["import", "-"], FIXTURE);
+    crate::assert_code(&out, 0);
+    assert!(
+        stderr(&out).contains("3 line(s): 3 created"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(ok(&fresh, &["export"]), FIXTURE);
+}
+
+#[test]
+fn imported_issues_behave_like_created_ones() {
+    let env = store();
+    let out = run_stdin(&env, &["import", "-"], FIXTURE);
+    crate::assert_code(&out, 0);
+    assert_eq!(ids(&json(&env, &["children", "t-aaa"])), ["t-aaa.1"]);
+    assert_eq!(ids(&json(&env, &["ready"])), ["t-aaa"]);
+    assert_eq!(
+        json(&env, &["blocked"]),
+        serde_json::json!([]),
+        "its blocker is closed"
+    );
+    let child = &json(&env, &["show", "t-aaa.1"])[0];
+    assert_eq!(child["labels"], serde_json::json!(["x", "y"]));
+    assert_eq!(child["comments"][0]["text"], "hello \"quoted\"");
+    let bug = &json(&env, &["show", "t-bbb"])[0];
+    assert_eq!(bug["metadata"], serde_json::json!({"k": [1, 2]}));
+    assert_eq!(bug["close_reason"], "fixed");
+    // New children continue the numbering.
+    let next = crate::create(&env, "Second child", &["--parent", "t-aaa"]);
+    assert_eq!(next, "t-aaa.2");
+}
+
+#[test]
+fn dry_run_writes_nothing() {
+    let env = store();
+    std::fs::write(env.work().join("fixture.jsonl"), FIXTURE).unwrap();
+    let report = json(&env, &["import", "fixture.jsonl", "--dry-run"]);
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(report["created"], 3);
+    assert_eq!(count(&env), 0);
+    let out = run(&env, &["import", "fixture.jsonl", "--dry-run"]);
+    assert!(
+        stderr(&out).starts_with("Dry run, nothing written."),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_bad_line_is_a_user_error_and_imports_nothing() {
+    let env = store();
+    let text = format!("{FIXTURE}{{\"id\":\"t-ccc\",\"title\":\n");
+    std::fs::write(env.work().join("broken.jsonl"), text).unwrap();
+    let out = fails(&env, &["import", "broken.jsonl"], 1);
+    let err = stderr(&out);
+    assert!(err.contains("broken.jsonl"), "{err}");
+    assert!(err.contains("caused by: line 4"), "{err}");
+    assert_eq!(count(&env), 0);
+}
+
+#[test]
+fn export_to_a_file_and_what_it_leaves_out() {
+    let env = store();
+    let kept = crate::create(&env, "Durable", &[]);
+    crate::create(&env, "Wisp", &["--ephemeral"]);
+    ok(&env, &["kv", "set", "memory.tip", "remember me"]);
+    let out = run(&env, &["export", "-o", "out.jsonl"]);
+    crate::assert_code(&out, 0);
+    assert!(out.stdout.is_empty());
+    assert!(
+        stderr(&out).contains("Exported 1 line(s)"),
+        "{}",
+        stderr(&out)
+    );
+    let written = std::fs::read_to_string(env.work().join("out.jsonl")).unwrap();
+    assert_eq!(written, ok(&env, &["export"]));
+    let lines: Vec<serde_json::Value> = written
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["id"], kept);
+    assert_eq!(lines[0]["_type"], "issue");
+
+    let all = ok(&env, &["export", "--all"]);
+    assert_eq!(all.lines().count(), 2, "{all}");
+    let with_memories = ok(&env, &["export", "--include-memories"]);
+    assert!(
+        with_memories
+            .lines()
+            .any(|l| l.contains(r#""_type":"memory""#)),
+        "{with_memories}"
+    );
+}

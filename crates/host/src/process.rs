@@ -1,0 +1,107 @@
+//! Running short helper programs (`tmux -V`) and finding programs on `PATH`.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "this module is where host programs are run"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A helper program that failed to run or exited non-zero.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// The program could not be started (usually: not installed).
+    #[error("cannot run `{program}`")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The program exited non-zero.
+    #[error("`{program}` failed ({status}): {stderr}")]
+    Failed {
+        program: String,
+        status: String,
+        stderr: String,
+    },
+}
+
+/// Runs `program args…` with no input and returns its stdout.
+pub fn output(program: &str, args: &[&str]) -> Result<String, ProcessError> {
+    let out = Command::new(program)
+        .args(args)
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| ProcessError::Spawn {
+            program: program.to_owned(),
+            source,
+        })?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(ProcessError::Failed {
+            program: program.to_owned(),
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        })
+    }
+}
+
+/// The first executable named `name` on `PATH` (or `name` itself if it is a path).
+pub fn which(name: &str) -> Option<PathBuf> {
+    if name.contains('/') {
+        let p = Path::new(name);
+        return is_executable(p).then(|| p.to_owned());
+    }
+    let path = crate::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    p.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Parses the first `major.minor` in a version banner (`tmux 3.3a`, `git version 2.47.3`).
+pub fn parse_version(banner: &str) -> Option<(u32, u32)> {
+    let start = banner.find(|c: char| c.is_ascii_digit())?;
+    let mut parts = banner[start..].split(|c: char| !c.is_ascii_digit());
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    Some((major, minor))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_programs_on_path() {
+        assert!(which("sh").is_some());
+        assert!(which("no-such-program-xyz").is_none());
+    }
+
+    #[test]
+    fn output_and_failures() {
+        assert_eq!(output("sh", &["-c", "echo hi"]).unwrap(), "hi\n");
+        assert!(matches!(
+            output("sh", &["-c", "echo bad >&2; exit 3"]),
+            Err(ProcessError::Failed { .. })
+        ));
+        assert!(matches!(
+            output("no-such-program-xyz", &[]),
+            Err(ProcessError::Spawn { .. })
+        ));
+    }
+
+    #[test]
+    fn versions_parse() {
+        assert_eq!(parse_version("tmux 3.3a"), Some((3, 3)));
+        assert_eq!(parse_version("git version 2.47.3"), Some((2, 47)));
+        assert_eq!(parse_version("none"), None);
+    }
+}

@@ -1,0 +1,535 @@
+//! Rigs: `gt rig add/list/status/remove/park/unpark`.
+//!
+//! `add` is atomic: it builds the rig directory (bare clone, refinery worktree, config), then
+//! registers the route and the rig; any failure removes the directory and restores
+//! `routes.jsonl` and `rigs.json` as they were.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::files::{self, FileError};
+use crate::layout::{RigBeads, RigConfig, RigEntry, RigPaths, TOWN_PREFIX, Town};
+
+/// Directory names a rig may not take.
+const RESERVED: &[&str] = &[
+    "hq",
+    "mayor",
+    "deacon",
+    "settings",
+    "logs",
+    "plugins",
+    "directives",
+    "formula-overlays",
+    "config",
+    "daemon",
+];
+
+/// Rig failures.
+#[derive(Debug, thiserror::Error)]
+pub enum RigError {
+    #[error("invalid rig name `{name}`: {reason}")]
+    BadName { name: String, reason: String },
+    #[error("invalid prefix `{prefix}`: {reason}")]
+    BadPrefix { prefix: String, reason: String },
+    #[error("a rig named `{0}` already exists")]
+    Exists(String),
+    #[error("`{}` already exists and is not a registered rig", path.display())]
+    DirExists { path: PathBuf },
+    #[error("no rig named `{0}`")]
+    NotFound(String),
+    #[error("prefix `{prefix}` is already used by `{owner}`")]
+    PrefixTaken { prefix: String, owner: String },
+    #[error("cannot clone `{url}`: {reason}")]
+    Clone { url: String, reason: String },
+    #[error("`{url}` has no commits: a rig needs a default branch to work on")]
+    EmptyRepo { url: String },
+    #[error("rig `{rig}` has work in flight: {}", what.join(", "))]
+    Busy { rig: String, what: Vec<String> },
+    #[error("cannot access `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    File(#[from] FileError),
+    #[error(transparent)]
+    Git(#[from] host::git::GitError),
+    #[error(transparent)]
+    Store(#[from] beads::Error),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RigError + '_ {
+    move |source| RigError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Checks a rig name: a letter, then letters, digits or `_`; at most 32; not reserved.
+/// `-` and `.` are refused because ids and session names are split on them.
+pub fn validate_name(name: &str) -> Result<(), RigError> {
+    let bad = |reason: &str| {
+        Err(RigError::BadName {
+            name: name.to_owned(),
+            reason: reason.to_owned(),
+        })
+    };
+    if name.is_empty() || name.len() > 32 {
+        return bad("use 1-32 characters");
+    }
+    if !name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return bad("it must start with a letter");
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
+    {
+        return bad(&format!(
+            "`{}` is not allowed (letters, digits and `_` only)",
+            c.escape_default()
+        ));
+    }
+    if RESERVED.contains(&name.to_ascii_lowercase().as_str()) {
+        return bad("the name is reserved");
+    }
+    Ok(())
+}
+
+/// A bead prefix from a rig name: the initials of its words (camelCase, `_`, or a known
+/// compound ending such as `gastown` → `gt`), else its first two letters.
+pub fn derive_prefix(name: &str) -> String {
+    const ENDINGS: &[&str] = &[
+        "town", "base", "hub", "lab", "land", "works", "app", "api", "web", "kit", "ops", "bot",
+        "core", "flow", "stack", "server", "service", "store", "db",
+    ];
+    let mut words: Vec<String> = Vec::new();
+    for part in name.split('_').filter(|p| !p.is_empty()) {
+        let mut cur = String::new();
+        for c in part.chars() {
+            if c.is_ascii_uppercase() && !cur.is_empty() {
+                words.push(std::mem::take(&mut cur));
+            }
+            cur.push(c.to_ascii_lowercase());
+        }
+        if !cur.is_empty() {
+            words.push(cur);
+        }
+    }
+    if words.len() == 1 {
+        let w = words[0].clone();
+        if let Some(end) = ENDINGS
+            .iter()
+            .find(|e| w.len() > e.len() + 1 && w.ends_with(*e))
+        {
+            words = vec![w[..w.len() - end.len()].to_owned(), (*end).to_owned()];
+        }
+    }
+    let prefix: String = if words.len() >= 2 {
+        words.iter().filter_map(|w| w.chars().next()).collect()
+    } else {
+        words
+            .first()
+            .map(|w| w.chars().take(2).collect())
+            .unwrap_or_default()
+    };
+    prefix.chars().filter(char::is_ascii_alphanumeric).collect()
+}
+
+/// What `add` was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct AddOptions {
+    /// The bead prefix; derived from the name when not given.
+    pub prefix: Option<String>,
+    /// Let git print clone progress to the terminal.
+    pub progress: bool,
+}
+
+/// Adds a rig: validate, clone, build, register — or leave everything as it was.
+pub fn add(
+    town: &Town,
+    name: &str,
+    url: &str,
+    opts: &AddOptions,
+    now: &str,
+) -> Result<RigEntry, RigError> {
+    validate_name(name)?;
+    let mut rigs = town.rigs()?;
+    if rigs.rigs.contains_key(name) {
+        return Err(RigError::Exists(name.to_owned()));
+    }
+    let paths = RigPaths::new(town, name);
+    if paths.dir.exists() {
+        return Err(RigError::DirExists {
+            path: paths.dir.clone(),
+        });
+    }
+    let prefix = choose_prefix(&rigs.rigs, name, opts.prefix.as_deref())?;
+    let beads_dir = town.beads_dir();
+    let routes_before = beads::routes::read(&beads_dir)?;
+    let result = build(town, &paths, name, url, &prefix, opts, now, &routes_before);
+    match result {
+        Ok((entry, _config)) => {
+            rigs.rigs.insert(name.to_owned(), entry.clone());
+            if let Err(e) = town.save_rigs(&rigs) {
+                let _ = beads::routes::write(&beads_dir, &routes_before);
+                let _ = std::fs::remove_dir_all(&paths.dir);
+                return Err(e.into());
+            }
+            Ok(entry)
+        }
+        Err(e) => {
+            let _ = beads::routes::write(&beads_dir, &routes_before);
+            let _ = std::fs::remove_dir_all(&paths.dir);
+            Err(e)
+        }
+    }
+}
+
+fn choose_prefix(
+    rigs: &std::collections::BTreeMap<String, RigEntry>,
+    name: &str,
+    wanted: Option<&str>,
+) -> Result<String, RigError> {
+    let taken = |p: &str| -> Option<String> {
+        if p == TOWN_PREFIX {
+            return Some("the town".into());
+        }
+        rigs.iter()
+            .find(|(_, e)| e.beads.prefix == p)
+            .map(|(n, _)| format!("rig `{n}`"))
+    };
+    if let Some(p) = wanted {
+        beads::store::validate_prefix(p).map_err(|e| RigError::BadPrefix {
+            prefix: p.to_owned(),
+            reason: e.to_string(),
+        })?;
+        return match taken(p) {
+            Some(owner) => Err(RigError::PrefixTaken {
+                prefix: p.to_owned(),
+                owner,
+            }),
+            None => Ok(p.to_owned()),
+        };
+    }
+    let mut base = derive_prefix(name);
+    if beads::store::validate_prefix(&base).is_err() {
+        base = "rig".into();
+    }
+    if taken(&base).is_none() {
+        return Ok(base);
+    }
+    (2..1000)
+        .map(|n| format!("{base}{n}"))
+        .find(|p| taken(p).is_none())
+        .ok_or_else(|| RigError::PrefixTaken {
+            prefix: base.clone(),
+            owner: "other rigs".into(),
+        })
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one private step of `add`, called once"
+)]
+fn build(
+    town: &Town,
+    paths: &RigPaths,
+    name: &str,
+    url: &str,
+    prefix: &str,
+    opts: &AddOptions,
+    now: &str,
+    routes_before: &[beads::routes::Route],
+) -> Result<(RigEntry, RigConfig), RigError> {
+    std::fs::create_dir_all(&paths.dir).map_err(io(&paths.dir))?;
+    let bare = paths.bare_repo();
+    let git = host::git::Git::new(&paths.dir);
+    let mut clone = git.command(["clone", "--bare", "--quiet"]);
+    if opts.progress {
+        clone.arg("--progress");
+    }
+    clone.arg("--").arg(url).arg(&bare);
+    let output = if opts.progress {
+        clone.stderr(std::process::Stdio::inherit()).output()
+    } else {
+        clone.output()
+    }
+    .map_err(host::git::GitError::Spawn)?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let reason = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("git clone failed")
+            .trim()
+            .to_owned();
+        return Err(RigError::Clone {
+            url: url.to_owned(),
+            reason,
+        });
+    }
+    let bare_git = host::git::Git::new(&bare);
+    let branch = bare_git
+        .run(&["symbolic-ref", "--short", "HEAD"])?
+        .trim()
+        .to_owned();
+    if bare_git
+        .output(&[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{branch}^{{commit}}"),
+        ])?
+        .status
+        .code()
+        != Some(0)
+    {
+        return Err(RigError::EmptyRepo {
+            url: url.to_owned(),
+        });
+    }
+    let refinery = paths.refinery_worktree();
+    std::fs::create_dir_all(refinery.parent().unwrap_or(&paths.dir)).map_err(io(&paths.dir))?;
+    bare_git.run(&[
+        "worktree",
+        "add",
+        "--quiet",
+        &refinery.to_string_lossy(),
+        &branch,
+    ])?;
+    for dir in [
+        paths.polecats_dir(),
+        paths.crew_dir(),
+        paths.witness_dir(),
+        paths.dir.join("settings"),
+    ] {
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+    }
+    let config = RigConfig {
+        kind: "rig".into(),
+        version: 1,
+        name: name.to_owned(),
+        git_url: url.to_owned(),
+        push_url: String::new(),
+        upstream_url: String::new(),
+        local_repo: String::new(),
+        default_branch: branch,
+        created_at: now.to_owned(),
+        beads: RigBeads {
+            repo: String::new(),
+            prefix: prefix.to_owned(),
+        },
+        extra: Default::default(),
+    };
+    files::write_json(&paths.config_json(), &config)?;
+    files::write_json(
+        &paths.settings_json(),
+        &serde_json::json!({"type": "rig-settings", "version": 1}),
+    )?;
+    let mut routes = routes_before.to_vec();
+    routes.push(beads::routes::Route {
+        prefix: format!("{prefix}-"),
+        path: name.to_owned(),
+    });
+    beads::routes::write(&town.beads_dir(), &routes)?;
+    let entry = RigEntry {
+        git_url: url.to_owned(),
+        added_at: now.to_owned(),
+        beads: RigBeads {
+            repo: String::new(),
+            prefix: prefix.to_owned(),
+        },
+        ..RigEntry::default()
+    };
+    Ok((entry, config))
+}
+
+/// A rig as `list` and `status` show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RigSummary {
+    pub name: String,
+    pub prefix: String,
+    pub git_url: String,
+    pub default_branch: String,
+    pub parked: bool,
+    pub polecats: Vec<String>,
+    pub open: i64,
+    pub in_progress: i64,
+    pub hooked: i64,
+    pub blocked: i64,
+    pub closed: i64,
+}
+
+/// Summaries of every registered rig, with bead counts from the store.
+pub fn summaries(town: &Town, store: &beads::Store) -> Result<Vec<RigSummary>, RigError> {
+    let rigs = town.rigs()?;
+    rigs.rigs
+        .iter()
+        .map(|(name, entry)| summarize(town, store, name, entry))
+        .collect()
+}
+
+/// One rig's summary.
+pub fn summarize(
+    town: &Town,
+    store: &beads::Store,
+    name: &str,
+    entry: &RigEntry,
+) -> Result<RigSummary, RigError> {
+    let paths = RigPaths::new(town, name);
+    let default_branch = files::read_json_opt::<RigConfig>(&paths.config_json())?
+        .map(|c| c.default_branch)
+        .unwrap_or_default();
+    let filter = beads::Filter {
+        id_prefix: Some(entry.beads.prefix.clone()),
+        all: true,
+        ..beads::Filter::default()
+    };
+    let by_status = store.count(&filter, Some("status"))?;
+    let n = |s: &str| {
+        by_status
+            .iter()
+            .find(|(k, _)| k == s)
+            .map_or(0, |(_, c)| *c)
+    };
+    Ok(RigSummary {
+        name: name.to_owned(),
+        prefix: entry.beads.prefix.clone(),
+        git_url: entry.git_url.clone(),
+        default_branch,
+        parked: entry.parked,
+        polecats: paths.polecat_names(),
+        open: n("open"),
+        in_progress: n("in_progress"),
+        hooked: n("hooked"),
+        blocked: n("blocked"),
+        closed: n("closed"),
+    })
+}
+
+/// Looks up a registered rig.
+pub fn entry(town: &Town, name: &str) -> Result<RigEntry, RigError> {
+    town.rigs()?
+        .rigs
+        .get(name)
+        .cloned()
+        .ok_or_else(|| RigError::NotFound(name.to_owned()))
+}
+
+/// Removes a rig: its directory, route and registration. Refuses while beads of the rig are
+/// hooked or in progress, or polecats exist, unless `force`.
+pub fn remove(town: &Town, store: &beads::Store, name: &str, force: bool) -> Result<(), RigError> {
+    let entry = entry(town, name)?;
+    if !force {
+        let s = summarize(town, store, name, &entry)?;
+        let mut what = Vec::new();
+        if s.in_progress + s.hooked > 0 {
+            what.push(format!(
+                "{} bead(s) hooked or in progress",
+                s.in_progress + s.hooked
+            ));
+        }
+        if !s.polecats.is_empty() {
+            what.push(format!("polecats {}", s.polecats.join(", ")));
+        }
+        if !what.is_empty() {
+            return Err(RigError::Busy {
+                rig: name.to_owned(),
+                what,
+            });
+        }
+    }
+    let mut rigs = town.rigs()?;
+    rigs.rigs.remove(name);
+    town.save_rigs(&rigs)?;
+    let beads_dir = town.beads_dir();
+    let routes: Vec<_> = beads::routes::read(&beads_dir)?
+        .into_iter()
+        .filter(|r| r.path != name)
+        .collect();
+    beads::routes::write(&beads_dir, &routes)?;
+    let dir = town.rig_dir(name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
+    }
+    Ok(())
+}
+
+/// Parks or unparks a rig. Returns false if it already was in that state.
+pub fn set_parked(town: &Town, name: &str, parked: bool) -> Result<bool, RigError> {
+    let mut rigs = town.rigs()?;
+    let entry = rigs
+        .rigs
+        .get_mut(name)
+        .ok_or_else(|| RigError::NotFound(name.to_owned()))?;
+    if entry.parked == parked {
+        return Ok(false);
+    }
+    entry.parked = parked;
+    town.save_rigs(&rigs)?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_validated() {
+        assert!(validate_name("gastown").is_ok());
+        assert!(validate_name("my_project2").is_ok());
+        for bad in [
+            "my-rig",
+            "a.b",
+            "a/b",
+            "..",
+            "two words",
+            "hq",
+            "HQ",
+            "",
+            "1abc",
+            "mayor",
+        ] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn prefixes_are_derived_from_words() {
+        assert_eq!(derive_prefix("gastown"), "gt");
+        assert_eq!(derive_prefix("myProject"), "mp");
+        assert_eq!(derive_prefix("beads"), "be");
+        assert_eq!(derive_prefix("web_app_server"), "was");
+    }
+
+    #[test]
+    fn prefix_collisions_get_a_number_or_an_error() {
+        let mut rigs = std::collections::BTreeMap::new();
+        rigs.insert(
+            "gastown".to_owned(),
+            RigEntry {
+                beads: RigBeads {
+                    prefix: "gt".into(),
+                    repo: String::new(),
+                },
+                ..RigEntry::default()
+            },
+        );
+        assert_eq!(choose_prefix(&rigs, "gigatown", None).unwrap(), "gt2");
+        assert!(matches!(
+            choose_prefix(&rigs, "x", Some("gt")),
+            Err(RigError::PrefixTaken { .. })
+        ));
+        assert!(matches!(
+            choose_prefix(&rigs, "x", Some("hq")),
+            Err(RigError::PrefixTaken { .. })
+        ));
+        assert!(matches!(
+            choose_prefix(&rigs, "x", Some("Bad-")),
+            Err(RigError::BadPrefix { .. })
+        ));
+    }
+}
