@@ -13,5 +13,56 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
             town::TownError::NotATown { .. } => Classified::new(ErrorKind::User),
         });
     }
+    if let Some(err) = err.downcast_ref::<town::install::InstallError>() {
+        use town::install::InstallError as E;
+        return Some(match err {
+            E::InsideTown { .. } => Classified::new(ErrorKind::User)
+                .hint("install the town somewhere else, outside this one"),
+            E::Exists { .. } => Classified::new(ErrorKind::User)
+                .hint("use `gt install --force` to repair it; nothing that exists is overwritten"),
+            E::NotADirectory { .. } => Classified::new(ErrorKind::User),
+            E::File(_) => Classified::new(ErrorKind::User)
+                .hint("fix the file, then run `gt install --force` to repair the rest"),
+            E::Io { .. } | E::Store(_) | E::Git(_) => Classified::new(ErrorKind::Internal),
+        });
+    }
+    if let Some(err) = err.downcast_ref::<town::rig::RigError>() {
+        use town::rig::RigError as E;
+        return Some(match err {
+            E::NotFound(_) => Classified::new(ErrorKind::User).hint("`gt rig list` shows the rigs"),
+            E::Busy { .. } => Classified::new(ErrorKind::User)
+                .hint("finish or move the work first, or pass `--force`"),
+            E::PrefixTaken { .. } => {
+                Classified::new(ErrorKind::User).hint("choose another with `--prefix`")
+            }
+            E::Io { .. } | E::Git(_) => Classified::new(ErrorKind::Internal),
+            E::Store(e) => return classify_store(e),
+            _ => Classified::new(ErrorKind::User),
+        });
+    }
+    if let Some(err) = err.downcast_ref::<town::settings::SettingsError>() {
+        return Some(match err {
+            town::settings::SettingsError::UnknownKey(_) => Classified::new(ErrorKind::User)
+                .hint("`gt rig config show <rig>` lists every setting"),
+            _ => Classified::new(ErrorKind::User),
+        });
+    }
+    if err.downcast_ref::<town::files::FileError>().is_some() {
+        return Some(Classified::new(ErrorKind::User));
+    }
+    if let Some(err) = err.downcast_ref::<beads::Error>() {
+        return classify_store(err);
+    }
     None
+}
+
+fn classify_store(err: &beads::Error) -> Option<Classified> {
+    Some(match err {
+        beads::Error::Sqlite(_) | beads::Error::Io { .. } | beads::Error::Corrupt { .. } => {
+            Classified::new(ErrorKind::Internal).hint("`gt doctor` checks the town's store")
+        }
+        beads::Error::NoStore { .. } => Classified::new(ErrorKind::User)
+            .hint("run `gt install --force` to recreate the town's store"),
+        _ => Classified::new(ErrorKind::User),
+    })
 }

@@ -6,15 +6,19 @@
 //! - [`layout`]: where things live in a town; its typed files.
 //! - [`install`]: `gt install`, creating or repairing a town.
 //! - [`rig`]: adding, listing, removing and parking rigs.
+//! - [`doctor`]: `gt doctor`, checks and safe repairs.
 //! - [`agents`]: agent presets and the one resolver every agent start goes through.
+//! - [`namepool`]: polecat name pools and name allocation.
 //!
 //! A town is a directory holding `mayor/town.json`; everything else (rigs, agents, the
 //! merge queue) lives under it.
 
 pub mod agents;
+pub mod doctor;
 pub mod files;
 pub mod install;
 pub mod layout;
+pub mod namepool;
 pub mod rig;
 pub mod settings;
 

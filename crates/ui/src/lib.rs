@@ -8,12 +8,14 @@
 //!   errors a command raises itself, and rendering as `error:` / `caused by:` / `hint:`.
 //! - [`output`]: [`Ui`], the one owner of stdout and stderr.
 //! - [`logging`]: `tracing` set up from `GT_LOG` / `BD_LOG`.
+//! - [`text`]: aligned tables; store text escaped for the terminal.
 //! - [`run`]: the `main` of both binaries: parse, run, classify, exit.
 
 pub mod error;
 pub mod logging;
 pub mod output;
 pub mod run;
+pub mod text;
 
 pub use error::{Classified, CliError, ErrorKind};
 pub use output::Ui;

@@ -109,7 +109,10 @@ pub fn open(g: &Global) -> anyhow::Result<Store> {
         let dir = dir.canonicalize().unwrap_or(dir);
         let cwd = host::env::current_dir()?;
         let cwd = cwd.canonicalize().unwrap_or(cwd);
-        if let Some(prefix) = dir.parent().and_then(|town| beads::routes::prefix_for(&routes, town, &cwd)) {
+        if let Some(prefix) = dir
+            .parent()
+            .and_then(|town| beads::routes::prefix_for(&routes, town, &cwd))
+        {
             store.use_prefix(&prefix)?;
         }
     }

@@ -1,12 +1,87 @@
-//! One module per `gt` subcommand.
+//! One module per `gt` subcommand, and what they share: finding the town, opening its store,
+//! layering its settings.
 
+pub mod config;
+pub mod doctor;
+pub mod install;
+pub mod rig;
 pub mod root;
+pub mod status;
+
+use std::path::PathBuf;
+
+use town::layout::{RigPaths, Town};
+use town::settings::{self, Effective, Sourced};
+pub use ui::text::{safe, table};
 
 use crate::cli::{Cli, Command};
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    ui.set_json(cli.json);
     match cli.command {
         Command::Root(args) => root::run(&args, ui),
+        Command::Install(args) => install::run(&args, ui),
+        Command::Rig(cmd) => rig::run(cmd, ui),
+        Command::Status(args) => status::run(&args, ui),
+        Command::Config(cmd) => config::run(cmd, ui),
+        Command::Doctor(args) => doctor::run(&args, ui),
     }
+}
+
+/// The town containing the current directory (or `GT_TOWN_ROOT`).
+pub fn town() -> anyhow::Result<Town> {
+    let cwd = host::env::current_dir()?;
+    let explicit = host::env::var(host::env::GT_TOWN_ROOT).map(PathBuf::from);
+    Ok(Town::at(town::discover(explicit.as_deref(), &cwd)?))
+}
+
+/// Who is acting (recorded on beads) and the clock.
+pub fn context() -> beads::Context {
+    let actor = host::env::var(host::env::BD_ACTOR)
+        .or_else(|| host::env::var(host::env::USER))
+        .unwrap_or_else(|| "overseer".into());
+    beads::Context {
+        actor,
+        clock: host::clock::from_env(),
+    }
+}
+
+/// The town's store, opened in-process.
+pub fn store(town: &Town) -> anyhow::Result<beads::Store> {
+    Ok(beads::Store::open(&town.beads_dir(), context())?)
+}
+
+/// Settings layered for the town, or for one rig, with `key=value` flag overrides.
+pub fn effective_settings(
+    town: &Town,
+    rig: Option<&str>,
+    flags: &[(String, String)],
+) -> anyhow::Result<Effective> {
+    let rig_path = rig.map(|r| RigPaths::new(town, r).settings_json());
+    let town_path = town.settings_json();
+    let env = |name: &str| host::env::var(name);
+    let sources = settings::Sources {
+        town: Some(&town_path),
+        rig: rig_path.as_deref(),
+        env: Some(&env),
+        flags,
+    };
+    Ok(settings::resolve(&sources)?)
+}
+
+/// Prints `key  value  layer` rows.
+pub fn print_sourced(ui: &mut ui::Ui, values: &[&Sourced]) -> anyhow::Result<()> {
+    let rows: Vec<Vec<String>> = values
+        .iter()
+        .map(|v| {
+            let value = match &v.value {
+                serde_json::Value::String(s) => safe(s),
+                other => other.to_string(),
+            };
+            vec![v.key.clone(), value, v.layer.to_string()]
+        })
+        .collect();
+    table(ui, &rows)?;
+    Ok(())
 }

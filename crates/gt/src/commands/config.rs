@@ -1,0 +1,87 @@
+//! `gt config`: town settings (`get`, `set`) and agent presets (`agent …`).
+
+use clap::{Args, Subcommand};
+
+use town::settings;
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective value of a setting and where it comes from.
+    Get(GetArgs),
+    /// Set a setting in the town's (or a rig's) `settings/config.json`.
+    Set(SetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// A dotted key, such as `default_agent` or `merge_queue.test_command`.
+    pub key: String,
+    /// Read the rig's effective value instead of the town's.
+    #[arg(long)]
+    pub rig: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// A dotted key, such as `default_agent` or `merge_queue.test_command`.
+    pub key: String,
+    /// The value: JSON if it parses as JSON (`5`, `true`, `["a"]`), a string otherwise.
+    pub value: String,
+    /// Write to this rig's settings instead of the town's.
+    #[arg(long)]
+    pub rig: Option<String>,
+}
+
+pub fn run(cmd: ConfigCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    match cmd {
+        ConfigCommand::Get(a) => get(&a, ui),
+        ConfigCommand::Set(a) => set(&a, ui),
+    }
+}
+
+fn get(args: &GetArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let town = super::town()?;
+    let eff = super::effective_settings(&town, args.rig.as_deref(), &[])?;
+    let found: Vec<&settings::Sourced> = eff
+        .values
+        .iter()
+        .filter(|v| v.key == args.key || v.key.starts_with(&format!("{}.", args.key)))
+        .collect();
+    if found.is_empty() {
+        if settings::is_known_key(&args.key) {
+            return Err(ui::CliError::user(format!("`{}` is not set", args.key)).into());
+        }
+        return Err(settings::SettingsError::UnknownKey(args.key.clone()).into());
+    }
+    if ui.is_json() {
+        ui.json(&found)?;
+    } else {
+        super::print_sourced(ui, &found)?;
+    }
+    Ok(())
+}
+
+fn set(args: &SetArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let town = super::town()?;
+    let (path, kind) = match &args.rig {
+        Some(rig) => {
+            town::rig::entry(&town, rig)?;
+            (
+                town::layout::RigPaths::new(&town, rig).settings_json(),
+                "rig-settings",
+            )
+        }
+        None => (town.settings_json(), "town-settings"),
+    };
+    let value = settings::set_in_file(&path, kind, &args.key, &args.value)?;
+    if ui.is_json() {
+        ui.json(&serde_json::json!({"key": args.key, "value": value, "file": path}))?;
+    } else {
+        ui.status(format!(
+            "Set {} = {value} in `{}`",
+            args.key,
+            path.display()
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,394 @@
+//! `gt doctor`: check the town and repair what is safe to repair.
+//!
+//! Checks run in order and never stop early: tool versions, the town's files and layout,
+//! every rig's layout, settings validity, the store's integrity, agent CLIs on `PATH`, stale
+//! locks and leftovers of interrupted `rig add`s. With `fix`, missing directories and files
+//! are recreated (never overwriting what exists), missing routes restored, stale locks
+//! removed and the store's readiness flags rebuilt; each finding says whether it was fixed.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::layout::{RigPaths, TOWN_PREFIX, Town};
+
+/// The oldest tmux we drive.
+pub const MIN_TMUX: (u32, u32) = (3, 0);
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Ok,
+    Warning,
+    Error,
+}
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub check: String,
+    pub status: Severity,
+    pub message: String,
+    pub fixed: bool,
+}
+
+impl Check {
+    fn new(check: impl Into<String>, status: Severity, message: impl Into<String>) -> Self {
+        Self {
+            check: check.into(),
+            status,
+            message: message.into(),
+            fixed: false,
+        }
+    }
+    fn ok(check: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::new(check, Severity::Ok, message)
+    }
+    fn fixed(mut self, fixed: bool) -> Self {
+        self.fixed = fixed;
+        self
+    }
+}
+
+/// What the doctor needs from outside: which agent commands are configured (resolved by the
+/// caller through the agent presets) and the store context.
+pub struct DoctorInput<'a> {
+    /// Every agent preset the town's settings name, with its command or why it does not
+    /// resolve.
+    pub agent_commands: &'a [(String, Result<String, String>)],
+    pub ctx: beads::Context,
+    pub fix: bool,
+}
+
+/// Runs every check.
+pub fn run(town: &Town, input: DoctorInput<'_>) -> Vec<Check> {
+    let mut out = Vec::new();
+    tools(&mut out);
+    let fix = input.fix;
+    town_layout(town, fix, &mut out);
+    rigs_layout(town, fix, &mut out);
+    settings_validity(town, &mut out);
+    store(town, input.ctx, fix, &mut out);
+    for (name, command) in input.agent_commands {
+        let program = match command {
+            Ok(command) => command.split_whitespace().next().unwrap_or_default(),
+            Err(why) => {
+                out.push(Check::new(
+                    format!("agent:{name}"),
+                    Severity::Error,
+                    why.clone(),
+                ));
+                continue;
+            }
+        };
+        out.push(match host::process::which(program) {
+            Some(path) => Check::ok(
+                format!("agent:{name}"),
+                format!("`{program}` found at `{}`", path.display()),
+            ),
+            None => Check::new(
+                format!("agent:{name}"),
+                Severity::Warning,
+                format!("`{program}` is not on PATH; agents using preset `{name}` cannot start"),
+            ),
+        });
+    }
+    stale_locks(town, fix, &mut out);
+    leftovers(town, &mut out);
+    out
+}
+
+fn tools(out: &mut Vec<Check>) {
+    out.push(match host::git::version() {
+        Ok((a, b, c)) if (a, b) >= host::git::MIN_VERSION => {
+            Check::ok("git", format!("git {a}.{b}.{c}"))
+        }
+        Ok((a, b, c)) => Check::new(
+            "git",
+            Severity::Error,
+            format!(
+                "git {a}.{b}.{c} is older than {}.{}",
+                host::git::MIN_VERSION.0,
+                host::git::MIN_VERSION.1
+            ),
+        ),
+        Err(e) => Check::new("git", Severity::Error, format!("git is not usable: {e}")),
+    });
+    out.push(match host::process::output("tmux", &["-V"]) {
+        Ok(banner) => match host::process::parse_version(&banner) {
+            Some(v) if v >= MIN_TMUX => Check::ok("tmux", banner.trim().to_owned()),
+            _ => Check::new(
+                "tmux",
+                Severity::Error,
+                format!(
+                    "{} is older than {}.{}",
+                    banner.trim(),
+                    MIN_TMUX.0,
+                    MIN_TMUX.1
+                ),
+            ),
+        },
+        Err(e) => Check::new("tmux", Severity::Error, format!("tmux is not usable: {e}")),
+    });
+}
+
+fn town_layout(town: &Town, fix: bool, out: &mut Vec<Check>) {
+    let required = [
+        "mayor/town.json",
+        "mayor/rigs.json",
+        "settings/config.json",
+        "CLAUDE.md",
+        "AGENTS.md",
+        ".runtime/locks",
+        "logs",
+        ".beads/beads.db",
+    ];
+    let missing: Vec<&str> = required
+        .iter()
+        .copied()
+        .filter(|rel| !town.root().join(rel).exists())
+        .collect();
+    let routes_ok =
+        beads::routes::read(&town.beads_dir()).is_ok_and(|r| r.iter().any(|r| r.path == "."));
+    if missing.is_empty() && routes_ok {
+        out.push(Check::ok(
+            "town_layout",
+            "every town file and directory is in place",
+        ));
+        return;
+    }
+    let mut what = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>();
+    if !routes_ok {
+        what.push(format!("the `{TOWN_PREFIX}` route"));
+    }
+    let message = format!("missing: {}", what.join(", "));
+    if fix {
+        let opts = crate::install::InstallOptions {
+            force: true,
+            ..Default::default()
+        };
+        let ctx = beads::Context {
+            actor: "gt-doctor".into(),
+            clock: Box::new(host::clock::SystemClock),
+        };
+        match crate::install::install(town.root(), &opts, ctx) {
+            Ok(_) => out.push(Check::new("town_layout", Severity::Error, message).fixed(true)),
+            Err(e) => out.push(Check::new(
+                "town_layout",
+                Severity::Error,
+                format!("{message}; repair failed: {e}"),
+            )),
+        }
+    } else {
+        out.push(Check::new("town_layout", Severity::Error, message));
+    }
+}
+
+fn rigs_layout(town: &Town, fix: bool, out: &mut Vec<Check>) {
+    let Ok(rigs) = town.rigs() else { return };
+    let routes = beads::routes::read(&town.beads_dir()).unwrap_or_default();
+    for (name, entry) in &rigs.rigs {
+        let paths = RigPaths::new(town, name);
+        let check = format!("rig:{name}");
+        if !paths.dir.is_dir() {
+            out.push(Check::new(
+                check,
+                Severity::Error,
+                format!(
+                    "registered but `{}` is missing; `gt rig remove {name} --force` unregisters it",
+                    paths.dir.display()
+                ),
+            ));
+            continue;
+        }
+        let mut problems = Vec::new();
+        let mut repaired = true;
+        for p in [paths.bare_repo(), paths.config_json()] {
+            if !p.exists() {
+                problems.push(format!("`{}` is missing", p.display()));
+                repaired = false;
+            }
+        }
+        if !paths.refinery_worktree().join(".git").exists() {
+            problems.push("the refinery worktree is missing".to_owned());
+            repaired &= fix && restore_refinery(&paths);
+        }
+        for dir in [
+            paths.polecats_dir(),
+            paths.crew_dir(),
+            paths.witness_dir(),
+            paths.dir.join("settings"),
+        ] {
+            if !dir.is_dir() {
+                problems.push(format!("`{}` is missing", dir.display()));
+                repaired &= fix && std::fs::create_dir_all(&dir).is_ok();
+            }
+        }
+        if !routes.iter().any(|r| r.path == *name) {
+            problems.push(format!("the `{}` route is missing", entry.beads.prefix));
+            if fix {
+                let mut all = beads::routes::read(&town.beads_dir()).unwrap_or_default();
+                all.push(beads::routes::Route {
+                    prefix: format!("{}-", entry.beads.prefix),
+                    path: name.clone(),
+                });
+                repaired &= beads::routes::write(&town.beads_dir(), &all).is_ok();
+            } else {
+                repaired = false;
+            }
+        }
+        out.push(if problems.is_empty() {
+            Check::ok(check, "layout complete")
+        } else {
+            Check::new(check, Severity::Error, problems.join("; ")).fixed(fix && repaired)
+        });
+    }
+}
+
+/// Re-creates the refinery worktree on the rig's default branch.
+fn restore_refinery(paths: &RigPaths) -> bool {
+    let Ok(config) = crate::files::read_json::<crate::layout::RigConfig>(&paths.config_json())
+    else {
+        return false;
+    };
+    let git = host::git::Git::new(paths.bare_repo());
+    let _ = git.run(&["worktree", "prune"]);
+    git.run(&[
+        "worktree",
+        "add",
+        "--quiet",
+        &paths.refinery_worktree().to_string_lossy(),
+        &config.default_branch,
+    ])
+    .is_ok()
+}
+
+fn settings_validity(town: &Town, out: &mut Vec<Check>) {
+    let town_settings = town.settings_json();
+    let mut layers = vec![(
+        "settings:town".to_owned(),
+        crate::settings::Sources {
+            town: Some(&town_settings),
+            ..Default::default()
+        },
+    )];
+    let rigs = town
+        .rigs()
+        .map(|r| r.rigs.keys().cloned().collect::<Vec<_>>());
+    let rig_paths: Vec<(String, std::path::PathBuf)> = rigs
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|n| (n.clone(), RigPaths::new(town, n).settings_json()))
+        .collect();
+    for (name, path) in &rig_paths {
+        layers.push((
+            format!("settings:{name}"),
+            crate::settings::Sources {
+                town: Some(&town_settings),
+                rig: Some(path),
+                ..Default::default()
+            },
+        ));
+    }
+    for (check, sources) in layers {
+        out.push(match crate::settings::resolve(&sources) {
+            Ok(_) => Check::ok(check, "valid"),
+            Err(e) => Check::new(check, Severity::Error, e.to_string()),
+        });
+    }
+    for (check, result) in [
+        ("config:town.json", town.config().map(drop)),
+        ("config:rigs.json", rigs.map(drop)),
+    ] {
+        out.push(match result {
+            Ok(()) => Check::ok(check, "valid"),
+            Err(e) => Check::new(check, Severity::Error, e.to_string()),
+        });
+    }
+}
+
+fn store(town: &Town, ctx: beads::Context, fix: bool, out: &mut Vec<Check>) {
+    match beads::Store::open(&town.beads_dir(), ctx) {
+        Ok(mut store) => match store.doctor(fix) {
+            Ok(findings) => {
+                for f in findings {
+                    let status = match f.status {
+                        "ok" => Severity::Ok,
+                        "warning" => Severity::Warning,
+                        _ => Severity::Error,
+                    };
+                    out.push(
+                        Check::new(format!("store:{}", f.check), status, f.message).fixed(f.fixed),
+                    );
+                }
+            }
+            Err(e) => out.push(Check::new("store", Severity::Error, e.to_string())),
+        },
+        Err(e) => out.push(Check::new("store", Severity::Error, e.to_string())),
+    }
+}
+
+/// A lock file nobody holds is stale: the process that made it is gone.
+fn stale_locks(town: &Town, fix: bool, out: &mut Vec<Check>) {
+    let dir = town.locks_dir();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
+    let mut stale = Vec::new();
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "lock")
+            && let Ok(guard) = host::lock::try_lock(&path)
+        {
+            drop(guard);
+            stale.push(path);
+        }
+    }
+    if stale.is_empty() {
+        out.push(Check::ok("locks", "no stale locks"));
+        return;
+    }
+    let names: Vec<String> = stale
+        .iter()
+        .map(|p| {
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    let fixed = fix && stale.iter().all(|p| std::fs::remove_file(p).is_ok());
+    out.push(
+        Check::new(
+            "locks",
+            Severity::Warning,
+            format!("{} stale lock(s): {}", stale.len(), names.join(", ")),
+        )
+        .fixed(fixed),
+    );
+}
+
+/// Rig directories that are not registered: the remains of an interrupted `rig add`.
+fn leftovers(town: &Town, out: &mut Vec<Check>) {
+    let Ok(rigs) = town.rigs() else { return };
+    let Ok(entries) = std::fs::read_dir(town.root()) else {
+        return;
+    };
+    let orphans: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| is_rig_dir(&e.path()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| !rigs.rigs.contains_key(name))
+        .collect();
+    out.push(if orphans.is_empty() {
+        Check::ok("unregistered_rigs", "none")
+    } else {
+        Check::new("unregistered_rigs", Severity::Warning, format!("not in rigs.json (an interrupted `gt rig add`?): {}; delete them by hand if unwanted", orphans.join(", ")))
+    });
+}
+
+fn is_rig_dir(path: &Path) -> bool {
+    path.join(".repo.git").is_dir()
+        || path.join("config.json").is_file() && path.join("polecats").is_dir()
+}
