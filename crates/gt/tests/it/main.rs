@@ -6,6 +6,8 @@ use std::process::{Output, Stdio};
 
 use testkit::{TestEnv, assert_cmd_snapshot};
 
+mod town;
+
 /// The binary under test.
 const GT: &str = env!("CARGO_BIN_EXE_gt");
 
@@ -44,7 +46,7 @@ fn unknown_command_is_a_usage_error() {
     ----- stderr -----
     error: unrecognized subcommand 'no-such-command'
 
-    Usage: gt <COMMAND>
+    Usage: gt [OPTIONS] <COMMAND>
 
     For more information, try '--help'.
     ");
