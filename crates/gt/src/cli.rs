@@ -27,6 +27,8 @@ pub enum Command {
     /// Town settings and agent presets.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
+    /// Polecat names: show a pool and the names in use, or choose its theme.
+    Namepool(commands::namepool::NamepoolArgs),
     /// Check the town: tools, layout, settings, store, agents, locks.
     Doctor(commands::doctor::DoctorArgs),
     /// Show where this town is: the town root found from the current directory.

@@ -47,6 +47,35 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
             _ => Classified::new(ErrorKind::User),
         });
     }
+    if let Some(err) = err.downcast_ref::<town::agents::AgentError>() {
+        use town::agents::AgentError as E;
+        return Some(match err {
+            E::UnknownPreset { .. } => Classified::new(ErrorKind::User).hint(
+                "`gt config agent list` shows the presets; `gt config agent set <name> --command <program>` adds one",
+            ),
+            E::MissingCommand(_) => Classified::new(ErrorKind::User).hint("give the program with `--command <program>`"),
+            E::NotInUserPresets { .. } => {
+                Classified::new(ErrorKind::User).hint("`gt config agent list` marks the town's own presets and overrides")
+            }
+            E::File(town::files::FileError::Io { .. }) | E::Lock(_) => Classified::new(ErrorKind::Internal),
+            E::InvalidName(_) | E::InvalidValue { .. } | E::UnsupportedVersion { .. } | E::File(_) => {
+                Classified::new(ErrorKind::User)
+            }
+        });
+    }
+    if let Some(err) = err.downcast_ref::<town::namepool::NamepoolError>() {
+        use town::namepool::NamepoolError as E;
+        return Some(match err {
+            E::EmptyCustom => {
+                Classified::new(ErrorKind::User).hint("run `gt namepool set custom --names a,b,c`")
+            }
+            E::UnknownStyle(_) => Classified::new(ErrorKind::User)
+                .hint("run `gt namepool set <theme>` to choose a theme"),
+            E::InvalidName(_) | E::ReservedName(_) | E::DuplicateName(_) => {
+                Classified::new(ErrorKind::User)
+            }
+        });
+    }
     if err.downcast_ref::<town::files::FileError>().is_some() {
         return Some(Classified::new(ErrorKind::User));
     }

@@ -37,9 +37,10 @@ pub const USER_PRESETS_VERSION: u32 = 1;
 /// built-in preset of the same name (or over nothing, for a new preset). Field names are
 /// upstream's (`AgentPresetInfo`). An empty string clears an optional value (`"resume_flag":
 /// ""` turns resume off; `"hooks_provider": "none"` turns hooks off). `env` merges key by key;
-/// lists replace.
+/// lists replace. Upstream keys we do not use (`acp`, `supports_hooks`, …) are kept as they are,
+/// so a user's upstream `agents.json` loads and survives a rewrite.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct PresetOverride {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
@@ -87,6 +88,9 @@ pub struct PresetOverride {
     pub config_dir_env: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub non_interactive: Option<NonInteractive>,
+    /// Keys of upstream's preset shape that we keep but do not interpret.
+    #[serde(flatten, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 /// How to run the agent for one prompt without a terminal (`codex exec --json`).
@@ -243,6 +247,7 @@ impl AgentPreset {
             session_id_env: self.session_id_env.clone(),
             config_dir_env: self.config_dir_env.clone(),
             non_interactive: self.non_interactive.clone(),
+            extra: BTreeMap::new(),
         }
     }
 }
@@ -301,6 +306,9 @@ pub enum AgentError {
     UnsupportedVersion { path: PathBuf, found: u32 },
     #[error(transparent)]
     File(#[from] FileError),
+    /// The presets file is locked and the lock could not be taken.
+    #[error(transparent)]
+    Lock(#[from] host::lock::LockError),
 }
 
 /// Which rule of the resolution order chose an agent.
@@ -556,6 +564,7 @@ pub fn set_user_preset(
     patch: &PresetOverride,
 ) -> Result<AgentPreset, AgentError> {
     let path = user_presets_path(town_root);
+    let _guard = lock_presets(&path)?;
     let mut presets = load_user_presets(&path)?;
     let resolved = presets.set(name, patch)?;
     save_user_presets(&path, &presets)?;
@@ -566,6 +575,7 @@ pub fn set_user_preset(
 /// removes only the override. Returns whether `name` is still a (built-in) preset.
 pub fn remove_user_preset(town_root: &Path, name: &str) -> Result<bool, AgentError> {
     let path = user_presets_path(town_root);
+    let _guard = lock_presets(&path)?;
     let mut presets = load_user_presets(&path)?;
     if !presets.remove(name) {
         return Err(AgentError::NotInUserPresets {
@@ -575,6 +585,20 @@ pub fn remove_user_preset(town_root: &Path, name: &str) -> Result<bool, AgentErr
     }
     save_user_presets(&path, &presets)?;
     Ok(BUILTIN_PRESETS.contains(&name))
+}
+
+/// Serializes read-modify-write of `settings/agents.json` between processes, so two
+/// concurrent `gt config agent set` runs cannot lose one change.
+fn lock_presets(path: &Path) -> Result<host::lock::LockGuard, AgentError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| {
+            AgentError::File(FileError::Io {
+                path: dir.to_owned(),
+                source,
+            })
+        })?;
+    }
+    Ok(host::lock::lock(&path.with_extension("json.lock"))?)
 }
 
 impl UserPresets {
@@ -1234,9 +1258,21 @@ mod tests {
             load_user_presets(&path),
             Err(AgentError::UnsupportedVersion { found: 2, .. })
         ));
+        // A misspelt `command` on a new preset still fails: it has no command.
         std::fs::write(&path, r#"{"version":1,"agents":{"x":{"comand":"x"}}}"#).unwrap();
-        let err = load_user_presets(&path).unwrap_err().to_string();
-        assert!(err.contains("comand"), "{err}");
+        assert!(matches!(
+            load_user_presets(&path),
+            Err(AgentError::MissingCommand(_))
+        ));
+        // Upstream's other keys load and survive a save.
+        std::fs::write(&path, r#"{"version":1,"agents":{"y":{"command":"y","supports_hooks":true,"acp":{"mode":"native"}}}}"#).unwrap();
+        let presets = load_user_presets(&path).unwrap();
+        assert_eq!(
+            presets.agents["y"].extra["supports_hooks"],
+            serde_json::json!(true)
+        );
+        save_user_presets(&path, &presets).unwrap();
+        assert!(std::fs::read_to_string(&path).unwrap().contains("\"acp\""));
         std::fs::write(&path, r#"{"version":1,"agents":{"x":{"args":["a"]}}}"#).unwrap();
         assert!(matches!(
             load_user_presets(&path),

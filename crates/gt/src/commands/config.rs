@@ -10,6 +10,9 @@ pub enum ConfigCommand {
     Get(GetArgs),
     /// Set a setting in the town's (or a rig's) `settings/config.json`.
     Set(SetArgs),
+    /// Agent presets: list, show, add or override, remove.
+    #[command(subcommand)]
+    Agent(super::agent::AgentCommand),
 }
 
 #[derive(Debug, Args)]
@@ -36,6 +39,7 @@ pub fn run(cmd: ConfigCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
     match cmd {
         ConfigCommand::Get(a) => get(&a, ui),
         ConfigCommand::Set(a) => set(&a, ui),
+        ConfigCommand::Agent(cmd) => super::agent::run(cmd, ui),
     }
 }
 

@@ -1,9 +1,11 @@
 //! One module per `gt` subcommand, and what they share: finding the town, opening its store,
 //! layering its settings.
 
+pub mod agent;
 pub mod config;
 pub mod doctor;
 pub mod install;
+pub mod namepool;
 pub mod rig;
 pub mod root;
 pub mod status;
@@ -25,6 +27,7 @@ pub fn run(cli: Cli, ui: &mut ui::Ui) -> anyhow::Result<()> {
         Command::Rig(cmd) => rig::run(cmd, ui),
         Command::Status(args) => status::run(&args, ui),
         Command::Config(cmd) => config::run(cmd, ui),
+        Command::Namepool(args) => namepool::run(args, ui),
         Command::Doctor(args) => doctor::run(&args, ui),
     }
 }

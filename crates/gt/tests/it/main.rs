@@ -6,6 +6,7 @@ use std::process::{Output, Stdio};
 
 use testkit::{TestEnv, assert_cmd_snapshot};
 
+mod agents_cli;
 mod town;
 
 /// The binary under test.
