@@ -109,4 +109,12 @@ pub enum Command {
     /// Ephemeral issues (wisps).
     #[command(subcommand)]
     Wisp(doctor::WispCommand),
+    /// Resolve a formula into its steps (JSON), or write it as a proto with `--persist`.
+    Cook(cook::CookArgs),
+    /// Molecules: formulas instantiated as issues.
+    #[command(subcommand)]
+    Mol(mol::MolCommand),
+    /// Formulas on the search path.
+    #[command(subcommand)]
+    Formula(formula::FormulaCommand),
 }

@@ -10,6 +10,7 @@
 //! Only this crate speaks SQL. Callers pass a [`store::Context`] with the actor and a clock.
 
 pub mod error;
+pub mod formula;
 pub mod ids;
 pub mod model;
 pub mod ops;

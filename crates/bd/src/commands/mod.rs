@@ -3,14 +3,17 @@
 pub mod close;
 pub mod comment;
 pub mod config;
+pub mod cook;
 pub mod create;
 pub mod delete;
 pub mod dep;
 pub mod doctor;
 pub mod filter;
+pub mod formula;
 pub mod init;
 pub mod label;
 pub mod list;
+pub mod mol;
 pub mod prime;
 pub mod ready;
 pub mod show;
@@ -61,6 +64,9 @@ pub fn run(cli: Cli, ui: &mut Ui) -> anyhow::Result<()> {
         Command::Version(a) => prime::version(&a, ui),
         Command::Doctor(a) => doctor::run(g, &a, ui),
         Command::Wisp(c) => doctor::wisp(g, c, ui),
+        Command::Cook(a) => cook::run(g, &a, ui),
+        Command::Mol(c) => mol::run(g, c, ui),
+        Command::Formula(c) => formula::run(g, c, ui),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod create;
 pub mod deps;
 pub mod jsonl;
 pub mod maintenance;
+pub mod molecule;
 pub mod query;
 pub mod update;
 

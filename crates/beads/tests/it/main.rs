@@ -8,6 +8,7 @@
 )]
 
 mod claim;
+mod formula;
 mod ids;
 mod jsonl;
 mod mutations;
