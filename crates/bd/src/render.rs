@@ -1,7 +1,7 @@
 //! Human output: aligned tables and issue details. Text from the store is shown with control
 //! characters escaped, so a hostile title cannot drive the terminal.
 
-use std::io;
+use std::io::{self, Write as _};
 
 use beads::{IssueDetails, IssueView};
 use ui::Ui;
@@ -31,6 +31,44 @@ pub fn issue_rows(views: &[IssueView]) -> Vec<Vec<String>> {
             ]
         })
         .collect()
+}
+
+/// Prints the issues a filter selects: a JSON array streamed as rows arrive (so thousands of
+/// issues never sit in memory at once), or an aligned table.
+pub fn issue_query(
+    ui: &mut Ui,
+    store: &beads::Store,
+    filter: &beads::Filter,
+    ready: bool,
+    empty: &str,
+) -> anyhow::Result<()> {
+    if !ui.is_json() {
+        let mut views = Vec::new();
+        store.for_each(filter, ready, |v| -> anyhow::Result<()> {
+            views.push(v);
+            Ok(())
+        })?;
+        return issues(ui, &views, empty);
+    }
+    let mut first = true;
+    let mut item = Vec::new();
+    store.for_each(filter, ready, |v| -> anyhow::Result<()> {
+        item.clear();
+        serde_json::to_writer_pretty(&mut item, &v)?;
+        let out = ui.out();
+        out.write_all(if first { b"[\n  " } else { b",\n  " })?;
+        first = false;
+        // Indent the item one level, as a pretty-printed array would.
+        for (i, line) in item.split(|b| *b == b'\n').enumerate() {
+            if i > 0 {
+                out.write_all(b"\n  ")?;
+            }
+            out.write_all(line)?;
+        }
+        Ok(())
+    })?;
+    ui.out().write_all(if first { b"[]\n" } else { b"\n]\n" })?;
+    Ok(())
 }
 
 /// Prints issues as a table, or as a JSON array.

@@ -122,13 +122,21 @@ CREATE VIEW ready_issues AS
 CREATE VIEW blocked_issues AS SELECT * FROM issues WHERE is_blocked = 1;
 ";
 
+/// Indexes whose order is the default sort (`priority, created_at DESC, id`), so `ready` and
+/// `list --status …` read rows in order and stop at the limit instead of sorting the table.
+const V2: &str = r"
+DROP INDEX idx_issues_ready;
+CREATE INDEX idx_issues_ready ON issues (status, is_blocked, priority, created_at DESC, id);
+CREATE INDEX idx_issues_list ON issues (status, priority, created_at DESC, id);
+";
+
 /// All migrations, oldest first. Append, never edit.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1)])
+    Migrations::new(vec![M::up(V1), M::up(V2)])
 }
 
 /// The schema version a fully migrated database has.
-pub const LATEST_VERSION: i64 = 1;
+pub const LATEST_VERSION: i64 = 2;
 
 #[cfg(test)]
 mod tests {

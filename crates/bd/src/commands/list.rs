@@ -54,7 +54,7 @@ pub fn run(g: &Global, args: ListArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     filter.all = args.all;
     filter.ready = args.ready;
     let store = super::open(g)?;
-    render::issues(ui, &store.list(&filter)?, "No issues")
+    render::issue_query(ui, &store, &filter, false, "No issues")
 }
 
 pub fn search(g: &Global, args: SearchArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
@@ -62,7 +62,7 @@ pub fn search(g: &Global, args: SearchArgs, ui: &mut ui::Ui) -> anyhow::Result<(
     filter.text = Some(args.query);
     filter.all = filter.statuses.is_empty();
     let store = super::open(g)?;
-    render::issues(ui, &store.list(&filter)?, "No matches")
+    render::issue_query(ui, &store, &filter, false, "No matches")
 }
 
 pub fn count(g: &Global, args: CountArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {

@@ -52,7 +52,7 @@ pub fn run(g: &Global, args: ReadyArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    render::issues(ui, &store.ready(&filter)?, "No ready work")
+    render::issue_query(ui, &store, &filter, true, "No ready work")
 }
 
 pub fn blocked(g: &Global, args: &BlockedArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {

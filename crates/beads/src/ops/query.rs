@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
+use rusqlite::params_from_iter;
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, params_from_iter};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -282,7 +282,10 @@ impl Store {
         }
         if let Some(p) = &f.id_prefix {
             // `p-` … `p.` is the key range of one prefix: an index range, not a scan.
-            q.push("i.id >= ? AND i.id < ?", [text(&format!("{p}-")), text(&format!("{p}."))]);
+            q.push(
+                "i.id >= ? AND i.id < ?",
+                [text(&format!("{p}-")), text(&format!("{p}."))],
+            );
         }
         if let Some(p) = &f.parent {
             let p = self.resolve(p)?;
@@ -390,7 +393,8 @@ impl Store {
         }
     }
 
-    fn select(&self, f: &Filter, ready: bool) -> Result<Vec<Issue>> {
+    /// The query for [`Self::select`] and [`Self::for_each`], with its parameters.
+    fn select_sql(&self, f: &Filter, ready: bool) -> Result<(String, Vec<SqlValue>)> {
         let now = self.now();
         let q = self.where_clause(f, ready, &now)?;
         let where_sql = if q.clauses.is_empty() {
@@ -407,8 +411,13 @@ impl Store {
             "SELECT {ISSUE_COLUMNS} FROM issues i WHERE {where_sql} ORDER BY {}{limit}",
             Self::order_by(f.sort, f.reverse, &now)
         );
+        Ok((sql, q.params))
+    }
+
+    fn select(&self, f: &Filter, ready: bool) -> Result<Vec<Issue>> {
+        let (sql, params) = self.select_sql(f, ready)?;
         let mut stmt = self.conn().prepare_cached(&sql)?;
-        let rows = stmt.query_map(params_from_iter(q.params.iter()), issue_from_row)?;
+        let rows = stmt.query_map(params_from_iter(params.iter()), issue_from_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
@@ -635,63 +644,40 @@ impl Store {
         if issues.is_empty() {
             return Ok(Vec::new());
         }
-        let conn = self.conn();
         let ids: Vec<&str> = issues.iter().map(|i| i.id.as_str()).collect();
-        let mut labels: HashMap<String, Vec<String>> = HashMap::new();
-        let mut dep_counts: HashMap<String, i64> = HashMap::new();
-        let mut dependent_counts: HashMap<String, i64> = HashMap::new();
-        let mut comment_counts: HashMap<String, i64> = HashMap::new();
-        let mut parents: HashMap<String, String> = HashMap::new();
-        with_id_table(conn, &ids, |conn| {
-            let mut stmt = conn.prepare_cached("SELECT l.issue_id, l.label FROM labels l JOIN temp.sel s ON s.id = l.issue_id ORDER BY l.issue_id, l.label")?;
-            for row in
-                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-            {
-                let (id, label) = row?;
-                labels.entry(id).or_default().push(label);
-            }
-            let mut stmt = conn.prepare_cached("SELECT d.issue_id, count(*), max(CASE WHEN d.type = 'parent-child' THEN d.depends_on_id END) FROM dependencies d JOIN temp.sel s ON s.id = d.issue_id GROUP BY 1")?;
-            for row in stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                ))
-            })? {
-                let (id, n, parent) = row?;
-                if let Some(p) = parent {
-                    parents.insert(id.clone(), p);
-                }
-                dep_counts.insert(id, n);
-            }
-            let mut stmt = conn.prepare_cached("SELECT d.depends_on_id, count(*) FROM dependencies d JOIN temp.sel s ON s.id = d.depends_on_id GROUP BY 1")?;
-            for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
-                let (id, n) = row?;
-                dependent_counts.insert(id, n);
-            }
-            let mut stmt = conn.prepare_cached("SELECT c.issue_id, count(*) FROM comments c JOIN temp.sel s ON s.id = c.issue_id GROUP BY 1")?;
-            for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
-                let (id, n) = row?;
-                comment_counts.insert(id, n);
-            }
-            Ok(())
-        })?;
+        let mut relations = Relations::load(self.conn(), &IdFilter::new(&ids))?;
         Ok(issues
             .into_iter()
-            .map(|issue| {
-                let id = issue.id.clone();
-                IssueView {
-                    labels: labels.remove(&id).unwrap_or_default(),
-                    parent: parents.remove(&id),
-                    dependency_count: dep_counts.get(&id).copied().unwrap_or(0),
-                    dependent_count: dependent_counts.get(&id).copied().unwrap_or(0),
-                    comment_count: comment_counts.get(&id).copied().unwrap_or(0),
-                    dependencies: None,
-                    comments: None,
-                    issue,
-                }
-            })
+            .map(|issue| relations.attach(issue))
             .collect())
+    }
+
+    /// Calls `each` with every issue the filter selects (`ready` rules when `ready`), in
+    /// order, without holding them all: large listings stream from the query.
+    pub fn for_each<E: From<Error>>(
+        &self,
+        f: &Filter,
+        ready: bool,
+        mut each: impl FnMut(IssueView) -> std::result::Result<(), E>,
+    ) -> std::result::Result<usize, E> {
+        if f.limit != 0 && f.limit <= ID_LIST_LIMIT {
+            let views = self.views(self.select(f, ready)?)?;
+            let n = views.len();
+            views.into_iter().try_for_each(&mut each)?;
+            return Ok(n);
+        }
+        let mut relations = Relations::load(self.conn(), &IdFilter { list: None })?;
+        let (sql, params) = self.select_sql(f, ready)?;
+        let mut stmt = self.conn().prepare_cached(&sql).map_err(Error::from)?;
+        let mut rows = stmt
+            .query(params_from_iter(params.iter()))
+            .map_err(Error::from)?;
+        let mut n = 0;
+        while let Some(row) = rows.next().map_err(Error::from)? {
+            each(relations.attach(issue_from_row(row).map_err(Error::from)?))?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// Every edge from the given issues, for export.
@@ -700,17 +686,16 @@ impl Store {
         ids: &[&str],
     ) -> Result<HashMap<String, Vec<crate::model::Dependency>>> {
         let mut out: HashMap<String, Vec<crate::model::Dependency>> = HashMap::new();
-        with_id_table(self.conn(), ids, |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT d.issue_id, d.depends_on_id, d.type, d.created_at, d.created_by, d.metadata FROM dependencies d
-                 JOIN temp.sel s ON s.id = d.issue_id ORDER BY d.issue_id, d.depends_on_id",
-            )?;
-            for dep in stmt.query_map([], dep_from_row)? {
+        let filter = IdFilter::new(ids);
+        let conn = self.conn();
+        {
+            let mut stmt = conn.prepare_cached(&format!("SELECT d.issue_id, d.depends_on_id, d.type, d.created_at, d.created_by, d.metadata FROM dependencies d
+                 WHERE {} ORDER BY d.issue_id, d.depends_on_id", filter.on("d.issue_id")))?;
+            for dep in stmt.query_map(params_from_iter(filter.params()), dep_from_row)? {
                 let dep = dep?;
                 out.entry(dep.issue_id.clone()).or_default().push(dep);
             }
-            Ok(())
-        })?;
+        }
         Ok(out)
     }
 
@@ -720,37 +705,137 @@ impl Store {
         ids: &[&str],
     ) -> Result<HashMap<String, Vec<crate::model::Comment>>> {
         let mut out: HashMap<String, Vec<crate::model::Comment>> = HashMap::new();
-        with_id_table(self.conn(), ids, |conn| {
-            let mut stmt = conn.prepare_cached(
+        let filter = IdFilter::new(ids);
+        let conn = self.conn();
+        {
+            let mut stmt = conn.prepare_cached(&format!(
                 "SELECT c.id, c.issue_id, c.author, c.text, c.created_at FROM comments c
-                 JOIN temp.sel s ON s.id = c.issue_id ORDER BY c.issue_id, c.created_at, c.id",
+                 WHERE {} ORDER BY c.issue_id, c.created_at, c.id",
+                filter.on("c.issue_id")
+            ))?;
+            let rows = stmt.query_map(
+                params_from_iter(filter.params()),
+                crate::ops::deps::comment_from_row,
             )?;
-            let rows = stmt.query_map([], crate::ops::deps::comment_from_row)?;
             for c in rows {
                 let c = c?;
                 out.entry(c.issue_id.clone()).or_default().push(c);
             }
-            Ok(())
-        })?;
+        }
         Ok(out)
     }
 }
 
-/// Runs `f` with the ids in a temporary table `temp.sel`, so relations load in one query each
-/// whatever the number of ids.
-fn with_id_table(
-    conn: &Connection,
-    ids: &[&str],
-    f: impl FnOnce(&Connection) -> Result<()>,
-) -> Result<()> {
-    conn.execute_batch("CREATE TEMP TABLE IF NOT EXISTS sel (id TEXT PRIMARY KEY) WITHOUT ROWID; DELETE FROM temp.sel;")?;
-    {
-        let mut ins = conn.prepare_cached("INSERT OR IGNORE INTO temp.sel (id) VALUES (?1)")?;
-        for id in ids {
-            ins.execute([id])?;
+/// Labels, edge counts, comment counts and parents of a set of issues, loaded with one query
+/// per relation and handed out by id.
+#[derive(Default)]
+struct Relations {
+    labels: HashMap<String, Vec<String>>,
+    dep_counts: HashMap<String, i64>,
+    dependent_counts: HashMap<String, i64>,
+    comment_counts: HashMap<String, i64>,
+    parents: HashMap<String, String>,
+}
+
+impl Relations {
+    fn load(conn: &rusqlite::Connection, filter: &IdFilter) -> Result<Self> {
+        let mut rel = Self::default();
+        let pairs = |sql: String| -> Result<Vec<(String, i64)>> {
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params_from_iter(filter.params()), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        };
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT l.issue_id, l.label FROM labels l WHERE {} ORDER BY l.issue_id, l.label",
+            filter.on("l.issue_id")
+        ))?;
+        for row in stmt.query_map(params_from_iter(filter.params()), |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })? {
+            let (id, label) = row?;
+            rel.labels.entry(id).or_default().push(label);
+        }
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT d.issue_id, count(*), max(CASE WHEN d.type = 'parent-child' THEN d.depends_on_id END)
+             FROM dependencies d WHERE {} GROUP BY 1",
+            filter.on("d.issue_id")
+        ))?;
+        for row in stmt.query_map(params_from_iter(filter.params()), |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })? {
+            let (id, n, parent) = row?;
+            if let Some(p) = parent {
+                rel.parents.insert(id.clone(), p);
+            }
+            rel.dep_counts.insert(id, n);
+        }
+        rel.dependent_counts = pairs(format!(
+            "SELECT d.depends_on_id, count(*) FROM dependencies d WHERE {} GROUP BY 1",
+            filter.on("d.depends_on_id")
+        ))?
+        .into_iter()
+        .collect();
+        rel.comment_counts = pairs(format!(
+            "SELECT c.issue_id, count(*) FROM comments c WHERE {} GROUP BY 1",
+            filter.on("c.issue_id")
+        ))?
+        .into_iter()
+        .collect();
+        Ok(rel)
+    }
+
+    fn attach(&mut self, issue: Issue) -> IssueView {
+        let id = issue.id.as_str();
+        IssueView {
+            labels: self.labels.remove(id).unwrap_or_default(),
+            parent: self.parents.remove(id),
+            dependency_count: self.dep_counts.get(id).copied().unwrap_or(0),
+            dependent_count: self.dependent_counts.get(id).copied().unwrap_or(0),
+            comment_count: self.comment_counts.get(id).copied().unwrap_or(0),
+            dependencies: None,
+            comments: None,
+            issue,
         }
     }
-    let out = f(conn);
-    conn.execute_batch("DELETE FROM temp.sel;")?;
-    out
+}
+
+/// Above this many ids, relations are read for the whole table and matched in memory: a scan
+/// of the relation is cheaper than building a lookup of thousands of ids.
+const ID_LIST_LIMIT: usize = 512;
+
+/// How a relation query selects the rows of the chosen ids.
+struct IdFilter {
+    /// The ids as a JSON array, or `None` to read every row.
+    list: Option<String>,
+}
+
+impl IdFilter {
+    /// Small selections filter with `IN (SELECT value FROM json_each(?1))`, which SQLite
+    /// answers with index lookups; large ones read the whole relation and callers match rows
+    /// by id in memory.
+    fn new(ids: &[&str]) -> Self {
+        Self {
+            list: (ids.len() <= ID_LIST_LIMIT)
+                .then(|| serde_json::to_string(ids).expect("strings serialize")),
+        }
+    }
+
+    /// The `WHERE` condition on `column`.
+    fn on(&self, column: &str) -> String {
+        match self.list {
+            Some(_) => format!("{column} IN (SELECT value FROM json_each(?1))"),
+            None => "1".to_owned(),
+        }
+    }
+
+    /// The query's parameters.
+    fn params(&self) -> Vec<&str> {
+        self.list.iter().map(String::as_str).collect()
+    }
 }
