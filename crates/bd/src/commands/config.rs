@@ -94,14 +94,13 @@ fn apply(g: &Global, ns: &Namespace, op: Op, ui: &mut ui::Ui) -> anyhow::Result<
     let mut store = super::open(g)?;
     match op {
         Op::Get(key) => {
-            let value = (ns.get)(&store, &key)?;
+            let Some(value) = (ns.get)(&store, &key)? else {
+                return Err(ui::CliError::user(format!("`{key}` is not set")).into());
+            };
             if ui.is_json() {
                 ui.json(&serde_json::json!({"key": key, "value": value}))?;
             } else {
-                match value {
-                    Some(v) => ui.line(v)?,
-                    None => return Err(ui::CliError::user(format!("`{key}` is not set")).into()),
-                }
+                ui.line(value)?;
             }
         }
         Op::Set(key, value) => {

@@ -386,3 +386,35 @@ fn json_errors_carry_the_hint() {
     let v: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
     assert_eq!(v["hints"][0], "`bd list --all` shows the ids in this store");
 }
+
+#[test]
+fn unknown_status_filters_and_missing_keys_are_errors() {
+    let env = testkit::TestEnv::new();
+    let bd = env!("CARGO_BIN_EXE_bd");
+    assert!(
+        env.command(bd)
+            .args(["init", "--prefix", "t"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let out = env
+        .command(bd)
+        .args(["list", "--status", "bogus"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown status `bogus`"));
+    for args in [
+        &["kv", "get", "missing"][..],
+        &["kv", "get", "missing", "--json"][..],
+    ] {
+        let out = env.command(bd).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("is not set"),
+            "{args:?}"
+        );
+    }
+}

@@ -194,6 +194,9 @@ impl Store {
                 q.push(format!("i.issue_type NOT IN {}", sql_list(&infra)), []);
             }
         } else if !f.statuses.is_empty() {
+            for status in &f.statuses {
+                self.check_status(status)?;
+            }
             let marks = q.placeholders(&f.statuses);
             q.push(format!("i.status IN ({marks})"), []);
         } else if f.all {
