@@ -363,12 +363,13 @@ pub struct RigSummary {
     pub closed: i64,
 }
 
-/// Summaries of every registered rig, with bead counts from the store.
+/// Summaries of every registered rig, with bead counts from the store (one scan for all).
 pub fn summaries(town: &Town, store: &beads::Store) -> Result<Vec<RigSummary>, RigError> {
     let rigs = town.rigs()?;
+    let counts = store.counts_by_prefix()?;
     rigs.rigs
         .iter()
-        .map(|(name, entry)| summarize(town, store, name, entry))
+        .map(|(name, entry)| Ok(summary(town, name, entry, &counts)?))
         .collect()
 }
 
@@ -379,21 +380,24 @@ pub fn summarize(
     name: &str,
     entry: &RigEntry,
 ) -> Result<RigSummary, RigError> {
+    summary(town, name, entry, &store.counts_by_prefix()?)
+}
+
+fn summary(
+    town: &Town,
+    name: &str,
+    entry: &RigEntry,
+    counts: &[(String, String, i64)],
+) -> Result<RigSummary, RigError> {
     let paths = RigPaths::new(town, name);
     let default_branch = files::read_json_opt::<RigConfig>(&paths.config_json())?
         .map(|c| c.default_branch)
         .unwrap_or_default();
-    let filter = beads::Filter {
-        id_prefix: Some(entry.beads.prefix.clone()),
-        all: true,
-        ..beads::Filter::default()
-    };
-    let by_status = store.count(&filter, Some("status"))?;
     let n = |s: &str| {
-        by_status
+        counts
             .iter()
-            .find(|(k, _)| k == s)
-            .map_or(0, |(_, c)| *c)
+            .find(|(p, st, _)| *p == entry.beads.prefix && st == s)
+            .map_or(0, |(_, _, c)| *c)
     };
     Ok(RigSummary {
         name: name.to_owned(),

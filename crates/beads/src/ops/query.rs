@@ -417,6 +417,22 @@ impl Store {
         Ok((sql, q.params))
     }
 
+    /// Issues matching the filter, without labels or counts (cheaper than [`Self::list`]).
+    pub fn issues(&self, f: &Filter) -> Result<Vec<Issue>> {
+        self.select(f, false)
+    }
+
+    /// Issue counts per id prefix and status, wisps and templates left out, in one scan:
+    /// what a town overview needs for every rig at once.
+    pub fn counts_by_prefix(&self) -> Result<Vec<(String, String, i64)>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT substr(id, 1, instr(id, '-') - 1), status, count(*) FROM issues
+             WHERE ephemeral = 0 AND is_template = 0 GROUP BY 1, 2 ORDER BY 1, 2",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     fn select(&self, f: &Filter, ready: bool) -> Result<Vec<Issue>> {
         let (sql, params) = self.select_sql(f, ready)?;
         let mut stmt = self.conn().prepare_cached(&sql)?;

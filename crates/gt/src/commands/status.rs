@@ -28,17 +28,17 @@ pub fn run(_args: &StatusArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let store = super::store(&town)?;
     let rigs = town::rig::summaries(&town, &store)?;
     let in_flight = store
-        .list(&beads::Filter {
+        .issues(&beads::Filter {
             statuses: vec!["hooked".into(), "in_progress".into()],
             limit: 0,
             ..beads::Filter::default()
         })?
         .into_iter()
-        .map(|v| Work {
-            id: v.issue.id,
-            title: v.issue.title,
-            status: v.issue.status,
-            assignee: v.issue.assignee,
+        .map(|i| Work {
+            id: i.id,
+            title: i.title,
+            status: i.status,
+            assignee: i.assignee,
         })
         .collect();
     let status = Status {
