@@ -369,7 +369,7 @@ pub fn summaries(town: &Town, store: &beads::Store) -> Result<Vec<RigSummary>, R
     let counts = store.counts_by_prefix()?;
     rigs.rigs
         .iter()
-        .map(|(name, entry)| Ok(summary(town, name, entry, &counts)?))
+        .map(|(name, entry)| summary(town, name, entry, &counts))
         .collect()
 }
 
