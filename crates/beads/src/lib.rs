@@ -22,9 +22,12 @@ pub mod store;
 
 pub use error::{Error, Result};
 pub use model::{Comment, Dependency, Issue, IssueDetails, IssueView};
+pub use ops::convoy::{ConvoyStatus, Tracked};
 pub use ops::create::NewIssue;
 pub use ops::deps::Direction;
 pub use ops::jsonl::{ExportOptions, ImportReport};
+pub use ops::mr::{MergeRequest, NewMergeRequest};
 pub use ops::query::{Filter, Sort, Stats};
 pub use ops::update::{Changes, CloseOptions};
+pub use ops::work::{Polecat, PolecatUpdate};
 pub use store::{Context, Store};

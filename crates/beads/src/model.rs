@@ -10,10 +10,12 @@ use crate::error::{Error, Result};
 /// The longest title accepted.
 pub const MAX_TITLE_CHARS: usize = 500;
 
-/// Built-in statuses. Custom statuses come from the `status.custom` config key.
+/// Built-in statuses. Custom statuses come from the `status.custom` config key. `submitted`
+/// is ours: the work is done and queued for merge; the bead closes only when it lands.
 pub const BUILTIN_STATUSES: &[&str] = &[
     "open",
     "in_progress",
+    "submitted",
     "blocked",
     "deferred",
     "closed",

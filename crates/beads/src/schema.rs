@@ -130,13 +130,66 @@ CREATE INDEX idx_issues_ready ON issues (status, is_blocked, priority, created_a
 CREATE INDEX idx_issues_list ON issues (status, priority, created_at DESC, id);
 ";
 
+/// Typed state of the work loop: polecats, merge requests, respawn counts, resumable command
+/// checkpoints and convoy landings. Gas Town keeps these as rows, not `key: value` lines.
+const V3: &str = r"
+CREATE TABLE polecats (
+    rig TEXT NOT NULL,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('spawning', 'working', 'idle', 'stuck', 'nuked')),
+    generation INTEGER NOT NULL DEFAULT 0,
+    bead_id TEXT NOT NULL DEFAULT '',
+    branch TEXT NOT NULL DEFAULT '',
+    worktree TEXT NOT NULL DEFAULT '',
+    session TEXT NOT NULL DEFAULT '',
+    agent TEXT NOT NULL DEFAULT '',
+    runtime TEXT NOT NULL DEFAULT '',
+    pid INTEGER,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (rig, name)
+) WITHOUT ROWID;
+
+CREATE TABLE merge_requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    rig TEXT NOT NULL,
+    bead_id TEXT NOT NULL,
+    branch TEXT NOT NULL,
+    sha TEXT NOT NULL,
+    target TEXT NOT NULL,
+    polecat TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL CHECK (state IN ('queued', 'testing', 'merged', 'conflict', 'failed', 'superseded', 'rejected')),
+    priority INTEGER NOT NULL DEFAULT 2,
+    retries INTEGER NOT NULL DEFAULT 0,
+    merged_sha TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    UNIQUE (branch, sha)
+);
+CREATE INDEX idx_mr_state ON merge_requests (rig, state);
+CREATE INDEX idx_mr_bead ON merge_requests (bead_id);
+
+CREATE TABLE respawns (bead_id TEXT PRIMARY KEY, count INTEGER NOT NULL) WITHOUT ROWID;
+
+CREATE TABLE checkpoints (
+    scope TEXT NOT NULL,
+    step TEXT NOT NULL,
+    value TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (scope, step)
+) WITHOUT ROWID;
+
+CREATE TABLE convoy_landings (convoy_id TEXT PRIMARY KEY, landed_at TEXT NOT NULL) WITHOUT ROWID;
+";
+
 /// All migrations, oldest first. Append, never edit.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2)])
+    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3)])
 }
 
 /// The schema version a fully migrated database has.
-pub const LATEST_VERSION: i64 = 2;
+pub const LATEST_VERSION: i64 = 3;
 
 #[cfg(test)]
 mod tests {

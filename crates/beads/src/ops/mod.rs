@@ -2,13 +2,16 @@
 //! that also writes its `events` rows and refreshes readiness.
 
 pub mod config;
+pub mod convoy;
 pub mod create;
 pub mod deps;
 pub mod jsonl;
 pub mod maintenance;
 pub mod molecule;
+pub mod mr;
 pub mod query;
 pub mod update;
+pub mod work;
 
 use rusqlite::{Connection, OptionalExtension};
 

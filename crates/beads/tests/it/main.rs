@@ -13,6 +13,7 @@ mod ids;
 mod jsonl;
 mod mutations;
 mod readiness;
+mod work;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};

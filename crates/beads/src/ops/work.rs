@@ -1,0 +1,225 @@
+//! Typed state of workers: polecats, the respawn breaker, and checkpoints of resumable
+//! commands (`gt sling`, `gt done`).
+
+use std::collections::BTreeMap;
+
+use rusqlite::{OptionalExtension, Row};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+/// A polecat's lifecycle: spawning → working → idle (↔ working) → nuked; stuck when it asked
+/// for help.
+pub const POLECAT_STATES: &[&str] = &["spawning", "working", "idle", "stuck", "nuked"];
+
+/// A polecat: one worker with its worktree, branch and agent session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Polecat {
+    pub rig: String,
+    pub name: String,
+    pub state: String,
+    /// Bumped on every spawn, so messages from an older session can be told apart.
+    pub generation: i64,
+    /// The hooked bead (empty when idle).
+    pub bead_id: String,
+    pub branch: String,
+    pub worktree: String,
+    pub session: String,
+    pub agent: String,
+    pub runtime: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i64>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+const POLECAT_COLUMNS: &str = "rig, name, state, generation, bead_id, branch, worktree, session, agent, runtime, pid, created_at, updated_at";
+
+fn polecat_from_row(r: &Row<'_>) -> rusqlite::Result<Polecat> {
+    Ok(Polecat {
+        rig: r.get(0)?,
+        name: r.get(1)?,
+        state: r.get(2)?,
+        generation: r.get(3)?,
+        bead_id: r.get(4)?,
+        branch: r.get(5)?,
+        worktree: r.get(6)?,
+        session: r.get(7)?,
+        agent: r.get(8)?,
+        runtime: r.get(9)?,
+        pid: r.get(10)?,
+        created_at: r.get(11)?,
+        updated_at: r.get(12)?,
+    })
+}
+
+/// Fields to set on a polecat; `None` keeps the stored value.
+#[derive(Debug, Clone, Default)]
+pub struct PolecatUpdate {
+    pub state: Option<String>,
+    pub bead_id: Option<String>,
+    pub branch: Option<String>,
+    pub worktree: Option<String>,
+    pub session: Option<String>,
+    pub agent: Option<String>,
+    pub runtime: Option<String>,
+    pub pid: Option<Option<i64>>,
+    /// Start a new generation (a new session).
+    pub new_generation: bool,
+}
+
+impl Store {
+    /// One polecat.
+    pub fn polecat(&self, rig: &str, name: &str) -> Result<Option<Polecat>> {
+        let sql = format!("SELECT {POLECAT_COLUMNS} FROM polecats WHERE rig = ?1 AND name = ?2");
+        Ok(self
+            .conn()
+            .prepare_cached(&sql)?
+            .query_row([rig, name], polecat_from_row)
+            .optional()?)
+    }
+
+    /// Polecats of a rig (or of every rig), by rig and name.
+    pub fn polecats(&self, rig: Option<&str>) -> Result<Vec<Polecat>> {
+        let sql = format!(
+            "SELECT {POLECAT_COLUMNS} FROM polecats WHERE ?1 IS NULL OR rig = ?1 ORDER BY rig, name"
+        );
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt.query_map([rig], polecat_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Polecats in a working state across the town (spawning or working): the cap counts these.
+    pub fn working_polecats(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT count(*) FROM polecats WHERE state IN ('spawning', 'working')")?
+            .query_row([], |r| r.get(0))?)
+    }
+
+    /// Creates the polecat if missing, then applies `update`, in one transaction. Returns it.
+    pub fn upsert_polecat(
+        &mut self,
+        rig: &str,
+        name: &str,
+        update: &PolecatUpdate,
+    ) -> Result<Polecat> {
+        if let Some(state) = &update.state {
+            if !POLECAT_STATES.contains(&state.as_str()) {
+                return Err(Error::invalid(
+                    "polecat state",
+                    format!("`{state}` is not one of {}", POLECAT_STATES.join(", ")),
+                ));
+            }
+        }
+        self.write(|tx, w| {
+            tx.prepare_cached(
+                "INSERT INTO polecats (rig, name, state, created_at, updated_at) VALUES (?1, ?2, 'spawning', ?3, ?3)
+                 ON CONFLICT (rig, name) DO NOTHING",
+            )?
+            .execute([rig, name, w.now])?;
+            tx.prepare_cached(
+                "UPDATE polecats SET
+                    state = COALESCE(?3, state), bead_id = COALESCE(?4, bead_id), branch = COALESCE(?5, branch),
+                    worktree = COALESCE(?6, worktree), session = COALESCE(?7, session), agent = COALESCE(?8, agent),
+                    runtime = COALESCE(?9, runtime), pid = CASE WHEN ?10 THEN ?11 ELSE pid END,
+                    generation = generation + ?12, updated_at = ?13
+                 WHERE rig = ?1 AND name = ?2",
+            )?
+            .execute(rusqlite::params![
+                rig,
+                name,
+                update.state,
+                update.bead_id,
+                update.branch,
+                update.worktree,
+                update.session,
+                update.agent,
+                update.runtime,
+                update.pid.is_some(),
+                update.pid.flatten(),
+                i64::from(update.new_generation),
+                w.now
+            ])?;
+            crate::ops::event(tx, w, &format!("polecat:{rig}/{name}"), "polecat_updated", None, update.state.as_deref(), None)?;
+            let sql = format!("SELECT {POLECAT_COLUMNS} FROM polecats WHERE rig = ?1 AND name = ?2");
+            Ok(tx.prepare_cached(&sql)?.query_row([rig, name], polecat_from_row)?)
+        })
+    }
+
+    /// Forgets a polecat (after its worktree and session are gone).
+    pub fn delete_polecat(&mut self, rig: &str, name: &str) -> Result<bool> {
+        self.write(|tx, w| {
+            let n = tx
+                .prepare_cached("DELETE FROM polecats WHERE rig = ?1 AND name = ?2")?
+                .execute([rig, name])?;
+            if n > 0 {
+                crate::ops::event(
+                    tx,
+                    w,
+                    &format!("polecat:{rig}/{name}"),
+                    "polecat_removed",
+                    None,
+                    None,
+                    None,
+                )?;
+            }
+            Ok(n > 0)
+        })
+    }
+
+    /// Counts one more spawn for a bead and returns the new count (the respawn breaker).
+    pub fn bump_respawns(&mut self, bead: &str) -> Result<i64> {
+        self.write(|tx, _| {
+            tx.prepare_cached(
+                "INSERT INTO respawns (bead_id, count) VALUES (?1, 1)
+                 ON CONFLICT (bead_id) DO UPDATE SET count = count + 1",
+            )?
+            .execute([bead])?;
+            Ok(tx
+                .prepare_cached("SELECT count FROM respawns WHERE bead_id = ?1")?
+                .query_row([bead], |r| r.get(0))?)
+        })
+    }
+
+    /// How many times a bead has been spawned.
+    pub fn respawns(&self, bead: &str) -> Result<i64> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT count FROM respawns WHERE bead_id = ?1")?
+            .query_row([bead], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+
+    /// Records that `step` of the command identified by `scope` is done (idempotent).
+    pub fn checkpoint(&mut self, scope: &str, step: &str, value: &str) -> Result<()> {
+        self.write(|tx, w| {
+            tx.prepare_cached(
+                "INSERT INTO checkpoints (scope, step, value, created_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (scope, step) DO UPDATE SET value = excluded.value",
+            )?
+            .execute([scope, step, value, w.now])?;
+            Ok(())
+        })
+    }
+
+    /// The steps done so far for `scope`, with their values.
+    pub fn checkpoints(&self, scope: &str) -> Result<BTreeMap<String, String>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT step, value FROM checkpoints WHERE scope = ?1")?;
+        let rows = stmt.query_map([scope], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Forgets the checkpoints of `scope` (the command finished).
+    pub fn clear_checkpoints(&mut self, scope: &str) -> Result<()> {
+        self.write(|tx, _| {
+            tx.prepare_cached("DELETE FROM checkpoints WHERE scope = ?1")?
+                .execute([scope])?;
+            Ok(())
+        })
+    }
+}
