@@ -105,13 +105,13 @@ impl Store {
         name: &str,
         update: &PolecatUpdate,
     ) -> Result<Polecat> {
-        if let Some(state) = &update.state {
-            if !POLECAT_STATES.contains(&state.as_str()) {
-                return Err(Error::invalid(
-                    "polecat state",
-                    format!("`{state}` is not one of {}", POLECAT_STATES.join(", ")),
-                ));
-            }
+        if let Some(state) = &update.state
+            && !POLECAT_STATES.contains(&state.as_str())
+        {
+            return Err(Error::invalid(
+                "polecat state",
+                format!("`{state}` is not one of {}", POLECAT_STATES.join(", ")),
+            ));
         }
         self.write(|tx, w| {
             tx.prepare_cached(
