@@ -124,7 +124,7 @@ fn convoys_track_beads_and_land_once() {
     let a = task(&mut store, "first");
     let b = task(&mut store, "second");
     let convoy = store
-        .create_convoy("Work: two things", &[a.clone()])
+        .create_convoy("Work: two things", std::slice::from_ref(&a))
         .unwrap();
     assert!(convoy.id.starts_with("hq-cv-"), "{}", convoy.id);
     assert_eq!(
