@@ -225,6 +225,11 @@ impl Store {
         &self.ctx.actor
     }
 
+    /// The current instant from the store's clock.
+    pub fn now_ts(&self) -> jiff::Timestamp {
+        self.ctx.clock.now()
+    }
+
     /// The current time in stored form.
     pub fn now(&self) -> String {
         format_ts(self.ctx.clock.now())

@@ -31,6 +31,22 @@ pub enum Command {
     Namepool(commands::namepool::NamepoolArgs),
     /// Check the town: tools, layout, settings, store, agents, locks.
     Doctor(commands::doctor::DoctorArgs),
+    /// Start polecats on beads: `gt sling <bead>... <rig>`.
+    Sling(commands::sling::SlingArgs),
+    /// Finish a polecat's work: push it and queue it for merge (run inside the polecat).
+    Done(commands::done::DoneArgs),
+    /// Print the context an agent needs: who it is and the work on its hook.
+    Prime(commands::prime::PrimeArgs),
+    /// Show the work hooked to this polecat.
+    Hook(commands::prime::HookArgs),
+    /// Polecats: the workers.
+    #[command(subcommand)]
+    Polecat(commands::polecat::PolecatCommand),
+    /// Show the recent output of a polecat's session.
+    Peek(commands::polecat::PeekArgs),
+    /// Convoys: tracked batches of beads.
+    #[command(subcommand)]
+    Convoy(commands::convoy::ConvoyCommand),
     /// Show where this town is: the town root found from the current directory.
     Root(commands::root::RootArgs),
 }

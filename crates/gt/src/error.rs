@@ -40,6 +40,24 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
             _ => Classified::new(ErrorKind::User),
         });
     }
+    if let Some(err) = err.downcast_ref::<town::work::WorkError>() {
+        use town::work::WorkError as E;
+        return Some(match err {
+            E::Refused(_) => Classified::new(ErrorKind::User),
+            E::Busy { .. } => Classified::new(ErrorKind::User).hint("wait for the other command to finish, then run this again"),
+            E::Limit(_) => Classified::new(ErrorKind::User).hint("`gt polecat list` shows what is running; raise the limit with `gt config set`"),
+            E::Session { .. } => Classified::new(ErrorKind::User)
+                .hint("everything this run made was undone; check the agent CLI with `gt doctor`, then sling again"),
+            E::Store(e) => return classify_store(e),
+            E::Git(_) | E::Io { .. } => Classified::new(ErrorKind::Internal),
+            // Transparent wrappers hide the inner error from the chain; classify it directly.
+            E::Rig(e) => return classify(e),
+            E::Settings(e) => return classify(e),
+            E::Agent(e) => return classify(e),
+            E::Namepool(e) => return classify(e),
+            E::File(e) => return classify(e),
+        });
+    }
     if let Some(err) = err.downcast_ref::<town::settings::SettingsError>() {
         return Some(match err {
             town::settings::SettingsError::UnknownKey(_) => Classified::new(ErrorKind::User)

@@ -22,6 +22,9 @@ pub const BD_ACTOR: &str = "BD_ACTOR";
 pub const BEADS_ACTOR: &str = "BEADS_ACTOR";
 /// The town root, used instead of walking up from the current directory.
 pub const GT_TOWN_ROOT: &str = "GT_TOWN_ROOT";
+/// The tmux socket name (`tmux -L <name>`) for the town's agent sessions, instead of the one
+/// derived from the town path.
+pub const GT_TMUX_SOCKET: &str = "GT_TMUX_SOCKET";
 /// Unstable, for tests: an RFC 3339 instant that the clock reports instead of the real time.
 pub const GT_TEST_NOW: &str = "GT_TEST_NOW";
 /// The user's name, the last fallback for the actor.
@@ -40,6 +43,19 @@ pub fn var_os(name: &str) -> Option<OsString> {
 /// Whether color output is disabled by the user (`NO_COLOR`).
 pub fn no_color() -> bool {
     var(NO_COLOR).is_some()
+}
+
+/// Every variable whose name satisfies `keep`, sorted by name (what an agent session may
+/// inherit: the caller decides which names pass).
+pub fn vars_matching(keep: impl Fn(&str) -> bool) -> Vec<(String, String)> {
+    let mut vars: Vec<(String, String)> = std::env::vars().filter(|(k, _)| keep(k)).collect();
+    vars.sort();
+    vars
+}
+
+/// The path of the running executable.
+pub fn current_exe() -> std::io::Result<std::path::PathBuf> {
+    std::env::current_exe()
 }
 
 /// The current working directory.

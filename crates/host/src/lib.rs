@@ -8,9 +8,13 @@
 //! - [`git`]: `git -C <dir> …` with a hermetic environment and typed failures.
 //! - [`lock`]: advisory file locks with a clean "busy" outcome.
 //! - [`process`]: running helper programs and finding programs on `PATH`.
+//! - [`spawn`]: detached long-running processes: start, liveness, process-group kill.
+//! - [`tmux`]: [`tmux::Tmux`], tmux on a named socket (`tmux -L`), never the user's server.
 
 pub mod clock;
 pub mod env;
 pub mod git;
 pub mod lock;
 pub mod process;
+pub mod spawn;
+pub mod tmux;

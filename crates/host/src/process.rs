@@ -5,7 +5,7 @@
 )]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 
 /// A helper program that failed to run or exited non-zero.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +46,19 @@ pub fn output(program: &str, args: &[&str]) -> Result<String, ProcessError> {
             stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
         })
     }
+}
+
+/// Runs `program args…` with stdin closed and stdout/stderr shared with this process, and
+/// returns its exit status (for a helper whose output the user should see as it runs).
+pub fn run_inherit(program: &str, args: &[&str]) -> Result<ExitStatus, ProcessError> {
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|source| ProcessError::Spawn {
+            program: program.to_owned(),
+            source,
+        })
 }
 
 /// The first executable named `name` on `PATH` (or `name` itself if it is a path).
@@ -94,6 +107,19 @@ mod tests {
         ));
         assert!(matches!(
             output("no-such-program-xyz", &[]),
+            Err(ProcessError::Spawn { .. })
+        ));
+    }
+
+    #[test]
+    fn run_inherit_reports_the_exit_status() {
+        assert_eq!(
+            run_inherit("sh", &["-c", "exit 4"]).unwrap().code(),
+            Some(4)
+        );
+        assert!(run_inherit("sh", &["-c", "true"]).unwrap().success());
+        assert!(matches!(
+            run_inherit("no-such-program-xyz", &[]),
             Err(ProcessError::Spawn { .. })
         ));
     }

@@ -27,7 +27,7 @@ pub const DEFAULT_INSTRUCTIONS_FILE: &str = "AGENTS.md";
 
 /// The built-in presets, in the order `gt config agent list` shows them.
 pub const BUILTIN_PRESETS: &[&str] = &[
-    "claude", "codex", "gemini", "cursor", "amp", "opencode", "copilot", "auggie", "pi",
+    "claude", "codex", "gemini", "cursor", "amp", "opencode", "copilot", "auggie", "pi", "scripted",
 ];
 
 /// The version of `settings/agents.json` this build reads and writes.
@@ -918,6 +918,17 @@ fn builtin_flat(name: &str) -> Option<PresetOverride> {
             non_interactive: ni(None, Some("-p"), Some("--no-session")),
             ..PresetOverride::default()
         },
+        // Not an AI: the scripted agent that ships with gt (`gt-scripted-agent`), for tests,
+        // `gt demo` and trying the loop without a model. It prompts like Claude Code.
+        "scripted" => PresetOverride {
+            command: s("gt-scripted-agent"),
+            process_names: list(&["gt-scripted-age", "gt-scripted-agent"]),
+            prompt_mode: s("arg"),
+            ready_prompt_prefix: s("❯ "),
+            ready_delay_ms: Some(10_000),
+            instructions_file: s("AGENTS.md"),
+            ..PresetOverride::default()
+        },
         _ => return None,
     };
     Some(preset)
@@ -959,7 +970,7 @@ mod tests {
             assert!(!p.process_names.is_empty(), "{name}");
             validate_name(name).unwrap();
         }
-        assert_eq!(BUILTIN_PRESETS.len(), 9);
+        assert_eq!(BUILTIN_PRESETS.len(), 10);
         assert!(builtin("nope").is_none());
     }
 

@@ -7,6 +7,7 @@
 //! - [`install`]: `gt install`, creating or repairing a town.
 //! - [`rig`]: adding, listing, removing and parking rigs.
 //! - [`doctor`]: `gt doctor`, checks and safe repairs.
+//! - [`work`]: the work loop — sling, prime, done.
 //! - [`agents`]: agent presets and the one resolver every agent start goes through.
 //! - [`namepool`]: polecat name pools and name allocation.
 //!
@@ -20,7 +21,9 @@ pub mod install;
 pub mod layout;
 pub mod namepool;
 pub mod rig;
+pub mod runtime;
 pub mod settings;
+pub mod work;
 
 use std::path::{Path, PathBuf};
 

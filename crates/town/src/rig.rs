@@ -272,25 +272,17 @@ fn build(
         });
     }
     let bare_git = host::git::Git::new(&bare);
-    let branch = bare_git
-        .run(&["symbolic-ref", "--short", "HEAD"])?
-        .trim()
-        .to_owned();
-    if bare_git
-        .output(&[
-            "rev-parse",
-            "--verify",
-            "--quiet",
-            &format!("{branch}^{{commit}}"),
-        ])?
-        .status
-        .code()
-        != Some(0)
-    {
-        return Err(RigError::EmptyRepo {
-            url: url.to_owned(),
-        });
-    }
+    // A bare clone tracks nothing; map the remote's branches to `origin/*` so every worktree
+    // of the rig can start from (and the refinery land onto) what the remote holds.
+    bare_git.run(&[
+        "config",
+        "remote.origin.fetch",
+        "+refs/heads/*:refs/remotes/origin/*",
+    ])?;
+    bare_git.run(&["fetch", "--quiet", "origin"])?;
+    let branch = default_branch(&bare_git)?.ok_or_else(|| RigError::EmptyRepo {
+        url: url.to_owned(),
+    })?;
     let refinery = paths.refinery_worktree();
     std::fs::create_dir_all(refinery.parent().unwrap_or(&paths.dir)).map_err(io(&paths.dir))?;
     bare_git.run(&[
@@ -345,6 +337,42 @@ fn build(
         ..RigEntry::default()
     };
     Ok((entry, config))
+}
+
+/// The branch a rig works on: the remote's HEAD when it names a branch with commits, else
+/// `main`, `master`, or the only branch there is. `None` for a repository without commits.
+fn default_branch(bare: &host::git::Git) -> Result<Option<String>, RigError> {
+    let has_commits = |b: &str| -> Result<bool, RigError> {
+        Ok(bare
+            .output(&[
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                &format!("refs/heads/{b}^{{commit}}"),
+            ])?
+            .status
+            .success())
+    };
+    let head = bare.output(&["symbolic-ref", "--short", "HEAD"])?;
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_owned();
+    if !head.is_empty() && has_commits(&head)? {
+        return Ok(Some(head));
+    }
+    for b in ["main", "master"] {
+        if has_commits(b)? {
+            bare.run(&["symbolic-ref", "HEAD", &format!("refs/heads/{b}")])?;
+            return Ok(Some(b.to_owned()));
+        }
+    }
+    let branches = bare.run(&["for-each-ref", "--format=%(refname:short)", "refs/heads/"])?;
+    let branches: Vec<&str> = branches.lines().filter(|l| !l.is_empty()).collect();
+    match branches.as_slice() {
+        [only] => {
+            bare.run(&["symbolic-ref", "HEAD", &format!("refs/heads/{only}")])?;
+            Ok(Some((*only).to_owned()))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// A rig as `list` and `status` show it.

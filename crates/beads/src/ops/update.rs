@@ -116,6 +116,33 @@ impl Store {
         })
     }
 
+    /// Moves an issue to `to` only if its status is one of `from` (a compare-and-swap), with
+    /// the usual event and readiness upkeep. Returns whether it moved.
+    pub fn transition(&mut self, input: &str, from: &[&str], to: &str) -> Result<bool> {
+        let id = self.resolve(input)?;
+        self.check_status(to)?;
+        let current = self.get(&id)?.status;
+        if !from.contains(&current.as_str()) {
+            return Ok(false);
+        }
+        let changes = Changes {
+            status: Some(to.to_owned()),
+            ..Changes::default()
+        };
+        self.write(|tx, w| {
+            let old = fetch(tx, &id)?;
+            if !from.contains(&old.status.as_str()) {
+                return Ok(false);
+            }
+            let mut new = old.clone();
+            apply(&mut new, &changes, None, w)?;
+            store_fields(tx, &old, &new, w)?;
+            readiness::refresh(tx, w.settings, readiness::seeds_for_status_change(tx, &id)?)?;
+            rehash(tx, &id)?;
+            Ok(true)
+        })
+    }
+
     /// Claims an issue for the actor: a compare-and-swap from `open` and unassigned (or
     /// assigned to the actor) to `in_progress`. Claiming again as the same actor is a no-op.
     pub fn claim(&mut self, input: &str) -> Result<Issue> {

@@ -148,6 +148,32 @@ impl Store {
         })
     }
 
+    /// Moves a polecat from state `from` to `to` (a compare-and-swap): false if it was in
+    /// another state, for example because its agent already finished.
+    pub fn polecat_transition(
+        &mut self,
+        rig: &str,
+        name: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<bool> {
+        if !POLECAT_STATES.contains(&to) {
+            return Err(Error::invalid(
+                "polecat state",
+                format!("`{to}` is not one of {}", POLECAT_STATES.join(", ")),
+            ));
+        }
+        self.write(|tx, w| {
+            let n = tx
+                .prepare_cached("UPDATE polecats SET state = ?4, updated_at = ?5 WHERE rig = ?1 AND name = ?2 AND state = ?3")?
+                .execute([rig, name, from, to, w.now])?;
+            if n > 0 {
+                crate::ops::event(tx, w, &format!("polecat:{rig}/{name}"), "polecat_updated", Some(from), Some(to), None)?;
+            }
+            Ok(n > 0)
+        })
+    }
+
     /// Forgets a polecat (after its worktree and session are gone).
     pub fn delete_polecat(&mut self, rig: &str, name: &str) -> Result<bool> {
         self.write(|tx, w| {

@@ -3,11 +3,16 @@
 
 pub mod agent;
 pub mod config;
+pub mod convoy;
 pub mod doctor;
+pub mod done;
 pub mod install;
 pub mod namepool;
+pub mod polecat;
+pub mod prime;
 pub mod rig;
 pub mod root;
+pub mod sling;
 pub mod status;
 
 use std::path::PathBuf;
@@ -29,6 +34,13 @@ pub fn run(cli: Cli, ui: &mut ui::Ui) -> anyhow::Result<()> {
         Command::Config(cmd) => config::run(cmd, ui),
         Command::Namepool(args) => namepool::run(args, ui),
         Command::Doctor(args) => doctor::run(&args, ui),
+        Command::Sling(args) => sling::run(&args, ui),
+        Command::Done(args) => done::run(&args, ui),
+        Command::Prime(args) => prime::run(&args, ui),
+        Command::Hook(args) => prime::hook(&args, ui),
+        Command::Polecat(cmd) => polecat::run(cmd, ui),
+        Command::Peek(args) => polecat::peek(&args, ui),
+        Command::Convoy(cmd) => convoy::run(cmd, ui),
     }
 }
 
@@ -87,4 +99,51 @@ pub fn print_sourced(ui: &mut ui::Ui, values: &[&Sourced]) -> anyhow::Result<()>
         .collect();
     table(ui, &rows)?;
     Ok(())
+}
+
+/// The runtime agent sessions run in: tmux on the town's own socket (`GT_TMUX_SOCKET`
+/// overrides its name), or plain subprocesses with `GT_RUNTIME=subprocess`.
+pub fn runtime(town: &Town) -> Box<dyn town::runtime::Runtime> {
+    if host::env::var("GT_RUNTIME").as_deref() == Some("subprocess") {
+        return Box::new(town::runtime::SubprocessRuntime::new(
+            town.runtime_dir().join("sessions"),
+        ));
+    }
+    let socket = host::env::var(host::env::GT_TMUX_SOCKET);
+    Box::new(town::runtime::TmuxRuntime::for_town(
+        town.root(),
+        socket.as_deref(),
+    ))
+}
+
+/// Names an agent session inherits from the caller: enough to run a coding CLI (home, terminal,
+/// locale, credentials by `*_API_KEY`, tool config) and nothing else; Gas Town sets the rest.
+pub fn agent_env() -> Vec<(String, String)> {
+    const PASS: &[&str] = &[
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "LANG",
+        "LC_ALL",
+        "TERM",
+        "COLORTERM",
+        "TMPDIR",
+        "SHELL",
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "XDG_CACHE_HOME",
+        "GIT_CONFIG_GLOBAL",
+        "GIT_CONFIG_NOSYSTEM",
+        "GT_TMUX_SOCKET",
+        "GT_RUNTIME",
+        "GT_TEST_NOW",
+        "GT_AGENT_SCRIPT",
+        "GT_SCRIPTED_AGENT_READY_DELAY_MS",
+        "CLAUDE_CONFIG_DIR",
+        "CODEX_HOME",
+        "ANTHROPIC_BASE_URL",
+        "OPENAI_BASE_URL",
+    ];
+    host::env::vars_matching(|k| PASS.contains(&k) || k.ends_with("_API_KEY"))
 }

@@ -74,7 +74,7 @@ fn agent_list_shows_the_builtins_and_marks_overrides() {
     );
     let list = json(&ok(&env, &["--json", "config", "agent", "list"]));
     let rows = list.as_array().unwrap();
-    assert_eq!(rows.len(), 10);
+    assert_eq!(rows.len(), 11);
     let kind = |name: &str| {
         rows.iter().find(|r| r["name"] == name).unwrap()["kind"]
             .as_str()

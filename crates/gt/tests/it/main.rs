@@ -7,6 +7,7 @@ use std::process::{Output, Stdio};
 use testkit::{TestEnv, assert_cmd_snapshot};
 
 mod agents_cli;
+mod scripted_agent;
 mod town;
 
 /// The binary under test.

@@ -1,0 +1,177 @@
+//! `gt convoy create/add/status/list/close`.
+
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Subcommand)]
+pub enum ConvoyCommand {
+    /// Track beads (of any rig) as one batch.
+    Create(CreateArgs),
+    /// Add beads to a convoy.
+    Add(AddArgs),
+    /// Each tracked bead's state.
+    Status(StatusArgs),
+    /// Open convoys (all with `--all`).
+    List(ListArgs),
+    /// Close a convoy by hand.
+    Close(CloseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The convoy's title.
+    pub title: String,
+    /// Beads to track.
+    pub beads: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    pub convoy: String,
+    #[arg(required = true)]
+    pub beads: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The convoy [default: every open convoy].
+    pub convoy: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Include closed convoys.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CloseArgs {
+    pub convoy: String,
+    /// Close even though tracked beads have not landed.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn run(cmd: ConvoyCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let town = super::town()?;
+    let mut store = super::store(&town)?;
+    match cmd {
+        ConvoyCommand::Create(a) => {
+            let convoy = store.create_convoy(&a.title, &a.beads)?;
+            if ui.is_json() {
+                ui.json(&store.convoy_status(&convoy.id)?)?;
+            } else {
+                ui.line(&convoy.id)?;
+                ui.status(format!(
+                    "Created convoy {} tracking {} bead(s)",
+                    convoy.id,
+                    a.beads.len()
+                ));
+            }
+        }
+        ConvoyCommand::Add(a) => {
+            let added = store.convoy_add(&a.convoy, &a.beads)?;
+            if ui.is_json() {
+                ui.json(&serde_json::json!({"convoy": a.convoy, "added": added}))?;
+            } else {
+                ui.status(format!("Added {} bead(s) to {}", added.len(), a.convoy));
+            }
+        }
+        ConvoyCommand::Status(a) => {
+            let convoys = match &a.convoy {
+                Some(c) => vec![store.convoy_status(c)?],
+                None => store.convoys(false)?,
+            };
+            if ui.is_json() {
+                ui.json(&convoys)?;
+            } else if convoys.is_empty() {
+                ui.status("No open convoys");
+            } else {
+                for c in &convoys {
+                    let state = if c.landed_at.is_some() {
+                        "landed".to_owned()
+                    } else {
+                        c.status.clone()
+                    };
+                    ui.line(format!(
+                        "{}  {}  [{state}, {}/{} merged]",
+                        c.id,
+                        super::safe(&c.title),
+                        c.merged,
+                        c.tracked.len()
+                    ))?;
+                    let rows: Vec<Vec<String>> = c
+                        .tracked
+                        .iter()
+                        .map(|t| {
+                            vec![
+                                format!("  {}", t.id),
+                                t.status.clone(),
+                                if t.assignee.is_empty() {
+                                    "-".into()
+                                } else {
+                                    t.assignee.clone()
+                                },
+                                super::safe(&t.title),
+                            ]
+                        })
+                        .collect();
+                    super::table(ui, &rows)?;
+                }
+            }
+        }
+        ConvoyCommand::List(a) => {
+            let convoys = store.convoys(a.all)?;
+            if ui.is_json() {
+                ui.json(&convoys)?;
+            } else if convoys.is_empty() {
+                ui.status("No convoys");
+            } else {
+                let rows: Vec<Vec<String>> = convoys
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            c.id.clone(),
+                            c.status.clone(),
+                            format!("{}/{}", c.merged, c.tracked.len()),
+                            super::safe(&c.title),
+                        ]
+                    })
+                    .collect();
+                super::table(ui, &rows)?;
+            }
+        }
+        ConvoyCommand::Close(a) => {
+            let status = store.convoy_status(&a.convoy)?;
+            let open: Vec<&str> = status
+                .tracked
+                .iter()
+                .filter(|t| t.status != "closed")
+                .map(|t| t.id.as_str())
+                .collect();
+            if !open.is_empty() && !a.force {
+                return Err(ui::CliError::user(format!(
+                    "convoy {} still tracks open beads: {}",
+                    status.id,
+                    open.join(", ")
+                ))
+                .hint("pass `--force` to close it anyway")
+                .into());
+            }
+            let closed = store.close(
+                &status.id,
+                &beads::CloseOptions {
+                    reason: "closed by hand".into(),
+                    force: true,
+                    ..Default::default()
+                },
+            )?;
+            if ui.is_json() {
+                ui.json(&closed)?;
+            } else {
+                ui.status(format!("Closed convoy {}", closed.id));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,59 @@
+//! `gt done`: finish a polecat's work and queue it for merge.
+
+use clap::Args;
+
+use town::work::done::{self, DoneStatus};
+
+#[derive(Debug, Args)]
+pub struct DoneArgs {
+    /// How the work ended: COMPLETED (queue it for merge), ESCALATED (need help), DEFERRED
+    /// (return the bead to the queue).
+    #[arg(long, default_value = "COMPLETED")]
+    pub status: String,
+}
+
+pub fn run(args: &DoneArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let status = DoneStatus::parse(&args.status).map_err(|e| ui::CliError::usage(e.to_string()))?;
+    let town = super::town()?;
+    let mut store = super::store(&town)?;
+    let out = done::done(&mut store, &town, &host::env::current_dir()?, status)?;
+    if ui.is_json() {
+        ui.json(&out)?;
+        return Ok(());
+    }
+    if out.already_done {
+        ui.status(format!("{}: already done for {}", out.polecat, out.bead));
+    }
+    if out.safety_commit {
+        ui.status("Committed leftover changes (safety net)");
+    }
+    if let Some(sha) = &out.pushed {
+        ui.status(format!(
+            "Pushed {} at {}",
+            out.branch,
+            &sha[..sha.len().min(12)]
+        ));
+    }
+    match (&out.merge_request, out.status) {
+        (Some(mr), _) => ui.status(format!(
+            "Queued {} for {} → {}: {} is submitted and closes when it lands",
+            mr.label(),
+            mr.branch,
+            mr.target,
+            out.bead
+        )),
+        (None, DoneStatus::Escalated) => ui.status(format!(
+            "Escalated {}: {} is marked stuck",
+            out.bead, out.polecat
+        )),
+        (None, DoneStatus::Deferred) => ui.status(format!(
+            "Deferred {}: it is back in the ready queue",
+            out.bead
+        )),
+        (None, DoneStatus::Completed) if out.no_change => {
+            ui.status(format!("{} closed without changes", out.bead));
+        }
+        (None, DoneStatus::Completed) => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,207 @@
+//! `gt polecat list/status/nuke` and `gt peek`.
+
+use clap::{Args, Subcommand};
+
+use town::work::identity::PolecatId;
+
+#[derive(Debug, Subcommand)]
+pub enum PolecatCommand {
+    /// The polecats of a rig, or of every rig.
+    List(ListArgs),
+    /// One polecat: state, bead, branch, session.
+    Status(OneArgs),
+    /// Destroy a polecat: stop its session, remove its worktree and branch, forget it.
+    Nuke(NukeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this rig.
+    pub rig: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct OneArgs {
+    /// `<rig>/polecats/<name>` or `<rig>/<name>`.
+    pub polecat: String,
+}
+
+#[derive(Debug, Args)]
+pub struct NukeArgs {
+    /// `<rig>/polecats/<name>` or `<rig>/<name>`.
+    pub polecat: String,
+    /// Nuke even with a bead hooked or uncommitted changes (they are lost).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PeekArgs {
+    /// `<rig>/polecats/<name>` or `<rig>/<name>`.
+    pub polecat: String,
+    /// How many lines of the session to show.
+    #[arg(short = 'n', long, default_value_t = 40)]
+    pub lines: usize,
+}
+
+fn parse(s: &str) -> anyhow::Result<PolecatId> {
+    Ok(PolecatId::parse(s).ok_or_else(|| {
+        ui::CliError::usage(format!(
+            "`{s}` is not a polecat: use `<rig>/polecats/<name>`"
+        ))
+    })?)
+}
+
+pub fn run(cmd: PolecatCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let town = super::town()?;
+    let mut store = super::store(&town)?;
+    let runtime = super::runtime(&town);
+    match cmd {
+        PolecatCommand::List(a) => {
+            if let Some(rig) = &a.rig {
+                town::rig::entry(&town, rig)?;
+            }
+            let rows = store.polecats(a.rig.as_deref())?;
+            if ui.is_json() {
+                ui.json(&rows)?;
+            } else if rows.is_empty() {
+                ui.status("No polecats");
+            } else {
+                let mut table = vec![vec![
+                    "POLECAT".to_owned(),
+                    "STATE".into(),
+                    "BEAD".into(),
+                    "SESSION".into(),
+                    "ALIVE".into(),
+                ]];
+                for p in &rows {
+                    let alive =
+                        !p.session.is_empty() && runtime.is_alive(&p.session, &[]).unwrap_or(false);
+                    table.push(vec![
+                        format!("{}/polecats/{}", p.rig, p.name),
+                        p.state.clone(),
+                        if p.bead_id.is_empty() {
+                            "-".into()
+                        } else {
+                            p.bead_id.clone()
+                        },
+                        p.session.clone(),
+                        if alive { "yes".into() } else { "no".into() },
+                    ]);
+                }
+                super::table(ui, &table)?;
+            }
+        }
+        PolecatCommand::Status(a) => {
+            let id = parse(&a.polecat)?;
+            let row = store
+                .polecat(&id.rig, &id.name)?
+                .ok_or_else(|| ui::CliError::user(format!("no polecat `{}`", id.address())))?;
+            let alive =
+                !row.session.is_empty() && runtime.is_alive(&row.session, &[]).unwrap_or(false);
+            if ui.is_json() {
+                ui.json(&serde_json::json!({"polecat": row, "alive": alive}))?;
+            } else {
+                for (k, v) in [
+                    ("polecat", id.address()),
+                    ("state", row.state.clone()),
+                    (
+                        "bead",
+                        if row.bead_id.is_empty() {
+                            "-".into()
+                        } else {
+                            row.bead_id.clone()
+                        },
+                    ),
+                    ("branch", row.branch.clone()),
+                    ("worktree", row.worktree.clone()),
+                    (
+                        "session",
+                        format!(
+                            "{} ({})",
+                            row.session,
+                            if alive { "alive" } else { "not running" }
+                        ),
+                    ),
+                    ("agent", row.agent.clone()),
+                    ("generation", row.generation.to_string()),
+                ] {
+                    ui.line(format!("{k:<10}  {v}"))?;
+                }
+            }
+        }
+        PolecatCommand::Nuke(a) => {
+            let id = parse(&a.polecat)?;
+            let row = store
+                .polecat(&id.rig, &id.name)?
+                .ok_or_else(|| ui::CliError::user(format!("no polecat `{}`", id.address())))?;
+            let worktree = id.worktree(&town);
+            if !a.force {
+                if !row.bead_id.is_empty() {
+                    return Err(ui::CliError::user(format!("`{}` has `{}` hooked", id.address(), row.bead_id))
+                        .hint("finish it with `gt done`, or pass `--force` to nuke anyway (the bead goes back to the queue)")
+                        .into());
+                }
+                if worktree.exists() && !town::work::gitops::is_clean(&worktree)? {
+                    return Err(ui::CliError::user(format!(
+                        "`{}` has uncommitted changes",
+                        worktree.display()
+                    ))
+                    .hint("pass `--force` to lose them")
+                    .into());
+                }
+            }
+            if !row.session.is_empty() {
+                let _ = runtime.stop(&row.session);
+            }
+            if !row.bead_id.is_empty() {
+                let issue = store.get(&row.bead_id)?;
+                if matches!(issue.status.as_str(), "hooked" | "in_progress") {
+                    store.update(
+                        &row.bead_id,
+                        &beads::Changes {
+                            status: Some("open".into()),
+                            assignee: Some(String::new()),
+                            ..Default::default()
+                        },
+                    )?;
+                }
+            }
+            town::work::gitops::remove_worktree(
+                &town::layout::RigPaths::new(&town, &id.rig).bare_repo(),
+                &worktree,
+                &row.branch,
+            )?;
+            store.delete_polecat(&id.rig, &id.name)?;
+            if ui.is_json() {
+                ui.json(&serde_json::json!({"polecat": id.address(), "status": "nuked"}))?;
+            } else {
+                ui.status(format!("Nuked {}", id.address()));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn peek(args: &PeekArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let town = super::town()?;
+    let store = super::store(&town)?;
+    let id = parse(&args.polecat)?;
+    let row = store
+        .polecat(&id.rig, &id.name)?
+        .ok_or_else(|| ui::CliError::user(format!("no polecat `{}`", id.address())))?;
+    let runtime = super::runtime(&town);
+    let text = runtime.capture(&row.session)?;
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = &lines[lines.len().saturating_sub(args.lines)..];
+    if ui.is_json() {
+        ui.json(
+            &serde_json::json!({"polecat": id.address(), "session": row.session, "lines": tail}),
+        )?;
+    } else {
+        for line in tail {
+            ui.line(super::safe(line))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! `gt sling <bead>... <target>`: start polecats on beads.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use town::work::sling::{self, Action, SlingOptions};
+
+#[derive(Debug, Args)]
+pub struct SlingArgs {
+    /// Beads, then the target: a rig, or `<rig>/polecats/<name>`.
+    #[arg(required = true, num_args = 2.., value_name = "BEAD... TARGET")]
+    pub args: Vec<String>,
+    /// The agent preset to run, instead of the configured one.
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Start the polecat's branch from this branch instead of the rig's default.
+    #[arg(long)]
+    pub base_branch: Option<String>,
+    /// Take the bead even if it is hooked elsewhere (stops that session).
+    #[arg(long)]
+    pub force: bool,
+    /// Do not track the beads in a convoy.
+    #[arg(long)]
+    pub no_convoy: bool,
+    /// Show what would happen; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Create the named polecat if it does not exist.
+    #[arg(long)]
+    pub create: bool,
+    /// Seconds to wait for the agent to be ready.
+    #[arg(long, default_value_t = 60)]
+    pub ready_timeout: u64,
+}
+
+pub fn run(args: &SlingArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let town = super::town()?;
+    let mut store = super::store(&town)?;
+    let (target, beads) = args.args.split_last().expect("clap requires two or more");
+    let runtime = super::runtime(&town);
+    let cx = sling::SlingContext {
+        town: &town,
+        runtime: runtime.as_ref(),
+        gt_bin: host::env::current_exe()?,
+        inherited_env: super::agent_env(),
+        ready_timeout: Duration::from_secs(args.ready_timeout),
+    };
+    let opts = SlingOptions {
+        agent: args.agent.clone(),
+        base_branch: args.base_branch.clone(),
+        force: args.force,
+        no_convoy: args.no_convoy,
+        dry_run: args.dry_run,
+        create: args.create,
+    };
+    let slung = sling::sling(&mut store, &cx, beads, target, &opts)?;
+    if ui.is_json() {
+        ui.json(&slung)?;
+        return Ok(());
+    }
+    for s in &slung {
+        let verb = match s.action {
+            Action::Started => "Slung",
+            Action::Restarted => "Restarted",
+            Action::AlreadyRunning => "Already running:",
+            Action::WouldStart => "Would sling",
+        };
+        ui.status(format!(
+            "{verb} {} to {} (session {}, agent {}, branch {})",
+            s.bead, s.polecat, s.session, s.agent, s.branch
+        ));
+    }
+    if let Some(c) = slung.iter().find_map(|s| s.convoy.clone()) {
+        ui.status(format!("Tracking in convoy {c}: `gt convoy status {c}`"));
+    }
+    for s in &slung {
+        ui.line(&s.polecat)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,409 @@
+//! Agent session runtimes: where an agent's process runs and how we talk to it.
+//!
+//! [`Runtime`] starts, inspects, sends text to and stops one named session. Two
+//! implementations:
+//!
+//! - [`TmuxRuntime`] (the default): one tmux session per agent on the town's own tmux server
+//!   (`tmux -L gt-<hash of the town path>`, see [`socket_for_town`]), never the user's default
+//!   server. Readiness is read off the pane, startup dialogs are answered, and text sent is
+//!   checked to have arrived.
+//! - [`SubprocessRuntime`]: headless, for CI and machines without tmux. The agent is a detached
+//!   process with its output in a log file; it cannot be sent text, so the first prompt has to
+//!   be a command-line argument.
+//!
+//! Neither waits on its own: callers run [`Runtime::start`], then [`Runtime::wait_ready`] with
+//! the preset's [`Readiness`], then [`Runtime::send`] if the prompt is not an argument.
+
+mod subprocess;
+mod tmux;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use host::spawn::SpawnError;
+use host::tmux::TmuxError;
+
+use crate::agents::Readiness;
+
+pub use subprocess::SubprocessRuntime;
+pub use tmux::TmuxRuntime;
+
+/// How many lines [`Runtime::capture`] returns.
+pub const CAPTURE_LINES: usize = 200;
+/// How long a stopped session's processes get between `SIGTERM` and `SIGKILL` by default.
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
+/// How many lines of output an error message carries.
+const ERROR_LINES: usize = 20;
+
+/// What to run in a new session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSpec {
+    /// The session name: letters, digits, `-` and `_` (`gt-furiosa`, `hq-mayor`).
+    pub name: String,
+    /// The working directory.
+    pub cwd: PathBuf,
+    /// Environment variables to set. The subprocess runtime passes exactly these (include
+    /// `PATH` and `HOME`); a tmux pane also inherits the tmux server's environment.
+    pub env: Vec<(String, String)>,
+    /// The program and its arguments; never interpreted by a shell.
+    pub argv: Vec<String>,
+    /// How to tell that the agent accepts input (for [`Runtime::wait_ready`]).
+    pub readiness: Readiness,
+    /// Process names that mean the agent is running (for [`Runtime::is_alive`]).
+    pub process_names: Vec<String>,
+}
+
+/// A started session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionHandle {
+    pub name: String,
+    /// The tmux pane id (`%3`); `None` outside tmux.
+    pub pane_id: Option<String>,
+    /// The pid of the agent's process.
+    pub pid: u32,
+}
+
+/// A runtime operation that failed, naming the session.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The name cannot be used for a session.
+    #[error("invalid session name `{name}`: use letters, digits, `-` and `_`")]
+    InvalidName { name: String },
+    /// The spec has an empty argv.
+    #[error("session `{session}` has no command to run")]
+    EmptyCommand { session: String },
+    /// A live session of that name exists.
+    #[error("session `{session}` is already running (in the {runtime} runtime)")]
+    AlreadyRunning {
+        session: String,
+        runtime: &'static str,
+    },
+    /// No session of that name exists.
+    #[error("no session `{session}` (in the {runtime} runtime)")]
+    NotFound {
+        session: String,
+        runtime: &'static str,
+    },
+    /// The agent's process has exited.
+    #[error("the agent in session `{session}` has exited ({status}); its last output:\n{output}")]
+    Exited {
+        session: String,
+        status: String,
+        output: String,
+    },
+    /// The ready prompt did not appear in time.
+    #[error(
+        "the agent in session `{session}` showed no `{prefix}` prompt within {waited:?}; its last \
+         output:\n{output}"
+    )]
+    NotReady {
+        session: String,
+        prefix: String,
+        waited: Duration,
+        output: String,
+    },
+    /// Typed text never showed up in the pane.
+    #[error(
+        "text sent to session `{session}` never appeared in its pane ({attempts} attempts); its \
+         last output:\n{output}"
+    )]
+    NotDelivered {
+        session: String,
+        attempts: u32,
+        output: String,
+    },
+    /// The runtime has no way to type into the session.
+    #[error(
+        "the {runtime} runtime cannot send text to `{session}`; pass the prompt as an argument"
+    )]
+    SendUnsupported {
+        session: String,
+        runtime: &'static str,
+    },
+    /// A tmux command failed.
+    #[error("tmux failed for session `{session}`")]
+    Tmux {
+        session: String,
+        #[source]
+        source: TmuxError,
+    },
+    /// Starting or stopping the session's processes failed.
+    #[error("cannot {action} session `{session}`")]
+    Process {
+        session: String,
+        action: &'static str,
+        #[source]
+        source: SpawnError,
+    },
+    /// A state file could not be read or written.
+    #[error("cannot {action} `{}` for session `{session}`", path.display())]
+    Io {
+        session: String,
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The session's pid file holds something else than a pid.
+    #[error("pid file `{}` of session `{session}` is corrupt: {content:?}", path.display())]
+    CorruptPidFile {
+        session: String,
+        path: PathBuf,
+        content: String,
+    },
+    /// The session's lock could not be taken.
+    #[error("cannot lock session `{session}`")]
+    Lock {
+        session: String,
+        #[source]
+        source: host::lock::LockError,
+    },
+}
+
+/// Starts, inspects, talks to and stops agent sessions, by name.
+pub trait Runtime: Send + Sync {
+    /// `tmux` or `subprocess`.
+    fn kind(&self) -> &'static str;
+
+    /// Starts `spec`. A live session of the same name is an error; a dead one is replaced.
+    fn start(&self, spec: &SessionSpec) -> Result<SessionHandle, RuntimeError>;
+
+    /// Waits until the agent accepts input: its prompt shows (answering startup dialogs on the
+    /// way, where the runtime can), or the delay has passed. Fails at once if the agent exits,
+    /// and after `timeout` if no prompt showed.
+    fn wait_ready(
+        &self,
+        name: &str,
+        readiness: &Readiness,
+        timeout: Duration,
+    ) -> Result<(), RuntimeError>;
+
+    /// Types `text` into the session and presses Enter, line by line, checking that it
+    /// arrived. Never succeeds without having delivered the text.
+    fn send(&self, name: &str, text: &str) -> Result<(), RuntimeError>;
+
+    /// The session's last [`CAPTURE_LINES`] lines of output.
+    fn capture(&self, name: &str) -> Result<String, RuntimeError>;
+
+    /// Whether the session exists and its agent process runs; with `process_names`, also that
+    /// the agent's process or one of its descendants has one of those names.
+    fn is_alive(&self, name: &str, process_names: &[String]) -> Result<bool, RuntimeError>;
+
+    /// Stops the session and every process in it. A session that is gone already is fine.
+    fn stop(&self, name: &str) -> Result<(), RuntimeError>;
+
+    /// Replaces the session's agent with a fresh one from `spec`.
+    fn respawn(&self, spec: &SessionSpec) -> Result<SessionHandle, RuntimeError>;
+}
+
+/// The tmux socket name of the town at `town_root`: `gt-` and 8 hex digits of the FNV-1a hash
+/// of its canonical path, so every `gt` in one town finds the same server and two towns never
+/// share one. `GT_TMUX_SOCKET`, when set, is used instead (callers pass it to
+/// [`TmuxRuntime::for_town`]).
+pub fn socket_for_town(town_root: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let canonical = town_root
+        .canonicalize()
+        .unwrap_or_else(|_| town_root.to_owned());
+    format!("gt-{:08x}", fnv1a32(canonical.as_os_str().as_bytes()))
+}
+
+/// 32-bit FNV-1a: tiny, stable across versions and platforms, good enough to tell towns apart.
+fn fnv1a32(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5, |hash, &b| {
+        (hash ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    })
+}
+
+/// Checks a session name: non-empty, at most 64 of `[A-Za-z0-9_-]`. Stricter than tmux needs,
+/// so the same names also work as file names for the subprocess runtime.
+pub fn check_session_name(name: &str) -> Result<(), RuntimeError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(RuntimeError::InvalidName {
+            name: name.to_owned(),
+        })
+    }
+}
+
+fn check_spec(spec: &SessionSpec) -> Result<(), RuntimeError> {
+    check_session_name(&spec.name)?;
+    if spec.argv.is_empty() {
+        return Err(RuntimeError::EmptyCommand {
+            session: spec.name.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// Polls `f` until it returns `Some`, or `None` once `timeout` has passed. The first call is
+/// immediate; pauses double from 10 ms to 200 ms, and the last is cut short at the deadline.
+fn poll<T>(
+    timeout: Duration,
+    mut f: impl FnMut() -> Result<Option<T>, RuntimeError>,
+) -> Result<Option<T>, RuntimeError> {
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(10);
+    loop {
+        if let Some(value) = f()? {
+            return Ok(Some(value));
+        }
+        let elapsed = start.elapsed();
+        if elapsed >= timeout {
+            return Ok(None);
+        }
+        std::thread::sleep(delay.min(timeout - elapsed));
+        delay = (delay * 2).min(Duration::from_millis(200));
+    }
+}
+
+/// The last [`ERROR_LINES`] non-blank lines of `text`, for an error message.
+fn tail_for_error(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let start = lines.len().saturating_sub(ERROR_LINES);
+    if lines.is_empty() {
+        return "  (no output)".to_owned();
+    }
+    lines[start..]
+        .iter()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Whether `line` is the agent's input prompt: after leading blanks and box borders it starts
+/// with `prefix` (trailing blanks ignored: tmux drops them). A numbered menu entry under a
+/// cursor (`❯ 1. Yes, proceed`) is a dialog, not the prompt.
+fn is_prompt_line(line: &str, prefix: &str) -> bool {
+    let prefix = prefix.trim();
+    let line = line.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '│' | '┃' | '|'));
+    match line.strip_prefix(prefix) {
+        Some(rest) => !prefix.is_empty() && !is_numbered_option(rest.trim_start()),
+        None => false,
+    }
+}
+
+/// `1. Yes`, `2) No`.
+fn is_numbered_option(text: &str) -> bool {
+    let digits = text.chars().take_while(char::is_ascii_digit).count();
+    digits > 0 && text[digits..].starts_with(['.', ')'])
+}
+
+/// Whether `process_names` names `pid` or one of its descendants (`/proc/<pid>/comm`, which
+/// the kernel cuts to 15 bytes).
+fn runs_any(pid: u32, process_names: &[String]) -> bool {
+    std::iter::once(pid)
+        .chain(host::spawn::descendants(pid))
+        .filter_map(host::spawn::process_name)
+        .any(|comm| process_names.iter().any(|name| comm_matches(&comm, name)))
+}
+
+fn comm_matches(comm: &str, name: &str) -> bool {
+    const COMM_MAX: usize = 15;
+    comm == name
+        || (name.len() > COMM_MAX && name.as_bytes().get(..COMM_MAX) == Some(comm.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_names_are_stable_per_town() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        let sa = socket_for_town(&a);
+        assert_eq!(sa.len(), "gt-".len() + 8, "{sa}");
+        assert!(sa.starts_with("gt-"));
+        assert!(sa[3..].chars().all(|c| c.is_ascii_hexdigit()), "{sa}");
+        assert_eq!(sa, socket_for_town(&a));
+        assert_eq!(sa, socket_for_town(&b.join("../a")), "canonical path");
+        assert_ne!(sa, socket_for_town(&b));
+    }
+
+    #[test]
+    fn fnv1a_matches_reference_values() {
+        assert_eq!(fnv1a32(b""), 0x811c_9dc5);
+        assert_eq!(fnv1a32(b"a"), 0xe40c_292c);
+        assert_eq!(fnv1a32(b"foobar"), 0xbf9c_f968);
+    }
+
+    #[test]
+    fn session_names_are_checked() {
+        for good in ["hq-mayor", "gt-furiosa", "a_1"] {
+            assert!(check_session_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "a.b",
+            "a/b",
+            "..",
+            "a b",
+            "a:b",
+            "x#{y}",
+            &"n".repeat(65),
+        ] {
+            assert!(
+                matches!(
+                    check_session_name(bad),
+                    Err(RuntimeError::InvalidName { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn prompt_lines() {
+        assert!(is_prompt_line("❯", "❯ "));
+        assert!(is_prompt_line("❯ hello", "❯ "));
+        assert!(is_prompt_line("  │ ❯ ", "❯ "));
+        assert!(!is_prompt_line("❯ 1. Yes, proceed", "❯ "));
+        assert!(!is_prompt_line("say ❯", "❯ "));
+        assert!(!is_prompt_line("anything", ""));
+        assert!(is_prompt_line("› ", "› "));
+    }
+
+    #[test]
+    fn numbered_options() {
+        assert!(is_numbered_option("1. Yes"));
+        assert!(is_numbered_option("12) No"));
+        assert!(!is_numbered_option("1 Yes"));
+        assert!(!is_numbered_option("Yes"));
+    }
+
+    #[test]
+    fn comm_names_are_cut_to_fifteen_bytes() {
+        assert!(comm_matches("claude", "claude"));
+        assert!(!comm_matches("claude", "node"));
+        assert!(comm_matches("a-very-long-pro", "a-very-long-program"));
+        assert!(!comm_matches("a-very-long", "a-very-long-program"));
+    }
+
+    #[test]
+    fn error_tails_are_short_and_indented() {
+        let text: String = (0..30).map(|i| format!("line {i}\n\n")).collect();
+        let tail = tail_for_error(&text);
+        assert_eq!(tail.lines().count(), ERROR_LINES);
+        assert!(tail.starts_with("  line 10\n"), "{tail}");
+        assert!(tail.ends_with("  line 29"), "{tail}");
+        assert_eq!(tail_for_error("\n \n"), "  (no output)");
+    }
+
+    #[test]
+    fn runtimes_are_objects() {
+        fn takes(_: &dyn Runtime) {}
+        let dir = tempfile::tempdir().unwrap();
+        takes(&SubprocessRuntime::new(dir.path()));
+        takes(&TmuxRuntime::new(host::tmux::Tmux::new("gt-unused")));
+    }
+}

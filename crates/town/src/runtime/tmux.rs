@@ -1,0 +1,739 @@
+//! [`TmuxRuntime`]: one tmux session per agent, on the town's own tmux server.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use host::tmux::{PaneInfo, Tmux, TmuxError};
+
+use super::{
+    CAPTURE_LINES, DEFAULT_KILL_GRACE, Runtime, RuntimeError, SessionHandle, SessionSpec,
+    check_session_name, check_spec, is_prompt_line, poll, runs_any, socket_for_town,
+    tail_for_error,
+};
+use crate::agents::Readiness;
+
+const KIND: &str = "tmux";
+/// How many lines readiness and delivery checks look at.
+const SCREEN_LINES: usize = 100;
+/// How long one attempt at typing waits for the text to show before typing it again.
+const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(3);
+/// How many times text is typed before [`RuntimeError::NotDelivered`].
+const SEND_ATTEMPTS: u32 = 3;
+/// How much typed text delivery looks for in the pane.
+const NEEDLE_CHARS: usize = 40;
+/// How long after answering a dialog we wait before answering it again if it still shows.
+const REANSWER_AFTER: Duration = Duration::from_secs(2);
+/// The pause between the keys of a dialog answer, so the program reads them as two presses.
+const KEY_PAUSE: Duration = Duration::from_millis(100);
+
+/// Agent sessions in tmux.
+#[derive(Debug, Clone)]
+pub struct TmuxRuntime {
+    tmux: Tmux,
+    kill_grace: Duration,
+    send_timeout: Duration,
+}
+
+impl TmuxRuntime {
+    /// Sessions on `tmux`'s server.
+    pub fn new(tmux: Tmux) -> Self {
+        Self {
+            tmux,
+            kill_grace: DEFAULT_KILL_GRACE,
+            send_timeout: DEFAULT_SEND_TIMEOUT,
+        }
+    }
+
+    /// Sessions on the server of the town at `town_root`: socket `socket` if given (from
+    /// `GT_TMUX_SOCKET`), else [`socket_for_town`].
+    pub fn for_town(town_root: &Path, socket: Option<&str>) -> Self {
+        let socket = socket.map_or_else(|| socket_for_town(town_root), str::to_owned);
+        Self::new(Tmux::new(socket))
+    }
+
+    /// How long a stopped session's processes get between `SIGTERM` and `SIGKILL`.
+    pub fn with_kill_grace(mut self, grace: Duration) -> Self {
+        self.kill_grace = grace;
+        self
+    }
+
+    /// How long one attempt at typing text waits for it to show in the pane (3 s).
+    pub fn with_send_timeout(mut self, timeout: Duration) -> Self {
+        self.send_timeout = timeout;
+        self
+    }
+
+    /// The tmux server the sessions live on.
+    pub fn tmux(&self) -> &Tmux {
+        &self.tmux
+    }
+
+    /// The session's pane if its program still runs; [`RuntimeError::NotFound`] or
+    /// [`RuntimeError::Exited`] (with its output) otherwise.
+    fn running_pane(&self, name: &str) -> Result<PaneInfo, RuntimeError> {
+        let pane = self
+            .tmux
+            .pane(name)
+            .map_err(|e| tmux_error(name, e))?
+            .ok_or_else(|| not_found(name))?;
+        if pane.dead {
+            let output = self.tmux.capture(name, SCREEN_LINES).unwrap_or_default();
+            return Err(RuntimeError::Exited {
+                session: name.to_owned(),
+                status: pane.dead_status.map_or_else(
+                    || "killed by a signal".to_owned(),
+                    |s| format!("exit status {s}"),
+                ),
+                output: tail_for_error(&output),
+            });
+        }
+        Ok(pane)
+    }
+
+    fn screen(&self, name: &str) -> Result<String, RuntimeError> {
+        self.tmux
+            .capture(name, SCREEN_LINES)
+            .map_err(|e| tmux_error(name, e))
+    }
+
+    fn keys(&self, name: &str, keys: &[&str]) -> Result<(), RuntimeError> {
+        self.tmux
+            .send_keys(name, keys)
+            .map_err(|e| tmux_error(name, e))
+    }
+
+    fn answer(&self, name: &str, dialog: Dialog) -> Result<(), RuntimeError> {
+        match dialog {
+            Dialog::Trust => {
+                tracing::info!(
+                    session = name,
+                    "accepting the workspace trust dialog (Enter)"
+                );
+                self.keys(name, &["Enter"])
+            }
+            Dialog::BypassPermissions => {
+                tracing::info!(
+                    session = name,
+                    "accepting the bypass-permissions warning (Down, Enter)"
+                );
+                self.keys(name, &["Down"])?;
+                std::thread::sleep(KEY_PAUSE);
+                self.keys(name, &["Enter"])
+            }
+        }
+    }
+
+    fn wait_for_prompt(
+        &self,
+        name: &str,
+        prefix: &str,
+        timeout: Duration,
+    ) -> Result<(), RuntimeError> {
+        let start = Instant::now();
+        let mut answered: Option<(Dialog, Instant)> = None;
+        let mut last = String::new();
+        let ready = poll(timeout, || {
+            // Read the screen before asking whether the agent still runs: a quick agent may show
+            // its prompt, do its work and exit between two polls, and it was ready all the same.
+            if let Ok(screen) = self.screen(name) {
+                if screen_state(&screen, prefix) == Screen::Ready {
+                    return Ok(Some(()));
+                }
+                last = screen;
+            }
+            self.running_pane(name)?;
+            match screen_state(&last, prefix) {
+                Screen::Ready => return Ok(Some(())),
+                Screen::Dialog(dialog) => {
+                    let again = answered
+                        .is_none_or(|(prev, at)| prev != dialog || at.elapsed() >= REANSWER_AFTER);
+                    if again {
+                        self.answer(name, dialog)?;
+                        answered = Some((dialog, Instant::now()));
+                    }
+                }
+                Screen::Starting => {}
+            }
+            Ok(None)
+        })?;
+        match ready {
+            Some(()) => Ok(()),
+            None => Err(RuntimeError::NotReady {
+                session: name.to_owned(),
+                prefix: prefix.to_owned(),
+                waited: start.elapsed(),
+                output: tail_for_error(&last),
+            }),
+        }
+    }
+
+    /// Types `line` (no Enter) until it shows in the pane; see [`Runtime::send`].
+    fn type_line(&self, name: &str, line: &str) -> Result<(), RuntimeError> {
+        let needle: String = line.chars().take(NEEDLE_CHARS).collect();
+        let needle = needle.trim_end();
+        let before = self.screen(name)?;
+        let seen_before = before.matches(needle).count();
+        let mut last = before.clone();
+        for attempt in 1..=SEND_ATTEMPTS {
+            self.tmux
+                .send_text(name, line)
+                .map_err(|e| tmux_error(name, e))?;
+            let shown = poll(self.send_timeout, || {
+                self.running_pane(name)?;
+                last = self.screen(name)?;
+                Ok((last.matches(needle).count() > seen_before).then_some(()))
+            })?;
+            if shown.is_some() {
+                return Ok(());
+            }
+            if last != before {
+                // The program reacted but shows the text differently (a TUI may fold a long
+                // paste into a placeholder). Typing again would duplicate it.
+                tracing::debug!(
+                    session = name,
+                    "typed text changed the pane but is not shown"
+                );
+                return Ok(());
+            }
+            tracing::warn!(session = name, attempt, "typed text did not reach the pane");
+        }
+        Err(RuntimeError::NotDelivered {
+            session: name.to_owned(),
+            attempts: SEND_ATTEMPTS,
+            output: tail_for_error(&last),
+        })
+    }
+}
+
+impl Runtime for TmuxRuntime {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn start(&self, spec: &SessionSpec) -> Result<SessionHandle, RuntimeError> {
+        check_spec(spec)?;
+        let name = &spec.name;
+        match self.tmux.pane(name).map_err(|e| tmux_error(name, e))? {
+            Some(pane) if !pane.dead => return Err(already_running(name)),
+            Some(_) => {
+                tracing::info!(session = %name, "replacing a session whose agent has exited");
+                self.stop(name)?;
+            }
+            None => {}
+        }
+        let ids = self
+            .tmux
+            .new_session(name, &spec.cwd, &spec.env, &spec.argv)
+            .map_err(|e| match e {
+                TmuxError::Failed { ref stderr, .. } if stderr.contains("duplicate session") => {
+                    already_running(name)
+                }
+                e => tmux_error(name, e),
+            })?;
+        Ok(SessionHandle {
+            name: name.clone(),
+            pane_id: Some(ids.pane_id),
+            pid: ids.pid,
+        })
+    }
+
+    fn wait_ready(
+        &self,
+        name: &str,
+        readiness: &Readiness,
+        timeout: Duration,
+    ) -> Result<(), RuntimeError> {
+        check_session_name(name)?;
+        match readiness {
+            Readiness::Prompt { prefix, .. } => self.wait_for_prompt(name, prefix, timeout),
+            Readiness::Delay { ms } => {
+                let delay = Duration::from_millis(*ms).min(timeout);
+                poll(delay, || self.running_pane(name).map(|_| None::<()>))?;
+                self.running_pane(name).map(|_| ())
+            }
+        }
+    }
+
+    /// Each line is typed with `send-keys -l` (control characters removed), then checked to
+    /// show in the pane (its first 40 characters appear once more than before), then entered.
+    /// Text that does not show is typed again, up to 3 times, unless the pane changed at all
+    /// (the program took the keys but draws them differently); an empty line is just Enter.
+    fn send(&self, name: &str, text: &str) -> Result<(), RuntimeError> {
+        check_session_name(name)?;
+        self.running_pane(name)?;
+        let text = host::tmux::sanitize_text(text);
+        for line in text.strip_suffix('\n').unwrap_or(&text).split('\n') {
+            if !line.trim().is_empty() {
+                self.type_line(name, line)?;
+            }
+            self.keys(name, &["Enter"])?;
+        }
+        Ok(())
+    }
+
+    fn capture(&self, name: &str) -> Result<String, RuntimeError> {
+        check_session_name(name)?;
+        if self
+            .tmux
+            .pane(name)
+            .map_err(|e| tmux_error(name, e))?
+            .is_none()
+        {
+            return Err(not_found(name));
+        }
+        self.tmux
+            .capture(name, CAPTURE_LINES)
+            .map_err(|e| tmux_error(name, e))
+    }
+
+    fn is_alive(&self, name: &str, process_names: &[String]) -> Result<bool, RuntimeError> {
+        check_session_name(name)?;
+        Ok(
+            match self.tmux.pane(name).map_err(|e| tmux_error(name, e))? {
+                Some(pane) if !pane.dead => {
+                    process_names.is_empty() || runs_any(pane.pid, process_names)
+                }
+                _ => false,
+            },
+        )
+    }
+
+    fn stop(&self, name: &str) -> Result<(), RuntimeError> {
+        check_session_name(name)?;
+        self.tmux
+            .kill_session(name, self.kill_grace)
+            .map_err(|e| tmux_error(name, e))
+    }
+
+    fn respawn(&self, spec: &SessionSpec) -> Result<SessionHandle, RuntimeError> {
+        check_spec(spec)?;
+        let name = &spec.name;
+        let ids = self
+            .tmux
+            .respawn_pane(name, &spec.cwd, &spec.env, &spec.argv, self.kill_grace)
+            .map_err(|e| tmux_error(name, e))?;
+        Ok(SessionHandle {
+            name: name.clone(),
+            pane_id: Some(ids.pane_id),
+            pid: ids.pid,
+        })
+    }
+}
+
+fn tmux_error(name: &str, source: TmuxError) -> RuntimeError {
+    match source {
+        TmuxError::NoSession { .. } => not_found(name),
+        source => RuntimeError::Tmux {
+            session: name.to_owned(),
+            source,
+        },
+    }
+}
+
+fn not_found(name: &str) -> RuntimeError {
+    RuntimeError::NotFound {
+        session: name.to_owned(),
+        runtime: KIND,
+    }
+}
+
+fn already_running(name: &str) -> RuntimeError {
+    RuntimeError::AlreadyRunning {
+        session: name.to_owned(),
+        runtime: KIND,
+    }
+}
+
+/// A startup dialog an agent shows before its prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialog {
+    /// "Do you trust the files in this folder?" with `1. Yes, proceed` selected: Enter.
+    Trust,
+    /// Claude's bypass-permissions warning, `1. No, exit` selected: Down, Enter.
+    BypassPermissions,
+}
+
+/// What a pane shows while an agent starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Screen {
+    /// The prompt, with no dialog after it.
+    Ready,
+    /// A dialog to answer.
+    Dialog(Dialog),
+    /// Neither yet.
+    Starting,
+}
+
+/// Reads a captured screen. Only what follows the last prompt line counts for dialogs, so a
+/// dialog that was answered and scrolled up does not hide the prompt below it.
+fn screen_state(screen: &str, prefix: &str) -> Screen {
+    if prefix.trim().is_empty() {
+        return Screen::Ready;
+    }
+    let lines: Vec<&str> = screen.lines().collect();
+    let prompt = lines.iter().rposition(|l| is_prompt_line(l, prefix));
+    let after = prompt.map_or(&lines[..], |i| &lines[i + 1..]);
+    match (detect_dialog(after), prompt) {
+        (Some(dialog), _) => Screen::Dialog(dialog),
+        (None, Some(_)) => Screen::Ready,
+        (None, None) => Screen::Starting,
+    }
+}
+
+fn detect_dialog(lines: &[&str]) -> Option<Dialog> {
+    let text = lines.join("\n").to_lowercase();
+    if text.contains("bypass permissions") && text.contains("accept") {
+        return Some(Dialog::BypassPermissions);
+    }
+    let trust = text.contains("trust") && (text.contains("folder") || text.contains("files"));
+    (trust && text.contains("1. yes")).then_some(Dialog::Trust)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use testkit::{TmuxServer, require_cmd, wait_for, wait_until};
+
+    use super::*;
+
+    const T: Duration = Duration::from_secs(10);
+    const PROMPT: &str = "❯ ";
+    const TRUST: &str = "Do you trust the files in this folder?\n❯ 1. Yes, proceed\n  2. No";
+
+    fn prompt() -> Readiness {
+        Readiness::Prompt {
+            prefix: PROMPT.to_owned(),
+            fallback_ms: 10_000,
+        }
+    }
+
+    #[test]
+    fn screens_are_read() {
+        assert_eq!(screen_state("loading…\n", PROMPT), Screen::Starting);
+        assert_eq!(screen_state("welcome\n❯\n", PROMPT), Screen::Ready);
+        assert_eq!(
+            screen_state(&format!("{TRUST}\n"), PROMPT),
+            Screen::Dialog(Dialog::Trust)
+        );
+        assert_eq!(
+            screen_state(&format!("{TRUST}\nanswered\n❯\n"), PROMPT),
+            Screen::Ready,
+            "an answered dialog above the prompt"
+        );
+        let bypass = "WARNING: Claude Code running in Bypass Permissions mode\n\
+                      ❯ 1. No, exit\n  2. Yes, I accept\n";
+        assert_eq!(
+            screen_state(bypass, PROMPT),
+            Screen::Dialog(Dialog::BypassPermissions)
+        );
+        assert_eq!(screen_state("", ""), Screen::Ready);
+    }
+
+    // --- on a private tmux server -------------------------------------------------------
+
+    struct Fixture {
+        _server: TmuxServer,
+        runtime: TmuxRuntime,
+        dir: tempfile::TempDir,
+    }
+
+    fn fixture() -> Option<Fixture> {
+        if !require_cmd("tmux") {
+            return None;
+        }
+        let server = TmuxServer::start();
+        let runtime = TmuxRuntime::new(Tmux::new(server.socket_name()))
+            .with_kill_grace(Duration::from_secs(2))
+            .with_send_timeout(Duration::from_millis(500));
+        Some(Fixture {
+            _server: server,
+            runtime,
+            dir: tempfile::tempdir().unwrap(),
+        })
+    }
+
+    impl Fixture {
+        fn spec(&self, name: &str, script: &str) -> SessionSpec {
+            self.spec_argv(name, &["sh", "-c", script])
+        }
+
+        fn spec_argv(&self, name: &str, argv: &[&str]) -> SessionSpec {
+            SessionSpec {
+                name: name.to_owned(),
+                cwd: self.dir.path().to_owned(),
+                env: vec![("GT_SESSION".to_owned(), name.to_owned())],
+                argv: argv.iter().map(|w| (*w).to_owned()).collect(),
+                readiness: prompt(),
+                process_names: Vec::new(),
+            }
+        }
+
+        fn start(&self, name: &str, script: &str) -> SessionHandle {
+            self.runtime.start(&self.spec(name, script)).unwrap()
+        }
+
+        fn wait_output(&self, name: &str, needle: &str) -> String {
+            wait_for(T, || {
+                let text = self.runtime.capture(name).unwrap();
+                text.contains(needle).then_some(text)
+            })
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{e}: no `{needle}` in:\n{}",
+                    self.runtime.capture(name).unwrap()
+                )
+            })
+        }
+
+        fn marker(&self) -> PathBuf {
+            self.dir
+                .path()
+                .join(format!("pwned-{}", std::process::id()))
+        }
+    }
+
+    #[test]
+    fn waits_for_a_prompt_that_comes_late() {
+        let Some(f) = fixture() else { return };
+        let h = f.start("late", "sleep 0.3; printf 'ready? ❯ \\n❯ '; exec cat");
+        assert!(h.pane_id.as_deref().is_some_and(|p| p.starts_with('%')));
+        assert_eq!(f.runtime.kind(), "tmux");
+        f.runtime.wait_ready("late", &prompt(), T).unwrap();
+        assert!(f.runtime.capture("late").unwrap().contains("ready? ❯"));
+        assert!(f.runtime.is_alive("late", &[]).unwrap());
+    }
+
+    #[test]
+    fn answers_the_trust_dialog_before_the_prompt() {
+        let Some(f) = fixture() else { return };
+        let script = format!("printf '{TRUST}\\n'; read a; echo answered; printf '❯ '; exec cat");
+        f.start("trusty", &script);
+        f.runtime.wait_ready("trusty", &prompt(), T).unwrap();
+        let text = f.runtime.capture("trusty").unwrap();
+        assert!(text.contains("answered\n❯"), "{text}");
+    }
+
+    #[test]
+    fn answers_the_bypass_warning_with_down_then_enter() {
+        let Some(f) = fixture() else { return };
+        let script = "printf 'WARNING: Claude Code running in Bypass Permissions mode\\n\
+                      ❯ 1. No, exit\\n  2. Yes, I accept\\n'; read a; \
+                      case \"$a\" in *B*) echo accepted; printf '❯ '; exec cat;; esac; exit 9";
+        f.start("bypass", script);
+        f.runtime.wait_ready("bypass", &prompt(), T).unwrap();
+        assert!(f.runtime.capture("bypass").unwrap().contains("accepted"));
+    }
+
+    #[test]
+    fn a_prompt_that_never_comes_times_out_with_the_output() {
+        let Some(f) = fixture() else { return };
+        f.start("mute", "echo still-loading; exec cat");
+        f.wait_output("mute", "still-loading");
+        let err = f
+            .runtime
+            .wait_ready("mute", &prompt(), Duration::from_millis(300))
+            .unwrap_err();
+        assert!(matches!(err, RuntimeError::NotReady { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("`mute`") && msg.contains("still-loading"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn an_agent_that_exits_fails_fast_with_its_output() {
+        let Some(f) = fixture() else { return };
+        f.start("crash", "echo boom-output; exit 7");
+        let start = Instant::now();
+        let err = f.runtime.wait_ready("crash", &prompt(), T).unwrap_err();
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        let RuntimeError::Exited { status, output, .. } = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(status, "exit status 7");
+        assert!(output.contains("boom-output"), "{output}");
+        assert!(err.to_string().contains("has exited"), "{err}");
+        let err = f
+            .runtime
+            .wait_ready("crash", &Readiness::Delay { ms: 5_000 }, T)
+            .unwrap_err();
+        assert!(matches!(err, RuntimeError::Exited { .. }), "{err:?}");
+        assert!(!f.runtime.is_alive("crash", &[]).unwrap());
+        // A dead session is replaced by a new start.
+        f.start("crash", "exec sleep 300");
+        f.runtime
+            .wait_ready("crash", &Readiness::Delay { ms: 50 }, T)
+            .unwrap();
+        assert!(f.runtime.is_alive("crash", &[]).unwrap());
+    }
+
+    #[test]
+    fn send_delivers_text_line_by_line_and_verifies_it() {
+        let Some(f) = fixture() else { return };
+        f.start(
+            "echo",
+            "while IFS= read -r l; do printf 'got[%s]\\n' \"$l\"; done",
+        );
+        f.runtime.send("echo", "hello world").unwrap();
+        f.wait_output("echo", "got[hello world]");
+        f.runtime.send("echo", "first\nsecond\n").unwrap();
+        let text = f.wait_output("echo", "got[second]");
+        assert!(text.contains("got[first]"), "{text}");
+        // The same text again is seen as new, not matched against the old copy.
+        f.runtime.send("echo", "hello world").unwrap();
+        wait_until(T, || {
+            f.runtime
+                .capture("echo")
+                .unwrap()
+                .matches("got[hello world]")
+                .count()
+                == 2
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn hostile_text_and_argv_words_are_never_executed() {
+        let Some(f) = fixture() else { return };
+        let m = f.marker();
+        let m = m.display();
+        let hostile_word = format!("$(touch {m}) `touch {m}` 'q' \"d\";");
+        let spec = f.spec_argv(
+            "hostile",
+            &[
+                "sh",
+                "-c",
+                "printf 'arg[%s]\\n' \"$1\"; while IFS= read -r l; do printf 'got[%s]\\n' \"$l\"; done",
+                "sh",
+                &hostile_word,
+            ],
+        );
+        f.runtime.start(&spec).unwrap();
+        f.wait_output("hostile", &format!("arg[{hostile_word}]"));
+        f.runtime.send("hostile", &hostile_word).unwrap();
+        f.wait_output("hostile", &format!("got[{hostile_word}]"));
+        assert!(!f.marker().exists(), "a hostile word was executed");
+    }
+
+    #[test]
+    fn text_that_never_shows_is_an_error_not_a_silent_ok() {
+        let Some(f) = fixture() else { return };
+        f.start("deaf", "stty -echo; echo deaf-ready; exec sleep 300");
+        f.wait_output("deaf", "deaf-ready");
+        let err = f.runtime.send("deaf", "anyone there").unwrap_err();
+        let RuntimeError::NotDelivered { attempts, .. } = err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(attempts, 3);
+    }
+
+    #[test]
+    fn start_refuses_a_live_session_and_missing_sessions_are_not_found() {
+        let Some(f) = fixture() else { return };
+        f.start("dup", "exec sleep 300");
+        let err = f
+            .runtime
+            .start(&f.spec("dup", "exec sleep 300"))
+            .unwrap_err();
+        assert!(
+            matches!(err, RuntimeError::AlreadyRunning { .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("`dup`"), "{err}");
+        assert!(matches!(
+            f.runtime.capture("ghost"),
+            Err(RuntimeError::NotFound { .. })
+        ));
+        assert!(matches!(
+            f.runtime.send("ghost", "hi"),
+            Err(RuntimeError::NotFound { .. })
+        ));
+        assert!(!f.runtime.is_alive("ghost", &[]).unwrap());
+        f.runtime.stop("ghost").unwrap();
+        assert!(matches!(
+            f.runtime.respawn(&f.spec("ghost", "true")),
+            Err(RuntimeError::NotFound { .. })
+        ));
+        assert!(matches!(
+            f.runtime.start(&f.spec("bad.name", "true")),
+            Err(RuntimeError::InvalidName { .. })
+        ));
+    }
+
+    #[test]
+    fn is_alive_checks_process_names_in_the_tree() {
+        let Some(f) = fixture() else { return };
+        let h = f.start("named", "sleep 300 & exec cat");
+        wait_until(T, || !host::spawn::descendants(h.pid).is_empty()).unwrap();
+        let names = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(f.runtime.is_alive("named", &names(&["cat"])).unwrap());
+        assert!(
+            f.runtime
+                .is_alive("named", &names(&["claude", "sleep"]))
+                .unwrap()
+        );
+        assert!(
+            !f.runtime
+                .is_alive("named", &names(&["claude", "node"]))
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn stop_kills_the_whole_process_group() {
+        let Some(f) = fixture() else { return };
+        let h = f.start("tree", "sleep 300 & sleep 300");
+        let kids = wait_for(T, || {
+            let d = host::spawn::descendants(h.pid);
+            (!d.is_empty()).then_some(d)
+        })
+        .unwrap();
+        let sleeps: Vec<u32> = std::iter::once(h.pid)
+            .chain(kids)
+            .filter(|&p| host::spawn::process_name(p).as_deref() == Some("sleep"))
+            .collect();
+        assert_eq!(sleeps.len(), 2, "{sleeps:?}");
+        f.runtime.stop("tree").unwrap();
+        for pid in sleeps {
+            wait_until(T, || !host::spawn::is_alive(pid)).unwrap();
+        }
+        assert!(!f.runtime.is_alive("tree", &[]).unwrap());
+        assert!(!f.runtime.tmux().has_session("tree").unwrap());
+    }
+
+    #[test]
+    fn respawn_replaces_the_agent_in_the_same_pane() {
+        let Some(f) = fixture() else { return };
+        let first = f.start("re", "echo one; exec sleep 300");
+        f.wait_output("re", "one");
+        let second = f
+            .runtime
+            .respawn(&f.spec("re", "echo two; exec sleep 300"))
+            .unwrap();
+        assert_eq!(second.pane_id, first.pane_id);
+        assert_ne!(second.pid, first.pid);
+        f.wait_output("re", "two");
+        assert!(!host::spawn::is_alive(first.pid));
+    }
+
+    #[test]
+    fn for_town_uses_the_override_or_the_town_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            TmuxRuntime::for_town(dir.path(), Some("gt-custom"))
+                .tmux()
+                .socket(),
+            "gt-custom"
+        );
+        assert_eq!(
+            TmuxRuntime::for_town(dir.path(), None).tmux().socket(),
+            socket_for_town(dir.path())
+        );
+    }
+}

@@ -1,0 +1,261 @@
+//! `gt done`: from finished work to a queued merge request, as a resumable step log.
+//!
+//! It runs only inside a polecat's own worktree, on its own branch (both checked). Steps,
+//! each checkpointed under `done:<rig>/<name>:<generation>` so a run killed anywhere and run
+//! again ends in the same state without duplicates: a safety-net commit of leftover changes
+//! (only here, on this branch), the push of the branch with a check that the remote holds it,
+//! the merge request (unique on branch and SHA), the bead marked `submitted` — it closes only
+//! when the refinery lands it — and the polecat marked idle.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::layout::{RigConfig, RigPaths, Town};
+use crate::work::identity::PolecatId;
+use crate::work::{Result, WorkError, gitops, refused};
+
+/// How the polecat finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DoneStatus {
+    /// The work is done: push it and queue it for merge.
+    Completed,
+    /// The polecat needs help: save and push the work, keep the bead, mark the polecat stuck.
+    Escalated,
+    /// The work must wait: save and push it, return the bead to the ready queue.
+    Deferred,
+}
+
+impl DoneStatus {
+    /// Parses `COMPLETED`, `ESCALATED` or `DEFERRED` (any case).
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.to_ascii_uppercase().as_str() {
+            "COMPLETED" => Ok(Self::Completed),
+            "ESCALATED" => Ok(Self::Escalated),
+            "DEFERRED" => Ok(Self::Deferred),
+            _ => Err(refused(format!(
+                "`{s}` is not a status: use COMPLETED, ESCALATED or DEFERRED"
+            ))),
+        }
+    }
+}
+
+/// What `gt done` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct DoneOutcome {
+    pub polecat: String,
+    pub bead: String,
+    pub status: DoneStatus,
+    pub branch: String,
+    /// True when leftover changes were committed by the safety net.
+    pub safety_commit: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pushed: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merge_request: Option<beads::MergeRequest>,
+    /// The bead was closed as needing no change; nothing was pushed.
+    pub no_change: bool,
+    /// An earlier run had already finished; nothing changed now.
+    pub already_done: bool,
+}
+
+/// Runs `gt done` for the polecat whose worktree contains `cwd`.
+pub fn done(
+    store: &mut beads::Store,
+    town: &Town,
+    cwd: &Path,
+    status: DoneStatus,
+) -> Result<DoneOutcome> {
+    let cwd = cwd.canonicalize().map_err(|source| WorkError::Io {
+        path: cwd.to_owned(),
+        source,
+    })?;
+    let town_root = town.root().canonicalize().map_err(|source| WorkError::Io {
+        path: town.root().to_owned(),
+        source,
+    })?;
+    let town = Town::at(town_root);
+    let not_polecat = || {
+        refused(format!(
+            "`gt done` runs only inside a polecat's worktree, and `{}` is not in one",
+            cwd.display()
+        ))
+    };
+    let id = PolecatId::from_path(&town, &cwd).ok_or_else(not_polecat)?;
+    let row = store.polecat(&id.rig, &id.name)?.ok_or_else(not_polecat)?;
+    let worktree = id.worktree(&town);
+    let top = gitops::toplevel(&cwd)?;
+    if top.canonicalize().ok() != worktree.canonicalize().ok() {
+        return Err(not_polecat());
+    }
+    let branch = gitops::current_branch(&worktree)?;
+    if branch != row.branch {
+        return Err(refused(format!(
+            "`{}` is on branch `{branch}`, not the polecat's own `{}`; `gt done` only works on its own branch",
+            worktree.display(),
+            row.branch
+        )));
+    }
+    let _lock = host::lock::try_lock(
+        &town
+            .locks_dir()
+            .join(format!("done-{}-{}.lock", id.rig, id.name)),
+    )
+    .map_err(|e| match e {
+        host::lock::LockError::Busy { .. } => WorkError::Busy {
+            what: format!("polecat `{}`", id.address()),
+        },
+        other => other.into(),
+    })?;
+    let scope = format!("done:{}:{}", id.address(), row.generation);
+    let cps = store.checkpoints(&scope)?;
+    let bead = if row.bead_id.is_empty() {
+        cps.get("bead").cloned().unwrap_or_default()
+    } else {
+        row.bead_id.clone()
+    };
+    let mut out = DoneOutcome {
+        polecat: id.address(),
+        bead: bead.clone(),
+        status,
+        branch: branch.clone(),
+        safety_commit: false,
+        pushed: cps.get("pushed").cloned(),
+        merge_request: None,
+        no_change: false,
+        already_done: false,
+    };
+    if cps.contains_key("finished") {
+        out.already_done = true;
+        if let Some(mr) = cps.get("mr").and_then(|m| m.parse().ok()) {
+            out.merge_request = Some(store.mr(mr)?);
+        }
+        return Ok(out);
+    }
+    if bead.is_empty() {
+        return Err(refused(format!(
+            "nothing is hooked to `{}`; `gt done` has nothing to finish",
+            id.address()
+        )));
+    }
+    store.checkpoint(&scope, "bead", &bead)?;
+    // The safety net: leftover changes are committed here, in the polecat's own worktree.
+    out.safety_commit = gitops::commit_all(
+        &worktree,
+        &format!("{bead}: save uncommitted work (gt done safety net)"),
+    )?;
+    let config: RigConfig = crate::files::read_json(&RigPaths::new(&town, &id.rig).config_json())?;
+    let target = config.default_branch;
+    let issue = store.get(&bead)?;
+    let ahead = gitops::commits_ahead(&worktree, &format!("origin/{target}"))?;
+    if ahead == 0 {
+        if status == DoneStatus::Completed && issue.status != "closed" {
+            return Err(refused(format!(
+                "`{branch}` has no commits ahead of `origin/{target}`: commit your work first, or, if `{bead}` needs no change, run `bd close {bead} --reason no-changes` and then `gt done`"
+            )));
+        }
+        out.no_change = issue.status == "closed";
+    } else {
+        let head = gitops::head(&worktree)?;
+        if out.pushed.as_deref() != Some(head.as_str()) {
+            let remote = gitops::push(&worktree, &branch)?;
+            if remote != head {
+                return Err(refused(format!(
+                    "pushed `{branch}` but the remote holds `{remote}`, not `{head}`; run `gt done` again"
+                )));
+            }
+            store.checkpoint(&scope, "pushed", &head)?;
+            out.pushed = Some(head.clone());
+        }
+    }
+    match status {
+        DoneStatus::Completed if !out.no_change => {
+            let (mr, _) = store.submit_mr(&beads::NewMergeRequest {
+                rig: id.rig.clone(),
+                bead_id: bead.clone(),
+                branch: branch.clone(),
+                sha: out.pushed.clone().unwrap_or_default(),
+                target,
+                polecat: id.address(),
+                priority: issue.priority,
+            })?;
+            store.checkpoint(&scope, "mr", &mr.id.to_string())?;
+            if issue.status != "submitted" {
+                store.update(
+                    &bead,
+                    &beads::Changes {
+                        status: Some("submitted".into()),
+                        ..Default::default()
+                    },
+                )?;
+            }
+            out.merge_request = Some(mr);
+            idle(store, &id, "idle")?;
+        }
+        DoneStatus::Completed => idle(store, &id, "idle")?,
+        DoneStatus::Escalated => {
+            store.add_comment(
+                &bead,
+                &format!(
+                    "{} escalated: it needs help to finish this bead",
+                    id.address()
+                ),
+            )?;
+            store.upsert_polecat(
+                &id.rig,
+                &id.name,
+                &beads::PolecatUpdate {
+                    state: Some("stuck".into()),
+                    ..Default::default()
+                },
+            )?;
+        }
+        DoneStatus::Deferred => {
+            if issue.status != "closed" {
+                store.update(
+                    &bead,
+                    &beads::Changes {
+                        status: Some("open".into()),
+                        assignee: Some(String::new()),
+                        ..Default::default()
+                    },
+                )?;
+            }
+            idle(store, &id, "idle")?;
+        }
+    }
+    store.checkpoint(&scope, "finished", "")?;
+    Ok(out)
+}
+
+fn idle(store: &mut beads::Store, id: &PolecatId, state: &str) -> Result<()> {
+    store.upsert_polecat(
+        &id.rig,
+        &id.name,
+        &beads::PolecatUpdate {
+            state: Some(state.to_owned()),
+            bead_id: Some(String::new()),
+            ..Default::default()
+        },
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DoneStatus;
+
+    #[test]
+    fn statuses_parse() {
+        assert_eq!(
+            DoneStatus::parse("completed").unwrap(),
+            DoneStatus::Completed
+        );
+        assert_eq!(
+            DoneStatus::parse("ESCALATED").unwrap(),
+            DoneStatus::Escalated
+        );
+        assert!(DoneStatus::parse("finished").is_err());
+    }
+}

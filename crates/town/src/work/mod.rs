@@ -1,0 +1,73 @@
+//! The work loop: slinging beads to polecats, priming agents, and `gt done`.
+//!
+//! - [`identity`]: who a polecat is (`<rig>/polecats/<name>`), found from a path or the env.
+//! - [`prime`]: the role context an agent reads at session start (`gt prime`).
+//! - [`provision`]: what a polecat's worktree gets before its agent starts (instructions,
+//!   hook settings), kept out of git.
+//! - [`gitops`]: the git steps of the loop (fetch, worktrees, branches, push and verify).
+//! - [`sling`]: `gt sling`, a resumable step log from bead to running agent.
+//! - [`done`]: `gt done`, a resumable step log from finished work to a queued merge request.
+
+pub mod done;
+pub mod gitops;
+pub mod identity;
+pub mod prime;
+pub mod provision;
+pub mod sling;
+
+use std::path::PathBuf;
+
+/// Failures of the work loop. Each names what it was working on.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkError {
+    /// The request itself cannot be done (bad target, closed bead, wrong place…).
+    #[error("{0}")]
+    Refused(String),
+    /// Another command holds the lock.
+    #[error("{what} is busy: another `gt` command is working on it")]
+    Busy { what: String },
+    /// A limit stops the work (the town-wide cap, the respawn breaker).
+    #[error("{0}")]
+    Limit(String),
+    /// The agent session could not be started or reached.
+    #[error("the agent session `{session}` failed: {reason}")]
+    Session { session: String, reason: String },
+    #[error(transparent)]
+    Git(#[from] host::git::GitError),
+    #[error(transparent)]
+    Store(#[from] beads::Error),
+    #[error(transparent)]
+    Rig(#[from] crate::rig::RigError),
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
+    #[error(transparent)]
+    Agent(#[from] crate::agents::AgentError),
+    #[error(transparent)]
+    Namepool(#[from] crate::namepool::NamepoolError),
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
+    #[error("cannot write `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl From<host::lock::LockError> for WorkError {
+    fn from(e: host::lock::LockError) -> Self {
+        match e {
+            host::lock::LockError::Busy { path } => Self::Busy {
+                what: path.display().to_string(),
+            },
+            host::lock::LockError::Io { path, source } => Self::Io { path, source },
+        }
+    }
+}
+
+/// The work loop's result type.
+pub type Result<T, E = WorkError> = std::result::Result<T, E>;
+
+pub(crate) fn refused(msg: impl Into<String>) -> WorkError {
+    WorkError::Refused(msg.into())
+}

@@ -1,0 +1,157 @@
+//! `gt prime`: the context an agent reads when its session starts (the `SessionStart` hook
+//! runs `gt prime --hook`) — who it is, the work on its hook, how to finish and what to do
+//! when stuck. Written in our own words for our commands.
+
+use std::fmt::Write as _;
+
+use crate::layout::Town;
+use crate::work::Result;
+use crate::work::identity::PolecatId;
+
+/// What prime knows about the caller.
+#[derive(Debug, Clone)]
+pub enum Role {
+    /// A polecat, by its worktree or `GT_ROLE`.
+    Polecat(PolecatId),
+    /// Anyone else in the town (the mayor, a human at the root).
+    Town,
+}
+
+/// Renders the prime text for `role`.
+pub fn render(town: &Town, store: &beads::Store, role: &Role) -> Result<String> {
+    match role {
+        Role::Polecat(id) => polecat(town, store, id),
+        Role::Town => overview(town, store),
+    }
+}
+
+fn polecat(town: &Town, store: &beads::Store, id: &PolecatId) -> Result<String> {
+    let mut out = String::new();
+    let row = store.polecat(&id.rig, &id.name)?;
+    let worktree = id.worktree(town);
+    let _ = writeln!(out, "# Gas Town: polecat {} of rig {}", id.name, id.rig);
+    out.push('\n');
+    let _ = writeln!(
+        out,
+        "You are a polecat: a worker with your own git worktree and branch, here to finish one bead."
+    );
+    let _ = writeln!(out, "Address: {}", id.address());
+    let _ = writeln!(out, "Worktree: {}", worktree.display());
+    if let Some(p) = &row {
+        let _ = writeln!(out, "Branch: {}", p.branch);
+    }
+    out.push('\n');
+    let bead = row
+        .as_ref()
+        .map(|p| p.bead_id.clone())
+        .filter(|b| !b.is_empty());
+    let Some(bead) = bead else {
+        out.push_str("## Your work\n\nNothing is hooked to you. Run `gt hook` to check again; if it stays empty, wait.\n");
+        return Ok(out);
+    };
+    let details = store.show(&bead)?;
+    let issue = &details.issue;
+    out.push_str("## Your work\n\n");
+    let _ = writeln!(out, "Hooked bead: {}", issue.id);
+    let _ = writeln!(out, "Title: {}", issue.title);
+    let _ = writeln!(
+        out,
+        "Status: {} · priority P{} · type {}",
+        issue.status, issue.priority, issue.issue_type
+    );
+    if !issue.description.is_empty() {
+        out.push('\n');
+        out.push_str(issue.description.trim_end());
+        out.push('\n');
+    }
+    if !issue.acceptance_criteria.is_empty() {
+        out.push_str("\nAcceptance criteria:\n");
+        out.push_str(issue.acceptance_criteria.trim_end());
+        out.push('\n');
+    }
+    let steps = store.children(&issue.id)?;
+    if !steps.is_empty() {
+        out.push_str("\n## Steps\n\n");
+        let current = steps.iter().position(|s| s.issue.status != "closed");
+        for (n, step) in steps.iter().enumerate() {
+            let mark = if step.issue.status == "closed" {
+                "[x]"
+            } else if Some(n) == current {
+                "[>]"
+            } else {
+                "[ ]"
+            };
+            let here = if Some(n) == current {
+                "   <- current step"
+            } else {
+                ""
+            };
+            let _ = writeln!(out, "{mark} {}  {}{here}", step.issue.id, step.issue.title);
+        }
+        out.push_str("\nClose each step as you finish it: `bd close <step-id>`.\n");
+    }
+    let target = crate::files::read_json_opt::<crate::layout::RigConfig>(
+        &crate::layout::RigPaths::new(town, &id.rig).config_json(),
+    )?
+    .map(|c| c.default_branch)
+    .unwrap_or_else(|| "main".into());
+    let _ = write!(
+        out,
+        "
+## When you are done
+
+1. Commit your work on this branch: `git add -A && git commit -m \"{id}: <what you did>\"`.
+2. Run `gt done`. It pushes your branch, queues a merge request and hands the bead to the
+   refinery, which tests it and lands it on `{target}`. The bead closes when it lands.
+
+If the bead turns out to need no change: `bd close {id} --reason no-changes`, then `gt done`.
+
+## When you are stuck
+
+- Write down what you found: `bd comment {id} \"...\"`.
+- Need a human or the mayor: `gt done --status ESCALATED`, then stop.
+- Blocked by other work: `bd dep add {id} <blocker-id>`, then `gt done --status DEFERRED`.
+
+Stay inside your worktree. Never push to `{target}` yourself: the refinery lands every change.
+",
+        id = issue.id
+    );
+    Ok(out)
+}
+
+fn overview(town: &Town, store: &beads::Store) -> Result<String> {
+    let mut out = String::new();
+    let name = town
+        .config()
+        .map(|c| c.name)
+        .unwrap_or_else(|_| "town".into());
+    let _ = writeln!(out, "# Gas Town: {name}\n");
+    out.push_str("You are in the town root. Work is tracked as beads (`bd`) and done by polecats in rigs.\n\n");
+    let rigs = crate::rig::summaries(town, store)?;
+    if rigs.is_empty() {
+        out.push_str("No rigs yet. Add one: `gt rig add <name> <git-url>`.\n");
+    } else {
+        out.push_str("## Rigs\n\n");
+        for r in &rigs {
+            let _ = writeln!(
+                out,
+                "- {} (prefix `{}`, branch `{}`): {} open, {} in flight",
+                r.name,
+                r.prefix,
+                r.default_branch,
+                r.open,
+                r.in_progress + r.hooked
+            );
+        }
+    }
+    out.push_str(
+        "
+## Commands
+
+- `bd create \"title\"` inside a rig's directory files a bead for that rig.
+- `gt sling <bead> <rig>` starts a polecat on it; `gt convoy status` follows batches.
+- `gt status` shows the town; `gt polecat list` the workers; `gt peek <rig>/<polecat>` one session.
+",
+    );
+    Ok(out)
+}
