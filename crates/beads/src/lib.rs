@@ -26,7 +26,7 @@ pub use ops::convoy::{ConvoyStatus, Tracked};
 pub use ops::create::NewIssue;
 pub use ops::deps::Direction;
 pub use ops::jsonl::{ExportOptions, ImportReport};
-pub use ops::mr::{MergeRequest, NewMergeRequest};
+pub use ops::mr::{MergeRequest, NewMergeRequest, QueueStats, RefineryRun};
 pub use ops::query::{Filter, Sort, Stats};
 pub use ops::update::{Changes, CloseOptions};
 pub use ops::work::{Polecat, PolecatUpdate};

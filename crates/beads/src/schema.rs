@@ -183,13 +183,32 @@ CREATE TABLE checkpoints (
 CREATE TABLE convoy_landings (convoy_id TEXT PRIMARY KEY, landed_at TEXT NOT NULL) WITHOUT ROWID;
 ";
 
+/// One row per refinery pass, for `gt mq stats` and the batch size (failure rate).
+const V4: &str = r"
+CREATE TABLE refinery_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    rig TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    batch_size INTEGER NOT NULL,
+    landed INTEGER NOT NULL,
+    failed INTEGER NOT NULL,
+    conflicted INTEGER NOT NULL,
+    gate_runs INTEGER NOT NULL,
+    bisect_depth INTEGER NOT NULL,
+    flakes INTEGER NOT NULL,
+    outcome TEXT NOT NULL
+);
+CREATE INDEX idx_refinery_runs_rig ON refinery_runs (rig, id);
+";
+
 /// All migrations, oldest first. Append, never edit.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3)])
+    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4)])
 }
 
 /// The schema version a fully migrated database has.
-pub const LATEST_VERSION: i64 = 3;
+pub const LATEST_VERSION: i64 = 4;
 
 #[cfg(test)]
 mod tests {

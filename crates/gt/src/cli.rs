@@ -47,6 +47,12 @@ pub enum Command {
     /// Convoys: tracked batches of beads.
     #[command(subcommand)]
     Convoy(commands::convoy::ConvoyCommand),
+    /// The merge queue runner of a rig.
+    #[command(subcommand)]
+    Refinery(commands::refinery::RefineryCommand),
+    /// Merge requests.
+    #[command(subcommand)]
+    Mq(commands::mq::MqCommand),
     /// Show where this town is: the town root found from the current directory.
     Root(commands::root::RootArgs),
 }

@@ -58,6 +58,18 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
             E::File(e) => return classify(e),
         });
     }
+    if let Some(err) = err.downcast_ref::<town::refinery::RefineryError>() {
+        use town::refinery::RefineryError as E;
+        return Some(match err {
+            E::Busy { .. } => Classified::new(ErrorKind::User)
+                .hint("`gt refinery status` shows which refineries run"),
+            E::Store(e) => return classify_store(e),
+            E::Rig(e) => return classify(e),
+            E::Settings(e) => return classify(e),
+            E::File(e) => return classify(e),
+            E::Git(_) | E::Lock(_) | E::Gate(_) => Classified::new(ErrorKind::Internal),
+        });
+    }
     if let Some(err) = err.downcast_ref::<town::settings::SettingsError>() {
         return Some(match err {
             town::settings::SettingsError::UnknownKey(_) => Classified::new(ErrorKind::User)

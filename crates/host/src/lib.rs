@@ -7,6 +7,7 @@
 //! - [`clock`]: the [`clock::Clock`] trait; the system clock and a fixed clock for tests.
 //! - [`git`]: `git -C <dir> …` with a hermetic environment and typed failures.
 //! - [`lock`]: advisory file locks with a clean "busy" outcome.
+//! - [`shell`]: configured commands (gates) under `sh -c` with a time limit.
 //! - [`process`]: running helper programs and finding programs on `PATH`.
 //! - [`spawn`]: detached long-running processes: start, liveness, process-group kill.
 //! - [`tmux`]: [`tmux::Tmux`], tmux on a named socket (`tmux -L`), never the user's server.
@@ -16,5 +17,6 @@ pub mod env;
 pub mod git;
 pub mod lock;
 pub mod process;
+pub mod shell;
 pub mod spawn;
 pub mod tmux;

@@ -7,6 +7,7 @@
 //! - [`install`]: `gt install`, creating or repairing a town.
 //! - [`rig`]: adding, listing, removing and parking rigs.
 //! - [`doctor`]: `gt doctor`, checks and safe repairs.
+//! - [`refinery`]: the merge queue as a state machine (batching, bisection, landing).
 //! - [`work`]: the work loop — sling, prime, done.
 //! - [`agents`]: agent presets and the one resolver every agent start goes through.
 //! - [`namepool`]: polecat name pools and name allocation.
@@ -20,6 +21,7 @@ pub mod files;
 pub mod install;
 pub mod layout;
 pub mod namepool;
+pub mod refinery;
 pub mod rig;
 pub mod runtime;
 pub mod settings;

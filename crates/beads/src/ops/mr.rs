@@ -144,7 +144,9 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Moves a merge request to `state`, recording why (and the landed SHA when merged).
+    /// Moves a merge request to `state`, recording why (and the landed SHA when merged). Sending
+    /// a failed or conflicted request back to the queue counts as a retry; requeueing one that
+    /// was only waiting in a batch does not.
     pub fn set_mr_state(
         &mut self,
         id: i64,
@@ -162,7 +164,7 @@ impl Store {
             let n = tx
                 .prepare_cached(
                     "UPDATE merge_requests SET state = ?2, reason = ?3, merged_sha = CASE WHEN ?4 = '' THEN merged_sha ELSE ?4 END,
-                     retries = retries + (CASE WHEN ?2 = 'queued' AND state != 'queued' THEN 1 ELSE 0 END), updated_at = ?5
+                     retries = retries + (CASE WHEN ?2 = 'queued' AND state IN ('failed', 'conflict') THEN 1 ELSE 0 END), updated_at = ?5
                      WHERE id = ?1",
                 )?
                 .execute(rusqlite::params![id, state, reason, merged_sha, w.now])?;
@@ -184,5 +186,103 @@ mod tests {
         assert_eq!(super::parse_mr_id("mr-12").unwrap(), 12);
         assert_eq!(super::parse_mr_id("7").unwrap(), 7);
         assert!(super::parse_mr_id("x").is_err());
+    }
+}
+
+/// One refinery pass, as recorded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RefineryRun {
+    pub rig: String,
+    pub started_at: String,
+    pub batch_size: i64,
+    pub landed: i64,
+    pub failed: i64,
+    pub conflicted: i64,
+    pub gate_runs: i64,
+    pub bisect_depth: i64,
+    pub flakes: i64,
+    pub outcome: String,
+}
+
+/// `gt mq stats`: how the queue has done.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct QueueStats {
+    pub runs: i64,
+    pub landed: i64,
+    pub failed: i64,
+    pub conflicted: i64,
+    pub gate_runs: i64,
+    pub flakes: i64,
+    /// Gate runs divided by landed changes.
+    pub gate_runs_per_landed: f64,
+    pub max_bisect_depth: i64,
+    /// Mean hours from submission to merge.
+    pub mean_queue_wait_hours: f64,
+    pub queued: i64,
+}
+
+impl Store {
+    /// Records one refinery pass.
+    pub fn record_refinery_run(&mut self, run: &RefineryRun) -> Result<()> {
+        self.write(|tx, w| {
+            tx.prepare_cached(
+                "INSERT INTO refinery_runs (rig, started_at, finished_at, batch_size, landed, failed, conflicted, gate_runs,
+                 bisect_depth, flakes, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(rusqlite::params![
+                run.rig, run.started_at, w.now, run.batch_size, run.landed, run.failed, run.conflicted, run.gate_runs,
+                run.bisect_depth, run.flakes, run.outcome
+            ])?;
+            Ok(())
+        })
+    }
+
+    /// Outcomes of the rig's most recent finished merge requests, newest first: `true` for a
+    /// change that failed its gates (what sizes the next batch).
+    pub fn recent_mr_failures(&self, rig: &str, limit: usize) -> Result<Vec<bool>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT state = 'failed' FROM merge_requests WHERE rig = ?1 AND state IN ('merged', 'failed')
+             ORDER BY updated_at DESC, id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(rusqlite::params![rig, limit as i64], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Queue statistics for a rig (or all rigs).
+    pub fn queue_stats(&self, rig: Option<&str>) -> Result<QueueStats> {
+        let conn = self.conn();
+        let mut s: QueueStats = conn.query_row(
+            "SELECT count(*), COALESCE(sum(landed), 0), COALESCE(sum(failed), 0), COALESCE(sum(conflicted), 0),
+                    COALESCE(sum(gate_runs), 0), COALESCE(sum(flakes), 0), COALESCE(max(bisect_depth), 0)
+             FROM refinery_runs WHERE ?1 IS NULL OR rig = ?1",
+            [rig],
+            |r| {
+                Ok(QueueStats {
+                    runs: r.get(0)?,
+                    landed: r.get(1)?,
+                    failed: r.get(2)?,
+                    conflicted: r.get(3)?,
+                    gate_runs: r.get(4)?,
+                    flakes: r.get(5)?,
+                    max_bisect_depth: r.get(6)?,
+                    ..QueueStats::default()
+                })
+            },
+        )?;
+        if s.landed > 0 {
+            s.gate_runs_per_landed = s.gate_runs as f64 / s.landed as f64;
+        }
+        s.mean_queue_wait_hours = conn.query_row(
+            "SELECT COALESCE(avg((julianday(updated_at) - julianday(created_at)) * 24.0), 0) FROM merge_requests
+             WHERE state = 'merged' AND (?1 IS NULL OR rig = ?1)",
+            [rig],
+            |r| r.get(0),
+        )?;
+        s.queued = conn.query_row(
+            "SELECT count(*) FROM merge_requests WHERE state = 'queued' AND (?1 IS NULL OR rig = ?1)",
+            [rig],
+            |r| r.get(0),
+        )?;
+        Ok(s)
     }
 }

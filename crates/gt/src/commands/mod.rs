@@ -7,9 +7,11 @@ pub mod convoy;
 pub mod doctor;
 pub mod done;
 pub mod install;
+pub mod mq;
 pub mod namepool;
 pub mod polecat;
 pub mod prime;
+pub mod refinery;
 pub mod rig;
 pub mod root;
 pub mod sling;
@@ -41,6 +43,8 @@ pub fn run(cli: Cli, ui: &mut ui::Ui) -> anyhow::Result<()> {
         Command::Polecat(cmd) => polecat::run(cmd, ui),
         Command::Peek(args) => polecat::peek(&args, ui),
         Command::Convoy(cmd) => convoy::run(cmd, ui),
+        Command::Refinery(cmd) => refinery::run(cmd, ui),
+        Command::Mq(cmd) => mq::run(cmd, ui),
     }
 }
 

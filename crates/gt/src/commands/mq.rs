@@ -1,0 +1,230 @@
+//! `gt mq list/status/submit/retry/reject/stats`: the merge requests.
+
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Subcommand)]
+pub enum MqCommand {
+    /// Merge requests (open ones unless `--all`).
+    List(ListArgs),
+    /// One merge request.
+    Status(OneArgs),
+    /// Queue a branch by hand: `gt mq submit <rig> <branch> --bead <id>`.
+    Submit(SubmitArgs),
+    /// Send a failed or conflicted request back to the queue.
+    Retry(OneArgs),
+    /// Take a request out of the queue for good.
+    Reject(RejectArgs),
+    /// Queue wait, gate runs per landed change, bisection depth.
+    Stats(StatsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this rig.
+    pub rig: Option<String>,
+    /// Include merged, superseded and rejected requests.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OneArgs {
+    /// `mr-12` or `12`.
+    pub mr: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    pub rig: String,
+    /// A branch on the rig's remote.
+    pub branch: String,
+    /// The bead the branch works on.
+    #[arg(long)]
+    pub bead: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RejectArgs {
+    pub mr: String,
+    #[arg(long, default_value = "rejected by hand")]
+    pub reason: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    pub rig: Option<String>,
+}
+
+fn parse(s: &str) -> anyhow::Result<i64> {
+    Ok(beads::ops::mr::parse_mr_id(s)?)
+}
+
+pub fn run(cmd: MqCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let town = super::town()?;
+    let mut store = super::store(&town)?;
+    match cmd {
+        MqCommand::List(a) => {
+            if let Some(rig) = &a.rig {
+                town::rig::entry(&town, rig)?;
+            }
+            let states: &[&str] = if a.all {
+                &[]
+            } else {
+                beads::ops::mr::MR_OPEN_STATES
+            };
+            let mrs = store.mrs(a.rig.as_deref(), states)?;
+            if ui.is_json() {
+                ui.json(&mrs)?;
+            } else if mrs.is_empty() {
+                ui.status("No merge requests");
+            } else {
+                let mut rows = vec![vec![
+                    "MR".to_owned(),
+                    "RIG".into(),
+                    "STATE".into(),
+                    "BEAD".into(),
+                    "BRANCH".into(),
+                    "SHA".into(),
+                ]];
+                for m in &mrs {
+                    rows.push(vec![
+                        m.label(),
+                        m.rig.clone(),
+                        m.state.clone(),
+                        m.bead_id.clone(),
+                        m.branch.clone(),
+                        m.sha.chars().take(12).collect(),
+                    ]);
+                }
+                super::table(ui, &rows)?;
+            }
+        }
+        MqCommand::Status(a) => {
+            let mr = store.mr(parse(&a.mr)?)?;
+            if ui.is_json() {
+                ui.json(&mr)?;
+            } else {
+                for (k, v) in [
+                    ("mr", mr.label()),
+                    ("state", mr.state.clone()),
+                    ("rig", mr.rig.clone()),
+                    ("bead", mr.bead_id.clone()),
+                    ("branch", mr.branch.clone()),
+                    ("sha", mr.sha.clone()),
+                    ("target", mr.target.clone()),
+                    ("polecat", mr.polecat.clone()),
+                    ("retries", mr.retries.to_string()),
+                    ("merged as", mr.merged_sha.clone()),
+                    ("reason", super::safe(&mr.reason)),
+                ] {
+                    if !v.is_empty() {
+                        ui.line(format!("{k:<9}  {v}"))?;
+                    }
+                }
+            }
+        }
+        MqCommand::Submit(a) => {
+            let entry = town::rig::entry(&town, &a.rig)?;
+            let bead = store.resolve(&a.bead)?;
+            let worktree = town::layout::RigPaths::new(&town, &a.rig).refinery_worktree();
+            let sha = town::refinery::git::remote_sha(&worktree, &a.branch)?;
+            if sha.is_empty() {
+                return Err(ui::CliError::user(format!(
+                    "the remote of `{}` has no branch `{}`",
+                    a.rig, a.branch
+                ))
+                .into());
+            }
+            let config: town::layout::RigConfig =
+                town::files::read_json(&town::layout::RigPaths::new(&town, &a.rig).config_json())?;
+            let issue = store.get(&bead)?;
+            let (mr, created) = store.submit_mr(&beads::NewMergeRequest {
+                rig: a.rig.clone(),
+                bead_id: bead.clone(),
+                branch: a.branch.clone(),
+                sha,
+                target: config.default_branch,
+                polecat: String::new(),
+                priority: issue.priority,
+            })?;
+            let _ = entry;
+            if ui.is_json() {
+                ui.json(&serde_json::json!({"mr": mr, "created": created}))?;
+            } else {
+                ui.line(mr.label())?;
+                ui.status(if created {
+                    format!("Queued {} for {}", mr.label(), mr.branch)
+                } else {
+                    format!("{} already queued that commit", mr.label())
+                });
+            }
+        }
+        MqCommand::Retry(a) => {
+            let id = parse(&a.mr)?;
+            let mr = store.mr(id)?;
+            if !matches!(mr.state.as_str(), "failed" | "conflict") {
+                return Err(ui::CliError::user(format!(
+                    "{} is {}; only failed or conflicted requests are retried",
+                    mr.label(),
+                    mr.state
+                ))
+                .into());
+            }
+            let mr = store.set_mr_state(id, "queued", "retried by hand", "")?;
+            report(ui, &mr)?;
+        }
+        MqCommand::Reject(a) => {
+            let id = parse(&a.mr)?;
+            let mr = store.mr(id)?;
+            if matches!(mr.state.as_str(), "merged" | "rejected" | "superseded") {
+                return Err(
+                    ui::CliError::user(format!("{} is already {}", mr.label(), mr.state)).into(),
+                );
+            }
+            let mr = store.set_mr_state(id, "rejected", &a.reason, "")?;
+            report(ui, &mr)?;
+        }
+        MqCommand::Stats(a) => {
+            if let Some(rig) = &a.rig {
+                town::rig::entry(&town, rig)?;
+            }
+            let s = store.queue_stats(a.rig.as_deref())?;
+            if ui.is_json() {
+                ui.json(&s)?;
+            } else {
+                let rows = vec![
+                    vec!["passes".to_owned(), s.runs.to_string()],
+                    vec!["landed".to_owned(), s.landed.to_string()],
+                    vec!["failed".to_owned(), s.failed.to_string()],
+                    vec!["conflicted".to_owned(), s.conflicted.to_string()],
+                    vec!["queued now".to_owned(), s.queued.to_string()],
+                    vec!["gate runs".to_owned(), s.gate_runs.to_string()],
+                    vec![
+                        "gate runs per landed change".to_owned(),
+                        format!("{:.2}", s.gate_runs_per_landed),
+                    ],
+                    vec!["flakes".to_owned(), s.flakes.to_string()],
+                    vec![
+                        "deepest bisection".to_owned(),
+                        s.max_bisect_depth.to_string(),
+                    ],
+                    vec![
+                        "mean queue wait".to_owned(),
+                        format!("{:.2} h", s.mean_queue_wait_hours),
+                    ],
+                ];
+                super::table(ui, &rows)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn report(ui: &mut ui::Ui, mr: &beads::MergeRequest) -> anyhow::Result<()> {
+    if ui.is_json() {
+        ui.json(mr)?;
+    } else {
+        ui.status(format!("{} is {}", mr.label(), mr.state));
+    }
+    Ok(())
+}

@@ -1,0 +1,569 @@
+//! The refinery: each rig's merge queue, a deterministic state machine.
+//!
+//! A pass takes the queued merge requests whose beads are not blocked, orders them by score
+//! ([`policy::score`]), takes a batch sized by the recent failure rate
+//! ([`policy::batch_size`]), pre-checks each against the target with `git merge-tree`
+//! (a conflict becomes a conflict-resolution bead and the branch is kept), stacks the rest
+//! onto the target in the refinery's worktree and runs the gates on the tip. Green: land them
+//! all with one fast-forward push. Red: if the target alone fails, pause the queue and raise
+//! an escalation (the queue is not to blame); otherwise bisect by prefix, land the passing
+//! prefix, send the first culprit back with the failing gate's output and requeue the rest.
+//!
+//! Crash safety: a landing is checkpointed (candidate SHA and requests) after its gates pass
+//! and before the push; a restart finishes the bookkeeping of a push that happened and
+//! requeues everything else, so nothing is lost, nothing untested lands, and nothing lands
+//! twice. The runner (`gt refinery run`) holds a per-rig lock around passes.
+
+pub mod gates;
+pub mod git;
+pub mod policy;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::layout::{RigConfig, RigPaths, Town};
+use crate::settings::Settings;
+
+/// Refinery failures.
+#[derive(Debug, thiserror::Error)]
+pub enum RefineryError {
+    #[error("the refinery of `{rig}` is already running")]
+    Busy { rig: String },
+    #[error(transparent)]
+    Git(#[from] host::git::GitError),
+    #[error(transparent)]
+    Store(#[from] beads::Error),
+    #[error(transparent)]
+    Rig(#[from] crate::rig::RigError),
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
+    #[error(transparent)]
+    File(#[from] crate::files::FileError),
+    #[error(transparent)]
+    Lock(#[from] host::lock::LockError),
+    #[error("cannot run a gate")]
+    Gate(#[from] std::io::Error),
+}
+
+type Result<T, E = RefineryError> = std::result::Result<T, E>;
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PassReport {
+    pub batch_size: usize,
+    /// `mr-N` of each landed request, in landing order.
+    pub landed: Vec<String>,
+    pub failed: Vec<String>,
+    pub conflicted: Vec<String>,
+    pub requeued: Vec<String>,
+    /// Beads whose requests wait because the bead is blocked.
+    pub waiting: Vec<String>,
+    pub gate_runs: u32,
+    pub flakes: u32,
+    pub bisect_depth: u32,
+    /// The SHA the target moved to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub landed_sha: Option<String>,
+    /// Why the queue is paused, if this pass paused it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused: Option<String>,
+    /// The remote target moved during landing; the batch was requeued to be rebuilt.
+    pub remote_moved: bool,
+}
+
+/// The kv key that pauses a rig's queue, with the reason as its value.
+pub fn pause_key(rig: &str) -> String {
+    format!("refinery.paused.{rig}")
+}
+
+/// One rig's refinery over the town's store.
+pub struct Refinery<'a> {
+    town: &'a Town,
+    rig: String,
+    prefix: String,
+    target: String,
+    paths: RigPaths,
+    settings: Settings,
+    store: &'a mut beads::Store,
+}
+
+impl<'a> Refinery<'a> {
+    /// The refinery of `rig`, with its settings layered as usual.
+    pub fn open(town: &'a Town, rig: &str, store: &'a mut beads::Store) -> Result<Self> {
+        let entry = crate::rig::entry(town, rig)?;
+        let paths = RigPaths::new(town, rig);
+        let config: RigConfig = crate::files::read_json(&paths.config_json())?;
+        let eff = crate::settings::resolve(&crate::settings::Sources {
+            town: Some(&town.settings_json()),
+            rig: Some(&paths.settings_json()),
+            ..Default::default()
+        })?;
+        Ok(Self {
+            town,
+            rig: rig.to_owned(),
+            prefix: entry.beads.prefix,
+            target: config.default_branch,
+            paths,
+            settings: eff.settings,
+            store,
+        })
+    }
+
+    /// Takes the rig's refinery lock (one refinery per rig).
+    pub fn lock(town: &Town, rig: &str) -> Result<host::lock::LockGuard> {
+        std::fs::create_dir_all(town.locks_dir())?;
+        host::lock::try_lock(&town.locks_dir().join(format!("refinery-{rig}.lock"))).map_err(|e| {
+            match e {
+                host::lock::LockError::Busy { .. } => RefineryError::Busy {
+                    rig: rig.to_owned(),
+                },
+                other => other.into(),
+            }
+        })
+    }
+
+    fn landing_scope(&self) -> String {
+        format!("refinery:{}:landing", self.rig)
+    }
+
+    /// After a crash: finish the bookkeeping of a landing that reached the remote, and put every
+    /// request that was being tested back in the queue.
+    pub fn recover(&mut self) -> Result<()> {
+        let scope = self.landing_scope();
+        let cps = self.store.checkpoints(&scope)?;
+        if let (Some(sha), Some(ids)) = (cps.get("sha"), cps.get("mrs")) {
+            let worktree = self.paths.refinery_worktree();
+            if git::target_contains(&worktree, &self.target, sha)? {
+                let ids: Vec<i64> = ids.split(',').filter_map(|i| i.parse().ok()).collect();
+                let mut report = PassReport::default();
+                self.after_landing(&ids, sha, &mut report)?;
+            }
+        }
+        self.store.clear_checkpoints(&scope)?;
+        for mr in self.store.mrs(Some(&self.rig), &["testing"])? {
+            self.store
+                .set_mr_state(mr.id, "queued", "requeued after a refinery restart", "")?;
+        }
+        Ok(())
+    }
+
+    /// Why the queue is paused, if it is.
+    pub fn paused(&self) -> Result<Option<String>> {
+        Ok(self.store.kv_get(&pause_key(&self.rig))?)
+    }
+
+    /// Runs passes until the queue is empty, paused, or only blocked requests are left.
+    pub fn run_until_idle(&mut self) -> Result<Vec<PassReport>> {
+        let mut reports = Vec::new();
+        while let Some(report) = self.pass()? {
+            let stop = report.paused.is_some()
+                || (report.landed.is_empty()
+                    && report.failed.is_empty()
+                    && report.conflicted.is_empty()
+                    && !report.remote_moved);
+            reports.push(report);
+            if stop {
+                break;
+            }
+        }
+        Ok(reports)
+    }
+
+    /// One pass over the queue; `None` when there is nothing to do (or the queue is paused).
+    pub fn pass(&mut self) -> Result<Option<PassReport>> {
+        if self.paused()?.is_some() {
+            return Ok(None);
+        }
+        let mut report = PassReport::default();
+        let mut ready = Vec::new();
+        for mr in self.store.mrs(Some(&self.rig), &["queued"])? {
+            let bead = self.store.show(&mr.bead_id);
+            match bead {
+                Ok(d) if d.is_blocked => report.waiting.push(mr.bead_id.clone()),
+                Ok(d) if d.issue.status == "closed" => {
+                    self.store
+                        .set_mr_state(mr.id, "superseded", "the bead was closed", "")?;
+                }
+                Ok(_) => ready.push(mr),
+                Err(beads::Error::NotFound { .. }) => {
+                    self.store
+                        .set_mr_state(mr.id, "rejected", "the bead no longer exists", "")?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if ready.is_empty() {
+            return Ok(if report.waiting.is_empty() {
+                None
+            } else {
+                Some(report)
+            });
+        }
+        let started_at = self.store.now();
+        let now = self.store.now_ts();
+        let mut scored = Vec::new();
+        for mr in ready {
+            let convoy_created = self
+                .store
+                .convoys_tracking(&mr.bead_id)?
+                .iter()
+                .filter_map(|c| self.store.get(c).ok())
+                .filter_map(|c| c.created_at.parse::<jiff::Timestamp>().ok())
+                .min();
+            let score = policy::score(&mr, now, convoy_created);
+            scored.push((mr, score));
+        }
+        let ordered = policy::order(scored);
+        let size = policy::batch_size(
+            &self.store.recent_mr_failures(&self.rig, 20)?,
+            self.settings.merge_queue.max_batch_size,
+        );
+        report.batch_size = size.min(ordered.len());
+        let worktree = self.paths.refinery_worktree();
+        let base = git::start_candidate(&worktree, &self.target)?;
+        // Stack the batch: (request, candidate tip after it).
+        let mut stacked: Vec<(beads::MergeRequest, String)> = Vec::new();
+        for mr in ordered.into_iter().take(size) {
+            if let Some(paths) = git::precheck(&worktree, &self.target, &mr.sha)? {
+                self.conflict(&mr, &base, &paths)?;
+                report.conflicted.push(mr.label());
+                continue;
+            }
+            match git::stack(&worktree, &self.target, &mr.sha)? {
+                git::Stacked::Applied(tip) => {
+                    self.store
+                        .set_mr_state(mr.id, "testing", "in a batch", "")?;
+                    stacked.push((mr, tip));
+                }
+                // It merges with the target but not with the changes ahead of it: try again
+                // after they land.
+                git::Stacked::Conflict(_) => report.requeued.push(mr.label()),
+            }
+        }
+        if stacked.is_empty() {
+            self.record(&started_at, &report, "nothing to test")?;
+            return Ok(Some(report));
+        }
+        let gates = gates::configured(&self.settings.merge_queue);
+        let timeout = Duration::from_secs(self.settings.merge_queue.gate_timeout_secs.max(1));
+        let retries = self.settings.merge_queue.retry_flaky_tests;
+        let full = gates::run(&gates, &worktree, timeout, retries)?;
+        report.gate_runs += full.runs;
+        report.flakes += full.flakes;
+        let (landable, culprit) = if full.passed() {
+            (stacked.len(), None)
+        } else {
+            git::checkout(&worktree, &base)?;
+            let alone = gates::run(&gates, &worktree, timeout, retries)?;
+            report.gate_runs += alone.runs;
+            report.flakes += alone.flakes;
+            if let Some((gate, output)) = alone.failed {
+                self.pause(&gate, &output, &base, &mut report)?;
+                for (mr, _) in &stacked {
+                    self.store.set_mr_state(
+                        mr.id,
+                        "queued",
+                        "requeued: the target fails its gates on its own",
+                        "",
+                    )?;
+                    report.requeued.push(mr.label());
+                }
+                self.record(&started_at, &report, "paused")?;
+                return Ok(Some(report));
+            }
+            let mut failures: BTreeMap<usize, (String, String)> = BTreeMap::new();
+            failures.insert(stacked.len(), full.failed.clone().expect("failed"));
+            let mut runs = 0;
+            let mut flakes = 0;
+            let (good, depth) = policy::bisect(stacked.len(), |k| -> Result<bool> {
+                git::checkout(&worktree, &stacked[k - 1].1)?;
+                let r = gates::run(&gates, &worktree, timeout, retries)?;
+                runs += r.runs;
+                flakes += r.flakes;
+                if let Some(f) = r.failed {
+                    failures.insert(k, f);
+                    return Ok(false);
+                }
+                Ok(true)
+            })?;
+            report.gate_runs += runs;
+            report.flakes += flakes;
+            report.bisect_depth = depth;
+            // The culprit is the change after the passing prefix; report the failure its
+            // smallest failing prefix produced.
+            let failure = failures
+                .range(good + 1..)
+                .next()
+                .map(|(_, f)| f.clone())
+                .expect("a failing prefix");
+            (good, Some((good, failure)))
+        };
+        if let Some((index, (gate, output))) = &culprit {
+            let mr = &stacked[*index].0;
+            self.send_back(mr, gate, output)?;
+            report.failed.push(mr.label());
+            for (mr, _) in stacked.iter().skip(index + 1) {
+                self.store
+                    .set_mr_state(mr.id, "queued", "requeued behind a failing change", "")?;
+                report.requeued.push(mr.label());
+            }
+        }
+        if landable > 0 {
+            let sha = stacked[landable - 1].1.clone();
+            let ids: Vec<i64> = stacked[..landable].iter().map(|(m, _)| m.id).collect();
+            let scope = self.landing_scope();
+            self.store.checkpoint(&scope, "sha", &sha)?;
+            self.store.checkpoint(
+                &scope,
+                "mrs",
+                &ids.iter().map(i64::to_string).collect::<Vec<_>>().join(","),
+            )?;
+            match git::land(&worktree, &sha, &self.target)? {
+                git::Landing::Landed => {
+                    self.after_landing(&ids, &sha, &mut report)?;
+                    report.landed_sha = Some(sha);
+                }
+                git::Landing::RemoteMoved => {
+                    report.remote_moved = true;
+                    for (mr, _) in &stacked[..landable] {
+                        self.store.set_mr_state(
+                            mr.id,
+                            "queued",
+                            "requeued: the target moved during landing",
+                            "",
+                        )?;
+                        report.requeued.push(mr.label());
+                    }
+                }
+            }
+            self.store.clear_checkpoints(&scope)?;
+        }
+        let outcome = if report.remote_moved {
+            "remote moved"
+        } else if culprit.is_some() {
+            "bisected"
+        } else {
+            "landed"
+        };
+        self.record(&started_at, &report, outcome)?;
+        Ok(Some(report))
+    }
+
+    /// Bookkeeping after `sha` reached the target: requests merged, beads closed, branches
+    /// deleted, convoys checked. Idempotent, so a restart may run it again.
+    fn after_landing(&mut self, ids: &[i64], sha: &str, report: &mut PassReport) -> Result<()> {
+        let worktree = self.paths.refinery_worktree();
+        for &id in ids {
+            let mr = self.store.mr(id)?;
+            if mr.state != "merged" {
+                self.store.set_mr_state(
+                    id,
+                    "merged",
+                    &format!("landed on {}", self.target),
+                    sha,
+                )?;
+            }
+            report.landed.push(mr.label());
+            let bead = self.store.get(&mr.bead_id)?;
+            if bead.status != "closed" {
+                self.store.close(
+                    &mr.bead_id,
+                    &beads::CloseOptions {
+                        reason: "merged".into(),
+                        force: true,
+                        ..Default::default()
+                    },
+                )?;
+                let short = &sha[..sha.len().min(12)];
+                self.store.add_comment(
+                    &mr.bead_id,
+                    &format!("Landed on `{}` as {short} ({}).", self.target, mr.label()),
+                )?;
+            }
+            if self.settings.merge_queue.delete_merged_branches {
+                git::delete_remote_branch(&worktree, &mr.branch)?;
+            }
+            for convoy in self.store.convoys_tracking(&mr.bead_id)? {
+                self.store.land_convoy_if_complete(&convoy)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A request that does not merge: a conflict-resolution bead that can be slung like any
+    /// other, the request marked conflicted, the branch kept.
+    fn conflict(
+        &mut self,
+        mr: &beads::MergeRequest,
+        target_sha: &str,
+        paths: &[String],
+    ) -> Result<()> {
+        let bead = self.store.get(&mr.bead_id)?;
+        let title: String = format!("Resolve merge conflicts: {}", bead.title)
+            .chars()
+            .take(beads::model::MAX_TITLE_CHARS)
+            .collect();
+        let description = format!(
+            "`{}` ({}) no longer merges into `{}`.\n\nBranch: {}\nBranch SHA: {}\nTarget SHA: {}\nConflicting paths:\n{}\n\nRebase the branch onto `origin/{}`, resolve the conflicts, and finish with `gt done`.",
+            mr.branch,
+            mr.label(),
+            self.target,
+            mr.branch,
+            mr.sha,
+            target_sha,
+            paths
+                .iter()
+                .map(|p| format!("- {p}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            self.target
+        );
+        let conflict = self.store.create(beads::NewIssue {
+            title,
+            description,
+            priority: Some(1),
+            labels: vec!["gt:conflict".into()],
+            deps: vec![("related".into(), mr.bead_id.clone())],
+            prefix: Some(self.prefix.clone()),
+            ..Default::default()
+        })?;
+        self.store.set_mr_state(
+            mr.id,
+            "conflict",
+            &format!(
+                "conflicts on {}; resolution bead {}",
+                paths.join(", "),
+                conflict.id
+            ),
+            "",
+        )?;
+        self.return_bead(
+            mr,
+            &format!(
+                "Refinery: {} conflicts with `{}` on {}; see {}.",
+                mr.label(),
+                self.target,
+                paths.join(", "),
+                conflict.id
+            ),
+        )
+    }
+
+    /// A change that fails the gates: the request failed, the bead back to its polecat (or to
+    /// the ready queue), with the failing gate's output.
+    fn send_back(&mut self, mr: &beads::MergeRequest, gate: &str, output: &str) -> Result<()> {
+        self.store
+            .set_mr_state(mr.id, "failed", &format!("gate `{gate}` failed"), "")?;
+        let tail: String = output
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n");
+        self.return_bead(
+            mr,
+            &format!(
+                "Refinery: gate `{gate}` failed on {}:\n\n```\n{tail}\n```",
+                mr.label()
+            ),
+        )
+    }
+
+    fn return_bead(&mut self, mr: &beads::MergeRequest, note: &str) -> Result<()> {
+        self.store.add_comment(&mr.bead_id, note)?;
+        let to_polecat = self.settings.merge_queue.on_conflict != "ready" && !mr.polecat.is_empty();
+        let changes = if to_polecat {
+            beads::Changes {
+                status: Some("hooked".into()),
+                assignee: Some(mr.polecat.clone()),
+                ..Default::default()
+            }
+        } else {
+            beads::Changes {
+                status: Some("open".into()),
+                assignee: Some(String::new()),
+                ..Default::default()
+            }
+        };
+        self.store.update(&mr.bead_id, &changes)?;
+        if to_polecat && let Some(id) = crate::work::identity::PolecatId::parse(&mr.polecat) {
+            self.store.upsert_polecat(
+                &id.rig,
+                &id.name,
+                &beads::PolecatUpdate {
+                    bead_id: Some(mr.bead_id.clone()),
+                    ..Default::default()
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The target fails on its own: pause the queue and raise an escalation; no change is blamed.
+    fn pause(
+        &mut self,
+        gate: &str,
+        output: &str,
+        target_sha: &str,
+        report: &mut PassReport,
+    ) -> Result<()> {
+        let reason = format!(
+            "`{}` at {} fails gate `{gate}` on its own",
+            self.target,
+            &target_sha[..target_sha.len().min(12)]
+        );
+        self.store.kv_set(&pause_key(&self.rig), &reason)?;
+        let tail: String = output
+            .lines()
+            .rev()
+            .take(40)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join("\n");
+        self.store.create(beads::NewIssue {
+            title: format!("Refinery of {} paused: {reason}", self.rig).chars().filter(|c| !c.is_control()).take(beads::model::MAX_TITLE_CHARS).collect(),
+            description: format!("The merge queue stopped because the target branch itself fails.\n\n```\n{tail}\n```\n\nFix `{}`, then `gt refinery resume {}`.", self.target, self.rig),
+            issue_type: Some("bug".into()),
+            priority: Some(0),
+            labels: vec!["gt:escalation".into()],
+            prefix: Some(crate::layout::TOWN_PREFIX.into()),
+            ..Default::default()
+        })?;
+        report.paused = Some(reason);
+        Ok(())
+    }
+
+    fn record(&mut self, started_at: &str, report: &PassReport, outcome: &str) -> Result<()> {
+        let n = |v: &Vec<String>| v.len() as i64;
+        self.store.record_refinery_run(&beads::RefineryRun {
+            rig: self.rig.clone(),
+            started_at: started_at.to_owned(),
+            batch_size: report.batch_size as i64,
+            landed: n(&report.landed),
+            failed: n(&report.failed),
+            conflicted: n(&report.conflicted),
+            gate_runs: i64::from(report.gate_runs),
+            bisect_depth: i64::from(report.bisect_depth),
+            flakes: i64::from(report.flakes),
+            outcome: outcome.to_owned(),
+        })?;
+        Ok(())
+    }
+
+    /// The town this refinery belongs to.
+    pub fn town(&self) -> &Town {
+        self.town
+    }
+}
+
+/// Resumes a paused queue.
+pub fn resume(store: &mut beads::Store, rig: &str) -> Result<bool> {
+    Ok(store.kv_clear(&pause_key(rig))?)
+}
