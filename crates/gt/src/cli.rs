@@ -53,6 +53,8 @@ pub enum Command {
     /// Merge requests.
     #[command(subcommand)]
     Mq(commands::mq::MqCommand),
+    /// Run the whole loop in a throwaway town with scripted agents (not AI models).
+    Demo(commands::demo::DemoArgs),
     /// Show where this town is: the town root found from the current directory.
     Root(commands::root::RootArgs),
 }

@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod config;
 pub mod convoy;
+pub mod demo;
 pub mod doctor;
 pub mod done;
 pub mod install;
@@ -45,6 +46,7 @@ pub fn run(cli: Cli, ui: &mut ui::Ui) -> anyhow::Result<()> {
         Command::Convoy(cmd) => convoy::run(cmd, ui),
         Command::Refinery(cmd) => refinery::run(cmd, ui),
         Command::Mq(cmd) => mq::run(cmd, ui),
+        Command::Demo(args) => demo::run(&args, ui),
     }
 }
 

@@ -1,0 +1,286 @@
+//! `gt demo`: the whole loop in a throwaway directory, with scripted agents.
+//!
+//! It builds a town around a small sample repository whose gate is a real test command,
+//! files a handful of beads (one of them breaks the tests on purpose), slings them to
+//! scripted agents — programs that follow a script, not AI models — runs the refinery until
+//! the queue is empty, and prints the convoy and the new history of `main`.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::Args;
+
+use town::layout::Town;
+use town::work::sling::{self, SlingOptions};
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Keep the demo directory instead of deleting it at the end.
+    #[arg(long)]
+    pub keep: bool,
+    /// Seconds to wait for the scripted agents to finish.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+}
+
+const TEST_SH: &str = r#"#!/bin/sh
+# The sample project's test suite: every greeting is one non-empty line, and none says FAIL.
+status=0
+for f in greetings/*.txt; do
+  [ -e "$f" ] || continue
+  if [ "$(wc -l < "$f")" -ne 1 ] || [ ! -s "$f" ]; then echo "FAIL $f: a greeting is exactly one line"; status=1; fi
+  if grep -q FAIL "$f"; then echo "FAIL $f: says FAIL"; status=1; fi
+done
+[ $status -eq 0 ] && echo "ok: $(ls greetings | wc -l) greetings pass"
+exit $status
+"#;
+
+/// The beads: a title and the scripted agent's script.
+const BEADS: &[(&str, &str)] = &[
+    (
+        "Add an English greeting",
+        "write greetings/en.txt Hello, world\ncommit Add an English greeting\ndone",
+    ),
+    (
+        "Add a French greeting",
+        "write greetings/fr.txt Bonjour, le monde\ncommit Add a French greeting\ndone",
+    ),
+    (
+        "Add a German greeting",
+        "write greetings/de.txt Hallo, Welt\ncommit Add a German greeting\ndone",
+    ),
+    (
+        "Add a broken greeting (fails the tests on purpose)",
+        "write greetings/xx.txt FAIL\ncommit Add a broken greeting\ndone",
+    ),
+    (
+        "Add a Spanish greeting",
+        "write greetings/es.txt Hola, mundo\ncommit Add a Spanish greeting\ndone",
+    ),
+];
+
+pub fn run(args: &DemoArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let dir = tempfile::Builder::new()
+        .prefix("gt-demo-")
+        .tempdir()
+        .context("creating the demo directory")?;
+    let root = dir.path().canonicalize()?;
+    let result = demo(&root, args, ui);
+    if args.keep {
+        let kept = dir.keep();
+        ui.status(format!("Kept the demo at `{}`", kept.display()));
+    }
+    result
+}
+
+fn git(dir: &Path, args: &[&str]) -> anyhow::Result<String> {
+    Ok(host::git::Git::new(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_AUTHOR_NAME", "Demo")
+        .env("GIT_AUTHOR_EMAIL", "demo@gastown.local")
+        .env("GIT_COMMITTER_NAME", "Demo")
+        .env("GIT_COMMITTER_EMAIL", "demo@gastown.local")
+        .run(args)?)
+}
+
+fn demo(root: &Path, args: &DemoArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let gt_bin = host::env::current_exe()?;
+    let agent_bin = gt_bin.with_file_name("gt-scripted-agent");
+    if !agent_bin.exists() {
+        return Err(ui::CliError::user(format!("the scripted agent is not installed beside gt (`{}`)", agent_bin.display()))
+            .hint("build both: `cargo build --release -p gt`, or install with `cargo install --path crates/gt`")
+            .into());
+    }
+    ui.status(format!("Demo directory: {}", root.display()));
+    // A sample repository on a local "remote", with a test suite as its gate.
+    let remote = root.join("greetings.git");
+    git(
+        root,
+        &[
+            "init",
+            "--quiet",
+            "--bare",
+            "-b",
+            "main",
+            &remote.to_string_lossy(),
+        ],
+    )?;
+    let seed = root.join("seed");
+    git(
+        root,
+        &[
+            "clone",
+            "--quiet",
+            &remote.to_string_lossy(),
+            &seed.to_string_lossy(),
+        ],
+    )?;
+    std::fs::create_dir_all(seed.join("greetings"))?;
+    std::fs::write(seed.join("test.sh"), TEST_SH)?;
+    std::fs::write(
+        seed.join("greetings/README"),
+        "One greeting per file, one line each.\n",
+    )?;
+    git(&seed, &["add", "."])?;
+    git(
+        &seed,
+        &["commit", "--quiet", "-m", "Start the greetings project"],
+    )?;
+    git(&seed, &["push", "--quiet", "origin", "HEAD:main"])?;
+    // The town, the rig, scripted agents, the gate.
+    let town_root = root.join("town");
+    let ctx = super::context();
+    town::install::install(
+        &town_root,
+        &town::install::InstallOptions {
+            name: Some("demo".into()),
+            ..Default::default()
+        },
+        ctx,
+    )?;
+    let town = Town::at(&town_root);
+    let now = beads::store::format_ts(host::clock::from_env().now());
+    town::rig::add(
+        &town,
+        "greetings",
+        &remote.to_string_lossy(),
+        &town::rig::AddOptions::default(),
+        &now,
+    )?;
+    let rig_settings = town::layout::RigPaths::new(&town, "greetings").settings_json();
+    town::settings::set_in_file(
+        &town.settings_json(),
+        "town-settings",
+        "default_agent",
+        "scripted",
+    )?;
+    town::settings::set_in_file(
+        &rig_settings,
+        "rig-settings",
+        "merge_queue.test_command",
+        "sh test.sh",
+    )?;
+    ui.status("Built a town with rig `greetings` (gate: `sh test.sh`); agents are scripted agents, not AI models");
+    // The beads.
+    let mut store = beads::Store::open(&town.beads_dir(), super::context())?;
+    let mut ids = Vec::new();
+    for (title, script) in BEADS {
+        let issue = store.create(beads::NewIssue {
+            title: (*title).to_owned(),
+            description: format!(
+                "A change to the greetings project.\n\n```gt-script\n{script}\n```\n"
+            ),
+            prefix: Some("gr".into()),
+            ..Default::default()
+        })?;
+        ids.push(issue.id);
+    }
+    // Sling them, headless.
+    let runtime = town::runtime::SubprocessRuntime::new(town.runtime_dir().join("sessions"));
+    let mut env = super::agent_env();
+    env.retain(|(k, _)| k != "GT_TMUX_SOCKET" && k != "GT_RUNTIME");
+    env.push(("GT_SCRIPTED_AGENT_READY_DELAY_MS".into(), "20".into()));
+    let cx = sling::SlingContext {
+        town: &town,
+        runtime: &runtime,
+        gt_bin: gt_bin.clone(),
+        inherited_env: env,
+        ready_timeout: Duration::from_secs(30),
+    };
+    let slung = sling::sling(&mut store, &cx, &ids, "greetings", &SlingOptions::default())?;
+    let convoy = slung.iter().find_map(|s| s.convoy.clone());
+    for s in &slung {
+        ui.status(format!(
+            "Slung {} to {} (scripted agent)",
+            s.bead, s.polecat
+        ));
+    }
+    // Wait for every agent to submit its work.
+    let deadline = Instant::now() + Duration::from_secs(args.timeout);
+    loop {
+        let pending: Vec<String> = ids
+            .iter()
+            .filter(|id| {
+                store
+                    .get(id)
+                    .map(|i| i.status != "submitted" && i.status != "closed")
+                    .unwrap_or(true)
+            })
+            .cloned()
+            .collect();
+        if pending.is_empty() {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(ui::CliError::internal(format!(
+                "the scripted agents did not finish in time: {} still open",
+                pending.join(", ")
+            ))
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    ui.status(format!(
+        "All {} beads are submitted; running the refinery",
+        ids.len()
+    ));
+    // Land what passes.
+    let mut refinery = town::refinery::Refinery::open(&town, "greetings", &mut store)?;
+    for report in refinery.run_until_idle()? {
+        let sha = report
+            .landed_sha
+            .as_deref()
+            .map(|s| &s[..s.len().min(12)])
+            .unwrap_or("-");
+        ui.status(format!(
+            "refinery: batch of {}, {} gate run(s): landed [{}] at {sha}; sent back [{}]",
+            report.batch_size,
+            report.gate_runs,
+            report.landed.join(", "),
+            report.failed.join(", ")
+        ));
+    }
+    // The outcome.
+    let out = ui.out();
+    use std::io::Write as _;
+    if let Some(c) = &convoy {
+        let status = store.convoy_status(c)?;
+        writeln!(
+            out,
+            "Convoy {}: {} ({}/{} merged)",
+            status.id,
+            status.title,
+            status.merged,
+            status.tracked.len()
+        )?;
+        for t in &status.tracked {
+            writeln!(out, "  {:<10} {:<10} {}", t.id, t.status, t.title)?;
+        }
+    }
+    writeln!(out, "\nmain after the refinery:")?;
+    let log = git(
+        &seed,
+        &[
+            "--git-dir",
+            &remote.to_string_lossy(),
+            "log",
+            "--format=  %h %s (%an)",
+            "main",
+        ],
+    )?;
+    write!(out, "{log}")?;
+    let failed: Vec<String> = store
+        .mrs(Some("greetings"), &["failed"])?
+        .into_iter()
+        .map(|m| format!("{} ({})", m.bead_id, m.label()))
+        .collect();
+    if !failed.is_empty() {
+        writeln!(
+            out,
+            "\nSent back to its polecat with the test output: {}",
+            failed.join(", ")
+        )?;
+    }
+    Ok(())
+}
