@@ -43,7 +43,7 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
     if let Some(err) = err.downcast_ref::<town::work::WorkError>() {
         use town::work::WorkError as E;
         return Some(match err {
-            E::Refused(_) => Classified::new(ErrorKind::User),
+            E::Refused(_) | E::Formula(_) => Classified::new(ErrorKind::User),
             E::Busy { .. } => Classified::new(ErrorKind::User).hint("wait for the other command to finish, then run this again"),
             E::Limit(_) => Classified::new(ErrorKind::User).hint("`gt polecat list` shows what is running; raise the limit with `gt config set`"),
             E::Session { .. } => Classified::new(ErrorKind::User)

@@ -9,7 +9,7 @@ use town::work::sling::{self, Action, SlingOptions};
 #[derive(Debug, Args)]
 pub struct SlingArgs {
     /// Beads, then the target: a rig, or `<rig>/polecats/<name>`.
-    #[arg(required = true, num_args = 2.., value_name = "BEAD... TARGET")]
+    #[arg(required = true, value_name = "BEAD... TARGET")]
     pub args: Vec<String>,
     /// The agent preset to run, instead of the configured one.
     #[arg(long)]
@@ -29,6 +29,16 @@ pub struct SlingArgs {
     /// Create the named polecat if it does not exist.
     #[arg(long)]
     pub create: bool,
+    /// Attach this formula to each bead: its steps become the agent's checklist in `gt prime`.
+    #[arg(long)]
+    pub formula: Option<String>,
+    /// `gt sling <formula> --on <bead> <rig>`: the first argument is a formula to attach to
+    /// this bead.
+    #[arg(long, value_name = "BEAD")]
+    pub on: Option<String>,
+    /// Formula variables (`--var key=value`).
+    #[arg(long = "var", value_name = "KEY=VALUE")]
+    pub vars: Vec<String>,
     /// Seconds to wait for the agent to be ready.
     #[arg(long, default_value_t = 60)]
     pub ready_timeout: u64,
@@ -37,7 +47,28 @@ pub struct SlingArgs {
 pub fn run(args: &SlingArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let town = super::town()?;
     let mut store = super::store(&town)?;
-    let (target, beads) = args.args.split_last().expect("clap requires two or more");
+    let Some((target, rest)) = args.args.split_last().filter(|(_, rest)| !rest.is_empty()) else {
+        return Err(ui::CliError::usage(
+            "give the beads, then the target: `gt sling <bead>... <rig>`",
+        )
+        .into());
+    };
+    let (beads, formula) = match &args.on {
+        Some(bead) => match rest {
+            [formula] => (vec![bead.clone()], Some(formula.clone())),
+            _ => return Err(ui::CliError::usage("with `--on <bead>`, give the formula and the target: `gt sling <formula> --on <bead> <rig>`").into()),
+        },
+        None => (rest.to_vec(), args.formula.clone()),
+    };
+    let vars = args
+        .vars
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| ui::CliError::usage(format!("`--var {kv}` must be KEY=VALUE")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let runtime = super::runtime(&town);
     let cx = sling::SlingContext {
         town: &town,
@@ -53,8 +84,10 @@ pub fn run(args: &SlingArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         no_convoy: args.no_convoy,
         dry_run: args.dry_run,
         create: args.create,
+        formula,
+        vars,
     };
-    let slung = sling::sling(&mut store, &cx, beads, target, &opts)?;
+    let slung = sling::sling(&mut store, &cx, &beads, target, &opts)?;
     if ui.is_json() {
         ui.json(&slung)?;
         return Ok(());

@@ -46,6 +46,8 @@ pub enum WorkError {
     Namepool(#[from] crate::namepool::NamepoolError),
     #[error(transparent)]
     File(#[from] crate::files::FileError),
+    #[error(transparent)]
+    Formula(#[from] beads::formula::FormulaError),
     #[error("cannot write `{}`", path.display())]
     Io {
         path: PathBuf,

@@ -41,6 +41,13 @@ fn polecat(town: &Town, store: &beads::Store, id: &PolecatId) -> Result<String> 
         let _ = writeln!(out, "Branch: {}", p.branch);
     }
     out.push('\n');
+    let directives =
+        beads::formula::directives(&[town.rig_dir(&id.rig), town.root().to_owned()], "polecat")?;
+    if !directives.trim().is_empty() {
+        out.push_str("## Directives\n\n");
+        out.push_str(directives.trim_end());
+        out.push_str("\n\n");
+    }
     let bead = row
         .as_ref()
         .map(|p| p.bead_id.clone())
@@ -69,27 +76,7 @@ fn polecat(town: &Town, store: &beads::Store, id: &PolecatId) -> Result<String> 
         out.push_str(issue.acceptance_criteria.trim_end());
         out.push('\n');
     }
-    let steps = store.children(&issue.id)?;
-    if !steps.is_empty() {
-        out.push_str("\n## Steps\n\n");
-        let current = steps.iter().position(|s| s.issue.status != "closed");
-        for (n, step) in steps.iter().enumerate() {
-            let mark = if step.issue.status == "closed" {
-                "[x]"
-            } else if Some(n) == current {
-                "[>]"
-            } else {
-                "[ ]"
-            };
-            let here = if Some(n) == current {
-                "   <- current step"
-            } else {
-                ""
-            };
-            let _ = writeln!(out, "{mark} {}  {}{here}", step.issue.id, step.issue.title);
-        }
-        out.push_str("\nClose each step as you finish it: `bd close <step-id>`.\n");
-    }
+    steps(store, issue, &mut out)?;
     let target = crate::files::read_json_opt::<crate::layout::RigConfig>(
         &crate::layout::RigPaths::new(town, &id.rig).config_json(),
     )?
@@ -117,6 +104,81 @@ Stay inside your worktree. Never push to `{target}` yourself: the refinery lands
         id = issue.id
     );
     Ok(out)
+}
+
+/// The bead's checklist: the steps of its attached formula (`metadata.attached_molecule`),
+/// or else its child beads, with the current one marked.
+fn steps(store: &beads::Store, issue: &beads::Issue, out: &mut String) -> Result<()> {
+    let attached = issue
+        .metadata
+        .as_ref()
+        .and_then(|m| m.get("attached_molecule"))
+        .and_then(|v| v.as_str());
+    let (heading, rows): (String, Vec<(String, String, String, bool)>) = match attached {
+        Some(root) => {
+            let mol = store.molecule(root)?;
+            let formula = issue
+                .metadata
+                .as_ref()
+                .and_then(|m| m.get("attached_formula"))
+                .and_then(|v| v.as_str())
+                .unwrap_or("formula");
+            let rows = mol
+                .steps
+                .iter()
+                .filter(|s| s.issue.issue_type != "gate")
+                .map(|s| {
+                    (
+                        s.issue.id.clone(),
+                        s.issue.title.clone(),
+                        s.issue.status.clone(),
+                        s.current,
+                    )
+                })
+                .collect();
+            (
+                format!(
+                    "Steps ({formula}, {}/{} done)",
+                    mol.progress.done, mol.progress.total
+                ),
+                rows,
+            )
+        }
+        None => {
+            let kids = store.children(&issue.id)?;
+            let current = kids.iter().position(|s| s.issue.status != "closed");
+            let rows = kids
+                .iter()
+                .enumerate()
+                .map(|(n, s)| {
+                    (
+                        s.issue.id.clone(),
+                        s.issue.title.clone(),
+                        s.issue.status.clone(),
+                        Some(n) == current,
+                    )
+                })
+                .collect();
+            ("Steps".to_owned(), rows)
+        }
+    };
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let _ = writeln!(out, "\n## {heading}\n");
+    for (id, title, status, current) in &rows {
+        let mark = if status == "closed" {
+            "[x]"
+        } else if *current {
+            "[>]"
+        } else {
+            "[ ]"
+        };
+        let here = if *current { "   <- current step" } else { "" };
+        let _ = writeln!(out, "{mark} {id}  {title}{here}");
+    }
+    out.push_str("\nClose each step as you finish it: `bd close <step-id>`.\n");
+    Ok(())
 }
 
 fn overview(town: &Town, store: &beads::Store) -> Result<String> {

@@ -34,6 +34,10 @@ pub struct SlingOptions {
     pub dry_run: bool,
     /// Create the named polecat if it does not exist (`<rig>/polecats/<name>` targets).
     pub create: bool,
+    /// A formula to attach to each bead: its steps become the agent's checklist.
+    pub formula: Option<String>,
+    /// Formula variables (`--var k=v`), over those the rig provides.
+    pub vars: Vec<(String, String)>,
 }
 
 /// What the caller provides besides the store.
@@ -119,6 +123,7 @@ enum Undo {
         status: String,
         assignee: String,
     },
+    Molecule(String),
 }
 
 /// Slings `beads` to `target`.
@@ -430,6 +435,20 @@ fn sling_one(
                 },
             )?
             .generation;
+        if let Some(formula) = &opts.formula {
+            if let Some(root) = attach_formula(
+                store,
+                town,
+                &paths,
+                &eff.settings,
+                bead,
+                formula,
+                &opts.vars,
+                &base,
+            )? {
+                undo.push(Undo::Molecule(root));
+            }
+        }
         provision::provision(&worktree, &preset, &cx.gt_bin)?;
         store.bump_respawns(bead)?;
         // Start the agent.
@@ -574,6 +593,93 @@ fn choose_polecat(
     ))
 }
 
+/// Cooks `formula` for `bead` and pours it as a wisp whose steps the agent follows; the bead
+/// records it in `metadata.attached_molecule`. The rig's merge-queue commands and the bead's
+/// id and base branch are variables the formula may use. Returns the new molecule's root, or
+/// `None` when one is attached already (a resumed sling).
+#[expect(clippy::too_many_arguments, reason = "one private step of `sling_one`")]
+fn attach_formula(
+    store: &mut beads::Store,
+    town: &Town,
+    paths: &RigPaths,
+    settings: &crate::settings::Settings,
+    bead: &str,
+    formula: &str,
+    given: &[(String, String)],
+    base: &str,
+) -> Result<Option<String>> {
+    let issue = store.get(bead)?;
+    let attached = issue
+        .metadata
+        .as_ref()
+        .and_then(|m| m.get("attached_molecule"))
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    if let Some(root) = attached
+        && store.get(&root).is_ok()
+    {
+        return Ok(None);
+    }
+    let mq = &settings.merge_queue;
+    let mut vars: std::collections::BTreeMap<String, String> = [
+        ("issue", bead.to_owned()),
+        ("base_branch", base.to_owned()),
+        ("setup_command", mq.setup_command.clone()),
+        ("typecheck_command", mq.typecheck_command.clone()),
+        ("lint_command", mq.lint_command.clone()),
+        ("build_command", mq.build_command.clone()),
+        ("test_command", mq.test_command.clone()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    vars.extend(given.iter().cloned());
+    let dirs = vec![
+        paths.dir.join("formulas"),
+        town.beads_dir().join("formulas"),
+    ];
+    let overlay_dirs = vec![paths.dir.clone(), town.root().to_owned()];
+    let overlay = beads::formula::load_overlay(&overlay_dirs, formula)?;
+    let mut loader = beads::formula::Loader::new(dirs);
+    let cooked = beads::formula::cook(
+        &mut loader,
+        formula,
+        &beads::formula::CookOptions {
+            vars,
+            mode: beads::formula::CookMode::Runtime,
+            overlay,
+        },
+    )?;
+    // The molecule's ids take the rig's prefix, like the bead it serves.
+    let town_prefix = store.prefix().to_owned();
+    let rig_prefix = bead.split('-').next().unwrap_or(&town_prefix).to_owned();
+    store.use_prefix(&rig_prefix)?;
+    let made = store.instantiate(
+        &cooked,
+        beads::ops::molecule::InstanceKind::Wisp { root_only: false },
+        false,
+    );
+    store.use_prefix(&town_prefix)?;
+    let made = made?;
+    store.update(
+        bead,
+        &beads::Changes {
+            set_metadata: vec![
+                (
+                    "attached_molecule".into(),
+                    serde_json::Value::String(made.root.id.clone()),
+                ),
+                (
+                    "attached_formula".into(),
+                    serde_json::Value::String(formula.to_owned()),
+                ),
+            ],
+            ..Default::default()
+        },
+    )?;
+    Ok(Some(made.root.id))
+}
+
 /// The first prompt: who the agent is and what to do first.
 pub fn beacon(polecat: &PolecatId, bead: &str, store: &beads::Store) -> String {
     format!(
@@ -665,6 +771,7 @@ fn rollback(store: &mut beads::Store, cx: &SlingContext<'_>, undo: Vec<Undo>) {
     for step in undo.into_iter().rev() {
         let _ = match step {
             Undo::Session(name) => cx.runtime.stop(&name).map_err(|e| e.to_string()),
+            Undo::Molecule(root) => store.mol_burn(&root).map(drop).map_err(|e| e.to_string()),
             Undo::Worktree { bare, path, branch } => {
                 gitops::remove_worktree(&bare, &path, &branch).map_err(|e| e.to_string())
             }
