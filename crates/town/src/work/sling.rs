@@ -435,8 +435,8 @@ fn sling_one(
                 },
             )?
             .generation;
-        if let Some(formula) = &opts.formula {
-            if let Some(root) = attach_formula(
+        if let Some(formula) = &opts.formula
+            && let Some(root) = attach_formula(
                 store,
                 town,
                 &paths,
@@ -445,9 +445,9 @@ fn sling_one(
                 formula,
                 &opts.vars,
                 &base,
-            )? {
-                undo.push(Undo::Molecule(root));
-            }
+            )?
+        {
+            undo.push(Undo::Molecule(root));
         }
         provision::provision(&worktree, &preset, &cx.gt_bin)?;
         store.bump_respawns(bead)?;
