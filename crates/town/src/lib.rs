@@ -11,6 +11,7 @@
 //! - [`work`]: the work loop — sling, prime, done.
 //! - [`agents`]: agent presets and the one resolver every agent start goes through.
 //! - [`namepool`]: polecat name pools and name allocation.
+//! - [`runtime`]: agent sessions in tmux or as headless subprocesses (the `Runtime` trait).
 //!
 //! A town is a directory holding `mayor/town.json`; everything else (rigs, agents, the
 //! merge queue) lives under it.

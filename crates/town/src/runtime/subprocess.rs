@@ -515,7 +515,7 @@ mod tests {
     #[test]
     fn a_stale_pid_file_is_not_a_live_session() {
         let f = fixture();
-        f.start("stale", "exec sleep 300");
+        let h = f.start("stale", "exec sleep 300");
         let path = f.runtime.pid_path("stale");
         // Our own pid with a start time that is not ours: a recycled pid.
         fs::write(&path, format!("{} 1\n", std::process::id())).unwrap();
@@ -525,5 +525,6 @@ mod tests {
             f.runtime.is_alive("stale", &[]),
             Err(RuntimeError::CorruptPidFile { .. })
         ));
+        host::spawn::kill_group(h.pid, Duration::from_secs(2)).unwrap();
     }
 }
