@@ -94,6 +94,14 @@ pub fn precheck(
     }
 }
 
+/// Whether the worktree's repository has the commit `sha` (after a fetch of the remote).
+pub fn has_commit(worktree: &Path, sha: &str) -> Result<bool, GitError> {
+    Ok(git(worktree)
+        .output(&["cat-file", "-e", &format!("{sha}^{{commit}}")])?
+        .status
+        .success())
+}
+
 /// Replays the change's commits (those of `branch_sha` not on `origin/<target>`) onto the
 /// candidate in the worktree, keeping their authors.
 pub fn stack(worktree: &Path, target: &str, branch_sha: &str) -> Result<Stacked, GitError> {
@@ -125,7 +133,9 @@ pub fn stack(worktree: &Path, target: &str, branch_sha: &str) -> Result<Stacked,
 }
 
 /// Pushes `sha` as the new `target` (a fast-forward, or nothing), then checks the remote holds
-/// it.
+/// it. "Holds" means the target contains `sha`, not that it equals it: someone may push on top
+/// between our push and the check, and the landing happened all the same (reporting it as
+/// moved would requeue changes that already landed, and land them again).
 pub fn land(worktree: &Path, sha: &str, target: &str) -> Result<Landing, GitError> {
     let g = git(worktree);
     let out = g.output(&[
@@ -136,10 +146,9 @@ pub fn land(worktree: &Path, sha: &str, target: &str) -> Result<Landing, GitErro
     ])?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        if stderr.contains("non-fast-forward")
-            || stderr.contains("fetch first")
-            || stderr.contains("rejected")
-        {
+        // Only a target that moved is worth a rebuild; a remote that refuses the push (a hook,
+        // a protection rule: "[remote rejected]") would refuse the rebuilt one too, forever.
+        if stderr.contains("non-fast-forward") || stderr.contains("fetch first") {
             return Ok(Landing::RemoteMoved);
         }
         return Err(GitError::Failed {
@@ -148,7 +157,7 @@ pub fn land(worktree: &Path, sha: &str, target: &str) -> Result<Landing, GitErro
             stderr: stderr.into_owned(),
         });
     }
-    if remote_sha(worktree, target)? != sha {
+    if !target_contains(worktree, target, sha)? {
         return Ok(Landing::RemoteMoved);
     }
     Ok(Landing::Landed)

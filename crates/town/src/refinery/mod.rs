@@ -5,9 +5,13 @@
 //! ([`policy::batch_size`]), pre-checks each against the target with `git merge-tree`
 //! (a conflict becomes a conflict-resolution bead and the branch is kept), stacks the rest
 //! onto the target in the refinery's worktree and runs the gates on the tip. Green: land them
-//! all with one fast-forward push. Red: if the target alone fails, pause the queue and raise
-//! an escalation (the queue is not to blame); otherwise bisect by prefix, land the passing
-//! prefix, send the first culprit back with the failing gate's output and requeue the rest.
+//! all with one fast-forward push. Red: bisect by prefix, land the passing prefix, send the
+//! first culprit back with the failing gate's output and requeue the rest. Each tree is tested
+//! once: a failure counts when a larger prefix failed the same gate too, and only an
+//! unreproduced one (the full batch's) is retried to tell a flake. When not even the first
+//! change passes and the target is not known green (landed by this refinery), the target is
+//! tested alone: if it fails, pause the queue and raise an escalation (the queue is not to
+//! blame).
 //!
 //! Crash safety: a landing is checkpointed (candidate SHA and requests) after its gates pass
 //! and before the push; a restart finishes the bookkeeping of a push that happened and
@@ -18,7 +22,7 @@ pub mod gates;
 pub mod git;
 pub mod policy;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -57,6 +61,9 @@ pub struct PassReport {
     pub landed: Vec<String>,
     pub failed: Vec<String>,
     pub conflicted: Vec<String>,
+    /// Requests taken out of the queue because their commit is not on the remote.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<String>,
     pub requeued: Vec<String>,
     /// Beads whose requests wait because the bead is blocked.
     pub waiting: Vec<String>,
@@ -87,6 +94,9 @@ pub struct Refinery<'a> {
     paths: RigPaths,
     settings: Settings,
     store: &'a mut beads::Store,
+    /// Trees (commit SHAs) that passed every gate in this refinery's lifetime: the target it
+    /// landed need not be tested alone again.
+    green: BTreeSet<String>,
 }
 
 impl<'a> Refinery<'a> {
@@ -108,6 +118,7 @@ impl<'a> Refinery<'a> {
             paths,
             settings: eff.settings,
             store,
+            green: BTreeSet::new(),
         })
     }
 
@@ -162,6 +173,7 @@ impl<'a> Refinery<'a> {
                 || (report.landed.is_empty()
                     && report.failed.is_empty()
                     && report.conflicted.is_empty()
+                    && report.rejected.is_empty()
                     && !report.remote_moved);
             reports.push(report);
             if stop {
@@ -226,6 +238,27 @@ impl<'a> Refinery<'a> {
         // Stack the batch: (request, candidate tip after it).
         let mut stacked: Vec<(beads::MergeRequest, String)> = Vec::new();
         for mr in ordered.into_iter().take(size) {
+            // A commit the remote never had (or no longer has): nothing to merge, and not a
+            // conflict either.
+            if !git::has_commit(&worktree, &mr.sha)? {
+                self.store.set_mr_state(
+                    mr.id,
+                    "rejected",
+                    "the commit is not on the remote",
+                    "",
+                )?;
+                self.return_bead(
+                    &mr,
+                    &format!(
+                        "Refinery: {} names commit {} of `{}`, which is not on the remote; push the branch and submit again.",
+                        mr.label(),
+                        mr.sha,
+                        mr.branch
+                    ),
+                )?;
+                report.rejected.push(mr.label());
+                continue;
+            }
             if let Some(paths) = git::precheck(&worktree, &self.target, &mr.sha)? {
                 self.conflict(&mr, &base, &paths)?;
                 report.conflicted.push(mr.label());
@@ -249,66 +282,107 @@ impl<'a> Refinery<'a> {
         let gates = gates::configured(&self.settings.merge_queue);
         let timeout = Duration::from_secs(self.settings.merge_queue.gate_timeout_secs.max(1));
         let retries = self.settings.merge_queue.retry_flaky_tests;
-        let full = gates::run(&gates, &worktree, timeout, retries)?;
+        let n = stacked.len();
+        // Each tree is tested once; a failure is believed when bisection reproduces it, and
+        // retried (`retry_flaky_tests`) only when nothing else does. Retrying every failing run
+        // would pay twice for every real failure.
+        let full = gates::run(&gates, &worktree, timeout, 0)?;
         report.gate_runs += full.runs;
-        report.flakes += full.flakes;
-        let (landable, culprit) = if full.passed() {
-            (stacked.len(), None)
-        } else {
-            git::checkout(&worktree, &base)?;
-            let alone = gates::run(&gates, &worktree, timeout, retries)?;
-            report.gate_runs += alone.runs;
-            report.flakes += alone.flakes;
-            if let Some((gate, output)) = alone.failed {
-                self.pause(&gate, &output, &base, &mut report)?;
-                for (mr, _) in &stacked {
-                    self.store.set_mr_state(
-                        mr.id,
-                        "queued",
-                        "requeued: the target fails its gates on its own",
-                        "",
-                    )?;
-                    report.requeued.push(mr.label());
-                }
-                self.record(&started_at, &report, "paused")?;
-                return Ok(Some(report));
+        let (landable, culprit) = match full.failed {
+            None => {
+                self.green.insert(stacked[n - 1].1.clone());
+                (n, None)
             }
-            let mut failures: BTreeMap<usize, (String, String)> = BTreeMap::new();
-            failures.insert(stacked.len(), full.failed.clone().expect("failed"));
-            let mut runs = 0;
-            let mut flakes = 0;
-            let (good, depth) = policy::bisect(stacked.len(), |k| -> Result<bool> {
-                git::checkout(&worktree, &stacked[k - 1].1)?;
-                let r = gates::run(&gates, &worktree, timeout, retries)?;
-                runs += r.runs;
-                flakes += r.flakes;
-                if let Some(f) = r.failed {
-                    failures.insert(k, f);
-                    return Ok(false);
+            Some(failure) => {
+                let mut failures: BTreeMap<usize, (String, String)> = BTreeMap::new();
+                failures.insert(n, failure);
+                let mut runs = 0;
+                let green = &mut self.green;
+                let (good, depth) = policy::bisect(n, |k| -> Result<bool> {
+                    let tip = &stacked[k - 1].1;
+                    git::checkout(&worktree, tip)?;
+                    let r = gates::run(&gates, &worktree, timeout, 0)?;
+                    runs += r.runs;
+                    match r.failed {
+                        Some(f) => {
+                            failures.insert(k, f);
+                            Ok(false)
+                        }
+                        None => {
+                            green.insert(tip.clone());
+                            Ok(true)
+                        }
+                    }
+                })?;
+                report.gate_runs += runs;
+                report.bisect_depth = depth;
+                // The culprit is the change after the passing prefix; the failure to report is
+                // that of the smallest failing prefix. A second failing run of the same gate on
+                // a larger prefix (which holds the culprit too) reproduces it; otherwise (the
+                // full batch was the only failing run) retry before blaming anyone.
+                let bad = good + 1;
+                let failure = failures[&bad].clone();
+                let reproduced = failures
+                    .range(bad..)
+                    .filter(|(_, (gate, _))| *gate == failure.0)
+                    .count()
+                    >= 2;
+                let mut flaked = false;
+                if !reproduced && retries > 0 {
+                    let tip = &stacked[bad - 1].1;
+                    git::checkout(&worktree, tip)?;
+                    for _ in 0..retries {
+                        let r = gates::run(&gates, &worktree, timeout, 0)?;
+                        report.gate_runs += r.runs;
+                        if r.passed() {
+                            report.flakes += 1;
+                            self.green.insert(tip.clone());
+                            flaked = true;
+                            break;
+                        }
+                    }
                 }
-                Ok(true)
-            })?;
-            report.gate_runs += runs;
-            report.flakes += flakes;
-            report.bisect_depth = depth;
-            // The culprit is the change after the passing prefix; report the failure its
-            // smallest failing prefix produced.
-            let failure = failures
-                .range(good + 1..)
-                .next()
-                .map(|(_, f)| f.clone())
-                .expect("a failing prefix");
-            (good, Some((good, failure)))
+                if flaked {
+                    // Prefix `bad` passes after all: land it; whatever follows is tried again.
+                    (bad, None)
+                } else {
+                    // Not even the first change passes: the target itself may be what fails. A
+                    // target that passed before (the last tip this refinery landed) is not retested.
+                    if good == 0 && !self.green.contains(&base) {
+                        git::checkout(&worktree, &base)?;
+                        let alone = gates::run(&gates, &worktree, timeout, retries)?;
+                        report.gate_runs += alone.runs;
+                        report.flakes += alone.flakes;
+                        if let Some((gate, output)) = alone.failed {
+                            self.pause(&gate, &output, &base, &mut report)?;
+                            for (mr, _) in &stacked {
+                                self.store.set_mr_state(
+                                    mr.id,
+                                    "queued",
+                                    "requeued: the target fails its gates on its own",
+                                    "",
+                                )?;
+                                report.requeued.push(mr.label());
+                            }
+                            self.record(&started_at, &report, "paused")?;
+                            return Ok(Some(report));
+                        }
+                        self.green.insert(base.clone());
+                    }
+                    (good, Some((good, failure)))
+                }
+            }
         };
         if let Some((index, (gate, output))) = &culprit {
             let mr = &stacked[*index].0;
             self.send_back(mr, gate, output)?;
             report.failed.push(mr.label());
-            for (mr, _) in stacked.iter().skip(index + 1) {
-                self.store
-                    .set_mr_state(mr.id, "queued", "requeued behind a failing change", "")?;
-                report.requeued.push(mr.label());
-            }
+        }
+        let behind = landable + usize::from(culprit.is_some());
+        for (mr, _) in stacked.iter().skip(behind) {
+            self.store
+                .set_mr_state(mr.id, "queued", "requeued behind a failing change", "")?;
+            report.requeued.push(mr.label());
         }
         if landable > 0 {
             let sha = stacked[landable - 1].1.clone();
@@ -382,8 +456,12 @@ impl<'a> Refinery<'a> {
                     &format!("Landed on `{}` as {short} ({}).", self.target, mr.label()),
                 )?;
             }
-            if self.settings.merge_queue.delete_merged_branches {
-                git::delete_remote_branch(&worktree, &mr.branch)?;
+            // Best effort: the change has landed, and a remote that refuses the deletion must
+            // not fail the bookkeeping (a restart would retry it, and fail, forever).
+            if self.settings.merge_queue.delete_merged_branches
+                && let Err(e) = git::delete_remote_branch(&worktree, &mr.branch)
+            {
+                tracing::warn!(branch = %mr.branch, error = %e, "cannot delete a merged branch");
             }
             for convoy in self.store.convoys_tracking(&mr.bead_id)? {
                 self.store.land_convoy_if_complete(&convoy)?;
