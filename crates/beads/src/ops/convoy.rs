@@ -153,15 +153,17 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Lands a convoy if every tracked bead is closed and it has not landed yet: records the
-    /// landing and closes the convoy, once. Returns whether this call landed it.
+    /// Lands a convoy if every tracked bead has merged (closed as `merged`, or as needing no
+    /// change) and it has not landed yet: records the landing and closes the convoy, once.
+    /// A bead closed for another reason (`wontfix`) keeps the convoy open until it is closed
+    /// by hand. Returns whether this call landed it.
     pub fn land_convoy_if_complete(&mut self, convoy: &str) -> Result<bool> {
         let id = self.convoy_id(convoy)?;
         self.write(|tx, w| {
             let open: i64 = tx
                 .prepare_cached(
                     "SELECT count(*) FROM dependencies d LEFT JOIN issues i ON i.id = d.depends_on_id
-                     WHERE d.issue_id = ?1 AND d.type = 'tracks' AND COALESCE(i.status, '') != 'closed'",
+                     WHERE d.issue_id = ?1 AND d.type = 'tracks' AND NOT (COALESCE(i.status, '') = 'closed' AND i.close_reason IN ('merged', 'no-changes', 'no-change'))",
                 )?
                 .query_row([&id], |r| r.get(0))?;
             let total: i64 = tx

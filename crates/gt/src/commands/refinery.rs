@@ -147,6 +147,9 @@ fn describe(ui: &ui::Ui, rig: &str, r: &refinery::PassReport) {
     if !r.conflicted.is_empty() {
         parts.push(format!("conflicted {}", r.conflicted.join(", ")));
     }
+    if !r.rejected.is_empty() {
+        parts.push(format!("rejected {}", r.rejected.join(", ")));
+    }
     if !r.requeued.is_empty() {
         parts.push(format!("requeued {}", r.requeued.join(", ")));
     }
