@@ -9,6 +9,7 @@ use testkit::{TestEnv, assert_cmd_snapshot};
 mod agents_cli;
 mod scripted_agent;
 mod town;
+mod work_loop;
 
 /// The binary under test.
 const GT: &str = env!("CARGO_BIN_EXE_gt");

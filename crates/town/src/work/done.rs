@@ -1,8 +1,8 @@
 //! `gt done`: from finished work to a queued merge request, as a resumable step log.
 //!
 //! It runs only inside a polecat's own worktree, on its own branch (both checked). Steps,
-//! each checkpointed under `done:<rig>/<name>:<generation>` so a run killed anywhere and run
-//! again ends in the same state without duplicates: a safety-net commit of leftover changes
+//! each checkpointed under `done:<rig>/<name>:<generation>:<branch>` so a run killed anywhere
+//! and run again ends in the same state without duplicates: a safety-net commit of leftover changes
 //! (only here, on this branch), the push of the branch with a check that the remote holds it,
 //! the merge request (unique on branch and SHA), the bead marked `submitted` — it closes only
 //! when the refinery lands it — and the polecat marked idle.
@@ -108,7 +108,9 @@ pub fn done(
         },
         other => other.into(),
     })?;
-    let scope = format!("done:{}:{}", id.address(), row.generation);
+    // The branch is part of the scope: generations start again at 1 when a nuked polecat's
+    // name is reused, and a new polecat must not find the old one's `finished` step.
+    let scope = format!("done:{}:{}:{branch}", id.address(), row.generation);
     let cps = store.checkpoints(&scope)?;
     let bead = if row.bead_id.is_empty() {
         cps.get("bead").cloned().unwrap_or_default()

@@ -60,7 +60,7 @@ fn polecat(town: &Town, store: &beads::Store, id: &PolecatId) -> Result<String> 
     let issue = &details.issue;
     out.push_str("## Your work\n\n");
     let _ = writeln!(out, "Hooked bead: {}", issue.id);
-    let _ = writeln!(out, "Title: {}", issue.title);
+    let _ = writeln!(out, "Title: {}", shown(&issue.title, false));
     let _ = writeln!(
         out,
         "Status: {} · priority P{} · type {}",
@@ -68,12 +68,12 @@ fn polecat(town: &Town, store: &beads::Store, id: &PolecatId) -> Result<String> 
     );
     if !issue.description.is_empty() {
         out.push('\n');
-        out.push_str(issue.description.trim_end());
+        out.push_str(&shown(issue.description.trim_end(), true));
         out.push('\n');
     }
     if !issue.acceptance_criteria.is_empty() {
         out.push_str("\nAcceptance criteria:\n");
-        out.push_str(issue.acceptance_criteria.trim_end());
+        out.push_str(&shown(issue.acceptance_criteria.trim_end(), true));
         out.push('\n');
     }
     steps(store, issue, &mut out)?;
@@ -175,10 +175,25 @@ fn steps(store: &beads::Store, issue: &beads::Issue, out: &mut String) -> Result
             "[ ]"
         };
         let here = if *current { "   <- current step" } else { "" };
-        let _ = writeln!(out, "{mark} {id}  {title}{here}");
+        let _ = writeln!(out, "{mark} {id}  {}{here}", shown(title, false));
     }
     out.push_str("\nClose each step as you finish it: `bd close <step-id>`.\n");
     Ok(())
+}
+
+/// Bead text as prime shows it: control characters (escape sequences, bells, carriage
+/// returns) written as `\u{1b}`, so a bead cannot drive the terminal or pane prime is read in;
+/// with `lines`, newlines and tabs stay.
+fn shown(text: &str, lines: bool) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\t' if lines => c.to_string(),
+            '\n' => "\\n".to_owned(),
+            '\t' => "\\t".to_owned(),
+            c if c.is_control() => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 fn overview(town: &Town, store: &beads::Store) -> Result<String> {
@@ -216,4 +231,17 @@ fn overview(town: &Town, store: &beads::Store) -> Result<String> {
 ",
     );
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+
+    #[test]
+    fn bead_text_is_shown_without_control_characters() {
+        assert_eq!(shown("plain $(x) `y`", false), "plain $(x) `y`");
+        assert_eq!(shown("a\u{1b}[31mb\u{7}", false), "a\\u{1b}[31mb\\u{7}");
+        assert_eq!(shown("a\nb\tc", false), "a\\nb\\tc");
+        assert_eq!(shown("a\nb\tc\r", true), "a\nb\tc\\u{d}");
+    }
 }

@@ -263,6 +263,8 @@ fn sling_one(
 
     // Already hooked somewhere?
     let mut restart = false;
+    // A restarted polecat goes on with its branch, commits and uncommitted work included.
+    let mut restart_branch = None;
     if matches!(issue.status.as_str(), "hooked" | "in_progress") && !issue.assignee.is_empty() {
         let holder = PolecatId::parse(&issue.assignee);
         let same = holder.as_ref().is_some_and(|h| {
@@ -283,6 +285,18 @@ fn sling_one(
                         .is_alive(&session, &preset.process_names)
                         .unwrap_or(false)
                 {
+                    if !cps.is_empty() {
+                        // A `gt sling` of this bead was killed after starting the session:
+                        // finish what it left (readiness, the first prompt, the states).
+                        let generation = row.as_ref().map_or(0, |r| r.generation);
+                        let started = Started {
+                            polecat: &h,
+                            session: &session,
+                            generation,
+                            pid: None,
+                        };
+                        finish_start(store, cx, &preset, bead, &scope, &started)?;
+                    }
                     return Ok(Slung {
                         bead: bead.to_owned(),
                         polecat: h.address(),
@@ -294,6 +308,11 @@ fn sling_one(
                     });
                 }
                 restart = true;
+                // Only where the worktree still is: `checkout -B` would reset that branch.
+                restart_branch = row.map(|r| r.branch).filter(|b| {
+                    !b.is_empty()
+                        && gitops::current_branch(&h.worktree(town)).is_ok_and(|c| c == *b)
+                });
             }
             (_, holder) if opts.force => {
                 if let Some(h) = holder {
@@ -345,6 +364,7 @@ fn sling_one(
     let branch = cps
         .get("branch")
         .cloned()
+        .or(restart_branch)
         .unwrap_or_else(|| gitops::branch_name(&polecat.name, bead, millis));
     if opts.dry_run {
         return Ok(Slung {
@@ -455,32 +475,25 @@ fn sling_one(
         let spec = session_spec(
             cx, store, &polecat, &preset, &session, &worktree, &branch, bead, generation,
         )?;
+        // A reused idle polecat's old agent may still be in its session (it ran `gt done` and
+        // has not exited, or stays at its prompt): its work is finished, so it goes.
+        if cx.runtime.is_alive(&session, &[]).unwrap_or(false) {
+            cx.runtime
+                .stop(&session)
+                .map_err(|e| session_err(&session, e))?;
+        }
         undo.push(Undo::Session(session.clone()));
         let handle = cx
             .runtime
             .start(&spec)
             .map_err(|e| session_err(&session, e))?;
-        cx.runtime
-            .wait_ready(&session, &preset.readiness, cx.ready_timeout)
-            .map_err(|e| session_err(&session, e))?;
-        if preset.prompt_mode == PromptMode::None {
-            cx.runtime
-                .send(&session, &beacon(&polecat, bead, store))
-                .map_err(|e| session_err(&session, e))?;
-        }
-        // The agent may already be done (`gt done` moved the bead on): only a bead still
-        // hooked becomes in progress, only a polecat still spawning becomes working.
-        store.transition(bead, &["hooked"], "in_progress")?;
-        store.polecat_transition(&polecat.rig, &polecat.name, "spawning", "working")?;
-        store.upsert_polecat(
-            &polecat.rig,
-            &polecat.name,
-            &beads::PolecatUpdate {
-                pid: Some(Some(i64::from(handle.pid))),
-                ..Default::default()
-            },
-        )?;
-        store.clear_checkpoints(&scope)?;
+        let started = Started {
+            polecat: &polecat,
+            session: &session,
+            generation,
+            pid: Some(handle.pid),
+        };
+        finish_start(store, cx, &preset, bead, &scope, &started)?;
         Ok(Slung {
             bead: bead.to_owned(),
             polecat: polecat.address(),
@@ -500,6 +513,63 @@ fn sling_one(
         let _ = store.clear_checkpoints(&scope);
     }
     result
+}
+
+/// A session just started (or found started by a killed `gt sling`).
+struct Started<'a> {
+    polecat: &'a PolecatId,
+    session: &'a str,
+    /// The polecat's generation the session belongs to.
+    generation: i64,
+    /// The agent's pid, when this run started it.
+    pid: Option<u32>,
+}
+
+/// The steps after the agent's session started: wait for its prompt, send the first prompt
+/// (once per generation, for agents that take it typed), mark the bead in progress and the
+/// polecat working, and forget the step log.
+fn finish_start(
+    store: &mut beads::Store,
+    cx: &SlingContext<'_>,
+    preset: &agents::AgentPreset,
+    bead: &str,
+    scope: &str,
+    started: &Started<'_>,
+) -> Result<()> {
+    let Started {
+        polecat,
+        session,
+        generation,
+        pid,
+    } = *started;
+    cx.runtime
+        .wait_ready(session, &preset.readiness, cx.ready_timeout)
+        .map_err(|e| session_err(session, e))?;
+    let generation = generation.to_string();
+    if preset.prompt_mode == PromptMode::None
+        && store.checkpoints(scope)?.get("sent") != Some(&generation)
+    {
+        cx.runtime
+            .send(session, &beacon(polecat, bead, store))
+            .map_err(|e| session_err(session, e))?;
+        store.checkpoint(scope, "sent", &generation)?;
+    }
+    // The agent may already be done (`gt done` moved the bead on): only a bead still
+    // hooked becomes in progress, only a polecat still spawning becomes working.
+    store.transition(bead, &["hooked"], "in_progress")?;
+    store.polecat_transition(&polecat.rig, &polecat.name, "spawning", "working")?;
+    if let Some(pid) = pid {
+        store.upsert_polecat(
+            &polecat.rig,
+            &polecat.name,
+            &beads::PolecatUpdate {
+                pid: Some(Some(i64::from(pid))),
+                ..Default::default()
+            },
+        )?;
+    }
+    store.clear_checkpoints(scope)?;
+    Ok(())
 }
 
 fn session_err(session: &str, e: crate::runtime::RuntimeError) -> WorkError {
