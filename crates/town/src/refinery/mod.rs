@@ -534,15 +534,7 @@ impl<'a> Refinery<'a> {
     fn send_back(&mut self, mr: &beads::MergeRequest, gate: &str, output: &str) -> Result<()> {
         self.store
             .set_mr_state(mr.id, "failed", &format!("gate `{gate}` failed"), "")?;
-        let tail: String = output
-            .lines()
-            .rev()
-            .take(40)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n");
+        let tail = last_lines(output, GATE_OUTPUT_LINES);
         self.return_bead(
             mr,
             &format!(
@@ -596,15 +588,7 @@ impl<'a> Refinery<'a> {
             &target_sha[..target_sha.len().min(12)]
         );
         self.store.kv_set(&pause_key(&self.rig), &reason)?;
-        let tail: String = output
-            .lines()
-            .rev()
-            .take(40)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n");
+        let tail = last_lines(output, GATE_OUTPUT_LINES);
         self.store.create(beads::NewIssue {
             title: format!("Refinery of {} paused: {reason}", self.rig).chars().filter(|c| !c.is_control()).take(beads::model::MAX_TITLE_CHARS).collect(),
             description: format!("The merge queue stopped because the target branch itself fails.\n\n```\n{tail}\n```\n\nFix `{}`, then `gt refinery resume {}`.", self.target, self.rig),
@@ -639,6 +623,15 @@ impl<'a> Refinery<'a> {
     pub fn town(&self) -> &Town {
         self.town
     }
+}
+
+/// How much of a failing gate's output a bead comment or escalation carries.
+const GATE_OUTPUT_LINES: usize = 40;
+
+/// The last `n` lines of `text`.
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 /// Resumes a paused queue.
