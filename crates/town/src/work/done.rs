@@ -97,16 +97,8 @@ pub fn done(
             row.branch
         )));
     }
-    let _lock = host::lock::try_lock(
-        &town
-            .locks_dir()
-            .join(format!("done-{}-{}.lock", id.rig, id.name)),
-    )
-    .map_err(|e| match e {
-        host::lock::LockError::Busy { .. } => WorkError::Busy {
-            what: format!("polecat `{}`", id.address()),
-        },
-        other => other.into(),
+    let _lock = super::lock(&town, &format!("done-{}-{}.lock", id.rig, id.name), || {
+        format!("polecat `{}`", id.address())
     })?;
     // The branch is part of the scope: generations start again at 1 when a nuked polecat's
     // name is reused, and a new polecat must not find the old one's `finished` step.

@@ -67,6 +67,24 @@ impl From<host::lock::LockError> for WorkError {
     }
 }
 
+/// Takes `<town>/.runtime/locks/<name>` without waiting; when another command holds it, the
+/// error names `what` is busy (a bead, a polecat) rather than the lock file.
+pub(crate) fn lock(
+    town: &crate::layout::Town,
+    name: &str,
+    what: impl FnOnce() -> String,
+) -> Result<host::lock::LockGuard> {
+    let dir = town.locks_dir();
+    std::fs::create_dir_all(&dir).map_err(|source| WorkError::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    host::lock::try_lock(&dir.join(name)).map_err(|e| match e {
+        host::lock::LockError::Busy { .. } => WorkError::Busy { what: what() },
+        other => other.into(),
+    })
+}
+
 /// The work loop's result type.
 pub type Result<T, E = WorkError> = std::result::Result<T, E>;
 

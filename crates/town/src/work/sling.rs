@@ -228,16 +228,8 @@ fn sling_one(
 ) -> Result<Slung> {
     let town = cx.town;
     let rig = target.rig();
-    let lock_path = town.locks_dir().join(format!("sling-{bead}.lock"));
-    std::fs::create_dir_all(town.locks_dir()).map_err(|source| WorkError::Io {
-        path: town.locks_dir(),
-        source,
-    })?;
-    let _lock = host::lock::try_lock(&lock_path).map_err(|e| match e {
-        host::lock::LockError::Busy { .. } => WorkError::Busy {
-            what: format!("bead `{bead}`"),
-        },
-        other => other.into(),
+    let _lock = super::lock(town, &format!("sling-{bead}.lock"), || {
+        format!("bead `{bead}`")
     })?;
     let entry = crate::rig::entry(town, rig)?;
     let paths = RigPaths::new(town, rig);
