@@ -109,6 +109,19 @@ struct Plan {
     edges: Vec<(String, String, &'static str, Option<String>)>,
 }
 
+impl Plan {
+    /// How many step issues (the root not counted) and gate issues the plan creates.
+    fn counts(&self) -> (usize, usize) {
+        let gate = |p: &&Planned| p.issue.issue_type == "gate";
+        let steps = self
+            .items
+            .iter()
+            .filter(|p| !p.key.is_empty() && !gate(p))
+            .count();
+        (steps, self.items.iter().filter(gate).count())
+    }
+}
+
 fn id_for(root: &str, key: &str) -> String {
     if key.is_empty() {
         root.to_owned()
@@ -560,16 +573,7 @@ impl Store {
             }
         }
         let ephemeral = matches!(kind, InstanceKind::Wisp { .. });
-        let steps = plan
-            .items
-            .iter()
-            .filter(|p| !p.key.is_empty() && p.issue.issue_type != "gate")
-            .count();
-        let gates = plan
-            .items
-            .iter()
-            .filter(|p| p.issue.issue_type == "gate")
-            .count();
+        let (steps, gates) = plan.counts();
         let (mint_prefix, nanos) = self.mint_seed(kind);
         let (root_id, ids) = self.write(|tx, w| {
             let prefix_root = if kind == InstanceKind::Proto {
@@ -627,16 +631,7 @@ impl Store {
             plan.items.truncate(1);
             plan.edges.clear();
         }
-        let steps = plan
-            .items
-            .iter()
-            .filter(|p| !p.key.is_empty() && p.issue.issue_type != "gate")
-            .count();
-        let gates = plan
-            .items
-            .iter()
-            .filter(|p| p.issue.issue_type == "gate")
-            .count();
+        let (steps, gates) = plan.counts();
         let (mint_prefix, nanos) = self.mint_seed(kind);
         let ephemeral = matches!(kind, InstanceKind::Wisp { .. });
         let (new_root, ids) = self.write(|tx, w| {
