@@ -3,6 +3,9 @@
 
 use std::io::{self, Write as _};
 
+use serde::Serializer as _;
+use serde::ser::SerializeSeq;
+
 use beads::{IssueDetails, IssueView};
 use ui::Ui;
 pub use ui::text::{safe, table};
@@ -50,24 +53,16 @@ pub fn issue_query(
         })?;
         return issues(ui, &views, empty);
     }
-    let mut first = true;
-    let mut item = Vec::new();
+    // The same bytes `ui.json` gives for a Vec, written element by element.
+    // Errors go through `io::Error` so a closed pipe is still recognised as one.
+    let mut json = serde_json::Serializer::pretty(ui.out());
+    let mut array = json.serialize_seq(None).map_err(io::Error::from)?;
     store.for_each(filter, ready, |v| -> anyhow::Result<()> {
-        item.clear();
-        serde_json::to_writer_pretty(&mut item, &v)?;
-        let out = ui.out();
-        out.write_all(if first { b"[\n  " } else { b",\n  " })?;
-        first = false;
-        // Indent the item one level, as a pretty-printed array would.
-        for (i, line) in item.split(|b| *b == b'\n').enumerate() {
-            if i > 0 {
-                out.write_all(b"\n  ")?;
-            }
-            out.write_all(line)?;
-        }
+        array.serialize_element(&v).map_err(io::Error::from)?;
         Ok(())
     })?;
-    ui.out().write_all(if first { b"[]\n" } else { b"\n]\n" })?;
+    SerializeSeq::end(array).map_err(io::Error::from)?;
+    writeln!(ui.out())?;
     Ok(())
 }
 
