@@ -2,78 +2,152 @@
 
 use rusqlite::Row;
 
-use crate::model::Issue;
+use crate::model::{Issue, IssueView};
 
-/// The columns [`issue_from_row`] reads, in order, qualified with the alias `i`.
-pub(crate) const ISSUE_COLUMNS: &str = "i.id, i.title, i.description, i.design, i.acceptance_criteria, i.notes,
+/// The columns of an issue, in the order [`issue_from_row`] reads them, qualified with `i`.
+///
+/// The last one says whether every rarely used field holds its default: most issues have only
+/// a title, a description and the status fields, and skipping 34 column reads for them halves
+/// the cost of decoding a row, which is most of a large listing's time. A field read with
+/// [`rare`] must appear in that test (`rare_fields_are_all_in_the_plain_test` checks).
+macro_rules! issue_columns {
+    () => {
+        "i.id, i.title, i.description, i.design, i.acceptance_criteria, i.notes,
     i.status, i.priority, i.issue_type, i.assignee, i.owner, i.estimated_minutes, i.created_at, i.created_by,
     i.updated_at, i.started_at, i.closed_at, i.close_reason, i.closed_by_session, i.due_at, i.defer_until,
     i.external_ref, i.source_system, i.spec_id, i.metadata, i.sender, i.ephemeral, i.no_history, i.wisp_type,
     i.pinned, i.is_template, i.mol_type, i.work_type, i.await_type, i.await_id, i.timeout_ns, i.waiters,
     i.event_kind, i.actor, i.target, i.payload, i.source_formula, i.source_location, i.deleted_at,
-    i.deleted_by, i.delete_reason, i.original_type";
+    i.deleted_by, i.delete_reason, i.original_type,
+    (i.design = '' AND i.acceptance_criteria = '' AND i.notes = '' AND i.owner = ''
+        AND i.estimated_minutes IS NULL AND i.closed_by_session = '' AND i.due_at IS NULL
+        AND i.defer_until IS NULL AND i.external_ref = '' AND i.source_system = '' AND i.spec_id = ''
+        AND i.metadata = '{}' AND i.sender = '' AND i.ephemeral = 0 AND i.no_history = 0
+        AND i.wisp_type = '' AND i.pinned = 0 AND i.is_template = 0 AND i.mol_type = ''
+        AND i.work_type = '' AND i.await_type = '' AND i.await_id = '' AND i.timeout_ns = 0
+        AND i.waiters = '' AND i.event_kind = '' AND i.actor = '' AND i.target = '' AND i.payload = ''
+        AND i.source_formula = '' AND i.source_location = '' AND i.deleted_at IS NULL
+        AND i.deleted_by = '' AND i.delete_reason = '' AND i.original_type = '')"
+    };
+}
+
+/// The columns [`issue_from_row`] reads, in order, qualified with the alias `i`.
+pub(crate) const ISSUE_COLUMNS: &str = issue_columns!();
+
+/// [`ISSUE_COLUMNS`] followed by the relation summaries the schema's triggers keep on each row;
+/// [`view_from_row`] reads them.
+pub(crate) const VIEW_COLUMNS: &str = concat!(
+    issue_columns!(),
+    ", i.cached_labels, i.cached_parent, i.cached_dependency_count, i.cached_dependent_count,
+    i.cached_comment_count"
+);
+
+/// How many columns [`ISSUE_COLUMNS`] selects: a query's own extra columns start here.
+pub(crate) const ISSUE_COLUMN_COUNT: usize = PLAIN_COLUMN + 1;
+
+/// Where the relation summaries start in a [`VIEW_COLUMNS`] row.
+const FIRST_SUMMARY_COLUMN: usize = ISSUE_COLUMN_COUNT;
+
+/// The column that says the rarely used fields all hold their defaults.
+const PLAIN_COLUMN: usize = 47;
+
+/// Reads an [`IssueView`] (without dependencies or comments) from a row selected with
+/// [`VIEW_COLUMNS`].
+pub(crate) fn view_from_row(r: &Row<'_>) -> rusqlite::Result<IssueView> {
+    let labels: String = r.get(FIRST_SUMMARY_COLUMN)?;
+    Ok(IssueView {
+        labels: if labels == "[]" {
+            Vec::new()
+        } else {
+            serde_json::from_str(&labels).map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    FIRST_SUMMARY_COLUMN,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })?
+        },
+        parent: r.get(FIRST_SUMMARY_COLUMN + 1)?,
+        dependency_count: r.get(FIRST_SUMMARY_COLUMN + 2)?,
+        dependent_count: r.get(FIRST_SUMMARY_COLUMN + 3)?,
+        comment_count: r.get(FIRST_SUMMARY_COLUMN + 4)?,
+        dependencies: None,
+        comments: None,
+        issue: issue_from_row(r)?,
+    })
+}
 
 /// Reads an [`Issue`] from a row selected with [`ISSUE_COLUMNS`].
 pub(crate) fn issue_from_row(r: &Row<'_>) -> rusqlite::Result<Issue> {
-    let metadata: String = r.get(24)?;
-    let waiters: String = r.get(36)?;
+    let plain: bool = r.get(PLAIN_COLUMN)?;
+    let metadata: String = rare(r, plain, 24)?;
+    let waiters: String = rare(r, plain, 36)?;
     Ok(Issue {
         id: r.get(0)?,
         title: r.get(1)?,
         description: r.get(2)?,
-        design: r.get(3)?,
-        acceptance_criteria: r.get(4)?,
-        notes: r.get(5)?,
+        design: rare(r, plain, 3)?,
+        acceptance_criteria: rare(r, plain, 4)?,
+        notes: rare(r, plain, 5)?,
         status: r.get(6)?,
         priority: r.get(7)?,
         issue_type: r.get(8)?,
         assignee: r.get(9)?,
-        owner: r.get(10)?,
-        estimated_minutes: r.get(11)?,
+        owner: rare(r, plain, 10)?,
+        estimated_minutes: rare(r, plain, 11)?,
         created_at: r.get(12)?,
         created_by: r.get(13)?,
         updated_at: r.get(14)?,
         started_at: r.get(15)?,
         closed_at: r.get(16)?,
         close_reason: r.get(17)?,
-        closed_by_session: r.get(18)?,
-        due_at: r.get(19)?,
-        defer_until: r.get(20)?,
-        external_ref: r.get(21)?,
-        source_system: r.get(22)?,
-        spec_id: r.get(23)?,
-        metadata: if metadata == "{}" {
+        closed_by_session: rare(r, plain, 18)?,
+        due_at: rare(r, plain, 19)?,
+        defer_until: rare(r, plain, 20)?,
+        external_ref: rare(r, plain, 21)?,
+        source_system: rare(r, plain, 22)?,
+        spec_id: rare(r, plain, 23)?,
+        metadata: if metadata.is_empty() || metadata == "{}" {
             None
         } else {
             serde_json::from_str(&metadata).ok()
         },
-        sender: r.get(25)?,
-        ephemeral: r.get(26)?,
-        no_history: r.get(27)?,
-        wisp_type: r.get(28)?,
-        pinned: r.get(29)?,
-        is_template: r.get(30)?,
-        mol_type: r.get(31)?,
-        work_type: r.get(32)?,
-        await_type: r.get(33)?,
-        await_id: r.get(34)?,
-        timeout: r.get(35)?,
+        sender: rare(r, plain, 25)?,
+        ephemeral: rare(r, plain, 26)?,
+        no_history: rare(r, plain, 27)?,
+        wisp_type: rare(r, plain, 28)?,
+        pinned: rare(r, plain, 29)?,
+        is_template: rare(r, plain, 30)?,
+        mol_type: rare(r, plain, 31)?,
+        work_type: rare(r, plain, 32)?,
+        await_type: rare(r, plain, 33)?,
+        await_id: rare(r, plain, 34)?,
+        timeout: rare(r, plain, 35)?,
         waiters: if waiters.is_empty() {
             Vec::new()
         } else {
             waiters.split(',').map(str::to_owned).collect()
         },
-        event_kind: r.get(37)?,
-        actor: r.get(38)?,
-        target: r.get(39)?,
-        payload: r.get(40)?,
-        source_formula: r.get(41)?,
-        source_location: r.get(42)?,
-        deleted_at: r.get(43)?,
-        deleted_by: r.get(44)?,
-        delete_reason: r.get(45)?,
-        original_type: r.get(46)?,
+        event_kind: rare(r, plain, 37)?,
+        actor: rare(r, plain, 38)?,
+        target: rare(r, plain, 39)?,
+        payload: rare(r, plain, 40)?,
+        source_formula: rare(r, plain, 41)?,
+        source_location: rare(r, plain, 42)?,
+        deleted_at: rare(r, plain, 43)?,
+        deleted_by: rare(r, plain, 44)?,
+        delete_reason: rare(r, plain, 45)?,
+        original_type: rare(r, plain, 46)?,
     })
+}
+
+/// Column `k` of a row, or its type's default without reading it when the row is `plain`.
+fn rare<T: rusqlite::types::FromSql + Default>(
+    r: &Row<'_>,
+    plain: bool,
+    k: usize,
+) -> rusqlite::Result<T> {
+    if plain { Ok(T::default()) } else { r.get(k) }
 }
 
 /// Inserts or replaces a full issue row (create and import). `is_blocked` starts at 0 and is
@@ -178,4 +252,95 @@ pub(crate) fn content_hash(i: &Issue) -> String {
     let json = serde_json::to_string(&copy).expect("issues serialize");
     let digest = Sha256::digest(json.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+
+    use super::{ISSUE_COLUMNS, PLAIN_COLUMN};
+    use crate::ops::create::NewIssue;
+    use crate::store::{Context, Store};
+
+    /// Columns [`super::issue_from_row`] always reads, whatever the plain flag says.
+    const ALWAYS_READ: &[&str] = &[
+        "id",
+        "title",
+        "description",
+        "status",
+        "priority",
+        "issue_type",
+        "assignee",
+        "created_at",
+        "created_by",
+        "updated_at",
+        "started_at",
+        "closed_at",
+        "close_reason",
+    ];
+
+    /// Columns of `issues` that are not issue fields.
+    const NOT_FIELDS: &[&str] = &["content_hash", "is_blocked"];
+
+    /// A row is plain only when every field read with `rare` holds its default: a column
+    /// missing from the plain test would be silently dropped when the row is read, so every
+    /// column of `issues` set on its own must make the row not plain.
+    #[test]
+    fn rare_fields_are_all_in_the_plain_test() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let ctx = Context {
+            actor: "alice".into(),
+            clock: Box::new(host::clock::FixedClock(
+                "2026-01-15T12:00:00Z".parse().unwrap(),
+            )),
+        };
+        let mut store = Store::init(&dir.path().join(".beads"), "bd", ctx).unwrap();
+        let id = store
+            .create(NewIssue {
+                title: "plain".into(),
+                ..NewIssue::default()
+            })
+            .unwrap()
+            .id;
+        let conn = store.conn();
+        let plain = || -> bool {
+            conn.query_row(
+                &format!("SELECT {ISSUE_COLUMNS} FROM issues i WHERE i.id = ?1"),
+                [&id],
+                |r| r.get(PLAIN_COLUMN),
+            )
+            .unwrap()
+        };
+        assert!(plain(), "a new issue with only a title is plain");
+        let columns: Vec<(String, String)> = conn
+            .prepare("SELECT name, type FROM pragma_table_info('issues')")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let mut checked = 0;
+        for (column, kind) in &columns {
+            if ALWAYS_READ.contains(&column.as_str())
+                || NOT_FIELDS.contains(&column.as_str())
+                || column.starts_with("cached_")
+            {
+                continue;
+            }
+            let value = match (column.as_str(), kind.as_str()) {
+                ("metadata", _) => "'{\"k\":1}'",
+                (_, "INTEGER") => "1",
+                _ => "'x'",
+            };
+            conn.execute_batch(&format!(
+                "SAVEPOINT probe; UPDATE issues SET {column} = {value} WHERE id = '{id}'"
+            ))
+            .unwrap();
+            let still_plain = plain();
+            conn.execute_batch("ROLLBACK TO probe; RELEASE probe")
+                .unwrap();
+            assert!(!still_plain, "`{column}` is not in the plain test");
+            checked += 1;
+        }
+        assert_eq!(checked, 34, "every rarely used field was probed");
+    }
 }

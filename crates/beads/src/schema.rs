@@ -8,6 +8,52 @@
 
 use rusqlite_migration::{M, Migrations};
 
+/// SQL that recomputes the `cached_*` relation summaries of the issues whose ids are `$ids`
+/// (a comma-separated list of SQL expressions) from the `relation_summaries` view.
+macro_rules! refresh_summaries {
+    ($ids:literal) => {
+        concat!(
+            "UPDATE issues SET (cached_labels, cached_parent, cached_dependency_count,
+                cached_dependent_count, cached_comment_count) =
+                (SELECT labels, parent, dependency_count, dependent_count, comment_count
+                 FROM relation_summaries r WHERE r.id = issues.id)
+             WHERE id IN (",
+            $ids,
+            ")"
+        )
+    };
+}
+
+/// SQL that recomputes every issue's `cached_*` relation summaries.
+macro_rules! refresh_all_summaries {
+    () => {
+        "UPDATE issues SET (cached_labels, cached_parent, cached_dependency_count,
+            cached_dependent_count, cached_comment_count) =
+            (SELECT labels, parent, dependency_count, dependent_count, comment_count
+             FROM relation_summaries r WHERE r.id = issues.id)"
+    };
+}
+
+/// Recomputes every issue's relation summaries: after raw SQL, and for `bd doctor --fix`.
+pub(crate) const REFRESH_ALL_SUMMARIES: &str = refresh_all_summaries!();
+
+/// Stops the summary triggers until [`RESUME_SUMMARIES`], inside the caller's transaction.
+pub(crate) const PAUSE_SUMMARIES: &str =
+    "INSERT OR IGNORE INTO relation_summaries_paused (paused) VALUES (1)";
+
+/// Restarts the summary triggers; follow with [`REFRESH_ALL_SUMMARIES`] if anything changed
+/// while they were paused.
+pub(crate) const RESUME_SUMMARIES: &str = "DELETE FROM relation_summaries_paused";
+
+/// Issues whose stored relation summaries differ from a recount.
+pub(crate) const STALE_SUMMARIES: &str =
+    "SELECT i.id FROM issues i JOIN relation_summaries r ON r.id = i.id
+    WHERE i.cached_labels IS NOT r.labels OR i.cached_parent IS NOT r.parent
+       OR i.cached_dependency_count IS NOT r.dependency_count
+       OR i.cached_dependent_count IS NOT r.dependent_count
+       OR i.cached_comment_count IS NOT r.comment_count
+    ORDER BY i.id";
+
 const V1: &str = r"
 CREATE TABLE issues (
     id TEXT PRIMARY KEY,
@@ -202,18 +248,144 @@ CREATE TABLE refinery_runs (
 CREATE INDEX idx_refinery_runs_rig ON refinery_runs (rig, id);
 ";
 
+/// Each issue's labels, edge counts, comment count and parent, kept on its own row by triggers
+/// so a listing of thousands of issues is one scan of `issues` instead of four more queries and
+/// a join in memory. Triggers (not the Rust write paths) keep them, so every write, `bd sql`
+/// included, updates them in its own transaction. `relation_summaries` says what they must
+/// hold; `bd doctor` compares the two.
+const V5: &str = concat!(
+    r"
+ALTER TABLE issues ADD COLUMN cached_labels TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE issues ADD COLUMN cached_parent TEXT;
+ALTER TABLE issues ADD COLUMN cached_dependency_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE issues ADD COLUMN cached_dependent_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE issues ADD COLUMN cached_comment_count INTEGER NOT NULL DEFAULT 0;
+
+CREATE VIEW relation_summaries AS SELECT i.id,
+    (SELECT json_group_array(label) FROM
+        (SELECT l.label FROM labels l WHERE l.issue_id = i.id ORDER BY l.label)) AS labels,
+    (SELECT max(d.depends_on_id) FROM dependencies d
+        WHERE d.issue_id = i.id AND +d.type = 'parent-child') AS parent,
+    (SELECT count(*) FROM dependencies d WHERE d.issue_id = i.id) AS dependency_count,
+    (SELECT count(*) FROM dependencies d WHERE d.depends_on_id = i.id) AS dependent_count,
+    (SELECT count(*) FROM comments c WHERE c.issue_id = i.id) AS comment_count
+FROM issues i;
+
+-- While it has a row, the triggers do nothing: a bulk import pauses them inside its own
+-- transaction and refreshes every summary once at the end.
+CREATE TABLE relation_summaries_paused (paused INTEGER PRIMARY KEY);
+
+CREATE TRIGGER relation_summaries_new_issue AFTER INSERT ON issues
+    WHEN NOT EXISTS (SELECT 1 FROM relation_summaries_paused) BEGIN
+    ",
+    refresh_summaries!("NEW.id"),
+    r";
+END;
+CREATE TRIGGER relation_summaries_label_added AFTER INSERT ON labels
+    WHEN NOT EXISTS (SELECT 1 FROM relation_summaries_paused) BEGIN
+    ",
+    refresh_summaries!("NEW.issue_id"),
+    r";
+END;
+CREATE TRIGGER relation_summaries_label_removed AFTER DELETE ON labels
+    WHEN NOT EXISTS (SELECT 1 FROM relation_summaries_paused) BEGIN
+    ",
+    refresh_summaries!("OLD.issue_id"),
+    r";
+END;
+CREATE TRIGGER relation_summaries_label_changed AFTER UPDATE ON labels
+    WHEN NOT EXISTS (SELECT 1 FROM relation_summaries_paused) BEGIN
+    ",
+    refresh_summaries!("OLD.issue_id, NEW.issue_id"),
+    r";
+END;
+CREATE TRIGGER relation_summaries_edge_added AFTER INSERT ON dependencies
+    WHEN NOT EXISTS (SELECT 1 FROM relation_summaries_paused) BEGIN
+    ",
+    refresh_summaries!("NEW.issue_id, NEW.depends_on_id"),
+    r";
+END;
+CREATE TRIGGER relation_summaries_edge_removed AFTER DELETE ON dependencies
+    WHEN NOT EXISTS (SELECT 1 FROM relation_summaries_paused) BEGIN
+    ",
+    refresh_summaries!("OLD.issue_id, OLD.depends_on_id"),
+    r";
+END;
+CREATE TRIGGER relation_summaries_edge_changed AFTER UPDATE OF issue_id, depends_on_id, type ON dependencies
+    WHEN NOT EXISTS (SELECT 1 FROM relation_summaries_paused) BEGIN
+    ",
+    refresh_summaries!("OLD.issue_id, OLD.depends_on_id, NEW.issue_id, NEW.depends_on_id"),
+    r";
+END;
+CREATE TRIGGER relation_summaries_comment_added AFTER INSERT ON comments
+    WHEN NOT EXISTS (SELECT 1 FROM relation_summaries_paused) BEGIN
+    ",
+    refresh_summaries!("NEW.issue_id"),
+    r";
+END;
+CREATE TRIGGER relation_summaries_comment_removed AFTER DELETE ON comments
+    WHEN NOT EXISTS (SELECT 1 FROM relation_summaries_paused) BEGIN
+    ",
+    refresh_summaries!("OLD.issue_id"),
+    r";
+END;
+CREATE TRIGGER relation_summaries_comment_moved AFTER UPDATE OF issue_id ON comments
+    WHEN NOT EXISTS (SELECT 1 FROM relation_summaries_paused) BEGIN
+    ",
+    refresh_summaries!("OLD.issue_id, NEW.issue_id"),
+    r";
+END;
+",
+    refresh_all_summaries!(),
+    ";"
+);
+
 /// All migrations, oldest first. Append, never edit.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4)])
+    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5)])
 }
 
 /// The schema version a fully migrated database has.
-pub const LATEST_VERSION: i64 = 4;
+pub const LATEST_VERSION: i64 = 5;
 
 #[cfg(test)]
 mod tests {
+
     #[test]
     fn migrations_are_valid() {
         assert!(super::migrations().validate().is_ok());
+    }
+
+    /// A store written before the summaries existed gets them filled in by the upgrade.
+    #[test]
+    fn upgrading_fills_in_relation_summaries() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        super::migrations().to_version(&mut conn, 4).unwrap();
+        conn.execute_batch(
+            "INSERT INTO issues (id, title, created_at, updated_at) VALUES
+                ('bd-a', 'a', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'),
+                ('bd-b', 'b', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');
+             INSERT INTO labels (issue_id, label) VALUES ('bd-a', 'y'), ('bd-a', 'x');
+             INSERT INTO dependencies (issue_id, depends_on_id, type, created_at) VALUES
+                ('bd-a', 'bd-b', 'parent-child', '2026-01-01T00:00:00Z');
+             INSERT INTO comments (id, issue_id, text, created_at) VALUES
+                ('c1', 'bd-b', 'hi', '2026-01-01T00:00:00Z');",
+        )
+        .unwrap();
+        super::migrations().to_latest(&mut conn).unwrap();
+        let summary = |id: &str| -> (String, Option<String>, i64, i64, i64) {
+            conn.query_row(
+                "SELECT cached_labels, cached_parent, cached_dependency_count,
+                        cached_dependent_count, cached_comment_count FROM issues WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            summary("bd-a"),
+            (r#"["x","y"]"#.into(), Some("bd-b".into()), 1, 0, 0)
+        );
+        assert_eq!(summary("bd-b"), ("[]".into(), None, 0, 1, 1));
     }
 }

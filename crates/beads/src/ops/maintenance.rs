@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::model::{Event, WISP_TTLS};
 use crate::readiness;
+use crate::schema::{REFRESH_ALL_SUMMARIES, STALE_SUMMARIES};
 use crate::store::Store;
 
 /// One finding of `doctor`.
@@ -30,8 +31,8 @@ pub struct SqlResult {
 
 impl Store {
     /// Checks the database's integrity, foreign keys, the `is_blocked` flags against a
-    /// from-scratch recompute, the closed-at invariant and cycles. With `fix`, repairs what is
-    /// safe to repair (blocked flags).
+    /// from-scratch recompute, the closed-at invariant, cycles and the labels and counts kept
+    /// on each issue. With `fix`, repairs what is safe to repair (blocked flags, summaries).
     pub fn doctor(&mut self, fix: bool) -> Result<Vec<Finding>> {
         let mut out = Vec::new();
         let conn = self.conn();
@@ -111,6 +112,25 @@ impl Store {
                     "{n} issues have a stale is_blocked flag (first: {})",
                     drift[0].0
                 )
+            },
+            fixed,
+        });
+        let stale = self.stale_summaries()?;
+        let fixed = if fix && !stale.is_empty() {
+            self.write(|tx, _| Ok(tx.execute_batch(REFRESH_ALL_SUMMARIES)?))?;
+            true
+        } else {
+            false
+        };
+        out.push(Finding {
+            check: "relation_summaries",
+            status: if stale.is_empty() { "ok" } else { "error" },
+            message: match stale.first() {
+                None => "labels and counts kept on each issue match a recount".into(),
+                Some(first) => format!(
+                    "{} issues have stale labels or counts (first: {first})",
+                    stale.len()
+                ),
             },
             fixed,
         });
@@ -203,6 +223,8 @@ impl Store {
                 let out = run(tx)?;
                 // Raw writes bypass readiness upkeep; recompute so `is_blocked` stays exact.
                 readiness::rebuild(tx, w.settings)?;
+                // Triggers keep the relation summaries, but raw SQL may write them directly.
+                tx.execute_batch(REFRESH_ALL_SUMMARIES)?;
                 crate::ops::event(tx, w, "", "sql", None, None, Some(sql))?;
                 Ok(out)
             })
@@ -213,6 +235,14 @@ impl Store {
     /// correct value. Empty when readiness is exact.
     pub fn blocked_drift(&self) -> Result<Vec<(String, bool)>> {
         readiness::drift(self.conn(), &self.settings)
+    }
+
+    /// Issues whose labels and counts kept on the row differ from a recount of the relation
+    /// tables. Empty when the triggers have done their job.
+    pub fn stale_summaries(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn().prepare(STALE_SUMMARIES)?;
+        let ids = stmt.query_map([], |r| r.get(0))?;
+        Ok(ids.collect::<Result<_, _>>()?)
     }
 
     /// An issue's audit events, oldest first.

@@ -20,7 +20,7 @@ use crate::formula::vars;
 use crate::model::Issue;
 use crate::ops::{deps, event, fetch, rehash};
 use crate::readiness;
-use crate::row::{ISSUE_COLUMNS, content_hash, issue_from_row, upsert_issue};
+use crate::row::{ISSUE_COLUMN_COUNT, ISSUE_COLUMNS, content_hash, issue_from_row, upsert_issue};
 use crate::store::{Store, WriteCtx};
 
 /// The label every proto root carries.
@@ -304,14 +304,9 @@ fn descendants(conn: &Connection, root: &str) -> Result<Vec<(Issue, bool)>> {
          ORDER BY i.rowid"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map([root], |r| Ok((issue_from_row(r)?, r.get::<_, bool>(47)?)))?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
-}
-
-fn labels_of(conn: &Connection, id: &str) -> Result<Vec<String>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT label FROM labels WHERE issue_id = ?1 ORDER BY label")?;
-    let rows = stmt.query_map([id], |r| r.get::<_, String>(0))?;
+    let rows = stmt.query_map([root], |r| {
+        Ok((issue_from_row(r)?, r.get::<_, bool>(ISSUE_COLUMN_COUNT)?))
+    })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
@@ -349,7 +344,7 @@ fn plan_from_proto(
     plan.items.push(Planned {
         key: String::new(),
         issue: root_issue,
-        labels: labels_of(conn, &root.id)?
+        labels: deps::labels_of(conn, &root.id)?
             .into_iter()
             .filter(|l| l != TEMPLATE_LABEL)
             .collect(),
@@ -382,7 +377,10 @@ fn plan_from_proto(
         plan.items.push(Planned {
             key: key_of(&issue.id),
             issue: i,
-            labels: labels_of(conn, &issue.id)?.iter().map(|l| sub(l)).collect(),
+            labels: deps::labels_of(conn, &issue.id)?
+                .iter()
+                .map(|l| sub(l))
+                .collect(),
             parent: None,
         });
     }
@@ -709,7 +707,7 @@ impl Store {
         );
         let mut stmt = self.conn().prepare_cached(&sql)?;
         let mut rows = stmt.query_map([actor], |r| {
-            Ok((issue_from_row(r)?, r.get::<_, String>(47)?))
+            Ok((issue_from_row(r)?, r.get::<_, String>(ISSUE_COLUMN_COUNT)?))
         })?;
         Ok(rows.next().transpose()?)
     }

@@ -15,7 +15,7 @@ use crate::ops::deps::{comments_of, dep_from_row, labels_of};
 use crate::ops::fetch;
 use crate::ops::update::claim_in_tx;
 use crate::readiness::{self, sql_list};
-use crate::row::{ISSUE_COLUMNS, issue_from_row};
+use crate::row::{ISSUE_COLUMNS, VIEW_COLUMNS, issue_from_row, view_from_row};
 use crate::store::Store;
 
 /// Orders for `ready` and `list`.
@@ -396,8 +396,14 @@ impl Store {
         }
     }
 
-    /// The query for [`Self::select`] and [`Self::for_each`], with its parameters.
-    fn select_sql(&self, f: &Filter, ready: bool) -> Result<(String, Vec<SqlValue>)> {
+    /// The query for [`Self::issues`], [`Self::list`] and [`Self::for_each`] (selecting
+    /// `columns`), with its parameters.
+    fn select_sql(
+        &self,
+        f: &Filter,
+        ready: bool,
+        columns: &str,
+    ) -> Result<(String, Vec<SqlValue>)> {
         let now = self.now();
         let q = self.where_clause(f, ready, &now)?;
         let where_sql = if q.clauses.is_empty() {
@@ -411,7 +417,7 @@ impl Store {
             format!(" LIMIT {}", f.limit)
         };
         let sql = format!(
-            "SELECT {ISSUE_COLUMNS} FROM issues i WHERE {where_sql} ORDER BY {}{limit}",
+            "SELECT {columns} FROM issues i WHERE {where_sql} ORDER BY {}{limit}",
             Self::order_by(f.sort, f.reverse, &now)
         );
         Ok((sql, q.params))
@@ -419,7 +425,10 @@ impl Store {
 
     /// Issues matching the filter, without labels or counts (cheaper than [`Self::list`]).
     pub fn issues(&self, f: &Filter) -> Result<Vec<Issue>> {
-        self.select(f, false)
+        let (sql, params) = self.select_sql(f, false, ISSUE_COLUMNS)?;
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(params.iter()), issue_from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     /// Issue counts per id prefix and status, wisps and templates left out, in one scan:
@@ -433,23 +442,23 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn select(&self, f: &Filter, ready: bool) -> Result<Vec<Issue>> {
-        let (sql, params) = self.select_sql(f, ready)?;
-        let mut stmt = self.conn().prepare_cached(&sql)?;
-        let rows = stmt.query_map(params_from_iter(params.iter()), issue_from_row)?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
-    }
-
     /// Issues matching the filter (`bd list`, `bd search`).
     pub fn list(&self, f: &Filter) -> Result<Vec<IssueView>> {
-        let issues = self.select(f, false)?;
-        self.views(issues)
+        self.collect_views(f, false)
     }
 
     /// Ready work: open, not blocked, not deferred (`bd ready`).
     pub fn ready(&self, f: &Filter) -> Result<Vec<IssueView>> {
-        let issues = self.select(f, true)?;
-        self.views(issues)
+        self.collect_views(f, true)
+    }
+
+    fn collect_views(&self, f: &Filter, ready: bool) -> Result<Vec<IssueView>> {
+        let mut views = Vec::new();
+        self.for_each(f, ready, |v| -> Result<()> {
+            views.push(v);
+            Ok(())
+        })?;
+        Ok(views)
     }
 
     /// How many issues match the filter, optionally grouped by a field.
@@ -596,14 +605,14 @@ impl Store {
     pub fn children(&self, input: &str) -> Result<Vec<IssueView>> {
         let id = self.resolve(input)?;
         let sql = format!(
-            "SELECT {ISSUE_COLUMNS} FROM issues i JOIN dependencies d ON d.issue_id = i.id
+            "SELECT {VIEW_COLUMNS} FROM issues i JOIN dependencies d ON d.issue_id = i.id
              WHERE d.depends_on_id = ?1 AND d.type = 'parent-child' ORDER BY i.id"
         );
         let mut stmt = self.conn().prepare_cached(&sql)?;
-        let issues = stmt
-            .query_map([&id], issue_from_row)?
+        let views = stmt
+            .query_map([&id], view_from_row)?
             .collect::<Result<Vec<_>, _>>()?;
-        self.views(issues)
+        Ok(views)
     }
 
     /// Summary counts (`bd stats`).
@@ -658,203 +667,53 @@ impl Store {
         Ok(s)
     }
 
-    /// Attaches labels, counts and the parent to issues, with one query per relation.
-    pub(crate) fn views(&self, issues: Vec<Issue>) -> Result<Vec<IssueView>> {
-        if issues.is_empty() {
-            return Ok(Vec::new());
-        }
-        let ids: Vec<&str> = issues.iter().map(|i| i.id.as_str()).collect();
-        let mut relations = Relations::load(self.conn(), &IdFilter::new(&ids))?;
-        Ok(issues
-            .into_iter()
-            .map(|issue| relations.attach(issue))
-            .collect())
-    }
-
     /// Calls `each` with every issue the filter selects (`ready` rules when `ready`), in
-    /// order, without holding them all: large listings stream from the query.
+    /// order, without holding them all: large listings stream from one query, labels and
+    /// counts included (the schema keeps them on each row).
     pub fn for_each<E: From<Error>>(
         &self,
         f: &Filter,
         ready: bool,
         mut each: impl FnMut(IssueView) -> std::result::Result<(), E>,
     ) -> std::result::Result<usize, E> {
-        if f.limit != 0 && f.limit <= ID_LIST_LIMIT {
-            let views = self.views(self.select(f, ready)?)?;
-            let n = views.len();
-            views.into_iter().try_for_each(&mut each)?;
-            return Ok(n);
-        }
-        let mut relations = Relations::load(self.conn(), &IdFilter { list: None })?;
-        let (sql, params) = self.select_sql(f, ready)?;
+        let (sql, params) = self.select_sql(f, ready, VIEW_COLUMNS)?;
         let mut stmt = self.conn().prepare_cached(&sql).map_err(Error::from)?;
         let mut rows = stmt
             .query(params_from_iter(params.iter()))
             .map_err(Error::from)?;
         let mut n = 0;
         while let Some(row) = rows.next().map_err(Error::from)? {
-            each(relations.attach(issue_from_row(row).map_err(Error::from)?))?;
+            each(view_from_row(row).map_err(Error::from)?)?;
             n += 1;
         }
         Ok(n)
     }
 
-    /// Every edge from the given issues, for export.
-    pub(crate) fn edges_from(
-        &self,
-        ids: &[&str],
-    ) -> Result<HashMap<String, Vec<crate::model::Dependency>>> {
+    /// Every edge in the store by the issue it starts from, for export.
+    pub(crate) fn all_edges(&self) -> Result<HashMap<String, Vec<crate::model::Dependency>>> {
         let mut out: HashMap<String, Vec<crate::model::Dependency>> = HashMap::new();
-        let filter = IdFilter::new(ids);
-        let conn = self.conn();
-        {
-            let mut stmt = conn.prepare_cached(&format!("SELECT d.issue_id, d.depends_on_id, d.type, d.created_at, d.created_by, d.metadata FROM dependencies d
-                 WHERE {} ORDER BY d.issue_id, d.depends_on_id", filter.on("d.issue_id")))?;
-            for dep in stmt.query_map(params_from_iter(filter.params()), dep_from_row)? {
-                let dep = dep?;
-                out.entry(dep.issue_id.clone()).or_default().push(dep);
-            }
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT d.issue_id, d.depends_on_id, d.type, d.created_at, d.created_by, d.metadata
+             FROM dependencies d ORDER BY d.issue_id, d.depends_on_id",
+        )?;
+        for dep in stmt.query_map([], dep_from_row)? {
+            let dep = dep?;
+            out.entry(dep.issue_id.clone()).or_default().push(dep);
         }
         Ok(out)
     }
 
-    /// Every comment on the given issues, for export.
-    pub(crate) fn comments_on(
-        &self,
-        ids: &[&str],
-    ) -> Result<HashMap<String, Vec<crate::model::Comment>>> {
+    /// Every comment in the store by issue, oldest first, for export.
+    pub(crate) fn all_comments(&self) -> Result<HashMap<String, Vec<crate::model::Comment>>> {
         let mut out: HashMap<String, Vec<crate::model::Comment>> = HashMap::new();
-        let filter = IdFilter::new(ids);
-        let conn = self.conn();
-        {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT c.id, c.issue_id, c.author, c.text, c.created_at FROM comments c
-                 WHERE {} ORDER BY c.issue_id, c.created_at, c.id",
-                filter.on("c.issue_id")
-            ))?;
-            let rows = stmt.query_map(
-                params_from_iter(filter.params()),
-                crate::ops::deps::comment_from_row,
-            )?;
-            for c in rows {
-                let c = c?;
-                out.entry(c.issue_id.clone()).or_default().push(c);
-            }
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT c.id, c.issue_id, c.author, c.text, c.created_at FROM comments c
+             ORDER BY c.issue_id, c.created_at, c.id",
+        )?;
+        for c in stmt.query_map([], crate::ops::deps::comment_from_row)? {
+            let c = c?;
+            out.entry(c.issue_id.clone()).or_default().push(c);
         }
         Ok(out)
-    }
-}
-
-/// Labels, edge counts, comment counts and parents of a set of issues, loaded with one query
-/// per relation and handed out by id.
-#[derive(Default)]
-struct Relations {
-    labels: HashMap<String, Vec<String>>,
-    dep_counts: HashMap<String, i64>,
-    dependent_counts: HashMap<String, i64>,
-    comment_counts: HashMap<String, i64>,
-    parents: HashMap<String, String>,
-}
-
-impl Relations {
-    fn load(conn: &rusqlite::Connection, filter: &IdFilter) -> Result<Self> {
-        let mut rel = Self::default();
-        let pairs = |sql: String| -> Result<Vec<(String, i64)>> {
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params_from_iter(filter.params()), |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        };
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT l.issue_id, l.label FROM labels l WHERE {} ORDER BY l.issue_id, l.label",
-            filter.on("l.issue_id")
-        ))?;
-        for row in stmt.query_map(params_from_iter(filter.params()), |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })? {
-            let (id, label) = row?;
-            rel.labels.entry(id).or_default().push(label);
-        }
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT d.issue_id, count(*), max(CASE WHEN d.type = 'parent-child' THEN d.depends_on_id END)
-             FROM dependencies d WHERE {} GROUP BY 1",
-            filter.on("d.issue_id")
-        ))?;
-        for row in stmt.query_map(params_from_iter(filter.params()), |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, Option<String>>(2)?,
-            ))
-        })? {
-            let (id, n, parent) = row?;
-            if let Some(p) = parent {
-                rel.parents.insert(id.clone(), p);
-            }
-            rel.dep_counts.insert(id, n);
-        }
-        rel.dependent_counts = pairs(format!(
-            "SELECT d.depends_on_id, count(*) FROM dependencies d WHERE {} GROUP BY 1",
-            filter.on("d.depends_on_id")
-        ))?
-        .into_iter()
-        .collect();
-        rel.comment_counts = pairs(format!(
-            "SELECT c.issue_id, count(*) FROM comments c WHERE {} GROUP BY 1",
-            filter.on("c.issue_id")
-        ))?
-        .into_iter()
-        .collect();
-        Ok(rel)
-    }
-
-    fn attach(&mut self, issue: Issue) -> IssueView {
-        let id = issue.id.as_str();
-        IssueView {
-            labels: self.labels.remove(id).unwrap_or_default(),
-            parent: self.parents.remove(id),
-            dependency_count: self.dep_counts.get(id).copied().unwrap_or(0),
-            dependent_count: self.dependent_counts.get(id).copied().unwrap_or(0),
-            comment_count: self.comment_counts.get(id).copied().unwrap_or(0),
-            dependencies: None,
-            comments: None,
-            issue,
-        }
-    }
-}
-
-/// Above this many ids, relations are read for the whole table and matched in memory: a scan
-/// of the relation is cheaper than building a lookup of thousands of ids.
-const ID_LIST_LIMIT: usize = 512;
-
-/// How a relation query selects the rows of the chosen ids.
-struct IdFilter {
-    /// The ids as a JSON array, or `None` to read every row.
-    list: Option<String>,
-}
-
-impl IdFilter {
-    /// Small selections filter with `IN (SELECT value FROM json_each(?1))`, which SQLite
-    /// answers with index lookups; large ones read the whole relation and callers match rows
-    /// by id in memory.
-    fn new(ids: &[&str]) -> Self {
-        Self {
-            list: (ids.len() <= ID_LIST_LIMIT)
-                .then(|| serde_json::to_string(ids).expect("strings serialize")),
-        }
-    }
-
-    /// The `WHERE` condition on `column`.
-    fn on(&self, column: &str) -> String {
-        match self.list {
-            Some(_) => format!("{column} IN (SELECT value FROM json_each(?1))"),
-            None => "1".to_owned(),
-        }
-    }
-
-    /// The query's parameters.
-    fn params(&self) -> Vec<&str> {
-        self.list.iter().map(String::as_str).collect()
     }
 }

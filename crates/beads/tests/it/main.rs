@@ -1,7 +1,7 @@
 //! Integration tests for the beads store: readiness, ids, claims, mutations and JSONL.
 //!
 //! Every scenario ends with [`assert_no_drift`]: the SQL-maintained `is_blocked` flags must
-//! equal the from-scratch recompute.
+//! equal the from-scratch recompute, and the trigger-kept relation summaries a recount.
 #![expect(
     clippy::unwrap_used,
     reason = "test helpers fail the test by panicking"
@@ -159,7 +159,8 @@ pub fn is_blocked(store: &Store, id: &str) -> bool {
     store.show(id).unwrap().is_blocked
 }
 
-/// The invariant: stored flags equal the from-scratch recompute.
+/// The invariants: stored flags equal the from-scratch recompute, and the labels and counts
+/// kept on each row equal a recount.
 #[track_caller]
 pub fn assert_no_drift(store: &Store) {
     let drift = store.blocked_drift().unwrap();
@@ -167,6 +168,8 @@ pub fn assert_no_drift(store: &Store) {
         drift.is_empty(),
         "is_blocked drifted from the recompute: {drift:?}"
     );
+    let stale = store.stale_summaries().unwrap();
+    assert!(stale.is_empty(), "stale relation summaries: {stale:?}");
 }
 
 /// One integer from a read-only SQL query.

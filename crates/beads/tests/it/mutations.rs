@@ -588,3 +588,98 @@ fn metadata_updates_merge_and_unset_keys() {
         Some(serde_json::json!({"b": "two", "c": true}))
     );
 }
+
+/// The labels, counts and parent a listing shows for `id`.
+fn listed(s: &Store, id: &str) -> (Vec<String>, Option<String>, i64, i64, i64) {
+    let v = s
+        .list(&beads::Filter {
+            all: true,
+            limit: 0,
+            ..beads::Filter::default()
+        })
+        .unwrap()
+        .into_iter()
+        .find(|v| v.issue.id == id)
+        .unwrap();
+    (
+        v.labels,
+        v.parent,
+        v.dependency_count,
+        v.dependent_count,
+        v.comment_count,
+    )
+}
+
+#[test]
+fn listings_show_labels_counts_and_parent_as_they_change() {
+    let (_d, mut s) = fresh();
+    let epic = typed(&mut s, "epic", "epic");
+    let a = child(&mut s, &epic, "a");
+    let b = task(&mut s, "b");
+    let c = task(&mut s, "c");
+    assert_eq!(listed(&s, &a), (vec![], Some(epic.clone()), 1, 0, 0));
+    assert_eq!(listed(&s, &epic), (vec![], None, 0, 1, 0));
+
+    s.add_labels(&a, &["zeta".into(), "alpha".into()]).unwrap();
+    s.add_dependency(&a, &b, "blocks", None).unwrap();
+    s.add_dependency(&c, &b, "related", None).unwrap();
+    s.add_comment(&a, "first").unwrap();
+    s.add_comment(&a, "second").unwrap();
+    assert_eq!(
+        listed(&s, &a),
+        (
+            vec!["alpha".into(), "zeta".into()],
+            Some(epic.clone()),
+            2,
+            0,
+            2
+        )
+    );
+    assert_eq!(listed(&s, &b), (vec![], None, 0, 2, 0));
+
+    s.remove_labels(&a, &["alpha".into()]).unwrap();
+    s.remove_dependency(&a, &b).unwrap();
+    assert_eq!(
+        listed(&s, &a),
+        (vec!["zeta".into()], Some(epic.clone()), 1, 0, 2)
+    );
+    assert_eq!(listed(&s, &b), (vec![], None, 0, 1, 0));
+
+    // Deleting an issue takes its edges with it: its target's dependent count drops.
+    s.delete(&[c]).unwrap();
+    assert_eq!(listed(&s, &b), (vec![], None, 0, 0, 0));
+    s.delete(&[epic]).unwrap();
+    assert_eq!(listed(&s, &a).1, None, "the parent is gone");
+    assert_no_drift(&s);
+}
+
+#[test]
+fn doctor_finds_and_repairs_stale_relation_summaries() {
+    let (d, mut s) = fresh();
+    let a = task(&mut s, "a");
+    s.add_labels(&a, &["x".into()]).unwrap();
+    // Another program writing the file directly can leave the kept counts wrong.
+    let raw = rusqlite::Connection::open(d.path().join(".beads/beads.db")).unwrap();
+    raw.execute(
+        "UPDATE issues SET cached_labels = '[]', cached_comment_count = 7 WHERE id = ?1",
+        [&a],
+    )
+    .unwrap();
+    drop(raw);
+    assert_eq!(s.stale_summaries().unwrap(), vec![a.clone()]);
+    let finding = |s: &mut Store, fix| {
+        s.doctor(fix)
+            .unwrap()
+            .into_iter()
+            .find(|f| f.check == "relation_summaries")
+            .unwrap()
+    };
+    let found = finding(&mut s, false);
+    assert_eq!((found.status, found.fixed), ("error", false));
+    assert!(found.message.contains(&a), "{}", found.message);
+    let repaired = finding(&mut s, true);
+    assert!(repaired.fixed);
+    assert_eq!(finding(&mut s, false).status, "ok");
+    assert_eq!(listed(&s, &a), (vec!["x".into()], None, 0, 0, 0));
+    assert_no_drift(&s);
+}
