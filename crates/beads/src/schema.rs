@@ -8,29 +8,21 @@
 
 use rusqlite_migration::{M, Migrations};
 
-/// SQL that recomputes the `cached_*` relation summaries of the issues whose ids are `$ids`
-/// (a comma-separated list of SQL expressions) from the `relation_summaries` view.
-macro_rules! refresh_summaries {
-    ($ids:literal) => {
-        concat!(
-            "UPDATE issues SET (cached_labels, cached_parent, cached_dependency_count,
-                cached_dependent_count, cached_comment_count) =
-                (SELECT labels, parent, dependency_count, dependent_count, comment_count
-                 FROM relation_summaries r WHERE r.id = issues.id)
-             WHERE id IN (",
-            $ids,
-            ")"
-        )
-    };
-}
-
-/// SQL that recomputes every issue's `cached_*` relation summaries.
+/// SQL that recomputes every issue's `cached_*` summaries from the `relation_summaries` view.
 macro_rules! refresh_all_summaries {
     () => {
         "UPDATE issues SET (cached_labels, cached_parent, cached_dependency_count,
-            cached_dependent_count, cached_comment_count) =
-            (SELECT labels, parent, dependency_count, dependent_count, comment_count
+            cached_dependent_count, cached_comment_count, cached_rare_fields) =
+            (SELECT labels, parent, dependency_count, dependent_count, comment_count, rare_fields
              FROM relation_summaries r WHERE r.id = issues.id)"
+    };
+}
+
+/// SQL that recomputes the `cached_*` summaries of the issues whose ids are `$ids` (a
+/// comma-separated list of SQL expressions).
+macro_rules! refresh_summaries {
+    ($ids:literal) => {
+        concat!(refresh_all_summaries!(), " WHERE id IN (", $ids, ")")
     };
 }
 
@@ -52,6 +44,7 @@ pub(crate) const STALE_SUMMARIES: &str =
        OR i.cached_dependency_count IS NOT r.dependency_count
        OR i.cached_dependent_count IS NOT r.dependent_count
        OR i.cached_comment_count IS NOT r.comment_count
+       OR i.cached_rare_fields IS NOT r.rare_fields
     ORDER BY i.id";
 
 const V1: &str = r"
@@ -248,11 +241,17 @@ CREATE TABLE refinery_runs (
 CREATE INDEX idx_refinery_runs_rig ON refinery_runs (rig, id);
 ";
 
-/// Each issue's labels, edge counts, comment count and parent, kept on its own row by triggers
-/// so a listing of thousands of issues is one scan of `issues` instead of four more queries and
-/// a join in memory. Triggers (not the Rust write paths) keep them, so every write, `bd sql`
-/// included, updates them in its own transaction. `relation_summaries` says what they must
-/// hold; `bd doctor` compares the two.
+/// Each issue's labels, edge counts, comment count and parent, kept on its own row so a
+/// listing of thousands of issues is one scan of `issues` instead of four more queries and a
+/// join in memory; and whether any of the 34 rarely used fields is set, so reading a row whose
+/// rare fields are all default (most rows) skips those columns.
+///
+/// Triggers keep them, not the Rust write paths, so every write updates them in its own
+/// transaction. `relation_summaries` says what they must hold; `bd doctor` compares the two.
+/// Rows of `labels`, `dependencies` and `comments` are only ever inserted and deleted, except
+/// by import (which pauses the triggers and recounts once) and `bd sql` (which recounts after
+/// any write), so those tables have no UPDATE triggers: every connection parses every trigger
+/// when it opens the store, and each costs every command a little.
 const V5: &str = concat!(
     r"
 ALTER TABLE issues ADD COLUMN cached_labels TEXT NOT NULL DEFAULT '[]';
@@ -260,6 +259,7 @@ ALTER TABLE issues ADD COLUMN cached_parent TEXT;
 ALTER TABLE issues ADD COLUMN cached_dependency_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE issues ADD COLUMN cached_dependent_count INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE issues ADD COLUMN cached_comment_count INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE issues ADD COLUMN cached_rare_fields INTEGER NOT NULL DEFAULT 0;
 
 CREATE VIEW relation_summaries AS SELECT i.id,
     (SELECT json_group_array(label) FROM
@@ -268,7 +268,16 @@ CREATE VIEW relation_summaries AS SELECT i.id,
         WHERE d.issue_id = i.id AND +d.type = 'parent-child') AS parent,
     (SELECT count(*) FROM dependencies d WHERE d.issue_id = i.id) AS dependency_count,
     (SELECT count(*) FROM dependencies d WHERE d.depends_on_id = i.id) AS dependent_count,
-    (SELECT count(*) FROM comments c WHERE c.issue_id = i.id) AS comment_count
+    (SELECT count(*) FROM comments c WHERE c.issue_id = i.id) AS comment_count,
+    NOT (i.design = '' AND i.acceptance_criteria = '' AND i.notes = '' AND i.owner = ''
+        AND i.estimated_minutes IS NULL AND i.closed_by_session = '' AND i.due_at IS NULL
+        AND i.defer_until IS NULL AND i.external_ref = '' AND i.source_system = '' AND i.spec_id = ''
+        AND i.metadata = '{}' AND i.sender = '' AND i.ephemeral = 0 AND i.no_history = 0
+        AND i.wisp_type = '' AND i.pinned = 0 AND i.is_template = 0 AND i.mol_type = ''
+        AND i.work_type = '' AND i.await_type = '' AND i.await_id = '' AND i.timeout_ns = 0
+        AND i.waiters = '' AND i.event_kind = '' AND i.actor = '' AND i.target = '' AND i.payload = ''
+        AND i.source_formula = '' AND i.source_location = '' AND i.deleted_at IS NULL
+        AND i.deleted_by = '' AND i.delete_reason = '' AND i.original_type = '') AS rare_fields
 FROM issues i;
 
 -- While it has a row, the triggers do nothing: a bulk import pauses them inside its own
@@ -276,6 +285,17 @@ FROM issues i;
 CREATE TABLE relation_summaries_paused (paused INTEGER PRIMARY KEY);
 
 CREATE TRIGGER relation_summaries_new_issue AFTER INSERT ON issues
+    WHEN NOT EXISTS (SELECT 1 FROM relation_summaries_paused) BEGIN
+    ",
+    refresh_summaries!("NEW.id"),
+    r";
+END;
+CREATE TRIGGER relation_summaries_fields_changed AFTER UPDATE OF design, acceptance_criteria,
+    notes, owner, estimated_minutes, closed_by_session, due_at, defer_until, external_ref,
+    source_system, spec_id, metadata, sender, ephemeral, no_history, wisp_type, pinned,
+    is_template, mol_type, work_type, await_type, await_id, timeout_ns, waiters, event_kind,
+    actor, target, payload, source_formula, source_location, deleted_at, deleted_by,
+    delete_reason, original_type ON issues
     WHEN NOT EXISTS (SELECT 1 FROM relation_summaries_paused) BEGIN
     ",
     refresh_summaries!("NEW.id"),
@@ -293,12 +313,6 @@ CREATE TRIGGER relation_summaries_label_removed AFTER DELETE ON labels
     refresh_summaries!("OLD.issue_id"),
     r";
 END;
-CREATE TRIGGER relation_summaries_label_changed AFTER UPDATE ON labels
-    WHEN NOT EXISTS (SELECT 1 FROM relation_summaries_paused) BEGIN
-    ",
-    refresh_summaries!("OLD.issue_id, NEW.issue_id"),
-    r";
-END;
 CREATE TRIGGER relation_summaries_edge_added AFTER INSERT ON dependencies
     WHEN NOT EXISTS (SELECT 1 FROM relation_summaries_paused) BEGIN
     ",
@@ -311,12 +325,6 @@ CREATE TRIGGER relation_summaries_edge_removed AFTER DELETE ON dependencies
     refresh_summaries!("OLD.issue_id, OLD.depends_on_id"),
     r";
 END;
-CREATE TRIGGER relation_summaries_edge_changed AFTER UPDATE OF issue_id, depends_on_id, type ON dependencies
-    WHEN NOT EXISTS (SELECT 1 FROM relation_summaries_paused) BEGIN
-    ",
-    refresh_summaries!("OLD.issue_id, OLD.depends_on_id, NEW.issue_id, NEW.depends_on_id"),
-    r";
-END;
 CREATE TRIGGER relation_summaries_comment_added AFTER INSERT ON comments
     WHEN NOT EXISTS (SELECT 1 FROM relation_summaries_paused) BEGIN
     ",
@@ -327,12 +335,6 @@ CREATE TRIGGER relation_summaries_comment_removed AFTER DELETE ON comments
     WHEN NOT EXISTS (SELECT 1 FROM relation_summaries_paused) BEGIN
     ",
     refresh_summaries!("OLD.issue_id"),
-    r";
-END;
-CREATE TRIGGER relation_summaries_comment_moved AFTER UPDATE OF issue_id ON comments
-    WHEN NOT EXISTS (SELECT 1 FROM relation_summaries_paused) BEGIN
-    ",
-    refresh_summaries!("OLD.issue_id, NEW.issue_id"),
     r";
 END;
 ",
