@@ -55,10 +55,7 @@ pub fn run(g: &Global, args: &CloseArgs, ui: &mut ui::Ui) -> anyhow::Result<()> 
         force: args.force,
         session: args.session.clone().unwrap_or_default(),
     };
-    let closed = ids
-        .iter()
-        .map(|id| store.close(id, &opts))
-        .collect::<Result<Vec<_>, _>>()?;
+    let closed = store.close_all(&ids, &opts)?;
     crate::render::changed(ui, "Closed", &closed)?;
     if args.suggest_next {
         let newly: Vec<_> = store
@@ -78,12 +75,8 @@ pub fn run(g: &Global, args: &CloseArgs, ui: &mut ui::Ui) -> anyhow::Result<()> 
 
 pub fn reopen(g: &Global, args: &ReopenArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let mut store = super::open(g)?;
-    let ids = store.resolve_all(&args.ids)?;
     let reason = args.reason.clone().unwrap_or_default();
-    let reopened = ids
-        .iter()
-        .map(|id| store.reopen(id, &reason))
-        .collect::<Result<Vec<_>, _>>()?;
+    let reopened = store.reopen_all(&args.ids, &reason)?;
     crate::render::changed(ui, "Reopened", &reopened)?;
     Ok(())
 }

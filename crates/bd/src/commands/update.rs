@@ -183,14 +183,7 @@ impl UpdateArgs {
 pub fn run(g: &Global, args: UpdateArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let changes = args.changes()?;
     let mut store = super::open(g)?;
-    let ids = store.resolve_all(&args.ids)?;
-    let mut updated = Vec::new();
-    for id in &ids {
-        if args.claim {
-            store.claim(id)?;
-        }
-        updated.push(store.update(id, &changes)?);
-    }
+    let updated = store.update_all(&args.ids, &changes, args.claim)?;
     crate::render::changed(ui, "Updated", &updated)?;
     Ok(())
 }

@@ -418,3 +418,44 @@ fn unknown_status_filters_and_missing_keys_are_errors() {
         );
     }
 }
+
+/// A command given several ids changes all of them or none: the first refusal rolls back
+/// the ids before it.
+#[test]
+fn several_ids_change_together_or_not_at_all() {
+    let env = store();
+    let a = create(&env, "a", &[]);
+    let blocker = create(&env, "blocker", &[]);
+    let b = create(&env, "b", &["--deps", &blocker]);
+    let status = |id: &str| json(&env, &["show", id])[0]["status"].clone();
+
+    let out = fails(&env, &["close", &a, &b], 1);
+    assert!(stderr(&out).contains(&b), "{}", stderr(&out));
+    assert_eq!(status(&a), "open", "closing {a} was rolled back");
+
+    ok(&env, &["close", &a]);
+    let out = fails(&env, &["reopen", &a, &b], 1);
+    assert!(stderr(&out).contains("is not closed"), "{}", stderr(&out));
+    assert_eq!(status(&a), "closed", "reopening {a} was rolled back");
+
+    ok(&env, &["reopen", &a]);
+    let taken = bd(&env)
+        .env("BD_ACTOR", "bob")
+        .args(["update", &b, "--claim"])
+        .output()
+        .unwrap();
+    assert!(taken.status.success());
+    let out = fails(&env, &["update", &a, &b, "--claim"], 1);
+    assert!(stderr(&out).contains(&b), "{}", stderr(&out));
+    assert_eq!(status(&a), "open", "claiming {a} was rolled back");
+    assert_eq!(
+        json(&env, &["show", &a])[0]["assignee"],
+        serde_json::Value::Null
+    );
+
+    let out = fails(&env, &["update", &a, &b, "--title", &"x".repeat(501)], 1);
+    assert!(stderr(&out).contains("title"), "{}", stderr(&out));
+    ok(&env, &["update", &a, &b, "-p", "0"]);
+    assert_eq!(json(&env, &["show", &a])[0]["priority"], 0);
+    assert_eq!(json(&env, &["show", &b])[0]["priority"], 0);
+}

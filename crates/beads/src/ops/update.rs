@@ -56,7 +56,19 @@ pub struct CloseOptions {
 impl Store {
     /// Applies `changes` to one issue in one transaction.
     pub fn update(&mut self, input: &str, changes: &Changes) -> Result<Issue> {
-        let id = self.resolve(input)?;
+        let mut updated = self.update_all(&[input.to_owned()], changes, false)?;
+        Ok(updated.remove(0))
+    }
+
+    /// Applies `changes` to every issue in `inputs`, claiming each first when `claim` (as
+    /// `bd update --claim` does), all in one transaction: if any issue refuses, none changes.
+    pub fn update_all(
+        &mut self,
+        inputs: &[String],
+        changes: &Changes,
+        claim: bool,
+    ) -> Result<Vec<Issue>> {
+        let ids = self.resolve_all(inputs)?;
         if let Some(t) = &changes.title {
             model::validate_title(t)?;
         }
@@ -83,36 +95,20 @@ impl Store {
             Some(None) => Some(None),
             None => None,
         };
+        let checked = CheckedChanges {
+            changes,
+            issue_type: issue_type.as_deref(),
+            parent: parent.as_ref().map(Option::as_deref),
+        };
         self.write(|tx, w| {
-            let old = fetch(tx, &id)?;
-            let mut new = old.clone();
-            apply(&mut new, changes, issue_type.as_deref(), w)?;
-            if new.ephemeral && new.no_history {
-                return Err(Error::invalid(
-                    "flags",
-                    "`ephemeral` and `no_history` cannot both be set",
-                ));
-            }
-            store_fields(tx, &old, &new, w)?;
-            // A `provides:` label's dependents are found through the label, so look them up
-            // before a relabel may remove it and again after it may add one.
-            let relabels = !changes.add_labels.is_empty()
-                || !changes.remove_labels.is_empty()
-                || changes.set_labels.is_some();
-            let mut seeds = if relabels {
-                readiness::seeds_for_status_change(tx, &id)?
-            } else {
-                Vec::new()
-            };
-            relabel(tx, &id, changes, w)?;
-            if let Some(parent) = &parent {
-                reparent(tx, &id, parent.as_deref(), w)?;
-            }
-            if old.status != new.status || parent.is_some() || relabels {
-                seeds.extend(readiness::seeds_for_status_change(tx, &id)?);
-                readiness::refresh(tx, w.settings, seeds)?;
-            }
-            rehash(tx, &id)
+            ids.iter()
+                .map(|id| {
+                    if claim {
+                        claim_in_tx(tx, id, w)?;
+                    }
+                    update_in_tx(tx, w, id, &checked)
+                })
+                .collect()
         })
     }
 
@@ -150,45 +146,33 @@ impl Store {
         self.write(|tx, w| claim_in_tx(tx, &id, w))
     }
 
-    /// Closes issues. Refuses a blocked issue, a pinned one, or an epic with open children,
+    /// Closes an issue. Refuses a blocked issue, a pinned one, or an epic with open children,
     /// unless forced.
     pub fn close(&mut self, input: &str, opts: &CloseOptions) -> Result<Issue> {
-        let id = self.resolve(input)?;
-        self.write(|tx, w| {
-            let old = fetch(tx, &id)?;
-            if old.status == "closed" {
-                return Ok(old);
-            }
-            if !opts.force {
-                refuse_close(tx, &old, w)?;
-            }
-            tx.prepare_cached(
-                "UPDATE issues SET status = 'closed', closed_at = ?2, updated_at = ?2, close_reason = ?3,
-                 closed_by_session = ?4 WHERE id = ?1",
-            )?
-            .execute([&id, w.now, &opts.reason, &opts.session])?;
-            event(tx, w, &id, "closed", Some(&old.status), Some("closed"), Some(&opts.reason))?;
-            readiness::refresh(tx, w.settings, readiness::seeds_for_status_change(tx, &id)?)?;
-            rehash(tx, &id)
-        })
+        let mut closed = self.close_all(&[input.to_owned()], opts)?;
+        Ok(closed.remove(0))
+    }
+
+    /// Closes every issue in `inputs` in one transaction: if any refuses, none closes. An
+    /// issue that a later one in the list was waiting on counts as closed by then.
+    pub fn close_all(&mut self, inputs: &[String], opts: &CloseOptions) -> Result<Vec<Issue>> {
+        let ids = self.resolve_all(inputs)?;
+        self.write(|tx, w| ids.iter().map(|id| close_in_tx(tx, w, id, opts)).collect())
     }
 
     /// Reopens a closed issue.
     pub fn reopen(&mut self, input: &str, reason: &str) -> Result<Issue> {
-        let id = self.resolve(input)?;
+        let mut reopened = self.reopen_all(&[input.to_owned()], reason)?;
+        Ok(reopened.remove(0))
+    }
+
+    /// Reopens every issue in `inputs` in one transaction: if any is not closed, none reopens.
+    pub fn reopen_all(&mut self, inputs: &[String], reason: &str) -> Result<Vec<Issue>> {
+        let ids = self.resolve_all(inputs)?;
         self.write(|tx, w| {
-            let old = fetch(tx, &id)?;
-            if old.status != "closed" {
-                return Err(Error::Conflict(format!("`{id}` is not closed (status `{}`)", old.status)));
-            }
-            tx.prepare_cached(
-                "UPDATE issues SET status = 'open', closed_at = NULL, close_reason = '', closed_by_session = '',
-                 updated_at = ?2 WHERE id = ?1",
-            )?
-            .execute([&id, w.now])?;
-            event(tx, w, &id, "reopened", Some("closed"), Some("open"), (!reason.is_empty()).then_some(reason))?;
-            readiness::refresh(tx, w.settings, readiness::seeds_for_status_change(tx, &id)?)?;
-            rehash(tx, &id)
+            ids.iter()
+                .map(|id| reopen_in_tx(tx, w, id, reason))
+                .collect()
         })
     }
 
@@ -246,6 +230,104 @@ impl Store {
             Ok(ids.len())
         })
     }
+}
+
+/// [`Changes`] whose type, labels and parent were checked against the store before the write.
+struct CheckedChanges<'a> {
+    changes: &'a Changes,
+    issue_type: Option<&'a str>,
+    /// `Some(None)` removes the parent; the id is resolved.
+    parent: Option<Option<&'a str>>,
+}
+
+fn update_in_tx(
+    tx: &Connection,
+    w: &WriteCtx<'_>,
+    id: &str,
+    checked: &CheckedChanges<'_>,
+) -> Result<Issue> {
+    let changes = checked.changes;
+    let old = fetch(tx, id)?;
+    let mut new = old.clone();
+    apply(&mut new, changes, checked.issue_type, w)?;
+    if new.ephemeral && new.no_history {
+        return Err(Error::invalid(
+            "flags",
+            "`ephemeral` and `no_history` cannot both be set",
+        ));
+    }
+    store_fields(tx, &old, &new, w)?;
+    // A `provides:` label's dependents are found through the label, so look them up before a
+    // relabel may remove it and again after it may add one.
+    let relabels = !changes.add_labels.is_empty()
+        || !changes.remove_labels.is_empty()
+        || changes.set_labels.is_some();
+    let mut seeds = if relabels {
+        readiness::seeds_for_status_change(tx, id)?
+    } else {
+        Vec::new()
+    };
+    relabel(tx, id, changes, w)?;
+    if let Some(parent) = checked.parent {
+        reparent(tx, id, parent, w)?;
+    }
+    if old.status != new.status || checked.parent.is_some() || relabels {
+        seeds.extend(readiness::seeds_for_status_change(tx, id)?);
+        readiness::refresh(tx, w.settings, seeds)?;
+    }
+    rehash(tx, id)
+}
+
+fn close_in_tx(tx: &Connection, w: &WriteCtx<'_>, id: &str, opts: &CloseOptions) -> Result<Issue> {
+    let old = fetch(tx, id)?;
+    if old.status == "closed" {
+        return Ok(old);
+    }
+    if !opts.force {
+        refuse_close(tx, &old, w)?;
+    }
+    tx.prepare_cached(
+        "UPDATE issues SET status = 'closed', closed_at = ?2, updated_at = ?2, close_reason = ?3,
+         closed_by_session = ?4 WHERE id = ?1",
+    )?
+    .execute([id, w.now, &opts.reason, &opts.session])?;
+    event(
+        tx,
+        w,
+        id,
+        "closed",
+        Some(&old.status),
+        Some("closed"),
+        Some(&opts.reason),
+    )?;
+    readiness::refresh(tx, w.settings, readiness::seeds_for_status_change(tx, id)?)?;
+    rehash(tx, id)
+}
+
+fn reopen_in_tx(tx: &Connection, w: &WriteCtx<'_>, id: &str, reason: &str) -> Result<Issue> {
+    let old = fetch(tx, id)?;
+    if old.status != "closed" {
+        return Err(Error::Conflict(format!(
+            "`{id}` is not closed (status `{}`)",
+            old.status
+        )));
+    }
+    tx.prepare_cached(
+        "UPDATE issues SET status = 'open', closed_at = NULL, close_reason = '', closed_by_session = '',
+         updated_at = ?2 WHERE id = ?1",
+    )?
+    .execute([id, w.now])?;
+    event(
+        tx,
+        w,
+        id,
+        "reopened",
+        Some("closed"),
+        Some("open"),
+        (!reason.is_empty()).then_some(reason),
+    )?;
+    readiness::refresh(tx, w.settings, readiness::seeds_for_status_change(tx, id)?)?;
+    rehash(tx, id)
 }
 
 pub(crate) fn claim_in_tx(tx: &Connection, id: &str, w: &WriteCtx<'_>) -> Result<Issue> {
