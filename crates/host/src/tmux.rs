@@ -284,13 +284,19 @@ impl Tmux {
             Err(e) if is_absent(&e) => return Ok(None),
             Err(e) => return Err(e),
         };
-        match out.lines().next() {
-            None => Ok(None),
-            Some(line) => parse_pane(line).map(Some).ok_or_else(|| TmuxError::Parse {
-                argv: full,
-                output: out.clone(),
-            }),
+        let Some(line) = out.lines().next() else {
+            return Ok(None);
+        };
+        let mut pane = parse_pane(line).ok_or_else(|| TmuxError::Parse {
+            argv: full,
+            output: out.clone(),
+        })?;
+        if pane.dead && pane.dead_status.is_none() {
+            // tmux 3.3 sometimes never reaps a pane's program (seen under load: the pane is
+            // dead, its program a zombie, no status ever recorded); the kernel still has it.
+            pane.dead_status = zombie_exit_status(pane.pid);
         }
+        Ok(Some(pane))
     }
 
     /// The argv of [`Tmux::capture`].
@@ -641,6 +647,28 @@ fn parse_pane(line: &str) -> Option<PaneInfo> {
     })
 }
 
+/// The exit status of process `pid` if it is a zombie that exited normally: field 52 of
+/// `/proc/<pid>/stat` is its status as `waitpid` would report it. `None` for a live process,
+/// one already reaped, one killed by a signal, or where there is no `/proc`.
+fn zombie_exit_status(pid: u32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_zombie_exit_status(&stat)
+}
+
+fn parse_zombie_exit_status(stat: &str) -> Option<i32> {
+    // The command name (field 2) is in parentheses and may contain anything, spaces included;
+    // fields 3 onwards follow the last `)`.
+    let fields: Vec<&str> = stat
+        .get(stat.rfind(')')? + 1..)?
+        .split_whitespace()
+        .collect();
+    if fields.first() != Some(&"Z") {
+        return None;
+    }
+    let wait_status: i32 = fields.get(52 - 3)?.parse().ok()?;
+    (wait_status & 0x7f == 0).then_some((wait_status >> 8) & 0xff)
+}
+
 /// No server, or no such session.
 fn is_absent(e: &TmuxError) -> bool {
     is_no_server(e)
@@ -915,6 +943,30 @@ mod tests {
         std::env::temp_dir()
     }
 
+    #[test]
+    fn a_zombies_exit_status_is_read_from_proc_stat() {
+        let stat = |state: &str, code: i32| {
+            let mut fields = vec!["0"; 49];
+            let code = code.to_string();
+            fields.push(&code);
+            format!("4242 (sh) x) {state} {}", fields[1..].join(" "))
+        };
+        // `exit 3`: the wait status is 3 << 8.
+        assert_eq!(parse_zombie_exit_status(&stat("Z", 3 << 8)), Some(3));
+        assert_eq!(parse_zombie_exit_status(&stat("Z", 0)), Some(0));
+        assert_eq!(
+            parse_zombie_exit_status(&stat("Z", 9)),
+            None,
+            "killed by SIGKILL"
+        );
+        assert_eq!(
+            parse_zombie_exit_status(&stat("S", 3 << 8)),
+            None,
+            "still running"
+        );
+        assert_eq!(parse_zombie_exit_status("garbage"), None);
+    }
+
     fn sh(script: &str) -> Vec<String> {
         s(&["sh", "-c", script])
     }
@@ -1000,9 +1052,18 @@ mod tests {
         let Some((_server, tmux)) = server() else {
             return;
         };
-        tmux.new_session("quick", &tmp(), &[], &sh("echo bye-now; exit 3"))
+        // The pause: output written in the instant before a program exits can be lost between
+        // the pty and tmux (a race in the kernel's tty hangup), which is not what this tests.
+        tmux.new_session("quick", &tmp(), &[], &sh("echo bye-now; sleep 0.3; exit 3"))
             .unwrap();
-        let pane = wait_for(T, || tmux.pane("quick").unwrap().filter(|p| p.dead)).unwrap();
+        // tmux marks a pane dead when its pty closes and learns the exit status when it
+        // reaps the child, a moment later.
+        let pane = wait_for(T, || {
+            tmux.pane("quick")
+                .unwrap()
+                .filter(|p| p.dead && p.dead_status.is_some())
+        })
+        .unwrap();
         assert_eq!(pane.dead_status, Some(3));
         wait_capture(&tmux, "quick", "bye-now");
     }
