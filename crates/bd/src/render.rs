@@ -125,6 +125,17 @@ pub fn details(ui: &mut Ui, d: &IssueDetails) -> io::Result<()> {
             .filter(|(_, v)| !v.is_empty())
             .map(|(k, v)| (*k, safe(v))),
     );
+    if let Some(e) = &d.epic {
+        facts.push((
+            "children",
+            format!(
+                "{}/{} closed{}",
+                e.epic_closed_children,
+                e.epic_total_children,
+                if e.epic_closeable { " (closeable)" } else { "" }
+            ),
+        ));
+    }
     if !d.labels.is_empty() {
         facts.push(("labels", safe(&d.labels.join(", "))));
     }

@@ -434,6 +434,20 @@ pub struct IssueDetails {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub comments: Vec<Comment>,
     pub is_blocked: bool,
+    /// Progress of an epic with children; absent for other issues.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub epic: Option<EpicProgress>,
+}
+
+/// How far an epic's children are (`bd show` on an epic with children).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EpicProgress {
+    /// Children, tombstones left out.
+    pub epic_total_children: i64,
+    /// Children in `closed` or a custom done-category status.
+    pub epic_closed_children: i64,
+    /// Every child is closed, so the epic may be.
+    pub epic_closeable: bool,
 }
 
 /// A blocked issue and what blocks it (`bd blocked`).

@@ -9,7 +9,8 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::ids::escape_like;
 use crate::model::{
-    BlockedIssue, INFRA_TYPES, Issue, IssueDetails, IssueView, Related, StatusCategory,
+    BlockedIssue, EpicProgress, INFRA_TYPES, Issue, IssueDetails, IssueView, Related,
+    StatusCategory,
 };
 use crate::ops::deps::{comments_of, dep_from_row, labels_of};
 use crate::ops::fetch;
@@ -590,7 +591,13 @@ impl Store {
             conn.query_row("SELECT is_blocked FROM issues WHERE id = ?1", [&id], |r| {
                 r.get(0)
             })?;
+        let epic = if issue.issue_type == "epic" {
+            self.epic_progress(&id)?
+        } else {
+            None
+        };
         Ok(IssueDetails {
+            epic,
             labels: labels_of(conn, &id)?,
             comments: comments_of(conn, &id)?,
             parent,
@@ -599,6 +606,27 @@ impl Store {
             is_blocked,
             issue,
         })
+    }
+
+    /// How many of an epic's children there are and how many are done; `None` without any.
+    fn epic_progress(&self, id: &str) -> Result<Option<EpicProgress>> {
+        let mut done = vec!["closed".to_owned()];
+        done.extend(self.settings.custom_with(StatusCategory::Done));
+        let (total, closed): (i64, i64) = self.conn().query_row(
+            &format!(
+                "SELECT count(*), count(*) FILTER (WHERE c.status IN {})
+                 FROM dependencies d JOIN issues c ON c.id = d.issue_id
+                 WHERE d.depends_on_id = ?1 AND d.type = 'parent-child' AND c.status != 'tombstone'",
+                sql_list(&done)
+            ),
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((total > 0).then_some(EpicProgress {
+            epic_total_children: total,
+            epic_closed_children: closed,
+            epic_closeable: closed == total,
+        }))
     }
 
     /// Direct children of an issue.

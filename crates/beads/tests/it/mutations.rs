@@ -683,3 +683,37 @@ fn doctor_finds_and_repairs_stale_relation_summaries() {
     assert_eq!(listed(&s, &a), (vec!["x".into()], None, 0, 0, 0));
     assert_no_drift(&s);
 }
+
+#[test]
+fn show_reports_an_epics_progress() {
+    let (_d, mut s) = fresh();
+    let epic = typed(&mut s, "epic", "epic");
+    assert_eq!(
+        s.show(&epic).unwrap().epic,
+        None,
+        "no children, no progress"
+    );
+    let a = child(&mut s, &epic, "a");
+    let b = child(&mut s, &epic, "b");
+    let progress = |s: &Store| {
+        let e = s.show(&epic).unwrap().epic.unwrap();
+        (
+            e.epic_closed_children,
+            e.epic_total_children,
+            e.epic_closeable,
+        )
+    };
+    assert_eq!(progress(&s), (0, 2, false));
+    s.close(&a, &CloseOptions::default()).unwrap();
+    assert_eq!(progress(&s), (1, 2, false));
+    s.close(&b, &CloseOptions::default()).unwrap();
+    assert_eq!(progress(&s), (2, 2, true));
+    let task_parent = task(&mut s, "plain parent");
+    child(&mut s, &task_parent, "c");
+    assert_eq!(
+        s.show(&task_parent).unwrap().epic,
+        None,
+        "only epics report progress"
+    );
+    assert_no_drift(&s);
+}
