@@ -135,21 +135,19 @@ pub fn run(g: &Global, cmd: DepCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
             if ui.is_json() {
                 ui.json(&nodes)?;
             } else {
-                for n in &nodes {
-                    let kind = if n.dependency_type.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", n.dependency_type)
-                    };
-                    ui.line(format!(
-                        "{}{}  [{} P{}] {}{kind}",
-                        "  ".repeat(n.depth),
-                        n.id,
-                        n.status,
-                        n.priority,
-                        render::safe(&n.title)
-                    ))?;
-                }
+                let rows: Vec<Vec<String>> = nodes
+                    .iter()
+                    .map(|n| {
+                        vec![
+                            format!("{}{}", "  ".repeat(n.depth), n.id),
+                            format!("P{}", n.priority),
+                            n.status.clone(),
+                            n.dependency_type.clone(),
+                            render::safe(&n.title),
+                        ]
+                    })
+                    .collect();
+                render::table(ui, &rows)?;
             }
         }
         DepCommand::Cycles => {

@@ -256,8 +256,8 @@ fn dependencies_can_be_listed_drawn_and_removed() {
     assert_cmd_snapshot!(env, bd(&env).args(["dep", "tree", "t-login"]), @r"
     exit_code: 0
     ----- stdout -----
-    t-login  [open P1] Fix the login bug
-      t-db  [open P0] Migrate the database (blocks)
+    t-login  P1  open          Fix the login bug
+      t-db   P0  open  blocks  Migrate the database
     ----- stderr -----
     ");
     assert_eq!(json(&env, &["dep", "cycles"]), serde_json::json!([]));
