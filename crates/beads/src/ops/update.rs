@@ -1,6 +1,6 @@
 //! Changing issues: update, claim, close, reopen, delete.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
@@ -301,7 +301,53 @@ fn close_in_tx(tx: &Connection, w: &WriteCtx<'_>, id: &str, opts: &CloseOptions)
         Some(&opts.reason),
     )?;
     readiness::refresh(tx, w.settings, readiness::seeds_for_status_change(tx, id)?)?;
-    rehash(tx, id)
+    let closed = rehash(tx, id)?;
+    if let Some(node) = finished_molecule_node_above(tx, w, id)? {
+        let done = CloseOptions {
+            reason: MOLECULE_DONE.to_owned(),
+            force: true,
+            session: opts.session.clone(),
+        };
+        close_in_tx(tx, w, &node, &done)?;
+    }
+    Ok(closed)
+}
+
+/// The close reason of a molecule root (or nested step) closed because its last step was.
+const MOLECULE_DONE: &str = "all steps complete";
+
+/// The open molecule node (a root, or a step with steps of its own, poured from a formula)
+/// directly above `id` whose children are now all done, if any: closing a molecule's last
+/// step closes its root. Ordinary epics are left for `bd close`.
+fn finished_molecule_node_above(
+    tx: &Connection,
+    w: &WriteCtx<'_>,
+    id: &str,
+) -> Result<Option<String>> {
+    let done = readiness::sql_list(&w.settings.done_statuses());
+    let node: Option<String> = tx
+        .query_row(
+            &format!(
+                "SELECT p.id FROM dependencies d JOIN issues p ON p.id = d.depends_on_id
+                 WHERE d.issue_id = ?1 AND d.type = 'parent-child'
+                   AND p.source_formula != '' AND p.is_template = 0 AND p.status NOT IN {done}"
+            ),
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(node) = node else {
+        return Ok(None);
+    };
+    let unfinished: i64 = tx.query_row(
+        &format!(
+            "SELECT count(*) FROM dependencies d JOIN issues c ON c.id = d.issue_id
+             WHERE d.depends_on_id = ?1 AND d.type = 'parent-child' AND c.status NOT IN {done}"
+        ),
+        [&node],
+        |r| r.get(0),
+    )?;
+    Ok((unfinished == 0).then_some(node))
 }
 
 fn reopen_in_tx(tx: &Connection, w: &WriteCtx<'_>, id: &str, reason: &str) -> Result<Issue> {

@@ -781,3 +781,35 @@ fn builtin_formulas_cook_and_skip_empty_gate_commands() {
         &[("issue", "bd-1"), ("target", "main..b")],
     );
 }
+
+#[test]
+fn closing_a_molecules_last_step_closes_its_root_but_not_an_ordinary_epic() {
+    let dir = formulas(&[("three", THREE)]);
+    let (_d, mut store) = fresh();
+    let c = cook(&dir, "three", &[("feature", "x")]);
+    for kind in [InstanceKind::Mol, InstanceKind::Wisp { root_only: false }] {
+        let root = store.instantiate(&c, kind, false).unwrap().root.id;
+        for step in ["design", "build"] {
+            store
+                .close(&format!("{root}.{step}"), &Default::default())
+                .unwrap();
+            assert_eq!(store.get(&root).unwrap().status, "open", "after {step}");
+        }
+        store
+            .close(&format!("{root}.ship"), &Default::default())
+            .unwrap();
+        let closed = store.get(&root).unwrap();
+        assert_eq!(closed.status, "closed", "{kind:?}");
+        assert_eq!(closed.close_reason, "all steps complete");
+    }
+
+    let epic = crate::typed(&mut store, "plain epic", "epic");
+    let child = crate::child(&mut store, &epic, "only child");
+    store.close(&child, &Default::default()).unwrap();
+    assert_eq!(
+        store.get(&epic).unwrap().status,
+        "open",
+        "an epic closes when someone closes it"
+    );
+    assert_no_drift(&store);
+}
