@@ -106,9 +106,8 @@ pub enum Command {
     Version(prime::VersionArgs),
     /// Check the store's integrity.
     Doctor(doctor::DoctorArgs),
-    /// Ephemeral issues (wisps).
-    #[command(subcommand)]
-    Wisp(doctor::WispCommand),
+    /// Ephemeral molecules (wisps): create one from a formula, list them, collect old ones.
+    Wisp(wisp::WispArgs),
     /// Resolve a formula into its steps (JSON), or write it as a proto with `--persist`.
     Cook(cook::CookArgs),
     /// Molecules: formulas instantiated as issues.

@@ -1,6 +1,6 @@
-//! `bd doctor` and `bd wisp gc`.
+//! `bd doctor`.
 
-use clap::{Args, Subcommand};
+use clap::Args;
 
 use crate::cli::Global;
 
@@ -9,19 +9,6 @@ pub struct DoctorArgs {
     /// Repair what is safe to repair.
     #[arg(long)]
     pub fix: bool,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum WispCommand {
-    /// Delete wisps past their type's time to live.
-    Gc(GcArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct GcArgs {
-    /// Show what would be deleted.
-    #[arg(long)]
-    pub dry_run: bool,
 }
 
 pub fn run(g: &Global, args: &DoctorArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
@@ -54,29 +41,6 @@ pub fn run(g: &Global, args: &DoctorArgs, ui: &mut ui::Ui) -> anyhow::Result<()>
             err = err.hint("run `bd doctor --fix` to repair what can be repaired");
         }
         return Err(err.into());
-    }
-    Ok(())
-}
-
-pub fn wisp(g: &Global, cmd: WispCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
-    let WispCommand::Gc(args) = cmd;
-    let mut store = super::open(g)?;
-    let ids = store.wisp_gc(args.dry_run)?;
-    if ui.is_json() {
-        ui.json(&serde_json::json!({"deleted": ids, "dry_run": args.dry_run}))?;
-    } else {
-        for id in &ids {
-            ui.line(id)?;
-        }
-        ui.status(format!(
-            "{} {} wisp(s)",
-            if args.dry_run {
-                "Would delete"
-            } else {
-                "Deleted"
-            },
-            ids.len()
-        ));
     }
     Ok(())
 }

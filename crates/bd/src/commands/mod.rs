@@ -21,6 +21,7 @@ pub mod sql;
 pub mod stats;
 pub mod transfer;
 pub mod update;
+pub mod wisp;
 
 use std::path::PathBuf;
 
@@ -63,7 +64,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> anyhow::Result<()> {
         Command::Prime(a) => prime::run(g, &a, ui),
         Command::Version(a) => prime::version(&a, ui),
         Command::Doctor(a) => doctor::run(g, &a, ui),
-        Command::Wisp(c) => doctor::wisp(g, c, ui),
+        Command::Wisp(a) => wisp::run(g, a, ui),
         Command::Cook(a) => cook::run(g, &a, ui),
         Command::Mol(c) => mol::run(g, c, ui),
         Command::Formula(c) => formula::run(g, c, ui),

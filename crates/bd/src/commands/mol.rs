@@ -6,8 +6,10 @@ use beads::Store;
 use beads::formula::CookMode;
 use beads::ops::molecule::{InstanceKind, Instantiated, Molecule};
 use clap::{Args, Subcommand};
+use serde::Serialize;
 
 use super::cook::{cook_with, loader, parse_vars};
+use super::wisp::WispArgs;
 use crate::cli::Global;
 use crate::render;
 
@@ -15,7 +17,8 @@ use crate::render;
 pub enum MolCommand {
     /// Instantiate a formula or proto as a persistent molecule (`<prefix>-mol-…`).
     Pour(PourArgs),
-    /// Instantiate a formula or proto as an ephemeral molecule (`<prefix>-wisp-…`).
+    /// Instantiate a formula or proto as an ephemeral molecule (`<prefix>-wisp-…`), or list
+    /// and collect wisps (`mol wisp list`, `mol wisp gc`).
     Wisp(WispArgs),
     /// A molecule's steps with their status; the current step is marked.
     Show(MolIdArgs),
@@ -27,6 +30,17 @@ pub enum MolCommand {
     Squash(SquashArgs),
     /// Delete a molecule: its root and all its steps.
     Burn(BurnArgs),
+    /// Check that a formula is on the search path and cooks, before work is spawned from it.
+    Seed(SeedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// The formula's name or path.
+    pub formula: String,
+    /// Set a variable (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -36,15 +50,6 @@ pub struct PourArgs {
     /// Set a variable (repeatable).
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct WispArgs {
-    #[command(flatten)]
-    pub pour: PourArgs,
-    /// Create only the root; the steps are read from the formula when needed.
-    #[arg(long)]
-    pub root_only: bool,
 }
 
 #[derive(Debug, Args)]
@@ -83,19 +88,13 @@ pub struct BurnArgs {
 pub fn run(g: &Global, cmd: MolCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
     match cmd {
         MolCommand::Pour(a) => pour(g, &a, InstanceKind::Mol, ui),
-        MolCommand::Wisp(a) => pour(
-            g,
-            &a.pour,
-            InstanceKind::Wisp {
-                root_only: a.root_only,
-            },
-            ui,
-        ),
+        MolCommand::Wisp(a) => super::wisp::run(g, a, ui),
         MolCommand::Show(a) => show(g, &a, ui),
         MolCommand::Current(a) => current(g, &a, ui),
         MolCommand::Progress(a) => progress(g, &a, ui),
         MolCommand::Squash(a) => squash(g, &a, ui),
         MolCommand::Burn(a) => burn(g, &a, ui),
+        MolCommand::Seed(a) => seed(g, &a, ui),
     }
 }
 
@@ -104,11 +103,19 @@ fn is_proto(store: &Store, name: &str) -> anyhow::Result<bool> {
     Ok(store.exists(name)? && store.get(name)?.is_template)
 }
 
-fn pour(g: &Global, args: &PourArgs, kind: InstanceKind, ui: &mut ui::Ui) -> anyhow::Result<()> {
+pub fn pour(
+    g: &Global,
+    args: &PourArgs,
+    kind: InstanceKind,
+    ui: &mut ui::Ui,
+) -> anyhow::Result<()> {
     let vars: BTreeMap<String, String> = parse_vars(&args.vars)?;
     let mut store = super::open(g)?;
-    let made = if is_proto(&store, &args.formula)? {
-        store.pour_proto(&args.formula, &vars, kind)?
+    let (made, source) = if is_proto(&store, &args.formula)? {
+        (
+            store.pour_proto(&args.formula, &vars, kind)?,
+            args.formula.clone(),
+        )
     } else {
         let mut loader = loader(g);
         let cooked = cook_with(&mut loader, &args.formula, vars, CookMode::Runtime, &[])?;
@@ -118,14 +125,81 @@ fn pour(g: &Global, args: &PourArgs, kind: InstanceKind, ui: &mut ui::Ui) -> any
                 cooked.formula
             ));
         }
-        store.instantiate(&cooked, kind, false)?
+        (store.instantiate(&cooked, kind, false)?, cooked.formula)
     };
-    report(ui, &made, kind)
+    report(ui, &made, &source, kind)
 }
 
-fn report(ui: &mut ui::Ui, made: &Instantiated, kind: InstanceKind) -> anyhow::Result<()> {
+/// Cooks a formula without writing anything: it exists, parses, resolves and cooks. Variables
+/// are checked too when given.
+fn seed(g: &Global, args: &SeedArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let vars = parse_vars(&args.vars)?;
+    let mode = if vars.is_empty() {
+        CookMode::Compile
+    } else {
+        CookMode::Runtime
+    };
+    let cooked = cook_with(&mut loader(g), &args.formula, vars, mode, &[])?;
     if ui.is_json() {
-        ui.json(made)?;
+        ui.json(&serde_json::json!({"status": "ok", "formula": cooked.formula}))?;
+    } else {
+        ui.line(format!(
+            "Formula `{}` is usable ({} step(s))",
+            cooked.formula,
+            cooked.flat().len()
+        ))?;
+    }
+    Ok(())
+}
+
+/// What `mol pour` and `mol wisp` print with `--json`: upstream's instantiation result
+/// (`new_epic_id`, `id_mapping` from template ids to new ones, `created`, `attached`, `phase`)
+/// plus the root issue and step counts.
+#[derive(Serialize)]
+struct PourReport<'a> {
+    new_epic_id: &'a str,
+    id_mapping: BTreeMap<String, &'a str>,
+    created: usize,
+    attached: usize,
+    phase: &'static str,
+    root: &'a beads::Issue,
+    steps: usize,
+    gates: usize,
+}
+
+fn report(
+    ui: &mut ui::Ui,
+    made: &Instantiated,
+    source: &str,
+    kind: InstanceKind,
+) -> anyhow::Result<()> {
+    if ui.is_json() {
+        let root = made.root.id.as_str();
+        // Template ids are the source's id (a formula's name, or a proto's id) with the same
+        // suffix (`.step`) the new id has after the new root's.
+        let id_mapping = made
+            .ids
+            .iter()
+            .map(|id| {
+                let template = id
+                    .strip_prefix(root)
+                    .map_or_else(|| id.clone(), |rest| format!("{source}{rest}"));
+                (template, id.as_str())
+            })
+            .collect();
+        ui.json(&PourReport {
+            new_epic_id: root,
+            id_mapping,
+            created: made.ids.len(),
+            attached: 0,
+            phase: match kind {
+                InstanceKind::Wisp { .. } => "vapor",
+                InstanceKind::Mol | InstanceKind::Proto => "liquid",
+            },
+            root: &made.root,
+            steps: made.steps,
+            gates: made.gates,
+        })?;
         return Ok(());
     }
     ui.line(&made.root.id)?;

@@ -8,6 +8,7 @@ mod basics;
 mod concurrency;
 mod errors;
 mod json_contract;
+mod molecules;
 mod readiness_cli;
 mod transfer;
 

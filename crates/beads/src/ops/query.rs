@@ -103,6 +103,8 @@ pub struct Filter {
     pub pinned: Option<bool>,
     pub include_templates: bool,
     pub include_ephemeral: bool,
+    /// Only wisps (ephemeral issues).
+    pub only_ephemeral: bool,
     pub include_deferred: bool,
     pub include_infra: bool,
     pub metadata_fields: Vec<(String, String)>,
@@ -211,7 +213,13 @@ impl Store {
             hidden.extend(settings.custom_with(StatusCategory::Frozen));
             q.push(format!("i.status NOT IN {}", sql_list(&hidden)), []);
         }
-        if !f.include_ephemeral && f.ids.is_empty() && f.mol.is_none() && f.wisp_type.is_none() {
+        if f.only_ephemeral {
+            q.push("i.ephemeral = 1", []);
+        } else if !f.include_ephemeral
+            && f.ids.is_empty()
+            && f.mol.is_none()
+            && f.wisp_type.is_none()
+        {
             q.push("i.ephemeral = 0", []);
         }
         if !f.include_templates && !ready && !f.ready && f.ids.is_empty() {
