@@ -82,9 +82,12 @@ pub struct FilterArgs {
     /// Only issues closed before this date.
     #[arg(long)]
     pub closed_before: Option<String>,
-    /// Only pinned issues.
-    #[arg(long)]
+    /// Only pinned issues (whatever their status).
+    #[arg(long, conflicts_with = "no_pinned")]
     pub pinned: bool,
+    /// No pinned issues (`list` leaves them out unless `--all` or a pinned/hooked status).
+    #[arg(long)]
+    pub no_pinned: bool,
     /// Include templates.
     #[arg(long)]
     pub include_templates: bool,
@@ -160,7 +163,11 @@ impl FilterArgs {
             updated_before: date(&self.updated_before)?,
             closed_after: date(&self.closed_after)?,
             closed_before: date(&self.closed_before)?,
-            pinned: self.pinned.then_some(true),
+            pinned: if self.pinned {
+                Some(true)
+            } else {
+                self.no_pinned.then_some(false)
+            },
             include_templates: self.include_templates,
             include_ephemeral: self.include_ephemeral,
             metadata_fields,

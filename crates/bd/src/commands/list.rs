@@ -53,6 +53,15 @@ pub fn run(g: &Global, args: ListArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let mut filter = args.filter.to_filter(Sort::Priority, args.limit)?;
     filter.all = args.all;
     filter.ready = args.ready;
+    // Pinned issues are standing references, not work: hidden unless asked for. A pinned
+    // issue moving to `hooked` keeps its flag, so asking for that status shows it too.
+    let asks_for_pinned = filter
+        .statuses
+        .iter()
+        .any(|s| s == "pinned" || s == "hooked");
+    if filter.pinned.is_none() && !filter.all && !asks_for_pinned {
+        filter.pinned = Some(false);
+    }
     let store = super::open(g)?;
     render::issue_query(ui, &store, &filter, false, "No issues")
 }

@@ -587,3 +587,24 @@ fn the_store_is_found_from_a_subdirectory_and_through_beads_dir() {
     let other = TestEnv::new();
     assert_eq!(ok(&other, &["count", "--db", db.to_str().unwrap()]), "1\n");
 }
+
+#[test]
+fn list_leaves_pinned_issues_out_unless_asked() {
+    let env = store();
+    let work = create(&env, "work", &[]);
+    let pinned = create(&env, "standing reference", &[]);
+    ok(&env, &["update", &pinned, "--status", "pinned"]);
+    assert_eq!(ids(&json(&env, &["list"])), [work.clone()]);
+    assert_eq!(ids(&json(&env, &["list", "--pinned"])), [pinned.clone()]);
+    assert_eq!(
+        ids(&json(&env, &["list", "--status", "pinned"])),
+        [pinned.clone()]
+    );
+    let mut all = ids(&json(&env, &["list", "--all"]));
+    all.sort();
+    let mut both = vec![work.clone(), pinned.clone()];
+    both.sort();
+    assert_eq!(all, both);
+    assert_eq!(ids(&json(&env, &["list", "--all", "--no-pinned"])), [work]);
+    fails(&env, &["list", "--pinned", "--no-pinned"], 2);
+}

@@ -202,10 +202,10 @@ impl Store {
             }
             let marks = q.placeholders(&f.statuses);
             q.push(format!("i.status IN ({marks})"), []);
-        } else if f.all {
+        } else if f.all || f.pinned == Some(true) {
             q.push("i.status != 'tombstone'", []);
         } else {
-            let mut hidden: Vec<String> = ["closed", "tombstone"]
+            let mut hidden: Vec<String> = ["closed", "pinned", "tombstone"]
                 .iter()
                 .map(|s| (*s).to_owned())
                 .collect();
@@ -338,8 +338,12 @@ impl Store {
                 q.push(clause, [text(v)]);
             }
         }
-        if let Some(p) = f.pinned {
-            q.push("i.pinned = ?", [SqlValue::Integer(i64::from(p))]);
+        // Pinned means the `pinned` status or the legacy flag (still set on issues that went
+        // from pinned to hooked).
+        match f.pinned {
+            Some(true) => q.push("(i.pinned = 1 OR i.status = 'pinned')", []),
+            Some(false) => q.push("(i.pinned = 0 AND i.status != 'pinned')", []),
+            None => {}
         }
         for (k, v) in &f.metadata_fields {
             q.push(
