@@ -594,11 +594,12 @@ fn list_leaves_pinned_issues_out_unless_asked() {
     let work = create(&env, "work", &[]);
     let pinned = create(&env, "standing reference", &[]);
     ok(&env, &["update", &pinned, "--status", "pinned"]);
-    assert_eq!(ids(&json(&env, &["list"])), [work.clone()]);
-    assert_eq!(ids(&json(&env, &["list", "--pinned"])), [pinned.clone()]);
+    let only = |id: &String| vec![id.clone()];
+    assert_eq!(ids(&json(&env, &["list"])), only(&work));
+    assert_eq!(ids(&json(&env, &["list", "--pinned"])), only(&pinned));
     assert_eq!(
         ids(&json(&env, &["list", "--status", "pinned"])),
-        [pinned.clone()]
+        only(&pinned)
     );
     let mut all = ids(&json(&env, &["list", "--all"]));
     all.sort();
