@@ -49,6 +49,9 @@ struct Namespace {
     set: fn(&mut beads::Store, &str, &str) -> beads::Result<()>,
     unset: fn(&mut beads::Store, &str) -> beads::Result<bool>,
     list: fn(&beads::Store) -> Pairs,
+    /// Whether getting a key that is not set fails (kv) or answers "not set" (config), as
+    /// upstream does for each.
+    missing_is_error: bool,
 }
 
 enum Op {
@@ -64,6 +67,7 @@ pub fn run(g: &Global, cmd: ConfigCommand, ui: &mut ui::Ui) -> anyhow::Result<()
         set: beads::Store::config_set,
         unset: beads::Store::config_unset,
         list: beads::Store::config_list,
+        missing_is_error: false,
     };
     let op = match cmd {
         ConfigCommand::Get(a) => Op::Get(a.key),
@@ -80,6 +84,7 @@ pub fn kv(g: &Global, cmd: KvCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
         set: beads::Store::kv_set,
         unset: beads::Store::kv_clear,
         list: beads::Store::kv_list,
+        missing_is_error: true,
     };
     let op = match cmd {
         KvCommand::Get(a) => Op::Get(a.key),
@@ -93,16 +98,24 @@ pub fn kv(g: &Global, cmd: KvCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
 fn apply(g: &Global, ns: &Namespace, op: Op, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let mut store = super::open(g)?;
     match op {
-        Op::Get(key) => {
-            let Some(value) = (ns.get)(&store, &key)? else {
-                return Err(ui::CliError::user(format!("`{key}` is not set")).into());
-            };
-            if ui.is_json() {
-                ui.json(&serde_json::json!({"key": key, "value": value}))?;
-            } else {
-                ui.line(value)?;
+        Op::Get(key) => match (ns.get)(&store, &key)? {
+            Some(value) if ui.is_json() => {
+                let mut out = serde_json::json!({"key": key, "value": value});
+                if ns.missing_is_error {
+                    out["found"] = true.into();
+                }
+                ui.json(&out)?;
             }
-        }
+            Some(value) => ui.line(value)?,
+            None if ns.missing_is_error => {
+                if ui.is_json() {
+                    ui.json(&serde_json::json!({"key": key, "value": "", "found": false}))?;
+                }
+                return Err(ui::CliError::user(format!("`{key}` is not set")).into());
+            }
+            None if ui.is_json() => ui.json(&serde_json::json!({"key": key, "value": ""}))?,
+            None => ui.line(format!("{key} (not set)"))?,
+        },
         Op::Set(key, value) => {
             (ns.set)(&mut store, &key, &value)?;
             if ui.is_json() {

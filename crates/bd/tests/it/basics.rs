@@ -359,12 +359,17 @@ fn config_and_kv_round_trip() {
     assert_eq!(all["team"], "core");
     assert_eq!(all["issue_prefix"], "t");
     assert_eq!(json(&env, &["config", "unset", "team"])["removed"], true);
-    fails(&env, &["config", "get", "team"], 1);
+    // As upstream: an unset config key is an answer, an unset kv key a failure.
+    assert_eq!(ok(&env, &["config", "get", "team"]), "team (not set)\n");
+    assert_eq!(
+        json(&env, &["config", "get", "team"]),
+        serde_json::json!({"key": "team", "value": ""})
+    );
 
     ok(&env, &["kv", "set", "last-run", "42"]);
     assert_eq!(
         json(&env, &["kv", "get", "last-run"]),
-        serde_json::json!({"key": "last-run", "value": "42"})
+        serde_json::json!({"key": "last-run", "value": "42", "found": true})
     );
     assert_eq!(json(&env, &["kv", "list"])["last-run"], "42");
     assert_eq!(json(&env, &["kv", "clear", "last-run"])["removed"], true);
@@ -373,6 +378,11 @@ fn config_and_kv_round_trip() {
         stderr(&out).contains("`last-run` is not set"),
         "{}",
         stderr(&out)
+    );
+    let out = fails(&env, &["kv", "get", "last-run", "--json"], 1);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap(),
+        serde_json::json!({"key": "last-run", "value": "", "found": false})
     );
 }
 
