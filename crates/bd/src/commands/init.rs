@@ -14,6 +14,36 @@ pub struct InitArgs {
     /// Accepted for compatibility with upstream bd (no server is needed); does nothing.
     #[arg(long, hide = true)]
     pub server: bool,
+    /// Upstream's Dolt server and setup options, which Gas Town passes: accepted and ignored,
+    /// since the store is one embedded SQLite file and `bd init` installs no hooks.
+    #[command(flatten)]
+    pub upstream: UpstreamInitOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct UpstreamInitOptions {
+    #[arg(long, hide = true, value_name = "PORT")]
+    pub server_port: Option<u16>,
+    #[arg(long, hide = true, value_name = "HOST")]
+    pub server_host: Option<String>,
+    #[arg(long, hide = true, value_name = "USER")]
+    pub server_user: Option<String>,
+    #[arg(long, hide = true, value_name = "PATH")]
+    pub server_socket: Option<String>,
+    #[arg(long, hide = true, value_name = "NAME")]
+    pub database: Option<String>,
+    #[arg(long, hide = true, value_name = "NAME")]
+    pub backend: Option<String>,
+    #[arg(long, hide = true)]
+    pub shared_server: bool,
+    #[arg(long, hide = true)]
+    pub external: bool,
+    #[arg(long, hide = true)]
+    pub skip_hooks: bool,
+    #[arg(long, hide = true)]
+    pub skip_agents: bool,
+    #[arg(long, hide = true)]
+    pub non_interactive: bool,
 }
 
 pub fn run(g: &Global, args: &InitArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {

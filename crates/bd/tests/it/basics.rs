@@ -69,6 +69,27 @@ fn init_reports_the_store_and_its_prefix() {
 }
 
 #[test]
+fn init_accepts_the_server_options_gas_town_passes() {
+    let env = TestEnv::new();
+    ok(
+        &env,
+        &[
+            "init",
+            "--prefix",
+            "gt",
+            "--server",
+            "--server-port",
+            "3307",
+            "--skip-hooks",
+        ],
+    );
+    assert_eq!(
+        json(&env, &["config", "get", "issue_prefix"])["value"],
+        "gt"
+    );
+}
+
+#[test]
 fn create_prints_the_id_on_stdout_and_a_confirmation_on_stderr() {
     let env = store();
     assert_cmd_snapshot!(env, bd(&env).args(["create", "Fix the login bug", "--id", "t-login"]), @r"
