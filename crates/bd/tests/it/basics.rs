@@ -434,6 +434,9 @@ fn sql_reads_as_table_csv_and_json() {
     ");
     let out = fails(&env, &["sql", "SELEC nonsense"], 1);
     assert!(stderr(&out).contains("SQL error"), "{}", stderr(&out));
+    // Upstream's MySQL-isms that Gas Town uses: NOW() is the store's clock.
+    let recent = "SELECT count(*) AS n FROM issues WHERE created_at < NOW()";
+    assert_eq!(json(&env, &["sql", recent])[0]["n"], 3);
 }
 
 #[test]

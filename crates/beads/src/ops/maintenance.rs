@@ -176,6 +176,16 @@ impl Store {
     /// Runs one raw SQL statement. Writes run in a transaction that records an event.
     pub fn sql(&mut self, sql: &str) -> Result<SqlResult> {
         let sql = sql.trim().trim_end_matches(';');
+        // Gas Town's queries were written for upstream's MySQL-dialect Dolt and use `NOW()`;
+        // here it is this store's clock, in the form timestamps are stored in, so comparisons
+        // with stored timestamps work as text.
+        let now = self.now();
+        self.conn().create_scalar_function(
+            "now",
+            0,
+            rusqlite::functions::FunctionFlags::SQLITE_UTF8,
+            move |_| Ok(now.clone()),
+        )?;
         let stmt = self
             .conn()
             .prepare(sql)
