@@ -88,7 +88,15 @@ pub fn run(g: &Global, cmd: DepCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
             let from = store.resolve(&a.issue)?;
             let to = store.resolve_target(&a.depends_on)?;
             if ui.is_json() {
-                ui.json(&serde_json::json!({"status": if added { "added" } else { "exists" }, "issue_id": from, "depends_on_id": to, "type": a.kind}))?;
+                // `blocked_id`/`blocker_id` are upstream's names for the same two ids.
+                ui.json(&serde_json::json!({
+                    "status": if added { "added" } else { "exists" },
+                    "issue_id": from,
+                    "depends_on_id": to,
+                    "blocked_id": from,
+                    "blocker_id": to,
+                    "type": a.kind,
+                }))?;
             } else {
                 ui.status(format!(
                     "{} {from} depends on {to} ({})",
@@ -116,11 +124,14 @@ pub fn run(g: &Global, cmd: DepCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
                 ));
             }
         }
+        DepCommand::List(a) if ui.is_json() => {
+            // Upstream's shape: the issues at the other end, each with the edge's type.
+            let linked = store.linked_issues(&a.issue, a.direction.into(), a.kind.as_deref())?;
+            ui.json(&linked)?;
+        }
         DepCommand::List(a) => {
             let deps = store.dependencies(&a.issue, a.direction.into(), a.kind.as_deref())?;
-            if ui.is_json() {
-                ui.json(&deps)?;
-            } else if deps.is_empty() {
+            if deps.is_empty() {
                 ui.status("No dependencies");
             } else {
                 let rows: Vec<Vec<String>> = deps

@@ -268,11 +268,19 @@ fn update_changes_fields() {
 #[test]
 fn dependencies_can_be_listed_drawn_and_removed() {
     let env = fixture();
+    // Upstream's shape: the issue at the other end, with the edge's type.
     let deps = json(&env, &["dep", "list", "t-login"]);
-    assert_eq!(deps[0]["depends_on_id"], "t-db");
-    assert_eq!(deps[0]["type"], "blocks");
+    assert_eq!(deps[0]["id"], "t-db");
+    assert_eq!(deps[0]["title"], "Migrate the database");
+    assert_eq!(deps[0]["priority"], 0);
+    assert_eq!(deps[0]["dependency_type"], "blocks");
     let up = json(&env, &["dep", "list", "t-db", "--direction", "up"]);
-    assert_eq!(up[0]["issue_id"], "t-login");
+    assert_eq!(up[0]["id"], "t-login");
+    assert_eq!(up[0]["dependency_type"], "blocks");
+    assert_eq!(
+        json(&env, &["dep", "list", "t-login", "--type", "related"]),
+        serde_json::json!([])
+    );
 
     assert_cmd_snapshot!(env, bd(&env).args(["dep", "tree", "t-login"]), @r"
     exit_code: 0

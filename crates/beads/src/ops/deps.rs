@@ -242,6 +242,15 @@ pub(crate) fn delete_edge(
     Ok(())
 }
 
+/// An issue at the other end of an edge, with the edge's type (`dep list --json`, upstream's
+/// `IssueWithDependencyMetadata`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinkedIssue {
+    #[serde(flatten)]
+    pub issue: crate::model::Issue,
+    pub dependency_type: String,
+}
+
 /// One node of `dep tree`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TreeNode {
@@ -348,6 +357,34 @@ impl Store {
         );
         let mut stmt = self.conn().prepare_cached(&sql)?;
         let rows = stmt.query_map(rusqlite::params![id, kind], dep_from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// The issues at the other end of `issue`'s edges in `direction`, with each edge's type.
+    /// External targets, which are not issues, are left out.
+    pub fn linked_issues(
+        &self,
+        issue: &str,
+        direction: Direction,
+        kind: Option<&str>,
+    ) -> Result<Vec<LinkedIssue>> {
+        let id = self.resolve(issue)?;
+        let (mine, theirs) = match direction {
+            Direction::Down => ("issue_id", "depends_on_id"),
+            Direction::Up => ("depends_on_id", "issue_id"),
+        };
+        let sql = format!(
+            "SELECT {}, d.type FROM dependencies d JOIN issues i ON i.id = d.{theirs}
+             WHERE d.{mine} = ?1 AND (?2 IS NULL OR d.type = ?2) ORDER BY d.type, i.id",
+            crate::row::ISSUE_COLUMNS
+        );
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params![id, kind], |r| {
+            Ok(LinkedIssue {
+                issue: crate::row::issue_from_row(r)?,
+                dependency_type: r.get(crate::row::ISSUE_COLUMN_COUNT)?,
+            })
+        })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
