@@ -26,11 +26,27 @@ pub struct HistoryArgs {
 
 pub fn run(g: &Global, args: &ShowArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let store = super::open(g)?;
-    let details = args
-        .ids
-        .iter()
-        .map(|id| store.show(id))
-        .collect::<Result<Vec<_>, _>>()?;
+    // As upstream: with several ids, one that matches nothing is a warning and the rest are
+    // shown; only when none matches is it an error.
+    let mut details = Vec::new();
+    let mut first_miss = None;
+    for id in &args.ids {
+        match store.show(id) {
+            Ok(d) => details.push(d),
+            Err(e @ (beads::Error::NotFound { .. } | beads::Error::Ambiguous { .. })) => {
+                if args.ids.len() > 1 {
+                    ui.warn(&e);
+                }
+                first_miss.get_or_insert(e);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if details.is_empty()
+        && let Some(e) = first_miss
+    {
+        return Err(e.into());
+    }
     if ui.is_json() {
         // Always an array, even for one id: Gas Town and agents rely on it.
         ui.json(&details)?;

@@ -459,3 +459,18 @@ fn several_ids_change_together_or_not_at_all() {
     assert_eq!(json(&env, &["show", &a])[0]["priority"], 0);
     assert_eq!(json(&env, &["show", &b])[0]["priority"], 0);
 }
+
+/// `show` with several ids shows what it finds and warns about the rest, as upstream does;
+/// only when nothing matches is it an error.
+#[test]
+fn show_warns_about_a_missing_id_among_several() {
+    let env = store();
+    let a = create(&env, "a", &[]);
+    let out = run(&env, &["show", &a, "t-nope", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown.as_array().map(Vec::len), Some(1));
+    assert_eq!(shown[0]["id"], a.as_str());
+    assert!(stderr(&out).contains("t-nope"), "{}", stderr(&out));
+    fails(&env, &["show", "t-nope", "t-other"], 1);
+}
