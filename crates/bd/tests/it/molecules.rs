@@ -113,3 +113,66 @@ fn closing_every_step_closes_the_molecule() {
         Some(steps.len() as u64 + 1)
     );
 }
+
+#[test]
+fn close_continue_claims_the_next_step_until_the_molecule_is_done() {
+    let env = store();
+    let root = json(&env, &with_vars(&["wisp", FORMULA]))["new_epic_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let steps: Vec<String> = json(&env, &["mol", "show", &root])["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(steps.len() >= 3, "{steps:?}");
+
+    let first = json(&env, &["close", &steps[0], "--continue"]);
+    let step = &first["continue"];
+    assert_eq!(step["molecule_id"], root.as_str());
+    assert_eq!(step["closed_step"]["id"], steps[0].as_str());
+    assert_eq!(step["auto_advanced"], true);
+    assert_eq!(step["molecule_complete"], false);
+    assert_eq!(step["next_step"]["id"], steps[1].as_str());
+    let next = &json(&env, &["show", &steps[1]])[0];
+    assert_eq!(
+        (next["status"].as_str(), next["assignee"].as_str()),
+        (Some("in_progress"), Some("alice"))
+    );
+
+    let peek = json(&env, &["close", &steps[1], "--continue", "--no-auto"]);
+    assert_eq!(peek["continue"]["auto_advanced"], false);
+    assert_eq!(peek["continue"]["next_step"]["id"], steps[2].as_str());
+    assert_eq!(json(&env, &["show", &steps[2]])[0]["status"], "open");
+
+    let mut rest = vec!["close", "--force"];
+    rest.extend(steps[2..steps.len() - 1].iter().map(String::as_str));
+    ok(&env, &rest);
+    let last = json(&env, &["close", &steps[steps.len() - 1], "--continue"]);
+    assert_eq!(last["continue"]["molecule_complete"], true);
+    assert!(last["continue"].get("next_step").is_none());
+
+    let out = fails(&env, &["close", &steps[0], &steps[1], "--continue"], 2);
+    assert!(stderr(&out).contains("one issue"), "{}", stderr(&out));
+}
+
+#[test]
+fn close_suggest_next_and_claim_next_report_in_upstreams_shapes() {
+    let env = store();
+    let blocker = crate::create(&env, "blocker", &[]);
+    let waiting = crate::create(&env, "waiting", &["--deps", &blocker]);
+    let out = json(&env, &["close", &blocker, "--suggest-next"]);
+    assert_eq!(out["closed"][0]["id"], blocker.as_str());
+    assert_eq!(out["unblocked"][0]["id"], waiting.as_str());
+
+    let other = crate::create(&env, "other", &["-p", "3"]);
+    let out = json(&env, &["close", &waiting, "--claim-next"]);
+    assert_eq!(out["closed"][0]["id"], waiting.as_str());
+    assert_eq!(out["claimed"]["id"], other.as_str());
+    assert_eq!(out["claimed"]["status"], "in_progress");
+    // Nothing left to claim: the plain closed array.
+    let out = json(&env, &["close", &other, "--claim-next"]);
+    assert!(out.is_array(), "{out:#}");
+}

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -292,6 +292,9 @@ fn plan_from_cooked(c: &Cooked, kind: InstanceKind) -> Result<Plan> {
     }
     Ok(plan)
 }
+
+/// How deep molecule steps may nest when looking for a step's root.
+const MAX_NESTING: usize = 64;
 
 /// Descendants of `root` through `parent-child`, in creation order, with `is_blocked`.
 fn descendants(conn: &Connection, root: &str) -> Result<Vec<(Issue, bool)>> {
@@ -692,6 +695,29 @@ impl Store {
             current,
             progress: p,
         })
+    }
+
+    /// The root of the molecule `input` is a step of (the topmost ancestor poured from a
+    /// formula), or `None` when it is not in a molecule.
+    pub fn molecule_root_of(&self, input: &str) -> Result<Option<String>> {
+        let mut id = self.resolve(input)?;
+        let mut root = None;
+        // Bounded: parent-child edges form no cycles, but a hand-edited store could.
+        for _ in 0..MAX_NESTING {
+            let parent: Option<String> = self
+                .conn()
+                .query_row(
+                    "SELECT p.id FROM dependencies d JOIN issues p ON p.id = d.depends_on_id
+                     WHERE d.issue_id = ?1 AND d.type = 'parent-child' AND p.source_formula != ''",
+                    [&id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(parent) = parent else { break };
+            root = Some(parent.clone());
+            id = parent;
+        }
+        Ok(root)
     }
 
     /// The step `actor` is working on (hooked or in progress) in any molecule, with its root;
