@@ -116,16 +116,14 @@ pub fn run(g: &Global, args: &CloseArgs, ui: &mut ui::Ui) -> anyhow::Result<()> 
 
     if ui.is_json() {
         // Upstream's shapes: the closed array alone, or with what the flag found.
-        return Ok(match (&continued, unblocked.is_empty(), &claimed) {
-            (Some(c), _, _) => ui.json(&serde_json::json!({"closed": closed, "continue": c}))?,
-            (None, false, _) => {
-                ui.json(&serde_json::json!({"closed": closed, "unblocked": unblocked}))?;
-            }
-            (None, true, Some(c)) => {
-                ui.json(&serde_json::json!({"closed": closed, "claimed": c}))?;
-            }
-            (None, true, None) => ui.json(&closed)?,
-        });
+        let out = match (&continued, unblocked.is_empty(), &claimed) {
+            (Some(c), _, _) => serde_json::json!({"closed": closed, "continue": c}),
+            (None, false, _) => serde_json::json!({"closed": closed, "unblocked": unblocked}),
+            (None, true, Some(c)) => serde_json::json!({"closed": closed, "claimed": c}),
+            (None, true, None) => serde_json::to_value(&closed)?,
+        };
+        ui.json(&out)?;
+        return Ok(());
     }
     render::changed(ui, "Closed", &closed)?;
     if args.suggest_next {

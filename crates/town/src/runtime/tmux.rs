@@ -689,16 +689,15 @@ mod tests {
     fn stop_kills_the_whole_process_group() {
         let Some(f) = fixture() else { return };
         let h = f.start("tree", "sleep 300 & sleep 300");
-        let kids = wait_for(T, || {
-            let d = host::spawn::descendants(h.pid);
-            (!d.is_empty()).then_some(d)
+        // The shell starts the two sleeps one after the other: wait until both run.
+        let sleeps: Vec<u32> = wait_for(T, || {
+            let sleeps: Vec<u32> = std::iter::once(h.pid)
+                .chain(host::spawn::descendants(h.pid))
+                .filter(|&p| host::spawn::process_name(p).as_deref() == Some("sleep"))
+                .collect();
+            (sleeps.len() == 2).then_some(sleeps)
         })
         .unwrap();
-        let sleeps: Vec<u32> = std::iter::once(h.pid)
-            .chain(kids)
-            .filter(|&p| host::spawn::process_name(p).as_deref() == Some("sleep"))
-            .collect();
-        assert_eq!(sleeps.len(), 2, "{sleeps:?}");
         f.runtime.stop("tree").unwrap();
         for pid in sleeps {
             wait_until(T, || !host::spawn::is_alive(pid)).unwrap();
