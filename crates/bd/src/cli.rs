@@ -116,4 +116,38 @@ pub enum Command {
     /// Formulas on the search path.
     #[command(subcommand)]
     Formula(formula::FormulaCommand),
+    /// Instantiate a formula or proto as a persistent molecule (`mol pour`).
+    Pour(mol::PourArgs),
+    /// Bring the store's schema up to date (opening it does this too; upstream's `--yes` is accepted).
+    Migrate(prime::MigrateArgs),
+    /// Assign an issue to someone.
+    Assign(sugar::AssignArgs),
+    /// Set an issue's priority.
+    Priority(sugar::PriorityArgs),
+    /// Append a note to an issue.
+    Note(sugar::NoteArgs),
+    /// Defer issues (status `deferred`), optionally until a time.
+    Defer(sugar::DeferArgs),
+    /// Put deferred issues back to `open`.
+    Undefer(sugar::IdsArgs),
+    /// Keep a wisp: make it a durable issue.
+    Promote(sugar::PromoteArgs),
+    /// Add a dependency: the first issue depends on the second (`dep add`).
+    Link(sugar::LinkArgs),
+    /// Relate two issues both ways (`relates-to`).
+    Relate(sugar::PairArgs),
+    /// Remove a `relates-to` link both ways.
+    Unrelate(sugar::PairArgs),
+    /// Close an issue as a duplicate of another.
+    Duplicate(sugar::DuplicateArgs),
+    /// Close an issue as superseded by another.
+    Supersede(sugar::SupersedeArgs),
+    /// Store a memory that `bd prime` shows to every session.
+    Remember(sugar::RememberArgs),
+    /// List memories, or those matching a word.
+    Memories(sugar::MemoriesArgs),
+    /// Print one memory.
+    Recall(sugar::KeyArgs),
+    /// Delete a memory.
+    Forget(sugar::KeyArgs),
 }

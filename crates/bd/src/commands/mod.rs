@@ -19,6 +19,7 @@ pub mod ready;
 pub mod show;
 pub mod sql;
 pub mod stats;
+pub mod sugar;
 pub mod transfer;
 pub mod update;
 pub mod wisp;
@@ -68,6 +69,23 @@ pub fn run(cli: Cli, ui: &mut Ui) -> anyhow::Result<()> {
         Command::Cook(a) => cook::run(g, &a, ui),
         Command::Mol(c) => mol::run(g, c, ui),
         Command::Formula(c) => formula::run(g, c, ui),
+        Command::Pour(a) => mol::pour(g, &a, beads::ops::molecule::InstanceKind::Mol, ui),
+        Command::Migrate(a) => prime::migrate(g, &a, ui),
+        Command::Assign(a) => sugar::assign(g, &a, ui),
+        Command::Priority(a) => sugar::priority(g, &a, ui),
+        Command::Note(a) => sugar::note(g, &a, ui),
+        Command::Defer(a) => sugar::defer(g, &a, ui),
+        Command::Undefer(a) => sugar::undefer(g, &a, ui),
+        Command::Promote(a) => sugar::promote(g, &a, ui),
+        Command::Link(a) => sugar::link(g, &a, ui),
+        Command::Relate(a) => sugar::relate(g, &a, ui),
+        Command::Unrelate(a) => sugar::unrelate(g, &a, ui),
+        Command::Duplicate(a) => sugar::duplicate(g, &a, ui),
+        Command::Supersede(a) => sugar::supersede(g, &a, ui),
+        Command::Remember(a) => sugar::remember(g, &a, ui),
+        Command::Memories(a) => sugar::memories(g, &a, ui),
+        Command::Recall(a) => sugar::recall(g, &a, ui),
+        Command::Forget(a) => sugar::forget(g, &a, ui),
     }
 }
 

@@ -12,6 +12,13 @@ pub struct PrimeArgs {}
 #[derive(Debug, Args)]
 pub struct VersionArgs {}
 
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Accepted for compatibility with upstream bd (migrating never asks).
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
 const WORKFLOW: &str = "\
 # Working with beads (bd)
 
@@ -57,10 +64,40 @@ pub fn run(g: &Global, _args: &PrimeArgs, ui: &mut ui::Ui) -> anyhow::Result<()>
         &mine,
     ));
     text.push_str(&section("Ready to start", &ready));
+    let memories: Vec<(String, String)> = store
+        .kv_list()?
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix(super::sugar::MEMORY)?.to_owned(), v)))
+        .collect();
+    if !memories.is_empty() {
+        text.push_str("\n## Memories (`bd remember`)\n\n");
+        for (key, value) in &memories {
+            text.push_str(&format!(
+                "- [{}] {}\n",
+                crate::render::safe(key),
+                crate::render::safe(value)
+            ));
+        }
+    }
     if ui.is_json() {
         ui.json(&serde_json::json!({"prime": text}))?;
     } else {
         ui.out().write_all(text.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Opening a store migrates it to the latest schema (in one transaction, under a lock), so
+/// this reports the version it is at.
+pub fn migrate(g: &Global, _args: &MigrateArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let store = super::open(g)?;
+    let version = beads::schema::LATEST_VERSION;
+    if ui.is_json() {
+        ui.json(
+            &serde_json::json!({"status": "ok", "schema_version": version, "path": store.path()}),
+        )?;
+    } else {
+        ui.status(format!("The store is at schema version {version}"));
     }
     Ok(())
 }

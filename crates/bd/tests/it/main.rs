@@ -10,6 +10,7 @@ mod errors;
 mod json_contract;
 mod molecules;
 mod readiness_cli;
+mod sugar;
 mod transfer;
 
 use std::io::Write as _;
