@@ -69,8 +69,7 @@ pub enum Command {
     /// Blocked issues and what blocks them.
     Blocked(ready::BlockedArgs),
     /// Dependencies between issues.
-    #[command(subcommand)]
-    Dep(dep::DepCommand),
+    Dep(dep::DepArgs),
     /// The direct children of an issue.
     Children(show::ChildrenArgs),
     /// Labels on issues.

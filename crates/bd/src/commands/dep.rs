@@ -7,6 +7,29 @@ use beads::Direction;
 use crate::cli::Global;
 use crate::render;
 
+/// `bd dep <subcommand>`, or upstream's shorthand `bd dep A --blocks B` / `--blocked-by B`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DepArgs {
+    #[command(subcommand)]
+    pub command: Option<DepCommand>,
+    /// With `--blocks` or `--blocked-by`: the issue on one end.
+    pub issue: Option<String>,
+    #[command(flatten)]
+    pub direction: EdgeEnds,
+}
+
+/// The other end of a `blocks` edge given by which way it points.
+#[derive(Debug, Args)]
+pub struct EdgeEnds {
+    /// The issue blocks this one (this one depends on the issue).
+    #[arg(long, value_name = "ID", conflicts_with = "blocked_by")]
+    pub blocks: Option<String>,
+    /// The issue is blocked by this one (the issue depends on it).
+    #[arg(long, value_name = "ID")]
+    pub blocked_by: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum DepCommand {
     /// ISSUE depends on (is blocked by) DEPENDS_ON.
@@ -24,10 +47,13 @@ pub enum DepCommand {
 
 #[derive(Debug, Args)]
 pub struct AddArgs {
-    /// The dependent issue.
+    /// The dependent issue (with `--blocks`, the blocking one).
     pub issue: String,
     /// What it depends on: an id or `external:<project>:<capability>`.
-    pub depends_on: String,
+    #[arg(required_unless_present_any = ["blocks", "blocked_by"], conflicts_with_all = ["blocks", "blocked_by"])]
+    pub depends_on: Option<String>,
+    #[command(flatten)]
+    pub ends: EdgeEnds,
     /// Dependency type: blocks, parent-child, conditional-blocks, waits-for, related, …
     #[arg(short = 't', long = "type", default_value = "blocks")]
     pub kind: String,
@@ -79,14 +105,60 @@ pub struct TreeArgs {
     pub max_depth: usize,
 }
 
-pub fn run(g: &Global, cmd: DepCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
+impl EdgeEnds {
+    /// `(dependent, dependency)` for an edge at `issue`, if a direction was given.
+    fn edge(&self, issue: &str) -> Option<(String, String)> {
+        match (&self.blocks, &self.blocked_by) {
+            (Some(blocked), _) => Some((blocked.clone(), issue.to_owned())),
+            (None, Some(blocker)) => Some((issue.to_owned(), blocker.clone())),
+            (None, None) => None,
+        }
+    }
+}
+
+pub fn run(g: &Global, args: DepArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let cmd = match (args.command, args.issue) {
+        (Some(cmd), _) => cmd,
+        (None, Some(issue)) => {
+            let Some((from, to)) = args.direction.edge(&issue) else {
+                return Err(ui::CliError::usage(
+                    "`bd dep ID` needs `--blocks ID` or `--blocked-by ID`",
+                )
+                .into());
+            };
+            DepCommand::Add(AddArgs {
+                issue: from,
+                depends_on: Some(to),
+                ends: EdgeEnds {
+                    blocks: None,
+                    blocked_by: None,
+                },
+                kind: "blocks".into(),
+                metadata: None,
+            })
+        }
+        (None, None) => {
+            return Err(
+                ui::CliError::usage("give a subcommand (`bd dep --help` lists them)").into(),
+            );
+        }
+    };
     let mut store = super::open(g)?;
     match cmd {
         DepCommand::Add(a) => {
-            let added =
-                store.add_dependency(&a.issue, &a.depends_on, &a.kind, a.metadata.as_deref())?;
-            let from = store.resolve(&a.issue)?;
-            let to = store.resolve_target(&a.depends_on)?;
+            let (from, to) = match (&a.depends_on, a.ends.edge(&a.issue)) {
+                (Some(to), _) => (a.issue.clone(), to.clone()),
+                (None, Some(edge)) => edge,
+                (None, None) => {
+                    return Err(ui::CliError::usage(
+                        "give what it depends on, or `--blocks`/`--blocked-by`",
+                    )
+                    .into());
+                }
+            };
+            let added = store.add_dependency(&from, &to, &a.kind, a.metadata.as_deref())?;
+            let from = store.resolve(&from)?;
+            let to = store.resolve_target(&to)?;
             if ui.is_json() {
                 // `blocked_id`/`blocker_id` are upstream's names for the same two ids.
                 ui.json(&serde_json::json!({

@@ -651,3 +651,29 @@ fn list_leaves_pinned_issues_out_unless_asked() {
     assert_eq!(ids(&json(&env, &["list", "--all", "--no-pinned"])), [work]);
     fails(&env, &["list", "--pinned", "--no-pinned"], 2);
 }
+
+#[test]
+fn dep_blocks_and_blocked_by_say_which_way_the_edge_points() {
+    let env = store();
+    let (a, b, c) = (
+        create(&env, "a", &[]),
+        create(&env, "b", &[]),
+        create(&env, "c", &[]),
+    );
+    // Upstream's shorthand: `bd dep A --blocks B` makes B wait for A.
+    ok(&env, &["dep", &a, "--blocks", &b]);
+    assert_eq!(json(&env, &["dep", "list", &b])[0]["id"], a.as_str());
+    let added = json(&env, &["dep", "add", &c, "--blocked-by", &a]);
+    assert_eq!(
+        (added["blocked_id"].as_str(), added["blocker_id"].as_str()),
+        (Some(c.as_str()), Some(a.as_str()))
+    );
+    ok(&env, &["dep", "add", &c, "--blocks", &b]);
+    let mut waits: Vec<String> = ids(&json(&env, &["dep", "list", &b]));
+    waits.sort();
+    let mut want = vec![a.clone(), c.clone()];
+    want.sort();
+    assert_eq!(waits, want);
+    fails(&env, &["dep", &a], 2);
+    fails(&env, &["dep", "add", &a, &b, "--blocks", &c], 2);
+}
