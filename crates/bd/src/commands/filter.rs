@@ -109,6 +109,15 @@ pub struct FilterArgs {
     /// Only issues past their due date.
     #[arg(long)]
     pub overdue: bool,
+    /// Only issues due after this date.
+    #[arg(long, value_name = "WHEN")]
+    pub due_after: Option<String>,
+    /// Only issues due before this date.
+    #[arg(long, value_name = "WHEN")]
+    pub due_before: Option<String>,
+    /// Only issues deferred until a date.
+    #[arg(long)]
+    pub deferred: bool,
     /// Sort order: priority, hybrid, oldest, newest, updated, id, title.
     #[arg(long)]
     pub sort: Option<String>,
@@ -163,6 +172,9 @@ impl FilterArgs {
             updated_before: date(&self.updated_before)?,
             closed_after: date(&self.closed_after)?,
             closed_before: date(&self.closed_before)?,
+            due_after: date(&self.due_after)?,
+            due_before: date(&self.due_before)?,
+            deferred_only: self.deferred,
             pinned: if self.pinned {
                 Some(true)
             } else {

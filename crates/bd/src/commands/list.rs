@@ -24,7 +24,17 @@ pub struct ListArgs {
     /// Accepted for compatibility with upstream bd (output is always flat); does nothing.
     #[arg(long, hide = true)]
     pub flat: bool,
+    /// Include gate issues (hidden unless asked for by type).
+    #[arg(long)]
+    pub include_gates: bool,
+    /// Include infrastructure issues: agent, rig, role, message (hidden unless asked for).
+    #[arg(long)]
+    pub include_infra: bool,
 }
+
+/// Types `list` hides unless `--include-infra` or `--type` asks for them (upstream's default
+/// infrastructure types).
+const HIDDEN_INFRA: [&str; 4] = ["agent", "rig", "role", "message"];
 
 #[derive(Debug, Args)]
 pub struct SearchArgs {
@@ -61,6 +71,16 @@ pub fn run(g: &Global, args: ListArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         .any(|s| s == "pinned" || s == "hooked");
     if filter.pinned.is_none() && !filter.all && !asks_for_pinned {
         filter.pinned = Some(false);
+    }
+    // Gates and agent/rig/role/message beads are plumbing: hidden unless asked for.
+    let asks_for = |t: &str| filter.types.iter().any(|x| x == t);
+    if !args.include_gates && !asks_for("gate") {
+        filter.exclude_types.push("gate".into());
+    }
+    if !args.include_infra && !HIDDEN_INFRA.iter().any(|t| asks_for(t)) {
+        filter
+            .exclude_types
+            .extend(HIDDEN_INFRA.iter().map(|t| (*t).to_owned()));
     }
     let store = super::open(g)?;
     render::issue_query(ui, &store, &filter, false, "No issues")

@@ -677,3 +677,26 @@ fn dep_blocks_and_blocked_by_say_which_way_the_edge_points() {
     fails(&env, &["dep", &a], 2);
     fails(&env, &["dep", "add", &a, &b, "--blocks", &c], 2);
 }
+
+#[test]
+fn list_hides_gates_and_infrastructure_and_filters_by_due_and_deferral() {
+    let env = store();
+    let work = create(&env, "work", &["--due", "2030-01-01"]);
+    let gate = create(&env, "gate", &["-t", "gate"]);
+    let agent = create(&env, "agent bead", &["-t", "agent"]);
+    let later = create(&env, "later", &["--defer", "2030-06-01"]);
+    let mut listed = ids(&json(&env, &["list"]));
+    listed.sort();
+    let mut want = vec![work.clone(), later.clone()];
+    want.sort();
+    assert_eq!(listed, want);
+    assert!(ids(&json(&env, &["list", "--include-gates"])).contains(&gate));
+    assert!(ids(&json(&env, &["list", "--include-infra"])).contains(&agent));
+    assert_eq!(ids(&json(&env, &["list", "-t", "agent"])), vec![agent]);
+    assert_eq!(ids(&json(&env, &["list", "--deferred"])), vec![later]);
+    assert_eq!(
+        ids(&json(&env, &["list", "--due-before", "2031-01-01"])),
+        vec![work.clone()]
+    );
+    assert!(ids(&json(&env, &["list", "--due-after", "2031-01-01"])).is_empty());
+}

@@ -100,6 +100,10 @@ pub struct Filter {
     pub updated_before: Option<String>,
     pub closed_after: Option<String>,
     pub closed_before: Option<String>,
+    pub due_after: Option<String>,
+    pub due_before: Option<String>,
+    /// Only issues with a `defer_until` date.
+    pub deferred_only: bool,
     pub pinned: Option<bool>,
     pub include_templates: bool,
     pub include_ephemeral: bool,
@@ -362,6 +366,15 @@ impl Store {
         }
         if let Some(w) = &f.wisp_type {
             q.push("i.wisp_type = ?", [text(w)]);
+        }
+        if let Some(t) = &f.due_after {
+            q.push("i.due_at > ?", [text(t)]);
+        }
+        if let Some(t) = &f.due_before {
+            q.push("i.due_at < ?", [text(t)]);
+        }
+        if f.deferred_only {
+            q.push("i.defer_until IS NOT NULL", []);
         }
         if f.overdue {
             q.push(
