@@ -10,6 +10,15 @@ pub struct ShowArgs {
     /// Issue ids.
     #[arg(required = true)]
     pub ids: Vec<String>,
+    /// Only the children of each issue (JSON: a map from each id to its children).
+    #[arg(long)]
+    pub children: bool,
+    /// Accepted for compatibility with upstream bd: dependents are always shown.
+    #[arg(long, hide = true)]
+    pub include_dependents: bool,
+    /// Accepted for compatibility with upstream bd: comments are always shown.
+    #[arg(long, hide = true)]
+    pub include_comments: bool,
 }
 
 #[derive(Debug, Args)]
@@ -26,6 +35,9 @@ pub struct HistoryArgs {
 
 pub fn run(g: &Global, args: &ShowArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let store = super::open(g)?;
+    if args.children {
+        return show_children(&store, &args.ids, ui);
+    }
     // As upstream: with several ids, one that matches nothing is a warning and the rest are
     // shown; only when none matches is it an error.
     let mut details = Vec::new();
@@ -57,6 +69,35 @@ pub fn run(g: &Global, args: &ShowArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
             }
             render::details(ui, d)?;
         }
+    }
+    Ok(())
+}
+
+/// `show --children`: each issue's children with the edge type, as upstream prints them.
+fn show_children(store: &beads::Store, ids: &[String], ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let mut all = std::collections::BTreeMap::new();
+    for id in store.resolve_all(ids)? {
+        let kids = store.linked_issues(&id, beads::Direction::Up, Some("parent-child"))?;
+        all.insert(id, kids);
+    }
+    if ui.is_json() {
+        ui.json(&all)?;
+        return Ok(());
+    }
+    for (id, kids) in &all {
+        ui.line(format!("{id}: {} child(ren)", kids.len()))?;
+        let rows: Vec<Vec<String>> = kids
+            .iter()
+            .map(|k| {
+                vec![
+                    format!("  {}", k.issue.id),
+                    format!("P{}", k.issue.priority),
+                    k.issue.status.clone(),
+                    render::safe(&k.issue.title),
+                ]
+            })
+            .collect();
+        render::table(ui, &rows)?;
     }
     Ok(())
 }

@@ -700,3 +700,20 @@ fn list_hides_gates_and_infrastructure_and_filters_by_due_and_deferral() {
     );
     assert!(ids(&json(&env, &["list", "--due-after", "2031-01-01"])).is_empty());
 }
+
+#[test]
+fn show_children_maps_each_issue_to_its_children() {
+    let env = store();
+    let epic = create(&env, "epic", &["-t", "epic"]);
+    let kid = create(&env, "kid", &["--parent", &epic]);
+    let shown = json(&env, &["show", &epic, "--children"]);
+    assert_eq!(shown[&epic][0]["id"], kid.as_str());
+    assert_eq!(shown[&epic][0]["dependency_type"], "parent-child");
+    assert!(ok(&env, &["show", &epic, "--children"]).contains(&kid));
+    // Upstream's switches for what `show` includes are accepted; ours includes them always.
+    let full = json(
+        &env,
+        &["show", &epic, "--include-dependents", "--include-comments"],
+    );
+    assert_eq!(full[0]["dependents"][0]["id"], kid.as_str());
+}
