@@ -7,9 +7,9 @@ use crate::render;
 
 #[derive(Debug, Subcommand)]
 pub enum LabelCommand {
-    /// Add labels to an issue.
+    /// Add a label to issues: `label add ID… LABEL` (LABEL may be a comma list).
     Add(EditArgs),
-    /// Remove labels from an issue.
+    /// Remove a label from issues: `label remove ID… LABEL`.
     #[command(visible_alias = "rm")]
     Remove(EditArgs),
     /// An issue's labels.
@@ -18,11 +18,24 @@ pub enum LabelCommand {
     ListAll,
 }
 
+/// Upstream's order: one or more issue ids, then the label.
 #[derive(Debug, Args)]
 pub struct EditArgs {
-    pub issue: String,
-    #[arg(required = true)]
-    pub labels: Vec<String>,
+    #[arg(required = true, num_args = 2.., value_name = "ID… LABEL")]
+    pub args: Vec<String>,
+}
+
+impl EditArgs {
+    /// The issue ids and the labels (the last argument, split at commas).
+    fn split(&self) -> (&[String], Vec<String>) {
+        let (label, ids) = self
+            .args
+            .split_last()
+            .map_or((&[][..], &self.args[..]), |(l, ids)| {
+                (std::slice::from_ref(l), ids)
+            });
+        (ids, super::split_list(label))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -34,16 +47,22 @@ pub fn run(g: &Global, cmd: LabelCommand, ui: &mut ui::Ui) -> anyhow::Result<()>
     let mut store = super::open(g)?;
     match cmd {
         LabelCommand::Add(a) => {
-            let labels = super::split_list(&a.labels);
-            let issue = store.resolve(&a.issue)?;
-            let added = store.add_labels(&issue, &labels)?;
-            report(ui, "added", &issue, &added)?;
+            let (ids, labels) = a.split();
+            let changes = beads::Changes {
+                add_labels: labels.clone(),
+                ..beads::Changes::default()
+            };
+            let issues = store.update_all(ids, &changes, false)?;
+            report(ui, "added", &issues, &labels)?;
         }
         LabelCommand::Remove(a) => {
-            let labels = super::split_list(&a.labels);
-            let issue = store.resolve(&a.issue)?;
-            let removed = store.remove_labels(&issue, &labels)?;
-            report(ui, "removed", &issue, &removed)?;
+            let (ids, labels) = a.split();
+            let changes = beads::Changes {
+                remove_labels: labels.clone(),
+                ..beads::Changes::default()
+            };
+            let issues = store.update_all(ids, &changes, false)?;
+            report(ui, "removed", &issues, &labels)?;
         }
         LabelCommand::List(a) => {
             let labels = store.labels(&a.issue)?;
@@ -75,16 +94,31 @@ pub fn run(g: &Global, cmd: LabelCommand, ui: &mut ui::Ui) -> anyhow::Result<()>
     Ok(())
 }
 
-fn report(ui: &mut ui::Ui, what: &str, issue: &str, labels: &[String]) -> anyhow::Result<()> {
+/// Upstream's report: one `{status, issue_id, label}` per issue and label, in one transaction.
+fn report(
+    ui: &mut ui::Ui,
+    what: &str,
+    issues: &[beads::Issue],
+    labels: &[String],
+) -> anyhow::Result<()> {
     if ui.is_json() {
-        ui.json(&serde_json::json!({"status": what, "issue_id": issue, "labels": labels}))?;
-    } else if labels.is_empty() {
-        ui.status(format!("No labels {what} on {issue}"));
+        let rows: Vec<_> = issues
+            .iter()
+            .flat_map(|i| {
+                labels
+                    .iter()
+                    .map(move |l| serde_json::json!({"status": what, "issue_id": i.id, "label": l}))
+            })
+            .collect();
+        ui.json(&rows)?;
     } else {
-        ui.status(format!(
-            "Labels {what} on {issue}: {}",
-            render::safe(&labels.join(", "))
-        ));
+        for i in issues {
+            ui.status(format!(
+                "Label(s) {what} on {}: {}",
+                i.id,
+                render::safe(&labels.join(", "))
+            ));
+        }
     }
     Ok(())
 }

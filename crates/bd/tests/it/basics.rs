@@ -303,10 +303,25 @@ fn dependencies_can_be_listed_drawn_and_removed() {
 #[test]
 fn labels_are_added_listed_and_removed() {
     let env = fixture();
-    let added = json(&env, &["label", "add", "t-docs", "docs,writing", "easy"]);
+    // Upstream's order: ids first, the label last (a comma list here).
+    let added = json(&env, &["label", "add", "t-docs", "docs,writing,easy"]);
     assert_eq!(
-        added["labels"],
-        serde_json::json!(["docs", "writing", "easy"])
+        added,
+        serde_json::json!([
+            {"status": "added", "issue_id": "t-docs", "label": "docs"},
+            {"status": "added", "issue_id": "t-docs", "label": "writing"},
+            {"status": "added", "issue_id": "t-docs", "label": "easy"},
+        ])
+    );
+    let both = json(&env, &["label", "add", "t-docs", "t-db", "shared"]);
+    assert_eq!(both.as_array().map(Vec::len), Some(2));
+    json(&env, &["label", "remove", "t-docs", "t-db", "shared"]);
+    // One unknown id and nothing changes.
+    fails(&env, &["label", "add", "t-docs", "t-nope", "x"], 1);
+    assert!(
+        !json(&env, &["label", "list", "t-docs"])
+            .to_string()
+            .contains("\"x\"")
     );
     assert_eq!(
         json(&env, &["label", "list", "t-docs"]),

@@ -249,11 +249,11 @@ fn reports_name_full_ids_when_given_partial_ones() {
     assert_eq!(removed["issue_id"], "t-abcd");
     assert_eq!(removed["depends_on_id"], "t-wxyz");
     assert_eq!(
-        json(&env, &["label", "add", "abcd", "x"])["issue_id"],
+        json(&env, &["label", "add", "abcd", "x"])[0]["issue_id"],
         "t-abcd"
     );
     assert_eq!(
-        json(&env, &["label", "remove", "abcd", "x"])["issue_id"],
+        json(&env, &["label", "remove", "abcd", "x"])[0]["issue_id"],
         "t-abcd"
     );
     assert_eq!(json(&env, &["comment", "abcd", "hi"])["issue_id"], "t-abcd");
