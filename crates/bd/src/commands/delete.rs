@@ -7,8 +7,12 @@ use crate::cli::Global;
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
     /// Issue ids.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "from_file")]
     pub ids: Vec<String>,
+    /// Also delete the ids listed in this file, one a line (`#` starts a comment; `-` for
+    /// standard input).
+    #[arg(long, value_name = "PATH")]
+    pub from_file: Option<String>,
     /// Delete for real; without it, only show what would go.
     #[arg(short, long)]
     pub force: bool,
@@ -21,8 +25,21 @@ pub struct DeleteArgs {
 }
 
 pub fn run(g: &Global, args: &DeleteArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let mut ids = args.ids.clone();
+    if let Some(path) = &args.from_file {
+        let text = super::read_text_source(path)?;
+        ids.extend(
+            text.lines()
+                .map(|l| l.split('#').next().unwrap_or_default().trim())
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned),
+        );
+    }
+    if ids.is_empty() {
+        return Err(ui::CliError::usage("no issue ids given").into());
+    }
     let mut store = super::open(g)?;
-    let plan = store.delete_plan(&args.ids, args.cascade)?;
+    let plan = store.delete_plan(&ids, args.cascade)?;
     let apply = args.force && !args.dry_run;
     if apply {
         store.delete(&plan)?;

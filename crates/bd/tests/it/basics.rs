@@ -533,6 +533,15 @@ fn delete_previews_unless_forced() {
     assert_eq!(done["deleted"], serde_json::json!(["t-docs"]));
     assert_eq!(count(&env), 2);
     fails(&env, &["show", "t-docs"], 1);
+
+    let list = env.work().join("doomed.txt");
+    std::fs::write(&list, "# cleanup\nt-db\n\nt-login  # the last one\n").unwrap();
+    let from_file = json(
+        &env,
+        &["delete", "--from-file", list.to_str().unwrap(), "--force"],
+    );
+    assert_eq!(from_file["deleted"].as_array().map(Vec::len), Some(2));
+    assert_eq!(count(&env), 0);
 }
 
 #[test]
