@@ -87,11 +87,15 @@ pub struct CreateArgs {
     /// Print only the new id.
     #[arg(long)]
     pub silent: bool,
+    /// Create every issue in a markdown plan (`## Title` per issue, `### Priority`, `### Type`,
+    /// `### Labels`, `### Dependencies`, … sections), in one transaction.
+    #[arg(short = 'f', long = "file", value_name = "PLAN.md", conflicts_with_all = ["title_pos", "title"])]
+    pub plan: Option<String>,
 }
 
 /// Parses `type:id` (or a bare id, meaning `blocks`). Ids contain `-` but never `:`, except
 /// `external:project:capability` targets.
-fn parse_dep(spec: &str) -> (String, String) {
+pub fn parse_dep(spec: &str) -> (String, String) {
     if spec.starts_with("external:") {
         return ("blocks".into(), spec.to_owned());
     }
@@ -156,6 +160,9 @@ impl CreateArgs {
 }
 
 pub fn run(g: &Global, args: CreateArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    if let Some(path) = &args.plan {
+        return from_plan(g, path, ui);
+    }
     let silent = args.silent;
     let new = args.into_new()?;
     let mut store = super::open(g)?;
@@ -172,6 +179,22 @@ pub fn run(g: &Global, args: CreateArgs, ui: &mut ui::Ui) -> anyhow::Result<()> 
             crate::render::safe(&issue.title)
         ));
     }
+    Ok(())
+}
+
+/// `create -f PLAN.md`: every issue of the plan, all or none.
+fn from_plan(g: &Global, path: &str, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let news = super::plan::parse(&read_text_source(path)?)?;
+    let mut store = super::open(g)?;
+    let created = store.create_all(news)?;
+    if ui.is_json() {
+        ui.json(&created)?;
+        return Ok(());
+    }
+    for issue in &created {
+        ui.line(&issue.id)?;
+    }
+    ui.status(format!("Created {} issue(s) from {path}", created.len()));
     Ok(())
 }
 

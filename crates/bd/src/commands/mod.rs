@@ -14,6 +14,7 @@ pub mod init;
 pub mod label;
 pub mod list;
 pub mod mol;
+pub mod plan;
 pub mod prime;
 pub mod ready;
 pub mod show;

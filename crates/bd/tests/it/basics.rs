@@ -741,3 +741,31 @@ fn show_children_maps_each_issue_to_its_children() {
     );
     assert_eq!(full[0]["dependents"][0]["id"], kid.as_str());
 }
+
+#[test]
+fn create_from_a_markdown_plan_makes_every_issue_or_none() {
+    let env = store();
+    let db = create(&env, "database", &[]);
+    let plan = env.work().join("plan.md");
+    std::fs::write(
+        &plan,
+        format!("## Login\nSign in.\n### Priority\n1\n### Labels\nauth\n### Dependencies\n{db}\n\n## Docs\n"),
+    )
+    .unwrap();
+    let made = json(&env, &["create", "-f", plan.to_str().unwrap()]);
+    assert_eq!(made.as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        (made[0]["title"].as_str(), made[0]["priority"].as_i64()),
+        (Some("Login"), Some(1))
+    );
+    let login = made[0]["id"].as_str().unwrap();
+    assert_eq!(json(&env, &["dep", "list", login])[0]["id"], db.as_str());
+    assert_eq!(
+        json(&env, &["label", "list", login]),
+        serde_json::json!(["auth"])
+    );
+
+    std::fs::write(&plan, "## Fine\n\n## Broken\n### Dependencies\nt-nope\n").unwrap();
+    fails(&env, &["create", "-f", plan.to_str().unwrap()], 1);
+    assert_eq!(count(&env), 3, "nothing from the broken plan was created");
+}

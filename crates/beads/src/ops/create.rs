@@ -84,6 +84,30 @@ impl Store {
 
     /// Creates an issue with its labels and edges in one transaction.
     pub fn create(&mut self, new: NewIssue) -> Result<Issue> {
+        let checked = self.check_new(new)?;
+        let nanos = self.ctx.clock.now().as_nanosecond();
+        self.write(|tx, w| insert_new(tx, w, &checked, nanos))
+    }
+
+    /// Creates several issues in one transaction: all of them or, if any is refused, none.
+    pub fn create_all(&mut self, news: Vec<NewIssue>) -> Result<Vec<Issue>> {
+        let checked = news
+            .into_iter()
+            .map(|n| self.check_new(n))
+            .collect::<Result<Vec<_>>>()?;
+        let nanos = self.ctx.clock.now().as_nanosecond();
+        self.write(|tx, w| {
+            checked
+                .iter()
+                .zip(0..)
+                // A different instant for each keeps minted ids of same-titled issues apart.
+                .map(|(c, n)| insert_new(tx, w, c, nanos + n))
+                .collect()
+        })
+    }
+
+    /// Validates a [`NewIssue`] and resolves what it refers to, before any write.
+    fn check_new(&self, new: NewIssue) -> Result<CheckedNew> {
         model::validate_title(&new.title)?;
         let priority = new.priority.unwrap_or(2);
         model::validate_priority(priority)?;
@@ -120,61 +144,86 @@ impl Store {
             }
             None => self.prefix().to_owned(),
         };
-        let nanos = self.ctx.clock.now().as_nanosecond();
-        self.write(|tx, w| {
-            let id = match (&new.id, &parent) {
-                (Some(id), _) => id.clone(),
-                (None, Some(parent)) => ids::next_child(tx, parent)?,
-                (None, None) => {
-                    ids::mint(tx, &prefix, &new.title, &new.description, w.actor, nanos)?
-                }
-            };
-            let closed = status == "closed";
-            let issue = Issue {
-                id: id.clone(),
-                title: new.title.clone(),
-                description: new.description.clone(),
-                design: new.design.clone(),
-                acceptance_criteria: new.acceptance_criteria.clone(),
-                notes: new.notes.clone(),
-                status: status.clone(),
-                priority,
-                issue_type: issue_type.clone(),
-                assignee: new.assignee.clone(),
-                owner: new.owner.clone(),
-                estimated_minutes: new.estimated_minutes,
-                created_at: w.now.to_owned(),
-                created_by: w.actor.to_owned(),
-                updated_at: w.now.to_owned(),
-                started_at: (status == "in_progress").then(|| w.now.to_owned()),
-                closed_at: closed.then(|| w.now.to_owned()),
-                due_at: new.due_at.clone(),
-                defer_until: new.defer_until.clone(),
-                external_ref: new.external_ref.clone(),
-                metadata: new.metadata.clone().map(Value::Object),
-                sender: new.sender.clone(),
-                ephemeral: new.ephemeral,
-                no_history: new.no_history,
-                wisp_type: new.wisp_type.clone(),
-                mol_type: new.mol_type.clone(),
-                is_template: new.is_template,
-                ..Issue::default()
-            };
-            crate::row::upsert_issue(tx, &issue, &crate::row::content_hash(&issue))?;
-            event(tx, w, &id, "created", None, Some(&issue.title), None)?;
-            for label in &new.labels {
-                deps::insert_label(tx, &id, label, w)?;
-            }
-            if let Some(parent) = &parent {
-                deps::insert_edge(tx, w, &id, parent, "parent-child", None)?;
-            }
-            for (kind, target) in &targets {
-                deps::insert_edge(tx, w, &id, target, kind, None)?;
-            }
-            // Not just the new issue: an explicit id may be the target of existing edges, and
-            // a closed issue labelled `provides:` satisfies external dependencies.
-            readiness::refresh(tx, w.settings, readiness::seeds_for_status_change(tx, &id)?)?;
-            rehash(tx, &id)
+        Ok(CheckedNew {
+            new,
+            priority,
+            issue_type,
+            status,
+            parent,
+            targets,
+            prefix,
         })
     }
+}
+
+/// A [`NewIssue`] checked against the store, with its references resolved.
+struct CheckedNew {
+    new: NewIssue,
+    priority: i64,
+    issue_type: String,
+    status: String,
+    parent: Option<String>,
+    targets: Vec<(String, String)>,
+    prefix: String,
+}
+
+/// Writes a checked new issue with its labels and edges, inside the caller's transaction.
+fn insert_new(
+    tx: &rusqlite::Connection,
+    w: &crate::store::WriteCtx<'_>,
+    c: &CheckedNew,
+    nanos: i128,
+) -> Result<Issue> {
+    let new = &c.new;
+    let id = match (&new.id, &c.parent) {
+        (Some(id), _) => id.clone(),
+        (None, Some(parent)) => ids::next_child(tx, parent)?,
+        (None, None) => ids::mint(tx, &c.prefix, &new.title, &new.description, w.actor, nanos)?,
+    };
+    let status = &c.status;
+    let issue = Issue {
+        id: id.clone(),
+        title: new.title.clone(),
+        description: new.description.clone(),
+        design: new.design.clone(),
+        acceptance_criteria: new.acceptance_criteria.clone(),
+        notes: new.notes.clone(),
+        status: status.clone(),
+        priority: c.priority,
+        issue_type: c.issue_type.clone(),
+        assignee: new.assignee.clone(),
+        owner: new.owner.clone(),
+        estimated_minutes: new.estimated_minutes,
+        created_at: w.now.to_owned(),
+        created_by: w.actor.to_owned(),
+        updated_at: w.now.to_owned(),
+        started_at: (status == "in_progress").then(|| w.now.to_owned()),
+        closed_at: (status == "closed").then(|| w.now.to_owned()),
+        due_at: new.due_at.clone(),
+        defer_until: new.defer_until.clone(),
+        external_ref: new.external_ref.clone(),
+        metadata: new.metadata.clone().map(Value::Object),
+        sender: new.sender.clone(),
+        ephemeral: new.ephemeral,
+        no_history: new.no_history,
+        wisp_type: new.wisp_type.clone(),
+        mol_type: new.mol_type.clone(),
+        is_template: new.is_template,
+        ..Issue::default()
+    };
+    crate::row::upsert_issue(tx, &issue, &crate::row::content_hash(&issue))?;
+    event(tx, w, &id, "created", None, Some(&issue.title), None)?;
+    for label in &new.labels {
+        deps::insert_label(tx, &id, label, w)?;
+    }
+    if let Some(parent) = &c.parent {
+        deps::insert_edge(tx, w, &id, parent, "parent-child", None)?;
+    }
+    for (kind, target) in &c.targets {
+        deps::insert_edge(tx, w, &id, target, kind, None)?;
+    }
+    // Not just the new issue: an explicit id may be the target of existing edges, and a
+    // closed issue labelled `provides:` satisfies external dependencies.
+    readiness::refresh(tx, w.settings, readiness::seeds_for_status_change(tx, &id)?)?;
+    rehash(tx, &id)
 }
