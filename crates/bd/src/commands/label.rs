@@ -46,24 +46,8 @@ pub struct OneArgs {
 pub fn run(g: &Global, cmd: LabelCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let mut store = super::open(g)?;
     match cmd {
-        LabelCommand::Add(a) => {
-            let (ids, labels) = a.split();
-            let changes = beads::Changes {
-                add_labels: labels.clone(),
-                ..beads::Changes::default()
-            };
-            let issues = store.update_all(ids, &changes, false)?;
-            report(ui, "added", &issues, &labels)?;
-        }
-        LabelCommand::Remove(a) => {
-            let (ids, labels) = a.split();
-            let changes = beads::Changes {
-                remove_labels: labels.clone(),
-                ..beads::Changes::default()
-            };
-            let issues = store.update_all(ids, &changes, false)?;
-            report(ui, "removed", &issues, &labels)?;
-        }
+        LabelCommand::Add(a) => edit(&mut store, &a, true, ui)?,
+        LabelCommand::Remove(a) => edit(&mut store, &a, false, ui)?,
         LabelCommand::List(a) => {
             let labels = store.labels(&a.issue)?;
             if ui.is_json() {
@@ -94,7 +78,25 @@ pub fn run(g: &Global, cmd: LabelCommand, ui: &mut ui::Ui) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Upstream's report: one `{status, issue_id, label}` per issue and label, in one transaction.
+/// Adds (or removes) the label(s) on every issue given, in one transaction.
+fn edit(store: &mut beads::Store, a: &EditArgs, add: bool, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let (ids, labels) = a.split();
+    let changes = if add {
+        beads::Changes {
+            add_labels: labels.clone(),
+            ..beads::Changes::default()
+        }
+    } else {
+        beads::Changes {
+            remove_labels: labels.clone(),
+            ..beads::Changes::default()
+        }
+    };
+    let issues = store.update_all(ids, &changes, false)?;
+    report(ui, if add { "added" } else { "removed" }, &issues, &labels)
+}
+
+/// Upstream's report: one `{status, issue_id, label}` per issue and label.
 fn report(
     ui: &mut ui::Ui,
     what: &str,
