@@ -1,6 +1,7 @@
 //! `bd ready` and `bd blocked`.
 
 use clap::Args;
+use serde::Serialize;
 
 use beads::Sort;
 
@@ -22,9 +23,56 @@ pub struct ReadyArgs {
     #[arg(long)]
     pub include_deferred: bool,
     /// Claim the first ready, unassigned issue atomically and print it.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "explain")]
     pub claim: bool,
+    /// Why each open issue is ready or blocked: resolved blockers, what still blocks, cycles.
+    #[arg(long)]
+    pub explain: bool,
 }
+
+/// `ready --explain` (upstream's shape).
+#[derive(Debug, Serialize)]
+struct Explanation {
+    ready: Vec<ReadyItem>,
+    blocked: Vec<BlockedItem>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    cycles: Vec<Vec<String>>,
+    summary: Summary,
+}
+
+#[derive(Debug, Serialize)]
+struct ReadyItem {
+    #[serde(flatten)]
+    view: beads::IssueView,
+    reason: String,
+    resolved_blockers: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct BlockedItem {
+    #[serde(flatten)]
+    issue: beads::Issue,
+    blocked_by: Vec<Blocker>,
+    blocked_by_count: usize,
+}
+
+#[derive(Debug, Serialize)]
+struct Blocker {
+    id: String,
+    title: String,
+    status: String,
+    priority: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct Summary {
+    total_ready: usize,
+    total_blocked: usize,
+    cycle_count: usize,
+}
+
+/// Edge types that hold an issue back until their target is done.
+const BLOCKING: [&str; 3] = ["blocks", "conditional-blocks", "waits-for"];
 
 #[derive(Debug, Args)]
 pub struct BlockedArgs {
@@ -38,6 +86,9 @@ pub fn run(g: &Global, args: ReadyArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     filter.mol = args.mol;
     filter.include_deferred = args.include_deferred;
     let mut store = super::open(g)?;
+    if args.explain {
+        return explain(&store, ui);
+    }
     if args.claim {
         let issue = store.claim_ready(&filter)?;
         if ui.is_json() {
@@ -53,6 +104,101 @@ pub fn run(g: &Global, args: ReadyArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         return Ok(());
     }
     render::issue_query(ui, &store, &filter, true, "No ready work")
+}
+
+fn explain(store: &beads::Store, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let all = beads::Filter {
+        limit: 0,
+        ..Default::default()
+    };
+    let mut ready = Vec::new();
+    for view in store.ready(&all)? {
+        let resolved: Vec<String> = store
+            .dependencies(&view.issue.id, beads::Direction::Down, None)?
+            .into_iter()
+            .filter(|d| BLOCKING.contains(&d.kind.as_str()))
+            .map(|d| d.depends_on_id)
+            .collect();
+        let reason = if resolved.is_empty() {
+            "no blocking dependencies".to_owned()
+        } else {
+            format!("{} blocker(s) resolved", resolved.len())
+        };
+        ready.push(ReadyItem {
+            view,
+            reason,
+            resolved_blockers: resolved,
+        });
+    }
+    let mut blocked = Vec::new();
+    for b in store.blocked(None)? {
+        let blocked_by = b
+            .blocked_by
+            .iter()
+            .map(|id| {
+                // A blocker may be an external capability, which is not an issue.
+                let found = store.get(id).ok();
+                Blocker {
+                    id: id.clone(),
+                    title: found.as_ref().map(|i| i.title.clone()).unwrap_or_default(),
+                    status: found.as_ref().map(|i| i.status.clone()).unwrap_or_default(),
+                    priority: found.as_ref().map_or(2, |i| i.priority),
+                }
+            })
+            .collect();
+        blocked.push(BlockedItem {
+            issue: b.issue,
+            blocked_by,
+            blocked_by_count: b.blocked_by_count,
+        });
+    }
+    let cycles = store.dependency_cycles()?;
+    let out = Explanation {
+        summary: Summary {
+            total_ready: ready.len(),
+            total_blocked: blocked.len(),
+            cycle_count: cycles.len(),
+        },
+        ready,
+        blocked,
+        cycles,
+    };
+    if ui.is_json() {
+        ui.json(&out)?;
+        return Ok(());
+    }
+    ui.line(format!("Ready ({}):", out.ready.len()))?;
+    for r in &out.ready {
+        ui.line(format!(
+            "  {}  P{}  {}",
+            r.view.issue.id,
+            r.view.issue.priority,
+            render::safe(&r.view.issue.title)
+        ))?;
+        ui.line(format!("    {}", r.reason))?;
+    }
+    ui.line(format!("Blocked ({}):", out.blocked.len()))?;
+    for b in &out.blocked {
+        ui.line(format!(
+            "  {}  P{}  {}",
+            b.issue.id,
+            b.issue.priority,
+            render::safe(&b.issue.title)
+        ))?;
+        for k in &b.blocked_by {
+            ui.line(format!(
+                "    blocked by {} [{}] {}",
+                k.id,
+                k.status,
+                render::safe(&k.title)
+            ))?;
+        }
+    }
+    for c in &out.cycles {
+        let back = c.first().map_or("", String::as_str);
+        ui.line(format!("Cycle: {} → {back}", c.join(" → ")))?;
+    }
+    Ok(())
 }
 
 pub fn blocked(g: &Global, args: &BlockedArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {

@@ -152,3 +152,29 @@ fn parent_child_and_blocked_filters() {
         serde_json::json!([])
     );
 }
+
+#[test]
+fn ready_explain_says_why_each_issue_is_ready_or_blocked() {
+    let env = store();
+    let done = create(&env, "done first", &[]);
+    let freed = create(&env, "freed", &["--deps", &done]);
+    ok(&env, &["close", &done]);
+    let blocker = create(&env, "blocker", &[]);
+    let held = create(&env, "held", &["--deps", &blocker]);
+    let out = json(&env, &["ready", "--explain"]);
+    let ready = out["ready"].as_array().unwrap();
+    let item = ready.iter().find(|r| r["id"] == freed.as_str()).unwrap();
+    assert_eq!(item["reason"], "1 blocker(s) resolved");
+    assert_eq!(item["resolved_blockers"], serde_json::json!([done]));
+    let plain = ready.iter().find(|r| r["id"] == blocker.as_str()).unwrap();
+    assert_eq!(plain["reason"], "no blocking dependencies");
+    assert_eq!(out["blocked"][0]["id"], held.as_str());
+    assert_eq!(out["blocked"][0]["blocked_by"][0]["id"], blocker.as_str());
+    assert_eq!(out["blocked"][0]["blocked_by"][0]["status"], "open");
+    assert_eq!(
+        out["summary"],
+        serde_json::json!({"total_ready": 2, "total_blocked": 1, "cycle_count": 0})
+    );
+    assert!(ok(&env, &["ready", "--explain"]).contains("blocked by"));
+    fails(&env, &["ready", "--explain", "--claim"], 2);
+}
