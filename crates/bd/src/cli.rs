@@ -40,6 +40,9 @@ pub struct Global {
     /// Accepted for compatibility with upstream bd; does nothing.
     #[arg(long, global = true, hide = true)]
     pub sandbox: bool,
+    /// Refuse every command that would change the store (for agents that may only read).
+    #[arg(long, global = true)]
+    pub readonly: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -26,6 +26,7 @@ pub fn classify(err: &(dyn StdError + 'static)) -> Option<Classified> {
         | Error::Conflict(_)
         | Error::NotClaimable { .. }
         | Error::NothingReady
+        | Error::ReadOnly
         | Error::BadLine { .. }
         | Error::Sql(_) => user,
         // `bd doctor` opens the store too, so it cannot help with a file that does not open.

@@ -38,6 +38,9 @@ pub enum Error {
     /// There is nothing to claim.
     #[error("no ready issue to claim")]
     NothingReady,
+    /// A write on a store opened read-only.
+    #[error("the store is read-only here (`--readonly`), and this command changes it")]
+    ReadOnly,
     /// No `.beads/` directory was found.
     #[error("no beads database found from `{}` upward", start.display())]
     NoStore { start: PathBuf },

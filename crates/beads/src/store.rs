@@ -36,6 +36,8 @@ pub struct Store {
     path: PathBuf,
     pub(crate) ctx: Context,
     pub(crate) settings: Settings,
+    /// Refuse every write ([`Error::ReadOnly`]): for agents that may only read.
+    read_only: bool,
 }
 
 /// Config values the store itself needs, read once at open.
@@ -201,6 +203,7 @@ impl Store {
             path: db.to_owned(),
             ctx,
             settings: Settings::default(),
+            read_only: false,
         };
         store.settings = store.load_settings()?;
         Ok(store)
@@ -270,10 +273,18 @@ impl Store {
     }
 
     /// Runs `f` in one immediate write transaction; commits if it returns `Ok`.
+    /// From now on, refuse every write with [`Error::ReadOnly`] (reads still work).
+    pub fn set_read_only(&mut self) {
+        self.read_only = true;
+    }
+
     pub(crate) fn write<T>(
         &mut self,
         f: impl FnOnce(&Transaction<'_>, &WriteCtx<'_>) -> Result<T>,
     ) -> Result<T> {
+        if self.read_only {
+            return Err(Error::ReadOnly);
+        }
         let now = self.now();
         let wctx = WriteCtx {
             actor: &self.ctx.actor,

@@ -47,6 +47,9 @@ pub struct UpstreamInitOptions {
 }
 
 pub fn run(g: &Global, args: &InitArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    if g.readonly {
+        return Err(beads::Error::ReadOnly.into());
+    }
     let cwd = host::env::current_dir()?;
     let dir: PathBuf = match g
         .db

@@ -130,6 +130,9 @@ pub fn beads_dir(g: &Global) -> anyhow::Result<PathBuf> {
 pub fn open(g: &Global) -> anyhow::Result<Store> {
     let dir = beads_dir(g)?;
     let mut store = Store::open(&dir, context(g))?;
+    if g.readonly {
+        store.set_read_only();
+    }
     let routes = beads::routes::read(&dir)?;
     if !routes.is_empty() {
         let dir = dir.canonicalize().unwrap_or(dir);

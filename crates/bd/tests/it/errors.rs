@@ -474,3 +474,35 @@ fn show_warns_about_a_missing_id_among_several() {
     assert!(stderr(&out).contains("t-nope"), "{}", stderr(&out));
     fails(&env, &["show", "t-nope", "t-other"], 1);
 }
+
+#[test]
+fn readonly_refuses_every_write_and_allows_reads() {
+    let env = store();
+    let a = create(&env, "a", &[]);
+    for args in [
+        &["create", "b"][..],
+        &["update", &a, "-p", "0"],
+        &["close", &a],
+        &["label", "add", &a, "x"],
+        &["comment", &a, "hi"],
+        &["dep", "add", &a, &a],
+        &["config", "set", "k", "v"],
+        &["sql", "DELETE FROM issues"],
+        &["delete", &a, "--force"],
+        &["init", "--prefix", "z"],
+    ] {
+        let mut with_flag = args.to_vec();
+        with_flag.push("--readonly");
+        let out = fails(&env, &with_flag, 1);
+        assert!(
+            stderr(&out).contains("read-only"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(count(&env), 1);
+    let shown = json(&env, &["show", &a, "--readonly"]);
+    assert_eq!(shown[0]["priority"], 2, "nothing changed");
+    ok(&env, &["list", "--readonly"]);
+    ok(&env, &["sql", "SELECT count(*) FROM issues", "--readonly"]);
+}
