@@ -10,6 +10,8 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     ui::main(
         ui::App {
+            name: env!("CARGO_BIN_NAME"),
+            version: env!("CARGO_PKG_VERSION"),
             log_env: host::env::BD_LOG,
             classifier: error::classify,
         },

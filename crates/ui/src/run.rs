@@ -13,6 +13,9 @@ use crate::output::Ui;
 /// What differs between `gt` and `bd`.
 #[derive(Debug, Clone, Copy)]
 pub struct App {
+    /// The binary's name and version, as `--version` prints them.
+    pub name: &'static str,
+    pub version: &'static str,
     /// The environment variable holding the log filter.
     pub log_env: &'static str,
     /// The binary's classifier for library errors.
@@ -27,6 +30,17 @@ where
     F: FnOnce(C, &mut Ui) -> anyhow::Result<()>,
 {
     let mut ui = Ui::new();
+    // `--version` alone answers before clap builds the whole command tree, which costs more
+    // than everything else a version check does (the tree grows with every subcommand).
+    if is_bare_version_request() {
+        let line = format!("{} {}\n", app.name, app.version);
+        // A closed pipe (`bd --version | head -c1`) is not an error.
+        let _ = ui
+            .out()
+            .write_all(line.as_bytes())
+            .and_then(|()| ui.flush());
+        return ExitCode::SUCCESS;
+    }
     let cli = match C::try_parse() {
         Ok(cli) => cli,
         Err(err) => return clap_exit(&mut ui, &err),
@@ -76,6 +90,12 @@ fn clap_exit(ui: &mut Ui, err: &clap::Error) -> ExitCode {
             ExitCode::from(error::ErrorKind::Usage.exit_code())
         }
     }
+}
+
+/// Whether the command line is exactly `--version` or `-V`.
+fn is_bare_version_request() -> bool {
+    let mut args = std::env::args_os().skip(1);
+    matches!((args.next(), args.next()), (Some(a), None) if a == "--version" || a == "-V")
 }
 
 /// Whether the command line asks for `--json` (before any `--`). Parsing failed, so this is all
