@@ -118,6 +118,9 @@ pub enum Command {
     /// Formulas on the search path.
     #[command(subcommand)]
     Formula(formula::FormulaCommand),
+    /// Gates: issues that hold work back until a timer, a bead, a GitHub run or PR, or a person.
+    #[command(subcommand)]
+    Gate(gate::GateCommand),
     /// Instantiate a formula or proto as a persistent molecule (`mol pour`).
     Pour(mol::PourArgs),
     /// Bring the store's schema up to date (opening it does this too; upstream's `--yes` is accepted).

@@ -10,6 +10,7 @@ pub mod dep;
 pub mod doctor;
 pub mod filter;
 pub mod formula;
+pub mod gate;
 pub mod init;
 pub mod label;
 pub mod list;
@@ -70,6 +71,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> anyhow::Result<()> {
         Command::Cook(a) => cook::run(g, &a, ui),
         Command::Mol(c) => mol::run(g, c, ui),
         Command::Formula(c) => formula::run(g, c, ui),
+        Command::Gate(c) => gate::run(g, c, ui),
         Command::Pour(a) => mol::pour(g, &a, beads::ops::molecule::InstanceKind::Mol, ui),
         Command::Migrate(a) => prime::migrate(g, &a, ui),
         Command::Assign(a) => sugar::assign(g, &a, ui),

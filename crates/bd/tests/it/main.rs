@@ -7,6 +7,7 @@
 mod basics;
 mod concurrency;
 mod errors;
+mod gates;
 mod json_contract;
 mod molecules;
 mod readiness_cli;

@@ -45,6 +45,11 @@ pub struct NewIssue {
     pub status: Option<String>,
     pub is_template: bool,
     pub sender: String,
+    /// What a gate waits for (`human`, `timer`, `bead`, `gh:run`, `gh:pr`, …) and on what.
+    pub await_type: String,
+    pub await_id: String,
+    /// A gate's timeout in nanoseconds (0: none).
+    pub timeout: i64,
 }
 
 impl Store {
@@ -209,6 +214,9 @@ fn insert_new(
         wisp_type: new.wisp_type.clone(),
         mol_type: new.mol_type.clone(),
         is_template: new.is_template,
+        await_type: new.await_type.clone(),
+        await_id: new.await_id.clone(),
+        timeout: new.timeout,
         ..Issue::default()
     };
     crate::row::upsert_issue(tx, &issue, &crate::row::content_hash(&issue))?;

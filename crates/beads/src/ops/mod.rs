@@ -5,6 +5,7 @@ pub mod config;
 pub mod convoy;
 pub mod create;
 pub mod deps;
+pub mod gate;
 pub mod jsonl;
 pub mod maintenance;
 pub mod molecule;
