@@ -14,6 +14,24 @@ pub struct SqlArgs {
     pub csv: bool,
 }
 
+/// A result row as a JSON object whose keys keep the SELECT's column order (a JSON map type
+/// would sort them).
+struct Row<'a> {
+    columns: &'a [String],
+    values: &'a [serde_json::Value],
+}
+
+impl serde::Serialize for Row<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(Some(self.columns.len()))?;
+        for (column, value) in self.columns.iter().zip(self.values) {
+            map.serialize_entry(column, value)?;
+        }
+        map.end()
+    }
+}
+
 fn cell(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::Null => String::new(),
@@ -34,16 +52,12 @@ pub fn run(g: &Global, args: &SqlArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let mut store = super::open(g)?;
     let result = store.sql(&args.query)?;
     if ui.is_json() {
-        let rows: Vec<serde_json::Map<String, serde_json::Value>> = result
+        let rows: Vec<Row<'_>> = result
             .rows
             .iter()
-            .map(|r| {
-                result
-                    .columns
-                    .iter()
-                    .cloned()
-                    .zip(r.iter().cloned())
-                    .collect()
+            .map(|values| Row {
+                columns: &result.columns,
+                values,
             })
             .collect();
         ui.json(&rows)?;

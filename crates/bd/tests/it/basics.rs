@@ -457,6 +457,15 @@ fn sql_reads_as_table_csv_and_json() {
     ");
     let out = fails(&env, &["sql", "SELEC nonsense"], 1);
     assert!(stderr(&out).contains("SQL error"), "{}", stderr(&out));
+    // Keys keep the SELECT's order.
+    let ordered = ok(
+        &env,
+        &["sql", "SELECT priority, id FROM issues LIMIT 1", "--json"],
+    );
+    assert!(
+        ordered.find("\"priority\"") < ordered.find("\"id\""),
+        "{ordered}"
+    );
     // Upstream's MySQL-isms that Gas Town uses: NOW() is the store's clock.
     let recent = "SELECT count(*) AS n FROM issues WHERE created_at < NOW()";
     assert_eq!(json(&env, &["sql", recent])[0]["n"], 3);
