@@ -11,10 +11,18 @@ pub enum ConfigCommand {
     Get(KeyArgs),
     /// Set a value.
     Set(SetArgs),
+    /// Set several values at once (`KEY=VALUE …`): all of them or, if one is refused, none.
+    SetMany(SetManyArgs),
     /// Remove a value.
     Unset(KeyArgs),
     /// Print every value.
     List,
+}
+
+#[derive(Debug, Args)]
+pub struct SetManyArgs {
+    #[arg(required = true, value_name = "KEY=VALUE")]
+    pub pairs: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +82,7 @@ pub fn run(g: &Global, cmd: ConfigCommand, ui: &mut ui::Ui) -> anyhow::Result<()
         ConfigCommand::Set(a) => Op::Set(a.key, a.value),
         ConfigCommand::Unset(a) => Op::Unset(a.key),
         ConfigCommand::List => Op::List,
+        ConfigCommand::SetMany(a) => return set_many(g, &a, ui),
     };
     apply(g, &ns, op, ui)
 }
@@ -93,6 +102,30 @@ pub fn kv(g: &Global, cmd: KvCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
         KvCommand::List => Op::List,
     };
     apply(g, &ns, op, ui)
+}
+
+fn set_many(g: &Global, a: &SetManyArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let pairs = a
+        .pairs
+        .iter()
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+                .ok_or_else(|| ui::CliError::usage(format!("`{p}` is not KEY=VALUE")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut store = super::open(g)?;
+    store.config_set_many(&pairs)?;
+    if ui.is_json() {
+        let set: serde_json::Map<String, serde_json::Value> = pairs
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect();
+        ui.json(&set)?;
+    } else {
+        ui.status(format!("Set {} value(s)", pairs.len()));
+    }
+    Ok(())
 }
 
 fn apply(g: &Global, ns: &Namespace, op: Op, ui: &mut ui::Ui) -> anyhow::Result<()> {

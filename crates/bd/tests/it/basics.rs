@@ -410,6 +410,21 @@ fn config_and_kv_round_trip() {
         serde_json::json!({"key": "team", "value": ""})
     );
 
+    let many = json(&env, &["config", "set-many", "a.one=1", "a.two=x=y"]);
+    assert_eq!(many, serde_json::json!({"a.one": "1", "a.two": "x=y"}));
+    assert_eq!(ok(&env, &["config", "get", "a.two"]), "x=y\n");
+    // One bad pair and nothing is set.
+    fails(
+        &env,
+        &["config", "set-many", "a.three=3", "issue_prefix=BAD PREFIX"],
+        1,
+    );
+    assert_eq!(
+        ok(&env, &["config", "get", "a.three"]),
+        "a.three (not set)\n"
+    );
+    fails(&env, &["config", "set-many", "novalue"], 2);
+
     ok(&env, &["kv", "set", "last-run", "42"]);
     assert_eq!(
         json(&env, &["kv", "get", "last-run"]),

@@ -51,8 +51,16 @@ impl Store {
 
     /// Sets a config value (validated for keys the store understands).
     pub fn config_set(&mut self, key: &str, value: &str) -> Result<()> {
-        validate_config(self, key, value)?;
-        self.put(key, value)?;
+        self.config_set_many(&[(key.to_owned(), value.to_owned())])
+    }
+
+    /// Sets several config values in one transaction: all are validated first, and either all
+    /// are written or none.
+    pub fn config_set_many(&mut self, pairs: &[(String, String)]) -> Result<()> {
+        for (key, value) in pairs {
+            validate_config(self, key, value)?;
+        }
+        self.put_all(pairs)?;
         self.reload_settings()
     }
 
@@ -117,15 +125,23 @@ impl Store {
     }
 
     fn put(&mut self, key: &str, value: &str) -> Result<()> {
+        self.put_all(&[(key.to_owned(), value.to_owned())])
+    }
+
+    fn put_all(&mut self, pairs: &[(String, String)]) -> Result<()> {
         self.write(|tx, w| {
-            let old: Option<String> =
-                tx.query_row("SELECT value FROM config WHERE key = ?1", [key], |r| r.get(0)).optional()?;
-            tx.execute(
-                "INSERT INTO config (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [key, value],
-            )?;
-            event(tx, w, "", "config_set", old.as_deref(), Some(value), Some(key))?;
-            rebuild_if_statuses(tx, w, key, value)
+            for (key, value) in pairs {
+                let old: Option<String> = tx
+                    .query_row("SELECT value FROM config WHERE key = ?1", [key], |r| r.get(0))
+                    .optional()?;
+                tx.execute(
+                    "INSERT INTO config (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    [key, value],
+                )?;
+                event(tx, w, "", "config_set", old.as_deref(), Some(value), Some(key))?;
+                rebuild_if_statuses(tx, w, key, value)?;
+            }
+            Ok(())
         })
     }
 
