@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use beads::Store;
 use beads::formula::CookMode;
-use beads::ops::molecule::{InstanceKind, Instantiated, Molecule};
+use beads::ops::molecule::{BondKind, BondSource, InstanceKind, Instantiated, Molecule};
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
@@ -32,6 +32,49 @@ pub enum MolCommand {
     Burn(BurnArgs),
     /// Check that a formula is on the search path and cooks, before work is spawned from it.
     Seed(SeedArgs),
+    /// Bond two molecules: spawn a formula or proto attached to a molecule, or link two
+    /// molecules.
+    Bond(BondArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BondArgs {
+    /// A formula, proto or molecule.
+    pub a: String,
+    /// A formula, proto or molecule (at least one of the two must be a molecule).
+    pub b: String,
+    /// sequential (after the molecule), parallel (as its child) or conditional (if it fails).
+    #[arg(long = "type", value_enum, default_value = "sequential")]
+    pub kind: BondArg,
+    /// Readable ids for what is spawned: `<molecule>.<ref>` (`{{var}}` allowed).
+    #[arg(long = "ref", value_name = "REF")]
+    pub child_ref: Option<String>,
+    /// Set a variable (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Spawn as a wisp whatever the molecule is.
+    #[arg(long, conflicts_with = "pour")]
+    pub ephemeral: bool,
+    /// Spawn as a persistent molecule whatever the molecule is.
+    #[arg(long)]
+    pub pour: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum BondArg {
+    Sequential,
+    Parallel,
+    Conditional,
+}
+
+impl From<BondArg> for BondKind {
+    fn from(b: BondArg) -> Self {
+        match b {
+            BondArg::Sequential => Self::Sequential,
+            BondArg::Parallel => Self::Parallel,
+            BondArg::Conditional => Self::Conditional,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -95,6 +138,7 @@ pub fn run(g: &Global, cmd: MolCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
         MolCommand::Squash(a) => squash(g, &a, ui),
         MolCommand::Burn(a) => burn(g, &a, ui),
         MolCommand::Seed(a) => seed(g, &a, ui),
+        MolCommand::Bond(a) => bond(g, &a, ui),
     }
 }
 
@@ -128,6 +172,135 @@ pub fn pour(
         (store.instantiate(&cooked, kind, false)?, cooked.formula)
     };
     report(ui, &made, &source, kind)
+}
+
+/// What a `mol bond` operand is.
+enum Operand {
+    Formula,
+    Proto,
+    Molecule,
+}
+
+fn operand(store: &Store, name: &str) -> anyhow::Result<Operand> {
+    Ok(match store.resolve(name) {
+        Ok(id) if store.get(&id)?.is_template => Operand::Proto,
+        Ok(_) => Operand::Molecule,
+        Err(beads::Error::NotFound { .. }) => Operand::Formula,
+        Err(e) => return Err(e.into()),
+    })
+}
+
+fn bond(g: &Global, args: &BondArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let vars = parse_vars(&args.vars)?;
+    let mut store = super::open(g)?;
+    let kinds = (operand(&store, &args.a)?, operand(&store, &args.b)?);
+    let (source, source_kind, target) = match kinds {
+        (Operand::Molecule, Operand::Molecule) => {
+            // Two molecules: B follows (or joins, or backs up) A.
+            let kind = BondKind::from(args.kind);
+            store.add_dependency(&args.b, &args.a, kind.edge(), None)?;
+            let a = store.resolve(&args.a)?;
+            let out = serde_json::json!({
+                "result_id": a, "result_type": "compound_molecule", "bond_type": bond_name(args.kind),
+            });
+            return if ui.is_json() {
+                Ok(ui.json(&out)?)
+            } else {
+                ui.status(format!(
+                    "Bonded {} to {a} ({})",
+                    args.b,
+                    bond_name(args.kind)
+                ));
+                Ok(())
+            };
+        }
+        (Operand::Molecule, k) => (&args.b, k, &args.a),
+        (k, Operand::Molecule) => (&args.a, k, &args.b),
+        _ => {
+            return Err(ui::CliError::user(
+                "one side of a bond must be a molecule; pour one of the two first (`bd mol pour`)",
+            )
+            .into());
+        }
+    };
+    let child_ref = args
+        .child_ref
+        .as_deref()
+        .map(|r| beads::formula::vars::substitute(r, &vars));
+    let ephemeral = match (args.ephemeral, args.pour) {
+        (true, _) => Some(true),
+        (_, true) => Some(false),
+        _ => None,
+    };
+    let made = match source_kind {
+        Operand::Proto => {
+            let id = store.resolve(source)?;
+            let src = BondSource::Proto {
+                id: &id,
+                vars: &vars,
+            };
+            store.bond_spawn(
+                src,
+                target,
+                args.kind.into(),
+                child_ref.as_deref(),
+                ephemeral,
+            )?
+        }
+        _ => {
+            let cooked = cook_with(&mut loader(g), source, vars, CookMode::Runtime, &[])?;
+            let src = BondSource::Formula(&cooked);
+            store.bond_spawn(
+                src,
+                target,
+                args.kind.into(),
+                child_ref.as_deref(),
+                ephemeral,
+            )?
+        }
+    };
+    let target = store.resolve(target)?;
+    if ui.is_json() {
+        ui.json(&serde_json::json!({
+            "result_id": target,
+            "result_type": "compound_molecule",
+            "bond_type": bond_name(args.kind),
+            "spawned": made.ids.len(),
+            "id_mapping": id_mapping(&made, source),
+        }))?;
+    } else {
+        ui.line(&made.root.id)?;
+        ui.status(format!(
+            "Bonded {} ({} issue(s)) to {target} ({})",
+            made.root.id,
+            made.ids.len(),
+            bond_name(args.kind)
+        ));
+    }
+    Ok(())
+}
+
+fn bond_name(kind: BondArg) -> &'static str {
+    match kind {
+        BondArg::Sequential => "sequential",
+        BondArg::Parallel => "parallel",
+        BondArg::Conditional => "conditional",
+    }
+}
+
+/// Template ids (the source's id — a formula's name or a proto's id — with the suffix the new
+/// id has after the new root's) to the ids created.
+fn id_mapping<'a>(made: &'a Instantiated, source: &str) -> BTreeMap<String, &'a str> {
+    let root = made.root.id.as_str();
+    made.ids
+        .iter()
+        .map(|id| {
+            let template = id
+                .strip_prefix(root)
+                .map_or_else(|| id.clone(), |rest| format!("{source}{rest}"));
+            (template, id.as_str())
+        })
+        .collect()
 }
 
 /// Cooks a formula without writing anything: it exists, parses, resolves and cooks. Variables
@@ -174,22 +347,9 @@ fn report(
     kind: InstanceKind,
 ) -> anyhow::Result<()> {
     if ui.is_json() {
-        let root = made.root.id.as_str();
-        // Template ids are the source's id (a formula's name, or a proto's id) with the same
-        // suffix (`.step`) the new id has after the new root's.
-        let id_mapping = made
-            .ids
-            .iter()
-            .map(|id| {
-                let template = id
-                    .strip_prefix(root)
-                    .map_or_else(|| id.clone(), |rest| format!("{source}{rest}"));
-                (template, id.as_str())
-            })
-            .collect();
         ui.json(&PourReport {
-            new_epic_id: root,
-            id_mapping,
+            new_epic_id: &made.root.id,
+            id_mapping: id_mapping(made, source),
             created: made.ids.len(),
             attached: 0,
             phase: match kind {

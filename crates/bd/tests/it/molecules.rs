@@ -176,3 +176,52 @@ fn close_suggest_next_and_claim_next_report_in_upstreams_shapes() {
     let out = json(&env, &["close", &other, "--claim-next"]);
     assert!(out.is_array(), "{out:#}");
 }
+
+#[test]
+fn bond_attaches_a_formula_to_a_molecule_or_links_two_molecules() {
+    let env = store();
+    let patrol = json(&env, &with_vars(&["wisp", FORMULA]))["new_epic_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The ornament pattern: readable ids under the molecule, in its phase (a wisp here).
+    let mut args = with_vars(&["mol", "bond", FORMULA, &patrol, "--type", "parallel"]);
+    args.extend(["--ref", "arm-{{who}}", "--var", "who=ace"]);
+    let arm = json(&env, &args);
+    let arm_root = format!("{patrol}.arm-ace");
+    assert_eq!(arm["result_id"], patrol.as_str());
+    assert_eq!(arm["id_mapping"][FORMULA], arm_root.as_str());
+    let shown = &json(&env, &["show", &arm_root])[0];
+    assert_eq!(shown["ephemeral"], true);
+    assert_eq!(shown["parent"], patrol.as_str());
+
+    // Sequential: the spawned molecule waits for the one it is bonded to.
+    let first = json(&env, &with_vars(&["mol", "pour", FORMULA]))["new_epic_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let after = json(&env, &with_vars(&["mol", "bond", &first, FORMULA]));
+    let after_root = after["id_mapping"][FORMULA].as_str().unwrap().to_owned();
+    assert!(after_root.starts_with("t-mol-"), "{after_root}");
+    let blocked: Vec<String> = crate::ids(&json(&env, &["blocked"]));
+    assert!(blocked.contains(&after_root), "{blocked:?}");
+
+    // Two molecules: the second depends on the first.
+    let linked = json(
+        &env,
+        &["mol", "bond", &patrol, &first, "--type", "conditional"],
+    );
+    assert_eq!(linked["bond_type"], "conditional");
+    let deps = json(&env, &["dep", "list", &first]);
+    assert!(
+        deps.as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["id"] == patrol.as_str() && d["dependency_type"] == "conditional-blocks")
+    );
+
+    fails(&env, &with_vars(&["mol", "bond", FORMULA, FORMULA]), 1);
+    let mut bad = with_vars(&["mol", "bond", FORMULA, &patrol]);
+    bad.extend(["--ref", "has space"]);
+    fails(&env, &bad, 1);
+}

@@ -39,6 +39,37 @@ pub enum InstanceKind {
     Wisp { root_only: bool },
 }
 
+/// How a bonded molecule relates to the one it is bonded to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BondKind {
+    /// Runs after the other completes (`blocks`).
+    Sequential,
+    /// Runs alongside it, as one of its children (`parent-child`).
+    Parallel,
+    /// Runs only if the other fails (`conditional-blocks`).
+    Conditional,
+}
+
+impl BondKind {
+    /// The dependency type the bond is written as.
+    pub fn edge(self) -> &'static str {
+        match self {
+            Self::Sequential => "blocks",
+            Self::Parallel => "parent-child",
+            Self::Conditional => "conditional-blocks",
+        }
+    }
+}
+
+/// What to spawn and attach with [`Store::bond_spawn`]: a cooked formula or a stored proto.
+pub enum BondSource<'a> {
+    Formula(&'a Cooked),
+    Proto {
+        id: &'a str,
+        vars: &'a BTreeMap<String, String>,
+    },
+}
+
 /// What an instantiation wrote.
 #[derive(Debug, Clone, Serialize)]
 pub struct Instantiated {
@@ -638,6 +669,78 @@ impl Store {
         let (new_root, ids) = self.write(|tx, w| {
             let new_root = crate::ids::mint(tx, &mint_prefix, &root.title, w.now, w.actor, nanos)?;
             let ids = write_plan(tx, w, &plan, &new_root, ephemeral, false)?;
+            Ok((new_root, ids))
+        })?;
+        Ok(Instantiated {
+            root: fetch(self.conn(), &new_root)?,
+            ids,
+            steps,
+            gates,
+        })
+    }
+
+    /// Spawns `source` and attaches it to the molecule `target` in one transaction: the new
+    /// root depends on `target` with `bond`'s edge. It takes `target`'s phase (a wisp under a
+    /// wisp) unless `ephemeral` says otherwise. With `child_ref`, the new ids are readable
+    /// children of the target (`<target>.<child_ref>`, `<target>.<child_ref>.<step>`) instead
+    /// of minted ones.
+    pub fn bond_spawn(
+        &mut self,
+        source: BondSource<'_>,
+        target: &str,
+        bond: BondKind,
+        child_ref: Option<&str>,
+        ephemeral: Option<bool>,
+    ) -> Result<Instantiated> {
+        let target = self.get(target)?;
+        let ephemeral = ephemeral.unwrap_or(target.ephemeral);
+        let kind = if ephemeral {
+            InstanceKind::Wisp { root_only: false }
+        } else {
+            InstanceKind::Mol
+        };
+        let (plan, title) = match source {
+            BondSource::Formula(cooked) => {
+                if cooked.mode != CookMode::Runtime {
+                    return Err(Error::invalid(
+                        "formula",
+                        "only a formula cooked in runtime mode can be bonded",
+                    ));
+                }
+                (plan_from_cooked(cooked, kind)?, cooked.formula.clone())
+            }
+            BondSource::Proto { id, vars } => {
+                let proto = self.get(id)?;
+                if !proto.is_template {
+                    return Err(Error::invalid(
+                        "proto",
+                        format!("`{}` is not a proto (not a template)", proto.id),
+                    ));
+                }
+                (plan_from_proto(self.conn(), &proto, vars)?, proto.title)
+            }
+        };
+        if let Some(r) = child_ref {
+            let ok = !r.is_empty()
+                && r.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
+            if !ok {
+                return Err(Error::invalid(
+                    "child ref",
+                    format!("`{r}` must be letters, digits, `-` and `_`"),
+                ));
+            }
+        }
+        let (steps, gates) = plan.counts();
+        let (mint_prefix, nanos) = self.mint_seed(kind);
+        let (new_root, ids) = self.write(|tx, w| {
+            let new_root = match child_ref {
+                Some(r) => format!("{}.{r}", target.id),
+                None => crate::ids::mint(tx, &mint_prefix, &title, w.now, w.actor, nanos)?,
+            };
+            let ids = write_plan(tx, w, &plan, &new_root, ephemeral, false)?;
+            deps::insert_edge(tx, w, &new_root, &target.id, bond.edge(), None)?;
+            readiness::refresh(tx, w.settings, vec![new_root.clone()])?;
             Ok((new_root, ids))
         })?;
         Ok(Instantiated {
