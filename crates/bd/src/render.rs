@@ -78,10 +78,18 @@ pub fn issues(ui: &mut Ui, views: &[IssueView], empty: &str) -> anyhow::Result<(
     Ok(())
 }
 
-/// Reports changed issues: the JSON array of them, or one `Verb id: title` line each.
-pub fn changed(ui: &mut Ui, verb: &str, issues: &[beads::Issue]) -> io::Result<()> {
+/// Reports changed issues: the JSON array of them as they are now (labels and counts
+/// included), or one `Verb id: title` line each.
+pub fn changed(
+    ui: &mut Ui,
+    store: &beads::Store,
+    verb: &str,
+    issues: &[beads::Issue],
+) -> anyhow::Result<()> {
     if ui.is_json() {
-        return ui.json(issues);
+        let ids: Vec<String> = issues.iter().map(|i| i.id.clone()).collect();
+        ui.json(&store.views_of(&ids)?)?;
+        return Ok(());
     }
     for issue in issues {
         ui.status(format!("{verb} {}: {}", issue.id, safe(&issue.title)));

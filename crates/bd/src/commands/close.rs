@@ -116,6 +116,8 @@ pub fn run(g: &Global, args: &CloseArgs, ui: &mut ui::Ui) -> anyhow::Result<()> 
 
     if ui.is_json() {
         // Upstream's shapes: the closed array alone, or with what the flag found.
+        let ids: Vec<String> = closed.iter().map(|i| i.id.clone()).collect();
+        let closed = store.views_of(&ids)?;
         let out = match (&continued, unblocked.is_empty(), &claimed) {
             (Some(c), _, _) => serde_json::json!({"closed": closed, "continue": c}),
             (None, false, _) => serde_json::json!({"closed": closed, "unblocked": unblocked}),
@@ -125,7 +127,7 @@ pub fn run(g: &Global, args: &CloseArgs, ui: &mut ui::Ui) -> anyhow::Result<()> 
         ui.json(&out)?;
         return Ok(());
     }
-    render::changed(ui, "Closed", &closed)?;
+    render::changed(ui, &store, "Closed", &closed)?;
     if args.suggest_next {
         render::issues(ui, &unblocked, "Nothing new is ready")?;
     }
@@ -220,6 +222,6 @@ pub fn reopen(g: &Global, args: &ReopenArgs, ui: &mut ui::Ui) -> anyhow::Result<
     let mut store = super::open(g)?;
     let reason = args.reason.clone().unwrap_or_default();
     let reopened = store.reopen_all(&args.ids, &reason)?;
-    render::changed(ui, "Reopened", &reopened)?;
+    render::changed(ui, &store, "Reopened", &reopened)?;
     Ok(())
 }

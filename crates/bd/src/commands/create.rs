@@ -168,7 +168,9 @@ pub fn run(g: &Global, args: CreateArgs, ui: &mut ui::Ui) -> anyhow::Result<()> 
     let mut store = super::open(g)?;
     let issue = store.create(new)?;
     if ui.is_json() {
-        ui.json(&issue)?;
+        // As it now is, with its labels, parent and counts.
+        let view = store.views_of(std::slice::from_ref(&issue.id))?;
+        ui.json(&view.first())?;
     } else if silent {
         ui.line(&issue.id)?;
     } else {
@@ -188,7 +190,8 @@ fn from_plan(g: &Global, path: &str, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let mut store = super::open(g)?;
     let created = store.create_all(news)?;
     if ui.is_json() {
-        ui.json(&created)?;
+        let ids: Vec<String> = created.iter().map(|i| i.id.clone()).collect();
+        ui.json(&store.views_of(&ids)?)?;
         return Ok(());
     }
     for issue in &created {

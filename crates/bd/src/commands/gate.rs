@@ -122,7 +122,7 @@ pub fn run(g: &Global, cmd: GateCommand, ui: &mut ui::Ui) -> anyhow::Result<()> 
                 return Err(ui::CliError::user(format!("`{}` is not a gate", a.id)).into());
             }
             let closed = close_gate(&mut store, &a.id, a.reason.as_deref().unwrap_or("resolved"))?;
-            render::changed(ui, "Resolved", std::slice::from_ref(&closed))?;
+            render::changed(ui, &store, "Resolved", std::slice::from_ref(&closed))?;
         }
         GateCommand::Check(a) => check(g, &a, ui)?,
     }

@@ -118,7 +118,7 @@ pub struct KeyArgs {
 fn update_one(g: &Global, id: &str, changes: &Changes, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let mut store = super::open(g)?;
     let issue = store.update(id, changes)?;
-    render::changed(ui, "Updated", std::slice::from_ref(&issue))?;
+    render::changed(ui, &store, "Updated", std::slice::from_ref(&issue))?;
     Ok(())
 }
 
@@ -167,7 +167,7 @@ pub fn defer(g: &Global, a: &DeferArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     };
     let mut store = super::open(g)?;
     let deferred = store.update_all(&a.ids, &changes, false)?;
-    render::changed(ui, "Deferred", &deferred)?;
+    render::changed(ui, &store, "Deferred", &deferred)?;
     Ok(())
 }
 
@@ -187,7 +187,7 @@ pub fn undefer(g: &Global, a: &IdsArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         ..Changes::default()
     };
     let open = store.update_all(&a.ids, &changes, false)?;
-    render::changed(ui, "Undeferred", &open)?;
+    render::changed(ui, &store, "Undeferred", &open)?;
     Ok(())
 }
 
@@ -205,7 +205,7 @@ pub fn promote(g: &Global, a: &PromoteArgs, ui: &mut ui::Ui) -> anyhow::Result<(
         ..Changes::default()
     };
     let issue = store.update(&a.id, &changes)?;
-    render::changed(ui, "Promoted", std::slice::from_ref(&issue))?;
+    render::changed(ui, &store, "Promoted", std::slice::from_ref(&issue))?;
     Ok(())
 }
 

@@ -184,6 +184,6 @@ pub fn run(g: &Global, args: UpdateArgs, ui: &mut ui::Ui) -> anyhow::Result<()> 
     let changes = args.changes()?;
     let mut store = super::open(g)?;
     let updated = store.update_all(&args.ids, &changes, args.claim)?;
-    crate::render::changed(ui, "Updated", &updated)?;
+    crate::render::changed(ui, &store, "Updated", &updated)?;
     Ok(())
 }

@@ -259,3 +259,22 @@ fn reports_name_full_ids_when_given_partial_ones() {
     assert_eq!(json(&env, &["comment", "abcd", "hi"])["issue_id"], "t-abcd");
     assert_eq!(ids(&json(&env, &["show", "abcd"])), ["t-abcd"]);
 }
+
+/// What a write prints is the issue as it now is: labels, parent and counts included.
+#[test]
+fn writes_print_the_issue_with_its_labels_and_parent() {
+    let env = crate::store();
+    let made = crate::json(&env, &["create", "child", "-l", "a,b"]);
+    assert_eq!(made["labels"], serde_json::json!(["a", "b"]));
+    assert_eq!(made["dependency_count"], 0);
+    let id = made["id"].as_str().unwrap().to_owned();
+    let epic = crate::create(&env, "epic", &["-t", "epic"]);
+    let updated = crate::json(
+        &env,
+        &["update", &id, "--add-label", "c", "--parent", &epic],
+    );
+    assert_eq!(updated[0]["labels"], serde_json::json!(["a", "b", "c"]));
+    assert_eq!(updated[0]["parent"], epic.as_str());
+    let closed = crate::json(&env, &["close", &id]);
+    assert_eq!(closed[0]["labels"], serde_json::json!(["a", "b", "c"]));
+}

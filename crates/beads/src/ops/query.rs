@@ -742,6 +742,20 @@ impl Store {
         Ok(n)
     }
 
+    /// The issues with these exact ids, with labels and counts, in the order given (ids that
+    /// no longer exist are left out).
+    pub fn views_of(&self, ids: &[String]) -> Result<Vec<IssueView>> {
+        let list = serde_json::to_string(ids).map_err(|e| Error::invalid("ids", e.to_string()))?;
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {VIEW_COLUMNS} FROM issues i WHERE i.id IN (SELECT value FROM json_each(?1))"
+        ))?;
+        let mut found: HashMap<String, IssueView> = stmt
+            .query_map([list], view_from_row)?
+            .map(|v| v.map(|v| (v.issue.id.clone(), v)))
+            .collect::<Result<_, _>>()?;
+        Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+    }
+
     /// Every edge in the store by the issue it starts from, for export.
     pub(crate) fn all_edges(&self) -> Result<HashMap<String, Vec<crate::model::Dependency>>> {
         let mut out: HashMap<String, Vec<crate::model::Dependency>> = HashMap::new();
