@@ -41,6 +41,10 @@ pub const BUILTIN_TYPES: &[&str] = &[
     "event",
 ];
 
+/// Upstream's default infrastructure types (agents, rigs, roles, messages): `list` and
+/// `export` leave them out unless asked for.
+pub const HIDDEN_INFRA_TYPES: [&str; 4] = ["agent", "rig", "role", "message"];
+
 /// Types Gas Town uses as infrastructure; valid everywhere, hidden from `ready` by default.
 pub const INFRA_TYPES: &[&str] = &[
     "merge-request",

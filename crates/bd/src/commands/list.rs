@@ -32,10 +32,6 @@ pub struct ListArgs {
     pub include_infra: bool,
 }
 
-/// Types `list` hides unless `--include-infra` or `--type` asks for them (upstream's default
-/// infrastructure types).
-const HIDDEN_INFRA: [&str; 4] = ["agent", "rig", "role", "message"];
-
 #[derive(Debug, Args)]
 pub struct SearchArgs {
     /// Text to find in ids, titles, descriptions and notes.
@@ -77,10 +73,12 @@ pub fn run(g: &Global, args: ListArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     if !args.include_gates && !asks_for("gate") {
         filter.exclude_types.push("gate".into());
     }
-    if !args.include_infra && !HIDDEN_INFRA.iter().any(|t| asks_for(t)) {
-        filter
-            .exclude_types
-            .extend(HIDDEN_INFRA.iter().map(|t| (*t).to_owned()));
+    if !args.include_infra && !beads::model::HIDDEN_INFRA_TYPES.iter().any(|t| asks_for(t)) {
+        filter.exclude_types.extend(
+            beads::model::HIDDEN_INFRA_TYPES
+                .iter()
+                .map(|t| (*t).to_owned()),
+        );
     }
     let store = super::open(g)?;
     render::issue_query(ui, &store, &filter, false, "No issues")

@@ -18,6 +18,9 @@ pub struct ExportArgs {
     /// Include wisps, templates and infrastructure types.
     #[arg(long)]
     pub all: bool,
+    /// Include infrastructure types (agent, rig, role, message), still not wisps or templates.
+    #[arg(long)]
+    pub include_infra: bool,
     /// Include agent memories (`kv.memory.*`).
     #[arg(long)]
     pub include_memories: bool,
@@ -36,6 +39,7 @@ pub fn export(g: &Global, args: &ExportArgs, ui: &mut ui::Ui) -> anyhow::Result<
     let store = super::open(g)?;
     let opts = ExportOptions {
         all: args.all,
+        include_infra: args.include_infra,
         memories: args.include_memories,
     };
     match &args.output {

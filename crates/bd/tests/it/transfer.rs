@@ -128,3 +128,40 @@ fn export_to_a_file_and_what_it_leaves_out() {
         "{with_memories}"
     );
 }
+
+#[test]
+fn export_keeps_work_records_and_leaves_out_agents_wisps_and_templates() {
+    let env = store();
+    let gate = crate::create(&env, "a gate", &["-t", "gate"]);
+    let convoy = crate::create(&env, "a convoy", &["-t", "convoy"]);
+    let agent = crate::create(&env, "an agent", &["-t", "agent"]);
+    let wisp = crate::create(&env, "a wisp", &["--ephemeral"]);
+    let exported = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec!["export"];
+        args.extend_from_slice(extra);
+        ok(&env, &args)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let plain = exported(&[]);
+    assert!(
+        plain.contains(&gate) && plain.contains(&convoy),
+        "{plain:?}"
+    );
+    assert!(
+        !plain.contains(&agent) && !plain.contains(&wisp),
+        "{plain:?}"
+    );
+    let infra = exported(&["--include-infra"]);
+    assert!(
+        infra.contains(&agent) && !infra.contains(&wisp),
+        "{infra:?}"
+    );
+    assert!(exported(&["--all"]).contains(&wisp));
+}

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-use crate::model::{Comment, Dependency, INFRA_TYPES, Issue, IssueView};
+use crate::model::{Comment, Dependency, HIDDEN_INFRA_TYPES, Issue, IssueView};
 use crate::ops::deps::{delete_label, insert_comment, insert_label, labels_of};
 use crate::ops::event;
 use crate::readiness;
@@ -21,8 +21,10 @@ use crate::store::{Store, WriteCtx, normalize_ts};
 /// What `export` includes.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ExportOptions {
-    /// Also wisps, templates and infrastructure types (agent, rig, role, message…).
+    /// Also wisps, templates and infrastructure types (agent, rig, role, message).
     pub all: bool,
+    /// Also the infrastructure types (but not wisps or templates).
+    pub include_infra: bool,
     /// Also `kv.memory.*` entries as `{"_type":"memory"}` lines.
     pub memories: bool,
 }
@@ -66,14 +68,16 @@ impl Store {
     /// The export as JSONL lines, sorted by id.
     pub fn export_lines(&self, opts: ExportOptions) -> Result<Vec<String>> {
         let conn = self.conn();
-        let infra: Vec<String> = INFRA_TYPES.iter().map(|s| (*s).to_owned()).collect();
-        let filter = if opts.all {
-            String::new()
-        } else {
-            format!(
+        // As upstream: wisps and templates stay out, and so do agents, rigs, roles and
+        // messages; gates, convoys and molecules are work records and go out.
+        let infra: Vec<String> = HIDDEN_INFRA_TYPES.iter().map(|s| (*s).to_owned()).collect();
+        let filter = match (opts.all, opts.include_infra) {
+            (true, _) => String::new(),
+            (false, true) => " WHERE i.ephemeral = 0 AND i.is_template = 0".to_owned(),
+            (false, false) => format!(
                 " WHERE i.ephemeral = 0 AND i.is_template = 0 AND i.issue_type NOT IN {}",
                 readiness::sql_list(&infra)
-            )
+            ),
         };
         let sql = format!(
             "SELECT {} FROM issues i{filter} ORDER BY i.id",
