@@ -233,6 +233,7 @@ fn default_export_leaves_out_wisps_templates_and_infrastructure() {
     let all = s
         .export_lines(ExportOptions {
             all: true,
+            include_infra: false,
             memories: true,
         })
         .unwrap();
