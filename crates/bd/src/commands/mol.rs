@@ -35,6 +35,18 @@ pub enum MolCommand {
     /// Bond two molecules: spawn a formula or proto attached to a molecule, or link two
     /// molecules.
     Bond(BondArgs),
+    /// Epics and molecules whose children are all done but which are still open.
+    Stale(StaleArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StaleArgs {
+    /// Only those other open issues wait on.
+    #[arg(long)]
+    pub blocking: bool,
+    /// Only those assigned to nobody.
+    #[arg(long)]
+    pub unassigned: bool,
 }
 
 #[derive(Debug, Args)]
@@ -139,6 +151,7 @@ pub fn run(g: &Global, cmd: MolCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
         MolCommand::Burn(a) => burn(g, &a, ui),
         MolCommand::Seed(a) => seed(g, &a, ui),
         MolCommand::Bond(a) => bond(g, &a, ui),
+        MolCommand::Stale(a) => stale(g, &a, ui),
     }
 }
 
@@ -172,6 +185,43 @@ pub fn pour(
         (store.instantiate(&cooked, kind, false)?, cooked.formula)
     };
     report(ui, &made, &source, kind)
+}
+
+fn stale(g: &Global, args: &StaleArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let store = super::open(g)?;
+    let stale: Vec<_> = store
+        .stale_molecules()?
+        .into_iter()
+        .filter(|m| !args.blocking || m.blocking_count > 0)
+        .filter(|m| !args.unassigned || m.assignee.is_empty())
+        .collect();
+    let blocking = stale.iter().filter(|m| m.blocking_count > 0).count();
+    if ui.is_json() {
+        ui.json(&serde_json::json!({
+            "stale_molecules": stale, "total_count": stale.len(), "blocking_count": blocking,
+        }))?;
+    } else if stale.is_empty() {
+        ui.status("Nothing is stale: every open epic or molecule has open children");
+    } else {
+        let rows: Vec<Vec<String>> = stale
+            .iter()
+            .map(|m| {
+                vec![
+                    m.id.clone(),
+                    format!("{}/{} done", m.closed_children, m.total_children),
+                    if m.blocking_count > 0 {
+                        format!("blocks {}", m.blocking_count)
+                    } else {
+                        String::new()
+                    },
+                    render::safe(&m.title),
+                ]
+            })
+            .collect();
+        render::table(ui, &rows)?;
+        ui.status("Close them with `bd close`, or `bd mol squash` a molecule");
+    }
+    Ok(())
 }
 
 /// What a `mol bond` operand is.

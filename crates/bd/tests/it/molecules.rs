@@ -225,3 +225,36 @@ fn bond_attaches_a_formula_to_a_molecule_or_links_two_molecules() {
     bad.extend(["--ref", "has space"]);
     fails(&env, &bad, 1);
 }
+
+#[test]
+fn stale_lists_open_epics_whose_children_are_all_done() {
+    let env = store();
+    let epic = crate::create(&env, "epic", &["-t", "epic"]);
+    let kid = crate::create(&env, "kid", &["--parent", &epic]);
+    let waiting = crate::create(&env, "next epic", &["-t", "epic", "--deps", &epic]);
+    assert_eq!(json(&env, &["mol", "stale"])["total_count"], 0);
+    ok(&env, &["close", &kid]);
+    let stale = json(&env, &["mol", "stale"]);
+    assert_eq!(stale["total_count"], 1);
+    let m = &stale["stale_molecules"][0];
+    assert_eq!(
+        (
+            m["id"].as_str(),
+            m["closed_children"].as_i64(),
+            m["total_children"].as_i64()
+        ),
+        (Some(epic.as_str()), Some(1), Some(1))
+    );
+    assert_eq!(m["blocking_issues"], serde_json::json!([waiting]));
+    assert_eq!(
+        json(&env, &["mol", "stale", "--blocking"])["total_count"],
+        1
+    );
+    ok(&env, &["update", &epic, "--assignee", "bob"]);
+    assert_eq!(
+        json(&env, &["mol", "stale", "--unassigned"])["total_count"],
+        0
+    );
+    ok(&env, &["close", &epic]);
+    assert_eq!(json(&env, &["mol", "stale"])["total_count"], 0);
+}

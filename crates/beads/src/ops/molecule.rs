@@ -70,6 +70,21 @@ pub enum BondSource<'a> {
     },
 }
 
+/// An epic or molecule whose children are all done while it is still open (`mol stale`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StaleMolecule {
+    pub id: String,
+    pub title: String,
+    pub total_children: i64,
+    pub closed_children: i64,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub assignee: String,
+    /// Open issues waiting on it through a blocking edge.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub blocking_issues: Vec<String>,
+    pub blocking_count: usize,
+}
+
 /// What an instantiation wrote.
 #[derive(Debug, Clone, Serialize)]
 pub struct Instantiated {
@@ -749,6 +764,47 @@ impl Store {
             steps,
             gates,
         })
+    }
+
+    /// Open epics and molecule roots whose children are all done: finished work nobody
+    /// closed, oldest first.
+    pub fn stale_molecules(&self) -> Result<Vec<StaleMolecule>> {
+        let done = readiness::sql_list(&self.settings.done_statuses());
+        let mut stmt = self.conn().prepare(&format!(
+            "SELECT p.id, p.title, p.assignee, count(*),
+                    count(*) FILTER (WHERE c.status IN {done})
+             FROM issues p
+             JOIN dependencies d ON d.depends_on_id = p.id AND d.type = 'parent-child'
+             JOIN issues c ON c.id = d.issue_id AND c.status != 'tombstone'
+             WHERE p.status NOT IN {done} AND p.is_template = 0
+               AND (p.issue_type = 'epic' OR p.source_formula != '')
+             GROUP BY p.id HAVING count(*) = count(*) FILTER (WHERE c.status IN {done})
+             ORDER BY p.created_at, p.id"
+        ))?;
+        let rows = stmt.query_map([], |r| {
+            Ok(StaleMolecule {
+                id: r.get(0)?,
+                title: r.get(1)?,
+                assignee: r.get(2)?,
+                total_children: r.get(3)?,
+                closed_children: r.get(4)?,
+                blocking_issues: Vec::new(),
+                blocking_count: 0,
+            })
+        })?;
+        let mut stale = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut waiting = self.conn().prepare(&format!(
+            "SELECT d.issue_id FROM dependencies d JOIN issues w ON w.id = d.issue_id
+             WHERE d.depends_on_id = ?1 AND d.type IN ('blocks', 'conditional-blocks')
+               AND w.status NOT IN {done} ORDER BY d.issue_id"
+        ))?;
+        for m in &mut stale {
+            m.blocking_issues = waiting
+                .query_map([&m.id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            m.blocking_count = m.blocking_issues.len();
+        }
+        Ok(stale)
     }
 
     /// A molecule's root, steps in formula order (gates included), the current step and
