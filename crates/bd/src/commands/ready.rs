@@ -26,8 +26,21 @@ pub struct ReadyArgs {
     #[arg(long, conflicts_with = "explain")]
     pub claim: bool,
     /// Why each open issue is ready or blocked: resolved blockers, what still blocks, cycles.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "gated")]
     pub explain: bool,
+    /// Molecules ready to resume: a gate closed, the step it held is ready, and nobody has the
+    /// molecule hooked.
+    #[arg(long, conflicts_with = "claim")]
+    pub gated: bool,
+}
+
+/// A molecule whose gate has closed, with the step that can go on (`ready --gated`).
+#[derive(Debug, Serialize)]
+struct GatedMolecule {
+    molecule_id: String,
+    molecule_title: String,
+    closed_gate: beads::Issue,
+    ready_step: beads::Issue,
 }
 
 /// `ready --explain` (upstream's shape).
@@ -89,6 +102,9 @@ pub fn run(g: &Global, args: ReadyArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     if args.explain {
         return explain(&store, ui);
     }
+    if args.gated {
+        return gated(&store, ui);
+    }
     if args.claim {
         let issue = store.claim_ready(&filter)?;
         if ui.is_json() {
@@ -104,6 +120,66 @@ pub fn run(g: &Global, args: ReadyArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         return Ok(());
     }
     render::issue_query(ui, &store, &filter, true, "No ready work")
+}
+
+fn gated(store: &beads::Store, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let everything = |statuses: &[&str], types: &[&str]| beads::Filter {
+        statuses: statuses.iter().map(|s| (*s).to_owned()).collect(),
+        types: types.iter().map(|s| (*s).to_owned()).collect(),
+        include_ephemeral: true,
+        limit: 0,
+        ..Default::default()
+    };
+    let ready: std::collections::HashSet<String> = store
+        .ready(&everything(&[], &[]))?
+        .into_iter()
+        .map(|v| v.issue.id)
+        .collect();
+    // A molecule someone has hooked is being worked on; it needs no dispatch.
+    let mut hooked = std::collections::HashSet::new();
+    for v in store.list(&everything(&["hooked"], &[]))? {
+        if let Some(root) = store.molecule_root_of(&v.issue.id)? {
+            hooked.insert(root);
+        }
+        hooked.insert(v.issue.id);
+    }
+    let mut found: Vec<GatedMolecule> = Vec::new();
+    for gate in store.list(&everything(&["closed"], &["gate"]))? {
+        let held = store.linked_issues(&gate.issue.id, beads::Direction::Up, Some("blocks"))?;
+        for step in held.into_iter().filter(|s| ready.contains(&s.issue.id)) {
+            let Some(root) = store.molecule_root_of(&step.issue.id)? else {
+                continue;
+            };
+            if hooked.contains(&root) || found.iter().any(|m| m.molecule_id == root) {
+                continue;
+            }
+            found.push(GatedMolecule {
+                molecule_title: store.get(&root)?.title,
+                molecule_id: root,
+                closed_gate: gate.issue.clone(),
+                ready_step: step.issue,
+            });
+        }
+    }
+    if ui.is_json() {
+        ui.json(&serde_json::json!({"count": found.len(), "molecules": found}))?;
+    } else if found.is_empty() {
+        ui.status("No molecule is waiting to resume after a gate");
+    } else {
+        let rows: Vec<Vec<String>> = found
+            .iter()
+            .map(|m| {
+                vec![
+                    m.molecule_id.clone(),
+                    format!("gate {} closed", m.closed_gate.id),
+                    format!("next: {}", m.ready_step.id),
+                    render::safe(&m.molecule_title),
+                ]
+            })
+            .collect();
+        render::table(ui, &rows)?;
+    }
+    Ok(())
 }
 
 fn explain(store: &beads::Store, ui: &mut ui::Ui) -> anyhow::Result<()> {

@@ -131,3 +131,45 @@ fn a_human_gate_is_resolved_by_hand_and_github_gates_ask_gh() {
     assert_eq!(checked["gates"][0]["reason"], "PR 42 was merged");
     assert!(ready(&env).contains(&next));
 }
+
+#[test]
+fn ready_gated_finds_molecules_whose_gate_closed() {
+    let env = store();
+    let formulas = env.work().join(".beads/formulas");
+    std::fs::create_dir_all(&formulas).unwrap();
+    std::fs::write(
+        formulas.join("ship.formula.toml"),
+        "formula = \"ship\"\n[[steps]]\nid = \"build\"\ntitle = \"Build\"\n\
+         [[steps]]\nid = \"deploy\"\ntitle = \"Deploy\"\nneeds = [\"build\"]\n\
+         gate = { type = \"human\" }\n",
+    )
+    .unwrap();
+    let root = json(&env, &["mol", "pour", "ship"])["new_epic_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (build, deploy, gate) = (
+        format!("{root}.build"),
+        format!("{root}.deploy"),
+        format!("{root}.gate-deploy"),
+    );
+    ok(&env, &["close", &build]);
+    assert_eq!(
+        json(&env, &["ready", "--gated"])["count"],
+        0,
+        "the gate still holds"
+    );
+    ok(&env, &["gate", "resolve", &gate]);
+    let found = json(&env, &["ready", "--gated"]);
+    assert_eq!(found["count"], 1);
+    let m = &found["molecules"][0];
+    assert_eq!(
+        (m["molecule_id"].as_str(), m["ready_step"]["id"].as_str()),
+        (Some(root.as_str()), Some(deploy.as_str()))
+    );
+    assert_eq!(m["closed_gate"]["id"], gate.as_str());
+    // Someone picks it up: no longer waiting for dispatch.
+    ok(&env, &["update", &deploy, "--status", "hooked"]);
+    assert_eq!(json(&env, &["ready", "--gated"])["count"], 0);
+    fails(&env, &["ready", "--gated", "--claim"], 2);
+}
