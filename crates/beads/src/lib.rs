@@ -14,6 +14,7 @@ pub mod formula;
 pub mod ids;
 pub mod model;
 pub mod ops;
+mod querylang;
 pub mod readiness;
 pub mod routes;
 mod row;

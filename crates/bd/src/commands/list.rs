@@ -44,6 +44,28 @@ pub struct SearchArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The expression: `field OP value` (= != > >= < <=) joined by AND, OR, NOT and
+    /// parentheses. Fields: status, priority, type, assignee, owner, label, title,
+    /// description, notes, id, spec, parent, created, updated, started, closed, pinned,
+    /// ephemeral, template, mol_type. Dates: 7d / 24h / 2w (ago), +2d, tomorrow, 2026-01-31.
+    #[arg(required = true, value_name = "EXPRESSION")]
+    pub expression: Vec<String>,
+    /// Closed issues too (they are left out unless the expression mentions status).
+    #[arg(short, long)]
+    pub all: bool,
+    /// At most this many (0 for no limit).
+    #[arg(short = 'n', long, default_value_t = 50)]
+    pub limit: usize,
+    /// Sort order: priority, hybrid, oldest, newest, updated, id, title.
+    #[arg(long)]
+    pub sort: Option<String>,
+    /// Reverse the order.
+    #[arg(short, long)]
+    pub reverse: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct CountArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
@@ -90,6 +112,25 @@ pub fn search(g: &Global, args: SearchArgs, ui: &mut ui::Ui) -> anyhow::Result<(
     filter.all = filter.statuses.is_empty();
     let store = super::open(g)?;
     render::issue_query(ui, &store, &filter, false, "No matches")
+}
+
+pub fn query(g: &Global, args: QueryArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let sort = match &args.sort {
+        Some(s) => Sort::parse(s)?,
+        None => Sort::Priority,
+    };
+    let filter = beads::Filter {
+        query: Some(args.expression.join(" ")),
+        all: args.all,
+        include_ephemeral: true,
+        include_templates: true,
+        sort,
+        reverse: args.reverse,
+        limit: args.limit,
+        ..beads::Filter::default()
+    };
+    let store = super::open(g)?;
+    render::issue_query(ui, &store, &filter, false, "No issues match")
 }
 
 pub fn count(g: &Global, args: CountArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {

@@ -72,6 +72,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> anyhow::Result<()> {
         Command::Mol(c) => mol::run(g, c, ui),
         Command::Formula(c) => formula::run(g, c, ui),
         Command::Gate(c) => gate::run(g, c, ui),
+        Command::Query(a) => list::query(g, a, ui),
         Command::Pour(a) => mol::pour(g, &a, beads::ops::molecule::InstanceKind::Mol, ui),
         Command::Migrate(a) => prime::migrate(g, &a, ui),
         Command::Assign(a) => sugar::assign(g, &a, ui),

@@ -793,3 +793,38 @@ fn create_from_a_markdown_plan_makes_every_issue_or_none() {
     fails(&env, &["create", "-f", plan.to_str().unwrap()], 1);
     assert_eq!(count(&env), 3, "nothing from the broken plan was created");
 }
+
+#[test]
+fn query_selects_with_an_expression() {
+    let env = store();
+    let bug = create(&env, "login bug", &["-t", "bug", "-p", "0", "-l", "urgent"]);
+    let task = create(&env, "write docs", &["-p", "3"]);
+    let done = create(&env, "old bug", &["-t", "bug"]);
+    ok(&env, &["close", &done]);
+    let q = |expr: &str| {
+        let mut got = ids(&json(&env, &["query", expr]));
+        got.sort();
+        got
+    };
+    assert_eq!(
+        q("type=bug"),
+        vec![bug.clone()],
+        "closed issues are left out"
+    );
+    let mut both_bugs = vec![bug.clone(), done.clone()];
+    both_bugs.sort();
+    assert_eq!(q("type=bug AND (status=open OR status=closed)"), both_bugs);
+    assert_eq!(q("label=urgent OR priority>2").len(), 2);
+    assert_eq!(q("NOT label=urgent"), vec![task.clone()]);
+    assert_eq!(q("title=docs AND assignee=none"), vec![task.clone()]);
+    assert_eq!(q("created>1d"), {
+        let mut open = vec![bug.clone(), task.clone()];
+        open.sort();
+        open
+    });
+    assert!(q("created<1d").is_empty());
+    assert_eq!(ids(&json(&env, &["query", "type=bug", "--all"])).len(), 2);
+    let out = fails(&env, &["query", "priority=high"], 1);
+    assert!(stderr(&out).contains("invalid"), "{}", stderr(&out));
+    fails(&env, &["query", "(type=bug"], 1);
+}

@@ -85,6 +85,9 @@ pub struct Filter {
     pub notes_contains: Option<String>,
     /// Matches id, title, description or notes.
     pub text: Option<String>,
+    /// A `bd query` expression (`status=open AND priority<2`, …). Without `all` or a status
+    /// in it, closed issues are left out.
+    pub query: Option<String>,
     pub ids: Vec<String>,
     /// Only ids with this prefix (`gt` matches `gt-…`).
     pub id_prefix: Option<String>,
@@ -206,7 +209,8 @@ impl Store {
             }
             let marks = q.placeholders(&f.statuses);
             q.push(format!("i.status IN ({marks})"), []);
-        } else if f.all || f.pinned == Some(true) {
+        } else if f.all || f.pinned == Some(true) || f.query.is_some() {
+            // A query expression decides about statuses itself (see below).
             q.push("i.status != 'tombstone'", []);
         } else {
             let mut hidden: Vec<String> = ["closed", "pinned", "tombstone"]
@@ -375,6 +379,16 @@ impl Store {
         }
         if f.deferred_only {
             q.push("i.defer_until IS NOT NULL", []);
+        }
+        if let Some(text) = &f.query {
+            let now_ts: jiff::Timestamp = now
+                .parse()
+                .map_err(|e: jiff::Error| Error::invalid("clock", e.to_string()))?;
+            let compiled = crate::querylang::compile(text, now_ts)?;
+            if !compiled.mentions_status && !f.all {
+                q.push("i.status != 'closed'", []);
+            }
+            q.push(format!("({})", compiled.sql), compiled.params);
         }
         if f.overdue {
             q.push(
