@@ -282,33 +282,27 @@ fn bond(g: &Global, args: &BondArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         (_, true) => Some(false),
         _ => None,
     };
-    let made = match source_kind {
+    let (proto_id, cooked);
+    let src = match source_kind {
         Operand::Proto => {
-            let id = store.resolve(source)?;
-            let src = BondSource::Proto {
-                id: &id,
+            proto_id = store.resolve(source)?;
+            BondSource::Proto {
+                id: &proto_id,
                 vars: &vars,
-            };
-            store.bond_spawn(
-                src,
-                target,
-                args.kind.into(),
-                child_ref.as_deref(),
-                ephemeral,
-            )?
+            }
         }
         _ => {
-            let cooked = cook_with(&mut loader(g), source, vars, CookMode::Runtime, &[])?;
-            let src = BondSource::Formula(&cooked);
-            store.bond_spawn(
-                src,
-                target,
-                args.kind.into(),
-                child_ref.as_deref(),
-                ephemeral,
-            )?
+            cooked = cook_with(&mut loader(g), source, vars.clone(), CookMode::Runtime, &[])?;
+            BondSource::Formula(&cooked)
         }
     };
+    let made = store.bond_spawn(
+        src,
+        target,
+        args.kind.into(),
+        child_ref.as_deref(),
+        ephemeral,
+    )?;
     let target = store.resolve(target)?;
     if ui.is_json() {
         ui.json(&serde_json::json!({

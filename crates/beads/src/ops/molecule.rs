@@ -580,6 +580,22 @@ impl Store {
         (prefix, self.ctx.clock.now().as_nanosecond())
     }
 
+    /// What an instantiation wrote, with its root as stored now.
+    fn instantiated(
+        &self,
+        root: &str,
+        ids: Vec<String>,
+        steps: usize,
+        gates: usize,
+    ) -> Result<Instantiated> {
+        Ok(Instantiated {
+            root: fetch(self.conn(), root)?,
+            ids,
+            steps,
+            gates,
+        })
+    }
+
     /// The ids an instantiation would create (`<prefix>-mol-?` stands for a minted root).
     pub fn plan_ids(&self, cooked: &Cooked, kind: InstanceKind) -> Result<Vec<String>> {
         let plan = plan_from_cooked(cooked, kind)?;
@@ -651,12 +667,7 @@ impl Store {
             )?;
             Ok((prefix_root, ids))
         })?;
-        Ok(Instantiated {
-            root: fetch(self.conn(), &root_id)?,
-            ids,
-            steps,
-            gates,
-        })
+        self.instantiated(&root_id, ids, steps, gates)
     }
 
     /// Pours a stored proto as a molecule or wisp, substituting `vars`.
@@ -686,12 +697,7 @@ impl Store {
             let ids = write_plan(tx, w, &plan, &new_root, ephemeral, false)?;
             Ok((new_root, ids))
         })?;
-        Ok(Instantiated {
-            root: fetch(self.conn(), &new_root)?,
-            ids,
-            steps,
-            gates,
-        })
+        self.instantiated(&new_root, ids, steps, gates)
     }
 
     /// Spawns `source` and attaches it to the molecule `target` in one transaction: the new
@@ -758,12 +764,7 @@ impl Store {
             readiness::refresh(tx, w.settings, vec![new_root.clone()])?;
             Ok((new_root, ids))
         })?;
-        Ok(Instantiated {
-            root: fetch(self.conn(), &new_root)?,
-            ids,
-            steps,
-            gates,
-        })
+        self.instantiated(&new_root, ids, steps, gates)
     }
 
     /// Open epics and molecule roots whose children are all done: finished work nobody
