@@ -11,8 +11,11 @@ pub struct ShowArgs {
     #[arg(required = true)]
     pub ids: Vec<String>,
     /// Only the children of each issue (JSON: a map from each id to its children).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "refs")]
     pub children: bool,
+    /// Only the issues that refer to each issue, by any edge (JSON: a map from each id).
+    #[arg(long)]
+    pub refs: bool,
     /// Accepted for compatibility with upstream bd: dependents are always shown.
     #[arg(long, hide = true)]
     pub include_dependents: bool,
@@ -36,7 +39,10 @@ pub struct HistoryArgs {
 pub fn run(g: &Global, args: &ShowArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let store = super::open(g)?;
     if args.children {
-        return show_children(&store, &args.ids, ui);
+        return show_linked(&store, &args.ids, Some("parent-child"), ui);
+    }
+    if args.refs {
+        return show_linked(&store, &args.ids, None, ui);
     }
     // As upstream: with several ids, one that matches nothing is a warning and the rest are
     // shown; only when none matches is it an error.
@@ -73,11 +79,17 @@ pub fn run(g: &Global, args: &ShowArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `show --children`: each issue's children with the edge type, as upstream prints them.
-fn show_children(store: &beads::Store, ids: &[String], ui: &mut ui::Ui) -> anyhow::Result<()> {
+/// `show --children` / `--refs`: the issues linking to each issue (by `kind`, or any edge)
+/// with the edge type, as upstream prints them.
+fn show_linked(
+    store: &beads::Store,
+    ids: &[String],
+    kind: Option<&str>,
+    ui: &mut ui::Ui,
+) -> anyhow::Result<()> {
     let mut all = std::collections::BTreeMap::new();
     for id in store.resolve_all(ids)? {
-        let kids = store.linked_issues(&id, beads::Direction::Up, Some("parent-child"))?;
+        let kids = store.linked_issues(&id, beads::Direction::Up, kind)?;
         all.insert(id, kids);
     }
     if ui.is_json() {
@@ -85,12 +97,13 @@ fn show_children(store: &beads::Store, ids: &[String], ui: &mut ui::Ui) -> anyho
         return Ok(());
     }
     for (id, kids) in &all {
-        ui.line(format!("{id}: {} child(ren)", kids.len()))?;
+        ui.line(format!("{id}: {} linked issue(s)", kids.len()))?;
         let rows: Vec<Vec<String>> = kids
             .iter()
             .map(|k| {
                 vec![
                     format!("  {}", k.issue.id),
+                    k.dependency_type.clone(),
                     format!("P{}", k.issue.priority),
                     k.issue.status.clone(),
                     render::safe(&k.issue.title),

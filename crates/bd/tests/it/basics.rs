@@ -758,6 +758,18 @@ fn show_children_maps_each_issue_to_its_children() {
     assert_eq!(shown[&epic][0]["id"], kid.as_str());
     assert_eq!(shown[&epic][0]["dependency_type"], "parent-child");
     assert!(ok(&env, &["show", &epic, "--children"]).contains(&kid));
+    let other = create(&env, "related", &["--deps", &format!("related:{epic}")]);
+    let refs = json(&env, &["show", &epic, "--refs"]);
+    let mut referring: Vec<&str> = refs[&epic]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    referring.sort_unstable();
+    let mut want = vec![kid.as_str(), other.as_str()];
+    want.sort_unstable();
+    assert_eq!(referring, want);
     // Upstream's switches for what `show` includes are accepted; ours includes them always.
     let full = json(
         &env,
