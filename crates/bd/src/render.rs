@@ -54,6 +54,10 @@ pub fn issue_query(
         return issues(ui, &views, empty);
     }
     // The same bytes `ui.json` gives for a Vec, written element by element.
+    let enveloped = ui.is_enveloped();
+    if enveloped {
+        ui.out().write_all(ui::ENVELOPE_OPEN.as_bytes())?;
+    }
     // Errors go through `io::Error` so a closed pipe is still recognised as one.
     let mut json = serde_json::Serializer::pretty(ui.out());
     let mut array = json.serialize_seq(None).map_err(io::Error::from)?;
@@ -62,6 +66,9 @@ pub fn issue_query(
         Ok(())
     })?;
     SerializeSeq::end(array).map_err(io::Error::from)?;
+    if enveloped {
+        write!(ui.out(), "\n}}")?;
+    }
     writeln!(ui.out())?;
     Ok(())
 }

@@ -29,6 +29,8 @@ pub const GT_TMUX_SOCKET: &str = "GT_TMUX_SOCKET";
 pub const GT_TEST_NOW: &str = "GT_TEST_NOW";
 /// The user's name, the last fallback for the actor.
 pub const USER: &str = "USER";
+/// `1` wraps every `bd --json` output as `{"schema_version": 1, "data": …}` (upstream's opt-in).
+pub const BD_JSON_ENVELOPE: &str = "BD_JSON_ENVELOPE";
 
 /// The value of `name` if it is set, valid UTF-8 and not empty.
 pub fn var(name: &str) -> Option<String> {

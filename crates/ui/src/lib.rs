@@ -18,5 +18,5 @@ pub mod run;
 pub mod text;
 
 pub use error::{Classified, CliError, ErrorKind};
-pub use output::Ui;
+pub use output::{ENVELOPE_OPEN, Ui};
 pub use run::{App, main};

@@ -12,10 +12,24 @@ use std::io::{self, BufWriter, IsTerminal, Stdout, Write};
 
 use anstyle::{AnsiColor, Style};
 
+/// The version of the JSON shapes, as upstream numbers it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What a streamed JSON payload is preceded by in an envelope (it is followed by `}`).
+pub const ENVELOPE_OPEN: &str = "{\n  \"schema_version\": 1,\n  \"data\": ";
+
+#[derive(serde::Serialize)]
+struct Envelope<'a, T: ?Sized> {
+    schema_version: u32,
+    data: &'a T,
+}
+
 /// Output for one command run.
 pub struct Ui {
     out: BufWriter<Stdout>,
     json: bool,
+    /// Wrap JSON data as `{"schema_version": 1, "data": …}`.
+    envelope: bool,
     quiet: bool,
     color: bool,
 }
@@ -26,6 +40,7 @@ impl Ui {
         Self {
             out: BufWriter::new(io::stdout()),
             json: false,
+            envelope: false,
             quiet: false,
             color: io::stderr().is_terminal() && !host::env::no_color(),
         }
@@ -34,6 +49,17 @@ impl Ui {
     /// Switches to JSON mode: data as JSON on stdout, errors as JSON on stderr.
     pub fn set_json(&mut self, json: bool) {
         self.json = json;
+    }
+
+    /// Wraps all JSON data in an envelope with the schema version (`BD_JSON_ENVELOPE=1`).
+    pub fn set_envelope(&mut self, envelope: bool) {
+        self.envelope = envelope;
+    }
+
+    /// Whether JSON data is wrapped in an envelope; writers that stream JSON themselves
+    /// write [`ENVELOPE_OPEN`] before and `}` after.
+    pub fn is_enveloped(&self) -> bool {
+        self.envelope
     }
 
     /// Whether `--json` was asked for.
@@ -61,9 +87,17 @@ impl Ui {
         writeln!(self.out, "{line}")
     }
 
-    /// Writes `value` as pretty JSON to stdout.
+    /// Writes `value` as pretty JSON to stdout (in the envelope when asked for).
     pub fn json<T: serde::Serialize + ?Sized>(&mut self, value: &T) -> io::Result<()> {
-        serde_json::to_writer_pretty(&mut self.out, value).map_err(io::Error::from)?;
+        if self.envelope {
+            let wrapped = Envelope {
+                schema_version: SCHEMA_VERSION,
+                data: value,
+            };
+            serde_json::to_writer_pretty(&mut self.out, &wrapped).map_err(io::Error::from)?;
+        } else {
+            serde_json::to_writer_pretty(&mut self.out, value).map_err(io::Error::from)?;
+        }
         writeln!(self.out)
     }
 

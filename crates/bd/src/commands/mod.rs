@@ -36,6 +36,7 @@ use crate::cli::{Cli, Command, Global};
 /// Runs the parsed command line.
 pub fn run(cli: Cli, ui: &mut Ui) -> anyhow::Result<()> {
     ui.set_json(cli.global.json);
+    ui.set_envelope(host::env::var(host::env::BD_JSON_ENVELOPE).as_deref() == Some("1"));
     ui.set_quiet(cli.global.quiet);
     let g = &cli.global;
     match cli.command {

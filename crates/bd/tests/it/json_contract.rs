@@ -278,3 +278,22 @@ fn writes_print_the_issue_with_its_labels_and_parent() {
     let closed = crate::json(&env, &["close", &id]);
     assert_eq!(closed[0]["labels"], serde_json::json!(["a", "b", "c"]));
 }
+
+/// `BD_JSON_ENVELOPE=1` wraps every JSON output, streamed listings included.
+#[test]
+fn the_envelope_wraps_every_output_when_asked_for() {
+    let env = crate::store();
+    let id = crate::create(&env, "a", &[]);
+    env.set("BD_JSON_ENVELOPE", "1");
+    for args in [
+        &["list"][..],
+        &["ready"],
+        &["show", &id],
+        &["config", "get", "issue_prefix"],
+    ] {
+        let out = crate::json(&env, args);
+        assert_eq!(out["schema_version"], 1, "{args:?}: {out}");
+        assert!(!out["data"].is_null(), "{args:?}: {out}");
+    }
+    assert_eq!(crate::json(&env, &["list"])["data"][0]["id"], id.as_str());
+}
