@@ -12,8 +12,7 @@ use crate::render;
 
 #[derive(Debug, Args)]
 pub struct CloseArgs {
-    /// Issue ids.
-    #[arg(required = true)]
+    /// Issue ids [default: the last issue you created, showed or changed].
     pub ids: Vec<String>,
     /// Why it is closed (a failure word such as `failed` frees `conditional-blocks` dependents).
     #[arg(short, long, visible_alias = "resolution")]
@@ -61,7 +60,7 @@ pub struct ReopenArgs {
 
 pub fn run(g: &Global, args: &CloseArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let mut store = super::open(g)?;
-    let ids = store.resolve_all(&args.ids)?;
+    let ids = store.resolve_all(&super::touched::ids_or_last(&store, &args.ids)?)?;
     if (args.suggest_next || args.continue_) && ids.len() > 1 {
         return Err(ui::CliError::usage(
             "--suggest-next and --continue work when closing one issue",
@@ -86,6 +85,9 @@ pub fn run(g: &Global, args: &CloseArgs, ui: &mut ui::Ui) -> anyhow::Result<()> 
         session: args.session.clone().unwrap_or_default(),
     };
     let closed = store.close_all(&ids, &opts)?;
+    if let Some(first) = closed.first() {
+        super::touched::remember(&store, &first.id);
+    }
     let unblocked: Vec<IssueView> = if args.suggest_next {
         let all = beads::Filter {
             limit: 0,

@@ -167,6 +167,7 @@ pub fn run(g: &Global, args: CreateArgs, ui: &mut ui::Ui) -> anyhow::Result<()> 
     let new = args.into_new()?;
     let mut store = super::open(g)?;
     let issue = store.create(new)?;
+    super::touched::remember(&store, &issue.id);
     if ui.is_json() {
         // As it now is, with its labels, parent and counts.
         let view = store.views_of(std::slice::from_ref(&issue.id))?;

@@ -63,7 +63,7 @@ pub fn run(g: &Global, args: &InitArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let store = beads::Store::init(&dir, &prefix, super::context(g))?;
     std::fs::write(
         dir.join(".gitignore"),
-        "# The database is local; commit `bd export` output instead.\nbeads.db*\n*.lock\n",
+        "# The database is local; commit `bd export` output instead.\nbeads.db*\n*.lock\nlast-touched/\n",
     )?;
     if ui.is_json() {
         ui.json(&serde_json::json!({"path": store.path(), "prefix": prefix}))?;

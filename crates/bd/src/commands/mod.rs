@@ -22,6 +22,7 @@ pub mod show;
 pub mod sql;
 pub mod stats;
 pub mod sugar;
+pub mod touched;
 pub mod transfer;
 pub mod update;
 pub mod wisp;

@@ -7,8 +7,7 @@ use crate::render;
 
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// Issue ids.
-    #[arg(required = true)]
+    /// Issue ids [default: the last issue you created, showed or changed].
     pub ids: Vec<String>,
     /// Only the children of each issue (JSON: a map from each id to its children).
     #[arg(long, conflicts_with = "refs")]
@@ -38,21 +37,22 @@ pub struct HistoryArgs {
 
 pub fn run(g: &Global, args: &ShowArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let store = super::open(g)?;
+    let ids = super::touched::ids_or_last(&store, &args.ids)?;
     if args.children {
-        return show_linked(&store, &args.ids, Some("parent-child"), ui);
+        return show_linked(&store, &ids, Some("parent-child"), ui);
     }
     if args.refs {
-        return show_linked(&store, &args.ids, None, ui);
+        return show_linked(&store, &ids, None, ui);
     }
     // As upstream: with several ids, one that matches nothing is a warning and the rest are
     // shown; only when none matches is it an error.
     let mut details = Vec::new();
     let mut first_miss = None;
-    for id in &args.ids {
+    for id in &ids {
         match store.show(id) {
             Ok(d) => details.push(d),
             Err(e @ (beads::Error::NotFound { .. } | beads::Error::Ambiguous { .. })) => {
-                if args.ids.len() > 1 {
+                if ids.len() > 1 {
                     ui.warn(&e);
                 }
                 first_miss.get_or_insert(e);
@@ -64,6 +64,9 @@ pub fn run(g: &Global, args: &ShowArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         && let Some(e) = first_miss
     {
         return Err(e.into());
+    }
+    if let Some(first) = details.first() {
+        super::touched::remember(&store, &first.issue.id);
     }
     if ui.is_json() {
         // Always an array, even for one id: Gas Town and agents rely on it.

@@ -118,6 +118,7 @@ pub struct KeyArgs {
 fn update_one(g: &Global, id: &str, changes: &Changes, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let mut store = super::open(g)?;
     let issue = store.update(id, changes)?;
+    super::touched::remember(&store, &issue.id);
     render::changed(ui, &store, "Updated", std::slice::from_ref(&issue))?;
     Ok(())
 }

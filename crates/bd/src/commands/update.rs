@@ -10,8 +10,7 @@ use crate::cli::Global;
 
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
-    /// Issue ids.
-    #[arg(required = true)]
+    /// Issue ids [default: the last issue you created, showed or changed].
     pub ids: Vec<String>,
     /// New status.
     #[arg(short, long)]
@@ -183,7 +182,11 @@ impl UpdateArgs {
 pub fn run(g: &Global, args: UpdateArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let changes = args.changes()?;
     let mut store = super::open(g)?;
-    let updated = store.update_all(&args.ids, &changes, args.claim)?;
+    let ids = super::touched::ids_or_last(&store, &args.ids)?;
+    let updated = store.update_all(&ids, &changes, args.claim)?;
+    if let Some(first) = updated.first() {
+        super::touched::remember(&store, &first.id);
+    }
     crate::render::changed(ui, &store, "Updated", &updated)?;
     Ok(())
 }

@@ -840,3 +840,28 @@ fn query_selects_with_an_expression() {
     assert!(stderr(&out).contains("invalid"), "{}", stderr(&out));
     fails(&env, &["query", "(type=bug"], 1);
 }
+
+#[test]
+fn show_update_and_close_default_to_your_last_issue() {
+    let env = store();
+    let first = create(&env, "first", &[]);
+    let second = create(&env, "second", &[]);
+    assert_eq!(json(&env, &["show"])[0]["id"], second.as_str());
+    ok(&env, &["show", &first]);
+    assert_eq!(json(&env, &["update", "-p", "0"])[0]["id"], first.as_str());
+    assert_eq!(json(&env, &["close"])[0]["id"], first.as_str());
+    assert_eq!(json(&env, &["show", &second])[0]["status"], "open");
+    // Another agent sharing the store has no last issue of its own.
+    let out = bd(&env)
+        .env("BD_ACTOR", "bob")
+        .args(["close"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&env, &["show", &second])[0]["status"], "open");
+}

@@ -1,0 +1,59 @@
+//! The last issue each actor touched, so `bd show`, `bd update` and `bd close` without an id
+//! act on it (upstream's convenience). Kept per actor, in `.beads/last-touched/<actor>`: in a
+//! town every agent shares the store, and one agent's last issue must never become another's.
+
+use std::path::PathBuf;
+
+use beads::Store;
+
+fn file(store: &Store) -> Option<PathBuf> {
+    // The actor becomes a file name: keep it to safe characters.
+    let actor: String = store
+        .actor()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let actor = actor.trim_start_matches('.');
+    if actor.is_empty() {
+        return None;
+    }
+    Some(store.path().parent()?.join("last-touched").join(actor))
+}
+
+/// Remembers `id` as this actor's last issue. Best effort: a read-only disk must not fail the
+/// command that already did its work, so a failure is only logged.
+pub fn remember(store: &Store, id: &str) {
+    let Some(path) = file(store) else { return };
+    let write = || -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&path, format!("{id}\n"))
+    };
+    if let Err(e) = write() {
+        tracing::warn!(path = %path.display(), error = %e, "could not remember the last-touched issue");
+    }
+}
+
+/// The ids given, or this actor's last-touched issue when none was.
+pub fn ids_or_last(store: &Store, ids: &[String]) -> anyhow::Result<Vec<String>> {
+    if !ids.is_empty() {
+        return Ok(ids.to_vec());
+    }
+    let last = file(store)
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    match last {
+        Some(id) => Ok(vec![id]),
+        None => Err(ui::CliError::usage("give an issue id")
+            .hint("without one, bd uses the last issue you created, showed or changed, and there is none yet")
+            .into()),
+    }
+}
