@@ -118,6 +118,9 @@ pub enum Command {
     /// Formulas on the search path.
     #[command(subcommand)]
     Formula(formula::FormulaCommand),
+    /// The rig's merge slot: a mutex for whoever resolves merge conflicts.
+    #[command(subcommand)]
+    MergeSlot(slot::SlotCommand),
     /// Issues matching an expression: `bd query "status=open AND priority<2"`.
     Query(list::QueryArgs),
     /// Gates: issues that hold work back until a timer, a bead, a GitHub run or PR, or a person.

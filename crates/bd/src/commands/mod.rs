@@ -19,6 +19,7 @@ pub mod plan;
 pub mod prime;
 pub mod ready;
 pub mod show;
+pub mod slot;
 pub mod sql;
 pub mod stats;
 pub mod sugar;
@@ -74,6 +75,7 @@ pub fn run(cli: Cli, ui: &mut Ui) -> anyhow::Result<()> {
         Command::Mol(c) => mol::run(g, c, ui),
         Command::Formula(c) => formula::run(g, c, ui),
         Command::Gate(c) => gate::run(g, c, ui),
+        Command::MergeSlot(c) => slot::run(g, c, ui),
         Command::Query(a) => list::query(g, a, ui),
         Command::Pour(a) => mol::pour(g, &a, beads::ops::molecule::InstanceKind::Mol, ui),
         Command::Migrate(a) => prime::migrate(g, &a, ui),

@@ -173,3 +173,50 @@ fn ready_gated_finds_molecules_whose_gate_closed() {
     assert_eq!(json(&env, &["ready", "--gated"])["count"], 0);
     fails(&env, &["ready", "--gated", "--claim"], 2);
 }
+
+#[test]
+fn the_merge_slot_is_held_by_one_agent_at_a_time() {
+    let env = store();
+    let as_bob = |args: &[&str]| {
+        let out = bd(&env)
+            .env("BD_ACTOR", "bob")
+            .args(args)
+            .arg("--json")
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        (out.status.code(), v)
+    };
+    let out = crate::run(&env, &["merge-slot", "check"]);
+    assert_eq!(out.status.code(), Some(1), "no slot yet");
+    assert_eq!(json(&env, &["merge-slot", "create"])["id"], "t-merge-slot");
+    ok(&env, &["merge-slot", "create"]);
+    assert_eq!(json(&env, &["merge-slot", "check"])["available"], true);
+    assert_eq!(json(&env, &["merge-slot", "acquire"])["acquired"], true);
+    assert_eq!(
+        json(&env, &["merge-slot", "acquire"])["acquired"],
+        true,
+        "again is fine"
+    );
+
+    let (code, busy) = as_bob(&["merge-slot", "acquire"]);
+    assert_eq!((code, busy["holder"].as_str()), (Some(1), Some("alice")));
+    let (code, queued) = as_bob(&["merge-slot", "acquire", "--wait"]);
+    assert_eq!((code, queued["position"].as_u64()), (Some(1), Some(1)));
+    let state = json(&env, &["merge-slot", "check"]);
+    assert_eq!(
+        (state["holder"].as_str(), state["waiters"].clone()),
+        (Some("alice"), serde_json::json!(["bob"]))
+    );
+    let (code, _) = as_bob(&["merge-slot", "release", "--holder", "bob"]);
+    assert_eq!(code, Some(1), "bob does not hold it");
+
+    ok(&env, &["merge-slot", "release"]);
+    assert_eq!(json(&env, &["merge-slot", "check"])["available"], true);
+    let (code, got) = as_bob(&["merge-slot", "acquire"]);
+    assert_eq!((code, got["acquired"].as_bool()), (Some(0), Some(true)));
+    assert_eq!(
+        json(&env, &["merge-slot", "check"])["waiters"],
+        serde_json::json!([])
+    );
+}

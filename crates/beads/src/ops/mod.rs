@@ -11,6 +11,7 @@ pub mod maintenance;
 pub mod molecule;
 pub mod mr;
 pub mod query;
+pub mod slot;
 pub mod update;
 pub mod work;
 

@@ -524,7 +524,12 @@ fn apply(new: &mut Issue, c: &Changes, issue_type: Option<&str>, w: &WriteCtx<'_
 }
 
 /// Writes the changed columns and one event per kind of change.
-fn store_fields(tx: &Connection, old: &Issue, new: &Issue, w: &WriteCtx<'_>) -> Result<()> {
+pub(crate) fn store_fields(
+    tx: &Connection,
+    old: &Issue,
+    new: &Issue,
+    w: &WriteCtx<'_>,
+) -> Result<()> {
     let mut updated = new.clone();
     updated.updated_at = w.now.to_owned();
     crate::row::upsert_issue(tx, &updated, "")?;
