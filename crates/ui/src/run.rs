@@ -41,7 +41,7 @@ where
             .and_then(|()| ui.flush());
         return ExitCode::SUCCESS;
     }
-    let cli = match C::try_parse() {
+    let cli = match parse::<C>() {
         Ok(cli) => cli,
         Err(err) => return clap_exit(&mut ui, &err),
     };
@@ -90,6 +90,19 @@ fn clap_exit(ui: &mut Ui, err: &clap::Error) -> ExitCode {
             ExitCode::from(error::ErrorKind::Usage.exit_code())
         }
     }
+}
+
+/// `C::try_parse()`, without dropping clap's command tree afterwards: with every subcommand
+/// and its arguments, freeing the tree costs as much as a quick command's own work, and the
+/// process ends soon anyway.
+fn parse<C: Parser>() -> Result<C, clap::Error> {
+    let mut command = C::command();
+    let parsed = command
+        .try_get_matches_from_mut(std::env::args_os())
+        .and_then(|mut matches| C::from_arg_matches_mut(&mut matches))
+        .map_err(|e| e.format(&mut command));
+    std::mem::forget(command);
+    parsed
 }
 
 /// Whether the command line is exactly `--version` or `-V`.
