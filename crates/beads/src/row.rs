@@ -34,6 +34,37 @@ pub(crate) const VIEW_COLUMNS: &str = concat!(
     i.cached_comment_count"
 );
 
+/// [`VIEW_COLUMNS`] with the rarely used columns replaced by `NULL`: SQLite then does not
+/// extract them for every row of a large listing. A row whose rare fields are set (few) is
+/// read again whole by [`listing_view_from_row`]. Position for position the same as
+/// [`VIEW_COLUMNS`] (`listing_columns_line_up_with_view_columns` checks).
+pub(crate) const LISTING_COLUMNS: &str = "i.id, i.title, i.description, NULL, NULL, NULL,
+    i.status, i.priority, i.issue_type, i.assignee, NULL, NULL, i.created_at, i.created_by,
+    i.updated_at, i.started_at, i.closed_at, i.close_reason, NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    NULL, NULL, NULL, i.cached_rare_fields, i.cached_labels, i.cached_parent,
+    i.cached_dependency_count, i.cached_dependent_count, i.cached_comment_count";
+
+/// Reads an [`IssueView`] from a row selected with [`LISTING_COLUMNS`]; an issue with rare
+/// fields set is read again whole.
+pub(crate) fn listing_view_from_row(
+    r: &Row<'_>,
+    conn: &rusqlite::Connection,
+) -> rusqlite::Result<IssueView> {
+    let issue = if r.get::<_, bool>(RARE_FIELDS_COLUMN)? {
+        let id: String = r.get(0)?;
+        conn.prepare_cached(&format!(
+            "SELECT {ISSUE_COLUMNS} FROM issues i WHERE i.id = ?1"
+        ))?
+        .query_row([&id], issue_from_row)?
+    } else {
+        issue_from_row(r)?
+    };
+    with_summaries(r, issue)
+}
+
 /// How many columns [`ISSUE_COLUMNS`] selects: a query's own extra columns start here.
 pub(crate) const ISSUE_COLUMN_COUNT: usize = RARE_FIELDS_COLUMN + 1;
 
@@ -46,6 +77,12 @@ const RARE_FIELDS_COLUMN: usize = 47;
 /// Reads an [`IssueView`] (without dependencies or comments) from a row selected with
 /// [`VIEW_COLUMNS`].
 pub(crate) fn view_from_row(r: &Row<'_>) -> rusqlite::Result<IssueView> {
+    with_summaries(r, issue_from_row(r)?)
+}
+
+/// `issue` with the relation summaries of row `r` (selected with [`VIEW_COLUMNS`] or
+/// [`LISTING_COLUMNS`]).
+fn with_summaries(r: &Row<'_>, issue: Issue) -> rusqlite::Result<IssueView> {
     let labels: String = r.get(FIRST_SUMMARY_COLUMN)?;
     Ok(IssueView {
         labels: if labels == "[]" {
@@ -65,7 +102,7 @@ pub(crate) fn view_from_row(r: &Row<'_>) -> rusqlite::Result<IssueView> {
         comment_count: r.get(FIRST_SUMMARY_COLUMN + 4)?,
         dependencies: None,
         comments: None,
-        issue: issue_from_row(r)?,
+        issue,
     })
 }
 
@@ -272,6 +309,27 @@ mod tests {
 
     /// Columns of `issues` that are not issue fields.
     const NOT_FIELDS: &[&str] = &["content_hash", "is_blocked"];
+
+    /// [`super::LISTING_COLUMNS`] must select what [`super::VIEW_COLUMNS`] selects at every
+    /// position it keeps, and `NULL` only where a rarely used field is.
+    #[test]
+    fn listing_columns_line_up_with_view_columns() {
+        let split =
+            |s: &str| -> Vec<String> { s.split(',').map(|c| c.trim().to_owned()).collect() };
+        let (listing, view) = (split(super::LISTING_COLUMNS), split(super::VIEW_COLUMNS));
+        assert_eq!(listing.len(), view.len());
+        let always: Vec<String> = ALWAYS_READ.iter().map(|c| format!("i.{c}")).collect();
+        for (l, v) in listing.iter().zip(&view) {
+            if l == "NULL" {
+                assert!(
+                    !always.contains(v),
+                    "`{v}` is always read but NULL in listings"
+                );
+            } else {
+                assert_eq!(l, v);
+            }
+        }
+    }
 
     /// A row is read without its rarely used fields when the schema says none is set: a
     /// column the schema's test or trigger leaves out would be silently dropped when the row is

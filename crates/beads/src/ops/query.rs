@@ -16,7 +16,10 @@ use crate::ops::deps::{comments_of, dep_from_row, labels_of};
 use crate::ops::fetch;
 use crate::ops::update::claim_in_tx;
 use crate::readiness::{self, sql_list};
-use crate::row::{ISSUE_COLUMNS, VIEW_COLUMNS, issue_from_row, view_from_row};
+use crate::row::{
+    ISSUE_COLUMNS, LISTING_COLUMNS, VIEW_COLUMNS, issue_from_row, listing_view_from_row,
+    view_from_row,
+};
 use crate::store::Store;
 
 /// Orders for `ready` and `list`.
@@ -743,14 +746,15 @@ impl Store {
         ready: bool,
         mut each: impl FnMut(IssueView) -> std::result::Result<(), E>,
     ) -> std::result::Result<usize, E> {
-        let (sql, params) = self.select_sql(f, ready, VIEW_COLUMNS)?;
-        let mut stmt = self.conn().prepare_cached(&sql).map_err(Error::from)?;
+        let (sql, params) = self.select_sql(f, ready, LISTING_COLUMNS)?;
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&sql).map_err(Error::from)?;
         let mut rows = stmt
             .query(params_from_iter(params.iter()))
             .map_err(Error::from)?;
         let mut n = 0;
         while let Some(row) = rows.next().map_err(Error::from)? {
-            each(view_from_row(row).map_err(Error::from)?)?;
+            each(listing_view_from_row(row, conn).map_err(Error::from)?)?;
             n += 1;
         }
         Ok(n)
