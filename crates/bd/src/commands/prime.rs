@@ -64,11 +64,7 @@ pub fn run(g: &Global, _args: &PrimeArgs, ui: &mut ui::Ui) -> anyhow::Result<()>
         &mine,
     ));
     text.push_str(&section("Ready to start", &ready));
-    let memories: Vec<(String, String)> = store
-        .kv_list()?
-        .into_iter()
-        .filter_map(|(k, v)| Some((k.strip_prefix(super::sugar::MEMORY)?.to_owned(), v)))
-        .collect();
+    let memories = store.memories()?;
     if !memories.is_empty() {
         text.push_str("\n## Memories (`bd remember`)\n\n");
         for (key, value) in &memories {

@@ -2,6 +2,7 @@
 //! defer, undefer, promote, link, relate, unrelate, duplicate, supersede; and agent memories
 //! (remember, memories, recall, forget) kept in the kv namespace under `memory.`.
 
+use beads::ops::config::MEMORY_PREFIX;
 use beads::{Changes, CloseOptions, Store};
 use clap::Args;
 
@@ -329,9 +330,6 @@ pub fn supersede(g: &Global, a: &SupersedeArgs, ui: &mut ui::Ui) -> anyhow::Resu
     Ok(())
 }
 
-/// Where memories live in the kv namespace (upstream's prefix; `bd import` puts them there).
-pub const MEMORY: &str = "memory.";
-
 /// A key made from the text: lower-case words joined by `-`, at most 40 characters.
 fn slug(text: &str) -> String {
     let words = text
@@ -360,7 +358,7 @@ pub fn remember(g: &Global, a: &RememberArgs, ui: &mut ui::Ui) -> anyhow::Result
         return Err(ui::CliError::usage("no key could be made from the text; give `--key`").into());
     }
     let mut store = super::open(g)?;
-    let full = format!("{MEMORY}{key}");
+    let full = format!("{MEMORY_PREFIX}{key}");
     let action = if store.kv_get(&full)?.is_some() {
         "updated"
     } else {
@@ -379,9 +377,8 @@ pub fn memories(g: &Global, a: &MemoriesArgs, ui: &mut ui::Ui) -> anyhow::Result
     let store = super::open(g)?;
     let needle = a.search.as_deref().map(str::to_lowercase);
     let found: serde_json::Map<String, serde_json::Value> = store
-        .kv_list()?
+        .memories()?
         .into_iter()
-        .filter_map(|(k, v)| Some((k.strip_prefix(MEMORY)?.to_owned(), v)))
         .filter(|(k, v)| {
             needle
                 .as_deref()
@@ -410,7 +407,7 @@ pub fn memories(g: &Global, a: &MemoriesArgs, ui: &mut ui::Ui) -> anyhow::Result
 
 pub fn recall(g: &Global, a: &KeyArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let store = super::open(g)?;
-    let Some(value) = store.kv_get(&format!("{MEMORY}{}", a.key))? else {
+    let Some(value) = store.kv_get(&format!("{MEMORY_PREFIX}{}", a.key))? else {
         return Err(
             ui::CliError::user(format!("no memory with key `{}`", a.key))
                 .hint("`bd memories` lists them")
@@ -427,7 +424,7 @@ pub fn recall(g: &Global, a: &KeyArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
 
 pub fn forget(g: &Global, a: &KeyArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let mut store = super::open(g)?;
-    if !store.kv_clear(&format!("{MEMORY}{}", a.key))? {
+    if !store.kv_clear(&format!("{MEMORY_PREFIX}{}", a.key))? {
         return Err(ui::CliError::user(format!("no memory with key `{}`", a.key)).into());
     }
     if ui.is_json() {

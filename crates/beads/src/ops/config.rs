@@ -8,6 +8,14 @@ use crate::store::{Store, WriteCtx};
 
 const KV_PREFIX: &str = "kv.";
 
+/// Where agent memories (`bd remember`, upstream's memory lines in JSONL) live in kv.
+pub const MEMORY_PREFIX: &str = "memory.";
+
+/// The config key a memory is stored under.
+pub(crate) fn memory_config_key(key: &str) -> String {
+    format!("{KV_PREFIX}{MEMORY_PREFIX}{key}")
+}
+
 /// Config keys with a meaning to the store, checked when set.
 fn validate_config(store: &Store, key: &str, value: &str) -> Result<()> {
     match key {
@@ -109,6 +117,15 @@ impl Store {
     /// All kv pairs (keys without the `kv.` prefix), sorted.
     pub fn kv_list(&self) -> Result<Vec<(String, String)>> {
         self.pairs("SELECT substr(key, 4), value FROM config WHERE key LIKE 'kv.%' AND key > ?1 ORDER BY key", "")
+    }
+
+    /// Agent memories: the kv pairs under [`MEMORY_PREFIX`], keys without it, sorted.
+    pub fn memories(&self) -> Result<Vec<(String, String)>> {
+        Ok(self
+            .kv_list()?
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(MEMORY_PREFIX)?.to_owned(), v)))
+            .collect())
     }
 
     fn pairs(&self, sql: &str, arg: &str) -> Result<Vec<(String, String)>> {

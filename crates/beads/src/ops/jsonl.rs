@@ -104,13 +104,10 @@ impl Store {
             );
         }
         if opts.memories {
-            for (key, value) in self.kv_list()? {
-                if let Some(k) = key.strip_prefix("memory.") {
-                    out.push(
-                        serde_json::json!({"_type": "memory", "key": k, "value": value})
-                            .to_string(),
-                    );
-                }
+            for (key, value) in self.memories()? {
+                out.push(
+                    serde_json::json!({"_type": "memory", "key": key, "value": value}).to_string(),
+                );
             }
         }
         Ok(out)
@@ -176,7 +173,7 @@ impl Store {
                     Line::Memory(key, value) => {
                         tx.execute(
                             "INSERT INTO config (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                            [format!("kv.memory.{key}"), value.clone()],
+                            [crate::ops::config::memory_config_key(key), value.clone()],
                         )?;
                         report.memories += 1;
                     }
