@@ -168,21 +168,20 @@ fn check(g: &Global, a: &CheckArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let mut report = Vec::new();
     for gate in gates {
         let decided = match store.check_gate(&gate) {
-            Ok(Some(c)) => Ok(Some(c)),
-            Ok(None) if gate.await_type.starts_with("gh:") => github(&gate).map(Some),
-            Ok(None) => Ok(None), // Human and mail gates wait for `bd gate resolve`.
+            Ok(Some(c)) => Ok(c),
+            Ok(None) if gate.await_type.starts_with("gh:") => github(&gate),
+            Ok(None) => continue, // Human and mail gates wait for `bd gate resolve`.
             Err(e) => Err(anyhow::Error::from(e)),
         };
         let (outcome, reason) = match decided {
-            Ok(None) => continue,
-            Ok(Some(GateCheck::Resolved(why))) => {
+            Ok(GateCheck::Resolved(why)) => {
                 if !a.dry_run {
                     close_gate(&mut store, &gate.id, &why)?;
                 }
                 ("resolved", why)
             }
-            Ok(Some(GateCheck::Pending(why))) => ("pending", why),
-            Ok(Some(GateCheck::Escalate(why))) => ("escalate", why),
+            Ok(GateCheck::Pending(why)) => ("pending", why),
+            Ok(GateCheck::Escalate(why)) => ("escalate", why),
             Err(e) => ("error", format!("{e:#}")),
         };
         report.push(Checked {
