@@ -30,11 +30,18 @@ fn file(store: &Store) -> Option<PathBuf> {
 /// command that already did its work, so a failure is only logged.
 pub fn remember(store: &Store, id: &str) {
     let Some(path) = file(store) else { return };
+    // `show` calls this every time: create the directory only the first time it is missing.
     let write = || -> std::io::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+        let line = format!("{id}\n");
+        match std::fs::write(&path, &line) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                std::fs::write(&path, &line)
+            }
+            other => other,
         }
-        std::fs::write(&path, format!("{id}\n"))
     };
     if let Err(e) = write() {
         tracing::warn!(path = %path.display(), error = %e, "could not remember the last-touched issue");
