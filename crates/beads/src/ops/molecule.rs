@@ -339,6 +339,20 @@ fn plan_from_cooked(c: &Cooked, kind: InstanceKind) -> Result<Plan> {
     Ok(plan)
 }
 
+/// The parent (through `parent-child`) of issue `id` if it was poured from a formula: a
+/// molecule root or a step with steps of its own.
+pub(crate) fn formula_parent(conn: &Connection, id: &str) -> Result<Option<Issue>> {
+    let parent: Option<String> = conn
+        .query_row(
+            "SELECT p.id FROM dependencies d JOIN issues p ON p.id = d.depends_on_id
+             WHERE d.issue_id = ?1 AND d.type = 'parent-child' AND p.source_formula != ''",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    parent.map(|p| fetch(conn, &p)).transpose()
+}
+
 /// How deep molecule steps may nest when looking for a step's root.
 const MAX_NESTING: usize = 64;
 
@@ -864,16 +878,10 @@ impl Store {
         let mut root = None;
         // Bounded: parent-child edges form no cycles, but a hand-edited store could.
         for _ in 0..MAX_NESTING {
-            let parent: Option<String> = self
-                .conn()
-                .query_row(
-                    "SELECT p.id FROM dependencies d JOIN issues p ON p.id = d.depends_on_id
-                     WHERE d.issue_id = ?1 AND d.type = 'parent-child' AND p.source_formula != ''",
-                    [&id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let Some(parent) = parent else { break };
+            let Some(parent) = formula_parent(self.conn(), &id)? else {
+                break;
+            };
+            let parent = parent.id;
             root = Some(parent.clone());
             id = parent;
         }

@@ -1,6 +1,6 @@
 //! Changing issues: update, claim, close, reopen, delete.
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
@@ -324,21 +324,12 @@ fn finished_molecule_node_above(
     w: &WriteCtx<'_>,
     id: &str,
 ) -> Result<Option<String>> {
-    let done = readiness::sql_list(&w.settings.done_statuses());
-    let node: Option<String> = tx
-        .query_row(
-            &format!(
-                "SELECT p.id FROM dependencies d JOIN issues p ON p.id = d.depends_on_id
-                 WHERE d.issue_id = ?1 AND d.type = 'parent-child'
-                   AND p.source_formula != '' AND p.is_template = 0 AND p.status NOT IN {done}"
-            ),
-            [id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(node) = node else {
-        return Ok(None);
+    let done_statuses = w.settings.done_statuses();
+    let node = match crate::ops::molecule::formula_parent(tx, id)? {
+        Some(p) if !p.is_template && !done_statuses.contains(&p.status) => p.id,
+        _ => return Ok(None),
     };
+    let done = readiness::sql_list(&done_statuses);
     let unfinished: i64 = tx.query_row(
         &format!(
             "SELECT count(*) FROM dependencies d JOIN issues c ON c.id = d.issue_id
