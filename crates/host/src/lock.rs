@@ -90,7 +90,20 @@ mod tests {
         let first = try_lock(&path).unwrap();
         assert!(matches!(try_lock(&path), Err(LockError::Busy { .. })));
         drop(first);
-        assert!(try_lock(&path).is_ok());
+        // Other tests spawn processes meanwhile: a fork taken while `first` was open holds a
+        // copy of its descriptor, and so the lock, until the child's exec closes it (the file
+        // is close-on-exec). Give that window time to pass; the lock must come free.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let relocked = loop {
+            match try_lock(&path) {
+                Ok(guard) => break Some(guard),
+                Err(LockError::Busy { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(_) => break None,
+            }
+        };
+        assert!(relocked.is_some(), "the lock never came free");
     }
 
     #[test]
