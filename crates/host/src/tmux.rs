@@ -15,6 +15,11 @@
 //! Session names are checked ([`check_name`]): tmux expands formats in them and reserves `:`
 //! and `.` for targets. Commands address a session as `=<name>` (exact match, never a prefix)
 //! and its pane as `=<name>:`.
+//!
+//! A server may be shared (two towns given one `GT_TMUX_SOCKET`). A [`Tmux`] made
+//! [`Tmux::with_owner`] stamps each session it creates with the user option [`OWNER_OPTION`]
+//! in the same tmux call, and [`Tmux::pane`] reports every session's stamp
+//! ([`PaneInfo::owner`]) so callers can leave other owners' sessions alone.
 #![expect(
     clippy::disallowed_methods,
     reason = "this module is the one place that runs tmux"
@@ -34,9 +39,11 @@ pub const HEIGHT: u16 = 50;
 const SEND_CHUNK: usize = 512;
 /// Field separator in our `-F` formats: a control character no field can contain.
 const SEP: char = '\x1f';
-/// The `-F` format of [`Tmux::pane`].
-const PANE_FORMAT: &str =
-    "#{pane_id}\x1f#{pane_pid}\x1f#{pane_dead}\x1f#{pane_dead_status}\x1f#{pane_current_command}";
+/// The tmux user option that names who owns a session (a town's canonical root).
+pub const OWNER_OPTION: &str = "@gt_town";
+/// The `-F` format of [`Tmux::pane`]; the owner comes last, so nothing in it can shift a field.
+const PANE_FORMAT: &str = "#{pane_id}\x1f#{pane_pid}\x1f#{pane_dead}\x1f#{pane_dead_status}\x1f\
+     #{pane_current_command}\x1f#{@gt_town}";
 /// The `-F` format that [`Tmux::new_session`] and [`Tmux::respawn_pane`] read back.
 const IDS_FORMAT: &str = "#{pane_id}\x1f#{pane_pid}";
 
@@ -101,12 +108,16 @@ pub struct PaneInfo {
     pub dead_status: Option<i32>,
     /// The foreground process's name as tmux sees it.
     pub current_command: String,
+    /// The session's [`OWNER_OPTION`]; empty when it has none.
+    pub owner: String,
 }
 
 /// A tmux server, named by its socket (`tmux -L <socket>`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tmux {
     socket: String,
+    /// Stamped on every new session as [`OWNER_OPTION`].
+    owner: Option<String>,
 }
 
 impl Tmux {
@@ -114,7 +125,19 @@ impl Tmux {
     pub fn new(socket: impl Into<String>) -> Self {
         Self {
             socket: socket.into(),
+            owner: None,
         }
+    }
+
+    /// Stamps every session this client creates with `owner` as [`OWNER_OPTION`].
+    pub fn with_owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = Some(owner.into());
+        self
+    }
+
+    /// What new sessions are stamped with, if anything.
+    pub fn owner(&self) -> Option<&str> {
+        self.owner.as_deref()
     }
 
     /// The socket name.
@@ -194,6 +217,16 @@ impl Tmux {
             "remain-on-exit".to_owned(),
             "on".to_owned(),
         ]);
+        if let Some(owner) = &self.owner {
+            args.extend([
+                ";".to_owned(),
+                "set-option".to_owned(),
+                "-t".to_owned(),
+                pane_target(name),
+                OWNER_OPTION.to_owned(),
+                escape_arg(owner),
+            ]);
+        }
         Ok(self.argv(&args))
     }
 
@@ -638,12 +671,15 @@ fn parse_pane(line: &str) -> Option<PaneInfo> {
     };
     let dead_status = fields.next()?.parse().ok();
     let current_command = fields.next()?.to_owned();
+    // The owner is the rest of the line, separators and all.
+    let owner = fields.collect::<Vec<_>>().join(&SEP.to_string());
     Some(PaneInfo {
         pane_id,
         pid,
         dead,
         dead_status,
         current_command,
+        owner,
     })
 }
 
@@ -840,6 +876,15 @@ mod tests {
                 "on",
             ])
         );
+        let owned = tmux
+            .clone()
+            .with_owner("/town;")
+            .new_session_argv("gt-nux", Path::new("/"), &[], &s(&["x"]))
+            .unwrap();
+        assert_eq!(
+            owned[owned.len() - 6..],
+            s(&[";", "set-option", "-t", "=gt-nux:", "@gt_town", r"/town\;"])
+        );
         assert!(matches!(
             tmux.new_session_argv("x", Path::new("/"), &[], &[]),
             Err(TmuxError::EmptyCommand { .. })
@@ -904,8 +949,13 @@ mod tests {
                 pid: 4242,
                 dead: false,
                 dead_status: None,
-                current_command: "claude".into()
+                current_command: "claude".into(),
+                owner: String::new(),
             })
+        );
+        assert_eq!(
+            parse_pane("%3\x1f4242\x1f0\x1f\x1fclaude\x1f/town/a\x1fb").map(|p| p.owner),
+            Some("/town/a\x1fb".to_owned())
         );
         assert_eq!(
             parse_pane("%3\x1f4242\x1f1\x1f2\x1fsh").map(|p| (p.dead, p.dead_status)),
@@ -1030,6 +1080,21 @@ mod tests {
         assert!(!spawn::is_alive(ids.pid));
         assert_eq!(tmux.pane("agent").unwrap(), None);
         tmux.kill_session("agent", Duration::from_secs(1)).unwrap();
+    }
+
+    #[test]
+    fn sessions_carry_their_owners_stamp() {
+        let Some((_server, tmux)) = server() else {
+            return;
+        };
+        let owned = tmux.clone().with_owner("/towns/a b;#{x}");
+        owned
+            .new_session("mine", &tmp(), &[], &sh("exec sleep 300"))
+            .unwrap();
+        tmux.new_session("plain", &tmp(), &[], &sh("exec sleep 300"))
+            .unwrap();
+        assert_eq!(tmux.pane("mine").unwrap().unwrap().owner, "/towns/a b;#{x}");
+        assert_eq!(owned.pane("plain").unwrap().unwrap().owner, "");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -48,8 +49,9 @@ fn json(out: &Output) -> Value {
 /// A town with rig `gastown` on a local bare remote, sessions on a private tmux server, and
 /// the scripted agent as the default agent.
 struct Town {
-    // Dropped first: the tmux server (and every agent in it) goes before the temp dir.
-    server: TmuxServer,
+    // Dropped first: the tmux server (and every agent in it) goes before the temp dir. Shared
+    // when two towns run on one socket (`Town::beside`).
+    server: Rc<TmuxServer>,
     env: TestEnv,
     root: PathBuf,
     remote: PathBuf,
@@ -61,7 +63,16 @@ impl Town {
         if !require_cmd("tmux") || !require_cmd("git") {
             return None;
         }
-        let server = TmuxServer::start();
+        Some(Self::on(Rc::new(TmuxServer::start())))
+    }
+
+    /// A second town in a temp dir of its own, with its sessions on `self`'s tmux server (both
+    /// towns set `GT_TMUX_SOCKET` to the same socket).
+    fn beside(&self) -> Self {
+        Self::on(Rc::clone(&self.server))
+    }
+
+    fn on(server: Rc<TmuxServer>) -> Self {
         let env = TestEnv::new();
         env.set("GT_TMUX_SOCKET", server.socket_name());
         // Sessions find `gt`, `bd` and `gt-scripted-agent` here.
@@ -80,7 +91,7 @@ impl Town {
         let url = format!("file://{}", town.remote.display());
         ok(town.gt(&["rig", "add", "gastown", &url]));
         ok(town.gt(&["config", "set", "default_agent", "scripted"]));
-        Some(town)
+        town
     }
 
     fn rig(&self) -> PathBuf {
@@ -163,14 +174,21 @@ impl Town {
         });
     }
 
-    /// The names of the tmux sessions, without the guard's sentinel.
+    /// This town's sessions on the tmux server, by the names the store and `gt` use: the tmux
+    /// sessions whose names end in the town's tag, with the tag cut off.
     fn sessions(&self) -> BTreeSet<String> {
+        let suffix = self.tmux_name("");
         self.server
             .run(["list-sessions", "-F", "#{session_name}"])
             .lines()
-            .filter(|s| *s != testkit::tmux::SENTINEL)
+            .filter_map(|s| s.strip_suffix(&suffix))
             .map(str::to_owned)
             .collect()
+    }
+
+    /// The tmux session behind this town's session `name` (`gt-furiosa-1a2b3c4d`).
+    fn tmux_name(&self, name: &str) -> String {
+        format!("{name}-{}", ::town::runtime::town_tag(&self.root))
     }
 
     /// Every session's pane, for failure messages.
@@ -178,9 +196,9 @@ impl Town {
         self.sessions()
             .iter()
             .map(|s| {
-                let text = self
-                    .server
-                    .run(["capture-pane", "-p", "-S", "-200", "-t", s]);
+                let text =
+                    self.server
+                        .run(["capture-pane", "-p", "-S", "-200", "-t", &self.tmux_name(s)]);
                 format!("--- {s} ---\n{}", text.trim_end())
             })
             .collect::<Vec<_>>()
@@ -693,7 +711,7 @@ fn hostile_titles_never_reach_a_shell_or_a_pane_unescaped() {
             "-S",
             "-200",
             "-t",
-            s["session"].as_str().unwrap(),
+            &t.tmux_name(s["session"].as_str().unwrap()),
         ]);
         assert!(!raw.contains("\u{1b}[31m"), "{raw:?}");
         assert!(!raw.contains("\u{1b}[2J"), "{raw:?}");
@@ -891,4 +909,47 @@ fn budget_probe_sling_wall_time_and_twenty_five_polecats() {
     }
     eprintln!("budget: 24 agents done: {:?}", start.elapsed());
     assert_eq!(t.merge_requests(), [("queued".to_owned(), 25)]);
+}
+
+/// Two towns whose sessions share one tmux socket (`GT_TMUX_SOCKET`) each sling a bead to a
+/// polecat of the same name (`gastown/polecats/furiosa`, session `gt-furiosa` in both): both
+/// agents run, each town sees and peeks at its own, and nuking one leaves the other running.
+#[test]
+fn two_towns_on_one_socket_keep_their_own_sessions() {
+    let Some(a) = Town::new() else { return };
+    let b = a.beside();
+    let work = script("prime\nsleep 600\nwork");
+    let bead_a = a.create("Town A's work", &work);
+    let bead_b = b.create("Town B's work", &work);
+    assert_ne!(bead_a, bead_b, "the test needs the two beads told apart");
+    let polecat = "gastown/polecats/furiosa";
+    for (t, bead) in [(&a, &bead_a), (&b, &bead_b)] {
+        let slung = t.sling(&[bead, polecat, "--create"]);
+        assert_eq!(slung[0]["action"], "started", "{slung:?}");
+        assert_eq!(slung[0]["session"], "gt-furiosa", "{slung:?}");
+    }
+    let alive =
+        |t: &Town| json(&ok(t.gt(&["--json", "polecat", "status", polecat])))["alive"] == true;
+    let peek = |t: &Town| stdout(&ok(t.gt(&["peek", "-n", "200", polecat])));
+    let beacon = |bead: &str| format!("assigned:{bead}");
+    for (t, mine, theirs) in [(&a, &bead_a, &bead_b), (&b, &bead_b, &bead_a)] {
+        assert!(alive(t), "{}", t.panes());
+        let row = t
+            .polecat_of(mine)
+            .unwrap_or_else(|| panic!("{:?}", t.polecats()));
+        assert_eq!(row["session"], "gt-furiosa");
+        let text = peek(t);
+        assert!(text.contains(&beacon(mine)), "{text}");
+        assert!(!text.contains(&beacon(theirs)), "{text}");
+    }
+    // Each town's own session, and only its own, on the shared server.
+    assert_eq!(a.sessions(), BTreeSet::from(["gt-furiosa".to_owned()]));
+    assert_eq!(b.sessions(), BTreeSet::from(["gt-furiosa".to_owned()]));
+    assert_ne!(a.tmux_name("gt-furiosa"), b.tmux_name("gt-furiosa"));
+
+    ok(b.gt(&["polecat", "nuke", polecat, "--force"]));
+    assert!(b.sessions().is_empty(), "{:?}", b.sessions());
+    assert!(alive(&a), "nuking B's polecat stopped A's:\n{}", a.panes());
+    assert!(peek(&a).contains(&beacon(&bead_a)));
+    assert_eq!(a.status(&bead_a), "in_progress");
 }

@@ -6,7 +6,9 @@
 //! - [`TmuxRuntime`] (the default): one tmux session per agent on the town's own tmux server
 //!   (`tmux -L gt-<hash of the town path>`, see [`socket_for_town`]), never the user's default
 //!   server. Readiness is read off the pane, startup dialogs are answered, and text sent is
-//!   checked to have arrived.
+//!   checked to have arrived. The server may still be shared (`GT_TMUX_SOCKET`), so a session
+//!   `gt-furiosa` is the tmux session `gt-furiosa-<town tag>` ([`town_tag`]), stamped with the
+//!   town's root, and no operation acts on a session another town stamped.
 //! - [`SubprocessRuntime`]: headless, for CI and machines without tmux. The agent is a detached
 //!   process with its output in a log file; it cannot be sent text, so the first prompt has to
 //!   be a command-line argument.
@@ -77,6 +79,17 @@ pub enum RuntimeError {
     AlreadyRunning {
         session: String,
         runtime: &'static str,
+    },
+    /// The tmux session of that name belongs to another town (or to no town): left alone.
+    #[error(
+        "tmux session `{tmux_session}` (for `{session}`) belongs to {}, not to this town; \
+         leaving it alone",
+        if owner.is_empty() { "no town".to_owned() } else { format!("the town at `{owner}`") }
+    )]
+    Foreign {
+        session: String,
+        tmux_session: String,
+        owner: String,
     },
     /// No session of that name exists.
     #[error("no session `{session}` (in the {runtime} runtime)")]
@@ -201,11 +214,24 @@ pub trait Runtime: Send + Sync {
 /// share one. `GT_TMUX_SOCKET`, when set, is used instead (callers pass it to
 /// [`TmuxRuntime::for_town`]).
 pub fn socket_for_town(town_root: &Path) -> String {
+    format!("gt-{}", town_tag(town_root))
+}
+
+/// A short, stable tag for the town at `town_root`: 8 hex digits of the FNV-1a hash of its
+/// canonical path. Names the town's tmux socket and suffixes its tmux session names.
+pub fn town_tag(town_root: &Path) -> String {
     use std::os::unix::ffi::OsStrExt;
-    let canonical = town_root
+    format!(
+        "{:08x}",
+        fnv1a32(canonical_root(town_root).as_os_str().as_bytes())
+    )
+}
+
+/// The town root as the tag and the tmux owner stamp see it: canonical where it exists.
+fn canonical_root(town_root: &Path) -> PathBuf {
+    town_root
         .canonicalize()
-        .unwrap_or_else(|_| town_root.to_owned());
-    format!("gt-{:08x}", fnv1a32(canonical.as_os_str().as_bytes()))
+        .unwrap_or_else(|_| town_root.to_owned())
 }
 
 /// 32-bit FNV-1a: tiny, stable across versions and platforms, good enough to tell towns apart.
@@ -404,6 +430,9 @@ mod tests {
         fn takes(_: &dyn Runtime) {}
         let dir = tempfile::tempdir().unwrap();
         takes(&SubprocessRuntime::new(dir.path()));
-        takes(&TmuxRuntime::new(host::tmux::Tmux::new("gt-unused")));
+        takes(&TmuxRuntime::new(
+            host::tmux::Tmux::new("gt-unused"),
+            dir.path(),
+        ));
     }
 }

@@ -1,4 +1,10 @@
 //! [`TmuxRuntime`]: one tmux session per agent, on the town's own tmux server.
+//!
+//! Callers name sessions as the store and users do (`gt-furiosa`). The server may be shared by
+//! several towns (`GT_TMUX_SOCKET`), so the tmux session behind a name carries the town's tag
+//! ([`TmuxRuntime::tmux_name`]: `gt-furiosa-1a2b3c4d`) and is stamped with the town's root
+//! ([`host::tmux::OWNER_OPTION`]) when created. Every operation looks at the stamp first and
+//! refuses ([`RuntimeError::Foreign`]) a session another town made, should two names ever meet.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -7,8 +13,8 @@ use host::tmux::{PaneInfo, Tmux, TmuxError};
 
 use super::{
     CAPTURE_LINES, DEFAULT_KILL_GRACE, Runtime, RuntimeError, SessionHandle, SessionSpec,
-    check_session_name, check_spec, is_prompt_line, poll, runs_any, socket_for_town,
-    tail_for_error,
+    canonical_root, check_session_name, check_spec, is_prompt_line, poll, runs_any,
+    socket_for_town, tail_for_error, town_tag,
 };
 use crate::agents::Readiness;
 
@@ -29,16 +35,24 @@ const KEY_PAUSE: Duration = Duration::from_millis(100);
 /// Agent sessions in tmux.
 #[derive(Debug, Clone)]
 pub struct TmuxRuntime {
+    /// Stamps the sessions it creates with `town`.
     tmux: Tmux,
+    /// The town's canonical root, as stamped on its sessions.
+    town: String,
+    /// The town's [`town_tag`], the suffix of its tmux session names.
+    tag: String,
     kill_grace: Duration,
     send_timeout: Duration,
 }
 
 impl TmuxRuntime {
-    /// Sessions on `tmux`'s server.
-    pub fn new(tmux: Tmux) -> Self {
+    /// The sessions of the town at `town_root` on `tmux`'s server.
+    pub fn new(tmux: Tmux, town_root: &Path) -> Self {
+        let town = canonical_root(town_root).to_string_lossy().into_owned();
         Self {
-            tmux,
+            tmux: tmux.with_owner(town.clone()),
+            town,
+            tag: town_tag(town_root),
             kill_grace: DEFAULT_KILL_GRACE,
             send_timeout: DEFAULT_SEND_TIMEOUT,
         }
@@ -48,7 +62,13 @@ impl TmuxRuntime {
     /// `GT_TMUX_SOCKET`), else [`socket_for_town`].
     pub fn for_town(town_root: &Path, socket: Option<&str>) -> Self {
         let socket = socket.map_or_else(|| socket_for_town(town_root), str::to_owned);
-        Self::new(Tmux::new(socket))
+        Self::new(Tmux::new(socket), town_root)
+    }
+
+    /// The tmux session that holds this town's session `name`: `<name>-<town tag>`, so towns
+    /// sharing a server never share a session name.
+    pub fn tmux_name(&self, name: &str) -> String {
+        format!("{name}-{}", self.tag)
     }
 
     /// How long a stopped session's processes get between `SIGTERM` and `SIGKILL`.
@@ -68,16 +88,36 @@ impl TmuxRuntime {
         &self.tmux
     }
 
+    /// Session `name`'s pane, if the session exists; [`RuntimeError::Foreign`] if the tmux
+    /// session is not stamped as this town's.
+    fn pane(&self, name: &str) -> Result<Option<PaneInfo>, RuntimeError> {
+        let tmux_name = self.tmux_name(name);
+        match self
+            .tmux
+            .pane(&tmux_name)
+            .map_err(|e| tmux_error(name, e))?
+        {
+            Some(pane) if pane.owner != self.town => {
+                tracing::warn!(session = name, tmux_session = %tmux_name, owner = %pane.owner, "a tmux session of another town");
+                Err(RuntimeError::Foreign {
+                    session: name.to_owned(),
+                    tmux_session: tmux_name,
+                    owner: pane.owner,
+                })
+            }
+            pane => Ok(pane),
+        }
+    }
+
     /// The session's pane if its program still runs; [`RuntimeError::NotFound`] or
     /// [`RuntimeError::Exited`] (with its output) otherwise.
     fn running_pane(&self, name: &str) -> Result<PaneInfo, RuntimeError> {
-        let pane = self
-            .tmux
-            .pane(name)
-            .map_err(|e| tmux_error(name, e))?
-            .ok_or_else(|| not_found(name))?;
+        let pane = self.pane(name)?.ok_or_else(|| not_found(name))?;
         if pane.dead {
-            let output = self.tmux.capture(name, SCREEN_LINES).unwrap_or_default();
+            let output = self
+                .tmux
+                .capture(&self.tmux_name(name), SCREEN_LINES)
+                .unwrap_or_default();
             return Err(RuntimeError::Exited {
                 session: name.to_owned(),
                 status: pane.dead_status.map_or_else(
@@ -92,13 +132,13 @@ impl TmuxRuntime {
 
     fn screen(&self, name: &str) -> Result<String, RuntimeError> {
         self.tmux
-            .capture(name, SCREEN_LINES)
+            .capture(&self.tmux_name(name), SCREEN_LINES)
             .map_err(|e| tmux_error(name, e))
     }
 
     fn keys(&self, name: &str, keys: &[&str]) -> Result<(), RuntimeError> {
         self.tmux
-            .send_keys(name, keys)
+            .send_keys(&self.tmux_name(name), keys)
             .map_err(|e| tmux_error(name, e))
     }
 
@@ -176,7 +216,7 @@ impl TmuxRuntime {
         let mut last = before.clone();
         for attempt in 1..=SEND_ATTEMPTS {
             self.tmux
-                .send_text(name, line)
+                .send_text(&self.tmux_name(name), line)
                 .map_err(|e| tmux_error(name, e))?;
             let shown = poll(self.send_timeout, || {
                 self.running_pane(name)?;
@@ -213,7 +253,7 @@ impl Runtime for TmuxRuntime {
     fn start(&self, spec: &SessionSpec) -> Result<SessionHandle, RuntimeError> {
         check_spec(spec)?;
         let name = &spec.name;
-        match self.tmux.pane(name).map_err(|e| tmux_error(name, e))? {
+        match self.pane(name)? {
             Some(pane) if !pane.dead => return Err(already_running(name)),
             Some(_) => {
                 tracing::info!(session = %name, "replacing a session whose agent has exited");
@@ -223,7 +263,7 @@ impl Runtime for TmuxRuntime {
         }
         let ids = self
             .tmux
-            .new_session(name, &spec.cwd, &spec.env, &spec.argv)
+            .new_session(&self.tmux_name(name), &spec.cwd, &spec.env, &spec.argv)
             .map_err(|e| match e {
                 TmuxError::Failed { ref stderr, .. } if stderr.contains("duplicate session") => {
                     already_running(name)
@@ -244,6 +284,8 @@ impl Runtime for TmuxRuntime {
         timeout: Duration,
     ) -> Result<(), RuntimeError> {
         check_session_name(name)?;
+        // Whose session it is, before its screen is read.
+        self.pane(name)?;
         match readiness {
             Readiness::Prompt { prefix, .. } => self.wait_for_prompt(name, prefix, timeout),
             Readiness::Delay { ms } => {
@@ -273,44 +315,49 @@ impl Runtime for TmuxRuntime {
 
     fn capture(&self, name: &str) -> Result<String, RuntimeError> {
         check_session_name(name)?;
-        if self
-            .tmux
-            .pane(name)
-            .map_err(|e| tmux_error(name, e))?
-            .is_none()
-        {
+        if self.pane(name)?.is_none() {
             return Err(not_found(name));
         }
         self.tmux
-            .capture(name, CAPTURE_LINES)
+            .capture(&self.tmux_name(name), CAPTURE_LINES)
             .map_err(|e| tmux_error(name, e))
     }
 
     fn is_alive(&self, name: &str, process_names: &[String]) -> Result<bool, RuntimeError> {
         check_session_name(name)?;
-        Ok(
-            match self.tmux.pane(name).map_err(|e| tmux_error(name, e))? {
-                Some(pane) if !pane.dead => {
-                    process_names.is_empty() || runs_any(pane.pid, process_names)
-                }
-                _ => false,
-            },
-        )
+        Ok(match self.pane(name) {
+            Ok(Some(pane)) if !pane.dead => {
+                process_names.is_empty() || runs_any(pane.pid, process_names)
+            }
+            // Another town's agent is not this town's agent alive.
+            Ok(_) | Err(RuntimeError::Foreign { .. }) => false,
+            Err(e) => return Err(e),
+        })
     }
 
     fn stop(&self, name: &str) -> Result<(), RuntimeError> {
         check_session_name(name)?;
+        if self.pane(name)?.is_none() {
+            return Ok(());
+        }
         self.tmux
-            .kill_session(name, self.kill_grace)
+            .kill_session(&self.tmux_name(name), self.kill_grace)
             .map_err(|e| tmux_error(name, e))
     }
 
     fn respawn(&self, spec: &SessionSpec) -> Result<SessionHandle, RuntimeError> {
         check_spec(spec)?;
         let name = &spec.name;
+        self.pane(name)?.ok_or_else(|| not_found(name))?;
         let ids = self
             .tmux
-            .respawn_pane(name, &spec.cwd, &spec.env, &spec.argv, self.kill_grace)
+            .respawn_pane(
+                &self.tmux_name(name),
+                &spec.cwd,
+                &spec.env,
+                &spec.argv,
+                self.kill_grace,
+            )
             .map_err(|e| tmux_error(name, e))?;
         Ok(SessionHandle {
             name: name.clone(),
@@ -443,14 +490,19 @@ mod tests {
             return None;
         }
         let server = TmuxServer::start();
-        let runtime = TmuxRuntime::new(Tmux::new(server.socket_name()))
-            .with_kill_grace(Duration::from_secs(2))
-            .with_send_timeout(Duration::from_millis(500));
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = town_runtime(&server, dir.path());
         Some(Fixture {
             _server: server,
             runtime,
-            dir: tempfile::tempdir().unwrap(),
+            dir,
         })
+    }
+
+    fn town_runtime(server: &TmuxServer, town: &Path) -> TmuxRuntime {
+        TmuxRuntime::new(Tmux::new(server.socket_name()), town)
+            .with_kill_grace(Duration::from_secs(2))
+            .with_send_timeout(Duration::from_millis(500))
     }
 
     impl Fixture {
@@ -703,7 +755,12 @@ mod tests {
             wait_until(T, || !host::spawn::is_alive(pid)).unwrap();
         }
         assert!(!f.runtime.is_alive("tree", &[]).unwrap());
-        assert!(!f.runtime.tmux().has_session("tree").unwrap());
+        assert!(
+            !f.runtime
+                .tmux()
+                .has_session(&f.runtime.tmux_name("tree"))
+                .unwrap()
+        );
     }
 
     #[test]
@@ -719,6 +776,61 @@ mod tests {
         assert_ne!(second.pid, first.pid);
         f.wait_output("re", "two");
         assert!(!host::spawn::is_alive(first.pid));
+    }
+
+    #[test]
+    fn two_towns_on_one_server_each_keep_their_own_session_of_a_name() {
+        let Some(a) = fixture() else { return };
+        let town_b = tempfile::tempdir().unwrap();
+        let b = town_runtime(&a._server, town_b.path());
+        assert_ne!(a.runtime.tmux_name("gt-x"), b.tmux_name("gt-x"));
+        a.start("gt-x", "echo town-a; exec sleep 300");
+        b.start(&a.spec("gt-x", "echo town-b; exec sleep 300"))
+            .unwrap();
+        a.wait_output("gt-x", "town-a");
+        wait_until(T, || b.capture("gt-x").unwrap().contains("town-b")).unwrap();
+        assert!(!a.runtime.capture("gt-x").unwrap().contains("town-b"));
+        b.stop("gt-x").unwrap();
+        assert!(!b.is_alive("gt-x", &[]).unwrap());
+        assert!(a.runtime.is_alive("gt-x", &[]).unwrap());
+    }
+
+    #[test]
+    fn a_session_stamped_by_another_town_is_never_touched() {
+        let Some(f) = fixture() else { return };
+        let tmux_name = f.runtime.tmux_name("gt-clash");
+        // Another town whose session got this town's tmux name (a hash collision, or a hand).
+        let other = f.runtime.tmux().clone().with_owner("/elsewhere/town");
+        let sh = |script: &str| vec!["sh".to_owned(), "-c".to_owned(), script.to_owned()];
+        let ids = other
+            .new_session(&tmux_name, f.dir.path(), &[], &sh("echo theirs; exec cat"))
+            .unwrap();
+        let foreign = |r: Result<(), RuntimeError>| match r {
+            Err(RuntimeError::Foreign { owner, .. }) => assert_eq!(owner, "/elsewhere/town"),
+            other => panic!("{other:?}"),
+        };
+        assert!(!f.runtime.is_alive("gt-clash", &[]).unwrap());
+        foreign(f.runtime.capture("gt-clash").map(drop));
+        foreign(f.runtime.send("gt-clash", "hello"));
+        foreign(f.runtime.stop("gt-clash"));
+        foreign(f.runtime.respawn(&f.spec("gt-clash", "true")).map(drop));
+        foreign(f.runtime.start(&f.spec("gt-clash", "true")).map(drop));
+        foreign(f.runtime.wait_ready("gt-clash", &prompt(), T));
+        let err = f.runtime.stop("gt-clash").unwrap_err().to_string();
+        assert!(
+            err.contains("/elsewhere/town") && err.contains(&tmux_name),
+            "{err}"
+        );
+        // Still running, untouched: no `hello` typed, the same program.
+        let pane = other.pane(&tmux_name).unwrap().unwrap();
+        assert_eq!((pane.pid, pane.dead), (ids.pid, false));
+        let text = other.capture(&tmux_name, 100).unwrap();
+        assert!(text.contains("theirs") && !text.contains("hello"), "{text}");
+        // Dead, it is still not replaced.
+        host::spawn::kill_group(ids.pid, Duration::from_secs(2)).unwrap();
+        wait_until(T, || other.pane(&tmux_name).unwrap().unwrap().dead).unwrap();
+        foreign(f.runtime.start(&f.spec("gt-clash", "true")).map(drop));
+        assert_eq!(other.pane(&tmux_name).unwrap().unwrap().pid, ids.pid);
     }
 
     #[test]
