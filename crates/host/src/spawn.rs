@@ -183,6 +183,45 @@ pub fn kill_group(pid: u32, grace: Duration) -> Result<(), SpawnError> {
     terminate(pid, &[], grace)
 }
 
+/// Stops process group `pgid` as [`kill_group`] does, but only if it is still the group that
+/// was recorded: its leader runs with start time `leader_start` ([`start_time`]), or, the
+/// leader gone, members that started no earlier remain (Linux keeps a pgid from being reused
+/// while any member holds it). A recycled pid is left alone. Returns whether there was such a
+/// group to stop.
+pub fn kill_recorded_group(
+    pgid: u32,
+    leader_start: u64,
+    grace: Duration,
+) -> Result<bool, SpawnError> {
+    let same = match stat(pgid) {
+        Some(leader) if !leader.is_exited() => {
+            leader.start_time == leader_start && leader.pgrp == pgid
+        }
+        _ => group_members(pgid)
+            .iter()
+            .any(|m| m.start_time >= leader_start),
+    };
+    if !same {
+        return Ok(false);
+    }
+    tracing::debug!(pgid, leader_start, "stopping a recorded process group");
+    kill_group(pgid, grace)?;
+    Ok(true)
+}
+
+/// The live (non-zombie) processes of group `pgid`.
+fn group_members(pgid: u32) -> Vec<Stat> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(stat)
+        .filter(|s| s.pgrp == pgid && !s.is_exited())
+        .collect()
+}
+
 /// Like [`kill_group`], and also every descendant of `pid` found before signalling, including
 /// those that moved to a process group or session of their own (a daemonized helper, an MCP
 /// server started with `setsid`), which a group kill would leave orphaned.
@@ -481,6 +520,45 @@ mod tests {
         kill_group(pid, Duration::from_millis(200)).unwrap();
         assert!(!is_alive(pid));
         assert!(start.elapsed() >= Duration::from_millis(200));
+    }
+
+    #[test]
+    fn a_recorded_group_is_stopped_only_while_it_is_the_same_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let leader = spawn_sh("sleep 300 & exec sleep 301", dir.path());
+        let kids = wait_for_children(leader, 1);
+        let started = start_time(leader).unwrap();
+        // Another start time: a recycled pid, not ours to stop.
+        assert!(!kill_recorded_group(leader, started + 1, Duration::from_secs(2)).unwrap());
+        assert!(is_alive(leader));
+        assert!(kill_recorded_group(leader, started, Duration::from_secs(2)).unwrap());
+        for pid in std::iter::once(leader).chain(kids) {
+            assert!(!is_alive(pid), "{pid}");
+        }
+        assert!(!kill_recorded_group(leader, started, Duration::from_secs(2)).unwrap());
+    }
+
+    #[test]
+    fn a_recorded_group_whose_leader_is_gone_is_still_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let leader = spawn_sh("sleep 300 & sleep 0.5; exit 0", dir.path());
+        let started = start_time(leader).unwrap();
+        wait_until(Duration::from_secs(10), || !is_alive(leader)).unwrap();
+        // The foreground `sleep 0.5` is done; the background `sleep 300` is all that is left.
+        let members: Vec<u32> = std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&p| stat(p).is_some_and(|s| s.pgrp == leader && !s.is_exited()))
+            .collect();
+        let [kid] = members[..] else {
+            panic!("{members:?}")
+        };
+        // A later start time than any member's: not the recorded group.
+        assert!(!kill_recorded_group(leader, u64::MAX, Duration::from_secs(2)).unwrap());
+        assert!(is_alive(kid));
+        assert!(kill_recorded_group(leader, started, Duration::from_secs(2)).unwrap());
+        assert!(!is_alive(kid));
     }
 
     #[test]

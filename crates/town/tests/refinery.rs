@@ -1019,7 +1019,7 @@ fn a_refinery_killed_mid_gate_converges_on_restart() {
     assert_eq!(s.store.mrs(Some(RIG), &["testing"]).unwrap().len(), 3);
     first.kill().unwrap();
     first.wait().unwrap();
-    // Let the orphaned gate go; it can no longer report to anyone.
+    // Were the orphaned gate still running, this would let it go on.
     std::fs::write(s.state.join("release"), "").unwrap();
     // The runner's lock died with it: a second runner starts, recovers and drains the queue.
     let out = child().output().unwrap();
@@ -1050,6 +1050,104 @@ fn a_refinery_killed_mid_gate_converges_on_restart() {
     let out = child().output().unwrap();
     assert!(out.status.success());
     assert_eq!(s.landed_changes().len(), 3);
+}
+
+/// A gate that logs `start <pid>` and `end <pid>` around its work, notes `overlap <pid>` if the
+/// gate before it is still running when it starts, and hangs for a minute (its `sleep` pid in
+/// `sleep.pid`) when `hang` exists.
+const LOGGING_GATE: &str = r#"S=${GATE_STATE:?}
+if [ -e "$S/gate.pid" ]; then
+  prev=$(cat "$S/gate.pid")
+  state=$(sed 's/.*) \(.\).*/\1/' "/proc/$prev/stat" 2>/dev/null)
+  case "$state" in ''|Z|X) ;; *) echo "overlap $prev" >> "$S/log";; esac
+fi
+echo $$ > "$S/gate.pid"
+echo "start $$" >> "$S/log"
+if [ -e "$S/hang" ]; then
+  rm "$S/hang"
+  sleep 60 &
+  echo $! > "$S/sleep.pid"
+  : > "$S/started"
+  wait
+fi
+echo "end $$" >> "$S/log"
+"#;
+
+/// `gt refinery run` killed with SIGKILL mid-gate leaves the gate behind; the next run kills
+/// that gate's whole process group before it starts a gate of its own in the same worktree.
+#[test]
+fn a_gate_orphaned_by_a_killed_refinery_is_gone_before_the_next_gate_starts() {
+    let env = TestEnv::new();
+    let mut s = Scenario::new(&env);
+    let state = s.state.display().to_string();
+    let gate = env.root().join("logging-gate.sh");
+    std::fs::write(&gate, LOGGING_GATE).unwrap();
+    std::fs::write(s.state.join("hang"), "").unwrap();
+    s.set(
+        "merge_queue.test_command",
+        &format!(
+            "GATE_STATE='{state}' sh '{}' && GATE_STATE='{state}' sh gate.sh",
+            gate.display()
+        ),
+    );
+    let changes: Vec<(String, MergeRequest)> = (0..2).map(|_| s.change()).collect();
+    let child = || {
+        let exe = host::env::current_exe().unwrap();
+        let mut cmd = env.command(exe);
+        cmd.args(["refinery_child_process", "--exact", "--ignored", "--quiet"])
+            .env(CHILD_TOWN, s.town.root());
+        cmd
+    };
+    let read = |name: &str| std::fs::read_to_string(s.state.join(name)).unwrap_or_default();
+
+    let mut first = child().stdout(std::process::Stdio::null()).spawn().unwrap();
+    testkit::wait_until(Duration::from_secs(60), || s.state.join("started").exists())
+        .expect("the gate starts");
+    let orphan: u32 = read("gate.pid").trim().parse().unwrap();
+    let orphan_sleep: u32 = read("sleep.pid").trim().parse().unwrap();
+    // The running gate is on record, by its process group.
+    let record = town::refinery::gates::record_path(&s.town, RIG);
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{orphan}/stat")).unwrap();
+    let pgrp = stat.rsplit(')').next().unwrap().split_whitespace().nth(2);
+    assert_eq!(recorded.split_whitespace().next(), pgrp, "{recorded}");
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let out = child().output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!record.exists(), "no gate runs, yet one is on record");
+    let log = read("log");
+    assert!(!log.contains("overlap"), "two gates ran at once:\n{log}");
+    assert!(
+        !log.contains(&format!("end {orphan}")),
+        "the orphaned gate ran on:\n{log}"
+    );
+    // Gone, or a zombie its new parent (init, or whatever reaps orphans here) has yet to reap.
+    for pid in [orphan, orphan_sleep] {
+        assert!(
+            !host::spawn::is_alive(pid),
+            "process {pid} of the orphaned gate still runs"
+        );
+    }
+    // Every gate after the orphan ran alone: each start is followed by its own end.
+    let lines: Vec<&str> = log.lines().skip(1).collect();
+    assert!(!lines.is_empty(), "{log}");
+    for pair in lines.chunks(2) {
+        let [start, end] = pair else {
+            panic!("a gate did not finish:\n{log}")
+        };
+        assert_eq!(start.replace("start", "end"), *end, "{log}");
+    }
+    for (bead, mr) in &changes {
+        assert_eq!(s.mr(mr).state, "merged");
+        s.assert_merged(bead);
+    }
 }
 
 #[test]

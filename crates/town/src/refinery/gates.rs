@@ -1,10 +1,27 @@
 //! Running the rig's gates (`merge_queue` setup, typecheck, lint, build, test) on a candidate,
 //! each with its timeout, retrying a failure once to tell a flake from a real failure.
+//!
+//! Each gate runs in a process group of its own that dies with the runner, recorded in the
+//! rig's gate record ([`record_path`]) while it runs; a gate a killed runner left behind is
+//! stopped by [`reap_orphan`] before the next run touches the worktree.
 
 use std::path::Path;
 use std::time::Duration;
 
+use crate::layout::Town;
 use crate::settings::MergeQueue;
+
+/// The record of the rig's running gate, beside the refinery's lock:
+/// `.runtime/locks/refinery-<rig>.gate`.
+pub fn record_path(town: &Town, rig: &str) -> std::path::PathBuf {
+    town.locks_dir().join(format!("refinery-{rig}.gate"))
+}
+
+/// Stops the gate a killed runner of `rig` left running (its whole process group) and waits
+/// until it is gone; returns its pgid if there was one. Call it holding the refinery lock.
+pub fn reap_orphan(town: &Town, rig: &str) -> std::io::Result<Option<u32>> {
+    host::shell::reap_recorded(&record_path(town, rig))
+}
 
 /// The gates to run, in order: `(name, command)` for each configured, non-empty command.
 pub fn configured(mq: &MergeQueue) -> Vec<(&'static str, String)> {
@@ -40,13 +57,14 @@ impl GateResult {
     }
 }
 
-/// Runs `gates` in `worktree`. A failing gate is retried up to `retries` times; passing on a
-/// retry counts as a flake, not a failure.
+/// Runs `gates` in `worktree`, each recorded in `record` while it runs. A failing gate is
+/// retried up to `retries` times; passing on a retry counts as a flake, not a failure.
 pub fn run(
     gates: &[(&'static str, String)],
     worktree: &Path,
     timeout: Duration,
     retries: u32,
+    record: &Path,
 ) -> std::io::Result<GateResult> {
     let mut result = GateResult::default();
     for (name, command) in gates {
@@ -57,6 +75,7 @@ pub fn run(
                 worktree,
                 &[("GT_GATE".to_owned(), (*name).to_owned())],
                 timeout,
+                Some(record),
             )?;
             result.runs += 1;
             if out.success {

@@ -16,7 +16,10 @@
 //! Crash safety: a landing is checkpointed (candidate SHA and requests) after its gates pass
 //! and before the push; a restart finishes the bookkeeping of a push that happened and
 //! requeues everything else, so nothing is lost, nothing untested lands, and nothing lands
-//! twice. The runner (`gt refinery run`) holds a per-rig lock around passes.
+//! twice. The runner (`gt refinery run`) holds a per-rig lock around passes. A gate never
+//! outlives its runner for long: it dies when the runner does, and is recorded so that the
+//! next runner's [`Refinery::recover`] stops it (the whole process group) before touching the
+//! worktree, should it still run.
 
 pub mod gates;
 pub mod git;
@@ -142,6 +145,10 @@ impl<'a> Refinery<'a> {
     /// After a crash: finish the bookkeeping of a landing that reached the remote, and put every
     /// request that was being tested back in the queue.
     pub fn recover(&mut self) -> Result<()> {
+        // First, before any git in the worktree: a gate a killed runner left there.
+        if let Some(pgid) = gates::reap_orphan(self.town, &self.rig)? {
+            tracing::warn!(rig = %self.rig, pgid, "stopped the gate a killed refinery left running");
+        }
         let scope = self.landing_scope();
         let cps = self.store.checkpoints(&scope)?;
         if let (Some(sha), Some(ids)) = (cps.get("sha"), cps.get("mrs")) {
@@ -282,11 +289,12 @@ impl<'a> Refinery<'a> {
         let gates = gates::configured(&self.settings.merge_queue);
         let timeout = Duration::from_secs(self.settings.merge_queue.gate_timeout_secs.max(1));
         let retries = self.settings.merge_queue.retry_flaky_tests;
+        let record = gates::record_path(self.town, &self.rig);
         let n = stacked.len();
         // Each tree is tested once; a failure is believed when bisection reproduces it, and
         // retried (`retry_flaky_tests`) only when nothing else does. Retrying every failing run
         // would pay twice for every real failure.
-        let full = gates::run(&gates, &worktree, timeout, 0)?;
+        let full = gates::run(&gates, &worktree, timeout, 0, &record)?;
         report.gate_runs += full.runs;
         let (landable, culprit) = match full.failed {
             None => {
@@ -301,7 +309,7 @@ impl<'a> Refinery<'a> {
                 let (good, depth) = policy::bisect(n, |k| -> Result<bool> {
                     let tip = &stacked[k - 1].1;
                     git::checkout(&worktree, tip)?;
-                    let r = gates::run(&gates, &worktree, timeout, 0)?;
+                    let r = gates::run(&gates, &worktree, timeout, 0, &record)?;
                     runs += r.runs;
                     match r.failed {
                         Some(f) => {
@@ -332,7 +340,7 @@ impl<'a> Refinery<'a> {
                     let tip = &stacked[bad - 1].1;
                     git::checkout(&worktree, tip)?;
                     for _ in 0..retries {
-                        let r = gates::run(&gates, &worktree, timeout, 0)?;
+                        let r = gates::run(&gates, &worktree, timeout, 0, &record)?;
                         report.gate_runs += r.runs;
                         if r.passed() {
                             report.flakes += 1;
@@ -350,7 +358,7 @@ impl<'a> Refinery<'a> {
                     // target that passed before (the last tip this refinery landed) is not retested.
                     if good == 0 && !self.green.contains(&base) {
                         git::checkout(&worktree, &base)?;
-                        let alone = gates::run(&gates, &worktree, timeout, retries)?;
+                        let alone = gates::run(&gates, &worktree, timeout, retries, &record)?;
                         report.gate_runs += alone.runs;
                         report.flakes += alone.flakes;
                         if let Some((gate, output)) = alone.failed {
