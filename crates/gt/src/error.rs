@@ -46,6 +46,8 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
             E::Refused(_) | E::Formula(_) => Classified::new(ErrorKind::User),
             E::Busy { .. } => Classified::new(ErrorKind::User).hint("wait for the other command to finish, then run this again"),
             E::Limit(_) => Classified::new(ErrorKind::User).hint("`gt polecat list` shows what is running; raise the limit with `gt config set`"),
+            E::NotAllSlung { .. } => Classified::new(ErrorKind::User)
+                .hint("the other beads run; each failed one was undone: fix its cause, then sling it again"),
             E::Session { .. } => Classified::new(ErrorKind::User)
                 .hint("everything this run made was undone; check the agent CLI with `gt doctor`, then sling again"),
             E::Store(e) => return classify_store(e),

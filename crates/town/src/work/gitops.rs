@@ -76,6 +76,18 @@ pub fn remove_worktree(bare: &Path, path: &Path, branch: &str) -> Result<(), Git
     Ok(())
 }
 
+/// Leaves `branch` in `worktree` and deletes it, if it still points where it was made
+/// (`made_at`): nothing was committed to it, so it holds nothing to keep. The worktree is left
+/// detached at the same commit, clean, for the next sling to put on a branch of its own.
+pub fn drop_unused_branch(worktree: &Path, branch: &str, made_at: &str) -> Result<(), GitError> {
+    if current_branch(worktree)? != branch || head(worktree)? != made_at {
+        return Ok(());
+    }
+    let git = Git::new(worktree);
+    git.run(&["checkout", "--quiet", "--detach"])?;
+    git.run(&["branch", "--quiet", "-D", branch]).map(drop)
+}
+
 /// Whether a worktree has no uncommitted changes (untracked files count).
 pub fn is_clean(worktree: &Path) -> Result<bool, GitError> {
     Ok(Git::new(worktree)
