@@ -96,6 +96,7 @@ pub fn run(town: &Town, input: DoctorInput<'_>) -> Vec<Check> {
     }
     stale_locks(town, fix, &mut out);
     leftovers(town, &mut out);
+    leftover_branches(town, fix, &mut out);
     out
 }
 
@@ -386,6 +387,49 @@ fn leftovers(town: &Town, out: &mut Vec<Check>) {
     } else {
         Check::new("unregistered_rigs", Severity::Warning, format!("not in rigs.json (an interrupted `gt rig add`?): {}; delete them by hand if unwanted", orphans.join(", ")))
     });
+}
+
+/// Polecat branches nobody uses and that hold no work of their own (see
+/// [`crate::work::gitops::leftover_branches`]); `--fix` deletes them under the rig's admission
+/// lock, so no sling is making one meanwhile.
+fn leftover_branches(town: &Town, fix: bool, out: &mut Vec<Check>) {
+    let Ok(rigs) = town.rigs() else { return };
+    for name in rigs.rigs.keys() {
+        let paths = RigPaths::new(town, name);
+        let Ok(config) = crate::files::read_json::<crate::layout::RigConfig>(&paths.config_json())
+        else {
+            continue;
+        };
+        let check = format!("branches:{name}");
+        let bare = paths.bare_repo();
+        let found = crate::work::gitops::leftover_branches(&bare, &config.default_branch);
+        out.push(match found {
+            Ok(branches) if branches.is_empty() => Check::ok(check, "no leftover polecat branches"),
+            Ok(branches) => {
+                let fixed = fix
+                    && crate::work::admission_lock(town, name).is_ok_and(|_lock| {
+                        crate::work::gitops::leftover_branches(&bare, &config.default_branch)
+                            .and_then(|now| crate::work::gitops::delete_branches(&bare, &now))
+                            .is_ok()
+                    });
+                Check::new(
+                    check,
+                    Severity::Warning,
+                    format!(
+                        "{} polecat branch(es) with no work of their own and no worktree: {}",
+                        branches.len(),
+                        branches.join(", ")
+                    ),
+                )
+                .fixed(fixed)
+            }
+            Err(e) => Check::new(
+                check,
+                Severity::Warning,
+                format!("cannot list branches: {e}"),
+            ),
+        });
+    }
 }
 
 fn is_rig_dir(path: &Path) -> bool {

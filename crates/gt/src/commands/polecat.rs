@@ -175,11 +175,14 @@ pub fn run(cmd: PolecatCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
                     )?;
                 }
             }
-            town::work::gitops::remove_worktree(
-                &town::layout::RigPaths::new(&town, &id.rig).bare_repo(),
-                &worktree,
-                &row.branch,
-            )?;
+            // The worktree may be on a newer branch than the row says (a `gt sling` killed
+            // before recording it): both go with the polecat.
+            let bare = town::layout::RigPaths::new(&town, &id.rig).bare_repo();
+            let checked_out = town::work::gitops::current_branch(&worktree).unwrap_or_default();
+            town::work::gitops::remove_worktree(&bare, &worktree, &row.branch)?;
+            if !checked_out.is_empty() && checked_out != row.branch {
+                town::work::gitops::remove_worktree(&bare, &worktree, &checked_out)?;
+            }
             store.delete_polecat(&id.rig, &id.name)?;
             if ui.is_json() {
                 ui.json(&serde_json::json!({"polecat": id.address(), "status": "nuked"}))?;

@@ -18,18 +18,18 @@ use testkit::{GitFixture, TestEnv, TmuxServer, require_cmd, wait_until};
 use super::{GT, stderr};
 
 /// How long any one outcome may take to show (agents run in a debug build on a busy machine).
-const TIMEOUT: Duration = Duration::from_secs(60);
+pub(super) const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A gt-script block for a bead's description.
-fn script(lines: &str) -> String {
+pub(super) fn script(lines: &str) -> String {
     format!("```gt-script\n{lines}\n```")
 }
 
-fn stdout(out: &Output) -> String {
+pub(super) fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn ok(out: Output) -> Output {
+pub(super) fn ok(out: Output) -> Output {
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -40,24 +40,24 @@ fn ok(out: Output) -> Output {
     out
 }
 
-fn json(out: &Output) -> Value {
+pub(super) fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", stdout(out), stderr(out)))
 }
 
 /// A town with rig `gastown` on a local bare remote, sessions on a private tmux server, and
 /// the scripted agent as the default agent.
-struct Town {
+pub(super) struct Town {
     // Dropped first: the tmux server (and every agent in it) goes before the temp dir.
-    server: TmuxServer,
-    env: TestEnv,
-    root: PathBuf,
-    remote: PathBuf,
+    pub(super) server: TmuxServer,
+    pub(super) env: TestEnv,
+    pub(super) root: PathBuf,
+    pub(super) remote: PathBuf,
 }
 
 impl Town {
     /// `None` (the test is skipped) without tmux.
-    fn new() -> Option<Self> {
+    pub(super) fn new() -> Option<Self> {
         if !require_cmd("tmux") || !require_cmd("git") {
             return None;
         }
@@ -83,15 +83,15 @@ impl Town {
         Some(town)
     }
 
-    fn rig(&self) -> PathBuf {
+    pub(super) fn rig(&self) -> PathBuf {
         self.root.join("gastown")
     }
 
-    fn gt(&self, args: &[&str]) -> Output {
+    pub(super) fn gt(&self, args: &[&str]) -> Output {
         self.gt_in(self.env.work(), args)
     }
 
-    fn gt_in(&self, dir: &Path, args: &[&str]) -> Output {
+    pub(super) fn gt_in(&self, dir: &Path, args: &[&str]) -> Output {
         self.env
             .command(GT)
             .current_dir(dir)
@@ -100,7 +100,7 @@ impl Town {
             .expect("run gt")
     }
 
-    fn bd(&self, args: &[&str]) -> Output {
+    pub(super) fn bd(&self, args: &[&str]) -> Output {
         self.env
             .command(bd_bin())
             .current_dir(self.rig())
@@ -111,23 +111,23 @@ impl Town {
     }
 
     /// A `gt-` bead of the rig; its description may carry a gt-script block.
-    fn create(&self, title: &str, description: &str) -> String {
+    pub(super) fn create(&self, title: &str, description: &str) -> String {
         let out = ok(self.bd(&["create", title, "-d", description, "--silent"]));
         stdout(&out).trim().to_owned()
     }
 
-    fn show(&self, id: &str) -> Value {
+    pub(super) fn show(&self, id: &str) -> Value {
         json(&ok(self.bd(&["show", id, "--json"])))[0].clone()
     }
 
-    fn status(&self, id: &str) -> String {
+    pub(super) fn status(&self, id: &str) -> String {
         self.show(id)["status"]
             .as_str()
             .unwrap_or_default()
             .to_owned()
     }
 
-    fn polecats(&self) -> Vec<Value> {
+    pub(super) fn polecats(&self) -> Vec<Value> {
         json(&ok(self.gt(&["--json", "polecat", "list"])))
             .as_array()
             .expect("a list")
@@ -135,12 +135,12 @@ impl Town {
     }
 
     /// The polecat row holding `bead`, if any.
-    fn polecat_of(&self, bead: &str) -> Option<Value> {
+    pub(super) fn polecat_of(&self, bead: &str) -> Option<Value> {
         self.polecats().into_iter().find(|p| p["bead_id"] == bead)
     }
 
     /// `gt sling … --json`: one object per bead.
-    fn sling(&self, args: &[&str]) -> Vec<Value> {
+    pub(super) fn sling(&self, args: &[&str]) -> Vec<Value> {
         let mut full = vec!["--json", "sling"];
         full.extend_from_slice(args);
         json(&ok(self.gt(&full)))
@@ -149,7 +149,7 @@ impl Town {
             .clone()
     }
 
-    fn wait_status(&self, id: &str, want: &str) {
+    pub(super) fn wait_status(&self, id: &str, want: &str) {
         let mut last = String::new();
         wait_until(TIMEOUT, || {
             last = self.status(id);
@@ -164,7 +164,7 @@ impl Town {
     }
 
     /// The names of the tmux sessions, without the guard's sentinel.
-    fn sessions(&self) -> BTreeSet<String> {
+    pub(super) fn sessions(&self) -> BTreeSet<String> {
         self.server
             .run(["list-sessions", "-F", "#{session_name}"])
             .lines()
@@ -174,7 +174,7 @@ impl Town {
     }
 
     /// Every session's pane, for failure messages.
-    fn panes(&self) -> String {
+    pub(super) fn panes(&self) -> String {
         self.sessions()
             .iter()
             .map(|s| {
@@ -188,7 +188,7 @@ impl Town {
     }
 
     /// The merge requests by state, from the town's store.
-    fn merge_requests(&self) -> Vec<(String, i64)> {
+    pub(super) fn merge_requests(&self) -> Vec<(String, i64)> {
         let out = ok(self.bd(&[
             "sql",
             "SELECT state, count(*) AS n FROM merge_requests GROUP BY 1 ORDER BY 1",
@@ -208,7 +208,7 @@ impl Town {
     }
 
     /// The remote's `polecat/…` branches.
-    fn remote_branches(&self) -> Vec<String> {
+    pub(super) fn remote_branches(&self) -> Vec<String> {
         testkit::git::run(
             &self.env,
             &self.remote,
@@ -224,7 +224,7 @@ impl Town {
     }
 
     /// The convoys (open and closed) tracking `bead`.
-    fn convoys_tracking(&self, bead: &str) -> Vec<String> {
+    pub(super) fn convoys_tracking(&self, bead: &str) -> Vec<String> {
         json(&ok(self.gt(&["--json", "convoy", "list", "--all"])))
             .as_array()
             .expect("a list")
@@ -238,13 +238,13 @@ impl Town {
             .collect()
     }
 
-    fn git(&self, dir: &Path, args: &[&str]) -> String {
+    pub(super) fn git(&self, dir: &Path, args: &[&str]) -> String {
         testkit::git::run(&self.env, dir, args)
     }
 }
 
 /// `bd`, built beside `gt` by the workspace test run.
-fn bd_bin() -> PathBuf {
+pub(super) fn bd_bin() -> PathBuf {
     let bd = Path::new(GT).with_file_name("bd");
     assert!(
         bd.exists(),

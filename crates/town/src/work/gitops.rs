@@ -88,6 +88,34 @@ pub fn drop_unused_branch(worktree: &Path, branch: &str, made_at: &str) -> Resul
     git.run(&["branch", "--quiet", "-D", branch]).map(drop)
 }
 
+/// The bare repository's `polecat/*` branches that no worktree has checked out and that hold
+/// no commit `origin/<base>` lacks: left by slings killed before they finished, or by
+/// polecats that moved on to another branch. Deleting them loses nothing.
+pub fn leftover_branches(bare: &Path, base: &str) -> Result<Vec<String>, GitError> {
+    let out = Git::new(bare).run(&[
+        "for-each-ref",
+        &format!("--merged=refs/remotes/origin/{base}"),
+        "--format=%(worktreepath)%00%(refname:short)",
+        "refs/heads/polecat/",
+    ])?;
+    Ok(out
+        .lines()
+        .filter_map(|line| line.split_once('\0'))
+        .filter(|(worktree, _)| worktree.is_empty())
+        .map(|(_, branch)| branch.to_owned())
+        .collect())
+}
+
+/// Deletes `branches` from the bare repository; git itself refuses any checked out meanwhile.
+pub fn delete_branches(bare: &Path, branches: &[String]) -> Result<(), GitError> {
+    if branches.is_empty() {
+        return Ok(());
+    }
+    let mut args = vec!["branch", "--quiet", "-D"];
+    args.extend(branches.iter().map(String::as_str));
+    Git::new(bare).run(&args).map(drop)
+}
+
 /// Whether a worktree has no uncommitted changes (untracked files count).
 pub fn is_clean(worktree: &Path) -> Result<bool, GitError> {
     Ok(Git::new(worktree)
