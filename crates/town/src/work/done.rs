@@ -139,7 +139,7 @@ pub fn done(
         &worktree,
         &format!("{bead}: save uncommitted work (gt done safety net)"),
     )?;
-    let config: RigConfig = crate::files::read_json(&RigPaths::new(&town, &id.rig).config_json())?;
+    let config: RigConfig = RigPaths::new(&town, &id.rig).config()?;
     let target = config.default_branch;
     let issue = store.get(&bead)?;
     let ahead = gitops::commits_ahead(&worktree, &format!("origin/{target}"))?;

@@ -233,7 +233,7 @@ fn sling_one(
     })?;
     let entry = crate::rig::entry(town, rig)?;
     let paths = RigPaths::new(town, rig);
-    let rig_config: RigConfig = crate::files::read_json(&paths.config_json())?;
+    let rig_config: RigConfig = paths.config()?;
     let eff = crate::settings::resolve(&crate::settings::Sources {
         town: Some(&town.settings_json()),
         rig: Some(&paths.settings_json()),
@@ -631,9 +631,11 @@ fn choose_polecat(
     }
     // An idle polecat with a clean worktree is reused; otherwise a new name from the pool.
     for row in store.polecats(Some(rig))? {
-        let id = PolecatId {
-            rig: rig.to_owned(),
-            name: row.name.clone(),
+        let Some(id) = PolecatId::new(rig, &row.name) else {
+            return Err(refused(format!(
+                "the store holds a polecat named `{}` in rig `{rig}`, which is not a polecat name",
+                row.name.escape_debug()
+            )));
         };
         if row.state == "idle"
             && id.worktree(town).join(".git").exists()
@@ -643,7 +645,7 @@ fn choose_polecat(
         }
     }
     let _spawn_lock = host::lock::lock(&town.locks_dir().join(format!("spawn-{rig}.lock")))?;
-    let mut in_use = paths.polecat_names();
+    let mut in_use = paths.polecat_names()?;
     in_use.extend(store.polecats(Some(rig))?.into_iter().map(|p| p.name));
     let name = crate::namepool::NamePool::new(&settings.namepool)?.allocate(&in_use);
     Ok((
