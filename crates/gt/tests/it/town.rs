@@ -378,7 +378,8 @@ fn doctor_fixes_what_is_safe() {
     ok(gt(&env, &["rig", "add", "gastown", &remote.remote_url()]));
     std::fs::remove_dir_all(root.join("gastown/crew")).unwrap();
     std::fs::remove_dir_all(root.join("logs")).unwrap();
-    std::fs::write(root.join(".runtime/locks/stale.lock"), "").unwrap();
+    // A lock file nobody holds is free, not stale: doctor leaves it alone.
+    std::fs::write(root.join(".runtime/locks/free.lock"), "").unwrap();
     let before = gt(&env, &["--json", "doctor"]);
     assert_eq!(before.status.code(), Some(1));
     let fixed = json(&ok(gt(&env, &["--json", "doctor", "--fix"])));
@@ -390,13 +391,11 @@ fn doctor_fixes_what_is_safe() {
         .map(|c| c["check"].as_str().unwrap())
         .collect();
     assert!(
-        fixed_checks.contains(&"town_layout")
-            && fixed_checks.contains(&"rig:gastown")
-            && fixed_checks.contains(&"locks"),
+        fixed_checks.contains(&"town_layout") && fixed_checks.contains(&"rig:gastown"),
         "{fixed_checks:?}"
     );
     assert!(root.join("gastown/crew").is_dir() && root.join("logs").is_dir());
-    assert!(!root.join(".runtime/locks/stale.lock").exists());
+    assert!(root.join(".runtime/locks/free.lock").exists());
     ok(gt(&env, &["doctor"]));
     let _ = GT;
 }

@@ -848,6 +848,25 @@ fn gt_done_checks_where_it_runs_and_is_idempotent() {
         "1"
     );
     assert_eq!(t.git(&wt, &["status", "--porcelain"]), "");
+
+    // After slings, dones (some killed) and a refinery pass, the lock files those commands
+    // left are free, not stale: doctor has nothing to say about them.
+    ok(t.gt(&["refinery", "run", "gastown", "--once"]));
+    let lock_files = std::fs::read_dir(t.root.join(".runtime/locks"))
+        .unwrap()
+        .count();
+    assert!(lock_files > 0, "the commands above take locks");
+    let report = json(&t.gt(&["--json", "doctor"]));
+    let checks = report["checks"].as_array().expect("checks");
+    let locks: Vec<&Value> = checks
+        .iter()
+        .filter(|c| c["check"] == "locks" || c["message"].as_str().unwrap_or("").contains("lock"))
+        .collect();
+    assert!(
+        locks.iter().all(|c| c["status"] == "ok"),
+        "doctor reports a lock problem after ordinary use: {locks:?}"
+    );
+    assert!(!report.to_string().contains("stale"), "{report}");
 }
 
 /// A budget probe, not a timed assertion: prints how long `gt sling` takes until the agent is
