@@ -869,6 +869,95 @@ fn gt_done_checks_where_it_runs_and_is_idempotent() {
     assert!(!report.to_string().contains("stale"), "{report}");
 }
 
+/// `gt done` run with polecat A's session environment inside polecat B's worktree refuses,
+/// naming both, and pushes and queues nothing; without an agent's environment (a person) it
+/// works from the directory, and A's own environment works in A's own worktree.
+#[test]
+fn gt_done_refuses_another_polecats_worktree() {
+    let Some(t) = Town::new() else { return };
+    let hang = script("hang");
+    let bead_a = t.create("A's work", &hang);
+    let bead_b = t.create("B's unfinished work", &hang);
+    let slung = t.sling(&[&bead_a, &bead_b, "gastown"]);
+    let address = |i: usize| slung[i]["polecat"].as_str().unwrap().to_owned();
+    let name = |i: usize| address(i).rsplit('/').next().unwrap().to_owned();
+    let worktree = |i: usize| t.rig().join("polecats").join(name(i));
+    let branch = |i: usize| slung[i]["branch"].as_str().unwrap().to_owned();
+    // What `gt sling` gives polecat `i`'s session.
+    let done_as = |i: usize, dir: &Path, vars: &[&str]| {
+        let all = [
+            ("GT_ROLE", address(i)),
+            ("GT_RIG", "gastown".to_owned()),
+            ("GT_POLECAT", name(i)),
+            ("GT_POLECAT_PATH", worktree(i).display().to_string()),
+            (
+                "GT_HOOK_BEAD",
+                slung[i]["bead"].as_str().unwrap().to_owned(),
+            ),
+            (
+                "GT_SESSION",
+                slung[i]["session"].as_str().unwrap().to_owned(),
+            ),
+        ];
+        let mut cmd = t.env.command(GT);
+        cmd.current_dir(dir).arg("done");
+        for (k, v) in all.iter().filter(|(k, _)| vars.contains(k)) {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run gt done")
+    };
+    for i in [0, 1] {
+        let wt = worktree(i);
+        std::fs::write(wt.join(format!("work{i}.txt")), "work\n").unwrap();
+        t.git(&wt, &["add", "-A"]);
+        t.git(&wt, &["commit", "-q", "-m", "work in progress"]);
+    }
+    std::fs::write(worktree(1).join("unsaved.txt"), "not yet\n").unwrap();
+    let everything = [
+        "GT_ROLE",
+        "GT_RIG",
+        "GT_POLECAT",
+        "GT_POLECAT_PATH",
+        "GT_HOOK_BEAD",
+        "GT_SESSION",
+    ];
+    // A's session in B's worktree: with everything set, or any one naming variable alone.
+    for vars in [
+        &everything[..],
+        &["GT_ROLE"][..],
+        &["GT_RIG", "GT_POLECAT"][..],
+        &["GT_POLECAT_PATH"][..],
+    ] {
+        let out = done_as(0, &worktree(1), vars);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{vars:?}: {err}");
+        assert!(
+            err.contains(&address(0)) && err.contains(&address(1)),
+            "{vars:?}: {err}"
+        );
+    }
+    assert!(t.remote_branches().is_empty(), "nothing was pushed");
+    assert!(t.merge_requests().is_empty(), "nothing was queued");
+    assert_eq!(t.status(&bead_b), "in_progress");
+    assert!(worktree(1).join("unsaved.txt").exists());
+    assert_eq!(
+        t.git(&worktree(1), &["status", "--porcelain"]),
+        "?? unsaved.txt",
+        "no safety-net commit in B's worktree"
+    );
+    // A in its own worktree; a person (no agent environment) in B's.
+    ok(done_as(0, &worktree(0), &everything));
+    assert_eq!(t.status(&bead_a), "submitted");
+    ok(done_as(1, &worktree(1), &[]));
+    assert_eq!(t.status(&bead_b), "submitted");
+    assert_eq!(t.remote_branches(), {
+        let mut b = vec![branch(0), branch(1)];
+        b.sort();
+        b
+    });
+    assert_eq!(t.merge_requests(), [("queued".to_owned(), 2)]);
+}
+
 /// A budget probe, not a timed assertion: prints how long `gt sling` takes until the agent is
 /// ready (`--nocapture` shows it), and checks that 25 polecats (the default cap) all start and
 /// finish. About 5 s in a debug build on 2 cores.
