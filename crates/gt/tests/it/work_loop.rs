@@ -958,6 +958,43 @@ fn gt_done_refuses_another_polecats_worktree() {
     assert_eq!(t.merge_requests(), [("queued".to_owned(), 2)]);
 }
 
+/// Bad input to `gt sling` is the user's error (exit 1) naming the input, found before anything
+/// is made: a formula file that is not UTF-8, a `--base-branch` that is no valid branch name,
+/// and one the rig's remote does not have.
+#[test]
+fn sling_bad_formula_file_and_base_branch_are_user_errors_that_change_nothing() {
+    let Some(t) = Town::new() else { return };
+    let bead = t.create("Some work", &script("hang"));
+    let formulas = t.rig().join("formulas");
+    std::fs::create_dir_all(&formulas).unwrap();
+    let mut bytes = b"formula = \"latin\"\ndescription = \"caf".to_vec();
+    bytes.extend_from_slice(&[0xe9, b'"', b'\n']);
+    std::fs::write(formulas.join("latin.formula.toml"), bytes).unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (&["--formula", "latin"], "latin.formula.toml"),
+        (&["--base-branch", "bad..name"], "bad..name"),
+        (&["--base-branch=-oops"], "-oops"),
+        (&["--base-branch", "no-such-branch"], "no-such-branch"),
+    ];
+    for (flags, named) in cases {
+        let mut args = vec!["sling", bead.as_str(), "gastown"];
+        args.extend_from_slice(flags);
+        let out = t.gt(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{flags:?}: {err}");
+        assert!(err.contains(named), "{flags:?}: {err}");
+        assert_eq!(t.status(&bead), "open", "{flags:?}");
+        assert!(t.polecats().is_empty(), "{flags:?}: a polecat was made");
+        let worktrees = std::fs::read_dir(t.rig().join("polecats")).unwrap().count();
+        assert_eq!(worktrees, 0, "{flags:?}: a worktree was made");
+        assert!(t.sessions().is_empty(), "{flags:?}: a session was started");
+    }
+    // A branch the remote does have works.
+    t.git(&t.remote, &["branch", "release", "main"]);
+    let slung = t.sling(&[&bead, "gastown", "--base-branch", "release"]);
+    assert_eq!(slung[0]["action"], "started", "{slung:?}");
+}
+
 /// A budget probe, not a timed assertion: prints how long `gt sling` takes until the agent is
 /// ready (`--nocapture` shows it), and checks that 25 polecats (the default cap) all start and
 /// finish. About 5 s in a debug build on 2 cores.

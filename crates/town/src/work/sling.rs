@@ -145,6 +145,9 @@ pub fn sling(
             "rig `{rig}` is parked; `gt rig unpark {rig}` first"
         )));
     }
+    if let Some(base) = &opts.base_branch {
+        gitops::check_base_branch(&RigPaths::new(cx.town, &rig).bare_repo(), base)?;
+    }
     if beads.len() > 1 && matches!(target, Target::Polecat(_)) {
         return Err(refused("a named polecat takes one bead at a time"));
     }
