@@ -43,6 +43,9 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
     if let Some(err) = err.downcast_ref::<town::work::WorkError>() {
         use town::work::WorkError as E;
         return Some(match err {
+            // An unreadable formula file is the system's problem; a bad one (not UTF-8 included)
+            // or a missing one is the user's.
+            E::Formula(beads::formula::FormulaError::Io { .. }) => Classified::new(ErrorKind::Internal),
             E::Refused(_) | E::Formula(_) => Classified::new(ErrorKind::User),
             E::Busy { .. } => Classified::new(ErrorKind::User).hint("wait for the other command to finish, then run this again"),
             E::Limit(_) => Classified::new(ErrorKind::User).hint("`gt polecat list` shows what is running; raise the limit with `gt config set`"),

@@ -848,6 +848,151 @@ fn gt_done_checks_where_it_runs_and_is_idempotent() {
         "1"
     );
     assert_eq!(t.git(&wt, &["status", "--porcelain"]), "");
+
+    // After slings, dones (some killed) and a refinery pass, the lock files those commands
+    // left are free, not stale: doctor has nothing to say about them.
+    ok(t.gt(&["refinery", "run", "gastown", "--once"]));
+    let lock_files = std::fs::read_dir(t.root.join(".runtime/locks"))
+        .unwrap()
+        .count();
+    assert!(lock_files > 0, "the commands above take locks");
+    let report = json(&t.gt(&["--json", "doctor"]));
+    let checks = report["checks"].as_array().expect("checks");
+    let locks: Vec<&Value> = checks
+        .iter()
+        .filter(|c| c["check"] == "locks" || c["message"].as_str().unwrap_or("").contains("lock"))
+        .collect();
+    assert!(
+        locks.iter().all(|c| c["status"] == "ok"),
+        "doctor reports a lock problem after ordinary use: {locks:?}"
+    );
+    assert!(!report.to_string().contains("stale"), "{report}");
+}
+
+/// `gt done` run with polecat A's session environment inside polecat B's worktree refuses,
+/// naming both, and pushes and queues nothing; without an agent's environment (a person) it
+/// works from the directory, and A's own environment works in A's own worktree.
+#[test]
+fn gt_done_refuses_another_polecats_worktree() {
+    let Some(t) = Town::new() else { return };
+    let hang = script("hang");
+    let bead_a = t.create("A's work", &hang);
+    let bead_b = t.create("B's unfinished work", &hang);
+    let slung = t.sling(&[&bead_a, &bead_b, "gastown"]);
+    let address = |i: usize| slung[i]["polecat"].as_str().unwrap().to_owned();
+    let name = |i: usize| address(i).rsplit('/').next().unwrap().to_owned();
+    let worktree = |i: usize| t.rig().join("polecats").join(name(i));
+    let branch = |i: usize| slung[i]["branch"].as_str().unwrap().to_owned();
+    // What `gt sling` gives polecat `i`'s session.
+    let done_as = |i: usize, dir: &Path, vars: &[&str]| {
+        let all = [
+            ("GT_ROLE", address(i)),
+            ("GT_RIG", "gastown".to_owned()),
+            ("GT_POLECAT", name(i)),
+            ("GT_POLECAT_PATH", worktree(i).display().to_string()),
+            (
+                "GT_HOOK_BEAD",
+                slung[i]["bead"].as_str().unwrap().to_owned(),
+            ),
+            (
+                "GT_SESSION",
+                slung[i]["session"].as_str().unwrap().to_owned(),
+            ),
+        ];
+        let mut cmd = t.env.command(GT);
+        cmd.current_dir(dir).arg("done");
+        for (k, v) in all.iter().filter(|(k, _)| vars.contains(k)) {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run gt done")
+    };
+    for i in [0, 1] {
+        let wt = worktree(i);
+        std::fs::write(wt.join(format!("work{i}.txt")), "work\n").unwrap();
+        t.git(&wt, &["add", "-A"]);
+        t.git(&wt, &["commit", "-q", "-m", "work in progress"]);
+    }
+    std::fs::write(worktree(1).join("unsaved.txt"), "not yet\n").unwrap();
+    let everything = [
+        "GT_ROLE",
+        "GT_RIG",
+        "GT_POLECAT",
+        "GT_POLECAT_PATH",
+        "GT_HOOK_BEAD",
+        "GT_SESSION",
+    ];
+    // A's session in B's worktree: with everything set, or any one naming variable alone.
+    for vars in [
+        &everything[..],
+        &["GT_ROLE"][..],
+        &["GT_RIG", "GT_POLECAT"][..],
+        &["GT_POLECAT_PATH"][..],
+    ] {
+        let out = done_as(0, &worktree(1), vars);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{vars:?}: {err}");
+        assert!(
+            err.contains(&address(0)) && err.contains(&address(1)),
+            "{vars:?}: {err}"
+        );
+    }
+    assert!(t.remote_branches().is_empty(), "nothing was pushed");
+    assert!(t.merge_requests().is_empty(), "nothing was queued");
+    assert_eq!(t.status(&bead_b), "in_progress");
+    assert!(worktree(1).join("unsaved.txt").exists());
+    assert_eq!(
+        t.git(&worktree(1), &["status", "--porcelain"]),
+        "?? unsaved.txt",
+        "no safety-net commit in B's worktree"
+    );
+    // A in its own worktree; a person (no agent environment) in B's.
+    ok(done_as(0, &worktree(0), &everything));
+    assert_eq!(t.status(&bead_a), "submitted");
+    ok(done_as(1, &worktree(1), &[]));
+    assert_eq!(t.status(&bead_b), "submitted");
+    assert_eq!(t.remote_branches(), {
+        let mut b = vec![branch(0), branch(1)];
+        b.sort();
+        b
+    });
+    assert_eq!(t.merge_requests(), [("queued".to_owned(), 2)]);
+}
+
+/// Bad input to `gt sling` is the user's error (exit 1) naming the input, found before anything
+/// is made: a formula file that is not UTF-8, a `--base-branch` that is no valid branch name,
+/// and one the rig's remote does not have.
+#[test]
+fn sling_bad_formula_file_and_base_branch_are_user_errors_that_change_nothing() {
+    let Some(t) = Town::new() else { return };
+    let bead = t.create("Some work", &script("hang"));
+    let formulas = t.rig().join("formulas");
+    std::fs::create_dir_all(&formulas).unwrap();
+    let mut bytes = b"formula = \"latin\"\ndescription = \"caf".to_vec();
+    bytes.extend_from_slice(&[0xe9, b'"', b'\n']);
+    std::fs::write(formulas.join("latin.formula.toml"), bytes).unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (&["--formula", "latin"], "latin.formula.toml"),
+        (&["--base-branch", "bad..name"], "bad..name"),
+        (&["--base-branch=-oops"], "-oops"),
+        (&["--base-branch", "no-such-branch"], "no-such-branch"),
+    ];
+    for (flags, named) in cases {
+        let mut args = vec!["sling", bead.as_str(), "gastown"];
+        args.extend_from_slice(flags);
+        let out = t.gt(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{flags:?}: {err}");
+        assert!(err.contains(named), "{flags:?}: {err}");
+        assert_eq!(t.status(&bead), "open", "{flags:?}");
+        assert!(t.polecats().is_empty(), "{flags:?}: a polecat was made");
+        let worktrees = std::fs::read_dir(t.rig().join("polecats")).unwrap().count();
+        assert_eq!(worktrees, 0, "{flags:?}: a worktree was made");
+        assert!(t.sessions().is_empty(), "{flags:?}: a session was started");
+    }
+    // A branch the remote does have works.
+    t.git(&t.remote, &["branch", "release", "main"]);
+    let slung = t.sling(&[&bead, "gastown", "--base-branch", "release"]);
+    assert_eq!(slung[0]["action"], "started", "{slung:?}");
 }
 
 /// A budget probe, not a timed assertion: prints how long `gt sling` takes until the agent is

@@ -31,6 +31,36 @@ pub fn fetch(bare: &Path) -> Result<(), GitError> {
         .map(drop)
 }
 
+/// Checks a `--base-branch` before anything is made: `base` must be a valid branch name
+/// (`git check-ref-format --branch`, and printed back unchanged, so `@{-1}` and friends are
+/// refused) that the rig's remote has, as `origin/<base>` after a fetch of the bare repository.
+/// A bad name or a missing branch is the user's error, naming the branch.
+pub fn check_base_branch(bare: &Path, base: &str) -> crate::work::Result<()> {
+    let git = Git::new(bare);
+    let format = git.output(&["check-ref-format", "--branch", base])?;
+    if !format.status.success() || String::from_utf8_lossy(&format.stdout).trim() != base {
+        return Err(crate::work::refused(format!(
+            "`{base}` is not a valid branch name for `--base-branch`"
+        )));
+    }
+    fetch(bare)?;
+    let found = git
+        .output(&[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("refs/remotes/origin/{base}^{{commit}}"),
+        ])?
+        .status
+        .success();
+    if !found {
+        return Err(crate::work::refused(format!(
+            "the rig's remote has no branch `{base}` to start from (`--base-branch`)"
+        )));
+    }
+    Ok(())
+}
+
 /// Creates a worktree at `path` on a new `branch` starting at `start` (`origin/main`).
 pub fn add_worktree(bare: &Path, path: &Path, branch: &str, start: &str) -> Result<(), GitError> {
     Git::new(bare)

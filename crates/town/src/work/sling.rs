@@ -166,6 +166,9 @@ pub fn sling(
             "rig `{rig}` is parked; `gt rig unpark {rig}` first"
         )));
     }
+    if let Some(base) = &opts.base_branch {
+        gitops::check_base_branch(&RigPaths::new(cx.town, &rig).bare_repo(), base)?;
+    }
     if beads.len() > 1 && matches!(target, Target::Polecat(_)) {
         return Err(refused("a named polecat takes one bead at a time"));
     }
@@ -296,7 +299,7 @@ fn sling_one(
     })?;
     let entry = crate::rig::entry(town, rig)?;
     let paths = RigPaths::new(town, rig);
-    let rig_config: RigConfig = crate::files::read_json(&paths.config_json())?;
+    let rig_config: RigConfig = paths.config()?;
     let eff = crate::settings::resolve(&crate::settings::Sources {
         town: Some(&town.settings_json()),
         rig: Some(&paths.settings_json()),
@@ -808,24 +811,31 @@ fn choose_polecat(store: &beads::Store, town: &Town, req: &AdmitRequest<'_>) -> 
         };
     }
     let rows = store.polecats(Some(rig))?;
-    let id = |row: &beads::Polecat| PolecatId {
-        rig: rig.to_owned(),
-        name: row.name.clone(),
-    };
-    if let Some(row) = rows.iter().find(|r| r.bead_id == req.bead) {
-        return Ok(id(row));
-    }
+    // Names from the store are checked like typed ones before they make a path.
+    let mut ids = Vec::with_capacity(rows.len());
     for row in &rows {
-        let worktree = id(row).worktree(town);
+        let Some(id) = PolecatId::new(rig, &row.name) else {
+            return Err(refused(format!(
+                "the store holds a polecat named `{}` in rig `{rig}`, which is not a polecat name",
+                row.name.escape_debug()
+            )));
+        };
+        ids.push(id);
+    }
+    if let Some((_, id)) = rows.iter().zip(&ids).find(|(r, _)| r.bead_id == req.bead) {
+        return Ok(id.clone());
+    }
+    for (row, id) in rows.iter().zip(&ids) {
+        let worktree = id.worktree(town);
         if row.state == "idle"
             && row.bead_id.is_empty()
             && worktree.join(".git").exists()
             && gitops::is_clean(&worktree).unwrap_or(false)
         {
-            return Ok(id(row));
+            return Ok(id.clone());
         }
     }
-    let mut in_use = req.paths.polecat_names();
+    let mut in_use = req.paths.polecat_names()?;
     in_use.extend(rows.into_iter().map(|p| p.name));
     let name = crate::namepool::NamePool::new(&req.settings.namepool)?.allocate(&in_use);
     Ok(PolecatId {
