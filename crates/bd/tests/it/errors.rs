@@ -506,3 +506,41 @@ fn readonly_refuses_every_write_and_allows_reads() {
     ok(&env, &["list", "--readonly"]);
     ok(&env, &["sql", "SELECT count(*) FROM issues", "--readonly"]);
 }
+
+#[test]
+fn invalid_utf8_on_stdin_is_a_user_error_and_changes_nothing() {
+    let env = store();
+    let id = create(&env, "A", &[]);
+    let bad: &[u8] = b"caf\xe9 \xff\xfe\n";
+    for args in [
+        &["create", "-f", "-"][..],
+        &["create", "Body from stdin", "--body-file", "-"],
+        &["update", &id, "--body-file", "-"],
+        &["comment", &id, "-"],
+        &["note", &id, "--stdin"],
+        &["delete", "--from-file", "-", "--force"],
+    ] {
+        let out = crate::run_stdin_bytes(&env, args, bad);
+        crate::assert_code(&out, 1);
+        let err = stderr(&out);
+        assert!(
+            err.contains("standard input is not valid UTF-8"),
+            "{args:?}: {err}"
+        );
+    }
+    let out = crate::run_stdin_bytes(&env, &["import", "-"], bad);
+    crate::assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("line 1: not valid UTF-8"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(count(&env), 1);
+    assert!(json(&env, &["show", &id])[0]["description"].is_null());
+    assert!(
+        json(&env, &["comments", &id])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -146,13 +146,22 @@ impl Store {
     /// Imports JSONL. Every line is parsed and checked before anything is written; then all of
     /// it goes in one transaction. Issues whose content hash matches are left alone, so
     /// importing the same file twice changes nothing.
-    pub fn import(&mut self, reader: impl BufRead, dry_run: bool) -> Result<ImportReport> {
+    /// `source` names the input in I/O errors (a path, or `-` for standard input).
+    pub fn import(
+        &mut self,
+        reader: impl BufRead,
+        source: &Path,
+        dry_run: bool,
+    ) -> Result<ImportReport> {
         let mut parsed = Vec::new();
         for (n, line) in reader.lines().enumerate() {
             let line_no = n + 1;
-            let line = line.map_err(|e| Error::BadLine {
-                line: line_no,
-                reason: e.to_string(),
+            let line = line.map_err(|e| match e.kind() {
+                std::io::ErrorKind::InvalidData => Error::BadLine {
+                    line: line_no,
+                    reason: format!("not valid UTF-8 text ({e})"),
+                },
+                _ => Error::io(source, e),
             })?;
             if line.trim().is_empty() {
                 continue;
