@@ -122,7 +122,10 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
 
 fn classify_store(err: &beads::Error) -> Option<Classified> {
     Some(match err {
-        beads::Error::Sqlite(_) | beads::Error::Io { .. } | beads::Error::Corrupt { .. } => {
+        beads::Error::Sqlite(_)
+        | beads::Error::Io { .. }
+        | beads::Error::Corrupt { .. }
+        | beads::Error::DoctorFound { .. } => {
             Classified::new(ErrorKind::Internal).hint("`gt doctor` checks the town's store")
         }
         beads::Error::NoStore { .. } => Classified::new(ErrorKind::User)
