@@ -43,17 +43,14 @@ fn polecat_status(t: &Town, address: &str) -> Value {
 
 /// The `polecat/…` branches of the rig's bare repository.
 fn local_branches(t: &Town) -> BTreeSet<String> {
-    t.git(
-        &t.rig().join(".repo.git"),
-        &[
-            "for-each-ref",
-            "--format=%(refname:short)",
-            "refs/heads/polecat",
-        ],
-    )
-    .lines()
-    .map(str::to_owned)
-    .collect()
+    t.polecat_branches(&t.rig().join(".repo.git"))
+        .into_iter()
+        .collect()
+}
+
+/// Each bead's request for [`sling_all_at_once`], with no extra flags.
+fn plain(beads: &[String]) -> Vec<(String, Vec<&'static str>)> {
+    beads.iter().map(|b| (b.clone(), Vec::new())).collect()
 }
 
 /// Checks that each of `beads` runs on its own polecat: slung (exit 0), hooked to it and in
@@ -133,9 +130,7 @@ fn ten_parallel_slings_in_one_rig_all_start_on_distinct_polecats() {
         let beads: Vec<String> = (0..10)
             .map(|i| t.create(&format!("Round {round} bead {i}"), &script("hang")))
             .collect();
-        let requests: Vec<(String, Vec<&str>)> =
-            beads.iter().map(|b| (b.clone(), Vec::new())).collect();
-        let outs = sling_all_at_once(&t, &requests);
+        let outs = sling_all_at_once(&t, &plain(&beads));
         let polecat_of = assert_each_runs_on_its_own_polecat(&t, &beads, &outs);
         let polecats: Vec<String> = polecat_of.into_values().collect();
         nuke_all_at_once(&t, &polecats);
@@ -168,9 +163,7 @@ fn ten_parallel_slings_race_for_three_idle_polecats() {
     let beads: Vec<String> = (0..10)
         .map(|i| t.create(&format!("Race {i}"), &script("hang")))
         .collect();
-    let requests: Vec<(String, Vec<&str>)> =
-        beads.iter().map(|b| (b.clone(), Vec::new())).collect();
-    let outs = sling_all_at_once(&t, &requests);
+    let outs = sling_all_at_once(&t, &plain(&beads));
     let polecat_of = assert_each_runs_on_its_own_polecat(&t, &beads, &outs);
     let used: BTreeSet<String> = polecat_of.into_values().collect();
     assert!(

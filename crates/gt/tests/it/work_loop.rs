@@ -209,9 +209,14 @@ impl Town {
 
     /// The remote's `polecat/…` branches.
     pub(super) fn remote_branches(&self) -> Vec<String> {
+        self.polecat_branches(&self.remote)
+    }
+
+    /// The `polecat/…` branches of the repository at `repo`.
+    pub(super) fn polecat_branches(&self, repo: &Path) -> Vec<String> {
         testkit::git::run(
             &self.env,
-            &self.remote,
+            repo,
             [
                 "for-each-ref",
                 "--format=%(refname:short)",
