@@ -82,7 +82,8 @@ pub fn lock(path: &Path) -> Result<LockGuard, LockError> {
 
 /// Takes the lock on `path` (created if missing), waiting at most `timeout` for the holder to
 /// release it; [`LockError::Busy`] after that. A holder that hangs cannot stall its waiters for
-/// ever. Polls with a growing pause (1 ms to 50 ms): `flock` has no timed wait.
+/// ever; with a zero timeout it is [`try_lock`]. Polls with a growing pause (1 ms to 50 ms):
+/// `flock` has no timed wait.
 pub fn lock_timeout(path: &Path, timeout: Duration) -> Result<LockGuard, LockError> {
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(1);

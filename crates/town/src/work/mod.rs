@@ -80,15 +80,7 @@ pub(crate) fn lock(
     name: &str,
     what: impl FnOnce() -> String,
 ) -> Result<host::lock::LockGuard> {
-    let dir = town.locks_dir();
-    std::fs::create_dir_all(&dir).map_err(|source| WorkError::Io {
-        path: dir.clone(),
-        source,
-    })?;
-    host::lock::try_lock(&dir.join(name)).map_err(|e| match e {
-        host::lock::LockError::Busy { .. } => WorkError::Busy { what: what() },
-        other => other.into(),
-    })
+    lock_waiting(town, name, std::time::Duration::ZERO, what)
 }
 
 /// How long a command waits for a rig's admission lock: admissions take a fetch and a
@@ -99,18 +91,26 @@ const ADMISSION_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 /// the rig (and every removal of a polecat's worktree) passes here one at a time, from
 /// choosing the polecat until its row, worktree and hook exist.
 pub fn admission_lock(town: &crate::layout::Town, rig: &str) -> Result<host::lock::LockGuard> {
+    lock_waiting(town, &format!("admit-{rig}.lock"), ADMISSION_WAIT, || {
+        format!("rig `{rig}`")
+    })
+}
+
+/// Takes `<town>/.runtime/locks/<name>`, waiting at most `wait` for its holder.
+fn lock_waiting(
+    town: &crate::layout::Town,
+    name: &str,
+    wait: std::time::Duration,
+    what: impl FnOnce() -> String,
+) -> Result<host::lock::LockGuard> {
     let dir = town.locks_dir();
     std::fs::create_dir_all(&dir).map_err(|source| WorkError::Io {
         path: dir.clone(),
         source,
     })?;
-    host::lock::lock_timeout(&dir.join(format!("admit-{rig}.lock")), ADMISSION_WAIT).map_err(|e| {
-        match e {
-            host::lock::LockError::Busy { .. } => WorkError::Busy {
-                what: format!("rig `{rig}`"),
-            },
-            other => other.into(),
-        }
+    host::lock::lock_timeout(&dir.join(name), wait).map_err(|e| match e {
+        host::lock::LockError::Busy { .. } => WorkError::Busy { what: what() },
+        other => other.into(),
     })
 }
 
