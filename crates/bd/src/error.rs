@@ -34,6 +34,12 @@ pub fn classify(err: &(dyn StdError + 'static)) -> Option<Classified> {
             "if a newer bd wrote it, upgrade bd; otherwise move the file aside, run `bd init`, \
              and `bd import` your latest `bd export` file",
         ),
+        Error::DoctorFound { .. } => Classified::new(ErrorKind::Internal)
+            .hint("run `bd doctor --fix` to repair what it can, then `bd doctor` to check again")
+            .hint(
+                "if errors remain, `bd export` what is readable, move the file aside, run \
+                 `bd init`, and `bd import` the export",
+            ),
         Error::Sqlite(_) | Error::Io { .. } => Classified::new(ErrorKind::Internal),
     })
 }

@@ -50,6 +50,10 @@ pub enum Error {
     /// The database file is not a usable beads database.
     #[error("the database `{}` is unusable: {reason}", path.display())]
     Corrupt { path: PathBuf, reason: String },
+    /// `bd doctor` found errors in the store that it could not repair; writes refuse until a
+    /// doctor run finds none.
+    #[error("the database `{}` has errors `bd doctor` found: {errors}", path.display())]
+    DoctorFound { path: PathBuf, errors: String },
     /// An import file line does not parse.
     #[error("line {line}: {reason}")]
     BadLine { line: usize, reason: String },

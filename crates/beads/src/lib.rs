@@ -30,5 +30,5 @@ pub use ops::jsonl::{ExportOptions, ImportReport};
 pub use ops::mr::{MergeRequest, NewMergeRequest, QueueStats, RefineryRun};
 pub use ops::query::{Filter, Sort, Stats};
 pub use ops::update::{Changes, CloseOptions};
-pub use ops::work::{Polecat, PolecatUpdate};
+pub use ops::work::{Admission, Polecat, PolecatUpdate};
 pub use store::{Context, Store};

@@ -350,8 +350,68 @@ pub fn migrations() -> Migrations<'static> {
 /// The schema version a fully migrated database has.
 pub const LATEST_VERSION: i64 = 5;
 
+/// Every table, view and trigger of a fully migrated store (not indexes: a missing index is
+/// slow, not wrong). Each write checks they are all there; a unit test checks this list
+/// against a freshly migrated database.
+pub const REQUIRED_OBJECTS: &[&str] = &[
+    "issues",
+    "dependencies",
+    "labels",
+    "comments",
+    "events",
+    "config",
+    "metadata",
+    "child_counters",
+    "wisps",
+    "ready_issues",
+    "blocked_issues",
+    "polecats",
+    "merge_requests",
+    "respawns",
+    "checkpoints",
+    "convoy_landings",
+    "refinery_runs",
+    "relation_summaries",
+    "relation_summaries_paused",
+    "relation_summaries_new_issue",
+    "relation_summaries_fields_changed",
+    "relation_summaries_label_added",
+    "relation_summaries_label_removed",
+    "relation_summaries_edge_added",
+    "relation_summaries_edge_removed",
+    "relation_summaries_comment_added",
+    "relation_summaries_comment_removed",
+];
+
+/// The `metadata` key `bd doctor` sets while the store has errors it could not repair; writes
+/// refuse while it is there.
+pub const DOCTOR_MARKER: &str = "doctor.errors";
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn required_objects_are_exactly_the_schema() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        super::migrations().to_latest(&mut conn).unwrap();
+        let mut names: Vec<String> = conn
+            .prepare(
+                "SELECT name FROM sqlite_schema WHERE type IN ('table', 'view', 'trigger')
+                 AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let mut expected: Vec<String> = super::REQUIRED_OBJECTS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        names.sort();
+        expected.sort();
+        assert_eq!(names, expected);
+    }
 
     #[test]
     fn migrations_are_valid() {

@@ -278,8 +278,30 @@ impl Store {
         self.read_only = true;
     }
 
+    /// Whether writes are refused ([`Store::set_read_only`]).
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
     pub(crate) fn write<T>(
         &mut self,
+        f: impl FnOnce(&Transaction<'_>, &WriteCtx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.write_inner(true, f)
+    }
+
+    /// A write that skips the health check: for `bd doctor`, which records and repairs what
+    /// the check refuses, and raw `bd sql`, the escape hatch for repairs by hand.
+    pub(crate) fn write_unchecked<T>(
+        &mut self,
+        f: impl FnOnce(&Transaction<'_>, &WriteCtx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.write_inner(false, f)
+    }
+
+    fn write_inner<T>(
+        &mut self,
+        check: bool,
         f: impl FnOnce(&Transaction<'_>, &WriteCtx<'_>) -> Result<T>,
     ) -> Result<T> {
         if self.read_only {
@@ -294,6 +316,9 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if check {
+            check_health(&tx, &self.path)?;
+        }
         let out = f(&tx, &wctx)?;
         tx.commit()?;
         Ok(out)
@@ -319,6 +344,71 @@ impl Store {
             .optional()?
             .is_some())
     }
+}
+
+/// The invariants a write can check for the price of one small query (a few microseconds,
+/// under the write lock so nobody changes them meanwhile): the schema version is the one this
+/// bd writes, every table, view and trigger is there, and `bd doctor` has not recorded errors
+/// it could not repair. `PRAGMA quick_check` would find more but reads every page: far too slow
+/// for every write, so that is `bd doctor`'s job, and its verdict is the marker read here.
+fn check_health(tx: &Connection, db: &Path) -> Result<()> {
+    let names = schema::REQUIRED_OBJECTS
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT (SELECT user_version FROM pragma_user_version),
+                (SELECT count(*) FROM sqlite_schema WHERE name IN ({names})),
+                (SELECT value FROM metadata WHERE key = '{}')",
+        schema::DOCTOR_MARKER
+    );
+    let corrupt = |reason: String| Error::Corrupt {
+        path: db.to_owned(),
+        reason,
+    };
+    let (version, objects, marker): (i64, i64, Option<String>) = tx
+        .prepare_cached(&sql)
+        .and_then(|mut stmt| stmt.query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
+        .map_err(|e| corrupt(format!("its schema cannot be read: {e}")))?;
+    if version != schema::LATEST_VERSION {
+        return Err(corrupt(format!(
+            "schema version {version} is not the version this bd writes ({})",
+            schema::LATEST_VERSION
+        )));
+    }
+    if usize::try_from(objects).ok() != Some(schema::REQUIRED_OBJECTS.len()) {
+        let missing: Vec<&str> = schema::REQUIRED_OBJECTS
+            .iter()
+            .copied()
+            .filter(|name| {
+                tx.query_row(
+                    "SELECT 1 FROM sqlite_schema WHERE name = ?1",
+                    [name],
+                    |_| Ok(()),
+                )
+                .optional()
+                .ok()
+                .flatten()
+                .is_none()
+            })
+            .collect();
+        return Err(corrupt(format!(
+            "its schema lacks {}",
+            missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    if let Some(errors) = marker {
+        return Err(Error::DoctorFound {
+            path: db.to_owned(),
+            errors,
+        });
+    }
+    Ok(())
 }
 
 /// What a write transaction knows besides the connection.

@@ -43,9 +43,14 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
     if let Some(err) = err.downcast_ref::<town::work::WorkError>() {
         use town::work::WorkError as E;
         return Some(match err {
+            // An unreadable formula file is the system's problem; a bad one (not UTF-8 included)
+            // or a missing one is the user's.
+            E::Formula(beads::formula::FormulaError::Io { .. }) => Classified::new(ErrorKind::Internal),
             E::Refused(_) | E::Formula(_) => Classified::new(ErrorKind::User),
             E::Busy { .. } => Classified::new(ErrorKind::User).hint("wait for the other command to finish, then run this again"),
             E::Limit(_) => Classified::new(ErrorKind::User).hint("`gt polecat list` shows what is running; raise the limit with `gt config set`"),
+            E::NotAllSlung { .. } => Classified::new(ErrorKind::User)
+                .hint("the other beads run; each failed one was undone: fix its cause, then sling it again"),
             E::Session { .. } => Classified::new(ErrorKind::User)
                 .hint("everything this run made was undone; check the agent CLI with `gt doctor`, then sling again"),
             E::Store(e) => return classify_store(e),
@@ -117,7 +122,10 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
 
 fn classify_store(err: &beads::Error) -> Option<Classified> {
     Some(match err {
-        beads::Error::Sqlite(_) | beads::Error::Io { .. } | beads::Error::Corrupt { .. } => {
+        beads::Error::Sqlite(_)
+        | beads::Error::Io { .. }
+        | beads::Error::Corrupt { .. }
+        | beads::Error::DoctorFound { .. } => {
             Classified::new(ErrorKind::Internal).hint("`gt doctor` checks the town's store")
         }
         beads::Error::NoStore { .. } => Classified::new(ErrorKind::User)

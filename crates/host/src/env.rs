@@ -22,6 +22,14 @@ pub const BD_ACTOR: &str = "BD_ACTOR";
 pub const BEADS_ACTOR: &str = "BEADS_ACTOR";
 /// The town root, used instead of walking up from the current directory.
 pub const GT_TOWN_ROOT: &str = "GT_TOWN_ROOT";
+/// An agent session's role: `<rig>/polecats/<name>` for a polecat (set by `gt sling`).
+pub const GT_ROLE: &str = "GT_ROLE";
+/// The rig of an agent session (set by `gt sling`).
+pub const GT_RIG: &str = "GT_RIG";
+/// The polecat name of an agent session (set by `gt sling`).
+pub const GT_POLECAT: &str = "GT_POLECAT";
+/// The worktree of a polecat's session (set by `gt sling`).
+pub const GT_POLECAT_PATH: &str = "GT_POLECAT_PATH";
 /// The tmux socket name (`tmux -L <name>`) for the town's agent sessions, instead of the one
 /// derived from the town path.
 pub const GT_TMUX_SOCKET: &str = "GT_TMUX_SOCKET";

@@ -6,6 +6,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// Failure to take a lock.
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +80,24 @@ pub fn lock(path: &Path) -> Result<LockGuard, LockError> {
     })
 }
 
+/// Takes the lock on `path` (created if missing), waiting at most `timeout` for the holder to
+/// release it; [`LockError::Busy`] after that. A holder that hangs cannot stall its waiters for
+/// ever; with a zero timeout it is [`try_lock`]. Polls with a growing pause (1 ms to 50 ms):
+/// `flock` has no timed wait.
+pub fn lock_timeout(path: &Path, timeout: Duration) -> Result<LockGuard, LockError> {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match try_lock(path) {
+            Err(LockError::Busy { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +123,24 @@ mod tests {
             }
         };
         assert!(relocked.is_some(), "the lock never came free");
+    }
+
+    #[test]
+    fn timed_lock_gives_up_when_busy_and_succeeds_when_free() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.lock");
+        let held = try_lock(&path).unwrap();
+        let start = Instant::now();
+        let err = lock_timeout(&path, Duration::from_millis(100)).unwrap_err();
+        assert!(matches!(err, LockError::Busy { .. }), "{err:?}");
+        assert!(start.elapsed() >= Duration::from_millis(100));
+        let waiter = std::thread::spawn({
+            let path = path.clone();
+            move || lock_timeout(&path, Duration::from_secs(10)).map(drop)
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        drop(held);
+        waiter.join().unwrap().unwrap();
     }
 
     #[test]

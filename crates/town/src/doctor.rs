@@ -1,10 +1,11 @@
 //! `gt doctor`: check the town and repair what is safe to repair.
 //!
 //! Checks run in order and never stop early: tool versions, the town's files and layout,
-//! every rig's layout, settings validity, the store's integrity, agent CLIs on `PATH`, stale
-//! locks and leftovers of interrupted `rig add`s. With `fix`, missing directories and files
-//! are recreated (never overwriting what exists), missing routes restored, stale locks
-//! removed and the store's readiness flags rebuilt; each finding says whether it was fixed.
+//! every rig's layout, settings validity, the store's integrity, agent CLIs on `PATH`, that
+//! locks can be taken, and leftovers of interrupted `rig add`s. With `fix`, missing
+//! directories and files are recreated (never overwriting what exists), missing routes
+//! restored and the store's readiness flags rebuilt; each finding says whether it was fixed.
+//! Lock files are never "stale" (see [`locks`]).
 
 use std::path::Path;
 
@@ -94,8 +95,9 @@ pub fn run(town: &Town, input: DoctorInput<'_>) -> Vec<Check> {
             ),
         });
     }
-    stale_locks(town, fix, &mut out);
+    locks(town, &mut out);
     leftovers(town, &mut out);
+    leftover_branches(town, fix, &mut out);
     out
 }
 
@@ -330,43 +332,35 @@ fn store(town: &Town, ctx: beads::Context, fix: bool, out: &mut Vec<Check>) {
     }
 }
 
-/// A lock file nobody holds is stale: the process that made it is gone.
-fn stale_locks(town: &Town, fix: bool, out: &mut Vec<Check>) {
+/// Whether commands can take locks in `.runtime/locks`: the check takes one of its own.
+///
+/// Lock files are never reported as stale. They are `flock`s: the kernel releases one when
+/// its holder exits, however it exits, so a lock file nobody holds is simply free — every
+/// command leaves its file behind on purpose. Deleting them is not safe either: unlinking a
+/// file while another process holds or waits on it lets a third process lock a new file of
+/// the same name, and two commands then both believe they hold the lock. So the doctor
+/// neither probes nor removes other commands' lock files (probing takes the lock, and a
+/// command arriving at that instant would be told it is busy); it only checks that locking
+/// works here at all, which fails on a read-only directory or a filesystem without locks.
+fn locks(town: &Town, out: &mut Vec<Check>) {
     let dir = town.locks_dir();
-    let Ok(entries) = std::fs::read_dir(&dir) else {
+    if !dir.is_dir() {
+        // Reported (and repaired) by `town_layout`.
         return;
-    };
-    let mut stale = Vec::new();
-    for entry in entries.filter_map(Result::ok) {
-        let path = entry.path();
-        if path.extension().is_some_and(|e| e == "lock")
-            && let Ok(guard) = host::lock::try_lock(&path)
-        {
-            drop(guard);
-            stale.push(path);
+    }
+    out.push(match host::lock::try_lock(&dir.join("doctor.lock")) {
+        Ok(_) | Err(host::lock::LockError::Busy { .. }) => {
+            Check::ok("locks", format!("locks can be taken in `{}`", dir.display()))
         }
-    }
-    if stale.is_empty() {
-        out.push(Check::ok("locks", "no stale locks"));
-        return;
-    }
-    let names: Vec<String> = stale
-        .iter()
-        .map(|p| {
-            p.file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        })
-        .collect();
-    let fixed = fix && stale.iter().all(|p| std::fs::remove_file(p).is_ok());
-    out.push(
-        Check::new(
+        Err(host::lock::LockError::Io { source, .. }) => Check::new(
             "locks",
-            Severity::Warning,
-            format!("{} stale lock(s): {}", stale.len(), names.join(", ")),
-        )
-        .fixed(fixed),
-    );
+            Severity::Error,
+            format!(
+                "cannot take a lock in `{}`: {source}; every `gt` command that changes work will fail",
+                dir.display()
+            ),
+        ),
+    });
 }
 
 /// Rig directories that are not registered: the remains of an interrupted `rig add`.
@@ -386,6 +380,48 @@ fn leftovers(town: &Town, out: &mut Vec<Check>) {
     } else {
         Check::new("unregistered_rigs", Severity::Warning, format!("not in rigs.json (an interrupted `gt rig add`?): {}; delete them by hand if unwanted", orphans.join(", ")))
     });
+}
+
+/// Polecat branches nobody uses and that hold no work of their own (see
+/// [`crate::work::gitops::leftover_branches`]); `--fix` deletes them under the rig's admission
+/// lock, so no sling is making one meanwhile.
+fn leftover_branches(town: &Town, fix: bool, out: &mut Vec<Check>) {
+    let Ok(rigs) = town.rigs() else { return };
+    for name in rigs.rigs.keys() {
+        let paths = RigPaths::new(town, name);
+        let Ok(config) = paths.config() else {
+            continue;
+        };
+        let check = format!("branches:{name}");
+        let bare = paths.bare_repo();
+        let found = crate::work::gitops::leftover_branches(&bare, &config.default_branch);
+        out.push(match found {
+            Ok(branches) if branches.is_empty() => Check::ok(check, "no leftover polecat branches"),
+            Ok(branches) => {
+                let fixed = fix
+                    && crate::work::admission_lock(town, name).is_ok_and(|_lock| {
+                        crate::work::gitops::leftover_branches(&bare, &config.default_branch)
+                            .and_then(|now| crate::work::gitops::delete_branches(&bare, &now))
+                            .is_ok()
+                    });
+                Check::new(
+                    check,
+                    Severity::Warning,
+                    format!(
+                        "{} polecat branch(es) with no work of their own and no worktree: {}",
+                        branches.len(),
+                        branches.join(", ")
+                    ),
+                )
+                .fixed(fixed)
+            }
+            Err(e) => Check::new(
+                check,
+                Severity::Warning,
+                format!("cannot list branches: {e}"),
+            ),
+        });
+    }
 }
 
 fn is_rig_dir(path: &Path) -> bool {

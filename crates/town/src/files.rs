@@ -23,6 +23,9 @@ pub enum FileError {
         key: String,
         message: String,
     },
+    /// A recursive delete was asked for a path that is not strictly inside the town.
+    #[error("refusing to delete `{}`: it is not inside the town `{}`", path.display(), root.display())]
+    Outside { path: PathBuf, root: PathBuf },
 }
 
 fn describe(key: &str, message: &str) -> String {
@@ -89,6 +92,63 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     })
 }
 
+/// `path` as it really is on disk (its parent directories canonicalized, symlinks included),
+/// if it lies strictly inside `root`. A final component that is a symlink must point inside
+/// `root` too. The path need not exist; its parent must.
+pub fn inside(root: &Path, path: &Path) -> Result<PathBuf, FileError> {
+    let outside = || FileError::Outside {
+        path: path.to_owned(),
+        root: root.to_owned(),
+    };
+    let canon = |p: &Path| {
+        p.canonicalize().map_err(|source| FileError::Io {
+            path: p.to_owned(),
+            source,
+        })
+    };
+    let root_real = canon(root)?;
+    let name = match path.file_name() {
+        Some(n) if path.components().next_back() == Some(std::path::Component::Normal(n)) => n,
+        // `..`, `.`, `/` or empty: never a file of its own inside the root.
+        _ => return Err(outside()),
+    };
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let real = canon(parent)?.join(name);
+    if !real.starts_with(&root_real) || real == root_real {
+        return Err(outside());
+    }
+    if std::fs::symlink_metadata(&real).is_ok_and(|m| m.file_type().is_symlink()) {
+        // A dangling link resolves nowhere: only the link itself can go.
+        if let Ok(target) = real.canonicalize()
+            && (!target.starts_with(&root_real) || target == root_real)
+        {
+            return Err(outside());
+        }
+    }
+    Ok(real)
+}
+
+/// Deletes the directory tree `path` (nothing to do if it is missing) after checking with
+/// [`inside`] that it lies strictly inside `root`. Every recursive delete of the town goes
+/// through here, so a bad name that slipped past validation still cannot reach outside. A
+/// symlink is removed itself, never what it points to.
+pub fn remove_tree(root: &Path, path: &Path) -> Result<(), FileError> {
+    let real = inside(root, path)?;
+    let io = |source| FileError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    match std::fs::symlink_metadata(&real) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io(e)),
+        Ok(m) if m.is_dir() => std::fs::remove_dir_all(&real).map_err(io),
+        Ok(_) => std::fs::remove_file(&real).map_err(io),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +173,39 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("x/config.json"), "{msg}");
         assert!(msg.contains("`inner.count`"), "{msg}");
+    }
+
+    #[test]
+    fn remove_tree_refuses_anything_not_strictly_inside_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("town");
+        let victim = dir.path().join("victim");
+        std::fs::create_dir_all(root.join("rig/sub")).unwrap();
+        std::fs::create_dir_all(&victim).unwrap();
+        std::fs::write(victim.join("keep.txt"), "x").unwrap();
+        std::os::unix::fs::symlink(&victim, root.join("link")).unwrap();
+        std::os::unix::fs::symlink(dir.path(), root.join("uplink")).unwrap();
+        for bad in [
+            root.join("../victim"),
+            root.join("rig/../../victim"),
+            victim.clone(),
+            root.clone(),
+            root.join("."),
+            root.join("rig/.."),
+            root.join("link"),
+            root.join("uplink/victim"),
+        ] {
+            let err = remove_tree(&root, &bad).unwrap_err();
+            assert!(
+                matches!(err, FileError::Outside { .. }),
+                "{}: {err}",
+                bad.display()
+            );
+        }
+        assert!(victim.join("keep.txt").exists());
+        remove_tree(&root, &root.join("rig")).unwrap();
+        assert!(!root.join("rig").exists());
+        remove_tree(&root, &root.join("missing")).unwrap();
     }
 
     #[test]

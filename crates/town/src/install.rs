@@ -119,14 +119,12 @@ pub fn install(
         if existed {
             for rel in created.iter().rev() {
                 let p = probe.join(rel);
-                let _ = if p.is_dir() {
-                    std::fs::remove_dir_all(&p)
-                } else {
-                    std::fs::remove_file(&p)
-                };
+                let _ = crate::files::remove_tree(&probe, &p);
             }
-        } else {
-            let _ = std::fs::remove_dir_all(&probe);
+        } else if let Some(parent) = probe.parent() {
+            // The town's own directory, made by this run: the one delete that is not inside
+            // the town, so it is checked against the directory that holds it.
+            let _ = crate::files::remove_tree(parent, &probe);
         }
     }
     let name = result?;

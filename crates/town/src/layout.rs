@@ -153,14 +153,35 @@ impl Town {
         files::read_json(&self.town_json())
     }
 
-    /// `mayor/rigs.json` (empty if missing).
+    /// `mayor/rigs.json` (empty if missing). Every rig name is checked as `gt rig add` checks
+    /// a typed one, and a rig directory must not lead outside the town (a symlink elsewhere):
+    /// a bad entry is an error naming the file and the entry, before anything uses the name.
     pub fn rigs(&self) -> Result<RigsConfig, FileError> {
-        Ok(
-            files::read_json_opt(&self.rigs_json())?.unwrap_or(RigsConfig {
-                version: 1,
-                ..RigsConfig::default()
-            }),
-        )
+        let path = self.rigs_json();
+        let rigs = files::read_json_opt(&path)?.unwrap_or(RigsConfig {
+            version: 1,
+            ..RigsConfig::default()
+        });
+        for name in rigs.rigs.keys() {
+            let bad = |message: String| FileError::Invalid {
+                path: path.clone(),
+                key: format!("rigs.{}", name.escape_debug()),
+                message,
+            };
+            crate::rig::validate_name(name).map_err(|e| bad(e.to_string()))?;
+            let dir = self.rig_dir(name);
+            if std::fs::symlink_metadata(&dir).is_ok() {
+                files::inside(&self.root, &dir).map_err(|e| match e {
+                    FileError::Outside { .. } => bad(format!(
+                        "the rig directory `{}` leads outside the town (to `{}`)",
+                        dir.display(),
+                        dir.canonicalize().unwrap_or_else(|_| dir.clone()).display()
+                    )),
+                    other => other,
+                })?;
+            }
+        }
+        Ok(rigs)
     }
 
     /// Writes `mayor/rigs.json` atomically.
@@ -203,18 +224,108 @@ impl RigPaths {
         self.dir.join("witness")
     }
 
-    /// Names of the polecats that have a directory.
-    pub fn polecat_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.polecats_dir())
-            .map(|rd| {
-                rd.filter_map(Result::ok)
-                    .filter(|e| e.path().is_dir())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| !n.starts_with('.'))
-                    .collect()
-            })
-            .unwrap_or_default();
+    /// `<rig>/config.json`, its `name` checked like a typed rig name.
+    pub fn config(&self) -> Result<RigConfig, FileError> {
+        self.config_opt()?.ok_or_else(|| FileError::Io {
+            path: self.config_json(),
+            source: std::io::ErrorKind::NotFound.into(),
+        })
+    }
+
+    /// `<rig>/config.json` if it exists, its `name` checked like a typed rig name.
+    pub fn config_opt(&self) -> Result<Option<RigConfig>, FileError> {
+        let path = self.config_json();
+        let Some(config) = files::read_json_opt::<RigConfig>(&path)? else {
+            return Ok(None);
+        };
+        crate::rig::validate_name(&config.name).map_err(|e| FileError::Invalid {
+            path,
+            key: "name".into(),
+            message: e.to_string(),
+        })?;
+        Ok(Some(config))
+    }
+
+    /// Names of the polecats that have a directory (hidden ones skipped), each checked like a
+    /// typed polecat name: a directory that is no polecat name is an error naming it.
+    pub fn polecat_names(&self) -> Result<Vec<String>, FileError> {
+        let dir = self.polecats_dir();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(FileError::Io { path: dir, source }),
+        };
+        let mut names = Vec::new();
+        for entry in entries.filter_map(Result::ok) {
+            if !entry.path().is_dir() {
+                continue;
+            }
+            let raw = entry.file_name();
+            let name = raw.to_string_lossy();
+            if name.starts_with('.') {
+                continue;
+            }
+            if raw.to_str().is_none() || !crate::work::identity::PolecatId::valid_part(&name) {
+                return Err(FileError::Invalid {
+                    path: entry.path(),
+                    key: String::new(),
+                    message: "not a polecat name: use letters, digits and `_` only".into(),
+                });
+            }
+            names.push(name.into_owned());
+        }
         names.sort();
-        names
+        Ok(names)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_read_from_town_files_are_checked_like_typed_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let town = Town::at(dir.path());
+        let entry = RigEntry {
+            git_url: "file:///x".into(),
+            beads: RigBeads {
+                repo: String::new(),
+                prefix: "gt".into(),
+            },
+            ..RigEntry::default()
+        };
+        for bad in ["../victim", "/abs/victim", "a-b", ""] {
+            let mut rigs = RigsConfig {
+                version: 1,
+                ..RigsConfig::default()
+            };
+            rigs.rigs.insert(bad.to_owned(), entry.clone());
+            town.save_rigs(&rigs).unwrap();
+            let msg = town.rigs().unwrap_err().to_string();
+            assert!(
+                msg.contains("rigs.json") && msg.contains(&format!("`rigs.{bad}`")),
+                "{msg}"
+            );
+        }
+
+        let paths = RigPaths::new(&town, "gastown");
+        std::fs::create_dir_all(paths.polecats_dir().join("nux")).unwrap();
+        std::fs::create_dir_all(paths.polecats_dir().join(".hidden")).unwrap();
+        assert_eq!(paths.polecat_names().unwrap(), ["nux"]);
+        std::fs::create_dir_all(paths.polecats_dir().join("$(rm -rf x)")).unwrap();
+        let msg = paths.polecat_names().unwrap_err().to_string();
+        assert!(msg.contains("$(rm -rf x)"), "{msg}");
+
+        let config = serde_json::json!({
+            "type": "rig", "version": 1, "name": "../x", "git_url": "u",
+            "default_branch": "main", "beads": {"prefix": "gt"}
+        });
+        files::write_json(&paths.config_json(), &config).unwrap();
+        let msg = paths.config().unwrap_err().to_string();
+        assert!(
+            msg.contains("config.json") && msg.contains("`name`"),
+            "{msg}"
+        );
     }
 }

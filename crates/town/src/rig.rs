@@ -174,14 +174,14 @@ pub fn add(
             rigs.rigs.insert(name.to_owned(), entry.clone());
             if let Err(e) = town.save_rigs(&rigs) {
                 let _ = beads::routes::write(&beads_dir, &routes_before);
-                let _ = std::fs::remove_dir_all(&paths.dir);
+                let _ = files::remove_tree(town.root(), &paths.dir);
                 return Err(e.into());
             }
             Ok(entry)
         }
         Err(e) => {
             let _ = beads::routes::write(&beads_dir, &routes_before);
-            let _ = std::fs::remove_dir_all(&paths.dir);
+            let _ = files::remove_tree(town.root(), &paths.dir);
             Err(e)
         }
     }
@@ -418,7 +418,8 @@ fn summary(
     counts: &[(String, String, i64)],
 ) -> Result<RigSummary, RigError> {
     let paths = RigPaths::new(town, name);
-    let default_branch = files::read_json_opt::<RigConfig>(&paths.config_json())?
+    let default_branch = paths
+        .config_opt()?
         .map(|c| c.default_branch)
         .unwrap_or_default();
     let n = |s: &str| {
@@ -433,7 +434,7 @@ fn summary(
         git_url: entry.git_url.clone(),
         default_branch,
         parked: entry.parked,
-        polecats: paths.polecat_names(),
+        polecats: paths.polecat_names()?,
         open: n("open"),
         in_progress: n("in_progress"),
         hooked: n("hooked"),
@@ -454,7 +455,11 @@ pub fn entry(town: &Town, name: &str) -> Result<RigEntry, RigError> {
 /// Removes a rig: its directory, route and registration. Refuses while beads of the rig are
 /// hooked or in progress, or polecats exist, unless `force`.
 pub fn remove(town: &Town, store: &beads::Store, name: &str, force: bool) -> Result<(), RigError> {
+    validate_name(name)?;
     let entry = entry(town, name)?;
+    let dir = town.rig_dir(name);
+    // Checked before anything changes, and again by `remove_tree` when it deletes.
+    files::inside(town.root(), &dir)?;
     if !force {
         let s = summarize(town, store, name, &entry)?;
         let mut what = Vec::new();
@@ -483,10 +488,7 @@ pub fn remove(town: &Town, store: &beads::Store, name: &str, force: bool) -> Res
         .filter(|r| r.path != name)
         .collect();
     beads::routes::write(&beads_dir, &routes)?;
-    let dir = town.rig_dir(name);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(io(&dir))?;
-    }
+    files::remove_tree(town.root(), &dir)?;
     Ok(())
 }
 

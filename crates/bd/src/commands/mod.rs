@@ -166,14 +166,20 @@ pub fn split_list(values: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Reads text given as `-` (stdin) or `@path`/a file path option.
+/// Reads text given as `-` (stdin) or `@path`/a file path option. Input that is not UTF-8 is
+/// the user's to fix (exit 1), wherever it comes from.
 pub fn read_text_source(source: &str) -> anyhow::Result<String> {
     use anyhow::Context as _;
     if source == "-" {
         let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)
-            .context("reading standard input")?;
-        Ok(s)
+        match std::io::Read::read_to_string(&mut std::io::stdin(), &mut s) {
+            Ok(_) => Ok(s),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Err(ui::CliError::user(
+                format!("standard input is not valid UTF-8 text: {e}"),
+            )
+            .into()),
+            Err(e) => Err(e).context("reading standard input"),
+        }
     } else {
         std::fs::read_to_string(source).map_err(|e| named_file_error(source, e))
     }

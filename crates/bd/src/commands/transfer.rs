@@ -59,12 +59,16 @@ pub fn export(g: &Global, args: &ExportArgs, ui: &mut ui::Ui) -> anyhow::Result<
 pub fn import(g: &Global, args: &ImportArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let mut store = super::open(g)?;
     let report = if args.file == "-" {
-        store.import(std::io::stdin().lock(), args.dry_run)?
+        store.import(
+            std::io::stdin().lock(),
+            std::path::Path::new("-"),
+            args.dry_run,
+        )?
     } else {
         let f =
             std::fs::File::open(&args.file).map_err(|e| super::named_file_error(&args.file, e))?;
         store
-            .import(BufReader::new(f), args.dry_run)
+            .import(BufReader::new(f), args.file.as_ref(), args.dry_run)
             .with_context(|| format!("importing `{}`", args.file))?
     };
     if ui.is_json() {

@@ -299,7 +299,35 @@ fn imported_escape_sequences_are_shown_escaped() {
     let env = store();
     let line = r#"{"id":"t-esc","title":"red \u001b[31mALERT\u001b[2K","description":"bell\u0007 here","status":"open","priority":2,"issue_type":"task","labels":["x\u001b[2J"],"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}"#;
     std::fs::write(env.work().join("evil.jsonl"), format!("{line}\n")).unwrap();
+    // Import checks titles and labels as `bd create` does…
+    let out = fails(&env, &["import", "evil.jsonl"], 1);
+    assert!(
+        stderr(&out).contains("line 1: `t-esc`: invalid title: control characters"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(count(&env), 0);
+    // …but raw SQL can still put them there, and a description may hold them: the display
+    // escapes whatever the store holds.
+    let clean = line
+        .replace(r"red \u001b[31mALERT\u001b[2K", "placeholder")
+        .replace(r#""labels":["x\u001b[2J"],"#, "");
+    std::fs::write(env.work().join("evil.jsonl"), format!("{clean}\n")).unwrap();
     ok(&env, &["import", "evil.jsonl"]);
+    ok(
+        &env,
+        &[
+            "sql",
+            "UPDATE issues SET title = 'red ' || char(27) || '[31mALERT' || char(27) || '[2K' WHERE id = 't-esc'",
+        ],
+    );
+    ok(
+        &env,
+        &[
+            "sql",
+            "INSERT INTO labels (issue_id, label) VALUES ('t-esc', 'x' || char(27) || '[2J')",
+        ],
+    );
 
     // JSON keeps the data exact (escaped by JSON itself).
     assert_eq!(
@@ -505,4 +533,42 @@ fn readonly_refuses_every_write_and_allows_reads() {
     assert_eq!(shown[0]["priority"], 2, "nothing changed");
     ok(&env, &["list", "--readonly"]);
     ok(&env, &["sql", "SELECT count(*) FROM issues", "--readonly"]);
+}
+
+#[test]
+fn invalid_utf8_on_stdin_is_a_user_error_and_changes_nothing() {
+    let env = store();
+    let id = create(&env, "A", &[]);
+    let bad: &[u8] = b"caf\xe9 \xff\xfe\n";
+    for args in [
+        &["create", "-f", "-"][..],
+        &["create", "Body from stdin", "--body-file", "-"],
+        &["update", &id, "--body-file", "-"],
+        &["comment", &id, "-"],
+        &["note", &id, "--stdin"],
+        &["delete", "--from-file", "-", "--force"],
+    ] {
+        let out = crate::run_stdin_bytes(&env, args, bad);
+        crate::assert_code(&out, 1);
+        let err = stderr(&out);
+        assert!(
+            err.contains("standard input is not valid UTF-8"),
+            "{args:?}: {err}"
+        );
+    }
+    let out = crate::run_stdin_bytes(&env, &["import", "-"], bad);
+    crate::assert_code(&out, 1);
+    assert!(
+        stderr(&out).contains("line 1: not valid UTF-8"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(count(&env), 1);
+    assert!(json(&env, &["show", &id])[0]["description"].is_null());
+    assert!(
+        json(&env, &["comments", &id])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 }

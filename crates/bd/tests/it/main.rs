@@ -11,6 +11,7 @@ mod gates;
 mod json_contract;
 mod molecules;
 mod readiness_cli;
+mod store_guards;
 mod sugar;
 mod transfer;
 
@@ -44,6 +45,11 @@ pub fn run(env: &TestEnv, args: &[&str]) -> Output {
 
 /// Runs `bd args…` with `input` on standard input.
 pub fn run_stdin(env: &TestEnv, args: &[&str], input: &str) -> Output {
+    run_stdin_bytes(env, args, input.as_bytes())
+}
+
+/// Runs `bd args…` with `input` (any bytes) on standard input.
+pub fn run_stdin_bytes(env: &TestEnv, args: &[&str], input: &[u8]) -> Output {
     let mut child = bd(env)
         .args(args)
         .stdin(Stdio::piped())
@@ -52,7 +58,7 @@ pub fn run_stdin(env: &TestEnv, args: &[&str], input: &str) -> Output {
         .spawn()
         .expect("spawn bd");
     let mut stdin = child.stdin.take().expect("stdin is piped");
-    stdin.write_all(input.as_bytes()).expect("write bd's stdin");
+    stdin.write_all(input).expect("write bd's stdin");
     drop(stdin);
     child.wait_with_output().expect("wait for bd")
 }

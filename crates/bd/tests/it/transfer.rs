@@ -165,3 +165,215 @@ fn export_keeps_work_records_and_leaves_out_agents_wisps_and_templates() {
     );
     assert!(exported(&["--all"]).contains(&wisp));
 }
+
+/// One upstream-shaped JSONL line for `id` with `extra` fields (a JSON object's inside).
+fn line(id: &str, extra: &str) -> String {
+    let sep = if extra.is_empty() { "" } else { "," };
+    format!(
+        r#"{{"id":"{id}","title":"Issue {id}","status":"open","priority":2,"issue_type":"task","created_at":"2026-01-01T00:00:00Z"{sep}{extra}}}"#
+    )
+}
+
+/// Imports `lines` as a file, expects exit 1 with every one of `says` in stderr, and checks
+/// that nothing was written.
+#[track_caller]
+fn import_refused(env: &testkit::TestEnv, lines: &[String], says: &[&str]) {
+    let before = crate::ok(env, &["export", "--all"]);
+    std::fs::write(env.work().join("in.jsonl"), lines.join("\n") + "\n")
+        .expect("write the import file");
+    let out = crate::fails(env, &["import", "in.jsonl"], 1);
+    let err = crate::stderr(&out);
+    for s in says {
+        assert!(err.contains(s), "missing {s:?} in:\n{err}");
+    }
+    assert_eq!(
+        crate::ok(env, &["export", "--all"]),
+        before,
+        "the store is unchanged"
+    );
+}
+
+#[test]
+fn import_refuses_a_dependency_cycle_within_the_file() {
+    let env = crate::store();
+    import_refused(
+        &env,
+        &[
+            line(
+                "t-a",
+                r#""dependencies":[{"depends_on_id":"t-b","type":"blocks"}]"#,
+            ),
+            line(
+                "t-b",
+                r#""dependencies":[{"depends_on_id":"t-c","type":"conditional-blocks"}]"#,
+            ),
+            line(
+                "t-c",
+                r#""dependencies":[{"depends_on_id":"t-a","type":"blocks"}]"#,
+            ),
+        ],
+        &[
+            "line 1: `t-a`",
+            "would create a cycle: t-a → t-b → t-c → t-a",
+        ],
+    );
+    // A parent-child loop too; `related` edges may loop.
+    import_refused(
+        &env,
+        &[
+            line(
+                "t-a",
+                r#""dependencies":[{"depends_on_id":"t-b","type":"parent-child"}]"#,
+            ),
+            line(
+                "t-b",
+                r#""dependencies":[{"depends_on_id":"t-a","type":"parent-child"}]"#,
+            ),
+        ],
+        &["`t-a`", "(parent-child) would create a cycle"],
+    );
+    std::fs::write(
+        env.work().join("ok.jsonl"),
+        [
+            line(
+                "t-a",
+                r#""dependencies":[{"depends_on_id":"t-b","type":"related"}]"#,
+            ),
+            line(
+                "t-b",
+                r#""dependencies":[{"depends_on_id":"t-a","type":"related"}]"#,
+            ),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    crate::ok(&env, &["import", "ok.jsonl"]);
+}
+
+#[test]
+fn import_refuses_a_cycle_closed_with_an_edge_already_in_the_store() {
+    let env = crate::store();
+    crate::ok(&env, &["create", "A", "--id", "t-a"]);
+    crate::ok(&env, &["create", "B", "--id", "t-b"]);
+    crate::ok(&env, &["dep", "add", "t-a", "t-b"]);
+    import_refused(
+        &env,
+        &[
+            line("t-x", ""),
+            line("t-b", r#""dependencies":[{"depends_on_id":"t-a"}]"#),
+        ],
+        &["line 2: `t-b`", "t-b → t-a → t-b"],
+    );
+    assert_eq!(crate::count(&env), 2, "not even the good line went in");
+    // Importing `t-a` without its edge replaces the store's edge: no cycle is left.
+    std::fs::write(
+        env.work().join("ok.jsonl"),
+        [
+            line("t-a", ""),
+            line("t-b", r#""dependencies":[{"depends_on_id":"t-a"}]"#),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    crate::ok(&env, &["import", "ok.jsonl"]);
+    assert_eq!(crate::json(&env, &["ready"])[0]["id"], "t-a");
+}
+
+#[test]
+fn import_checks_titles_and_labels_as_the_cli_does() {
+    let env = crate::store();
+    import_refused(
+        &env,
+        &[
+            line("t-a", ""),
+            r#"{"id":"t-nul","title":"nul\u0000here","created_at":"2026-01-01T00:00:00Z"}"#.into(),
+        ],
+        &["line 2: `t-nul`", "invalid title: control characters"],
+    );
+    import_refused(
+        &env,
+        &[r#"{"id":"t-esc","title":"red \u001b[31m","created_at":"2026-01-01T00:00:00Z"}"#.into()],
+        &["line 1: `t-esc`", "control characters"],
+    );
+    let long = "x".repeat(100_000);
+    let out_line = line("t-l", &format!(r#""labels":["{long}"]"#));
+    import_refused(
+        &env,
+        &[out_line],
+        &[
+            "line 1: `t-l`",
+            "a label of 100000 characters is over the limit of 255",
+        ],
+    );
+    import_refused(
+        &env,
+        &[line("t-s", r#""labels":["two words"]"#)],
+        &["`t-s`", "invalid label"],
+    );
+    import_refused(
+        &env,
+        &[line("t-st", r#""status":"weird""#)],
+        &["`t-st`", "unknown status `weird`"],
+    );
+    import_refused(
+        &env,
+        &[line(
+            "t-k",
+            r#""dependencies":[{"depends_on_id":"t-a","type":"bad kind"}]"#,
+        )],
+        &["`t-k`", "invalid dependency type"],
+    );
+    // Whitespace around a title (upstream exported a trailing newline) is trimmed, not refused.
+    std::fs::write(
+        env.work().join("ok.jsonl"),
+        r#"{"id":"t-nl","title":"Trailing newline\n","created_at":"2026-01-01T00:00:00Z"}"#,
+    )
+    .unwrap();
+    crate::ok(&env, &["import", "ok.jsonl"]);
+    assert_eq!(
+        crate::json(&env, &["show", "t-nl"])[0]["title"],
+        "Trailing newline"
+    );
+}
+
+#[test]
+fn import_refuses_known_fields_of_the_wrong_json_type() {
+    let env = crate::store();
+    for (extra, says) in [
+        (
+            r#""dependencies":"t-b""#,
+            "field `dependencies` must be an array, not a string",
+        ),
+        (
+            r#""labels":5"#,
+            "field `labels` must be an array, not a number",
+        ),
+        (
+            r#""comments":{}"#,
+            "field `comments` must be an array, not an object",
+        ),
+        (
+            r#""labels":[5]"#,
+            "field `labels` must hold strings, not a number",
+        ),
+        (
+            r#""priority":"high""#,
+            "field `priority` has the wrong type",
+        ),
+        (
+            r#""assignee":["bob"]"#,
+            "field `assignee` has the wrong type",
+        ),
+        (
+            r#""dependencies":[{"depends_on_id":5}]"#,
+            "field `dependencies.depends_on_id` must be a string, not a number",
+        ),
+    ] {
+        import_refused(
+            &env,
+            &[line("t-a", ""), line("t-w", extra)],
+            &["line 2: `t-w`", says],
+        );
+    }
+    assert_eq!(crate::count(&env), 0);
+}

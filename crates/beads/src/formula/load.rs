@@ -220,10 +220,7 @@ fn info_of(l: &Loaded) -> FormulaInfo {
 
 /// Reads and parses one formula file (TOML, or JSON by its extension).
 pub fn read_file(path: &Path) -> Result<Loaded> {
-    let text = std::fs::read_to_string(path).map_err(|source| FormulaError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = super::read_text(path)?;
     let file = path.display().to_string();
     let formula = if file.ends_with(".json") {
         model::parse_json(&text, &file)?

@@ -60,6 +60,34 @@ impl FormulaError {
     }
 }
 
+/// Reads a formula (or overlay) file as text. Bytes that are not UTF-8 are the file's fault,
+/// not the system's: an [`FormulaError::Invalid`] naming the file and the line.
+pub(crate) fn read_text(path: &std::path::Path) -> Result<String> {
+    let bytes = std::fs::read(path).map_err(|source| FormulaError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let good = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        let line = bytes[..good].iter().filter(|b| **b == b'\n').count() + 1;
+        let column = good
+            - bytes[..good]
+                .iter()
+                .rposition(|b| *b == b'\n')
+                .map_or(0, |p| p + 1)
+            + 1;
+        FormulaError::invalid(
+            &path.display().to_string(),
+            Some(line),
+            format!(
+                "the file is not valid UTF-8 (byte 0x{:02x} at column {column}); save it as UTF-8",
+                bytes[good]
+            ),
+        )
+    })
+}
+
 fn location(file: &str, line: Option<usize>) -> String {
     match line {
         Some(l) => format!("{file}:{l}"),
@@ -79,5 +107,37 @@ impl From<FormulaError> for crate::Error {
                 reason: other.to_string(),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_is_not_utf8_is_invalid_naming_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("latin.formula.toml");
+        std::fs::write(&path, b"formula = \"latin\"\ndescription = \"caf\xe9\"\n").unwrap();
+        let err = load::read_file(&path).unwrap_err();
+        assert!(
+            matches!(err, FormulaError::Invalid { line: Some(2), .. }),
+            "{err:?}"
+        );
+        let msg = err.to_string();
+        assert!(
+            msg.contains("latin.formula.toml:2")
+                && msg.contains("UTF-8")
+                && msg.contains("column 19"),
+            "{msg}"
+        );
+        let overlay_dir = dir.path().join(overlay::OVERLAY_DIR);
+        std::fs::create_dir_all(&overlay_dir).unwrap();
+        std::fs::write(overlay_dir.join("x.toml"), b"\xff").unwrap();
+        let err = load_overlay(&[dir.path().to_owned()], "x").unwrap_err();
+        assert!(
+            matches!(err, FormulaError::Invalid { line: Some(1), .. }),
+            "{err:?}"
+        );
     }
 }

@@ -106,10 +106,7 @@ pub fn directives(dirs: &[PathBuf], role: &str) -> Result<String> {
 }
 
 fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|source| FormulaError::Io {
-        path: path.to_owned(),
-        source,
-    })
+    super::read_text(path)
 }
 
 #[cfg(test)]

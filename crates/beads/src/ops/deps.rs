@@ -12,7 +12,7 @@ use crate::readiness;
 use crate::store::{Store, WriteCtx};
 
 /// Kinds that must not form cycles, checked together.
-const ORDERING_KINDS: &[&str] = &["blocks", "conditional-blocks"];
+pub(crate) const ORDERING_KINDS: &[&str] = &["blocks", "conditional-blocks"];
 
 /// Checks a dependency kind: any word of 1–50 chars (well-known kinds and custom ones).
 pub(crate) fn validate_kind(kind: &str) -> Result<String> {
@@ -34,8 +34,15 @@ pub(crate) fn validate_kind(kind: &str) -> Result<String> {
 
 /// Checks a label: 1–255 printable characters without whitespace or commas.
 pub(crate) fn validate_label(label: &str) -> Result<()> {
+    let n = label.chars().count();
+    if n > 255 {
+        // Not echoed: a label this long is not something to print back whole.
+        return Err(Error::invalid(
+            "label",
+            format!("a label of {n} characters is over the limit of 255"),
+        ));
+    }
     let ok = !label.is_empty()
-        && label.chars().count() <= 255
         && !label
             .chars()
             .any(|c| c.is_whitespace() || c.is_control() || c == ',');
@@ -45,6 +52,22 @@ pub(crate) fn validate_label(label: &str) -> Result<()> {
         Err(Error::invalid(
             "label",
             format!("`{label}` must be 1-255 characters without spaces or commas"),
+        ))
+    }
+}
+
+/// Checks an external dependency target: `external:<project>:<capability>`.
+pub(crate) fn validate_external(target: &str) -> Result<()> {
+    let valid = target
+        .strip_prefix("external:")
+        .and_then(|rest| rest.split_once(':'))
+        .is_some_and(|(p, c)| !p.is_empty() && !c.is_empty() && !c.contains(char::is_whitespace));
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "dependency",
+            format!("`{target}` must look like `external:<project>:<capability>`"),
         ))
     }
 }
@@ -277,18 +300,9 @@ pub enum Direction {
 impl Store {
     /// Resolves a dependency target: an issue id, or `external:<project>:<capability>`.
     pub fn resolve_target(&self, target: &str) -> Result<String> {
-        if let Some(rest) = target.strip_prefix("external:") {
-            let valid = rest.split_once(':').is_some_and(|(p, c)| {
-                !p.is_empty() && !c.is_empty() && !c.contains(char::is_whitespace)
-            });
-            return if valid {
-                Ok(target.to_owned())
-            } else {
-                Err(Error::invalid(
-                    "dependency",
-                    format!("`{target}` must look like `external:<project>:<capability>`"),
-                ))
-            };
+        if target.starts_with("external:") {
+            validate_external(target)?;
+            return Ok(target.to_owned());
         }
         self.resolve(target)
     }

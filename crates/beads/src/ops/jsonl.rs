@@ -1,7 +1,7 @@
 //! JSONL interchange: `bd export` (deterministic, sorted, atomic) and `bd import` (upstream's
 //! classic and 1.0 shapes, all-or-nothing, idempotent by content hash).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::io::{BufRead, Write};
 use std::path::Path;
 
@@ -11,7 +11,10 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::model::{Comment, Dependency, HIDDEN_INFRA_TYPES, Issue, IssueView};
-use crate::ops::deps::{delete_label, insert_comment, insert_label, labels_of};
+use crate::ops::deps::{
+    ORDERING_KINDS, delete_label, insert_comment, insert_label, labels_of, validate_external,
+    validate_kind, validate_label,
+};
 use crate::ops::event;
 use crate::readiness;
 use crate::row::{content_hash, upsert_issue};
@@ -146,18 +149,38 @@ impl Store {
     /// Imports JSONL. Every line is parsed and checked before anything is written; then all of
     /// it goes in one transaction. Issues whose content hash matches are left alone, so
     /// importing the same file twice changes nothing.
-    pub fn import(&mut self, reader: impl BufRead, dry_run: bool) -> Result<ImportReport> {
+    /// `source` names the input in I/O errors (a path, or `-` for standard input).
+    pub fn import(
+        &mut self,
+        reader: impl BufRead,
+        source: &Path,
+        dry_run: bool,
+    ) -> Result<ImportReport> {
         let mut parsed = Vec::new();
         for (n, line) in reader.lines().enumerate() {
             let line_no = n + 1;
-            let line = line.map_err(|e| Error::BadLine {
-                line: line_no,
-                reason: e.to_string(),
+            let line = line.map_err(|e| match e.kind() {
+                std::io::ErrorKind::InvalidData => Error::BadLine {
+                    line: line_no,
+                    reason: format!("not valid UTF-8 text ({e})"),
+                },
+                _ => Error::io(source, e),
             })?;
             if line.trim().is_empty() {
                 continue;
             }
             parsed.push(parse_line(&line, line_no)?);
+        }
+        // What the CLI checks against the store's settings: statuses and types known here.
+        for line in &mut parsed {
+            if let Line::Issue(rec) = line {
+                let named = |e: Error| Error::BadLine {
+                    line: rec.line,
+                    reason: format!("`{}`: {e}", rec.issue.id),
+                };
+                self.check_status(&rec.issue.status).map_err(named)?;
+                rec.issue.issue_type = self.check_type(&rec.issue.issue_type).map_err(named)?;
+            }
         }
         let mut report = ImportReport {
             lines: parsed.len(),
@@ -167,6 +190,9 @@ impl Store {
         let result = self.write(|tx, w| {
             // Per-row trigger upkeep would recount an issue's relations once per label and
             // edge; one recount of everything at the end is several times cheaper.
+            // Before anything is written: the edges of the file, with those already in the
+            // store, must not close a cycle that `bd dep add` would refuse.
+            refuse_cycles(tx, &parsed)?;
             tx.execute_batch(PAUSE_SUMMARIES)?;
             for line in &parsed {
                 match line {
@@ -308,19 +334,39 @@ fn parse_line(line: &str, n: usize) -> Result<Line> {
         }
         other => return Err(bad(format!("unknown `_type` `{other}`"))),
     }
+    // Name the issue in every later error of this line, when the line has an id.
+    let id = map.get("id").and_then(Value::as_str).map(str::to_owned);
+    let bad = |reason: String| Error::BadLine {
+        line: n,
+        reason: match &id {
+            Some(id) => format!("`{id}`: {reason}"),
+            None => reason,
+        },
+    };
     normalize(&mut map).map_err(bad)?;
-    let labels = take_array(&mut map, "labels");
-    let deps = take_array(&mut map, "dependencies");
-    let comments = take_array(&mut map, "comments");
-    let issue: Issue =
-        serde_json::from_value(Value::Object(map)).map_err(|e| bad(format!("bad field: {e}")))?;
-    validate(&issue).map_err(bad)?;
+    let labels = take_array(&mut map, "labels").map_err(bad)?;
+    let deps = take_array(&mut map, "dependencies").map_err(bad)?;
+    let comments = take_array(&mut map, "comments").map_err(bad)?;
+    // serde_path_to_error names the field whose value has the wrong JSON type.
+    let mut issue: Issue = serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| {
+        bad(format!(
+            "field `{}` has the wrong type: {}",
+            e.path(),
+            e.inner()
+        ))
+    })?;
+    validate(&mut issue).map_err(bad)?;
     let labels = labels
         .into_iter()
-        .map(|l| {
-            l.as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| bad("labels must be strings".into()))
+        .map(|l| match l {
+            Value::String(l) => {
+                validate_label(&l).map_err(|e| bad(e.to_string()))?;
+                Ok(l)
+            }
+            other => Err(bad(format!(
+                "field `labels` must hold strings, not {}",
+                json_type(&other)
+            ))),
         })
         .collect::<Result<BTreeSet<_>>>()?;
     let deps = deps
@@ -342,10 +388,207 @@ fn parse_line(line: &str, n: usize) -> Result<Line> {
     })))
 }
 
-fn take_array(map: &mut Map<String, Value>, key: &str) -> Vec<Value> {
+/// Removes a list field; absent or `null` is empty, any other non-array is an error.
+fn take_array(map: &mut Map<String, Value>, key: &str) -> std::result::Result<Vec<Value>, String> {
     match map.remove(key) {
-        Some(Value::Array(v)) => v,
-        _ => Vec::new(),
+        Some(Value::Array(v)) => Ok(v),
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(other) => Err(format!(
+            "field `{key}` must be an array, not {}",
+            json_type(&other)
+        )),
+    }
+}
+
+/// A JSON value's type, for messages.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Refuses the import if its blocking edges, together with the store's, close a cycle: the
+/// same kinds `bd dep add` checks (`blocks` with `conditional-blocks`, and `parent-child` on
+/// its own). The imported issues' edges replace theirs in the store, so the graph checked is
+/// the one the import would leave. Linear: one pass over the store's blocking edges and one
+/// strongly-connected-components pass per kind group; an edge of the file closes a cycle
+/// exactly when both its ends are in one component. Cycles among the store's own edges
+/// that the file does not touch (an old store) are left for `bd doctor` to report.
+fn refuse_cycles(tx: &Connection, parsed: &[Line]) -> Result<()> {
+    let records: Vec<&Record> = parsed
+        .iter()
+        .filter_map(|l| match l {
+            Line::Issue(rec) => Some(&**rec),
+            Line::Memory(..) => None,
+        })
+        .collect();
+    let hierarchy: &[&str] = &["parent-child"];
+    for kinds in [ORDERING_KINDS, hierarchy] {
+        let blocking = |d: &&Dependency| {
+            kinds.contains(&d.kind.as_str()) && !d.depends_on_id.starts_with("external:")
+        };
+        if !records.iter().any(|r| r.deps.iter().any(|d| blocking(&d))) {
+            continue;
+        }
+        let imported: HashSet<&str> = records.iter().map(|r| r.issue.id.as_str()).collect();
+        let mut stored: Vec<(String, String)> = Vec::new();
+        {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT issue_id, depends_on_id FROM dependencies WHERE type IN {}",
+                readiness::sql_list(&kinds.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>())
+            ))?;
+            for row in
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            {
+                let (from, to) = row?;
+                if !imported.contains(from.as_str()) {
+                    stored.push((from, to));
+                }
+            }
+        }
+        let mut graph = Graph::default();
+        for (from, to) in &stored {
+            graph.edge(from, to);
+        }
+        for rec in &records {
+            for d in rec.deps.iter().filter(blocking) {
+                graph.edge(&d.issue_id, &d.depends_on_id);
+            }
+        }
+        let component = graph.components();
+        for rec in &records {
+            for d in rec.deps.iter().filter(blocking) {
+                let (from, to) = (
+                    graph.index[d.issue_id.as_str()],
+                    graph.index[d.depends_on_id.as_str()],
+                );
+                if component[from] == component[to] {
+                    let mut path = vec![d.issue_id.clone()];
+                    path.extend(graph.path(to, from, &component));
+                    let cycle = Error::Cycle {
+                        from: d.issue_id.clone(),
+                        to: d.depends_on_id.clone(),
+                        kind: d.kind.clone(),
+                        path,
+                    };
+                    return Err(Error::BadLine {
+                        line: rec.line,
+                        reason: format!("`{}`: {cycle}", rec.issue.id),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A directed graph over issue ids, for [`refuse_cycles`].
+#[derive(Default)]
+struct Graph<'a> {
+    index: HashMap<&'a str, usize>,
+    names: Vec<&'a str>,
+    next: Vec<Vec<usize>>,
+}
+
+impl<'a> Graph<'a> {
+    fn node(&mut self, id: &'a str) -> usize {
+        if let Some(&i) = self.index.get(id) {
+            return i;
+        }
+        let i = self.names.len();
+        self.index.insert(id, i);
+        self.names.push(id);
+        self.next.push(Vec::new());
+        i
+    }
+
+    fn edge(&mut self, from: &'a str, to: &'a str) {
+        let (a, b) = (self.node(from), self.node(to));
+        self.next[a].push(b);
+    }
+
+    /// Each node's strongly connected component (Tarjan's algorithm, iterative).
+    fn components(&self) -> Vec<usize> {
+        const UNSEEN: usize = usize::MAX;
+        let n = self.next.len();
+        let (mut index, mut low, mut component) = (vec![UNSEEN; n], vec![0; n], vec![UNSEEN; n]);
+        let mut on_stack = vec![false; n];
+        let (mut stack, mut counter, mut components) = (Vec::new(), 0, 0);
+        for root in 0..n {
+            if index[root] != UNSEEN {
+                continue;
+            }
+            let mut work = vec![(root, 0usize)];
+            index[root] = counter;
+            low[root] = counter;
+            counter += 1;
+            stack.push(root);
+            on_stack[root] = true;
+            while let Some((v, i)) = work.last().copied() {
+                if let Some(&w) = self.next[v].get(i) {
+                    if let Some(top) = work.last_mut() {
+                        top.1 += 1;
+                    }
+                    if index[w] == UNSEEN {
+                        index[w] = counter;
+                        low[w] = counter;
+                        counter += 1;
+                        stack.push(w);
+                        on_stack[w] = true;
+                        work.push((w, 0));
+                    } else if on_stack[w] {
+                        low[v] = low[v].min(index[w]);
+                    }
+                    continue;
+                }
+                work.pop();
+                if let Some(&(parent, _)) = work.last() {
+                    low[parent] = low[parent].min(low[v]);
+                }
+                if low[v] == index[v] {
+                    while let Some(w) = stack.pop() {
+                        on_stack[w] = false;
+                        component[w] = components;
+                        if w == v {
+                            break;
+                        }
+                    }
+                    components += 1;
+                }
+            }
+        }
+        component
+    }
+
+    /// The ids on a shortest path from `start` to `goal` within their component.
+    fn path(&self, start: usize, goal: usize, component: &[usize]) -> Vec<String> {
+        let mut came_from: HashMap<usize, usize> = HashMap::new();
+        let mut queue = VecDeque::from([start]);
+        let mut seen = HashSet::from([start]);
+        while let Some(v) = queue.pop_front() {
+            if v == goal {
+                break;
+            }
+            for &w in &self.next[v] {
+                if component[w] == component[start] && seen.insert(w) {
+                    came_from.insert(w, v);
+                    queue.push_back(w);
+                }
+            }
+        }
+        let mut path = vec![goal];
+        let mut cur = goal;
+        while let Some(&prev) = came_from.get(&cur) {
+            path.push(prev);
+            cur = prev;
+        }
+        path.reverse();
+        path.into_iter().map(|i| self.names[i].to_owned()).collect()
     }
 }
 
@@ -444,18 +687,28 @@ fn normalize(map: &mut Map<String, Value>) -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn validate(issue: &Issue) -> std::result::Result<(), String> {
+/// The checks `bd create` and `bd update` make, with the same functions. Whitespace around a
+/// title is trimmed first: upstream let a trailing newline into a title (its own export has
+/// one), which is no reason to refuse the line, while any control character inside a title is.
+/// Two rules of the CLI are not applied: a dependency target need not exist (an export leaves
+/// out wisps and infrastructure issues that its edges may point at; `bd doctor` reports such
+/// edges), and `blocks` may join an epic and a non-epic (upstream's data has such edges, and
+/// readiness handles them; the rule only steers new edges to `parent-child`).
+fn validate(issue: &mut Issue) -> std::result::Result<(), String> {
     crate::ids::validate_explicit(&issue.id).map_err(|e| e.to_string())?;
-    let n = issue.title.chars().count();
-    if n == 0 || n > crate::model::MAX_TITLE_CHARS {
-        return Err(format!(
-            "title of `{}` must be 1-500 characters, not {n}",
-            issue.id
-        ));
+    let trimmed = issue.title.trim();
+    if trimmed.len() != issue.title.len() {
+        issue.title = trimmed.to_owned();
     }
+    crate::model::validate_title(&issue.title).map_err(|e| e.to_string())?;
     crate::model::validate_priority(issue.priority).map_err(|e| e.to_string())?;
     if issue.status.is_empty() || issue.issue_type.is_empty() {
-        return Err(format!("`{}` needs a status and an issue_type", issue.id));
+        return Err("needs a status and an issue_type".into());
+    }
+    if let Some(m) = &issue.metadata
+        && !m.is_null()
+    {
+        crate::model::parse_metadata(&m.to_string()).map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -464,6 +717,23 @@ fn parse_dep(v: Value, issue: &Issue) -> std::result::Result<Dependency, String>
     let Value::Object(m) = v else {
         return Err("dependencies must be objects".into());
     };
+    for key in [
+        "issue_id",
+        "depends_on_id",
+        "type",
+        "created_at",
+        "created_by",
+    ] {
+        if let Some(v) = m.get(key)
+            && !v.is_string()
+            && !v.is_null()
+        {
+            return Err(format!(
+                "field `dependencies.{key}` must be a string, not {}",
+                json_type(v)
+            ));
+        }
+    }
     let s = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
     let target = s("depends_on_id")
         .filter(|t| !t.is_empty())
@@ -480,16 +750,30 @@ fn parse_dep(v: Value, issue: &Issue) -> std::result::Result<Dependency, String>
     if target == issue.id {
         return Err(format!("`{}` depends on itself", issue.id));
     }
+    if target.starts_with("external:") {
+        validate_external(&target).map_err(|e| e.to_string())?;
+    }
     let metadata = match m.get("metadata") {
         None | Some(Value::Null) => "{}".to_owned(),
         Some(Value::String(t)) if t.trim().is_empty() => "{}".to_owned(),
         Some(Value::String(t)) => {
-            let v: Value = serde_json::from_str(t)
-                .map_err(|e| format!("dependency metadata is not valid JSON: {e}"))?;
-            v.to_string()
+            Value::Object(crate::model::parse_metadata(t).map_err(|e| format!("dependency {e}"))?)
+                .to_string()
         }
-        Some(v) => v.to_string(),
+        Some(v @ Value::Object(_)) => v.to_string(),
+        Some(other) => {
+            return Err(format!(
+                "dependency metadata must be a JSON object, not {}",
+                json_type(other)
+            ));
+        }
     };
+    let kind = validate_kind(
+        &s("type")
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "blocks".into()),
+    )
+    .map_err(|e| e.to_string())?;
     let created_at = match s("created_at") {
         Some(t) if !t.is_empty() => normalize_ts(&t).map_err(|e| e.to_string())?,
         _ => issue.created_at.clone(),
@@ -497,9 +781,7 @@ fn parse_dep(v: Value, issue: &Issue) -> std::result::Result<Dependency, String>
     Ok(Dependency {
         issue_id: issue.id.clone(),
         depends_on_id: target,
-        kind: s("type")
-            .filter(|t| !t.is_empty())
-            .unwrap_or_else(|| "blocks".into()),
+        kind,
         created_at,
         created_by: s("created_by").unwrap_or_default(),
         metadata,
@@ -525,11 +807,26 @@ fn parse_comment(v: Value, issue: &Issue) -> std::result::Result<Comment, String
         Some(t) if !t.is_empty() => normalize_ts(t).map_err(|e| e.to_string())?,
         _ => issue.created_at.clone(),
     };
+    for key in ["author", "text", "created_at"] {
+        if let Some(v) = m.get(key)
+            && !v.is_string()
+            && !v.is_null()
+        {
+            return Err(format!(
+                "field `comments.{key}` must be a string, not {}",
+                json_type(v)
+            ));
+        }
+    }
+    let text = s("text");
+    if text.trim().is_empty() {
+        return Err(format!("comment `{id}` has no text"));
+    }
     Ok(Comment {
         id,
         issue_id: issue.id.clone(),
         author: s("author"),
-        text: s("text"),
+        text,
         created_at,
     })
 }

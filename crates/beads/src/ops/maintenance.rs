@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::model::{Event, WISP_TTLS};
 use crate::readiness;
-use crate::schema::{REFRESH_ALL_SUMMARIES, STALE_SUMMARIES};
+use crate::schema::{DOCTOR_MARKER, REFRESH_ALL_SUMMARIES, STALE_SUMMARIES};
 use crate::store::Store;
 
 /// One finding of `doctor`.
@@ -97,7 +97,7 @@ impl Store {
         let drift = readiness::drift(self.conn(), &self.settings)?;
         let n = drift.len();
         let fixed = if fix && n > 0 {
-            self.write(|tx, w| readiness::rebuild(tx, w.settings))?;
+            self.write_unchecked(|tx, w| readiness::rebuild(tx, w.settings))?;
             true
         } else {
             false
@@ -117,7 +117,7 @@ impl Store {
         });
         let stale = self.stale_summaries()?;
         let fixed = if fix && !stale.is_empty() {
-            self.write(|tx, _| Ok(tx.execute_batch(REFRESH_ALL_SUMMARIES)?))?;
+            self.write_unchecked(|tx, _| Ok(tx.execute_batch(REFRESH_ALL_SUMMARIES)?))?;
             true
         } else {
             false
@@ -134,7 +134,33 @@ impl Store {
             },
             fixed,
         });
+        self.record_doctor_verdict(&out)?;
         Ok(out)
+    }
+
+    /// Leaves the errors this run found and did not repair in the `metadata` marker that every
+    /// write checks, or clears it when there are none. A read-only session records nothing.
+    fn record_doctor_verdict(&mut self, findings: &[Finding]) -> Result<()> {
+        if self.is_read_only() {
+            return Ok(());
+        }
+        let errors: Vec<String> = findings
+            .iter()
+            .filter(|f| f.status == "error" && !f.fixed)
+            .map(|f| format!("{}: {}", f.check, f.message))
+            .collect();
+        self.write_unchecked(|tx, _| {
+            if errors.is_empty() {
+                tx.execute("DELETE FROM metadata WHERE key = ?1", [DOCTOR_MARKER])?;
+            } else {
+                tx.execute(
+                    "INSERT INTO metadata (key, value) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    [DOCTOR_MARKER, &errors.join("; ")],
+                )?;
+            }
+            Ok(())
+        })
     }
 
     /// Deletes wisps (ephemeral issues) past their type's TTL: closed ones by close time, open
@@ -174,8 +200,16 @@ impl Store {
     }
 
     /// Runs one raw SQL statement. Writes run in a transaction that records an event.
+    ///
+    /// The statement may read and write rows, but not change what the store is: no DDL on
+    /// the store's tables, no pragma that sets anything (`user_version`, `journal_mode`,
+    /// `writable_schema`, `foreign_keys`, …), no transaction control, no `ATTACH`. Such a
+    /// statement is refused with [`Error::Sql`] before it runs, and nothing changes.
     pub fn sql(&mut self, sql: &str) -> Result<SqlResult> {
-        let sql = sql.trim().trim_end_matches(';');
+        let sql = sql.trim().trim_end_matches(';').trim();
+        if sql.is_empty() {
+            return Err(Error::Sql("no SQL statement given".into()));
+        }
         // Gas Town's queries were written for upstream's MySQL-dialect Dolt and use `NOW()`;
         // here it is this store's clock, in the form timestamps are stored in, so comparisons
         // with stored timestamps work as text.
@@ -186,14 +220,12 @@ impl Store {
             rusqlite::functions::FunctionFlags::SQLITE_UTF8,
             move |_| Ok(now.clone()),
         )?;
-        let stmt = self
-            .conn()
-            .prepare(sql)
-            .map_err(|e| Error::Sql(e.to_string()))?;
-        let readonly = stmt.readonly();
-        drop(stmt);
+        let guard = SqlGuard::default();
+        let readonly = guard.run(self.conn(), |conn| {
+            Ok(conn.prepare(sql).map_err(user_sql_error)?.readonly())
+        })?;
         let run = |conn: &rusqlite::Connection| -> Result<SqlResult> {
-            let mut stmt = conn.prepare(sql).map_err(|e| Error::Sql(e.to_string()))?;
+            let mut stmt = conn.prepare(sql).map_err(user_sql_error)?;
             let columns: Vec<String> = stmt
                 .column_names()
                 .iter()
@@ -201,8 +233,8 @@ impl Store {
                 .collect();
             let n = columns.len();
             let mut rows = Vec::new();
-            let mut q = stmt.query([]).map_err(|e| Error::Sql(e.to_string()))?;
-            while let Some(row) = q.next().map_err(|e| Error::Sql(e.to_string()))? {
+            let mut q = stmt.query([]).map_err(user_sql_error)?;
+            while let Some(row) = q.next().map_err(user_sql_error)? {
                 let mut values = Vec::with_capacity(n);
                 for i in 0..n {
                     values.push(match row.get_ref(i)? {
@@ -225,16 +257,21 @@ impl Store {
             })
         };
         if readonly {
-            let mut out = run(self.conn())?;
+            let mut out = guard.run(self.conn(), run)?;
             out.changes = 0;
             Ok(out)
         } else {
-            self.write(|tx, w| {
-                let out = run(tx)?;
+            // Unchecked: raw SQL is the way to repair by hand what `bd doctor` found and cannot
+            // repair itself, so it must work on a store whose other writes refuse.
+            self.write_unchecked(|tx, w| {
+                let out = guard.run(tx, run)?;
                 // Raw writes bypass readiness upkeep; recompute so `is_blocked` stays exact.
-                readiness::rebuild(tx, w.settings)?;
+                // A failure here is the statement's doing (it left a value the store cannot
+                // read), so it is reported as the statement's error.
+                readiness::rebuild(tx, w.settings).map_err(user_sql_error_of)?;
                 // Triggers keep the relation summaries, but raw SQL may write them directly.
-                tx.execute_batch(REFRESH_ALL_SUMMARIES)?;
+                tx.execute_batch(REFRESH_ALL_SUMMARIES)
+                    .map_err(user_sql_error)?;
                 crate::ops::event(tx, w, "", "sql", None, None, Some(sql))?;
                 Ok(out)
             })
@@ -275,5 +312,173 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// Keeps `bd sql` from changing what the store is, with SQLite's authorizer.
+///
+/// Why the authorizer and not "compare `user_version` and `sqlite_schema` after the statement
+/// and roll back": SQLite asks the authorizer about every action while it compiles a
+/// statement, including the ones inside triggers and views, so a refused statement never runs
+/// at all, and what is refused is an explicit list. Comparing afterwards cannot see pragmas
+/// that change the connection or the file outside the transaction (`journal_mode`,
+/// `foreign_keys`, `writable_schema`), and a rollback cannot undo those. The authorizer is
+/// installed only while the user's statement is compiled and run, never for the store's own
+/// upkeep that follows it.
+#[derive(Default, Clone)]
+struct SqlGuard {
+    /// Why the last refused action was refused, for the error message.
+    refused: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+}
+
+/// Pragmas that take an argument yet only read (they name a table or index to describe).
+const READING_PRAGMAS: &[&str] = &[
+    "table_info",
+    "table_xinfo",
+    "table_list",
+    "index_list",
+    "index_info",
+    "index_xinfo",
+    "foreign_key_list",
+    "foreign_key_check",
+    "integrity_check",
+    "quick_check",
+];
+
+type Authorizer = fn(rusqlite::hooks::AuthContext<'_>) -> rusqlite::hooks::Authorization;
+
+impl SqlGuard {
+    fn run<T>(
+        &self,
+        conn: &rusqlite::Connection,
+        f: impl FnOnce(&rusqlite::Connection) -> Result<T>,
+    ) -> Result<T> {
+        let refused = std::sync::Arc::clone(&self.refused);
+        conn.authorizer(Some(
+            move |ctx: rusqlite::hooks::AuthContext<'_>| match refusal(&ctx) {
+                None => rusqlite::hooks::Authorization::Allow,
+                Some(why) => {
+                    if let Ok(mut slot) = refused.lock() {
+                        *slot = Some(why);
+                    }
+                    rusqlite::hooks::Authorization::Deny
+                }
+            },
+        ))?;
+        let out = f(conn);
+        conn.authorizer(None::<Authorizer>)?;
+        let why = self.refused.lock().ok().and_then(|mut slot| slot.take());
+        match (out, why) {
+            (Err(_), Some(why)) => Err(Error::Sql(format!(
+                "{why}; `bd sql` reads and writes rows, but may not change the store's schema or settings"
+            ))),
+            (out, _) => out,
+        }
+    }
+}
+
+/// Why `bd sql` refuses an action, or `None` to allow it.
+fn refusal(ctx: &rusqlite::hooks::AuthContext<'_>) -> Option<String> {
+    use rusqlite::hooks::AuthAction as A;
+    // Temporary objects live in this connection only and vanish when `bd` exits.
+    let temp = ctx.database_name == Some("temp");
+    match ctx.action {
+        A::Select
+        | A::Read { .. }
+        | A::Function { .. }
+        | A::Recursive
+        | A::Insert { .. }
+        | A::Update { .. }
+        | A::Delete { .. }
+        | A::Analyze { .. }
+        | A::Reindex { .. }
+        | A::CreateTempTable { .. }
+        | A::CreateTempIndex { .. }
+        | A::CreateTempView { .. }
+        | A::CreateTempTrigger { .. }
+        | A::DropTempTable { .. }
+        | A::DropTempIndex { .. }
+        | A::DropTempView { .. }
+        | A::DropTempTrigger { .. } => None,
+        A::Pragma {
+            pragma_name,
+            pragma_value,
+        } => {
+            let name = pragma_name.to_ascii_lowercase();
+            if pragma_value.is_none() || READING_PRAGMAS.contains(&name.as_str()) {
+                None
+            } else {
+                Some(format!(
+                    "`PRAGMA {pragma_name} = {}` would change a setting of the store",
+                    pragma_value.unwrap_or_default()
+                ))
+            }
+        }
+        A::CreateTable { table_name }
+        | A::CreateView {
+            view_name: table_name,
+        }
+        | A::CreateIndex { table_name, .. }
+        | A::CreateTrigger { table_name, .. }
+        | A::DropTable { table_name }
+        | A::DropView {
+            view_name: table_name,
+        }
+        | A::DropIndex { table_name, .. }
+        | A::DropTrigger { table_name, .. }
+        | A::AlterTable { table_name, .. }
+        | A::CreateVtable { table_name, .. }
+        | A::DropVtable { table_name, .. }
+            if !temp =>
+        {
+            Some(format!(
+                "the statement would change the schema (`{table_name}`)"
+            ))
+        }
+        A::Transaction { .. } | A::Savepoint { .. } => Some(
+            "transaction control is refused: each `bd sql` statement runs in its own transaction"
+                .into(),
+        ),
+        A::Attach { filename } => Some(format!("attaching `{filename}` is refused")),
+        A::Detach { database_name } => Some(format!("detaching `{database_name}` is refused")),
+        _ => Some(format!("{:?} is refused", ctx.action)),
+    }
+}
+
+/// An error of the user's SQL statement: the statement itself is wrong (syntax, a missing
+/// table or column, a violated constraint, a type mismatch, a refused action) → [`Error::Sql`],
+/// the user's to fix. Anything else (I/O, corruption, a full disk, a lock held too long) is the
+/// environment's and stays [`Error::Sqlite`].
+fn user_sql_error(e: rusqlite::Error) -> Error {
+    use rusqlite::ErrorCode as C;
+    let user = match &e {
+        rusqlite::Error::SqliteFailure(f, _) => matches!(
+            f.code,
+            // SQLITE_ERROR: a syntax error, no such table or column, a function's error.
+            C::Unknown
+                | C::ConstraintViolation
+                | C::TypeMismatch
+                | C::ParameterOutOfRange
+                | C::AuthorizationForStatementDenied
+                | C::TooBig
+                | C::ApiMisuse
+        ),
+        rusqlite::Error::MultipleStatement
+        | rusqlite::Error::InvalidQuery
+        | rusqlite::Error::InvalidParameterCount(..)
+        | rusqlite::Error::SqlInputError { .. } => true,
+        _ => false,
+    };
+    if user {
+        Error::Sql(e.to_string())
+    } else {
+        Error::Sqlite(e)
+    }
+}
+
+fn user_sql_error_of(e: Error) -> Error {
+    match e {
+        Error::Sqlite(e) => user_sql_error(e),
+        other => other,
     }
 }

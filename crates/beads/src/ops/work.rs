@@ -69,7 +69,116 @@ pub struct PolecatUpdate {
     pub new_generation: bool,
 }
 
+/// The outcome of [`Store::admit_polecat`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// The polecat is now `spawning` on the bead. `before` is its row as it was (`None`: it
+    /// was created now), for undoing exactly this admission.
+    Admitted { before: Option<Polecat> },
+    /// The polecat holds another bead (or is busy without one).
+    Taken(Polecat),
+    /// Starting one more would pass the cap: this many polecats are working.
+    AtCap(i64),
+}
+
 impl Store {
+    /// Reserves polecat `rig/name` for `bead` in one transaction: it must be missing, idle or
+    /// nuked with no bead, or already hold `bead` (a restart, or a resumed `gt sling`); and,
+    /// unless it already holds the bead, fewer than `cap` polecats may be spawning or working
+    /// in the town. Concurrent admissions are serialized by the write lock, so the cap is exact
+    /// and no polecat is ever given two beads.
+    pub fn admit_polecat(
+        &mut self,
+        rig: &str,
+        name: &str,
+        bead: &str,
+        cap: i64,
+    ) -> Result<Admission> {
+        self.write(|tx, w| {
+            let sql =
+                format!("SELECT {POLECAT_COLUMNS} FROM polecats WHERE rig = ?1 AND name = ?2");
+            let before = tx
+                .prepare_cached(&sql)?
+                .query_row([rig, name], polecat_from_row)
+                .optional()?;
+            let holds_bead = before.as_ref().is_some_and(|p| p.bead_id == bead);
+            if let Some(p) = &before
+                && !holds_bead
+                && !(matches!(p.state.as_str(), "idle" | "nuked") && p.bead_id.is_empty())
+            {
+                return Ok(Admission::Taken(p.clone()));
+            }
+            if !holds_bead {
+                let working: i64 = tx
+                    .prepare_cached(
+                        "SELECT count(*) FROM polecats WHERE state IN ('spawning', 'working')",
+                    )?
+                    .query_row([], |r| r.get(0))?;
+                if working >= cap {
+                    return Ok(Admission::AtCap(working));
+                }
+            }
+            tx.prepare_cached(
+                "INSERT INTO polecats (rig, name, state, bead_id, created_at, updated_at)
+                 VALUES (?1, ?2, 'spawning', ?3, ?4, ?4)
+                 ON CONFLICT (rig, name) DO UPDATE SET state = 'spawning', bead_id = ?3, updated_at = ?4",
+            )?
+            .execute([rig, name, bead, w.now])?;
+            let from = before.as_ref().map(|p| p.state.as_str());
+            crate::ops::event(tx, w, &format!("polecat:{rig}/{name}"), "polecat_updated", from, Some("spawning"), None)?;
+            Ok(Admission::Admitted { before })
+        })
+    }
+
+    /// Puts a polecat back as `before` was (or forgets it when `before` is `None`), but only
+    /// while it still holds `bead`: an admission's undo never touches a polecat that has
+    /// since moved on (its agent finished, or it was nuked and reused). Returns whether it did.
+    pub fn restore_polecat(
+        &mut self,
+        rig: &str,
+        name: &str,
+        bead: &str,
+        before: Option<&Polecat>,
+    ) -> Result<bool> {
+        self.write(|tx, w| {
+            let n = match before {
+                None => tx
+                    .prepare_cached(
+                        "DELETE FROM polecats WHERE rig = ?1 AND name = ?2 AND bead_id = ?3",
+                    )?
+                    .execute([rig, name, bead])?,
+                Some(p) => tx
+                    .prepare_cached(
+                        "UPDATE polecats SET state = ?4, bead_id = ?5, branch = ?6, worktree = ?7,
+                            session = ?8, agent = ?9, runtime = ?10, pid = ?11, updated_at = ?12
+                         WHERE rig = ?1 AND name = ?2 AND bead_id = ?3",
+                    )?
+                    .execute(rusqlite::params![
+                        rig, name, bead, p.state, p.bead_id, p.branch, p.worktree, p.session,
+                        p.agent, p.runtime, p.pid, w.now
+                    ])?,
+            };
+            if n > 0 {
+                let to = before.map(|p| p.state.as_str());
+                let kind = if before.is_some() {
+                    "polecat_updated"
+                } else {
+                    "polecat_removed"
+                };
+                crate::ops::event(
+                    tx,
+                    w,
+                    &format!("polecat:{rig}/{name}"),
+                    kind,
+                    None,
+                    to,
+                    None,
+                )?;
+            }
+            Ok(n > 0)
+        })
+    }
+
     /// One polecat.
     pub fn polecat(&self, rig: &str, name: &str) -> Result<Option<Polecat>> {
         let sql = format!("SELECT {POLECAT_COLUMNS} FROM polecats WHERE rig = ?1 AND name = ?2");

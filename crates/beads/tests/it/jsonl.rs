@@ -24,6 +24,7 @@ const ISSUES: usize = 6;
 fn import_str(s: &mut Store, text: &str, dry_run: bool) -> beads::Result<ImportReport> {
     s.import(
         BufReader::new(Cursor::new(text.as_bytes().to_vec())),
+        std::path::Path::new("test.jsonl"),
         dry_run,
     )
 }
@@ -177,7 +178,11 @@ fn export_import_export_is_a_fixed_point() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), first);
     let (_d2, mut fresh_store) = fresh();
     let report = fresh_store
-        .import(BufReader::new(std::fs::File::open(&path).unwrap()), false)
+        .import(
+            BufReader::new(std::fs::File::open(&path).unwrap()),
+            &path,
+            false,
+        )
         .unwrap();
     assert_eq!(report.created, ISSUES);
     let second = export_all(&fresh_store);

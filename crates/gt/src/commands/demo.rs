@@ -177,18 +177,24 @@ fn demo(root: &Path, args: &DemoArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         ids.push(issue.id);
     }
     // Sling them, headless.
-    let runtime = town::runtime::SubprocessRuntime::new(town.runtime_dir().join("sessions"));
+    let runtime_dir = town.runtime_dir().join("sessions");
+    let runtimes = town::runtime::Runtimes::new(
+        town::runtime::TmuxRuntime::for_town(town.root(), None),
+        town::runtime::SubprocessRuntime::new(runtime_dir),
+        "subprocess",
+    );
     let mut env = super::agent_env();
     env.retain(|(k, _)| k != "GT_TMUX_SOCKET" && k != "GT_RUNTIME");
     env.push(("GT_SCRIPTED_AGENT_READY_DELAY_MS".into(), "20".into()));
     let cx = sling::SlingContext {
         town: &town,
-        runtime: &runtime,
+        runtimes: &runtimes,
         gt_bin: gt_bin.clone(),
         inherited_env: env,
         ready_timeout: Duration::from_secs(30),
     };
-    let slung = sling::sling(&mut store, &cx, &ids, "greetings", &SlingOptions::default())?;
+    let slung = sling::sling(&mut store, &cx, &ids, "greetings", &SlingOptions::default())?
+        .into_result()?;
     let convoy = slung.iter().find_map(|s| s.convoy.clone());
     for s in &slung {
         ui.status(format!(

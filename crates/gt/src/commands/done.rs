@@ -16,7 +16,15 @@ pub fn run(args: &DoneArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let status = DoneStatus::parse(&args.status).map_err(|e| ui::CliError::usage(e.to_string()))?;
     let town = super::town()?;
     let mut store = super::store(&town)?;
-    let out = done::done(&mut store, &town, &host::env::current_dir()?, status)?;
+    let env = done::EnvIdentity {
+        role: host::env::var(host::env::GT_ROLE),
+        rig: host::env::var(host::env::GT_RIG),
+        polecat: host::env::var(host::env::GT_POLECAT),
+        polecat_path: host::env::var_os(host::env::GT_POLECAT_PATH)
+            .filter(|p| !p.is_empty())
+            .map(Into::into),
+    };
+    let out = done::done(&mut store, &town, &host::env::current_dir()?, &env, status)?;
     if ui.is_json() {
         ui.json(&out)?;
         return Ok(());

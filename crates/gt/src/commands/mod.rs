@@ -107,19 +107,16 @@ pub fn print_sourced(ui: &mut ui::Ui, values: &[&Sourced]) -> anyhow::Result<()>
     Ok(())
 }
 
-/// The runtime agent sessions run in: tmux on the town's own socket (`GT_TMUX_SOCKET`
-/// overrides its name), or plain subprocesses with `GT_RUNTIME=subprocess`.
-pub fn runtime(town: &Town) -> Box<dyn town::runtime::Runtime> {
-    if host::env::var("GT_RUNTIME").as_deref() == Some("subprocess") {
-        return Box::new(town::runtime::SubprocessRuntime::new(
-            town.runtime_dir().join("sessions"),
-        ));
-    }
+/// The town's runtimes: new sessions start in tmux on the town's own socket
+/// (`GT_TMUX_SOCKET` overrides its name), or as plain subprocesses with
+/// `GT_RUNTIME=subprocess`; an existing session is found in the runtime its polecat records.
+pub fn runtimes(town: &Town) -> town::runtime::Runtimes {
     let socket = host::env::var(host::env::GT_TMUX_SOCKET);
-    Box::new(town::runtime::TmuxRuntime::for_town(
-        town.root(),
-        socket.as_deref(),
-    ))
+    town::runtime::Runtimes::new(
+        town::runtime::TmuxRuntime::for_town(town.root(), socket.as_deref()),
+        town::runtime::SubprocessRuntime::new(town.runtime_dir().join("sessions")),
+        host::env::var("GT_RUNTIME").as_deref().unwrap_or("tmux"),
+    )
 }
 
 /// Names an agent session inherits from the caller: enough to run a coding CLI (home, terminal,

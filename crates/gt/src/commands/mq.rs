@@ -135,8 +135,7 @@ pub fn run(cmd: MqCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
                 ))
                 .into());
             }
-            let config: town::layout::RigConfig =
-                town::files::read_json(&town::layout::RigPaths::new(&town, &a.rig).config_json())?;
+            let config = town::layout::RigPaths::new(&town, &a.rig).config()?;
             let issue = store.get(&bead)?;
             let (mr, created) = store.submit_mr(&beads::NewMergeRequest {
                 rig: a.rig.clone(),

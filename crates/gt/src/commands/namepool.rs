@@ -44,7 +44,7 @@ fn pool(town: &Town, rig: Option<&str>) -> anyhow::Result<(NamePool, Vec<String>
     let in_use = match rig {
         Some(rig) => {
             town::rig::entry(town, rig)?;
-            RigPaths::new(town, rig).polecat_names()
+            RigPaths::new(town, rig).polecat_names()?
         }
         None => Vec::new(),
     };
@@ -115,6 +115,7 @@ fn set(town: &Town, rig: Option<&str>, args: &SetArgs, ui: &mut ui::Ui) -> anyho
     if ui.is_json() {
         let in_use = rig
             .map(|rig| RigPaths::new(town, rig).polecat_names())
+            .transpose()?
             .unwrap_or_default();
         ui.json(&pool.status(&in_use))?;
     }

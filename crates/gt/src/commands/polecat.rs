@@ -55,7 +55,15 @@ fn parse(s: &str) -> anyhow::Result<PolecatId> {
 pub fn run(cmd: PolecatCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let town = super::town()?;
     let mut store = super::store(&town)?;
-    let runtime = super::runtime(&town);
+    let runtimes = super::runtimes(&town);
+    // Each session is asked of the runtime its polecat was started in.
+    let alive = |p: &beads::Polecat| {
+        !p.session.is_empty()
+            && runtimes
+                .get(&p.runtime)
+                .is_alive(&p.session, &[])
+                .unwrap_or(false)
+    };
     match cmd {
         PolecatCommand::List(a) => {
             if let Some(rig) = &a.rig {
@@ -75,8 +83,7 @@ pub fn run(cmd: PolecatCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
                     "ALIVE".into(),
                 ]];
                 for p in &rows {
-                    let alive =
-                        !p.session.is_empty() && runtime.is_alive(&p.session, &[]).unwrap_or(false);
+                    let alive = alive(p);
                     table.push(vec![
                         format!("{}/polecats/{}", p.rig, p.name),
                         p.state.clone(),
@@ -97,8 +104,7 @@ pub fn run(cmd: PolecatCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
             let row = store
                 .polecat(&id.rig, &id.name)?
                 .ok_or_else(|| ui::CliError::user(format!("no polecat `{}`", id.address())))?;
-            let alive =
-                !row.session.is_empty() && runtime.is_alive(&row.session, &[]).unwrap_or(false);
+            let alive = alive(&row);
             if ui.is_json() {
                 ui.json(&serde_json::json!({"polecat": row, "alive": alive}))?;
             } else {
@@ -132,6 +138,8 @@ pub fn run(cmd: PolecatCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
         }
         PolecatCommand::Nuke(a) => {
             let id = parse(&a.polecat)?;
+            // No sling may choose this polecat, or make a worktree beside it, meanwhile.
+            let _admission = town::work::admission_lock(&town, &id.rig)?;
             let row = store
                 .polecat(&id.rig, &id.name)?
                 .ok_or_else(|| ui::CliError::user(format!("no polecat `{}`", id.address())))?;
@@ -152,7 +160,7 @@ pub fn run(cmd: PolecatCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
                 }
             }
             if !row.session.is_empty() {
-                let _ = runtime.stop(&row.session);
+                let _ = runtimes.get(&row.runtime).stop(&row.session);
             }
             if !row.bead_id.is_empty() {
                 let issue = store.get(&row.bead_id)?;
@@ -167,11 +175,14 @@ pub fn run(cmd: PolecatCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
                     )?;
                 }
             }
-            town::work::gitops::remove_worktree(
-                &town::layout::RigPaths::new(&town, &id.rig).bare_repo(),
-                &worktree,
-                &row.branch,
-            )?;
+            // The worktree may be on a newer branch than the row says (a `gt sling` killed
+            // before recording it): both go with the polecat.
+            let bare = town::layout::RigPaths::new(&town, &id.rig).bare_repo();
+            let checked_out = town::work::gitops::current_branch(&worktree).unwrap_or_default();
+            town::work::gitops::remove_worktree(&bare, &worktree, &row.branch)?;
+            if !checked_out.is_empty() && checked_out != row.branch {
+                town::work::gitops::remove_worktree(&bare, &worktree, &checked_out)?;
+            }
             store.delete_polecat(&id.rig, &id.name)?;
             if ui.is_json() {
                 ui.json(&serde_json::json!({"polecat": id.address(), "status": "nuked"}))?;
@@ -190,8 +201,9 @@ pub fn peek(args: &PeekArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let row = store
         .polecat(&id.rig, &id.name)?
         .ok_or_else(|| ui::CliError::user(format!("no polecat `{}`", id.address())))?;
-    let runtime = super::runtime(&town);
-    let text = runtime.capture(&row.session)?;
+    let text = super::runtimes(&town)
+        .get(&row.runtime)
+        .capture(&row.session)?;
     let lines: Vec<&str> = text.lines().collect();
     let tail = &lines[lines.len().saturating_sub(args.lines)..];
     if ui.is_json() {

@@ -20,7 +20,7 @@ pub struct HookArgs {}
 /// The caller's role: `GT_ROLE` when it names a polecat, else the polecat whose worktree holds
 /// the current directory, else the town.
 fn role(town: &town::layout::Town) -> anyhow::Result<Role> {
-    if let Some(id) = host::env::var("GT_ROLE").and_then(|r| PolecatId::parse(&r)) {
+    if let Some(id) = host::env::var(host::env::GT_ROLE).and_then(|r| PolecatId::parse(&r)) {
         return Ok(Role::Polecat(id));
     }
     let cwd = host::env::current_dir()?;

@@ -69,10 +69,10 @@ pub fn run(args: &SlingArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
                 .ok_or_else(|| ui::CliError::usage(format!("`--var {kv}` must be KEY=VALUE")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let runtime = super::runtime(&town);
+    let runtimes = super::runtimes(&town);
     let cx = sling::SlingContext {
         town: &town,
-        runtime: runtime.as_ref(),
+        runtimes: &runtimes,
         gt_bin: host::env::current_exe()?,
         inherited_env: super::agent_env(),
         ready_timeout: Duration::from_secs(args.ready_timeout),
@@ -87,12 +87,23 @@ pub fn run(args: &SlingArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         formula,
         vars,
     };
-    let slung = sling::sling(&mut store, &cx, &beads, target, &opts)?;
+    let report = sling::sling(&mut store, &cx, &beads, target, &opts)?;
+    if !report.slung.is_empty() || report.failed.is_empty() {
+        print(ui, &report.slung)?;
+    }
+    match report.into_error() {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// The beads that run (or would): JSON, or a line each on stderr and the polecats on stdout.
+fn print(ui: &mut ui::Ui, slung: &[sling::Slung]) -> anyhow::Result<()> {
     if ui.is_json() {
         ui.json(&slung)?;
         return Ok(());
     }
-    for s in &slung {
+    for s in slung {
         let verb = match s.action {
             Action::Started => "Slung",
             Action::Restarted => "Restarted",
@@ -107,7 +118,7 @@ pub fn run(args: &SlingArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     if let Some(c) = slung.iter().find_map(|s| s.convoy.clone()) {
         ui.status(format!("Tracking in convoy {c}: `gt convoy status {c}`"));
     }
-    for s in &slung {
+    for s in slung {
         ui.line(&s.polecat)?;
     }
     Ok(())

@@ -19,18 +19,18 @@ use testkit::{GitFixture, TestEnv, TmuxServer, require_cmd, wait_until};
 use super::{GT, stderr};
 
 /// How long any one outcome may take to show (agents run in a debug build on a busy machine).
-const TIMEOUT: Duration = Duration::from_secs(60);
+pub(super) const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A gt-script block for a bead's description.
-fn script(lines: &str) -> String {
+pub(super) fn script(lines: &str) -> String {
     format!("```gt-script\n{lines}\n```")
 }
 
-fn stdout(out: &Output) -> String {
+pub(super) fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn ok(out: Output) -> Output {
+pub(super) fn ok(out: Output) -> Output {
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -41,25 +41,25 @@ fn ok(out: Output) -> Output {
     out
 }
 
-fn json(out: &Output) -> Value {
+pub(super) fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", stdout(out), stderr(out)))
 }
 
 /// A town with rig `gastown` on a local bare remote, sessions on a private tmux server, and
 /// the scripted agent as the default agent.
-struct Town {
+pub(super) struct Town {
     // Dropped first: the tmux server (and every agent in it) goes before the temp dir. Shared
     // when two towns run on one socket (`Town::beside`).
-    server: Rc<TmuxServer>,
-    env: TestEnv,
-    root: PathBuf,
-    remote: PathBuf,
+    pub(super) server: Rc<TmuxServer>,
+    pub(super) env: TestEnv,
+    pub(super) root: PathBuf,
+    pub(super) remote: PathBuf,
 }
 
 impl Town {
     /// `None` (the test is skipped) without tmux.
-    fn new() -> Option<Self> {
+    pub(super) fn new() -> Option<Self> {
         if !require_cmd("tmux") || !require_cmd("git") {
             return None;
         }
@@ -94,15 +94,15 @@ impl Town {
         town
     }
 
-    fn rig(&self) -> PathBuf {
+    pub(super) fn rig(&self) -> PathBuf {
         self.root.join("gastown")
     }
 
-    fn gt(&self, args: &[&str]) -> Output {
+    pub(super) fn gt(&self, args: &[&str]) -> Output {
         self.gt_in(self.env.work(), args)
     }
 
-    fn gt_in(&self, dir: &Path, args: &[&str]) -> Output {
+    pub(super) fn gt_in(&self, dir: &Path, args: &[&str]) -> Output {
         self.env
             .command(GT)
             .current_dir(dir)
@@ -111,7 +111,7 @@ impl Town {
             .expect("run gt")
     }
 
-    fn bd(&self, args: &[&str]) -> Output {
+    pub(super) fn bd(&self, args: &[&str]) -> Output {
         self.env
             .command(bd_bin())
             .current_dir(self.rig())
@@ -122,23 +122,23 @@ impl Town {
     }
 
     /// A `gt-` bead of the rig; its description may carry a gt-script block.
-    fn create(&self, title: &str, description: &str) -> String {
+    pub(super) fn create(&self, title: &str, description: &str) -> String {
         let out = ok(self.bd(&["create", title, "-d", description, "--silent"]));
         stdout(&out).trim().to_owned()
     }
 
-    fn show(&self, id: &str) -> Value {
+    pub(super) fn show(&self, id: &str) -> Value {
         json(&ok(self.bd(&["show", id, "--json"])))[0].clone()
     }
 
-    fn status(&self, id: &str) -> String {
+    pub(super) fn status(&self, id: &str) -> String {
         self.show(id)["status"]
             .as_str()
             .unwrap_or_default()
             .to_owned()
     }
 
-    fn polecats(&self) -> Vec<Value> {
+    pub(super) fn polecats(&self) -> Vec<Value> {
         json(&ok(self.gt(&["--json", "polecat", "list"])))
             .as_array()
             .expect("a list")
@@ -146,12 +146,12 @@ impl Town {
     }
 
     /// The polecat row holding `bead`, if any.
-    fn polecat_of(&self, bead: &str) -> Option<Value> {
+    pub(super) fn polecat_of(&self, bead: &str) -> Option<Value> {
         self.polecats().into_iter().find(|p| p["bead_id"] == bead)
     }
 
     /// `gt sling … --json`: one object per bead.
-    fn sling(&self, args: &[&str]) -> Vec<Value> {
+    pub(super) fn sling(&self, args: &[&str]) -> Vec<Value> {
         let mut full = vec!["--json", "sling"];
         full.extend_from_slice(args);
         json(&ok(self.gt(&full)))
@@ -160,7 +160,7 @@ impl Town {
             .clone()
     }
 
-    fn wait_status(&self, id: &str, want: &str) {
+    pub(super) fn wait_status(&self, id: &str, want: &str) {
         let mut last = String::new();
         wait_until(TIMEOUT, || {
             last = self.status(id);
@@ -176,7 +176,7 @@ impl Town {
 
     /// This town's sessions on the tmux server, by the names the store and `gt` use: the tmux
     /// sessions whose names end in the town's tag, with the tag cut off.
-    fn sessions(&self) -> BTreeSet<String> {
+    pub(super) fn sessions(&self) -> BTreeSet<String> {
         let suffix = self.tmux_name("");
         self.server
             .run(["list-sessions", "-F", "#{session_name}"])
@@ -192,7 +192,7 @@ impl Town {
     }
 
     /// Every session's pane, for failure messages.
-    fn panes(&self) -> String {
+    pub(super) fn panes(&self) -> String {
         self.sessions()
             .iter()
             .map(|s| {
@@ -206,7 +206,7 @@ impl Town {
     }
 
     /// The merge requests by state, from the town's store.
-    fn merge_requests(&self) -> Vec<(String, i64)> {
+    pub(super) fn merge_requests(&self) -> Vec<(String, i64)> {
         let out = ok(self.bd(&[
             "sql",
             "SELECT state, count(*) AS n FROM merge_requests GROUP BY 1 ORDER BY 1",
@@ -226,10 +226,15 @@ impl Town {
     }
 
     /// The remote's `polecat/…` branches.
-    fn remote_branches(&self) -> Vec<String> {
+    pub(super) fn remote_branches(&self) -> Vec<String> {
+        self.polecat_branches(&self.remote)
+    }
+
+    /// The `polecat/…` branches of the repository at `repo`.
+    pub(super) fn polecat_branches(&self, repo: &Path) -> Vec<String> {
         testkit::git::run(
             &self.env,
-            &self.remote,
+            repo,
             [
                 "for-each-ref",
                 "--format=%(refname:short)",
@@ -242,7 +247,7 @@ impl Town {
     }
 
     /// The convoys (open and closed) tracking `bead`.
-    fn convoys_tracking(&self, bead: &str) -> Vec<String> {
+    pub(super) fn convoys_tracking(&self, bead: &str) -> Vec<String> {
         json(&ok(self.gt(&["--json", "convoy", "list", "--all"])))
             .as_array()
             .expect("a list")
@@ -256,13 +261,13 @@ impl Town {
             .collect()
     }
 
-    fn git(&self, dir: &Path, args: &[&str]) -> String {
+    pub(super) fn git(&self, dir: &Path, args: &[&str]) -> String {
         testkit::git::run(&self.env, dir, args)
     }
 }
 
 /// `bd`, built beside `gt` by the workspace test run.
-fn bd_bin() -> PathBuf {
+pub(super) fn bd_bin() -> PathBuf {
     let bd = Path::new(GT).with_file_name("bd");
     assert!(
         bd.exists(),
@@ -866,6 +871,151 @@ fn gt_done_checks_where_it_runs_and_is_idempotent() {
         "1"
     );
     assert_eq!(t.git(&wt, &["status", "--porcelain"]), "");
+
+    // After slings, dones (some killed) and a refinery pass, the lock files those commands
+    // left are free, not stale: doctor has nothing to say about them.
+    ok(t.gt(&["refinery", "run", "gastown", "--once"]));
+    let lock_files = std::fs::read_dir(t.root.join(".runtime/locks"))
+        .unwrap()
+        .count();
+    assert!(lock_files > 0, "the commands above take locks");
+    let report = json(&t.gt(&["--json", "doctor"]));
+    let checks = report["checks"].as_array().expect("checks");
+    let locks: Vec<&Value> = checks
+        .iter()
+        .filter(|c| c["check"] == "locks" || c["message"].as_str().unwrap_or("").contains("lock"))
+        .collect();
+    assert!(
+        locks.iter().all(|c| c["status"] == "ok"),
+        "doctor reports a lock problem after ordinary use: {locks:?}"
+    );
+    assert!(!report.to_string().contains("stale"), "{report}");
+}
+
+/// `gt done` run with polecat A's session environment inside polecat B's worktree refuses,
+/// naming both, and pushes and queues nothing; without an agent's environment (a person) it
+/// works from the directory, and A's own environment works in A's own worktree.
+#[test]
+fn gt_done_refuses_another_polecats_worktree() {
+    let Some(t) = Town::new() else { return };
+    let hang = script("hang");
+    let bead_a = t.create("A's work", &hang);
+    let bead_b = t.create("B's unfinished work", &hang);
+    let slung = t.sling(&[&bead_a, &bead_b, "gastown"]);
+    let address = |i: usize| slung[i]["polecat"].as_str().unwrap().to_owned();
+    let name = |i: usize| address(i).rsplit('/').next().unwrap().to_owned();
+    let worktree = |i: usize| t.rig().join("polecats").join(name(i));
+    let branch = |i: usize| slung[i]["branch"].as_str().unwrap().to_owned();
+    // What `gt sling` gives polecat `i`'s session.
+    let done_as = |i: usize, dir: &Path, vars: &[&str]| {
+        let all = [
+            ("GT_ROLE", address(i)),
+            ("GT_RIG", "gastown".to_owned()),
+            ("GT_POLECAT", name(i)),
+            ("GT_POLECAT_PATH", worktree(i).display().to_string()),
+            (
+                "GT_HOOK_BEAD",
+                slung[i]["bead"].as_str().unwrap().to_owned(),
+            ),
+            (
+                "GT_SESSION",
+                slung[i]["session"].as_str().unwrap().to_owned(),
+            ),
+        ];
+        let mut cmd = t.env.command(GT);
+        cmd.current_dir(dir).arg("done");
+        for (k, v) in all.iter().filter(|(k, _)| vars.contains(k)) {
+            cmd.env(k, v);
+        }
+        cmd.output().expect("run gt done")
+    };
+    for i in [0, 1] {
+        let wt = worktree(i);
+        std::fs::write(wt.join(format!("work{i}.txt")), "work\n").unwrap();
+        t.git(&wt, &["add", "-A"]);
+        t.git(&wt, &["commit", "-q", "-m", "work in progress"]);
+    }
+    std::fs::write(worktree(1).join("unsaved.txt"), "not yet\n").unwrap();
+    let everything = [
+        "GT_ROLE",
+        "GT_RIG",
+        "GT_POLECAT",
+        "GT_POLECAT_PATH",
+        "GT_HOOK_BEAD",
+        "GT_SESSION",
+    ];
+    // A's session in B's worktree: with everything set, or any one naming variable alone.
+    for vars in [
+        &everything[..],
+        &["GT_ROLE"][..],
+        &["GT_RIG", "GT_POLECAT"][..],
+        &["GT_POLECAT_PATH"][..],
+    ] {
+        let out = done_as(0, &worktree(1), vars);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{vars:?}: {err}");
+        assert!(
+            err.contains(&address(0)) && err.contains(&address(1)),
+            "{vars:?}: {err}"
+        );
+    }
+    assert!(t.remote_branches().is_empty(), "nothing was pushed");
+    assert!(t.merge_requests().is_empty(), "nothing was queued");
+    assert_eq!(t.status(&bead_b), "in_progress");
+    assert!(worktree(1).join("unsaved.txt").exists());
+    assert_eq!(
+        t.git(&worktree(1), &["status", "--porcelain"]),
+        "?? unsaved.txt",
+        "no safety-net commit in B's worktree"
+    );
+    // A in its own worktree; a person (no agent environment) in B's.
+    ok(done_as(0, &worktree(0), &everything));
+    assert_eq!(t.status(&bead_a), "submitted");
+    ok(done_as(1, &worktree(1), &[]));
+    assert_eq!(t.status(&bead_b), "submitted");
+    assert_eq!(t.remote_branches(), {
+        let mut b = vec![branch(0), branch(1)];
+        b.sort();
+        b
+    });
+    assert_eq!(t.merge_requests(), [("queued".to_owned(), 2)]);
+}
+
+/// Bad input to `gt sling` is the user's error (exit 1) naming the input, found before anything
+/// is made: a formula file that is not UTF-8, a `--base-branch` that is no valid branch name,
+/// and one the rig's remote does not have.
+#[test]
+fn sling_bad_formula_file_and_base_branch_are_user_errors_that_change_nothing() {
+    let Some(t) = Town::new() else { return };
+    let bead = t.create("Some work", &script("hang"));
+    let formulas = t.rig().join("formulas");
+    std::fs::create_dir_all(&formulas).unwrap();
+    let mut bytes = b"formula = \"latin\"\ndescription = \"caf".to_vec();
+    bytes.extend_from_slice(&[0xe9, b'"', b'\n']);
+    std::fs::write(formulas.join("latin.formula.toml"), bytes).unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (&["--formula", "latin"], "latin.formula.toml"),
+        (&["--base-branch", "bad..name"], "bad..name"),
+        (&["--base-branch=-oops"], "-oops"),
+        (&["--base-branch", "no-such-branch"], "no-such-branch"),
+    ];
+    for (flags, named) in cases {
+        let mut args = vec!["sling", bead.as_str(), "gastown"];
+        args.extend_from_slice(flags);
+        let out = t.gt(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{flags:?}: {err}");
+        assert!(err.contains(named), "{flags:?}: {err}");
+        assert_eq!(t.status(&bead), "open", "{flags:?}");
+        assert!(t.polecats().is_empty(), "{flags:?}: a polecat was made");
+        let worktrees = std::fs::read_dir(t.rig().join("polecats")).unwrap().count();
+        assert_eq!(worktrees, 0, "{flags:?}: a worktree was made");
+        assert!(t.sessions().is_empty(), "{flags:?}: a session was started");
+    }
+    // A branch the remote does have works.
+    t.git(&t.remote, &["branch", "release", "main"]);
+    let slung = t.sling(&[&bead, "gastown", "--base-branch", "release"]);
+    assert_eq!(slung[0]["action"], "started", "{slung:?}");
 }
 
 /// A budget probe, not a timed assertion: prints how long `gt sling` takes until the agent is

@@ -209,6 +209,46 @@ pub trait Runtime: Send + Sync {
     fn respawn(&self, spec: &SessionSpec) -> Result<SessionHandle, RuntimeError>;
 }
 
+/// The runtimes of one town: the one new sessions start in, and, for a session that exists,
+/// the one it was started in (recorded with its polecat), whatever `GT_RUNTIME` says now. A
+/// liveness check in the wrong runtime sees every agent as dead, and a restart decided on
+/// that would put a second agent beside the first.
+pub struct Runtimes {
+    tmux: TmuxRuntime,
+    subprocess: SubprocessRuntime,
+    default_subprocess: bool,
+}
+
+impl Runtimes {
+    /// `default_kind` is where new sessions start: `subprocess`, or anything else for tmux.
+    pub fn new(tmux: TmuxRuntime, subprocess: SubprocessRuntime, default_kind: &str) -> Self {
+        Self {
+            tmux,
+            subprocess,
+            default_subprocess: default_kind == subprocess::KIND,
+        }
+    }
+
+    /// The runtime new sessions start in.
+    pub fn default_runtime(&self) -> &dyn Runtime {
+        if self.default_subprocess {
+            &self.subprocess
+        } else {
+            &self.tmux
+        }
+    }
+
+    /// The runtime a session recorded as started in `kind` lives in (`tmux`, `subprocess`);
+    /// an empty kind (never started) is the default one.
+    pub fn get(&self, kind: &str) -> &dyn Runtime {
+        match kind {
+            subprocess::KIND => &self.subprocess,
+            tmux::KIND => &self.tmux,
+            _ => self.default_runtime(),
+        }
+    }
+}
+
 /// The tmux socket name of the town at `town_root`: `gt-` and 8 hex digits of the FNV-1a hash
 /// of its canonical path, so every `gt` in one town finds the same server and two towns never
 /// share one. `GT_TMUX_SOCKET`, when set, is used instead (callers pass it to
@@ -423,6 +463,26 @@ mod tests {
         assert!(tail.starts_with("  line 10\n"), "{tail}");
         assert!(tail.ends_with("  line 29"), "{tail}");
         assert_eq!(tail_for_error("\n \n"), "  (no output)");
+    }
+
+    #[test]
+    fn a_session_is_looked_up_in_the_runtime_it_was_started_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let runtimes = |default| {
+            Runtimes::new(
+                TmuxRuntime::new(host::tmux::Tmux::new("gt-unused"), dir.path()),
+                SubprocessRuntime::new(dir.path()),
+                default,
+            )
+        };
+        let headless = runtimes("subprocess");
+        assert_eq!(headless.default_runtime().kind(), "subprocess");
+        assert_eq!(headless.get("tmux").kind(), "tmux");
+        assert_eq!(headless.get("").kind(), "subprocess");
+        let tmux = runtimes("tmux");
+        assert_eq!(tmux.default_runtime().kind(), "tmux");
+        assert_eq!(tmux.get("subprocess").kind(), "subprocess");
+        assert_eq!(tmux.get("").kind(), "tmux");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use super::{
 };
 use crate::agents::Readiness;
 
-const KIND: &str = "subprocess";
+pub(super) const KIND: &str = "subprocess";
 /// How much of the end of a log [`Runtime::capture`] reads.
 const TAIL_BYTES: u64 = 64 * 1024;
 
@@ -200,11 +200,18 @@ impl Runtime for SubprocessRuntime {
                 let start = std::time::Instant::now();
                 let mut last = String::new();
                 let ready = poll(timeout, || {
-                    self.running_pid(name)?;
+                    // Ask whether the agent runs *before* reading its output, and read it either
+                    // way: an agent that printed its prompt, did its work and exited between two
+                    // polls was ready all the same.
+                    let running = self.running_pid(name);
+                    if let Err(e @ RuntimeError::NotFound { .. }) = running {
+                        return Err(e);
+                    }
                     last = self.read_tail(name)?;
-                    let seen =
-                        prefix.trim().is_empty() || last.lines().any(|l| is_prompt_line(l, prefix));
-                    Ok(seen.then_some(()))
+                    if prefix.trim().is_empty() || last.lines().any(|l| is_prompt_line(l, prefix)) {
+                        return Ok(Some(()));
+                    }
+                    running.map(|_| None)
                 })?;
                 ready.ok_or_else(|| RuntimeError::NotReady {
                     session: name.to_owned(),
@@ -452,6 +459,11 @@ mod tests {
         f.start("ready", "sleep 0.3; printf '❯ \\n'; exec sleep 300");
         f.runtime.wait_ready("ready", &prompt, T).unwrap();
         f.runtime.stop("ready").unwrap();
+
+        // Ready, then gone before the first poll: it showed its prompt, so it was ready.
+        f.start("quick", "printf '❯ \\n'; exit 0");
+        wait_until(T, || !f.runtime.is_alive("quick", &[]).unwrap()).unwrap();
+        f.runtime.wait_ready("quick", &prompt, T).unwrap();
 
         f.start("crash", "echo crash-output; exit 3");
         let start = Instant::now();

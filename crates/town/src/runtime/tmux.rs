@@ -18,7 +18,7 @@ use super::{
 };
 use crate::agents::Readiness;
 
-const KIND: &str = "tmux";
+pub(super) const KIND: &str = "tmux";
 /// How many lines readiness and delivery checks look at.
 const SCREEN_LINES: usize = 100;
 /// How long one attempt at typing waits for the text to show before typing it again.

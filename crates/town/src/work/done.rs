@@ -1,13 +1,14 @@
 //! `gt done`: from finished work to a queued merge request, as a resumable step log.
 //!
-//! It runs only inside a polecat's own worktree, on its own branch (both checked). Steps,
+//! It runs only inside a polecat's own worktree, on its own branch (both checked), and, when
+//! the environment names a polecat (an agent's session), only when that is the same one. Steps,
 //! each checkpointed under `done:<rig>/<name>:<generation>:<branch>` so a run killed anywhere
 //! and run again ends in the same state without duplicates: a safety-net commit of leftover changes
 //! (only here, on this branch), the push of the branch with a check that the remote holds it,
 //! the merge request (unique on branch and SHA), the bead marked `submitted` — it closes only
 //! when the refinery lands it — and the polecat marked idle.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -60,11 +61,63 @@ pub struct DoneOutcome {
     pub already_done: bool,
 }
 
-/// Runs `gt done` for the polecat whose worktree contains `cwd`.
+/// Who the environment says is running `gt done`: what `gt sling` sets in a polecat's session
+/// (`GT_ROLE`, `GT_RIG`, `GT_POLECAT`, `GT_POLECAT_PATH`). All empty in a person's shell.
+#[derive(Debug, Clone, Default)]
+pub struct EnvIdentity {
+    pub role: Option<String>,
+    pub rig: Option<String>,
+    pub polecat: Option<String>,
+    pub polecat_path: Option<PathBuf>,
+}
+
+impl EnvIdentity {
+    /// Each polecat the environment names, with the variable that names it; `None` for a
+    /// variable whose value is no polecat at all. `GT_ROLE` counts only when it is a polecat
+    /// address (other roles name no polecat).
+    fn claims(&self, town: &Town) -> Vec<(&'static str, Option<PolecatId>)> {
+        let mut out = Vec::new();
+        if let Some(id) = self.role.as_deref().and_then(PolecatId::parse) {
+            out.push(("GT_ROLE", Some(id)));
+        }
+        if let Some(name) = &self.polecat {
+            let rig = self.rig.clone().unwrap_or_default();
+            out.push(("GT_RIG/GT_POLECAT", PolecatId::new(&rig, name)));
+        }
+        if let Some(path) = &self.polecat_path {
+            let path = path.canonicalize().unwrap_or_else(|_| path.clone());
+            out.push(("GT_POLECAT_PATH", PolecatId::from_path(town, &path)));
+        }
+        out
+    }
+}
+
+/// Refuses when the environment names a polecat other than `id`, the one whose worktree
+/// `gt done` runs in: an agent must never push and queue another polecat's work.
+fn check_env_identity(env: &EnvIdentity, town: &Town, id: &PolecatId) -> Result<()> {
+    for (var, claimed) in env.claims(town) {
+        if claimed.as_ref() == Some(id) {
+            continue;
+        }
+        let who = match &claimed {
+            Some(c) => format!("polecat `{}`", c.address()),
+            None => "something that is not a polecat".to_owned(),
+        };
+        return Err(refused(format!(
+            "this session is {who} (`{var}`), but `gt done` runs in the worktree of polecat `{}`; a polecat finishes only its own work: run `gt done` in its own worktree",
+            id.address()
+        )));
+    }
+    Ok(())
+}
+
+/// Runs `gt done` for the polecat whose worktree contains `cwd`; `env` is who the caller's
+/// environment says it is, and must agree when it names a polecat.
 pub fn done(
     store: &mut beads::Store,
     town: &Town,
     cwd: &Path,
+    env: &EnvIdentity,
     status: DoneStatus,
 ) -> Result<DoneOutcome> {
     let cwd = cwd.canonicalize().map_err(|source| WorkError::Io {
@@ -83,6 +136,7 @@ pub fn done(
         ))
     };
     let id = PolecatId::from_path(&town, &cwd).ok_or_else(not_polecat)?;
+    check_env_identity(env, &town, &id)?;
     let row = store.polecat(&id.rig, &id.name)?.ok_or_else(not_polecat)?;
     let worktree = id.worktree(&town);
     let top = gitops::toplevel(&cwd)?;
@@ -139,7 +193,7 @@ pub fn done(
         &worktree,
         &format!("{bead}: save uncommitted work (gt done safety net)"),
     )?;
-    let config: RigConfig = crate::files::read_json(&RigPaths::new(&town, &id.rig).config_json())?;
+    let config: RigConfig = RigPaths::new(&town, &id.rig).config()?;
     let target = config.default_branch;
     let issue = store.get(&bead)?;
     let ahead = gitops::commits_ahead(&worktree, &format!("origin/{target}"))?;

@@ -31,6 +31,36 @@ pub fn fetch(bare: &Path) -> Result<(), GitError> {
         .map(drop)
 }
 
+/// Checks a `--base-branch` before anything is made: `base` must be a valid branch name
+/// (`git check-ref-format --branch`, and printed back unchanged, so `@{-1}` and friends are
+/// refused) that the rig's remote has, as `origin/<base>` after a fetch of the bare repository.
+/// A bad name or a missing branch is the user's error, naming the branch.
+pub fn check_base_branch(bare: &Path, base: &str) -> crate::work::Result<()> {
+    let git = Git::new(bare);
+    let format = git.output(&["check-ref-format", "--branch", base])?;
+    if !format.status.success() || String::from_utf8_lossy(&format.stdout).trim() != base {
+        return Err(crate::work::refused(format!(
+            "`{base}` is not a valid branch name for `--base-branch`"
+        )));
+    }
+    fetch(bare)?;
+    let found = git
+        .output(&[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("refs/remotes/origin/{base}^{{commit}}"),
+        ])?
+        .status
+        .success();
+    if !found {
+        return Err(crate::work::refused(format!(
+            "the rig's remote has no branch `{base}` to start from (`--base-branch`)"
+        )));
+    }
+    Ok(())
+}
+
 /// Creates a worktree at `path` on a new `branch` starting at `start` (`origin/main`).
 pub fn add_worktree(bare: &Path, path: &Path, branch: &str, start: &str) -> Result<(), GitError> {
     Git::new(bare)
@@ -74,6 +104,46 @@ pub fn remove_worktree(bare: &Path, path: &Path, branch: &str) -> Result<(), Git
         git.run(&["branch", "-D", branch])?;
     }
     Ok(())
+}
+
+/// Leaves `branch` in `worktree` and deletes it, if it still points where it was made
+/// (`made_at`): nothing was committed to it, so it holds nothing to keep. The worktree is left
+/// detached at the same commit, clean, for the next sling to put on a branch of its own.
+pub fn drop_unused_branch(worktree: &Path, branch: &str, made_at: &str) -> Result<(), GitError> {
+    if current_branch(worktree)? != branch || head(worktree)? != made_at {
+        return Ok(());
+    }
+    let git = Git::new(worktree);
+    git.run(&["checkout", "--quiet", "--detach"])?;
+    git.run(&["branch", "--quiet", "-D", branch]).map(drop)
+}
+
+/// The bare repository's `polecat/*` branches that no worktree has checked out and that hold
+/// no commit `origin/<base>` lacks: left by slings killed before they finished, or by
+/// polecats that moved on to another branch. Deleting them loses nothing.
+pub fn leftover_branches(bare: &Path, base: &str) -> Result<Vec<String>, GitError> {
+    let out = Git::new(bare).run(&[
+        "for-each-ref",
+        &format!("--merged=refs/remotes/origin/{base}"),
+        "--format=%(worktreepath)%00%(refname:short)",
+        "refs/heads/polecat/",
+    ])?;
+    Ok(out
+        .lines()
+        .filter_map(|line| line.split_once('\0'))
+        .filter(|(worktree, _)| worktree.is_empty())
+        .map(|(_, branch)| branch.to_owned())
+        .collect())
+}
+
+/// Deletes `branches` from the bare repository; git itself refuses any checked out meanwhile.
+pub fn delete_branches(bare: &Path, branches: &[String]) -> Result<(), GitError> {
+    if branches.is_empty() {
+        return Ok(());
+    }
+    let mut args = vec!["branch", "--quiet", "-D"];
+    args.extend(branches.iter().map(String::as_str));
+    Git::new(bare).run(&args).map(drop)
 }
 
 /// Whether a worktree has no uncommitted changes (untracked files count).

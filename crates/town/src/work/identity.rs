@@ -35,12 +35,21 @@ impl PolecatId {
             [rig, "polecats", name] | [rig, name] => (*rig, *name),
             _ => return None,
         };
-        let ok =
-            |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        (ok(rig) && ok(name)).then(|| Self {
+        Self::new(rig, name)
+    }
+
+    /// A polecat from its parts, checked as a typed address is (a rig or polecat name read
+    /// from the store or a directory goes through here before it names a path).
+    pub fn new(rig: &str, name: &str) -> Option<Self> {
+        (Self::valid_part(rig) && Self::valid_part(name)).then(|| Self {
             rig: rig.to_owned(),
             name: name.to_owned(),
         })
+    }
+
+    /// Whether `s` may be one part of an address: letters, digits and `_`, not empty.
+    pub fn valid_part(s: &str) -> bool {
+        !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     }
 
     /// The polecat whose worktree contains `dir`, if any.

@@ -29,6 +29,12 @@ pub enum WorkError {
     /// A limit stops the work (the town-wide cap, the respawn breaker).
     #[error("{0}")]
     Limit(String),
+    /// Some beads of a multi-bead sling failed (each was undone); the others run.
+    #[error("{} of {total} beads were not slung:{}", failed.len(), failed.iter().map(|(b, e)| format!("\n  {b}: {e}")).collect::<String>())]
+    NotAllSlung {
+        total: usize,
+        failed: Vec<(String, String)>,
+    },
     /// The agent session could not be started or reached.
     #[error("the agent session `{session}` failed: {reason}")]
     Session { session: String, reason: String },
@@ -74,12 +80,35 @@ pub(crate) fn lock(
     name: &str,
     what: impl FnOnce() -> String,
 ) -> Result<host::lock::LockGuard> {
+    lock_waiting(town, name, std::time::Duration::ZERO, what)
+}
+
+/// How long a command waits for a rig's admission lock: admissions take a fetch and a
+/// `git worktree add` each, so this is many of them queued, or a fetch that hangs.
+const ADMISSION_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Takes rig `rig`'s admission lock, waiting for other holders: every start of an agent in
+/// the rig (and every removal of a polecat's worktree) passes here one at a time, from
+/// choosing the polecat until its row, worktree and hook exist.
+pub fn admission_lock(town: &crate::layout::Town, rig: &str) -> Result<host::lock::LockGuard> {
+    lock_waiting(town, &format!("admit-{rig}.lock"), ADMISSION_WAIT, || {
+        format!("rig `{rig}`")
+    })
+}
+
+/// Takes `<town>/.runtime/locks/<name>`, waiting at most `wait` for its holder.
+fn lock_waiting(
+    town: &crate::layout::Town,
+    name: &str,
+    wait: std::time::Duration,
+    what: impl FnOnce() -> String,
+) -> Result<host::lock::LockGuard> {
     let dir = town.locks_dir();
     std::fs::create_dir_all(&dir).map_err(|source| WorkError::Io {
         path: dir.clone(),
         source,
     })?;
-    host::lock::try_lock(&dir.join(name)).map_err(|e| match e {
+    host::lock::lock_timeout(&dir.join(name), wait).map_err(|e| match e {
         host::lock::LockError::Busy { .. } => WorkError::Busy { what: what() },
         other => other.into(),
     })

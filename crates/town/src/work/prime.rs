@@ -77,11 +77,10 @@ fn polecat(town: &Town, store: &beads::Store, id: &PolecatId) -> Result<String> 
         out.push('\n');
     }
     steps(store, issue, &mut out)?;
-    let target = crate::files::read_json_opt::<crate::layout::RigConfig>(
-        &crate::layout::RigPaths::new(town, &id.rig).config_json(),
-    )?
-    .map(|c| c.default_branch)
-    .unwrap_or_else(|| "main".into());
+    let target = crate::layout::RigPaths::new(town, &id.rig)
+        .config_opt()?
+        .map(|c| c.default_branch)
+        .unwrap_or_else(|| "main".into());
     let _ = write!(
         out,
         "

@@ -13,9 +13,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use beads::Admission;
+
 use crate::agents::{self, AgentRequest, PromptMode};
 use crate::layout::{RigConfig, RigPaths, Town};
-use crate::runtime::{Runtime, SessionSpec};
+use crate::runtime::{Runtime, Runtimes, SessionSpec};
 use crate::work::identity::PolecatId;
 use crate::work::{Result, WorkError, gitops, provision, refused};
 
@@ -43,7 +45,8 @@ pub struct SlingOptions {
 /// What the caller provides besides the store.
 pub struct SlingContext<'a> {
     pub town: &'a Town,
-    pub runtime: &'a dyn Runtime,
+    /// Where new sessions start, and where each existing one was started.
+    pub runtimes: &'a Runtimes,
     /// The `gt` binary: put first on the agent's `PATH` and run by its hooks.
     pub gt_bin: PathBuf,
     /// Variables the agent inherits from the caller (HOME, TERM, API keys…).
@@ -108,32 +111,50 @@ impl Target {
     }
 }
 
-/// Undo steps, run newest first when a sling fails.
+/// Undo steps, run newest first when a sling fails. Each undoes only what its own run made,
+/// and the session and git steps only while the polecat still holds the run's bead.
 enum Undo {
-    Session(String),
+    /// Stop the session this run started, in the runtime it started in.
+    Session {
+        name: String,
+        runtime: &'static str,
+    },
+    /// Remove the worktree (and its branch) this run created.
     Worktree {
         bare: PathBuf,
         path: PathBuf,
         branch: String,
     },
-    DeletePolecat(PolecatId),
-    IdlePolecat(PolecatId),
+    /// Drop the branch this run put a reused worktree on, if nothing was committed to it.
+    Branch {
+        worktree: PathBuf,
+        branch: String,
+        made_at: String,
+    },
+    /// Put the polecat back as it was before this run reserved it.
+    Polecat {
+        id: PolecatId,
+        before: Option<Box<beads::Polecat>>,
+    },
+    /// Give the bead back its status and assignee, if it is still hooked to `holder`.
     Unhook {
         bead: String,
         status: String,
         assignee: String,
+        holder: String,
     },
     Molecule(String),
 }
 
-/// Slings `beads` to `target`.
+/// Slings `beads` to `target`. A request that cannot be done at all (no such rig, a closed
+/// bead…) is an error; otherwise each bead is slung or fails on its own, in the report.
 pub fn sling(
     store: &mut beads::Store,
     cx: &SlingContext<'_>,
     beads: &[String],
     target: &str,
     opts: &SlingOptions,
-) -> Result<Vec<Slung>> {
+) -> Result<SlingReport> {
     if beads.is_empty() {
         return Err(refused("no bead given: `gt sling <bead>... <rig>`"));
     }
@@ -144,6 +165,9 @@ pub fn sling(
         return Err(refused(format!(
             "rig `{rig}` is parked; `gt rig unpark {rig}` first"
         )));
+    }
+    if let Some(base) = &opts.base_branch {
+        gitops::check_base_branch(&RigPaths::new(cx.town, &rig).bare_repo(), base)?;
     }
     if beads.len() > 1 && matches!(target, Target::Polecat(_)) {
         return Err(refused("a named polecat takes one bead at a time"));
@@ -170,24 +194,66 @@ pub fn sling(
     } else {
         batch_convoy(store, &ids, &rig)?
     };
-    let mut out = Vec::new();
+    // One bead's failure does not stop the others: each is slung or undone on its own.
+    let mut report = SlingReport::default();
     for id in &ids {
         match sling_one(store, cx, id, &target, opts, convoy.as_deref()) {
-            Ok(slung) => out.push(slung),
+            Ok(slung) => report.slung.push(slung),
             Err(e) => {
-                // This run's convoy goes with the failure: untrack the bead that failed, and
-                // delete the convoy if nothing in it started.
+                // The convoy does not track a bead that failed.
                 if let Some(c) = &convoy {
                     let _ = store.remove_dependency(c, id);
-                    if out.is_empty() {
-                        let _ = store.delete(std::slice::from_ref(c));
-                    }
                 }
-                return Err(e);
+                report.failed.push((id.clone(), e));
             }
         }
     }
-    Ok(out)
+    // A convoy nothing in it started goes with the failure.
+    if report.slung.is_empty()
+        && let Some(c) = &convoy
+    {
+        let _ = store.delete(std::slice::from_ref(c));
+    }
+    Ok(report)
+}
+
+/// What a `gt sling` did: the beads that run (or would), and those that failed, each undone.
+#[derive(Debug, Default)]
+pub struct SlingReport {
+    pub slung: Vec<Slung>,
+    pub failed: Vec<(String, WorkError)>,
+}
+
+impl SlingReport {
+    /// The failure to report, if any: a single bead's own error, or one naming each bead that
+    /// failed out of several.
+    pub fn into_error(self) -> Option<WorkError> {
+        let total = self.slung.len() + self.failed.len();
+        failure(self.failed, total)
+    }
+
+    /// Every bead slung, or the failure.
+    pub fn into_result(self) -> Result<Vec<Slung>> {
+        let total = self.slung.len() + self.failed.len();
+        match failure(self.failed, total) {
+            None => Ok(self.slung),
+            Some(e) => Err(e),
+        }
+    }
+}
+
+fn failure(mut failed: Vec<(String, WorkError)>, total: usize) -> Option<WorkError> {
+    match failed.len() {
+        0 => None,
+        1 if total == 1 => failed.pop().map(|(_, e)| e),
+        _ => Some(WorkError::NotAllSlung {
+            total,
+            failed: failed
+                .into_iter()
+                .map(|(bead, e)| (bead, e.to_string()))
+                .collect(),
+        }),
+    }
 }
 
 /// One convoy for the batch, unless every bead is already tracked by an open convoy.
@@ -233,7 +299,7 @@ fn sling_one(
     })?;
     let entry = crate::rig::entry(town, rig)?;
     let paths = RigPaths::new(town, rig);
-    let rig_config: RigConfig = crate::files::read_json(&paths.config_json())?;
+    let rig_config: RigConfig = paths.config()?;
     let eff = crate::settings::resolve(&crate::settings::Sources {
         town: Some(&town.settings_json()),
         rig: Some(&paths.settings_json()),
@@ -253,15 +319,12 @@ fn sling_one(
     let cps = store.checkpoints(&scope)?;
     let issue = store.get(bead)?;
 
-    // Already hooked somewhere?
-    let mut restart = false;
-    // A restarted polecat goes on with its branch, commits and uncommitted work included.
-    let mut restart_branch = None;
+    // Already hooked somewhere? A live agent on it is left alone; a dead one is restarted.
+    let mut restart = None;
     if matches!(issue.status.as_str(), "hooked" | "in_progress") && !issue.assignee.is_empty() {
         let holder = PolecatId::parse(&issue.assignee);
         let same = holder.as_ref().is_some_and(|h| {
             h.rig == rig
-                && matches!(target, Target::Rig(_) | Target::Polecat(_))
                 && match target {
                     Target::Polecat(p) => p == h,
                     Target::Rig(_) => true,
@@ -270,45 +333,34 @@ fn sling_one(
         match (same, holder) {
             (true, Some(h)) if !opts.force => {
                 let row = store.polecat(&h.rig, &h.name)?;
-                let session = row.as_ref().map(|r| r.session.clone()).unwrap_or_default();
-                if !session.is_empty()
-                    && cx
-                        .runtime
-                        .is_alive(&session, &preset.process_names)
-                        .unwrap_or(false)
-                {
+                if let Some(row) = row.filter(|r| session_alive(cx, r)) {
                     if !cps.is_empty() {
                         // A `gt sling` of this bead was killed after starting the session:
                         // finish what it left (readiness, the first prompt, the states).
-                        let generation = row.as_ref().map_or(0, |r| r.generation);
                         let started = Started {
                             polecat: &h,
-                            session: &session,
-                            generation,
+                            session: &row.session,
+                            generation: row.generation,
                             pid: None,
                         };
-                        finish_start(store, cx, &preset, bead, &scope, &started)?;
+                        let runtime = cx.runtimes.get(&row.runtime);
+                        finish_start(store, runtime, cx, &preset, bead, &scope, &started)?;
                     }
                     return Ok(Slung {
                         bead: bead.to_owned(),
                         polecat: h.address(),
-                        session,
-                        branch: row.map(|r| r.branch).unwrap_or_default(),
+                        session: row.session,
+                        branch: row.branch,
                         agent: preset.name.clone(),
                         convoy: convoy.map(str::to_owned),
                         action: Action::AlreadyRunning,
                     });
                 }
-                restart = true;
-                // Only where the worktree still is: `checkout -B` would reset that branch.
-                restart_branch = row.map(|r| r.branch).filter(|b| {
-                    !b.is_empty()
-                        && gitops::current_branch(&h.worktree(town)).is_ok_and(|c| c == *b)
-                });
+                restart = Some(h);
             }
             (_, holder) if opts.force => {
                 if let Some(h) = holder {
-                    release(store, cx, &h)?;
+                    release(store, cx, &h, bead)?;
                 }
             }
             _ => {
@@ -319,15 +371,7 @@ fn sling_one(
             }
         }
     }
-    // Limits: the town-wide cap and the per-bead respawn breaker.
     if !opts.dry_run {
-        let working = store.working_polecats()?;
-        if !restart && working >= i64::from(eff.settings.scheduler.max_polecats) {
-            return Err(WorkError::Limit(format!(
-                "{working} polecats are working, the town's cap (`scheduler.max_polecats` = {})",
-                eff.settings.scheduler.max_polecats
-            )));
-        }
         let spawns = store.respawns(bead)?;
         if spawns >= i64::from(eff.settings.scheduler.max_bead_respawns) {
             return Err(WorkError::Limit(format!(
@@ -335,34 +379,31 @@ fn sling_one(
             )));
         }
     }
-    // Which polecat.
-    let (polecat, fresh) = choose_polecat(
-        store,
-        town,
-        &paths,
-        &eff.settings,
-        target,
-        &cps,
-        restart.then_some(&issue.assignee),
-        opts,
-    )?;
     let base = opts
         .base_branch
         .clone()
         .unwrap_or_else(|| rig_config.default_branch.clone());
-    let session = polecat.session(&entry.beads.prefix);
-    let worktree = polecat.worktree(town);
-    let millis = store.now_ts().as_millisecond();
-    let branch = cps
-        .get("branch")
-        .cloned()
-        .or(restart_branch)
-        .unwrap_or_else(|| gitops::branch_name(&polecat.name, bead, millis));
+    let request = AdmitRequest {
+        paths: &paths,
+        settings: &eff.settings,
+        target,
+        bead,
+        restart: restart.as_ref(),
+        opts,
+        base: &base,
+        scope: &scope,
+        prefix: &entry.beads.prefix,
+        agent: &preset.name,
+    };
     if opts.dry_run {
+        let polecat = choose_polecat(store, town, &request)?;
+        let branch = cps.get("branch").cloned().unwrap_or_else(|| {
+            gitops::branch_name(&polecat.name, bead, store.now_ts().as_millisecond())
+        });
         return Ok(Slung {
             bead: bead.to_owned(),
             polecat: polecat.address(),
-            session,
+            session: polecat.session(&entry.beads.prefix),
             branch,
             agent: preset.name.clone(),
             convoy: convoy.map(str::to_owned),
@@ -371,82 +412,18 @@ fn sling_one(
     }
     let mut undo: Vec<Undo> = Vec::new();
     let result = (|| -> Result<Slung> {
-        store.checkpoint(&scope, "polecat", &polecat.name)?;
-        if fresh {
-            undo.push(Undo::DeletePolecat(polecat.clone()));
-        } else {
-            undo.push(Undo::IdlePolecat(polecat.clone()));
-        }
-        store.upsert_polecat(
-            &polecat.rig,
-            &polecat.name,
-            &beads::PolecatUpdate {
-                state: Some("spawning".into()),
-                bead_id: Some(bead.to_owned()),
-                ..Default::default()
-            },
-        )?;
-        // The worktree, on its own branch.
-        let bare = paths.bare_repo();
-        let on_branch =
-            worktree.join(".git").exists() && gitops::current_branch(&worktree)? == branch;
-        if !on_branch {
-            gitops::fetch(&bare)?;
-            let start = format!("origin/{base}");
-            if worktree.join(".git").exists() {
-                if !gitops::is_clean(&worktree)? {
-                    return Err(refused(format!(
-                        "polecat `{}` has uncommitted changes in `{}`",
-                        polecat.address(),
-                        worktree.display()
-                    )));
-                }
-                gitops::reset_worktree(&worktree, &branch, &start)?;
-            } else {
-                gitops::add_worktree(&bare, &worktree, &branch, &start)?;
-                undo.push(Undo::Worktree {
-                    bare: bare.clone(),
-                    path: worktree.clone(),
-                    branch: branch.clone(),
-                });
-            }
-            store.checkpoint(&scope, "branch", &branch)?;
-        }
+        let admitted = admit(store, cx, &request, &mut undo)?;
+        let Admitted {
+            polecat,
+            before,
+            branch,
+            session,
+            worktree,
+            generation,
+        } = &admitted;
         if let Some(c) = convoy {
             store.checkpoint(&scope, "convoy", c)?;
         }
-        // Hook the bead to the polecat.
-        let before = store.get(bead)?;
-        if before.status != "hooked" || before.assignee != polecat.address() {
-            store.update(
-                bead,
-                &beads::Changes {
-                    status: Some("hooked".into()),
-                    assignee: Some(polecat.address()),
-                    ..Default::default()
-                },
-            )?;
-            undo.push(Undo::Unhook {
-                bead: bead.to_owned(),
-                status: before.status,
-                assignee: before.assignee,
-            });
-        }
-        let generation = store
-            .upsert_polecat(
-                &polecat.rig,
-                &polecat.name,
-                &beads::PolecatUpdate {
-                    branch: Some(branch.clone()),
-                    worktree: Some(worktree.display().to_string()),
-                    session: Some(session.clone()),
-                    agent: Some(preset.name.clone()),
-                    runtime: Some(cx.runtime.kind().to_owned()),
-                    new_generation: true,
-                    ..Default::default()
-                },
-            )?
-            .generation;
         if let Some(formula) = &opts.formula
             && let Some(root) = attach_formula(
                 store,
@@ -461,31 +438,43 @@ fn sling_one(
         {
             undo.push(Undo::Molecule(root));
         }
-        provision::provision(&worktree, &preset, &cx.gt_bin)?;
+        provision::provision(worktree, &preset, &cx.gt_bin)?;
         store.bump_respawns(bead)?;
-        // Start the agent.
         let spec = session_spec(
-            cx, store, &polecat, &preset, &session, &worktree, &branch, bead, generation,
+            cx,
+            store,
+            polecat,
+            &preset,
+            session,
+            worktree,
+            branch,
+            bead,
+            *generation,
         )?;
         // A reused idle polecat's old agent may still be in its session (it ran `gt done` and
-        // has not exited, or stays at its prompt): its work is finished, so it goes.
-        if cx.runtime.is_alive(&session, &[]).unwrap_or(false) {
-            cx.runtime
-                .stop(&session)
-                .map_err(|e| session_err(&session, e))?;
+        // has not exited, or stays at its prompt): its work is finished, so it goes. It is
+        // looked for in the runtime it was started in.
+        if let Some(old) = before.as_ref().filter(|r| !r.session.is_empty()) {
+            let old_runtime = cx.runtimes.get(&old.runtime);
+            if old_runtime.is_alive(&old.session, &[]).unwrap_or(false) {
+                old_runtime
+                    .stop(&old.session)
+                    .map_err(|e| session_err(&old.session, e))?;
+            }
         }
-        undo.push(Undo::Session(session.clone()));
-        let handle = cx
-            .runtime
-            .start(&spec)
-            .map_err(|e| session_err(&session, e))?;
+        let runtime = cx.runtimes.default_runtime();
+        undo.push(Undo::Session {
+            name: session.clone(),
+            runtime: runtime.kind(),
+        });
+        let handle = runtime.start(&spec).map_err(|e| session_err(session, e))?;
         let started = Started {
-            polecat: &polecat,
-            session: &session,
-            generation,
+            polecat,
+            session,
+            generation: *generation,
             pid: Some(handle.pid),
         };
-        finish_start(store, cx, &preset, bead, &scope, &started)?;
+        finish_start(store, runtime, cx, &preset, bead, &scope, &started)?;
         Ok(Slung {
             bead: bead.to_owned(),
             polecat: polecat.address(),
@@ -493,7 +482,7 @@ fn sling_one(
             branch: branch.clone(),
             agent: preset.name.clone(),
             convoy: convoy.map(str::to_owned),
-            action: if restart {
+            action: if restart.is_some() {
                 Action::Restarted
             } else {
                 Action::Started
@@ -501,10 +490,174 @@ fn sling_one(
         })
     })();
     if result.is_err() {
-        rollback(store, cx, undo);
+        rollback(store, cx, bead, undo);
         let _ = store.clear_checkpoints(&scope);
     }
     result
+}
+
+/// Whether a polecat's session runs, asked of the runtime it was started in.
+fn session_alive(cx: &SlingContext<'_>, row: &beads::Polecat) -> bool {
+    !row.session.is_empty()
+        && cx
+            .runtimes
+            .get(&row.runtime)
+            .is_alive(&row.session, &[])
+            .unwrap_or(false)
+}
+
+/// What [`admit`] needs besides the store.
+struct AdmitRequest<'a> {
+    paths: &'a RigPaths,
+    settings: &'a crate::settings::Settings,
+    target: &'a Target,
+    bead: &'a str,
+    /// The polecat holding the bead whose agent died.
+    restart: Option<&'a PolecatId>,
+    opts: &'a SlingOptions,
+    base: &'a str,
+    scope: &'a str,
+    prefix: &'a str,
+    agent: &'a str,
+}
+
+/// A polecat reserved for a bead, with its worktree on its branch and the bead hooked to it.
+struct Admitted {
+    polecat: PolecatId,
+    /// Its row before this run reserved it (`None`: created by this run).
+    before: Option<beads::Polecat>,
+    branch: String,
+    session: String,
+    worktree: PathBuf,
+    generation: i64,
+}
+
+/// Admission, the one way into a rig: under the rig's admission lock, choose the polecat,
+/// reserve it for the bead (the town's cap is checked in the same transaction), make its
+/// worktree on its branch, hook the bead and record the new generation. Concurrent slings of
+/// a rig pass here one at a time, so none can take a polecat or a name another has chosen, or
+/// find a half-made worktree; git's own steps on the rig's shared bare repository (fetch,
+/// `worktree add`) never run two at once either. The lock is released before the slow part:
+/// starting the agent and waiting for it.
+fn admit(
+    store: &mut beads::Store,
+    cx: &SlingContext<'_>,
+    req: &AdmitRequest<'_>,
+    undo: &mut Vec<Undo>,
+) -> Result<Admitted> {
+    let town = cx.town;
+    let bead = req.bead;
+    let _admission = super::admission_lock(town, req.target.rig())?;
+    let polecat = choose_polecat(store, town, req)?;
+    let cap = i64::from(req.settings.scheduler.max_polecats);
+    let before = match store.admit_polecat(&polecat.rig, &polecat.name, bead, cap)? {
+        Admission::Admitted { before } => before,
+        Admission::Taken(row) => {
+            return Err(refused(format!(
+                "polecat `{}` is {} on `{}`",
+                polecat.address(),
+                row.state,
+                row.bead_id
+            )));
+        }
+        Admission::AtCap(working) => {
+            return Err(WorkError::Limit(format!(
+                "{working} polecats are working, the town's cap (`scheduler.max_polecats` = {cap})"
+            )));
+        }
+    };
+    undo.push(Undo::Polecat {
+        id: polecat.clone(),
+        before: before.clone().map(Box::new),
+    });
+    let session = polecat.session(req.prefix);
+    let worktree = polecat.worktree(town);
+    // A restarted polecat goes on with its branch, commits and uncommitted work included —
+    // only where the worktree still is: `checkout -B` would reset that branch.
+    let restart_branch = req
+        .restart
+        .and(before.as_ref())
+        .map(|row| row.branch.clone())
+        .filter(|b| !b.is_empty() && gitops::current_branch(&worktree).is_ok_and(|c| c == *b));
+    let branch = store
+        .checkpoints(req.scope)?
+        .get("branch")
+        .cloned()
+        .or(restart_branch)
+        .unwrap_or_else(|| {
+            gitops::branch_name(&polecat.name, bead, store.now_ts().as_millisecond())
+        });
+    // The worktree, on its own branch.
+    let has_worktree = worktree.join(".git").exists();
+    if !(has_worktree && gitops::current_branch(&worktree)? == branch) {
+        let bare = req.paths.bare_repo();
+        gitops::fetch(&bare)?;
+        let start = format!("origin/{}", req.base);
+        if has_worktree {
+            if !gitops::is_clean(&worktree)? {
+                return Err(refused(format!(
+                    "polecat `{}` has uncommitted changes in `{}`",
+                    polecat.address(),
+                    worktree.display()
+                )));
+            }
+            gitops::reset_worktree(&worktree, &branch, &start)?;
+            undo.push(Undo::Branch {
+                worktree: worktree.clone(),
+                branch: branch.clone(),
+                made_at: gitops::head(&worktree)?,
+            });
+        } else {
+            gitops::add_worktree(&bare, &worktree, &branch, &start)?;
+            undo.push(Undo::Worktree {
+                bare,
+                path: worktree.clone(),
+                branch: branch.clone(),
+            });
+        }
+        store.checkpoint(req.scope, "branch", &branch)?;
+    }
+    // Hook the bead to the polecat.
+    let issue = store.get(bead)?;
+    if issue.status != "hooked" || issue.assignee != polecat.address() {
+        store.update(
+            bead,
+            &beads::Changes {
+                status: Some("hooked".into()),
+                assignee: Some(polecat.address()),
+                ..Default::default()
+            },
+        )?;
+        undo.push(Undo::Unhook {
+            bead: bead.to_owned(),
+            status: issue.status,
+            assignee: issue.assignee,
+            holder: polecat.address(),
+        });
+    }
+    let generation = store
+        .upsert_polecat(
+            &polecat.rig,
+            &polecat.name,
+            &beads::PolecatUpdate {
+                branch: Some(branch.clone()),
+                worktree: Some(worktree.display().to_string()),
+                session: Some(session.clone()),
+                agent: Some(req.agent.to_owned()),
+                runtime: Some(cx.runtimes.default_runtime().kind().to_owned()),
+                new_generation: true,
+                ..Default::default()
+            },
+        )?
+        .generation;
+    Ok(Admitted {
+        polecat,
+        before,
+        branch,
+        session,
+        worktree,
+        generation,
+    })
 }
 
 /// A session just started (or found started by a killed `gt sling`).
@@ -522,6 +675,7 @@ struct Started<'a> {
 /// polecat working, and forget the step log.
 fn finish_start(
     store: &mut beads::Store,
+    runtime: &dyn Runtime,
     cx: &SlingContext<'_>,
     preset: &agents::AgentPreset,
     bead: &str,
@@ -530,21 +684,16 @@ fn finish_start(
 ) -> Result<()> {
     let Started {
         polecat,
-        session,
         generation,
         pid,
+        ..
     } = *started;
-    cx.runtime
-        .wait_ready(session, &preset.readiness, cx.ready_timeout)
-        .map_err(|e| session_err(session, e))?;
-    let generation = generation.to_string();
-    if preset.prompt_mode == PromptMode::None
-        && store.checkpoints(scope)?.get("sent") != Some(&generation)
-    {
-        cx.runtime
-            .send(session, &beacon(polecat, bead, store))
-            .map_err(|e| session_err(session, e))?;
-        store.checkpoint(scope, "sent", &generation)?;
+    if let Err(e) = wait_and_prompt(store, runtime, cx, preset, bead, scope, started) {
+        // An agent quick enough to finish its work (`gt done`) before its readiness was seen
+        // or its first prompt typed has exited by now: that is success, not a failure to undo.
+        if !finished_already(store, polecat, generation)? {
+            return Err(e);
+        }
     }
     // The agent may already be done (`gt done` moved the bead on): only a bead still
     // hooked becomes in progress, only a polecat still spawning becomes working.
@@ -564,6 +713,42 @@ fn finish_start(
     Ok(())
 }
 
+/// Waits for the agent's prompt, then types the first prompt if its preset takes it typed.
+fn wait_and_prompt(
+    store: &mut beads::Store,
+    runtime: &dyn Runtime,
+    cx: &SlingContext<'_>,
+    preset: &agents::AgentPreset,
+    bead: &str,
+    scope: &str,
+    started: &Started<'_>,
+) -> Result<()> {
+    let session = started.session;
+    runtime
+        .wait_ready(session, &preset.readiness, cx.ready_timeout)
+        .map_err(|e| session_err(session, e))?;
+    let generation = started.generation.to_string();
+    if preset.prompt_mode == PromptMode::None
+        && store.checkpoints(scope)?.get("sent") != Some(&generation)
+    {
+        runtime
+            .send(session, &beacon(started.polecat, bead, store))
+            .map_err(|e| session_err(session, e))?;
+        store.checkpoint(scope, "sent", &generation)?;
+    }
+    Ok(())
+}
+
+/// Whether the agent of this generation already ran `gt done`: it moved its polecat out of
+/// `spawning` to idle (submitted or deferred) or stuck (escalated).
+fn finished_already(store: &beads::Store, polecat: &PolecatId, generation: i64) -> Result<bool> {
+    Ok(store
+        .polecat(&polecat.rig, &polecat.name)?
+        .is_some_and(|row| {
+            row.generation == generation && matches!(row.state.as_str(), "idle" | "stuck")
+        }))
+}
+
 fn session_err(session: &str, e: crate::runtime::RuntimeError) -> WorkError {
     WorkError::Session {
         session: session.to_owned(),
@@ -571,88 +756,92 @@ fn session_err(session: &str, e: crate::runtime::RuntimeError) -> WorkError {
     }
 }
 
-/// Stops the polecat holding a bead and unhooks it (for `--force`).
-fn release(store: &mut beads::Store, cx: &SlingContext<'_>, holder: &PolecatId) -> Result<()> {
-    if let Some(row) = store.polecat(&holder.rig, &holder.name)? {
+/// Stops the polecat holding `bead` and unhooks it (for `--force`), if it still holds it.
+fn release(
+    store: &mut beads::Store,
+    cx: &SlingContext<'_>,
+    holder: &PolecatId,
+    bead: &str,
+) -> Result<()> {
+    if let Some(row) = store.polecat(&holder.rig, &holder.name)?
+        && row.bead_id == bead
+    {
         if !row.session.is_empty() {
-            let _ = cx.runtime.stop(&row.session);
+            let _ = cx.runtimes.get(&row.runtime).stop(&row.session);
         }
-        store.upsert_polecat(
-            &holder.rig,
-            &holder.name,
-            &beads::PolecatUpdate {
-                state: Some("idle".into()),
-                bead_id: Some(String::new()),
-                ..Default::default()
-            },
-        )?;
+        let idle = beads::Polecat {
+            state: "idle".into(),
+            bead_id: String::new(),
+            ..row
+        };
+        store.restore_polecat(&holder.rig, &holder.name, bead, Some(&idle))?;
     }
     Ok(())
 }
 
-#[expect(clippy::too_many_arguments, reason = "one private step of `sling_one`")]
-fn choose_polecat(
-    store: &mut beads::Store,
-    town: &Town,
-    paths: &RigPaths,
-    settings: &crate::settings::Settings,
-    target: &Target,
-    cps: &std::collections::BTreeMap<String, String>,
-    restart_holder: Option<&String>,
-    opts: &SlingOptions,
-) -> Result<(PolecatId, bool)> {
-    let rig = target.rig();
-    if let Some(holder) = restart_holder.and_then(|a| PolecatId::parse(a)) {
-        return Ok((holder, false));
+/// Which polecat takes the bead: the restarted holder; a named target; the one a killed
+/// `gt sling` of this bead reserved; an idle one with a clean worktree; else a new name from
+/// the pool. Callers other than `--dry-run` hold the rig's admission lock, so the choice
+/// cannot be taken by another sling before [`beads::Store::admit_polecat`] reserves it.
+fn choose_polecat(store: &beads::Store, town: &Town, req: &AdmitRequest<'_>) -> Result<PolecatId> {
+    let rig = req.target.rig();
+    if let Some(holder) = req.restart {
+        return Ok(holder.clone());
     }
-    if let Some(name) = cps.get("polecat") {
-        let id = PolecatId {
-            rig: rig.to_owned(),
-            name: name.clone(),
-        };
-        let fresh = store.polecat(rig, name)?.is_none_or(|p| p.generation == 0);
-        return Ok((id, fresh));
-    }
-    if let Target::Polecat(p) = target {
+    if let Target::Polecat(p) = req.target {
         return match store.polecat(&p.rig, &p.name)? {
-            Some(row) if row.state == "idle" || row.state == "nuked" => Ok((p.clone(), false)),
+            Some(row)
+                if row.bead_id == req.bead
+                    || (matches!(row.state.as_str(), "idle" | "nuked")
+                        && row.bead_id.is_empty()) =>
+            {
+                Ok(p.clone())
+            }
             Some(row) => Err(refused(format!(
                 "polecat `{}` is {} on `{}`",
                 p.address(),
                 row.state,
                 row.bead_id
             ))),
-            None if opts.create || p.worktree(town).exists() => Ok((p.clone(), true)),
+            None if req.opts.create || p.worktree(town).exists() => Ok(p.clone()),
             None => Err(refused(format!(
                 "no polecat `{}`; pass `--create` to make it",
                 p.address()
             ))),
         };
     }
-    // An idle polecat with a clean worktree is reused; otherwise a new name from the pool.
-    for row in store.polecats(Some(rig))? {
-        let id = PolecatId {
-            rig: rig.to_owned(),
-            name: row.name.clone(),
+    let rows = store.polecats(Some(rig))?;
+    // Names from the store are checked like typed ones before they make a path.
+    let mut ids = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let Some(id) = PolecatId::new(rig, &row.name) else {
+            return Err(refused(format!(
+                "the store holds a polecat named `{}` in rig `{rig}`, which is not a polecat name",
+                row.name.escape_debug()
+            )));
         };
+        ids.push(id);
+    }
+    if let Some((_, id)) = rows.iter().zip(&ids).find(|(r, _)| r.bead_id == req.bead) {
+        return Ok(id.clone());
+    }
+    for (row, id) in rows.iter().zip(&ids) {
+        let worktree = id.worktree(town);
         if row.state == "idle"
-            && id.worktree(town).join(".git").exists()
-            && gitops::is_clean(&id.worktree(town)).unwrap_or(false)
+            && row.bead_id.is_empty()
+            && worktree.join(".git").exists()
+            && gitops::is_clean(&worktree).unwrap_or(false)
         {
-            return Ok((id, false));
+            return Ok(id.clone());
         }
     }
-    let _spawn_lock = host::lock::lock(&town.locks_dir().join(format!("spawn-{rig}.lock")))?;
-    let mut in_use = paths.polecat_names();
-    in_use.extend(store.polecats(Some(rig))?.into_iter().map(|p| p.name));
-    let name = crate::namepool::NamePool::new(&settings.namepool)?.allocate(&in_use);
-    Ok((
-        PolecatId {
-            rig: rig.to_owned(),
-            name,
-        },
-        true,
-    ))
+    let mut in_use = req.paths.polecat_names()?;
+    in_use.extend(rows.into_iter().map(|p| p.name));
+    let name = crate::namepool::NamePool::new(&req.settings.namepool)?.allocate(&in_use);
+    Ok(PolecatId {
+        rig: rig.to_owned(),
+        name,
+    })
 }
 
 /// Cooks `formula` for `bead` and pours it as a wisp whose steps the agent follows; the bead
@@ -829,45 +1018,75 @@ fn session_spec(
     })
 }
 
-fn rollback(store: &mut beads::Store, cx: &SlingContext<'_>, undo: Vec<Undo>) {
+fn rollback(store: &mut beads::Store, cx: &SlingContext<'_>, bead: &str, undo: Vec<Undo>) {
+    let polecat = undo.iter().find_map(|step| match step {
+        Undo::Polecat { id, .. } => Some(id.clone()),
+        _ => None,
+    });
+    // Worktrees are removed under the admission lock, as they are made.
+    let _admission = polecat
+        .as_ref()
+        .and_then(|p| super::admission_lock(cx.town, &p.rig).ok());
+    // Still ours? If the polecat was nuked or moved on meanwhile, its session and worktree
+    // are someone else's now.
+    let ours = polecat.as_ref().is_some_and(|p| {
+        store
+            .polecat(&p.rig, &p.name)
+            .ok()
+            .flatten()
+            .is_some_and(|row| row.bead_id == bead)
+    });
     for step in undo.into_iter().rev() {
-        let _ = match step {
-            Undo::Session(name) => cx.runtime.stop(&name).map_err(|e| e.to_string()),
-            Undo::Molecule(root) => store.mol_burn(&root).map(drop).map_err(|e| e.to_string()),
-            Undo::Worktree { bare, path, branch } => {
+        let done = match step {
+            Undo::Session { name, runtime } if ours => cx
+                .runtimes
+                .get(runtime)
+                .stop(&name)
+                .map_err(|e| e.to_string()),
+            Undo::Worktree { bare, path, branch } if ours => {
                 gitops::remove_worktree(&bare, &path, &branch).map_err(|e| e.to_string())
             }
-            Undo::DeletePolecat(p) => store
-                .delete_polecat(&p.rig, &p.name)
-                .map(drop)
-                .map_err(|e| e.to_string()),
-            Undo::IdlePolecat(p) => store
-                .upsert_polecat(
-                    &p.rig,
-                    &p.name,
-                    &beads::PolecatUpdate {
-                        state: Some("idle".into()),
-                        bead_id: Some(String::new()),
-                        ..Default::default()
-                    },
-                )
+            Undo::Branch {
+                worktree,
+                branch,
+                made_at,
+            } if ours => {
+                gitops::drop_unused_branch(&worktree, &branch, &made_at).map_err(|e| e.to_string())
+            }
+            Undo::Session { .. } | Undo::Worktree { .. } | Undo::Branch { .. } => Ok(()),
+            Undo::Molecule(root) => store.mol_burn(&root).map(drop).map_err(|e| e.to_string()),
+            Undo::Polecat { id, before } => store
+                .restore_polecat(&id.rig, &id.name, bead, before.as_deref())
                 .map(drop)
                 .map_err(|e| e.to_string()),
             Undo::Unhook {
                 bead,
                 status,
                 assignee,
-            } => store
-                .update(
-                    &bead,
-                    &beads::Changes {
-                        status: Some(status),
-                        assignee: Some(assignee),
-                        ..Default::default()
-                    },
-                )
-                .map(drop)
-                .map_err(|e| e.to_string()),
+                holder,
+            } => match store.get(&bead) {
+                Ok(issue)
+                    if matches!(issue.status.as_str(), "hooked" | "in_progress")
+                        && issue.assignee == holder =>
+                {
+                    store
+                        .update(
+                            &bead,
+                            &beads::Changes {
+                                status: Some(status),
+                                assignee: Some(assignee),
+                                ..Default::default()
+                            },
+                        )
+                        .map(drop)
+                        .map_err(|e| e.to_string())
+                }
+                Ok(_) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            },
         };
+        if let Err(e) = done {
+            tracing::warn!("undoing a failed `gt sling` of `{bead}`: {e}");
+        }
     }
 }
