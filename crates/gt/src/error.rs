@@ -75,6 +75,14 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
             E::Git(_) | E::Lock(_) | E::Gate(_) => Classified::new(ErrorKind::Internal),
         });
     }
+    if let Some(err) = err.downcast_ref::<town::rigctx::RigCtxError>() {
+        use town::rigctx::RigCtxError as E;
+        return match err {
+            E::Rig(e) => classify(e),
+            E::File(e) => classify(e),
+            E::Settings(e) => classify(e),
+        };
+    }
     if let Some(err) = err.downcast_ref::<town::settings::SettingsError>() {
         return Some(match err {
             town::settings::SettingsError::UnknownKey(_) => Classified::new(ErrorKind::User)

@@ -6,11 +6,13 @@
 //! - [`layout`]: where things live in a town; its typed files.
 //! - [`install`]: `gt install`, creating or repairing a town.
 //! - [`rig`]: adding, listing, removing and parking rigs.
+//! - [`rigctx`]: a rig resolved once (registration, config, paths, settings) and passed down.
 //! - [`doctor`]: `gt doctor`, checks and safe repairs.
 //! - [`refinery`]: the merge queue as a state machine (batching, bisection, landing).
 //! - [`work`]: the work loop — sling, prime, done.
 //! - [`agents`]: agent presets and the one resolver every agent start goes through.
 //! - [`namepool`]: polecat name pools and name allocation.
+//! - [`service`]: long-running services on supervised threads, woken by events (the daemon).
 //! - [`runtime`]: agent sessions in tmux or as headless subprocesses (the `Runtime` trait).
 //!
 //! A town is a directory holding `mayor/town.json`; everything else (rigs, agents, the
@@ -24,7 +26,9 @@ pub mod layout;
 pub mod namepool;
 pub mod refinery;
 pub mod rig;
+pub mod rigctx;
 pub mod runtime;
+pub mod service;
 pub mod settings;
 pub mod work;
 

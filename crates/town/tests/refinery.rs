@@ -16,7 +16,9 @@ use std::time::Duration;
 use beads::{MergeRequest, NewIssue, NewMergeRequest, Store};
 use testkit::{GitFixture, TestEnv};
 use town::layout::{RigPaths, Town};
+use town::refinery::runner::{FIRST_RETRY, Runner, Step};
 use town::refinery::{self, PassReport, Refinery};
+use town::rigctx::RigCtx;
 
 const RIG: &str = "app";
 const POLECAT: &str = "app/nux";
@@ -237,12 +239,27 @@ impl<'e> Scenario<'e> {
         self.change_with(&format!("change {n}\n"), 2)
     }
 
+    fn ctx(&self) -> RigCtx {
+        RigCtx::load(&self.town, RIG, None).expect("resolve the rig")
+    }
+
     fn refinery(&mut self) -> Refinery<'_> {
-        Refinery::open(&self.town, RIG, &mut self.store).expect("open the refinery")
+        let ctx = self.ctx();
+        Refinery::open(&self.town, &ctx, &mut self.store)
+    }
+
+    /// A fresh runner (what `gt refinery run` starts), on its own handle of the store.
+    fn runner(&self) -> Runner {
+        let store = Store::open(
+            &self.town.beads_dir(),
+            context("refinery", Box::new(TestClock(self.clock.clone()))),
+        )
+        .expect("open the store");
+        Runner::new(self.town.clone(), self.ctx(), store)
     }
 
     fn run(&mut self) -> Vec<PassReport> {
-        self.refinery().run_until_idle().expect("run the queue")
+        self.runner().run_until_idle().expect("run the queue")
     }
 
     fn mr(&self, mr: &MergeRequest) -> MergeRequest {
@@ -779,7 +796,7 @@ fn a_remote_that_declines_the_landing_stops_the_queue_instead_of_looping() {
     let before = s.main_sha();
 
     // Not a moved target: an error, not a requeue-and-rebuild loop.
-    let err = s.refinery().run_until_idle().unwrap_err();
+    let err = s.runner().run_until_idle().unwrap_err();
     assert!(err.to_string().contains("git"), "{err}");
     assert_eq!(s.main_sha(), before);
     assert_eq!(s.tested().len(), 1, "the gates ran once");
@@ -973,15 +990,15 @@ fn refinery_child_process() {
         return;
     };
     let town = Town::at(root);
-    let mut store = Store::open(
+    let store = Store::open(
         &town.beads_dir(),
         context("refinery", host::clock::from_env()),
     )
     .unwrap();
-    let _lock = Refinery::lock(&town, RIG).unwrap();
-    let mut r = Refinery::open(&town, RIG, &mut store).unwrap();
-    r.recover().unwrap();
-    r.run_until_idle().unwrap();
+    let ctx = RigCtx::load(&town, RIG, None).unwrap();
+    let mut runner = Runner::new(town, ctx, store);
+    runner.acquire().unwrap();
+    runner.run_until_idle().unwrap();
 }
 
 #[test]
@@ -1186,4 +1203,30 @@ fn a_convoy_lands_once_when_every_tracked_bead_has_merged() {
         s.store.convoy_status(&convoy).unwrap().landed_at,
         Some(landed_at)
     );
+}
+
+#[test]
+fn a_runner_survives_failed_passes_with_growing_delays_and_recovers_before_the_next() {
+    let env = TestEnv::new();
+    let mut s = Scenario::new(&env);
+    let (a_bead, a) = s.change();
+    remote_hook(&s, "pre-receive", "#!/bin/sh\nexit 1\n");
+    let mut runner = s.runner();
+    let delays: Vec<Duration> = (0..2)
+        .map(|_| match runner.step() {
+            Step::Failed { retry_in, .. } => retry_in,
+            other => panic!("expected a failed pass, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(delays, [FIRST_RETRY, FIRST_RETRY * 2]);
+    // A second runner of the rig finds the first one holding the queue.
+    assert!(matches!(s.runner().step(), Step::Elsewhere));
+
+    std::fs::remove_file(s.fx.remote_path().join("hooks/pre-receive")).unwrap();
+    match runner.step() {
+        Step::Worked(report) => assert_eq!(report.landed, [a.label()]),
+        other => panic!("expected a landing, got {other:?}"),
+    }
+    assert!(matches!(runner.step(), Step::Idle));
+    s.assert_merged(&a_bead);
 }

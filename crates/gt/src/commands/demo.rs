@@ -192,6 +192,7 @@ fn demo(root: &Path, args: &DemoArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         gt_bin: gt_bin.clone(),
         inherited_env: env,
         ready_timeout: Duration::from_secs(30),
+        env: Some(&town::rigctx::process_env),
     };
     let slung = sling::sling(&mut store, &cx, &ids, "greetings", &SlingOptions::default())?
         .into_result()?;
@@ -232,8 +233,13 @@ fn demo(root: &Path, args: &DemoArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         ids.len()
     ));
     // Land what passes.
-    let mut refinery = town::refinery::Refinery::open(&town, "greetings", &mut store)?;
-    for report in refinery.run_until_idle()? {
+    let mut runner = town::refinery::runner::Runner::new(
+        town.clone(),
+        super::rig_ctx(&town, "greetings")?,
+        super::store(&town)?,
+    );
+    runner.acquire()?;
+    for report in runner.run_until_idle()? {
         let sha = report
             .landed_sha
             .as_deref()

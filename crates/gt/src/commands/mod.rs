@@ -73,6 +73,16 @@ pub fn store(town: &Town) -> anyhow::Result<beads::Store> {
     Ok(beads::Store::open(&town.beads_dir(), context())?)
 }
 
+/// A rig resolved once for this command: the settings it acts on are the ones `gt config get`
+/// shows (the same layers, the process's `GT_*` variables included).
+pub fn rig_ctx(town: &Town, rig: &str) -> anyhow::Result<town::rigctx::RigCtx> {
+    Ok(town::rigctx::RigCtx::load(
+        town,
+        rig,
+        Some(&town::rigctx::process_env),
+    )?)
+}
+
 /// Settings layered for the town, or for one rig, with `key=value` flag overrides.
 pub fn effective_settings(
     town: &Town,

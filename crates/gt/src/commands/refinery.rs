@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
+use town::refinery::runner::{Runner, Step};
 use town::refinery::{self, Refinery};
 
 #[derive(Debug, Subcommand)]
@@ -42,36 +43,7 @@ pub fn run(cmd: RefineryCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let town = super::town()?;
     let mut store = super::store(&town)?;
     match cmd {
-        RefineryCommand::Run(a) => {
-            town::rig::entry(&town, &a.rig)?;
-            let _lock = Refinery::lock(&town, &a.rig)?;
-            let mut all = Vec::new();
-            loop {
-                let mut r = Refinery::open(&town, &a.rig, &mut store)?;
-                r.recover()?;
-                let reports = r.run_until_idle()?;
-                let paused = r.paused()?;
-                for report in &reports {
-                    if !ui.is_json() {
-                        describe(ui, &a.rig, report);
-                    }
-                }
-                all.extend(reports);
-                if let Some(reason) = paused {
-                    ui.warn(format!("the queue of `{}` is paused: {reason}; `gt refinery resume {}` after fixing it", a.rig, a.rig));
-                    if a.once {
-                        break;
-                    }
-                }
-                if a.once {
-                    break;
-                }
-                std::thread::sleep(Duration::from_secs(a.interval.max(1)));
-            }
-            if ui.is_json() {
-                ui.json(&all)?;
-            }
-        }
+        RefineryCommand::Run(a) => run_queue(&town, &a, ui)?,
         RefineryCommand::Status(a) => {
             let rigs: Vec<String> = match a.rig {
                 Some(r) => {
@@ -127,6 +99,60 @@ pub fn run(cmd: RefineryCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
                 });
             }
         }
+    }
+    Ok(())
+}
+
+/// `gt refinery run`: the rig's runner in the foreground. A failed pass is reported and retried
+/// after its backoff (with `--once`, it is the command's error); an empty queue waits
+/// `--interval` seconds.
+fn run_queue(town: &town::layout::Town, a: &RunArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let mut runner = Runner::new(
+        town.clone(),
+        super::rig_ctx(town, &a.rig)?,
+        super::store(town)?,
+    );
+    runner.acquire()?;
+    let mut all = Vec::new();
+    let mut warned_paused = false;
+    loop {
+        let wait = match runner.step() {
+            Step::Worked(report) => {
+                if !ui.is_json() {
+                    describe(ui, &a.rig, &report);
+                }
+                all.push(report);
+                continue;
+            }
+            Step::Idle => Duration::from_secs(a.interval.max(1)),
+            Step::Paused(reason) => {
+                if !warned_paused {
+                    ui.warn(format!("the queue of `{}` is paused: {reason}; `gt refinery resume {}` after fixing it", a.rig, a.rig));
+                    warned_paused = true;
+                }
+                Duration::from_secs(a.interval.max(1))
+            }
+            Step::Elsewhere => unreachable!("the runner holds the lock"),
+            Step::Failed { error, retry_in } => {
+                if a.once {
+                    return Err(error.into());
+                }
+                ui.warn(format!(
+                    "a pass of `{}` failed: {:#}; retrying in {} s",
+                    a.rig,
+                    anyhow::Error::from(error),
+                    retry_in.as_secs()
+                ));
+                retry_in
+            }
+        };
+        if a.once {
+            break;
+        }
+        std::thread::sleep(wait);
+    }
+    if ui.is_json() {
+        ui.json(&all)?;
     }
     Ok(())
 }

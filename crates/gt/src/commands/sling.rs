@@ -76,6 +76,7 @@ pub fn run(args: &SlingArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         gt_bin: host::env::current_exe()?,
         inherited_env: super::agent_env(),
         ready_timeout: Duration::from_secs(args.ready_timeout),
+        env: Some(&town::rigctx::process_env),
     };
     let opts = SlingOptions {
         agent: args.agent.clone(),

@@ -16,7 +16,8 @@
 //! Crash safety: a landing is checkpointed (candidate SHA and requests) after its gates pass
 //! and before the push; a restart finishes the bookkeeping of a push that happened and
 //! requeues everything else, so nothing is lost, nothing untested lands, and nothing lands
-//! twice. The runner (`gt refinery run`) holds a per-rig lock around passes. A gate never
+//! twice. The [`runner::Runner`] (behind `gt refinery run`, `gt demo` and the daemon) holds a
+//! per-rig lock around passes. A gate never
 //! outlives its runner for long: it dies when the runner does, and is recorded so that the
 //! next runner's [`Refinery::recover`] stops it (the whole process group) before touching the
 //! worktree, should it still run.
@@ -24,13 +25,15 @@
 pub mod gates;
 pub mod git;
 pub mod policy;
+pub mod runner;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::layout::{RigConfig, RigPaths, Town};
+use crate::layout::{RigPaths, Town};
+use crate::rigctx::RigCtx;
 use crate::settings::Settings;
 
 /// Refinery failures.
@@ -103,26 +106,30 @@ pub struct Refinery<'a> {
 }
 
 impl<'a> Refinery<'a> {
-    /// The refinery of `rig`, with its settings layered as usual.
-    pub fn open(town: &'a Town, rig: &str, store: &'a mut beads::Store) -> Result<Self> {
-        let entry = crate::rig::entry(town, rig)?;
-        let paths = RigPaths::new(town, rig);
-        let config: RigConfig = crate::files::read_json(&paths.config_json())?;
-        let eff = crate::settings::resolve(&crate::settings::Sources {
-            town: Some(&town.settings_json()),
-            rig: Some(&paths.settings_json()),
-            ..Default::default()
-        })?;
-        Ok(Self {
+    /// The refinery of the rig `ctx` resolved, acting on its settings.
+    pub fn open(town: &'a Town, ctx: &RigCtx, store: &'a mut beads::Store) -> Self {
+        Self {
             town,
-            rig: rig.to_owned(),
-            prefix: entry.beads.prefix,
-            target: config.default_branch,
-            paths,
-            settings: eff.settings,
+            rig: ctx.name.clone(),
+            prefix: ctx.prefix().to_owned(),
+            target: ctx.target().to_owned(),
+            paths: ctx.paths.clone(),
+            settings: ctx.settings.clone(),
             store,
             green: BTreeSet::new(),
-        })
+        }
+    }
+
+    /// Carries over the trees a previous refinery of this rig saw pass (see `green`), so a
+    /// long-running runner does not test the target it landed alone again.
+    pub fn with_green(mut self, green: BTreeSet<String>) -> Self {
+        self.green = green;
+        self
+    }
+
+    /// The trees this refinery saw pass, to hand to the next one.
+    pub fn into_green(self) -> BTreeSet<String> {
+        self.green
     }
 
     /// Takes the rig's refinery lock (one refinery per rig).
@@ -170,24 +177,6 @@ impl<'a> Refinery<'a> {
     /// Why the queue is paused, if it is.
     pub fn paused(&self) -> Result<Option<String>> {
         Ok(self.store.kv_get(&pause_key(&self.rig))?)
-    }
-
-    /// Runs passes until the queue is empty, paused, or only blocked requests are left.
-    pub fn run_until_idle(&mut self) -> Result<Vec<PassReport>> {
-        let mut reports = Vec::new();
-        while let Some(report) = self.pass()? {
-            let stop = report.paused.is_some()
-                || (report.landed.is_empty()
-                    && report.failed.is_empty()
-                    && report.conflicted.is_empty()
-                    && report.rejected.is_empty()
-                    && !report.remote_moved);
-            reports.push(report);
-            if stop {
-                break;
-            }
-        }
-        Ok(reports)
     }
 
     /// One pass over the queue; `None` when there is nothing to do (or the queue is paused).

@@ -62,6 +62,17 @@ pub enum WorkError {
     },
 }
 
+impl From<crate::rigctx::RigCtxError> for WorkError {
+    fn from(e: crate::rigctx::RigCtxError) -> Self {
+        use crate::rigctx::RigCtxError as E;
+        match e {
+            E::Rig(e) => e.into(),
+            E::File(e) => e.into(),
+            E::Settings(e) => e.into(),
+        }
+    }
+}
+
 impl From<host::lock::LockError> for WorkError {
     fn from(e: host::lock::LockError) -> Self {
         match e {

@@ -16,7 +16,8 @@ use serde::Serialize;
 use beads::Admission;
 
 use crate::agents::{self, AgentRequest, PromptMode};
-use crate::layout::{RigConfig, RigPaths, Town};
+use crate::layout::{RigPaths, Town};
+use crate::rigctx::RigCtx;
 use crate::runtime::{Runtime, Runtimes, SessionSpec};
 use crate::work::identity::PolecatId;
 use crate::work::{Result, WorkError, gitops, provision, refused};
@@ -53,6 +54,8 @@ pub struct SlingContext<'a> {
     pub inherited_env: Vec<(String, String)>,
     /// How long to wait for the agent to be ready.
     pub ready_timeout: Duration,
+    /// The `GT_*` settings layer (what `gt config get` shows), or `None`.
+    pub env: Option<crate::settings::EnvLookup<'a>>,
 }
 
 /// What happened to one bead.
@@ -297,19 +300,14 @@ fn sling_one(
     let _lock = super::lock(town, &format!("sling-{bead}.lock"), || {
         format!("bead `{bead}`")
     })?;
-    let entry = crate::rig::entry(town, rig)?;
-    let paths = RigPaths::new(town, rig);
-    let rig_config: RigConfig = paths.config()?;
-    let eff = crate::settings::resolve(&crate::settings::Sources {
-        town: Some(&town.settings_json()),
-        rig: Some(&paths.settings_json()),
-        ..Default::default()
-    })?;
+    let rig_ctx = RigCtx::load(town, rig, cx.env)?;
+    let (entry, paths, rig_config) = (&rig_ctx.entry, &rig_ctx.paths, &rig_ctx.config);
+    let settings = &rig_ctx.settings;
     let user_presets = agents::load_user_presets(&agents::user_presets_path(town.root()))?;
     let preset = agents::resolve_agent(
         &AgentRequest {
             role: "polecat",
-            settings: &eff.settings,
+            settings,
             crew: None,
             flag: opts.agent.as_deref(),
         },
@@ -373,7 +371,7 @@ fn sling_one(
     }
     if !opts.dry_run {
         let spawns = store.respawns(bead)?;
-        if spawns >= i64::from(eff.settings.scheduler.max_bead_respawns) {
+        if spawns >= i64::from(settings.scheduler.max_bead_respawns) {
             return Err(WorkError::Limit(format!(
                 "`{bead}` has been started {spawns} times, the limit (`scheduler.max_bead_respawns`); look at it before slinging again"
             )));
@@ -384,8 +382,8 @@ fn sling_one(
         .clone()
         .unwrap_or_else(|| rig_config.default_branch.clone());
     let request = AdmitRequest {
-        paths: &paths,
-        settings: &eff.settings,
+        paths,
+        settings,
         target,
         bead,
         restart: restart.as_ref(),
@@ -426,14 +424,7 @@ fn sling_one(
         }
         if let Some(formula) = &opts.formula
             && let Some(root) = attach_formula(
-                store,
-                town,
-                &paths,
-                &eff.settings,
-                bead,
-                formula,
-                &opts.vars,
-                &base,
+                store, town, paths, settings, bead, formula, &opts.vars, &base,
             )?
         {
             undo.push(Undo::Molecule(root));
