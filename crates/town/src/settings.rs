@@ -38,6 +38,8 @@ pub struct Settings {
     pub namepool: NamepoolSettings,
     /// Dispatch limits.
     pub scheduler: Scheduler,
+    /// The daemon's supervision: witness and deacon thresholds.
+    pub daemon: DaemonSettings,
 }
 
 /// `merge_queue`: what the refinery runs before landing a change.
@@ -82,6 +84,29 @@ pub struct Scheduler {
     pub max_bead_respawns: u32,
 }
 
+/// `daemon`: when the witness and the deacon act. Times are in seconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DaemonSettings {
+    /// The longest any service sleeps when nothing wakes it (a missed poke is caught then).
+    pub safety_tick_secs: u64,
+    /// A working agent with no progress (pane output, heartbeat) this long is nudged; as long
+    /// again after the nudge, it is escalated.
+    pub stall_after_secs: u64,
+    /// An idle polecat's session is stopped after this long (its worktree stays).
+    pub idle_reap_after_secs: u64,
+}
+
+impl Default for DaemonSettings {
+    fn default() -> Self {
+        Self {
+            safety_tick_secs: 30,
+            stall_after_secs: 30 * 60,
+            idle_reap_after_secs: 15 * 60,
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -94,6 +119,7 @@ impl Default for Settings {
             merge_queue: MergeQueue::default(),
             namepool: NamepoolSettings::default(),
             scheduler: Scheduler::default(),
+            daemon: DaemonSettings::default(),
         }
     }
 }
