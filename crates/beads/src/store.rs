@@ -38,6 +38,8 @@ pub struct Store {
     pub(crate) settings: Settings,
     /// Refuse every write ([`Error::ReadOnly`]): for agents that may only read.
     read_only: bool,
+    /// Called after every committed write ([`Store::after_commit`]).
+    after_commit: Option<Box<dyn Fn() + Send>>,
 }
 
 /// Config values the store itself needs, read once at open.
@@ -204,6 +206,7 @@ impl Store {
             ctx,
             settings: Settings::default(),
             read_only: false,
+            after_commit: None,
         };
         store.settings = store.load_settings()?;
         Ok(store)
@@ -278,6 +281,12 @@ impl Store {
         self.read_only = true;
     }
 
+    /// Runs `f` after every committed write of this handle: how the binaries wake the town's
+    /// daemon when something changed. `f` must be quick and must not fail the write.
+    pub fn after_commit(&mut self, f: impl Fn() + Send + 'static) {
+        self.after_commit = Some(Box::new(f));
+    }
+
     /// Whether writes are refused ([`Store::set_read_only`]).
     pub fn is_read_only(&self) -> bool {
         self.read_only
@@ -321,6 +330,9 @@ impl Store {
         }
         let out = f(&tx, &wctx)?;
         tx.commit()?;
+        if let Some(hook) = &self.after_commit {
+            hook();
+        }
         Ok(out)
     }
 

@@ -57,4 +57,15 @@ pub enum Command {
     Demo(commands::demo::DemoArgs),
     /// Show where this town is: the town root found from the current directory.
     Root(commands::root::RootArgs),
+    /// The town daemon: refineries, witnesses and the deacon in one background process.
+    #[command(subcommand)]
+    Daemon(commands::daemon::DaemonCommand),
+    /// Start the factory: the daemon and each rig's services.
+    Up(commands::updown::UpArgs),
+    /// Stop the factory: every agent, then the daemon; nothing restarts until `gt up`.
+    Down(commands::updown::DownArgs),
+    /// Emergency stop: freeze every agent where it is.
+    Estop,
+    /// Resume the agents `gt estop` froze.
+    Thaw,
 }

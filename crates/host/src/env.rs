@@ -33,6 +33,10 @@ pub const GT_POLECAT_PATH: &str = "GT_POLECAT_PATH";
 /// The tmux socket name (`tmux -L <name>`) for the town's agent sessions, instead of the one
 /// derived from the town path.
 pub const GT_TMUX_SOCKET: &str = "GT_TMUX_SOCKET";
+/// The agent session a process runs in (set by `gt sling` for the agent).
+pub const GT_SESSION: &str = "GT_SESSION";
+/// The spawn generation of that session's agent (set by `gt sling`).
+pub const GT_GENERATION: &str = "GT_GENERATION";
 /// Unstable, for tests: an RFC 3339 instant that the clock reports instead of the real time.
 pub const GT_TEST_NOW: &str = "GT_TEST_NOW";
 /// The user's name, the last fallback for the actor.

@@ -10,6 +10,7 @@
 //! - [`shell`]: configured commands (gates) under `sh -c` with a time limit.
 //! - [`process`]: running helper programs and finding programs on `PATH`.
 //! - [`spawn`]: detached long-running processes: start, liveness, process-group kill.
+//! - [`wake`]: one-line messages over a local Unix socket (pokes that wake the daemon).
 //! - [`tmux`]: [`tmux::Tmux`], tmux on a named socket (`tmux -L`), never the user's server.
 
 pub mod clock;
@@ -20,3 +21,4 @@ pub mod process;
 pub mod shell;
 pub mod spawn;
 pub mod tmux;
+pub mod wake;

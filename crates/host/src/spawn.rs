@@ -230,6 +230,27 @@ pub fn kill_tree(pid: u32, grace: Duration) -> Result<(), SpawnError> {
     terminate(pid, &tree, grace)
 }
 
+/// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) process group `pid` and every descendant of `pid`,
+/// including those in groups or sessions of their own. A group that is gone is not an error.
+pub fn freeze_tree(pid: u32, freeze: bool) -> Result<(), SpawnError> {
+    let group = check_signallable(pid)?;
+    let (signal, name) = if freeze {
+        (Signal::STOP, "SIGSTOP")
+    } else {
+        (Signal::CONT, "SIGCONT")
+    };
+    let tree = descendants(pid);
+    send(pid, group, signal, name)?;
+    for p in tree {
+        if let Some(one) = to_pid(p)
+            && check_signallable(p).is_ok()
+        {
+            signal_one(p, one, signal, name)?;
+        }
+    }
+    Ok(())
+}
+
 fn terminate(leader: u32, others: &[u32], grace: Duration) -> Result<(), SpawnError> {
     let group = check_signallable(leader)?;
     let others: Vec<(u32, Pid)> = others

@@ -138,6 +138,14 @@ impl Town {
     pub fn runtime_dir(&self) -> PathBuf {
         self.root.join(".runtime")
     }
+    /// `<town>/daemon`: the daemon's lock, pid, socket, log and sentinels.
+    pub fn daemon_dir(&self) -> PathBuf {
+        self.root.join("daemon")
+    }
+    /// Written by `gt down` first: while it exists nothing starts or restarts an agent.
+    pub fn shutdown_sentinel(&self) -> PathBuf {
+        self.daemon_dir().join("shutdown")
+    }
     pub fn locks_dir(&self) -> PathBuf {
         self.root.join(".runtime/locks")
     }

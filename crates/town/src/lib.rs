@@ -10,6 +10,9 @@
 //! - [`doctor`]: `gt doctor`, checks and safe repairs.
 //! - [`refinery`]: the merge queue as a state machine (batching, bisection, landing).
 //! - [`work`]: the work loop — sling, prime, done.
+//! - [`daemon`]: the town daemon hosting the refinery runners, witnesses and deacon.
+//! - [`lifecycle`]: `gt down`/`gt up`/`gt estop`/`gt thaw`: the one shutdown authority.
+//! - [`witness`]: per-rig supervision of polecats (restart, wake, nudge, escalate).
 //! - [`agents`]: agent presets and the one resolver every agent start goes through.
 //! - [`namepool`]: polecat name pools and name allocation.
 //! - [`service`]: long-running services on supervised threads, woken by events (the daemon).
@@ -19,10 +22,12 @@
 //! merge queue) lives under it.
 
 pub mod agents;
+pub mod daemon;
 pub mod doctor;
 pub mod files;
 pub mod install;
 pub mod layout;
+pub mod lifecycle;
 pub mod namepool;
 pub mod refinery;
 pub mod rig;
@@ -30,6 +35,7 @@ pub mod rigctx;
 pub mod runtime;
 pub mod service;
 pub mod settings;
+pub mod witness;
 pub mod work;
 
 use std::path::{Path, PathBuf};

@@ -203,6 +203,7 @@ pub struct ServiceStatus {
 }
 
 struct Supervised {
+    name: String,
     wake: Wake,
     status: Arc<Mutex<ServiceStatus>>,
     thread: JoinHandle<()>,
@@ -238,6 +239,7 @@ impl Supervisor {
             move || supervise(&name, factory, &wake, &status, &policy)
         })?;
         self.services.push(Supervised {
+            name: name.to_owned(),
             wake,
             status,
             thread,
@@ -247,8 +249,15 @@ impl Supervisor {
 
     /// Wakes every service.
     pub fn notify_all(&self) {
+        self.notify_where(|_| true);
+    }
+
+    /// Wakes the services whose name passes `wanted`.
+    pub fn notify_where(&self, wanted: impl Fn(&str) -> bool) {
         for s in &self.services {
-            s.wake.notify();
+            if wanted(&s.name) {
+                s.wake.notify();
+            }
         }
     }
 

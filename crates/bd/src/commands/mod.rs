@@ -140,6 +140,11 @@ pub fn open(g: &Global) -> anyhow::Result<Store> {
     if g.readonly {
         store.set_read_only();
     }
+    // Inside a town, every committed write wakes the town's daemon, if one runs.
+    if let Some(town) = dir.parent() {
+        let socket = host::wake::town_socket(town);
+        store.after_commit(move || host::wake::send(&socket, "poke"));
+    }
     let routes = beads::routes::read(&dir)?;
     if !routes.is_empty() {
         let dir = dir.canonicalize().unwrap_or(dir);

@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod config;
 pub mod convoy;
+pub mod daemon;
 pub mod demo;
 pub mod doctor;
 pub mod done;
@@ -17,6 +18,7 @@ pub mod rig;
 pub mod root;
 pub mod sling;
 pub mod status;
+pub mod updown;
 
 use std::path::PathBuf;
 
@@ -29,6 +31,7 @@ use crate::cli::{Cli, Command};
 /// Runs the parsed command line.
 pub fn run(cli: Cli, ui: &mut ui::Ui) -> anyhow::Result<()> {
     ui.set_json(cli.json);
+    heartbeat();
     match cli.command {
         Command::Root(args) => root::run(&args, ui),
         Command::Install(args) => install::run(&args, ui),
@@ -47,6 +50,11 @@ pub fn run(cli: Cli, ui: &mut ui::Ui) -> anyhow::Result<()> {
         Command::Refinery(cmd) => refinery::run(cmd, ui),
         Command::Mq(cmd) => mq::run(cmd, ui),
         Command::Demo(args) => demo::run(&args, ui),
+        Command::Daemon(cmd) => daemon::run(cmd, ui),
+        Command::Up(args) => updown::up(&args, ui),
+        Command::Down(args) => updown::down(&args, ui),
+        Command::Estop => updown::freeze(true, ui),
+        Command::Thaw => updown::freeze(false, ui),
     }
 }
 
@@ -68,9 +76,25 @@ pub fn context() -> beads::Context {
     }
 }
 
-/// The town's store, opened in-process.
+/// The town's store, opened in-process. Every write it commits pokes the town's daemon.
 pub fn store(town: &Town) -> anyhow::Result<beads::Store> {
-    Ok(beads::Store::open(&town.beads_dir(), context())?)
+    let mut store = beads::Store::open(&town.beads_dir(), context())?;
+    let town = town.clone();
+    store.after_commit(move || town::daemon::poke(&town));
+    Ok(store)
+}
+
+/// Inside an agent's session, every `gt` command refreshes that agent's heartbeat, which the
+/// witness reads as a sign of progress.
+fn heartbeat() {
+    let var = host::env::var;
+    if let (Some(session), Some(generation), Some(root)) = (
+        var(host::env::GT_SESSION),
+        var(host::env::GT_GENERATION).and_then(|g| g.parse().ok()),
+        var(host::env::GT_TOWN_ROOT),
+    ) {
+        town::witness::beat(&Town::at(root), &session, generation);
+    }
 }
 
 /// A rig resolved once for this command: the settings it acts on are the ones `gt config get`

@@ -71,6 +71,14 @@ pub fn run(cmd: PolecatCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
             }
             let rows = store.polecats(a.rig.as_deref())?;
             if ui.is_json() {
+                let rows: Vec<serde_json::Value> = rows
+                    .iter()
+                    .map(|p| {
+                        let mut v = serde_json::to_value(p).unwrap_or_default();
+                        v["alive"] = alive(p).into();
+                        v
+                    })
+                    .collect();
                 ui.json(&rows)?;
             } else if rows.is_empty() {
                 ui.status("No polecats");

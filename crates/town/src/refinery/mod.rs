@@ -586,15 +586,15 @@ impl<'a> Refinery<'a> {
         );
         self.store.kv_set(&pause_key(&self.rig), &reason)?;
         let tail = last_lines(output, GATE_OUTPUT_LINES);
-        self.store.create(beads::NewIssue {
-            title: format!("Refinery of {} paused: {reason}", self.rig).chars().filter(|c| !c.is_control()).take(beads::model::MAX_TITLE_CHARS).collect(),
-            description: format!("The merge queue stopped because the target branch itself fails.\n\n```\n{tail}\n```\n\nFix `{}`, then `gt refinery resume {}`.", self.target, self.rig),
-            issue_type: Some("bug".into()),
-            priority: Some(0),
-            labels: vec!["gt:escalation".into()],
-            prefix: Some(crate::layout::TOWN_PREFIX.into()),
-            ..Default::default()
-        })?;
+        crate::work::escalate(
+            self.store,
+            &format!("Refinery of {} paused: {reason}", self.rig),
+            &format!(
+                "The merge queue stopped because the target branch itself fails.\n\n```\n{tail}\n```\n\nFix `{}`, then `gt refinery resume {}`.",
+                self.target, self.rig
+            ),
+            0,
+        )?;
         report.paused = Some(reason);
         Ok(())
     }

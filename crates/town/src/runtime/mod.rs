@@ -202,6 +202,9 @@ pub trait Runtime: Send + Sync {
     /// the agent's process or one of its descendants has one of those names.
     fn is_alive(&self, name: &str, process_names: &[String]) -> Result<bool, RuntimeError>;
 
+    /// The pid of the session's agent process (the leader of its process group), while it runs.
+    fn pid(&self, name: &str) -> Result<Option<u32>, RuntimeError>;
+
     /// Stops the session and every process in it. A session that is gone already is fine.
     fn stop(&self, name: &str) -> Result<(), RuntimeError>;
 
@@ -227,6 +230,11 @@ impl Runtimes {
             subprocess,
             default_subprocess: default_kind == subprocess::KIND,
         }
+    }
+
+    /// The tmux runtime, for what only it has (listing the town's sessions, its server).
+    pub fn tmux(&self) -> &TmuxRuntime {
+        &self.tmux
     }
 
     /// The runtime new sessions start in.

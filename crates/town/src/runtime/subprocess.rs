@@ -252,6 +252,11 @@ impl Runtime for SubprocessRuntime {
             .is_some_and(|pid| process_names.is_empty() || runs_any(pid, process_names)))
     }
 
+    fn pid(&self, name: &str) -> Result<Option<u32>, RuntimeError> {
+        check_session_name(name)?;
+        self.live_pid(name)
+    }
+
     /// Stops the agent's process group and descendants, then removes the pid file.
     fn stop(&self, name: &str) -> Result<(), RuntimeError> {
         check_session_name(name)?;

@@ -83,6 +83,34 @@ impl TmuxRuntime {
         self
     }
 
+    /// The logical names of this town's sessions on the server: tagged with the town's tag and
+    /// stamped as its own (another town's or the user's sessions are never listed).
+    pub fn town_sessions(&self) -> Result<Vec<String>, RuntimeError> {
+        let suffix = self.tmux_name("");
+        let mut names = Vec::new();
+        for tmux_name in self.tmux.list_sessions().map_err(|e| tmux_error("*", e))? {
+            if let Some(name) = tmux_name.strip_suffix(&suffix)
+                && check_session_name(name).is_ok()
+                && matches!(self.pane(name), Ok(Some(_)))
+            {
+                names.push(name.to_owned());
+            }
+        }
+        Ok(names)
+    }
+
+    /// Stops the tmux server when no session at all is left on it; returns whether it did.
+    pub fn stop_server_if_empty(&self) -> Result<bool, RuntimeError> {
+        let tmux_error = |e| tmux_error("*", e);
+        if !self.tmux.server_running().map_err(tmux_error)?
+            || !self.tmux.list_sessions().map_err(tmux_error)?.is_empty()
+        {
+            return Ok(false);
+        }
+        self.tmux.kill_server().map_err(tmux_error)?;
+        Ok(true)
+    }
+
     /// The tmux server the sessions live on.
     pub fn tmux(&self) -> &Tmux {
         &self.tmux
@@ -333,6 +361,11 @@ impl Runtime for TmuxRuntime {
             Ok(_) | Err(RuntimeError::Foreign { .. }) => false,
             Err(e) => return Err(e),
         })
+    }
+
+    fn pid(&self, name: &str) -> Result<Option<u32>, RuntimeError> {
+        check_session_name(name)?;
+        Ok(self.pane(name)?.filter(|p| !p.dead).map(|p| p.pid))
     }
 
     fn stop(&self, name: &str) -> Result<(), RuntimeError> {

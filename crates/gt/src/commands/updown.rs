@@ -1,0 +1,96 @@
+//! `gt up`, `gt down`, `gt estop`, `gt thaw`: the whole factory on, off, frozen, thawed.
+
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Also restart the polecats `gt down` stopped while they held work.
+    #[arg(long)]
+    pub restore: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Also stop the town's tmux server once none of its sessions are left.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `gt up`: lift the shutdown sentinel, then start the daemon (whose services are each rig's
+/// refinery and witness, and the deacon).
+pub fn up(args: &UpArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let town = super::town()?;
+    let mut store = super::store(&town)?;
+    let released = town::lifecycle::lift(&town, &mut store, args.restore)?;
+    let (status, started) = super::daemon::start(&town)?;
+    if ui.is_json() {
+        ui.json(&serde_json::json!({
+            "started": started,
+            "restored": released,
+            "daemon": status,
+        }))?;
+        return Ok(());
+    }
+    super::daemon::report_start(ui, &status, started)?;
+    for p in &released {
+        ui.status(format!(
+            "Restoring {p}: the witness restarts it on its hooked work"
+        ));
+    }
+    let services: Vec<String> = status
+        .services
+        .iter()
+        .filter_map(|s| s["name"].as_str().map(super::safe))
+        .collect();
+    ui.status(format!("Services: {}", services.join(", ")));
+    Ok(())
+}
+
+/// `gt down`: the shutdown sentinel first, then every agent (process trees included), the
+/// daemon last.
+pub fn down(args: &DownArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let town = super::town()?;
+    let mut store = super::store(&town)?;
+    let runtimes = super::runtimes(&town);
+    let report = town::lifecycle::down(&town, &mut store, &runtimes)?;
+    let server_stopped = args.all && runtimes.tmux().stop_server_if_empty()?;
+    if ui.is_json() {
+        ui.json(&serde_json::json!({
+            "stopped": report.stopped,
+            "daemon_stopped": report.daemon_stopped,
+            "tmux_server_stopped": server_stopped,
+        }))?;
+        return Ok(());
+    }
+    for p in &report.stopped {
+        ui.status(format!("Stopped {p}"));
+    }
+    ui.status(if report.daemon_stopped {
+        "Stopped the daemon"
+    } else {
+        "The daemon was not running"
+    });
+    if server_stopped {
+        ui.status("Stopped the town's tmux server");
+    }
+    ui.status("The town is down: nothing restarts until `gt up` (`--restore` restarts the stopped polecats)");
+    Ok(())
+}
+
+/// `gt estop` (`freeze`) and `gt thaw`.
+pub fn freeze(freeze: bool, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let town = super::town()?;
+    let store = super::store(&town)?;
+    let runtimes = super::runtimes(&town);
+    let sessions = town::lifecycle::freeze(&town, &store, &runtimes, freeze)?;
+    if ui.is_json() {
+        ui.json(&serde_json::json!({"frozen": freeze, "sessions": sessions}))?;
+        return Ok(());
+    }
+    let verb = if freeze { "Froze" } else { "Thawed" };
+    ui.status(format!("{verb} {} agent session(s)", sessions.len()));
+    if freeze {
+        ui.status("Nothing restarts or nudges a frozen agent; `gt thaw` resumes them");
+    }
+    Ok(())
+}

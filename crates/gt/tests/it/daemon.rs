@@ -1,0 +1,234 @@
+//! The factory running by itself: `gt up`, then `gt sling`, then nobody types anything — the
+//! daemon's witness restarts what dies and wakes what the refinery sends back, its refinery
+//! lands what passes, and `gt down` leaves nothing of the town running. Scripted agents in
+//! tmux on a private socket; every wait polls an outcome.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use testkit::wait_until;
+
+use super::work_loop::{TIMEOUT, Town, json, ok, script, stdout};
+
+/// A town whose daemon runs for the test and is stopped (or killed) when it ends.
+struct Factory {
+    town: Town,
+}
+
+impl Factory {
+    /// `None` (skipped) without tmux. The daemon's safety tick is one second, so a lost poke
+    /// costs a test a second, not thirty.
+    fn new() -> Option<Self> {
+        let town = Town::new()?;
+        ok(town.gt(&["config", "set", "daemon.safety_tick_secs", "1"]));
+        Some(Self { town })
+    }
+
+    fn up(&self, args: &[&str]) -> Value {
+        let mut full = vec!["--json", "up"];
+        full.extend_from_slice(args);
+        json(&ok(self.town.gt(&full)))
+    }
+
+    fn daemon_status(&self) -> Value {
+        json(&ok(self.town.gt(&["--json", "daemon", "status"])))
+    }
+
+    fn daemon_pid(&self) -> Option<u32> {
+        std::fs::read_to_string(self.town.root.join("daemon/daemon.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// The polecat's row as `gt polecat list` shows it.
+    fn polecat(&self, bead: &str) -> Value {
+        self.town
+            .polecats()
+            .into_iter()
+            .find(|p| p["bead_id"] == bead || p["name"] == bead)
+            .unwrap_or_else(|| panic!("no polecat for {bead}: {:?}", self.town.polecats()))
+    }
+
+    fn escalations(&self) -> Vec<Value> {
+        let out = ok(self
+            .town
+            .bd(&["list", "--label", "gt:escalation", "--json", "--all"]));
+        json(&out).as_array().cloned().unwrap_or_default()
+    }
+
+    /// Processes whose environment names this town and an agent session.
+    fn agent_processes(&self) -> Vec<u32> {
+        let root = format!("GT_TOWN_ROOT={}", self.town.root.display());
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        dir.flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|env| {
+                    let vars: Vec<&[u8]> = env.split(|b| *b == 0).collect();
+                    vars.contains(&root.as_bytes())
+                        && vars.iter().any(|v| v.starts_with(b"GT_SESSION="))
+                })
+            })
+            .collect()
+    }
+}
+
+impl Drop for Factory {
+    fn drop(&mut self) {
+        let _ = self.town.gt(&["down"]);
+        if let Some(pid) = self.daemon_pid() {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
+#[test]
+fn after_gt_up_and_gt_sling_the_work_lands_with_nobody_typing() {
+    let Some(f) = Factory::new() else { return };
+    let up = f.up(&[]);
+    let services: Vec<&str> = up["daemon"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(services, ["refinery:gastown", "witness:gastown"]);
+    // Twice is an answer, not an error.
+    assert_eq!(f.up(&[])["started"], false);
+
+    let bead = f.town.create(
+        "add a greeting",
+        &script("write hello.txt hello\ncommit add a greeting\ndone COMPLETED"),
+    );
+    f.town.sling(&[&bead, "gastown"]);
+    f.town.wait_status(&bead, "closed");
+    assert_eq!(f.town.merge_requests(), [("merged".to_owned(), 1)]);
+    let main = f.town.git(&f.town.remote, &["show", "main:hello.txt"]);
+    assert_eq!(main.trim(), "hello");
+}
+
+#[test]
+fn a_dead_agent_whose_bead_was_closed_meanwhile_is_not_restarted() {
+    let Some(f) = Factory::new() else { return };
+    let bead = f.town.create("doomed", &script("crash"));
+    f.town.sling(&[&bead, "gastown"]);
+    let name = f.polecat(&bead)["name"].as_str().unwrap().to_owned();
+    wait_until(TIMEOUT, || {
+        f.town.sessions().is_empty() || !alive(&f, &name)
+    })
+    .unwrap();
+    ok(f.town
+        .bd(&["close", &bead, "--reason", "not needed after all"]));
+    let generation = f.polecat(&name)["generation"].clone();
+
+    f.up(&[]);
+    wait_until(TIMEOUT, || f.polecat(&name)["state"] == "idle").unwrap_or_else(|e| {
+        panic!(
+            "the witness never freed the polecat: {e}\n{:?}",
+            f.polecat(&name)
+        )
+    });
+    assert_eq!(f.polecat(&name)["generation"], generation, "not restarted");
+    assert_eq!(f.town.status(&bead), "closed");
+}
+
+fn alive(f: &Factory, name: &str) -> bool {
+    f.town
+        .polecats()
+        .into_iter()
+        .find(|p| p["name"] == name)
+        .is_some_and(|p| p["alive"] == true)
+}
+
+#[test]
+fn a_hung_agent_is_nudged_then_escalated() {
+    let Some(f) = Factory::new() else { return };
+    ok(f.town
+        .gt(&["config", "set", "daemon.stall_after_secs", "2"]));
+    let bead = f.town.create("hangs", &script("hang"));
+    f.up(&[]);
+    f.town.sling(&[&bead, "gastown"]);
+    let name = f.polecat(&bead)["name"].as_str().unwrap().to_owned();
+    wait_until(TIMEOUT, || {
+        f.town.panes().contains("no progress for a while")
+    })
+    .unwrap_or_else(|e| panic!("never nudged: {e}\n{}", f.town.panes()));
+    wait_until(TIMEOUT, || !f.escalations().is_empty()).unwrap();
+    let escalation = &f.escalations()[0];
+    assert!(
+        escalation["title"].as_str().unwrap().contains(&format!(
+            "gastown/polecats/{name} shows no progress on {bead}"
+        )),
+        "{escalation}"
+    );
+    wait_until(TIMEOUT, || f.polecat(&name)["state"] == "stuck").unwrap();
+    // Escalated once, not on every tick.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(f.escalations().len(), 1);
+}
+
+#[test]
+fn a_daemon_killed_with_sigkill_and_started_again_adopts_the_running_agents() {
+    let Some(f) = Factory::new() else { return };
+    let bead = f.town.create("long", &script("sleep 600000\nwork"));
+    f.up(&[]);
+    f.town.sling(&[&bead, "gastown"]);
+    let before = f.polecat(&bead);
+    let sessions = f.town.sessions();
+    let pid = f.daemon_pid().expect("a pid file");
+    ok(std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .output()
+        .unwrap());
+    wait_until(TIMEOUT, || f.daemon_status()["running"] == false).unwrap();
+
+    let up = f.up(&[]);
+    assert_eq!(up["started"], true);
+    assert_ne!(f.daemon_pid(), Some(pid));
+    // Give the new witness a few ticks to (wrongly) act.
+    std::thread::sleep(Duration::from_secs(3));
+    let after = f.polecat(&bead);
+    assert_eq!(after["generation"], before["generation"], "not restarted");
+    assert_eq!(after["alive"], true);
+    assert_eq!(f.town.sessions(), sessions, "no duplicate session");
+}
+
+#[test]
+fn gt_down_leaves_no_process_or_session_of_the_town_and_up_restore_resumes() {
+    let Some(f) = Factory::new() else { return };
+    let bead = f.town.create("long", &script("sleep 600000\nwork"));
+    f.up(&[]);
+    f.town.sling(&[&bead, "gastown"]);
+    let name = f.polecat(&bead)["name"].as_str().unwrap().to_owned();
+    let generation = f.polecat(&bead)["generation"].as_i64().unwrap();
+    assert!(!f.agent_processes().is_empty());
+
+    let out = ok(f.town.gt(&["--json", "down"]));
+    let report = json(&out);
+    assert_eq!(report["daemon_stopped"], true, "{}", stdout(&out));
+    assert_eq!(f.daemon_status()["running"], false);
+    assert!(f.town.sessions().is_empty(), "{:?}", f.town.sessions());
+    assert_eq!(f.agent_processes(), Vec::<u32>::new());
+    // Nothing restarts while the town is down, and a plain `gt up` leaves it stopped.
+    f.up(&[]);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!alive(&f, &name));
+
+    let up = f.up(&["--restore"]);
+    assert_eq!(
+        up["restored"],
+        serde_json::json!([format!("gastown/{name}")])
+    );
+    // The daemon was running; --restore released the hold and the witness restarts it.
+    wait_until(TIMEOUT, || alive(&f, &name)).unwrap();
+    assert_eq!(
+        f.polecat(&name)["generation"].as_i64().unwrap(),
+        generation + 1
+    );
+}

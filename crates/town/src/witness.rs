@@ -1,0 +1,595 @@
+//! The witness: one per rig, a deterministic supervisor of its polecats.
+//!
+//! Each step looks at every polecat row of the rig that holds a bead and judges it from real
+//! signals — its session (and the agent process in it) through the runtime the row records,
+//! the bead's status and owner, the bead's latest merge request, and progress (the pane's
+//! output changing, or a heartbeat file every `gt` command of that generation refreshes).
+//! Then it acts ([`Verdict`]):
+//!
+//! - a dead agent whose bead is still its own and not yet submitted is restarted in the same
+//!   worktree and branch through `gt sling`'s own path (so the admission lock, the respawn
+//!   breaker and the new generation all apply); when the breaker trips, it is escalated;
+//! - a change the refinery sent back (failed gate or conflict) wakes its polecat: a message
+//!   through the runtime's verified send if the session lives, a restart if not (`gt prime`
+//!   then shows the refinery's output);
+//! - a working agent with no progress for `daemon.stall_after_secs` is nudged once, and
+//!   escalated when as long again passes without progress;
+//! - nothing is ever restarted onto a bead that is closed, submitted or owned by another
+//!   polecat, and nothing at all happens while the shutdown or emergency-stop sentinel exists.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::layout::Town;
+use crate::rigctx::RigCtx;
+use crate::runtime::Runtimes;
+use crate::service::{Next, Service, ServiceError};
+use crate::work::identity::PolecatId;
+use crate::work::sling::{self, SlingContext, SlingOptions};
+
+/// What the witness needs to start agents, besides the store (what `gt sling` gets).
+pub struct Starter {
+    pub runtimes: Runtimes,
+    pub gt_bin: PathBuf,
+    pub inherited_env: Vec<(String, String)>,
+    pub ready_timeout: Duration,
+}
+
+/// What the witness decided about one polecat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing to do.
+    Fine,
+    /// The agent is dead and its work unfinished: start it again on its bead.
+    Restart,
+    /// The refinery sent change `mr` back: tell the agent (or restart it if its session is gone).
+    Wake { mr: i64 },
+    /// The agent died with nothing left to redo (its bead closed, submitted or taken): free it.
+    Release,
+    /// Working with no progress for the stall time.
+    Nudge,
+    /// Nudged, and still no progress.
+    Escalate,
+}
+
+/// The signals about one polecat that [`judge`] decides on.
+#[derive(Debug, Clone)]
+pub struct Signals<'a> {
+    pub polecat: &'a beads::Polecat,
+    /// The hooked bead, if it still exists.
+    pub bead: Option<&'a beads::Issue>,
+    /// The bead's latest merge request.
+    pub latest_mr: Option<&'a beads::MergeRequest>,
+    pub alive: bool,
+    /// How long the agent has shown no progress.
+    pub quiet_for: Duration,
+    /// Whether it was nudged since its last progress.
+    pub nudged: bool,
+    /// The merge request this polecat was last woken for.
+    pub woken_for: Option<i64>,
+    pub stall_after: Duration,
+}
+
+/// The witness's rules, as a pure function of the signals.
+pub fn judge(s: &Signals<'_>) -> Verdict {
+    let p = s.polecat;
+    let Some(bead) = s.bead else {
+        return Verdict::Fine;
+    };
+    let address = format!("{}/polecats/{}", p.rig, p.name);
+    let working = matches!(p.state.as_str(), "working" | "spawning");
+    let ours = bead.assignee == address && matches!(bead.status.as_str(), "hooked" | "in_progress");
+    if !ours {
+        // Closed, submitted, or re-slung to someone else: never redo it here.
+        return if working && !s.alive {
+            Verdict::Release
+        } else {
+            Verdict::Fine
+        };
+    }
+    if let Some(mr) = s.latest_mr
+        && matches!(mr.state.as_str(), "failed" | "conflict")
+        && p.state == "idle"
+        && s.woken_for != Some(mr.id)
+    {
+        return Verdict::Wake { mr: mr.id };
+    }
+    if !working {
+        return Verdict::Fine;
+    }
+    if !s.alive {
+        return Verdict::Restart;
+    }
+    if s.quiet_for >= s.stall_after * 2 && s.nudged {
+        Verdict::Escalate
+    } else if s.quiet_for >= s.stall_after && !s.nudged {
+        Verdict::Nudge
+    } else {
+        Verdict::Fine
+    }
+}
+
+/// What the witness remembers about a polecat between steps (lost on restart, which only
+/// delays a nudge).
+#[derive(Debug, Clone)]
+struct Watch {
+    generation: i64,
+    pane: u64,
+    heartbeat: Option<std::time::SystemTime>,
+    progress_at: Timestamp,
+    nudged: bool,
+    escalated: bool,
+}
+
+/// The witness of one rig.
+pub struct Witness {
+    town: Town,
+    ctx: RigCtx,
+    store: beads::Store,
+    starter: Starter,
+    clock: Box<dyn host::clock::Clock>,
+    watches: HashMap<String, Watch>,
+}
+
+/// The message a woken agent gets when the refinery sent its change back.
+pub const SENT_BACK_MESSAGE: &str = "The refinery sent your change back. Run `gt prime` to see why, fix it on your branch, commit, and run `gt done` again.";
+
+/// The nudge a stalled agent gets.
+pub const STALL_MESSAGE: &str = "You have shown no progress for a while. If you are stuck, run `gt prime` to see your work again, or `gt done --status ESCALATED` to ask for help.";
+
+impl Witness {
+    pub fn new(
+        town: Town,
+        ctx: RigCtx,
+        store: beads::Store,
+        starter: Starter,
+        clock: Box<dyn host::clock::Clock>,
+    ) -> Self {
+        Self {
+            town,
+            ctx,
+            store,
+            starter,
+            clock,
+            watches: HashMap::new(),
+        }
+    }
+
+    fn stall_after(&self) -> Duration {
+        Duration::from_secs(self.ctx.settings.daemon.stall_after_secs.max(1))
+    }
+
+    /// One look at every polecat of the rig; acts on what it finds.
+    pub fn check(&mut self) -> Result<Vec<(String, Verdict)>, crate::work::WorkError> {
+        let mut acted = Vec::new();
+        if crate::daemon::held(&self.town) {
+            return Ok(acted);
+        }
+        let rig = self.ctx.name.clone();
+        let holds = crate::lifecycle::holds(&self.store).unwrap_or_default();
+        for p in self.store.polecats(Some(&rig))? {
+            if p.bead_id.is_empty() || p.state == "nuked" || crate::lifecycle::is_held(&holds, &p) {
+                self.watches.remove(&p.name);
+                continue;
+            }
+            let bead = match self.store.get(&p.bead_id) {
+                Ok(issue) => Some(issue),
+                Err(beads::Error::NotFound { .. }) => None,
+                Err(e) => return Err(e.into()),
+            };
+            let latest_mr = self
+                .store
+                .mrs(Some(&rig), &[])?
+                .into_iter()
+                .filter(|m| m.bead_id == p.bead_id)
+                .max_by_key(|m| m.id);
+            let alive = self.alive(&p);
+            let (quiet_for, nudged) = self.progress(&p, alive);
+            let woken_key = format!("witness.woke.{rig}.{}", p.name);
+            let woken_for = self.store.kv_get(&woken_key)?.and_then(|v| v.parse().ok());
+            let verdict = judge(&Signals {
+                polecat: &p,
+                bead: bead.as_ref(),
+                latest_mr: latest_mr.as_ref(),
+                alive,
+                quiet_for,
+                nudged,
+                woken_for,
+                stall_after: self.stall_after(),
+            });
+            if verdict == Verdict::Fine {
+                continue;
+            }
+            tracing::info!(rig = %rig, polecat = %p.name, bead = %p.bead_id, ?verdict, "witness acts");
+            match &verdict {
+                Verdict::Restart => self.restart(&p)?,
+                Verdict::Wake { mr } => {
+                    // Recorded first: a wake that fails is escalated, not retried in a loop.
+                    self.store.kv_set(&woken_key, &mr.to_string())?;
+                    let delivered = alive
+                        && self
+                            .starter
+                            .runtimes
+                            .get(&p.runtime)
+                            .send(&p.session, SENT_BACK_MESSAGE)
+                            .is_ok();
+                    if delivered {
+                        self.store
+                            .polecat_transition(&rig, &p.name, "idle", "working")?;
+                    } else {
+                        self.restart(&p)?;
+                    }
+                }
+                Verdict::Release => {
+                    self.store.upsert_polecat(
+                        &rig,
+                        &p.name,
+                        &beads::PolecatUpdate {
+                            state: Some("idle".into()),
+                            bead_id: Some(String::new()),
+                            ..Default::default()
+                        },
+                    )?;
+                }
+                Verdict::Nudge => {
+                    let sent = self
+                        .starter
+                        .runtimes
+                        .get(&p.runtime)
+                        .send(&p.session, STALL_MESSAGE);
+                    if let Err(e) = sent {
+                        tracing::warn!(polecat = %p.name, error = %e, "could not nudge");
+                    }
+                    if let Some(w) = self.watches.get_mut(&p.name) {
+                        w.nudged = true;
+                    }
+                }
+                Verdict::Escalate => {
+                    let first = self
+                        .watches
+                        .get_mut(&p.name)
+                        .is_some_and(|w| !std::mem::replace(&mut w.escalated, true));
+                    if first {
+                        let minutes = quiet_for.as_secs() / 60;
+                        crate::work::escalate(
+                            &mut self.store,
+                            &format!(
+                                "{rig}/polecats/{} shows no progress on {}",
+                                p.name, p.bead_id
+                            ),
+                            &format!(
+                                "The agent of `{rig}/polecats/{}` has shown no progress on `{}` for {minutes} min and did not respond to a nudge.\n\nLook at it with `gt polecat peek {rig}/{}`; re-sling with `gt sling {} {rig} --force`, or nuke it.",
+                                p.name, p.bead_id, p.name, p.bead_id
+                            ),
+                            1,
+                        )?;
+                        self.store
+                            .polecat_transition(&rig, &p.name, "working", "stuck")?;
+                    }
+                }
+                Verdict::Fine => {}
+            }
+            acted.push((p.name.clone(), verdict));
+        }
+        Ok(acted)
+    }
+
+    fn alive(&self, p: &beads::Polecat) -> bool {
+        !p.session.is_empty()
+            && self
+                .starter
+                .runtimes
+                .get(&p.runtime)
+                .is_alive(&p.session, &[])
+                .unwrap_or(false)
+    }
+
+    /// How long the agent has been quiet, and whether it was nudged since: progress is its
+    /// pane's output changing or a heartbeat of its generation.
+    fn progress(&mut self, p: &beads::Polecat, alive: bool) -> (Duration, bool) {
+        let now = self.clock.now();
+        let pane = if alive {
+            self.starter
+                .runtimes
+                .get(&p.runtime)
+                .capture(&p.session)
+                .map(|text| hash(&text))
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        let heartbeat = heartbeat_of(&self.town, &p.session, p.generation);
+        let watch = self.watches.entry(p.name.clone()).or_insert(Watch {
+            generation: p.generation,
+            pane,
+            heartbeat,
+            progress_at: now,
+            nudged: false,
+            escalated: false,
+        });
+        if watch.generation != p.generation || watch.pane != pane || watch.heartbeat != heartbeat {
+            *watch = Watch {
+                generation: p.generation,
+                pane,
+                heartbeat,
+                progress_at: now,
+                nudged: false,
+                escalated: false,
+            };
+        }
+        let quiet = now
+            .duration_since(watch.progress_at)
+            .unsigned_abs()
+            .min(Duration::from_secs(u64::MAX / 4));
+        (quiet, watch.nudged)
+    }
+
+    /// Starts the polecat's agent again on its bead, through `gt sling`'s path.
+    fn restart(&mut self, p: &beads::Polecat) -> Result<(), crate::work::WorkError> {
+        if crate::daemon::held(&self.town) {
+            return Ok(());
+        }
+        let cx = SlingContext {
+            town: &self.town,
+            runtimes: &self.starter.runtimes,
+            gt_bin: self.starter.gt_bin.clone(),
+            inherited_env: self.starter.inherited_env.clone(),
+            ready_timeout: self.starter.ready_timeout,
+            env: Some(&crate::rigctx::process_env),
+        };
+        let Some(id) = PolecatId::new(&p.rig, &p.name) else {
+            return Ok(());
+        };
+        let target = id.address();
+        let report = sling::sling(
+            &mut self.store,
+            &cx,
+            std::slice::from_ref(&p.bead_id),
+            &target,
+            &SlingOptions {
+                no_convoy: true,
+                ..Default::default()
+            },
+        )?;
+        if let Some((bead, error)) = report.failed.first() {
+            tracing::warn!(polecat = %p.name, bead = %bead, error = %error, "restart failed");
+            if matches!(error, crate::work::WorkError::Limit(_)) {
+                crate::work::escalate(
+                    &mut self.store,
+                    &format!("{} keeps dying on {}", target, p.bead_id),
+                    &format!(
+                        "The agent of `{target}` died on `{}` too many times; the witness stopped restarting it.\n\n{error}\n\nLook at the bead and the worktree, then re-sling it or nuke the polecat.",
+                        p.bead_id
+                    ),
+                    1,
+                )?;
+                self.store
+                    .polecat_transition(&p.rig, &p.name, &p.state, "stuck")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Service for Witness {
+    fn step(&mut self) -> Result<Next, ServiceError> {
+        self.check()?;
+        Ok(Next::Idle)
+    }
+}
+
+fn hash(text: &str) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
+}
+
+/// The heartbeat file of a session: its generation, refreshed by every `gt` command the
+/// agent of that generation runs.
+pub fn heartbeat_path(town: &Town, session: &str) -> PathBuf {
+    town.runtime_dir().join("heartbeats").join(session)
+}
+
+/// Refreshes the heartbeat of `session` for `generation` (best effort: a heartbeat that
+/// cannot be written only makes the agent look quieter).
+pub fn beat(town: &Town, session: &str, generation: i64) {
+    if crate::runtime::check_session_name(session).is_err() {
+        return;
+    }
+    let path = heartbeat_path(town, session);
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = std::fs::write(&path, generation.to_string());
+}
+
+/// When the heartbeat of `session` was last refreshed by `generation`; an older generation's
+/// heartbeat does not count.
+fn heartbeat_of(town: &Town, session: &str, generation: i64) -> Option<std::time::SystemTime> {
+    let path = heartbeat_path(town, session);
+    let text = std::fs::read_to_string(&path).ok()?;
+    if text.trim().parse::<i64>().ok()? != generation {
+        return None;
+    }
+    std::fs::metadata(&path).ok()?.modified().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn polecat(state: &str) -> beads::Polecat {
+        beads::Polecat {
+            rig: "r".into(),
+            name: "nux".into(),
+            state: state.into(),
+            generation: 1,
+            bead_id: "r-1".into(),
+            branch: "polecat/nux/r-1".into(),
+            worktree: String::new(),
+            session: "r-nux".into(),
+            agent: "scripted".into(),
+            runtime: "tmux".into(),
+            pid: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    fn bead(status: &str, assignee: &str) -> beads::Issue {
+        beads::Issue {
+            id: "r-1".into(),
+            status: status.into(),
+            assignee: assignee.into(),
+            ..Default::default()
+        }
+    }
+
+    fn mr(id: i64, state: &str) -> beads::MergeRequest {
+        beads::MergeRequest {
+            id,
+            rig: "r".into(),
+            bead_id: "r-1".into(),
+            branch: String::new(),
+            sha: String::new(),
+            target: "main".into(),
+            polecat: "r/polecats/nux".into(),
+            state: state.into(),
+            priority: 2,
+            retries: 0,
+            merged_sha: String::new(),
+            reason: String::new(),
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    fn verdict(
+        state: &str,
+        b: Option<&beads::Issue>,
+        m: Option<&beads::MergeRequest>,
+        alive: bool,
+        quiet: Duration,
+        nudged: bool,
+    ) -> Verdict {
+        let p = polecat(state);
+        judge(&Signals {
+            polecat: &p,
+            bead: b,
+            latest_mr: m,
+            alive,
+            quiet_for: quiet,
+            nudged,
+            woken_for: None,
+            stall_after: 30 * MINUTE,
+        })
+    }
+
+    #[test]
+    fn a_dead_agent_on_its_own_unfinished_bead_is_restarted() {
+        let b = bead("in_progress", "r/polecats/nux");
+        assert_eq!(
+            verdict("working", Some(&b), None, false, Duration::ZERO, false),
+            Verdict::Restart
+        );
+        assert_eq!(
+            verdict("working", Some(&b), None, true, Duration::ZERO, false),
+            Verdict::Fine
+        );
+    }
+
+    #[test]
+    fn nothing_is_redone_once_closed_submitted_or_taken() {
+        for b in [
+            bead("closed", "r/polecats/nux"),
+            bead("submitted", "r/polecats/nux"),
+            bead("in_progress", "r/polecats/furiosa"),
+        ] {
+            assert_eq!(
+                verdict("working", Some(&b), None, false, Duration::ZERO, false),
+                Verdict::Release,
+                "{b:?}"
+            );
+            assert_eq!(
+                verdict(
+                    "idle",
+                    Some(&b),
+                    Some(&mr(3, "failed")),
+                    false,
+                    Duration::ZERO,
+                    false
+                ),
+                Verdict::Fine,
+                "{b:?}"
+            );
+        }
+        assert_eq!(
+            verdict("working", None, None, false, Duration::ZERO, false),
+            Verdict::Fine
+        );
+    }
+
+    #[test]
+    fn a_change_sent_back_wakes_its_idle_polecat_once() {
+        let b = bead("hooked", "r/polecats/nux");
+        for state in ["failed", "conflict"] {
+            assert_eq!(
+                verdict(
+                    "idle",
+                    Some(&b),
+                    Some(&mr(4, state)),
+                    false,
+                    Duration::ZERO,
+                    false
+                ),
+                Verdict::Wake { mr: 4 }
+            );
+        }
+        let p = polecat("idle");
+        let m = mr(4, "failed");
+        let again = judge(&Signals {
+            polecat: &p,
+            bead: Some(&b),
+            latest_mr: Some(&m),
+            alive: true,
+            quiet_for: Duration::ZERO,
+            nudged: false,
+            woken_for: Some(4),
+            stall_after: MINUTE,
+        });
+        assert_eq!(again, Verdict::Fine);
+        // Queued or merged again: nothing to wake.
+        assert_eq!(
+            verdict(
+                "idle",
+                Some(&b),
+                Some(&mr(5, "queued")),
+                true,
+                Duration::ZERO,
+                false
+            ),
+            Verdict::Fine
+        );
+    }
+
+    #[test]
+    fn a_quiet_agent_is_nudged_then_escalated() {
+        let b = bead("in_progress", "r/polecats/nux");
+        let v = |quiet, nudged| verdict("working", Some(&b), None, true, quiet, nudged);
+        assert_eq!(v(29 * MINUTE, false), Verdict::Fine);
+        assert_eq!(v(30 * MINUTE, false), Verdict::Nudge);
+        assert_eq!(v(45 * MINUTE, true), Verdict::Fine);
+        assert_eq!(v(60 * MINUTE, true), Verdict::Escalate);
+        // A stuck polecat was already escalated.
+        assert_eq!(
+            verdict("stuck", Some(&b), None, true, 90 * MINUTE, true),
+            Verdict::Fine
+        );
+    }
+}
