@@ -7,6 +7,12 @@
 //! (only here, on this branch), the push of the branch with a check that the remote holds it,
 //! the merge request (unique on branch and SHA), the bead marked `submitted` — it closes only
 //! when the refinery lands it — and the polecat marked idle.
+//!
+//! When the refinery sends the request back (a gate failed, or it conflicts: state `failed` or
+//! `conflict`) and hooks the bead to the polecat again, the next `gt done` starts a new round:
+//! the finished step log is dropped and a new request, for the fixed commit, supersedes the old
+//! one. The commit that was sent back is refused. A request still `queued`, `testing` or
+//! `merged` keeps `gt done` a no-op.
 
 use std::path::{Path, PathBuf};
 
