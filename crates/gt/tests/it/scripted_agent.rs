@@ -209,6 +209,76 @@ fn crash_exits_70_without_committing_or_reporting() {
     assert_eq!(gt_calls(&log), Vec::<String>::new(), "no `gt done`");
 }
 
+/// `once` lines run the first time only, across restarts in the same worktree; their markers
+/// live under the git dir (never in a commit), one set per bead.
+#[test]
+fn once_runs_a_line_the_first_time_only_across_restarts() {
+    let env = TestEnv::new();
+    let fx = GitFixture::with_commits(&env, 1);
+    env.set("GT_HOOK_BEAD", "gt-b3ac");
+    let wt = fx.clone_path();
+    use_script(&env, "once write a.txt one\nonce crash\nwrite b.txt two\n");
+    let first = run_agent(&env, wt);
+    assert_code(&first, 70);
+    assert_eq!(std::fs::read_to_string(wt.join("a.txt")).unwrap(), "one\n");
+    assert!(!wt.join("b.txt").exists());
+
+    std::fs::write(wt.join("a.txt"), "edited\n").unwrap();
+    let second = run_agent(&env, wt);
+    assert_code(&second, 0);
+    let text = stdout(&second);
+    assert!(
+        text.contains("step: once write a.txt one\nskipped: line 1 already ran once here"),
+        "{text}"
+    );
+    assert!(text.contains("step: once crash\nskipped: line 2"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(wt.join("a.txt")).unwrap(),
+        "edited\n",
+        "not rewritten"
+    );
+    assert_eq!(std::fs::read_to_string(wt.join("b.txt")).unwrap(), "two\n");
+    let markers = wt.join(".git/gt-scripted-agent");
+    assert!(markers.join("once-gt-b3ac-1").exists());
+    assert!(markers.join("once-gt-b3ac-2").exists());
+    // Nothing of `once` in the work tree: `git add -A` would commit only the script's files.
+    assert_eq!(fx.git(wt, ["status", "--porcelain"]), "?? a.txt\n?? b.txt");
+
+    // Another bead in the same worktree starts afresh.
+    env.set("GT_HOOK_BEAD", "gt-other");
+    assert_code(&run_agent(&env, wt), 70);
+    assert_eq!(std::fs::read_to_string(wt.join("a.txt")).unwrap(), "one\n");
+}
+
+/// `once done` ends the script when it runs (with `gt done`'s code) and lets the lines after
+/// it run next time; a `gt done` that fails is not marked, so it runs again.
+#[test]
+fn once_done_ends_the_first_run_and_is_skipped_after() {
+    let env = TestEnv::new();
+    let fx = GitFixture::with_commits(&env, 1);
+    let wt = fx.clone_path();
+    let log = fake_gt(&env, "Hooked bead: gt-b3ac — Fix it\n");
+    env.set("GT_HOOK_BEAD", "gt-b3ac");
+    use_script(&env, "once done\nwrite fixed.txt ok\ndone\n");
+
+    std::fs::write(env.root().join("done-exit"), "4").unwrap();
+    assert_code(&run_agent(&env, wt), 4);
+    assert!(!wt.join("fixed.txt").exists());
+    std::fs::remove_file(env.root().join("done-exit")).unwrap();
+    assert_code(&run_agent(&env, wt), 0);
+    assert!(!wt.join("fixed.txt").exists(), "the first `done` ended it");
+    assert_code(&run_agent(&env, wt), 0);
+    assert!(wt.join("fixed.txt").exists());
+    assert_eq!(
+        gt_calls(&log),
+        [
+            "done --status COMPLETED",
+            "done --status COMPLETED",
+            "done --status COMPLETED"
+        ]
+    );
+}
+
 #[test]
 fn exit_and_fail_set_the_exit_code() {
     let env = TestEnv::new();

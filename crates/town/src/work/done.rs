@@ -7,6 +7,12 @@
 //! (only here, on this branch), the push of the branch with a check that the remote holds it,
 //! the merge request (unique on branch and SHA), the bead marked `submitted` — it closes only
 //! when the refinery lands it — and the polecat marked idle.
+//!
+//! When the refinery sends the request back (a gate failed, or it conflicts: state `failed` or
+//! `conflict`) and hooks the bead to the polecat again, the next `gt done` starts a new round:
+//! the finished step log is dropped and a new request, for the fixed commit, supersedes the old
+//! one. The commit that was sent back is refused. A request still `queued`, `testing` or
+//! `merged` keeps `gt done` a no-op.
 
 use std::path::{Path, PathBuf};
 
@@ -157,7 +163,13 @@ pub fn done(
     // The branch is part of the scope: generations start again at 1 when a nuked polecat's
     // name is reused, and a new polecat must not find the old one's `finished` step.
     let scope = format!("done:{}:{}:{branch}", id.address(), row.generation);
-    let cps = store.checkpoints(&scope)?;
+    let mut cps = store.checkpoints(&scope)?;
+    if cps.contains_key("finished") && sent_back(store, &row, &cps)?.is_some() {
+        // The refinery sent the change back and hooked the bead to this polecat again: this
+        // run is a new round, not a repeat of the finished one.
+        store.clear_checkpoints(&scope)?;
+        cps.clear();
+    }
     let bead = if row.bead_id.is_empty() {
         cps.get("bead").cloned().unwrap_or_default()
     } else {
@@ -206,6 +218,19 @@ pub fn done(
         out.no_change = issue.status == "closed";
     } else {
         let head = gitops::head(&worktree)?;
+        if status == DoneStatus::Completed
+            && let Some(mr) = store
+                .mrs(Some(&id.rig), SENT_BACK_STATES)?
+                .into_iter()
+                .find(|m| m.branch == branch && m.sha == head)
+        {
+            return Err(refused(format!(
+                "the refinery sent {} back ({}: {}) and `{branch}` still holds that commit; fix it on this branch (`gt prime` shows why), commit, then run `gt done` again",
+                mr.label(),
+                mr.state,
+                mr.reason
+            )));
+        }
         if out.pushed.as_deref() != Some(head.as_str()) {
             let remote = gitops::push(&worktree, &branch)?;
             if remote != head {
@@ -275,6 +300,26 @@ pub fn done(
     }
     store.checkpoint(&scope, "finished", "")?;
     Ok(out)
+}
+
+/// The states of a merge request the refinery sent back to its polecat to fix.
+const SENT_BACK_STATES: &[&str] = &["failed", "conflict"];
+
+/// The merge request a finished `gt done` queued, when the refinery has since sent it back
+/// (failed gate or conflict) and hooked its bead to this polecat again.
+fn sent_back(
+    store: &beads::Store,
+    row: &beads::Polecat,
+    cps: &std::collections::BTreeMap<String, String>,
+) -> Result<Option<beads::MergeRequest>> {
+    let Some(id) = cps.get("mr").and_then(|m| m.parse().ok()) else {
+        return Ok(None);
+    };
+    if row.bead_id.is_empty() || cps.get("bead") != Some(&row.bead_id) {
+        return Ok(None);
+    }
+    let mr = store.mr(id)?;
+    Ok(SENT_BACK_STATES.contains(&mr.state.as_str()).then_some(mr))
 }
 
 fn idle(store: &mut beads::Store, id: &PolecatId, state: &str) -> Result<()> {

@@ -81,6 +81,7 @@ fn polecat(town: &Town, store: &beads::Store, id: &PolecatId) -> Result<String> 
         .config_opt()?
         .map(|c| c.default_branch)
         .unwrap_or_else(|| "main".into());
+    sent_back(store, id, &details, &target, &mut out)?;
     let _ = write!(
         out,
         "
@@ -103,6 +104,73 @@ Stay inside your worktree. Never push to `{target}` yourself: the refinery lands
         id = issue.id
     );
     Ok(out)
+}
+
+/// When the bead's latest merge request came back from the refinery (a gate failed, or it no
+/// longer merges), why — in the refinery's own words: the note it left on the bead, with the
+/// failing gate's output or the conflicting files — and what to do about it.
+fn sent_back(
+    store: &beads::Store,
+    id: &PolecatId,
+    details: &beads::IssueDetails,
+    target: &str,
+    out: &mut String,
+) -> Result<()> {
+    let bead = &details.issue.id;
+    let Some(mr) = store
+        .mrs(Some(&id.rig), &[])?
+        .into_iter()
+        .filter(|m| &m.bead_id == bead)
+        .max_by_key(|m| m.id)
+    else {
+        return Ok(());
+    };
+    let todo = match mr.state.as_str() {
+        "failed" => "Fix what the gate reports".to_owned(),
+        "conflict" => format!(
+            "Merge `origin/{target}` into your branch (`git fetch origin && git merge origin/{target}`; do not rebase: `gt done` does not force-push), resolve the conflicts"
+        ),
+        _ => return Ok(()),
+    };
+    let label = mr.label();
+    let _ = writeln!(out, "\n## Sent back by the refinery\n");
+    let _ = writeln!(
+        out,
+        "Your merge request {label} (commit {}) did not land: {} — {}.",
+        short(&mr.sha),
+        mr.state,
+        shown(&mr.reason, false)
+    );
+    if let Some(note) = details
+        .comments
+        .iter()
+        .rev()
+        .find(|c| c.text.starts_with("Refinery:") && names(&c.text, &label))
+    {
+        out.push('\n');
+        out.push_str(&shown(note.text.trim_end(), true));
+        out.push('\n');
+    }
+    let _ = writeln!(
+        out,
+        "\n{todo} on this branch, commit, then run `gt done` again: it queues a new merge request.\nDo not push to `{target}` yourself."
+    );
+    Ok(())
+}
+
+/// Whether `text` names the merge request `label` (`mr-1`, not `mr-12`).
+fn names(text: &str, label: &str) -> bool {
+    text.match_indices(label).any(|(at, _)| {
+        !text[at + label.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_digit())
+    })
+}
+
+/// A commit's short form.
+fn short(sha: &str) -> &str {
+    sha.get(..10).unwrap_or(sha)
 }
 
 /// The bead's checklist: the steps of its attached formula (`metadata.attached_molecule`),
@@ -234,7 +302,16 @@ fn overview(town: &Town, store: &beads::Store) -> Result<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::shown;
+    use super::{names, shown};
+
+    #[test]
+    fn a_note_names_its_merge_request_exactly() {
+        assert!(names("Refinery: gate `test` failed on mr-1:\n", "mr-1"));
+        assert!(names("Refinery: mr-1 conflicts", "mr-1"));
+        assert!(names("at the end mr-1", "mr-1"));
+        assert!(!names("Refinery: gate `test` failed on mr-12:", "mr-1"));
+        assert!(names("mr-12 and mr-1.", "mr-1"));
+    }
 
     #[test]
     fn bead_text_is_shown_without_control_characters() {

@@ -20,6 +20,9 @@ pub const GT_HOOK_BEAD: &str = "GT_HOOK_BEAD";
 /// The exit code of `crash` (EX_SOFTWARE).
 pub const CRASH_CODE: u8 = 70;
 
+/// The directory under the worktree's git dir that holds the markers of `once` lines.
+pub const ONCE_DIR: &str = "gt-scripted-agent";
+
 /// The program run for `prime` and `done`: whatever `gt` is on `PATH`.
 const GT: &str = "gt";
 
@@ -148,6 +151,66 @@ impl Agent {
 
     fn step(&mut self, step: &Step) -> anyhow::Result<Flow> {
         match &step.command {
+            Command::Once(command) => self.once(step, command),
+            command => self.command(command),
+        }
+    }
+
+    /// `once <command>`: skipped when its marker exists; otherwise the command runs and, unless
+    /// it failed, the marker is written. A command that reports (`done`, `work`) ends the script
+    /// here, as it would have had it not been wrapped.
+    fn once(&mut self, step: &Step, command: &Command) -> anyhow::Result<Flow> {
+        let marker = self.once_marker(step.line)?;
+        if marker.exists() {
+            out::line(&format!(
+                "skipped: line {} already ran once here ({})",
+                step.line,
+                marker.display()
+            ));
+            return Ok(Flow::Next);
+        }
+        let flow = self.command(command)?;
+        if !matches!(flow, Flow::Reported(code) if code != 0) {
+            if let Some(dir) = marker.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create `{}`", dir.display()))?;
+            }
+            std::fs::write(&marker, format!("{}\n", step.text))
+                .with_context(|| format!("cannot write `{}`", marker.display()))?;
+        }
+        Ok(match flow {
+            Flow::Reported(code) => Flow::End(Outcome::Exit(code)),
+            flow => flow,
+        })
+    }
+
+    /// Where `once` on `line` records that it ran: under the worktree's git dir, so no commit
+    /// ever holds it, and per hooked bead, so a reused worktree starts afresh.
+    fn once_marker(&mut self, line: usize) -> anyhow::Result<PathBuf> {
+        let bead = self.bead(false)?;
+        let git_dir = self
+            .git()
+            .run(&["rev-parse", "--absolute-git-dir"])
+            .context("`once` keeps its marker in the worktree's git dir")?;
+        let name: String = bead
+            .id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        Ok(Path::new(git_dir.trim())
+            .join(ONCE_DIR)
+            .join(format!("once-{name}-{line}")))
+    }
+
+    fn command(&mut self, command: &Command) -> anyhow::Result<Flow> {
+        match command {
+            Command::Once(_) => bail!("`once` cannot wrap another `once`"),
             Command::Prime => {
                 let output = self.prime()?;
                 out::block(output);

@@ -170,6 +170,11 @@ typed at it as `received: <line>`, then runs a script, one command a line:
 
   {}
 
+`once <command>` runs the command only the first time its line runs for the hooked bead in
+this worktree (its marker is kept in {}/ under the worktree's git dir); when the
+agent is started again the line is skipped, and a `once` that ends the script lets later
+lines run.
+
 The script is the file named by {GT_AGENT_SCRIPT}, else the first ```gt-script block in
 `gt prime` output, else `work` (write gt-work/<bead>.md, commit, `gt done`).
 
@@ -182,6 +187,7 @@ Environment:
       milliseconds between the banner and the prompt (default {DEFAULT_READY_DELAY_MS})
 ",
         script::COMMANDS,
+        agent::ONCE_DIR,
         agent::GT_HOOK_BEAD,
     )
 }

@@ -10,13 +10,42 @@
 //!
 //! A command is the first word of a line; its arguments are the rest of the line. In the text
 //! of `write`, `append` and `fail`, `\n` is a newline, `\t` a tab and `\\` a backslash.
+//!
+//! `once <command>` runs the command only the first time its line runs for the hooked bead in
+//! this worktree; when the agent is started again (a restarted polecat runs its script from
+//! the top) the line is skipped. So a script can act out "crash once, then finish":
+//!
+//! ```text
+//! once write a.txt hi
+//! once commit add a
+//! once crash
+//! done COMPLETED
+//! ```
+//!
+//! or "submit broken work, then fix it when the refinery sends it back":
+//!
+//! ```text
+//! once write gate-input.txt FAIL
+//! once commit break it
+//! once done COMPLETED
+//! prime
+//! write gate-input.txt ok
+//! commit fix it
+//! done COMPLETED
+//! ```
+//!
+//! A `once` command that ends the script (`done`, `crash`, `exit`, …) ends it when it runs, but
+//! lines may follow it: they run on later starts, when it is skipped. The marker of a line that
+//! ran is the file `<git dir>/gt-scripted-agent/once-<bead>-<line>` of the worktree (never in
+//! the work tree itself, so `git add -A` never commits it); it is written once the command has
+//! run without failing (for `done`, once `gt done` exits 0), so a step that failed runs again.
+//! Markers name lines by number: editing a script above a `once` line moves its marker.
 
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
 /// The commands, for error hints and `--help`.
-pub const COMMANDS: &str =
-    "prime, write, append, commit, done, work, sleep, hang, crash, exit, fail, conflict, stay";
+pub const COMMANDS: &str = "prime, write, append, commit, done, work, sleep, hang, crash, exit, fail, conflict, stay, once <command>";
 
 /// The fence that opens a script inside a bead description.
 const FENCE: &str = "```gt-script";
@@ -78,10 +107,13 @@ pub enum Command {
     Conflict { path: PathBuf },
     /// Stay alive at the prompt until killed (an idle interactive agent).
     Stay,
+    /// Run the command only the first time this line runs for the bead in this worktree.
+    Once(Box<Command>),
 }
 
 impl Command {
-    /// Whether nothing after this command runs (except `stay` after `done` or `work`).
+    /// Whether nothing after this command runs (except `stay` after `done` or `work`). A `once`
+    /// command never does: on later runs it is skipped and the lines after it run.
     fn ends_script(&self) -> bool {
         matches!(
             self,
@@ -202,6 +234,15 @@ fn parse_line(text: &str) -> Result<Command, String> {
         "hang" => no_args(Command::Hang),
         "crash" => no_args(Command::Crash),
         "stay" => no_args(Command::Stay),
+        "once" => {
+            if rest.is_empty() {
+                return Err("`once` needs a command: `once <command>`".to_owned());
+            }
+            match parse_line(rest)? {
+                Command::Once(_) => Err("`once` cannot wrap another `once`".to_owned()),
+                inner => Ok(Command::Once(Box::new(inner))),
+            }
+        }
         "write" | "append" => {
             let (path, body) = split_word(rest);
             if path.is_empty() {
@@ -477,6 +518,97 @@ stay
         assert_eq!(error("stay\nstay").line, 2);
         assert_eq!(error("exit 0\nstay").line, 2);
         assert_eq!(error("done\nstay\nstay").line, 3);
+    }
+
+    fn once(command: Command) -> Command {
+        Command::Once(Box::new(command))
+    }
+
+    #[test]
+    fn once_wraps_any_command() {
+        assert_eq!(
+            commands("once write a.txt one\nonce crash\nwrite b.txt two\n"),
+            [
+                once(Command::Write {
+                    path: "a.txt".into(),
+                    text: "one".into()
+                }),
+                once(Command::Crash),
+                Command::Write {
+                    path: "b.txt".into(),
+                    text: "two".into()
+                },
+            ]
+        );
+        assert_eq!(commands("once   exit 3"), [once(Command::Exit { code: 3 })]);
+        assert_eq!(commands("once work"), [once(Command::Work)]);
+        let steps = parse("# c\nonce done").unwrap().steps;
+        assert_eq!(steps[0].line, 2);
+        assert_eq!(steps[0].text, "once done");
+    }
+
+    #[test]
+    fn a_once_command_that_ends_the_script_lets_lines_follow() {
+        // The daemon tests' scripts: crash once then finish; fix after a send-back.
+        assert_eq!(
+            commands("once write a.txt hi\nonce commit add a\nonce crash\ndone COMPLETED"),
+            [
+                once(Command::Write {
+                    path: "a.txt".into(),
+                    text: "hi".into()
+                }),
+                once(Command::Commit {
+                    message: "add a".into()
+                }),
+                once(Command::Crash),
+                Command::Done {
+                    status: DoneStatus::Completed
+                },
+            ]
+        );
+        let fix = "\
+once write gate-input.txt FAIL
+once commit break it
+once done COMPLETED
+prime
+write gate-input.txt ok
+commit fix it
+done COMPLETED
+";
+        let cmds = commands(fix);
+        assert_eq!(cmds.len(), 7);
+        assert_eq!(
+            cmds[2],
+            once(Command::Done {
+                status: DoneStatus::Completed
+            })
+        );
+        assert_eq!(cmds[3], Command::Prime);
+        for ender in ["done", "work", "hang", "crash", "exit 0", "fail x", "stay"] {
+            assert_eq!(
+                commands(&format!("once {ender}\nprime")).len(),
+                2,
+                "{ender}"
+            );
+        }
+        // An unwrapped end still ends the script, `once` lines after it too.
+        assert_eq!(error("crash\nonce prime").line, 2);
+    }
+
+    #[test]
+    fn once_needs_one_command_that_parses() {
+        for (src, needle) in [
+            ("once", "`once` needs a command"),
+            ("once   ", "`once` needs a command"),
+            ("once once prime", "cannot wrap another `once`"),
+            ("once frobnicate", "unknown command `frobnicate`"),
+            ("once write ../x y", "leaves the worktree"),
+            ("once sleep soon", "milliseconds"),
+        ] {
+            let err = error(&format!("prime\n{src}"));
+            assert_eq!(err.line, 2, "{src}");
+            assert!(err.message.contains(needle), "{src}: {err}");
+        }
     }
 
     #[test]
