@@ -7,6 +7,7 @@ use std::process::{Output, Stdio};
 use testkit::{TestEnv, assert_cmd_snapshot};
 
 mod agents_cli;
+mod mq;
 mod scripted_agent;
 mod sling_races;
 mod town;

@@ -239,9 +239,11 @@ pub fn done(
                 )?;
             }
             out.merge_request = Some(mr);
-            idle(store, &id, "idle")?;
+            store.finish_polecat(&id.rig, &id.name)?;
         }
-        DoneStatus::Completed => idle(store, &id, "idle")?,
+        DoneStatus::Completed => {
+            store.finish_polecat(&id.rig, &id.name)?;
+        }
         DoneStatus::Escalated => {
             store.add_comment(
                 &bead,
@@ -250,14 +252,7 @@ pub fn done(
                     id.address()
                 ),
             )?;
-            store.upsert_polecat(
-                &id.rig,
-                &id.name,
-                &beads::PolecatUpdate {
-                    state: Some("stuck".into()),
-                    ..Default::default()
-                },
-            )?;
+            store.mark_polecat_stuck(&id.rig, &id.name)?;
         }
         DoneStatus::Deferred => {
             if issue.status != "closed" {
@@ -270,24 +265,11 @@ pub fn done(
                     },
                 )?;
             }
-            idle(store, &id, "idle")?;
+            store.finish_polecat(&id.rig, &id.name)?;
         }
     }
     store.checkpoint(&scope, "finished", "")?;
     Ok(out)
-}
-
-fn idle(store: &mut beads::Store, id: &PolecatId, state: &str) -> Result<()> {
-    store.upsert_polecat(
-        &id.rig,
-        &id.name,
-        &beads::PolecatUpdate {
-            state: Some(state.to_owned()),
-            bead_id: Some(String::new()),
-            ..Default::default()
-        },
-    )?;
-    Ok(())
 }
 
 #[cfg(test)]
