@@ -14,12 +14,12 @@ fn submit(t: &Town, bead: &str, branch: &str) -> Value {
         &[
             "clone",
             "-q",
-            t.remote.to_str().unwrap(),
-            clone.to_str().unwrap(),
+            t.remote.to_str().expect("a UTF-8 path"),
+            clone.to_str().expect("a UTF-8 path"),
         ],
     );
     t.git(&clone, &["checkout", "-q", "-b", branch]);
-    std::fs::write(clone.join(format!("{bead}.txt")), "work\n").unwrap();
+    std::fs::write(clone.join(format!("{bead}.txt")), "work\n").expect("write a file");
     t.git(&clone, &["add", "."]);
     t.git(&clone, &["commit", "-q", "-m", bead]);
     t.git(&clone, &["push", "-q", "origin", branch]);
