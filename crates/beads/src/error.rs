@@ -29,6 +29,24 @@ pub enum Error {
     /// The operation conflicts with the issue's current state.
     #[error("{0}")]
     Conflict(String),
+    /// A named state transition of a merge request or polecat found the row in a state it
+    /// does not start from (another writer moved it first), or found no row at all. Nothing
+    /// was written.
+    #[error("cannot {action} {what} `{id}`: {}", transition_clause(*from, allowed))]
+    InvalidTransition {
+        /// `merge request` or `polecat`.
+        what: &'static str,
+        /// The row (`mr-12`, `gastown/nux`).
+        id: String,
+        /// The transition asked for (`retry`, `land`, …).
+        action: &'static str,
+        /// The state the row is in; `None` when there is no such row.
+        from: Option<&'static str>,
+        /// The state the transition would have moved it to.
+        to: &'static str,
+        /// The states the transition starts from, as words (`failed or conflict`).
+        allowed: String,
+    },
     /// Somebody else holds the issue.
     #[error("`{id}` is already claimed by `{by}`")]
     AlreadyClaimed { id: String, by: String },
@@ -85,6 +103,22 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+}
+
+fn transition_clause(from: Option<&str>, allowed: &str) -> String {
+    match from {
+        None => "it does not exist".to_owned(),
+        Some(from) => format!("it is {from}, not {allowed}"),
+    }
+}
+
+/// `a`, `a or b`, `a, b or c`: the states a transition starts from, for its error.
+pub(crate) fn either(words: &[&str]) -> String {
+    match words {
+        [] => "nothing".to_owned(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
     }
 }
 

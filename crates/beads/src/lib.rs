@@ -5,6 +5,7 @@
 //! - [`ids`]: minting, child ids and resolution of what a user types.
 //! - [`readiness`]: the materialized `is_blocked` flag and its from-scratch check.
 //! - [`ops`]: every operation, one module per concern.
+//! - [`state`]: the orchestrator's typed states (merge requests, polecats).
 //! - [`routes`]: which prefix new issues get, by where in a town `bd` runs.
 //!
 //! Only this crate speaks SQL. Callers pass a [`store::Context`] with the actor and a clock.
@@ -19,6 +20,7 @@ pub mod readiness;
 pub mod routes;
 mod row;
 pub mod schema;
+pub mod state;
 pub mod store;
 
 pub use error::{Error, Result};
@@ -27,8 +29,9 @@ pub use ops::convoy::{ConvoyStatus, Tracked};
 pub use ops::create::NewIssue;
 pub use ops::deps::Direction;
 pub use ops::jsonl::{ExportOptions, ImportReport};
-pub use ops::mr::{MergeRequest, NewMergeRequest, QueueStats, RefineryRun};
+pub use ops::mr::{Landing, MergeRequest, MrTransition, NewMergeRequest, QueueStats, RefineryRun};
 pub use ops::query::{Filter, Sort, Stats};
 pub use ops::update::{Changes, CloseOptions};
-pub use ops::work::{Admission, Polecat, PolecatUpdate};
+pub use ops::work::{Admission, Polecat, PolecatTransition, PolecatUpdate};
+pub use state::{MrState, PolecatState};
 pub use store::{Context, Store};

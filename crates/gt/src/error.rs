@@ -138,6 +138,24 @@ fn classify_store(err: &beads::Error) -> Option<Classified> {
         }
         beads::Error::NoStore { .. } => Classified::new(ErrorKind::User)
             .hint("run `gt install --force` to recreate the town's store"),
+        beads::Error::InvalidTransition { what, id, from, .. } => transition_hint(what, id, *from),
         _ => Classified::new(ErrorKind::User),
     })
+}
+
+/// What to do when a merge request or polecat is not in a state the command can move it from.
+fn transition_hint(what: &str, id: &str, from: Option<&str>) -> Classified {
+    let user = Classified::new(ErrorKind::User);
+    match (what, from) {
+        ("merge request", None) => user.hint("`gt mq list --all` shows every merge request"),
+        ("merge request", Some("testing")) => user.hint(format!(
+            "the refinery is testing {id}; wait for its pass to end (`gt mq status {id}`), \
+             or, if no refinery runs, the next one requeues it when it starts"
+        )),
+        ("merge request", Some(_)) => {
+            user.hint(format!("`gt mq status {id}` shows its state and why"))
+        }
+        ("polecat", _) => user.hint("`gt polecat list` shows each polecat's state"),
+        _ => user,
+    }
 }

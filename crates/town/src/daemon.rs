@@ -10,8 +10,8 @@
 //! Files under `<town>/daemon/`: `daemon.lock` (held by the running daemon for its whole life,
 //! so "already running" is a lock answer, never a guess from a pid), `daemon.pid`, the socket,
 //! `daemon.log` (rotated at start), and two sentinels. `shutdown` is written by `gt down`
-//! before it stops anything: the daemon exits when it sees it, and nothing restarts an agent
-//! while it exists (there is one shutdown authority). `estop` freezes supervision while every
+//! before it stops anything: while it exists no service starts or restarts an agent (there is
+//! one shutdown authority), and `gt down` stops the daemon last. `estop` freezes supervision while every
 //! agent is stopped with SIGSTOP (`gt estop`, lifted by `gt thaw`).
 
 use std::collections::BTreeMap;
@@ -203,11 +203,9 @@ pub fn run(town: &Town, opts: &Options) -> Result<(), DaemonError> {
     let mut fingerprint = settings_fingerprint(town);
     let tick = safety_tick(town);
     let mut services = start_services(town, opts, &tx, tick)?;
+    // The shutdown sentinel does not stop the daemon: its services stand still while it exists
+    // (nothing restarts an agent), and `gt down` stops the daemon last, by asking.
     loop {
-        if town.shutdown_sentinel().exists() {
-            tracing::info!("shutdown sentinel found; stopping");
-            break;
-        }
         match rx.recv_timeout(tick) {
             Ok(Msg::Poke { from }) => services.notify_except(from.as_deref()),
             Ok(Msg::Status(message)) => {

@@ -24,6 +24,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use beads::{MrState, PolecatState};
+
 use crate::layout::Town;
 use crate::rigctx::RigCtx;
 use crate::runtime::Runtimes;
@@ -81,7 +83,8 @@ pub fn judge(s: &Signals<'_>) -> Verdict {
         return Verdict::Fine;
     };
     let address = format!("{}/polecats/{}", p.rig, p.name);
-    let working = matches!(p.state.as_str(), "working" | "spawning");
+    // A `spawning` polecat belongs to the `gt sling` starting it; only a started one is judged.
+    let working = p.state == PolecatState::Working;
     let ours = bead.assignee == address && matches!(bead.status.as_str(), "hooked" | "in_progress");
     if !ours {
         // Closed, submitted, or re-slung to someone else: never redo it here.
@@ -92,8 +95,8 @@ pub fn judge(s: &Signals<'_>) -> Verdict {
         };
     }
     if let Some(mr) = s.latest_mr
-        && matches!(mr.state.as_str(), "failed" | "conflict")
-        && p.state == "idle"
+        && matches!(mr.state, MrState::Failed | MrState::Conflict)
+        && p.state == PolecatState::Idle
         && s.woken_for != Some(mr.id)
     {
         return Verdict::Wake { mr: mr.id };
@@ -172,7 +175,10 @@ impl Witness {
         let rig = self.ctx.name.clone();
         let holds = crate::lifecycle::holds(&self.store).unwrap_or_default();
         for p in self.store.polecats(Some(&rig))? {
-            if p.bead_id.is_empty() || p.state == "nuked" || crate::lifecycle::is_held(&holds, &p) {
+            if p.bead_id.is_empty()
+                || p.state == PolecatState::Nuked
+                || crate::lifecycle::is_held(&holds, &p)
+            {
                 self.watches.remove(&p.name);
                 continue;
             }
@@ -217,23 +223,12 @@ impl Witness {
                             .get(&p.runtime)
                             .send(&p.session, SENT_BACK_MESSAGE)
                             .is_ok();
-                    if delivered {
-                        self.store
-                            .polecat_transition(&rig, &p.name, "idle", "working")?;
-                    } else {
+                    if !delivered {
                         self.restart(&p)?;
                     }
                 }
                 Verdict::Release => {
-                    self.store.upsert_polecat(
-                        &rig,
-                        &p.name,
-                        &beads::PolecatUpdate {
-                            state: Some("idle".into()),
-                            bead_id: Some(String::new()),
-                            ..Default::default()
-                        },
-                    )?;
+                    self.store.finish_polecat(&rig, &p.name)?;
                 }
                 Verdict::Nudge => {
                     let sent = self
@@ -244,8 +239,11 @@ impl Witness {
                     if let Err(e) = sent {
                         tracing::warn!(polecat = %p.name, error = %e, "could not nudge");
                     }
+                    // The nudge shows in the pane; that is not the agent's progress.
+                    let pane = self.pane_hash(&p);
                     if let Some(w) = self.watches.get_mut(&p.name) {
                         w.nudged = true;
+                        w.pane = pane;
                     }
                 }
                 Verdict::Escalate => {
@@ -267,8 +265,7 @@ impl Witness {
                             ),
                             1,
                         )?;
-                        self.store
-                            .polecat_transition(&rig, &p.name, "working", "stuck")?;
+                        self.store.mark_polecat_stuck(&rig, &p.name)?;
                     }
                 }
                 Verdict::Fine => {}
@@ -288,20 +285,20 @@ impl Witness {
                 .unwrap_or(false)
     }
 
+    fn pane_hash(&self, p: &beads::Polecat) -> u64 {
+        self.starter
+            .runtimes
+            .get(&p.runtime)
+            .capture(&p.session)
+            .map(|text| hash(&text))
+            .unwrap_or(0)
+    }
+
     /// How long the agent has been quiet, and whether it was nudged since: progress is its
     /// pane's output changing or a heartbeat of its generation.
     fn progress(&mut self, p: &beads::Polecat, alive: bool) -> (Duration, bool) {
         let now = self.clock.now();
-        let pane = if alive {
-            self.starter
-                .runtimes
-                .get(&p.runtime)
-                .capture(&p.session)
-                .map(|text| hash(&text))
-                .unwrap_or(0)
-        } else {
-            0
-        };
+        let pane = if alive { self.pane_hash(p) } else { 0 };
         let heartbeat = heartbeat_of(&self.town, &p.session, p.generation);
         let watch = self.watches.entry(p.name.clone()).or_insert(Watch {
             generation: p.generation,
@@ -367,8 +364,7 @@ impl Witness {
                     ),
                     1,
                 )?;
-                self.store
-                    .polecat_transition(&p.rig, &p.name, &p.state, "stuck")?;
+                self.store.mark_polecat_stuck(&p.rig, &p.name)?;
             }
         }
         Ok(())
@@ -426,7 +422,7 @@ mod tests {
         beads::Polecat {
             rig: "r".into(),
             name: "nux".into(),
-            state: state.into(),
+            state: state.parse().unwrap(),
             generation: 1,
             bead_id: "r-1".into(),
             branch: "polecat/nux/r-1".into(),
@@ -458,7 +454,7 @@ mod tests {
             sha: String::new(),
             target: "main".into(),
             polecat: "r/polecats/nux".into(),
-            state: state.into(),
+            state: state.parse().unwrap(),
             priority: 2,
             retries: 0,
             merged_sha: String::new(),

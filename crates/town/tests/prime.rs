@@ -49,7 +49,6 @@ fn town(env: &TestEnv) -> (Town, Store, PolecatId, String) {
             "app",
             "nux",
             &PolecatUpdate {
-                state: Some("working".into()),
                 bead_id: Some(bead.clone()),
                 branch: Some(format!("polecat/nux/{bead}")),
                 ..Default::default()
@@ -95,9 +94,8 @@ fn a_failed_gate_shows_its_output_and_what_to_do() {
     assert_eq!(section(&prime(&town, &store, &id)), None, "queued");
 
     // What the refinery's `send_back` records.
-    store
-        .set_mr_state(mr.id, "failed", "gate `test` failed", "")
-        .unwrap();
+    store.start_testing_mr(mr.id).unwrap();
+    store.fail_mr(mr.id, "gate `test` failed").unwrap();
     store
         .add_comment(
             &bead,
@@ -141,9 +139,8 @@ fn a_conflict_shows_the_files_and_how_to_merge() {
     let env = TestEnv::new();
     let (town, mut store, id, bead) = town(&env);
     let old = submit(&mut store, &bead, SHA);
-    store
-        .set_mr_state(old.id, "failed", "gate `test` failed", "")
-        .unwrap();
+    store.start_testing_mr(old.id).unwrap();
+    store.fail_mr(old.id, "gate `test` failed").unwrap();
     store
         .add_comment(
             &bead,
@@ -154,11 +151,9 @@ fn a_conflict_shows_the_files_and_how_to_merge() {
     assert_eq!(mr.label(), "mr-2");
     // What the refinery's `conflict` records.
     store
-        .set_mr_state(
+        .conflict_mr(
             mr.id,
-            "conflict",
             "conflicts on shared.txt, src/lib.rs; resolution bead hq-zz1",
-            "",
         )
         .unwrap();
     store

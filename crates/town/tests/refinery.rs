@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use beads::{MergeRequest, NewIssue, NewMergeRequest, Store};
+use beads::{MergeRequest, MrState, NewIssue, NewMergeRequest, Store};
 use testkit::{GitFixture, TestEnv};
 use town::layout::{RigPaths, Town};
 use town::refinery::runner::{FIRST_RETRY, Runner, Step};
@@ -896,9 +896,7 @@ fn build_candidate(s: &Scenario<'_>, mrs: &[&MergeRequest]) -> String {
 fn checkpoint_landing(s: &mut Scenario<'_>, sha: &str, mrs: &[&MergeRequest]) {
     let scope = format!("refinery:{RIG}:landing");
     for mr in mrs {
-        s.store
-            .set_mr_state(mr.id, "testing", "in a batch", "")
-            .unwrap();
+        s.store.start_testing_mr(mr.id).unwrap();
     }
     s.store.checkpoint(&scope, "sha", sha).unwrap();
     let ids: Vec<String> = mrs.iter().map(|m| m.id.to_string()).collect();
@@ -915,9 +913,7 @@ fn recovery_finishes_a_landing_whose_push_happened_exactly_once() {
     let sha = build_candidate(&s, &[&a, &b]);
     checkpoint_landing(&mut s, &sha, &[&a, &b]);
     // c was in the batch behind them, also testing.
-    s.store
-        .set_mr_state(c.id, "testing", "in a batch", "")
-        .unwrap();
+    s.store.start_testing_mr(c.id).unwrap();
     // The push went out; then the refinery died.
     s.git(s.fx.clone_path(), ["push", "-q", "origin", "main"]);
 
@@ -1033,7 +1029,10 @@ fn a_refinery_killed_mid_gate_converges_on_restart() {
     let mut first = child().stdout(std::process::Stdio::null()).spawn().unwrap();
     testkit::wait_until(Duration::from_secs(60), || s.state.join("started").exists())
         .expect("the gate starts");
-    assert_eq!(s.store.mrs(Some(RIG), &["testing"]).unwrap().len(), 3);
+    assert_eq!(
+        s.store.mrs(Some(RIG), &[MrState::Testing]).unwrap().len(),
+        3
+    );
     first.kill().unwrap();
     first.wait().unwrap();
     // Were the orphaned gate still running, this would let it go on.
@@ -1053,7 +1052,7 @@ fn a_refinery_killed_mid_gate_converges_on_restart() {
     }
     assert!(
         s.store
-            .mrs(Some(RIG), &["testing", "queued"])
+            .mrs(Some(RIG), &[MrState::Testing, MrState::Queued])
             .unwrap()
             .is_empty()
     );

@@ -2,13 +2,13 @@
 //! `convoy` (id `hq-cv-…`) with a `tracks` edge to each bead it follows; it *lands* when every
 //! tracked bead has closed as merged, and that landing is recorded once.
 
-use rusqlite::OptionalExtension;
+use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::model::Issue;
 use crate::ops::{event, fetch, rehash};
-use crate::store::Store;
+use crate::store::{Store, WriteCtx};
 
 /// The id prefix of convoys (in the town's namespace).
 pub const CONVOY_PREFIX: &str = "hq-cv";
@@ -145,12 +145,7 @@ impl Store {
 
     /// The open convoys that track a bead.
     pub fn convoys_tracking(&self, bead: &str) -> Result<Vec<String>> {
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT d.issue_id FROM dependencies d JOIN issues c ON c.id = d.issue_id
-             WHERE d.depends_on_id = ?1 AND d.type = 'tracks' AND c.issue_type = 'convoy' ORDER BY 1",
-        )?;
-        let rows = stmt.query_map([bead], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        tracking_in_tx(self.conn(), bead)
     }
 
     /// Lands a convoy if every tracked bead has merged (closed as `merged`, or as needing no
@@ -159,33 +154,55 @@ impl Store {
     /// by hand. Returns whether this call landed it.
     pub fn land_convoy_if_complete(&mut self, convoy: &str) -> Result<bool> {
         let id = self.convoy_id(convoy)?;
-        self.write(|tx, w| {
-            let open: i64 = tx
-                .prepare_cached(
-                    "SELECT count(*) FROM dependencies d LEFT JOIN issues i ON i.id = d.depends_on_id
-                     WHERE d.issue_id = ?1 AND d.type = 'tracks' AND NOT (COALESCE(i.status, '') = 'closed' AND i.close_reason IN ('merged', 'no-changes', 'no-change'))",
-                )?
-                .query_row([&id], |r| r.get(0))?;
-            let total: i64 = tx
-                .prepare_cached("SELECT count(*) FROM dependencies WHERE issue_id = ?1 AND type = 'tracks'")?
-                .query_row([&id], |r| r.get(0))?;
-            if open > 0 || total == 0 {
-                return Ok(false);
-            }
-            let inserted = tx
-                .prepare_cached("INSERT OR IGNORE INTO convoy_landings (convoy_id, landed_at) VALUES (?1, ?2)")?
-                .execute([&id, w.now])?;
-            if inserted == 0 {
-                return Ok(false);
-            }
-            tx.prepare_cached(
-                "UPDATE issues SET status = 'closed', closed_at = ?2, close_reason = 'landed', updated_at = ?2
-                 WHERE id = ?1 AND status != 'closed'",
-            )?
-            .execute([&id, w.now])?;
-            event(tx, w, &id, "convoy_landed", None, Some("closed"), None)?;
-            rehash(tx, &id)?;
-            Ok(true)
-        })
+        self.write(|tx, w| land_if_complete_in_tx(tx, w, &id))
     }
+}
+
+/// The convoys that track a bead.
+pub(crate) fn tracking_in_tx(conn: &Connection, bead: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.issue_id FROM dependencies d JOIN issues c ON c.id = d.issue_id
+         WHERE d.depends_on_id = ?1 AND d.type = 'tracks' AND c.issue_type = 'convoy' ORDER BY 1",
+    )?;
+    let rows = stmt.query_map([bead], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// [`Store::land_convoy_if_complete`] inside a caller's transaction (`id` is a convoy's).
+pub(crate) fn land_if_complete_in_tx(tx: &Connection, w: &WriteCtx<'_>, id: &str) -> Result<bool> {
+    let open: i64 = tx
+        .prepare_cached(
+            "SELECT count(*) FROM dependencies d LEFT JOIN issues i ON i.id = d.depends_on_id
+             WHERE d.issue_id = ?1 AND d.type = 'tracks' AND NOT (COALESCE(i.status, '') = 'closed' AND i.close_reason IN ('merged', 'no-changes', 'no-change'))",
+        )?
+        .query_row([id], |r| r.get(0))?;
+    let total: i64 = tx
+        .prepare_cached(
+            "SELECT count(*) FROM dependencies WHERE issue_id = ?1 AND type = 'tracks'",
+        )?
+        .query_row([id], |r| r.get(0))?;
+    if open > 0 || total == 0 {
+        return Ok(false);
+    }
+    let inserted = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO convoy_landings (convoy_id, landed_at) VALUES (?1, ?2)",
+        )?
+        .execute([id, w.now])?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+    tx.prepare_cached(
+        "UPDATE issues SET status = 'closed', closed_at = ?2, close_reason = 'landed', updated_at = ?2
+         WHERE id = ?1 AND status != 'closed'",
+    )?
+    .execute([id, w.now])?;
+    event(tx, w, id, "convoy_landed", None, Some("closed"), None)?;
+    crate::readiness::refresh(
+        tx,
+        w.settings,
+        crate::readiness::seeds_for_status_change(tx, id)?,
+    )?;
+    rehash(tx, id)?;
+    Ok(true)
 }

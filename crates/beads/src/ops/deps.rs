@@ -542,24 +542,7 @@ impl Store {
         if text.trim().is_empty() {
             return Err(Error::invalid("comment", "the comment text is empty"));
         }
-        self.write(|tx, w| {
-            let n: i64 = tx.query_row(
-                "SELECT count(*) FROM comments WHERE issue_id = ?1",
-                [&id],
-                |r| r.get(0),
-            )?;
-            let comment = Comment {
-                id: comment_id(&id, w.now, w.actor, text, n),
-                issue_id: id.clone(),
-                author: w.actor.to_owned(),
-                text: text.to_owned(),
-                created_at: w.now.to_owned(),
-            };
-            insert_comment(tx, &comment)?;
-            event(tx, w, &id, "commented", None, None, Some(text))?;
-            touch(tx, &id, w)?;
-            Ok(comment)
-        })
+        self.write(|tx, w| comment_in_tx(tx, w, &id, text))
     }
 
     /// An issue's comments, oldest first.
@@ -567,6 +550,31 @@ impl Store {
         let id = self.resolve(issue)?;
         comments_of(self.conn(), &id)
     }
+}
+
+/// Adds a comment to issue `id` (exact) inside a caller's transaction.
+pub(crate) fn comment_in_tx(
+    tx: &Connection,
+    w: &WriteCtx<'_>,
+    id: &str,
+    text: &str,
+) -> Result<Comment> {
+    let n: i64 = tx.query_row(
+        "SELECT count(*) FROM comments WHERE issue_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    let comment = Comment {
+        id: comment_id(id, w.now, w.actor, text, n),
+        issue_id: id.to_owned(),
+        author: w.actor.to_owned(),
+        text: text.to_owned(),
+        created_at: w.now.to_owned(),
+    };
+    insert_comment(tx, &comment)?;
+    event(tx, w, id, "commented", None, None, Some(text))?;
+    touch(tx, id, w)?;
+    Ok(comment)
 }
 
 /// Bumps `updated_at` and the content hash after a change to an issue's relations.

@@ -299,20 +299,45 @@ impl Store {
             "SELECT id, issue_id, event_type, actor, old_value, new_value, comment, created_at FROM events
              WHERE issue_id = ?1 ORDER BY id",
         )?;
-        let rows = stmt.query_map([&id], |r| {
-            Ok(Event {
-                id: r.get(0)?,
-                issue_id: r.get(1)?,
-                event_type: r.get(2)?,
-                actor: r.get(3)?,
-                old_value: r.get(4)?,
-                new_value: r.get(5)?,
-                comment: r.get(6)?,
-                created_at: r.get(7)?,
-            })
-        })?;
+        let rows = stmt.query_map([&id], event_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    /// Up to `limit` events with an id greater than `cursor`, in id order: what changed since a
+    /// reader last looked (pass the last id it saw; 0 for everything). Every write commits its
+    /// events under the store's one write lock, and ids only grow (`AUTOINCREMENT`), so a reader
+    /// that saw id `n` has seen every committed event below it.
+    pub fn events_after(&self, cursor: i64, limit: usize) -> Result<Vec<Event>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id, issue_id, event_type, actor, old_value, new_value, comment, created_at FROM events
+             WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(rusqlite::params![cursor, limit], event_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The id of the newest event (0 when there is none): a cursor for
+    /// [`Store::events_after`] that skips the past.
+    pub fn last_event_id(&self) -> Result<i64> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT COALESCE(max(id), 0) FROM events")?
+            .query_row([], |r| r.get(0))?)
+    }
+}
+
+fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        id: r.get(0)?,
+        issue_id: r.get(1)?,
+        event_type: r.get(2)?,
+        actor: r.get(3)?,
+        old_value: r.get(4)?,
+        new_value: r.get(5)?,
+        comment: r.get(6)?,
+        created_at: r.get(7)?,
+    })
 }
 
 /// Keeps `bd sql` from changing what the store is, with SQLite's authorizer.

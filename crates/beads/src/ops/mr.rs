@@ -3,25 +3,110 @@
 //! Lifecycle: queued → testing → merged | conflict | failed; any open one becomes superseded
 //! when a newer one for the same bead arrives, or rejected by hand. A request is unique on
 //! (branch, SHA): submitting the same commit twice returns the first.
+//!
+//! Every state change is one of the named transitions of [`MrTransition`], a compare-and-set
+//! (`UPDATE … WHERE id = ? AND state IN (…)`) that writes one `mr_*` event on the request's
+//! bead and fails with [`Error::InvalidTransition`] when another writer moved the request
+//! first. The CLI, the refinery and anything else that moves requests share these rules.
 
-use rusqlite::{OptionalExtension, Row};
+use rusqlite::{Connection, OptionalExtension, Row};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::store::Store;
+use crate::ops::update::CloseOptions;
+pub use crate::state::MrState;
+use crate::store::{Store, WriteCtx};
 
-/// Every merge-request state.
-pub const MR_STATES: &[&str] = &[
-    "queued",
-    "testing",
-    "merged",
-    "conflict",
-    "failed",
-    "superseded",
-    "rejected",
-];
+/// A named change of a merge request's state: where it may start and where it goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MrTransition {
+    /// The refinery put a queued request in a batch: queued → testing.
+    StartTesting,
+    /// A tested request goes back to the queue without counting a retry (behind a failing
+    /// change, the target moved, the refinery restarted): testing → queued.
+    Requeue,
+    /// A failed or conflicted request goes back to the queue (by hand): → queued, `retries + 1`.
+    Retry,
+    /// Taken out of the queue, by hand or because it cannot be merged at all. A request being
+    /// tested cannot be rejected: the refinery may be pushing it right now.
+    Reject,
+    /// A newer submission (or the bead's closing) replaced it.
+    Supersede,
+    /// It failed a gate: testing → failed.
+    Fail,
+    /// Its pre-check found conflicts with the target: queued → conflict.
+    Conflict,
+    /// It reached the target: testing → merged (only through [`Store::land_mrs`]).
+    Land,
+}
+
+impl MrTransition {
+    /// The states this transition starts from.
+    pub fn allowed_from(self) -> &'static [MrState] {
+        use MrState as S;
+        match self {
+            Self::StartTesting | Self::Conflict => &[S::Queued],
+            Self::Requeue | Self::Fail | Self::Land => &[S::Testing],
+            Self::Retry => &[S::Failed, S::Conflict],
+            Self::Reject | Self::Supersede => &[S::Queued, S::Conflict, S::Failed],
+        }
+    }
+
+    /// The state it moves to.
+    pub fn to(self) -> MrState {
+        match self {
+            Self::StartTesting => MrState::Testing,
+            Self::Requeue | Self::Retry => MrState::Queued,
+            Self::Reject => MrState::Rejected,
+            Self::Supersede => MrState::Superseded,
+            Self::Fail => MrState::Failed,
+            Self::Conflict => MrState::Conflict,
+            Self::Land => MrState::Merged,
+        }
+    }
+
+    /// Whether a request in `state` may take this transition.
+    pub fn applies_to(self, state: MrState) -> bool {
+        self.allowed_from().contains(&state)
+    }
+
+    /// The verb, for errors (`cannot retry merge request mr-3`).
+    pub fn action(self) -> &'static str {
+        match self {
+            Self::StartTesting => "start testing",
+            Self::Requeue => "requeue",
+            Self::Retry => "retry",
+            Self::Reject => "reject",
+            Self::Supersede => "supersede",
+            Self::Fail => "fail",
+            Self::Conflict => "mark as conflicting",
+            Self::Land => "land",
+        }
+    }
+
+    /// The `events` row's type.
+    pub fn event_type(self) -> &'static str {
+        match self {
+            Self::StartTesting => "mr_testing",
+            Self::Requeue => "mr_requeued",
+            Self::Retry => "mr_retried",
+            Self::Reject => "mr_rejected",
+            Self::Supersede => "mr_superseded",
+            Self::Fail => "mr_failed",
+            Self::Conflict => "mr_conflict",
+            Self::Land => "mr_merged",
+        }
+    }
+
+    fn counts_as_retry(self) -> bool {
+        self == Self::Retry
+    }
+}
+
+/// Every merge-request state, as stored.
+pub const MR_STATES: &[MrState] = MrState::ALL;
 /// States still waiting to land.
-pub const MR_OPEN_STATES: &[&str] = &["queued", "testing", "conflict", "failed"];
+pub const MR_OPEN_STATES: &[MrState] = MrState::OPEN;
 
 /// A merge request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -33,7 +118,7 @@ pub struct MergeRequest {
     pub sha: String,
     pub target: String,
     pub polecat: String,
-    pub state: String,
+    pub state: MrState,
     pub priority: i64,
     pub retries: i64,
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -103,11 +188,16 @@ impl Store {
             if let Some(existing) = tx.prepare_cached(&find)?.query_row([&new.branch, &new.sha], mr_from_row).optional()? {
                 return Ok((existing, false));
             }
-            tx.prepare_cached(
-                "UPDATE merge_requests SET state = 'superseded', reason = 'superseded by a newer submission', updated_at = ?2
-                 WHERE bead_id = ?1 AND state IN ('queued', 'conflict', 'failed')",
-            )?
-            .execute([&new.bead_id, w.now])?;
+            let older: Vec<i64> = tx
+                .prepare_cached(&format!(
+                    "SELECT id FROM merge_requests WHERE bead_id = ?1 AND state IN ({}) ORDER BY id",
+                    crate::state::sql_list(MrTransition::Supersede.allowed_from())
+                ))?
+                .query_map([&new.bead_id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            for id in older {
+                move_in_tx(tx, w, id, MrTransition::Supersede, "superseded by a newer submission", "")?;
+            }
             tx.prepare_cached(
                 "INSERT INTO merge_requests (rig, bead_id, branch, sha, target, polecat, state, priority, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?8)",
@@ -133,8 +223,8 @@ impl Store {
     }
 
     /// Merge requests of a rig (or all), optionally in some states, oldest first.
-    pub fn mrs(&self, rig: Option<&str>, states: &[&str]) -> Result<Vec<MergeRequest>> {
-        let states_json = serde_json::to_string(states).expect("strings serialize");
+    pub fn mrs(&self, rig: Option<&str>, states: &[MrState]) -> Result<Vec<MergeRequest>> {
+        let states_json = serde_json::to_string(states).expect("states serialize");
         let sql = format!(
             "SELECT {MR_COLUMNS} FROM merge_requests WHERE (?1 IS NULL OR rig = ?1)
              AND (?2 = '[]' OR state IN (SELECT value FROM json_each(?2))) ORDER BY id"
@@ -144,39 +234,178 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Moves a merge request to `state`, recording why (and the landed SHA when merged). Sending
-    /// a failed or conflicted request back to the queue counts as a retry; requeueing one that
-    /// was only waiting in a batch does not.
-    pub fn set_mr_state(
-        &mut self,
-        id: i64,
-        state: &str,
-        reason: &str,
-        merged_sha: &str,
-    ) -> Result<MergeRequest> {
-        if !MR_STATES.contains(&state) {
-            return Err(Error::invalid(
-                "merge request state",
-                format!("`{state}` is not one of {}", MR_STATES.join(", ")),
-            ));
-        }
+    /// Puts a queued request in the batch being tested (queued → testing).
+    pub fn start_testing_mr(&mut self, id: i64) -> Result<MergeRequest> {
+        self.move_mr(id, MrTransition::StartTesting, "in a batch")
+    }
+
+    /// Sends a request being tested back to the queue, not counting a retry
+    /// (testing → queued).
+    pub fn requeue_mr(&mut self, id: i64, reason: &str) -> Result<MergeRequest> {
+        self.move_mr(id, MrTransition::Requeue, reason)
+    }
+
+    /// Sends a failed or conflicted request back to the queue, counting a retry.
+    pub fn retry_mr(&mut self, id: i64, reason: &str) -> Result<MergeRequest> {
+        self.move_mr(id, MrTransition::Retry, reason)
+    }
+
+    /// Takes a queued, conflicted or failed request out of the queue for good.
+    pub fn reject_mr(&mut self, id: i64, reason: &str) -> Result<MergeRequest> {
+        self.move_mr(id, MrTransition::Reject, reason)
+    }
+
+    /// Marks a queued, conflicted or failed request replaced (its bead closed, say).
+    pub fn supersede_mr(&mut self, id: i64, reason: &str) -> Result<MergeRequest> {
+        self.move_mr(id, MrTransition::Supersede, reason)
+    }
+
+    /// Records that a request being tested failed a gate (testing → failed).
+    pub fn fail_mr(&mut self, id: i64, reason: &str) -> Result<MergeRequest> {
+        self.move_mr(id, MrTransition::Fail, reason)
+    }
+
+    /// Records that a queued request conflicts with the target (queued → conflict).
+    pub fn conflict_mr(&mut self, id: i64, reason: &str) -> Result<MergeRequest> {
+        self.move_mr(id, MrTransition::Conflict, reason)
+    }
+
+    fn move_mr(&mut self, id: i64, t: MrTransition, reason: &str) -> Result<MergeRequest> {
+        debug_assert!(t != MrTransition::Land, "landing goes through land_mrs");
+        self.write(|tx, w| move_in_tx(tx, w, id, t, reason, ""))
+    }
+
+    /// Records that `landing.sha` reached `landing.target` with the requests `landing.ids`, in
+    /// one transaction: each request merged (testing → merged; one already merged is left as
+    /// it is, so a restart may run this again), its bead closed as `merged` with a comment
+    /// saying where it landed (unless it is closed already, or gone), and every convoy tracking
+    /// one of the beads landed if it is now complete. If any request is in another state,
+    /// nothing is written ([`Error::InvalidTransition`]). Returns the requests as they are now,
+    /// in `ids` order.
+    pub fn land_mrs(&mut self, landing: &Landing<'_>) -> Result<Vec<MergeRequest>> {
         self.write(|tx, w| {
-            let n = tx
-                .prepare_cached(
-                    "UPDATE merge_requests SET state = ?2, reason = ?3, merged_sha = CASE WHEN ?4 = '' THEN merged_sha ELSE ?4 END,
-                     retries = retries + (CASE WHEN ?2 = 'queued' AND state IN ('failed', 'conflict') THEN 1 ELSE 0 END), updated_at = ?5
-                     WHERE id = ?1",
-                )?
-                .execute(rusqlite::params![id, state, reason, merged_sha, w.now])?;
-            if n == 0 {
-                return Err(Error::NotFound { id: format!("mr-{id}") });
+            let mut landed = Vec::with_capacity(landing.ids.len());
+            let mut convoys = Vec::new();
+            for &id in landing.ids {
+                let mr = match get_in_tx(tx, id)? {
+                    Some(mr) if mr.state == MrState::Merged => mr,
+                    _ => {
+                        let reason = format!("landed on {}", landing.target);
+                        move_in_tx(tx, w, id, MrTransition::Land, &reason, landing.sha)?
+                    }
+                };
+                let open = tx
+                    .prepare_cached("SELECT status != 'closed' FROM issues WHERE id = ?1")?
+                    .query_row([&mr.bead_id], |r| r.get::<_, bool>(0))
+                    .optional()?;
+                if open == Some(true) {
+                    let close = CloseOptions {
+                        reason: "merged".into(),
+                        force: true,
+                        ..Default::default()
+                    };
+                    crate::ops::update::close_in_tx(tx, w, &mr.bead_id, &close)?;
+                    let short = &landing.sha[..landing.sha.len().min(12)];
+                    let note = format!(
+                        "Landed on `{}` as {short} ({}).",
+                        landing.target,
+                        mr.label()
+                    );
+                    crate::ops::deps::comment_in_tx(tx, w, &mr.bead_id, &note)?;
+                }
+                for convoy in crate::ops::convoy::tracking_in_tx(tx, &mr.bead_id)? {
+                    if !convoys.contains(&convoy) {
+                        convoys.push(convoy);
+                    }
+                }
+                landed.push(mr);
             }
-            let sql = format!("SELECT {MR_COLUMNS} FROM merge_requests WHERE id = ?1");
-            let mr = tx.prepare_cached(&sql)?.query_row([id], mr_from_row)?;
-            crate::ops::event(tx, w, &mr.bead_id, "mr_state", None, Some(state), Some(&format!("mr-{id}: {reason}")))?;
-            Ok(mr)
+            for convoy in convoys {
+                crate::ops::convoy::land_if_complete_in_tx(tx, w, &convoy)?;
+            }
+            Ok(landed)
         })
     }
+}
+
+/// What reached the target: [`Store::land_mrs`].
+#[derive(Debug, Clone, Copy)]
+pub struct Landing<'a> {
+    /// The requests, in landing order.
+    pub ids: &'a [i64],
+    /// The SHA the target moved to.
+    pub sha: &'a str,
+    /// The target branch.
+    pub target: &'a str,
+}
+
+fn get_in_tx(tx: &Connection, id: i64) -> Result<Option<MergeRequest>> {
+    let sql = format!("SELECT {MR_COLUMNS} FROM merge_requests WHERE id = ?1");
+    Ok(tx
+        .prepare_cached(&sql)?
+        .query_row([id], mr_from_row)
+        .optional()?)
+}
+
+/// One transition as a compare-and-set: moves request `id` if it is in one of the
+/// transition's starting states, recording why (and the landed SHA when merged) and one event
+/// on its bead; otherwise fails naming the state it is in.
+fn move_in_tx(
+    tx: &Connection,
+    w: &WriteCtx<'_>,
+    id: i64,
+    t: MrTransition,
+    reason: &str,
+    merged_sha: &str,
+) -> Result<MergeRequest> {
+    let to = t.to();
+    let sql = format!(
+        "UPDATE merge_requests SET state = ?2, reason = ?3, merged_sha = CASE WHEN ?4 = '' THEN merged_sha ELSE ?4 END,
+         retries = retries + ?5, updated_at = ?6
+         WHERE id = ?1 AND state IN ({}) RETURNING {MR_COLUMNS}",
+        crate::state::sql_list(t.allowed_from())
+    );
+    // The state it leaves, read under the same write lock as the update.
+    let from = get_in_tx(tx, id)?.map(|mr| mr.state);
+    let moved = tx
+        .prepare_cached(&sql)?
+        .query_row(
+            rusqlite::params![
+                id,
+                to,
+                reason,
+                merged_sha,
+                i64::from(t.counts_as_retry()),
+                w.now
+            ],
+            mr_from_row,
+        )
+        .optional()?;
+    let Some(mr) = moved else {
+        return Err(Error::InvalidTransition {
+            what: "merge request",
+            id: format!("mr-{id}"),
+            action: t.action(),
+            from: from.map(MrState::as_str),
+            to: to.as_str(),
+            allowed: crate::error::either(
+                &t.allowed_from()
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+        });
+    };
+    crate::ops::event(
+        tx,
+        w,
+        &mr.bead_id,
+        t.event_type(),
+        from.map(MrState::as_str),
+        Some(to.as_str()),
+        Some(&format!("mr-{id}: {reason}")),
+    )?;
+    Ok(mr)
 }
 
 #[cfg(test)]

@@ -278,7 +278,12 @@ fn update_in_tx(
     rehash(tx, id)
 }
 
-fn close_in_tx(tx: &Connection, w: &WriteCtx<'_>, id: &str, opts: &CloseOptions) -> Result<Issue> {
+pub(crate) fn close_in_tx(
+    tx: &Connection,
+    w: &WriteCtx<'_>,
+    id: &str,
+    opts: &CloseOptions,
+) -> Result<Issue> {
     let old = fetch(tx, id)?;
     if old.status == "closed" {
         return Ok(old);

@@ -3,22 +3,77 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{OptionalExtension, Row};
+use rusqlite::{Connection, OptionalExtension, Row};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::store::Store;
+pub use crate::state::PolecatState;
+use crate::store::{Store, WriteCtx};
 
-/// A polecat's lifecycle: spawning → working → idle (↔ working) → nuked; stuck when it asked
-/// for help.
-pub const POLECAT_STATES: &[&str] = &["spawning", "working", "idle", "stuck", "nuked"];
+/// A polecat's lifecycle: spawning → working → idle (→ spawning again) → nuked; stuck when it
+/// asked for help.
+pub const POLECAT_STATES: &[PolecatState] = PolecatState::ALL;
+
+/// A named change of a polecat's state, besides admission ([`Store::admit_polecat`]) and the
+/// undo of one ([`Store::restore_polecat`]): where it may start and where it goes. Each is a
+/// compare-and-set that writes one `polecat_*` event and fails with
+/// [`Error::InvalidTransition`] when the polecat is elsewhere (or gone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolecatTransition {
+    /// Its agent started: spawning → working.
+    MarkWorking,
+    /// Its agent finished (`gt done`: submitted, no change, deferred): → idle with no bead.
+    /// Idle already is allowed, so a resumed `gt done` can run it again.
+    Finish,
+    /// Its agent asked for help (`gt done --status escalated`): → stuck.
+    MarkStuck,
+}
+
+impl PolecatTransition {
+    /// The states this transition starts from.
+    pub fn allowed_from(self) -> &'static [PolecatState] {
+        use PolecatState as S;
+        match self {
+            Self::MarkWorking => &[S::Spawning],
+            Self::Finish => &[S::Spawning, S::Working, S::Stuck, S::Idle],
+            Self::MarkStuck => &[S::Spawning, S::Working, S::Stuck],
+        }
+    }
+
+    /// The state it moves to.
+    pub fn to(self) -> PolecatState {
+        match self {
+            Self::MarkWorking => PolecatState::Working,
+            Self::Finish => PolecatState::Idle,
+            Self::MarkStuck => PolecatState::Stuck,
+        }
+    }
+
+    /// The verb, for errors.
+    pub fn action(self) -> &'static str {
+        match self {
+            Self::MarkWorking => "mark working",
+            Self::Finish => "finish",
+            Self::MarkStuck => "mark stuck",
+        }
+    }
+
+    /// The `events` row's type.
+    pub fn event_type(self) -> &'static str {
+        match self {
+            Self::MarkWorking => "polecat_working",
+            Self::Finish => "polecat_idle",
+            Self::MarkStuck => "polecat_stuck",
+        }
+    }
+}
 
 /// A polecat: one worker with its worktree, branch and agent session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Polecat {
     pub rig: String,
     pub name: String,
-    pub state: String,
+    pub state: PolecatState,
     /// Bumped on every spawn, so messages from an older session can be told apart.
     pub generation: i64,
     /// The hooked bead (empty when idle).
@@ -54,10 +109,10 @@ fn polecat_from_row(r: &Row<'_>) -> rusqlite::Result<Polecat> {
     })
 }
 
-/// Fields to set on a polecat; `None` keeps the stored value.
+/// Fields to set on a polecat; `None` keeps the stored value. The state is not among them:
+/// it changes only through the named transitions.
 #[derive(Debug, Clone, Default)]
 pub struct PolecatUpdate {
-    pub state: Option<String>,
     pub bead_id: Option<String>,
     pub branch: Option<String>,
     pub worktree: Option<String>,
@@ -104,7 +159,8 @@ impl Store {
             let holds_bead = before.as_ref().is_some_and(|p| p.bead_id == bead);
             if let Some(p) = &before
                 && !holds_bead
-                && !(matches!(p.state.as_str(), "idle" | "nuked") && p.bead_id.is_empty())
+                && !(matches!(p.state, PolecatState::Idle | PolecatState::Nuked)
+                    && p.bead_id.is_empty())
             {
                 return Ok(Admission::Taken(p.clone()));
             }
@@ -125,7 +181,7 @@ impl Store {
             )?
             .execute([rig, name, bead, w.now])?;
             let from = before.as_ref().map(|p| p.state.as_str());
-            crate::ops::event(tx, w, &format!("polecat:{rig}/{name}"), "polecat_updated", from, Some("spawning"), None)?;
+            crate::ops::event(tx, w, &polecat_key(rig, name), "polecat_spawning", from, Some("spawning"), None)?;
             Ok(Admission::Admitted { before })
         })
     }
@@ -161,19 +217,11 @@ impl Store {
             if n > 0 {
                 let to = before.map(|p| p.state.as_str());
                 let kind = if before.is_some() {
-                    "polecat_updated"
+                    "polecat_restored"
                 } else {
                     "polecat_removed"
                 };
-                crate::ops::event(
-                    tx,
-                    w,
-                    &format!("polecat:{rig}/{name}"),
-                    kind,
-                    None,
-                    to,
-                    None,
-                )?;
+                crate::ops::event(tx, w, &polecat_key(rig, name), kind, None, to, None)?;
             }
             Ok(n > 0)
         })
@@ -203,7 +251,10 @@ impl Store {
     pub fn working_polecats(&self) -> Result<i64> {
         Ok(self
             .conn()
-            .prepare_cached("SELECT count(*) FROM polecats WHERE state IN ('spawning', 'working')")?
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM polecats WHERE state IN ({})",
+                crate::state::sql_list(PolecatState::BUSY)
+            ))?
             .query_row([], |r| r.get(0))?)
     }
 
@@ -214,14 +265,6 @@ impl Store {
         name: &str,
         update: &PolecatUpdate,
     ) -> Result<Polecat> {
-        if let Some(state) = &update.state
-            && !POLECAT_STATES.contains(&state.as_str())
-        {
-            return Err(Error::invalid(
-                "polecat state",
-                format!("`{state}` is not one of {}", POLECAT_STATES.join(", ")),
-            ));
-        }
         self.write(|tx, w| {
             tx.prepare_cached(
                 "INSERT INTO polecats (rig, name, state, created_at, updated_at) VALUES (?1, ?2, 'spawning', ?3, ?3)
@@ -230,16 +273,15 @@ impl Store {
             .execute([rig, name, w.now])?;
             tx.prepare_cached(
                 "UPDATE polecats SET
-                    state = COALESCE(?3, state), bead_id = COALESCE(?4, bead_id), branch = COALESCE(?5, branch),
-                    worktree = COALESCE(?6, worktree), session = COALESCE(?7, session), agent = COALESCE(?8, agent),
-                    runtime = COALESCE(?9, runtime), pid = CASE WHEN ?10 THEN ?11 ELSE pid END,
-                    generation = generation + ?12, updated_at = ?13
+                    bead_id = COALESCE(?3, bead_id), branch = COALESCE(?4, branch),
+                    worktree = COALESCE(?5, worktree), session = COALESCE(?6, session), agent = COALESCE(?7, agent),
+                    runtime = COALESCE(?8, runtime), pid = CASE WHEN ?9 THEN ?10 ELSE pid END,
+                    generation = generation + ?11, updated_at = ?12
                  WHERE rig = ?1 AND name = ?2",
             )?
             .execute(rusqlite::params![
                 rig,
                 name,
-                update.state,
                 update.bead_id,
                 update.branch,
                 update.worktree,
@@ -251,36 +293,27 @@ impl Store {
                 i64::from(update.new_generation),
                 w.now
             ])?;
-            crate::ops::event(tx, w, &format!("polecat:{rig}/{name}"), "polecat_updated", None, update.state.as_deref(), None)?;
+            crate::ops::event(tx, w, &polecat_key(rig, name), "polecat_updated", None, None, None)?;
             let sql = format!("SELECT {POLECAT_COLUMNS} FROM polecats WHERE rig = ?1 AND name = ?2");
             Ok(tx.prepare_cached(&sql)?.query_row([rig, name], polecat_from_row)?)
         })
     }
 
-    /// Moves a polecat from state `from` to `to` (a compare-and-swap): false if it was in
-    /// another state, for example because its agent already finished.
-    pub fn polecat_transition(
-        &mut self,
-        rig: &str,
-        name: &str,
-        from: &str,
-        to: &str,
-    ) -> Result<bool> {
-        if !POLECAT_STATES.contains(&to) {
-            return Err(Error::invalid(
-                "polecat state",
-                format!("`{to}` is not one of {}", POLECAT_STATES.join(", ")),
-            ));
-        }
-        self.write(|tx, w| {
-            let n = tx
-                .prepare_cached("UPDATE polecats SET state = ?4, updated_at = ?5 WHERE rig = ?1 AND name = ?2 AND state = ?3")?
-                .execute([rig, name, from, to, w.now])?;
-            if n > 0 {
-                crate::ops::event(tx, w, &format!("polecat:{rig}/{name}"), "polecat_updated", Some(from), Some(to), None)?;
-            }
-            Ok(n > 0)
-        })
+    /// Its agent started: spawning → working. Fails if the polecat is elsewhere (its agent
+    /// already finished, say).
+    pub fn mark_polecat_working(&mut self, rig: &str, name: &str) -> Result<Polecat> {
+        self.write(|tx, w| move_polecat_in_tx(tx, w, rig, name, PolecatTransition::MarkWorking))
+    }
+
+    /// Its agent finished: → idle, holding no bead (from spawning, working, stuck, or idle
+    /// already).
+    pub fn finish_polecat(&mut self, rig: &str, name: &str) -> Result<Polecat> {
+        self.write(|tx, w| move_polecat_in_tx(tx, w, rig, name, PolecatTransition::Finish))
+    }
+
+    /// Its agent asked for help: → stuck, keeping its bead.
+    pub fn mark_polecat_stuck(&mut self, rig: &str, name: &str) -> Result<Polecat> {
+        self.write(|tx, w| move_polecat_in_tx(tx, w, rig, name, PolecatTransition::MarkStuck))
     }
 
     /// Forgets a polecat (after its worktree and session are gone).
@@ -293,7 +326,7 @@ impl Store {
                 crate::ops::event(
                     tx,
                     w,
-                    &format!("polecat:{rig}/{name}"),
+                    &polecat_key(rig, name),
                     "polecat_removed",
                     None,
                     None,
@@ -357,4 +390,64 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// The `events.issue_id` of a polecat's events.
+fn polecat_key(rig: &str, name: &str) -> String {
+    format!("polecat:{rig}/{name}")
+}
+
+/// One polecat transition as a compare-and-set, with its event.
+fn move_polecat_in_tx(
+    tx: &Connection,
+    w: &WriteCtx<'_>,
+    rig: &str,
+    name: &str,
+    t: PolecatTransition,
+) -> Result<Polecat> {
+    let get = format!("SELECT {POLECAT_COLUMNS} FROM polecats WHERE rig = ?1 AND name = ?2");
+    let from = tx
+        .prepare_cached(&get)?
+        .query_row([rig, name], polecat_from_row)
+        .optional()?
+        .map(|p| p.state);
+    let to = t.to();
+    // Finishing lets go of the bead; the other transitions keep it.
+    let sql = format!(
+        "UPDATE polecats SET state = ?3, bead_id = CASE WHEN ?4 THEN '' ELSE bead_id END, updated_at = ?5
+         WHERE rig = ?1 AND name = ?2 AND state IN ({}) RETURNING {POLECAT_COLUMNS}",
+        crate::state::sql_list(t.allowed_from())
+    );
+    let moved = tx
+        .prepare_cached(&sql)?
+        .query_row(
+            rusqlite::params![rig, name, to, t == PolecatTransition::Finish, w.now],
+            polecat_from_row,
+        )
+        .optional()?;
+    let Some(polecat) = moved else {
+        return Err(Error::InvalidTransition {
+            what: "polecat",
+            id: format!("{rig}/{name}"),
+            action: t.action(),
+            from: from.map(PolecatState::as_str),
+            to: to.as_str(),
+            allowed: crate::error::either(
+                &t.allowed_from()
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+        });
+    };
+    crate::ops::event(
+        tx,
+        w,
+        &polecat_key(rig, name),
+        t.event_type(),
+        from.map(PolecatState::as_str),
+        Some(to.as_str()),
+        None,
+    )?;
+    Ok(polecat)
 }

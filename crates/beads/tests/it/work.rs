@@ -1,63 +1,115 @@
 //! The work loop's typed state: polecats, the respawn breaker, checkpoints, merge requests
 //! and convoys.
 
-use beads::{NewMergeRequest, PolecatUpdate};
+use std::sync::{Arc, Barrier};
 
-use crate::{assert_no_drift, fresh, task};
+use beads::{
+    Admission, Error, Landing, MergeRequest, MrState, MrTransition, NewMergeRequest, PolecatState,
+    PolecatUpdate, Store,
+};
+
+use crate::{assert_no_drift, fresh, open_as, task};
+
+/// The state an `InvalidTransition` found, or a panic naming what came instead.
+fn refused_from<T: std::fmt::Debug>(r: beads::Result<T>) -> Option<&'static str> {
+    match r {
+        Err(Error::InvalidTransition { from, .. }) => from,
+        other => panic!("expected InvalidTransition, got {other:?}"),
+    }
+}
 
 #[test]
-fn polecats_upsert_with_generations_and_count_toward_the_cap() {
+fn polecats_move_only_through_named_transitions_and_count_toward_the_cap() {
     let (_dir, mut store) = fresh();
-    let spawn = PolecatUpdate {
-        state: Some("working".into()),
-        bead_id: Some("bd-1".into()),
-        new_generation: true,
-        ..Default::default()
-    };
-    let p = store.upsert_polecat("gastown", "nux", &spawn).unwrap();
-    assert_eq!(
-        (p.state.as_str(), p.generation, p.bead_id.as_str()),
-        ("working", 1, "bd-1")
-    );
-    store
+    assert!(matches!(
+        store.admit_polecat("gastown", "nux", "bd-1", 2).unwrap(),
+        Admission::Admitted { before: None }
+    ));
+    let p = store
         .upsert_polecat(
             "gastown",
-            "slit",
+            "nux",
             &PolecatUpdate {
-                state: Some("spawning".into()),
+                branch: Some("polecat/nux".into()),
+                new_generation: true,
                 ..Default::default()
             },
         )
         .unwrap();
-    assert_eq!(store.working_polecats().unwrap(), 2);
-    let idle = PolecatUpdate {
-        state: Some("idle".into()),
-        bead_id: Some(String::new()),
-        ..Default::default()
-    };
-    let p = store.upsert_polecat("gastown", "nux", &idle).unwrap();
     assert_eq!(
-        (p.state.as_str(), p.generation, p.bead_id.as_str()),
-        ("idle", 1, "")
+        (p.state, p.generation, p.bead_id.as_str()),
+        (PolecatState::Spawning, 1, "bd-1")
     );
+    let p = store.mark_polecat_working("gastown", "nux").unwrap();
+    assert_eq!(p.state, PolecatState::Working);
+    // Working already: the compare-and-set refuses, naming where it is.
+    assert_eq!(
+        refused_from(store.mark_polecat_working("gastown", "nux")),
+        Some("working")
+    );
+    store.admit_polecat("gastown", "slit", "bd-2", 2).unwrap();
+    assert_eq!(store.working_polecats().unwrap(), 2);
+    assert!(matches!(
+        store.admit_polecat("gastown", "rictus", "bd-3", 2).unwrap(),
+        Admission::AtCap(2)
+    ));
+    let p = store.finish_polecat("gastown", "nux").unwrap();
+    assert_eq!(
+        (p.state, p.generation, p.bead_id.as_str()),
+        (PolecatState::Idle, 1, "")
+    );
+    // A resumed `gt done` finishes again.
+    store.finish_polecat("gastown", "nux").unwrap();
     assert_eq!(store.working_polecats().unwrap(), 1);
-    let again = store.upsert_polecat("gastown", "nux", &spawn).unwrap();
-    assert_eq!(again.generation, 2, "a new session is a new generation");
-    assert!(
-        store
-            .upsert_polecat(
-                "gastown",
-                "nux",
-                &PolecatUpdate {
-                    state: Some("dancing".into()),
-                    ..Default::default()
-                }
-            )
-            .is_err()
+    // Idle polecats cannot get stuck or start working without an admission.
+    assert_eq!(
+        refused_from(store.mark_polecat_stuck("gastown", "nux")),
+        Some("idle")
     );
+    let stuck = store.mark_polecat_stuck("gastown", "slit").unwrap();
+    assert_eq!(
+        (stuck.state, stuck.bead_id.as_str()),
+        (PolecatState::Stuck, "bd-2")
+    );
+    assert_eq!(refused_from(store.finish_polecat("gastown", "ghost")), None);
+    let err = store.finish_polecat("gastown", "ghost").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot finish polecat `gastown/ghost`: it does not exist"
+    );
+    let again = store
+        .upsert_polecat(
+            "gastown",
+            "nux",
+            &PolecatUpdate {
+                new_generation: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(again.generation, 2, "a new session is a new generation");
+    assert_eq!(again.state, PolecatState::Idle, "an update keeps the state");
     assert_eq!(store.polecats(Some("gastown")).unwrap().len(), 2);
     assert!(store.delete_polecat("gastown", "slit").unwrap());
     assert!(store.polecat("gastown", "slit").unwrap().is_none());
+    let kinds: Vec<String> = store
+        .events_after(0, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.issue_id == "polecat:gastown/nux")
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "polecat_spawning",
+            "polecat_updated",
+            "polecat_working",
+            "polecat_idle",
+            "polecat_idle",
+            "polecat_updated"
+        ]
+    );
 }
 
 #[test]
@@ -82,6 +134,29 @@ fn respawns_and_checkpoints_are_counted_and_cleared() {
     assert!(store.checkpoints("done:gastown/nux:1").unwrap().is_empty());
 }
 
+fn submit(store: &mut Store, bead: &str, sha: &str) -> MergeRequest {
+    store
+        .submit_mr(&NewMergeRequest {
+            rig: "gastown".into(),
+            bead_id: bead.into(),
+            branch: format!("polecat/nux/{bead}@{sha}"),
+            sha: sha.into(),
+            target: "main".into(),
+            polecat: "gastown/polecats/nux".into(),
+            priority: 2,
+        })
+        .unwrap()
+        .0
+}
+
+fn land(store: &mut Store, ids: &[i64], sha: &str) -> beads::Result<Vec<MergeRequest>> {
+    store.land_mrs(&Landing {
+        ids,
+        sha,
+        target: "main",
+    })
+}
+
 #[test]
 fn merge_requests_dedup_on_branch_and_sha_and_supersede_older_ones() {
     let (_dir, mut store) = fresh();
@@ -96,26 +171,304 @@ fn merge_requests_dedup_on_branch_and_sha_and_supersede_older_ones() {
     };
     let (first, created) = store.submit_mr(&new("polecat/nux/bd-1@a", "1111")).unwrap();
     assert!(created);
-    assert_eq!(first.state, "queued");
+    assert_eq!(first.state, MrState::Queued);
     let (same, created) = store.submit_mr(&new("polecat/nux/bd-1@a", "1111")).unwrap();
     assert!(!created);
     assert_eq!(same.id, first.id);
     let (second, created) = store.submit_mr(&new("polecat/nux/bd-1@a", "2222")).unwrap();
     assert!(created);
-    assert_eq!(store.mr(first.id).unwrap().state, "superseded");
+    assert_eq!(store.mr(first.id).unwrap().state, MrState::Superseded);
     assert_eq!(
-        store.mrs(Some("gastown"), &["queued"]).unwrap(),
+        store.mrs(Some("gastown"), &[MrState::Queued]).unwrap(),
         vec![second.clone()]
     );
-    let merged = store
-        .set_mr_state(second.id, "merged", "landed", "3333")
-        .unwrap();
+    store.start_testing_mr(second.id).unwrap();
+    let merged = land(&mut store, &[second.id], "3333").unwrap();
     assert_eq!(
-        (merged.state.as_str(), merged.merged_sha.as_str()),
-        ("merged", "3333")
+        (merged[0].state, merged[0].merged_sha.as_str()),
+        (MrState::Merged, "3333")
     );
-    assert!(store.set_mr_state(second.id, "nonsense", "", "").is_err());
-    assert!(store.set_mr_state(999, "merged", "", "").is_err());
+    // The JSON shape is the stored word.
+    let json = serde_json::to_value(&merged[0]).unwrap();
+    assert_eq!(json["state"], "merged");
+    assert_eq!(refused_from(store.retry_mr(999, "")), None);
+    // Every change of state wrote one event on the bead, for `bd history` and for readers
+    // waiting on `events_after`.
+    let kinds: Vec<String> = store
+        .events_after(0, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.issue_id == "bd-1")
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "mr_submitted",
+            "mr_superseded",
+            "mr_submitted",
+            "mr_testing",
+            "mr_merged"
+        ]
+    );
+}
+
+/// Puts a fresh request for a new bead in `state` through the named transitions.
+fn mr_in(store: &mut Store, state: MrState, n: usize) -> MergeRequest {
+    let bead = task(store, &format!("bead {n}"));
+    let mr = submit(store, &bead, &format!("{n:04}"));
+    let id = mr.id;
+    match state {
+        MrState::Queued => {}
+        MrState::Testing => {
+            store.start_testing_mr(id).unwrap();
+        }
+        MrState::Failed => {
+            store.start_testing_mr(id).unwrap();
+            store.fail_mr(id, "gate `test` failed").unwrap();
+        }
+        MrState::Conflict => {
+            store.conflict_mr(id, "conflicts on a.txt").unwrap();
+        }
+        MrState::Merged => {
+            store.start_testing_mr(id).unwrap();
+            land(store, &[id], "abcd").unwrap();
+        }
+        MrState::Rejected => {
+            store.reject_mr(id, "not wanted").unwrap();
+        }
+        MrState::Superseded => {
+            store.supersede_mr(id, "the bead was closed").unwrap();
+        }
+    }
+    let mr = store.mr(id).unwrap();
+    assert_eq!(mr.state, state);
+    mr
+}
+
+#[test]
+fn retry_and_reject_follow_one_rule_for_every_state() {
+    let (_dir, mut store) = fresh();
+    for (n, &state) in MrState::ALL.iter().enumerate() {
+        let retryable = matches!(state, MrState::Failed | MrState::Conflict);
+        assert_eq!(MrTransition::Retry.applies_to(state), retryable);
+        let mr = mr_in(&mut store, state, 2 * n);
+        match store.retry_mr(mr.id, "retried by hand") {
+            Ok(retried) => {
+                assert!(retryable, "{state} was retried");
+                assert_eq!((retried.state, retried.retries), (MrState::Queued, 1));
+            }
+            Err(Error::InvalidTransition {
+                what,
+                id,
+                action,
+                from,
+                to,
+                allowed,
+            }) => {
+                assert!(!retryable, "{state} was not retried");
+                assert_eq!(
+                    (what, id.as_str(), action, from, to),
+                    (
+                        "merge request",
+                        mr.label().as_str(),
+                        "retry",
+                        Some(state.as_str()),
+                        "queued"
+                    )
+                );
+                assert_eq!(allowed, "failed or conflict");
+                assert_eq!(store.mr(mr.id).unwrap(), mr, "nothing was written");
+            }
+            Err(e) => panic!("{e}"),
+        }
+        // Only what waits in the queue, or was sent back, can be rejected: not what the
+        // refinery is testing (it may be pushing it now), nor what is finished.
+        let rejectable = matches!(state, MrState::Queued | MrState::Conflict | MrState::Failed);
+        let mr = mr_in(&mut store, state, 2 * n + 1);
+        let r = store.reject_mr(mr.id, "not wanted");
+        assert_eq!(r.is_ok(), rejectable, "{state}: {r:?}");
+        if rejectable {
+            assert_eq!(store.mr(mr.id).unwrap().state, MrState::Rejected);
+        } else {
+            assert_eq!(refused_from(r), Some(state.as_str()));
+        }
+    }
+    let merged = mr_in(&mut store, MrState::Merged, 100);
+    assert_eq!(
+        store.retry_mr(merged.id, "").unwrap_err().to_string(),
+        format!(
+            "cannot retry merge request `{}`: it is merged, not failed or conflict",
+            merged.label()
+        )
+    );
+    assert_no_drift(&store);
+}
+
+/// One writer in a race: a transition on its own connection.
+type Racer = Box<dyn FnOnce(&mut Store) -> beads::Result<MergeRequest> + Send>;
+
+#[test]
+fn a_transition_raced_by_two_writers_succeeds_for_exactly_one() {
+    let (dir, mut store) = fresh();
+    for round in 0..8 {
+        // Two hands retry the same failed request at once.
+        let failed = mr_in(&mut store, MrState::Failed, 2 * round);
+        // The refinery lands a tested request while something requeues it.
+        let testing = mr_in(&mut store, MrState::Testing, 2 * round + 1);
+        let barrier = Arc::new(Barrier::new(4));
+        let spawn = |f: Racer| {
+            let barrier = Arc::clone(&barrier);
+            let mut store = open_as(&dir, "racer");
+            std::thread::spawn(move || {
+                barrier.wait();
+                f(&mut store)
+            })
+        };
+        let (f, t) = (failed.id, testing.id);
+        let handles = [
+            spawn(Box::new(move |s| s.retry_mr(f, "one"))),
+            spawn(Box::new(move |s| s.retry_mr(f, "two"))),
+            spawn(Box::new(move |s| s.requeue_mr(t, "requeued"))),
+            spawn(Box::new(move |s| {
+                land(s, &[t], "beef").map(|mut v| v.remove(0))
+            })),
+        ];
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let (retries, others) = results.split_at(2);
+        assert_eq!(
+            retries.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "{retries:?}"
+        );
+        let loser = retries.iter().find(|r| r.is_err()).unwrap();
+        assert!(
+            matches!(loser, Err(Error::InvalidTransition { from: Some(f), .. }) if *f == "queued"),
+            "{loser:?}"
+        );
+        let after = store.mr(failed.id).unwrap();
+        assert_eq!((after.state, after.retries), (MrState::Queued, 1));
+        assert_eq!(others.iter().filter(|r| r.is_ok()).count(), 1, "{others:?}");
+        let winner = others.iter().find_map(|r| r.as_ref().ok()).unwrap().state;
+        let loser = others.iter().find(|r| r.is_err()).unwrap();
+        assert!(
+            matches!(loser, Err(Error::InvalidTransition { from: Some(f), .. }) if *f == winner.as_str()),
+            "{loser:?}"
+        );
+        let bead = store.get(&testing.bead_id).unwrap();
+        assert_eq!(
+            bead.status == "closed",
+            winner == MrState::Merged,
+            "the bead closes exactly when its request merged"
+        );
+    }
+    assert_no_drift(&store);
+}
+
+#[test]
+fn a_landing_is_one_transaction() {
+    let (_dir, mut store) = fresh();
+    let a = task(&mut store, "first");
+    let b = task(&mut store, "second");
+    let convoy = store
+        .create_convoy("Work: two things", &[a.clone(), b.clone()])
+        .unwrap();
+    let mr_a = submit(&mut store, &a, "aaaa");
+    let mr_b = submit(&mut store, &b, "bbbb");
+    store.start_testing_mr(mr_a.id).unwrap();
+    // b was never put in the batch: a landing that names it fails as a whole, and a's half
+    // is not written either.
+    let cursor = store.last_event_id().unwrap();
+    let err = land(&mut store, &[mr_a.id, mr_b.id], "cafe").unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidTransition { action: "land", .. }),
+        "{err}"
+    );
+    assert_eq!(store.mr(mr_a.id).unwrap().state, MrState::Testing);
+    assert_eq!(store.get(&a).unwrap().status, "open");
+    assert!(store.comments(&a).unwrap().is_empty());
+    assert!(store.events_after(cursor, 100).unwrap().is_empty());
+
+    store.start_testing_mr(mr_b.id).unwrap();
+    let cursor = store.last_event_id().unwrap();
+    let landed = land(&mut store, &[mr_a.id, mr_b.id], "cafe0123456789").unwrap();
+    assert!(landed.iter().all(|m| m.state == MrState::Merged));
+    for (bead, mr) in [(&a, &mr_a), (&b, &mr_b)] {
+        let issue = store.get(bead).unwrap();
+        assert_eq!(
+            (issue.status.as_str(), issue.close_reason.as_str()),
+            ("closed", "merged")
+        );
+        let comments = store.comments(bead).unwrap();
+        assert_eq!(comments.len(), 1);
+        assert_eq!(
+            comments[0].text,
+            format!("Landed on `main` as cafe01234567 ({}).", mr.label())
+        );
+    }
+    let status = store.convoy_status(&convoy.id).unwrap();
+    assert_eq!(status.status, "closed");
+    assert!(status.landed_at.is_some());
+    // One batch of events, written by one transaction.
+    let events = store.events_after(cursor, 100).unwrap();
+    let kinds: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e.issue_id.as_str(), e.event_type.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (a.as_str(), "mr_merged"),
+            (a.as_str(), "closed"),
+            (a.as_str(), "commented"),
+            (b.as_str(), "mr_merged"),
+            (b.as_str(), "closed"),
+            (b.as_str(), "commented"),
+            (convoy.id.as_str(), "convoy_landed"),
+        ]
+    );
+    assert!(events.windows(2).all(|w| w[1].id == w[0].id + 1));
+
+    // Again (a restarted refinery): nothing changes, nothing is written.
+    let cursor = store.last_event_id().unwrap();
+    land(&mut store, &[mr_a.id, mr_b.id], "cafe0123456789").unwrap();
+    assert!(store.events_after(cursor, 100).unwrap().is_empty());
+    assert_eq!(store.comments(&a).unwrap().len(), 1);
+    assert_no_drift(&store);
+}
+
+#[test]
+fn events_after_a_cursor_come_in_id_order() {
+    let (_dir, mut store) = fresh();
+    assert_eq!(store.last_event_id().unwrap(), 0);
+    assert!(store.events_after(0, 10).unwrap().is_empty());
+    let a = task(&mut store, "first");
+    let first = store.last_event_id().unwrap();
+    let b = task(&mut store, "second");
+    store.add_comment(&a, "hello").unwrap();
+    let all = store.events_after(0, 100).unwrap();
+    assert_eq!(all.last().unwrap().id, store.last_event_id().unwrap());
+    assert!(all.windows(2).all(|w| w[0].id < w[1].id));
+    let since: Vec<(String, String)> = store
+        .events_after(first, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.issue_id, e.event_type))
+        .collect();
+    assert_eq!(
+        since,
+        [
+            (b.clone(), "created".to_owned()),
+            (a.clone(), "commented".to_owned())
+        ]
+    );
+    assert_eq!(store.events_after(first, 1).unwrap().len(), 1);
+    assert!(
+        store
+            .events_after(store.last_event_id().unwrap(), 10)
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]

@@ -283,7 +283,7 @@ fn demo(root: &Path, args: &DemoArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     )?;
     write!(out, "{log}")?;
     let failed: Vec<String> = store
-        .mrs(Some("greetings"), &["failed"])?
+        .mrs(Some("greetings"), &[beads::MrState::Failed])?
         .into_iter()
         .map(|m| format!("{} ({})", m.bead_id, m.label()))
         .collect();

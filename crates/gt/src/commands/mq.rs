@@ -67,11 +67,7 @@ pub fn run(cmd: MqCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
             if let Some(rig) = &a.rig {
                 town::rig::entry(&town, rig)?;
             }
-            let states: &[&str] = if a.all {
-                &[]
-            } else {
-                beads::ops::mr::MR_OPEN_STATES
-            };
+            let states: &[beads::MrState] = if a.all { &[] } else { beads::MrState::OPEN };
             let mrs = store.mrs(a.rig.as_deref(), states)?;
             if ui.is_json() {
                 ui.json(&mrs)?;
@@ -90,7 +86,7 @@ pub fn run(cmd: MqCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
                     rows.push(vec![
                         m.label(),
                         m.rig.clone(),
-                        m.state.clone(),
+                        m.state.to_string(),
                         m.bead_id.clone(),
                         m.branch.clone(),
                         m.sha.chars().take(12).collect(),
@@ -106,7 +102,7 @@ pub fn run(cmd: MqCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
             } else {
                 for (k, v) in [
                     ("mr", mr.label()),
-                    ("state", mr.state.clone()),
+                    ("state", mr.state.to_string()),
                     ("rig", mr.rig.clone()),
                     ("bead", mr.bead_id.clone()),
                     ("branch", mr.branch.clone()),
@@ -159,28 +155,11 @@ pub fn run(cmd: MqCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
             }
         }
         MqCommand::Retry(a) => {
-            let id = parse(&a.mr)?;
-            let mr = store.mr(id)?;
-            if !matches!(mr.state.as_str(), "failed" | "conflict") {
-                return Err(ui::CliError::user(format!(
-                    "{} is {}; only failed or conflicted requests are retried",
-                    mr.label(),
-                    mr.state
-                ))
-                .into());
-            }
-            let mr = store.set_mr_state(id, "queued", "retried by hand", "")?;
+            let mr = store.retry_mr(parse(&a.mr)?, "retried by hand")?;
             report(ui, &mr)?;
         }
         MqCommand::Reject(a) => {
-            let id = parse(&a.mr)?;
-            let mr = store.mr(id)?;
-            if matches!(mr.state.as_str(), "merged" | "rejected" | "superseded") {
-                return Err(
-                    ui::CliError::user(format!("{} is already {}", mr.label(), mr.state)).into(),
-                );
-            }
-            let mr = store.set_mr_state(id, "rejected", &a.reason, "")?;
+            let mr = store.reject_mr(parse(&a.mr)?, &a.reason)?;
             report(ui, &mr)?;
         }
         MqCommand::Stats(a) => {

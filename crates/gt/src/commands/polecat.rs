@@ -94,7 +94,7 @@ pub fn run(cmd: PolecatCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
                     let alive = alive(p);
                     table.push(vec![
                         format!("{}/polecats/{}", p.rig, p.name),
-                        p.state.clone(),
+                        p.state.to_string(),
                         if p.bead_id.is_empty() {
                             "-".into()
                         } else {
@@ -118,7 +118,7 @@ pub fn run(cmd: PolecatCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
             } else {
                 for (k, v) in [
                     ("polecat", id.address()),
-                    ("state", row.state.clone()),
+                    ("state", row.state.to_string()),
                     (
                         "bead",
                         if row.bead_id.is_empty() {

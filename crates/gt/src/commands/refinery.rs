@@ -55,8 +55,8 @@ pub fn run(cmd: RefineryCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
             let mut rows = Vec::new();
             for rig in rigs {
                 let running = Refinery::lock(&town, &rig).is_err();
-                let queued = store.mrs(Some(&rig), &["queued"])?.len();
-                let testing = store.mrs(Some(&rig), &["testing"])?.len();
+                let queued = store.mrs(Some(&rig), &[beads::MrState::Queued])?.len();
+                let testing = store.mrs(Some(&rig), &[beads::MrState::Testing])?.len();
                 let paused = store.kv_get(&refinery::pause_key(&rig))?;
                 rows.push(serde_json::json!({"rig": rig, "running": running, "queued": queued, "testing": testing, "paused": paused}));
             }

@@ -30,6 +30,11 @@ impl Factory {
         json(&ok(self.town.gt(&full)))
     }
 
+    /// The daemon's log, for failure messages.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.town.root.join("daemon/daemon.log")).unwrap_or_default()
+    }
+
     fn daemon_status(&self) -> Value {
         json(&ok(self.town.gt(&["--json", "daemon", "status"])))
     }
@@ -125,7 +130,9 @@ fn a_dead_agent_whose_bead_was_closed_meanwhile_is_not_restarted() {
     .unwrap();
     ok(f.town
         .bd(&["close", &bead, "--reason", "not needed after all"]));
-    let generation = f.polecat(&name)["generation"].clone();
+    let before = f.polecat(&name);
+    assert_eq!(before["state"], "working", "dead, but nobody noticed yet");
+    let generation = before["generation"].clone();
 
     f.up(&[]);
     wait_until(TIMEOUT, || f.polecat(&name)["state"] == "idle").unwrap_or_else(|e| {

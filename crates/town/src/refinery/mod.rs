@@ -167,9 +167,12 @@ impl<'a> Refinery<'a> {
             }
         }
         self.store.clear_checkpoints(&scope)?;
-        for mr in self.store.mrs(Some(&self.rig), &["testing"])? {
+        for mr in self
+            .store
+            .mrs(Some(&self.rig), &[beads::MrState::Testing])?
+        {
             self.store
-                .set_mr_state(mr.id, "queued", "requeued after a refinery restart", "")?;
+                .requeue_mr(mr.id, "requeued after a refinery restart")?;
         }
         Ok(())
     }
@@ -186,18 +189,16 @@ impl<'a> Refinery<'a> {
         }
         let mut report = PassReport::default();
         let mut ready = Vec::new();
-        for mr in self.store.mrs(Some(&self.rig), &["queued"])? {
+        for mr in self.store.mrs(Some(&self.rig), &[beads::MrState::Queued])? {
             let bead = self.store.show(&mr.bead_id);
             match bead {
                 Ok(d) if d.is_blocked => report.waiting.push(mr.bead_id.clone()),
                 Ok(d) if d.issue.status == "closed" => {
-                    self.store
-                        .set_mr_state(mr.id, "superseded", "the bead was closed", "")?;
+                    unless_moved(self.store.supersede_mr(mr.id, "the bead was closed"))?;
                 }
                 Ok(_) => ready.push(mr),
                 Err(beads::Error::NotFound { .. }) => {
-                    self.store
-                        .set_mr_state(mr.id, "rejected", "the bead no longer exists", "")?;
+                    unless_moved(self.store.reject_mr(mr.id, "the bead no longer exists"))?;
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -237,12 +238,14 @@ impl<'a> Refinery<'a> {
             // A commit the remote never had (or no longer has): nothing to merge, and not a
             // conflict either.
             if !git::has_commit(&worktree, &mr.sha)? {
-                self.store.set_mr_state(
-                    mr.id,
-                    "rejected",
-                    "the commit is not on the remote",
-                    "",
-                )?;
+                if unless_moved(
+                    self.store
+                        .reject_mr(mr.id, "the commit is not on the remote"),
+                )?
+                .is_none()
+                {
+                    continue;
+                }
                 self.return_bead(
                     &mr,
                     &format!(
@@ -256,19 +259,25 @@ impl<'a> Refinery<'a> {
                 continue;
             }
             if let Some(paths) = git::precheck(&worktree, &self.target, &mr.sha)? {
-                self.conflict(&mr, &base, &paths)?;
-                report.conflicted.push(mr.label());
+                if self.conflict(&mr, &base, &paths)? {
+                    report.conflicted.push(mr.label());
+                }
+                continue;
+            }
+            // Into the batch before onto the candidate: a request rejected or superseded since
+            // this pass read the queue is skipped, and never tested.
+            if unless_moved(self.store.start_testing_mr(mr.id))?.is_none() {
                 continue;
             }
             match git::stack(&worktree, &self.target, &mr.sha)? {
-                git::Stacked::Applied(tip) => {
-                    self.store
-                        .set_mr_state(mr.id, "testing", "in a batch", "")?;
-                    stacked.push((mr, tip));
-                }
+                git::Stacked::Applied(tip) => stacked.push((mr, tip)),
                 // It merges with the target but not with the changes ahead of it: try again
                 // after they land.
-                git::Stacked::Conflict(_) => report.requeued.push(mr.label()),
+                git::Stacked::Conflict(_) => {
+                    self.store
+                        .requeue_mr(mr.id, "requeued: it conflicts with a change ahead of it")?;
+                    report.requeued.push(mr.label());
+                }
             }
         }
         if stacked.is_empty() {
@@ -353,11 +362,9 @@ impl<'a> Refinery<'a> {
                         if let Some((gate, output)) = alone.failed {
                             self.pause(&gate, &output, &base, &mut report)?;
                             for (mr, _) in &stacked {
-                                self.store.set_mr_state(
+                                self.store.requeue_mr(
                                     mr.id,
-                                    "queued",
                                     "requeued: the target fails its gates on its own",
-                                    "",
                                 )?;
                                 report.requeued.push(mr.label());
                             }
@@ -378,7 +385,7 @@ impl<'a> Refinery<'a> {
         let behind = landable + usize::from(culprit.is_some());
         for (mr, _) in stacked.iter().skip(behind) {
             self.store
-                .set_mr_state(mr.id, "queued", "requeued behind a failing change", "")?;
+                .requeue_mr(mr.id, "requeued behind a failing change")?;
             report.requeued.push(mr.label());
         }
         if landable > 0 {
@@ -399,12 +406,8 @@ impl<'a> Refinery<'a> {
                 git::Landing::RemoteMoved => {
                     report.remote_moved = true;
                     for (mr, _) in &stacked[..landable] {
-                        self.store.set_mr_state(
-                            mr.id,
-                            "queued",
-                            "requeued: the target moved during landing",
-                            "",
-                        )?;
+                        self.store
+                            .requeue_mr(mr.id, "requeued: the target moved during landing")?;
                         report.requeued.push(mr.label());
                     }
                 }
@@ -422,37 +425,18 @@ impl<'a> Refinery<'a> {
         Ok(Some(report))
     }
 
-    /// Bookkeeping after `sha` reached the target: requests merged, beads closed, branches
-    /// deleted, convoys checked. Idempotent, so a restart may run it again.
+    /// Bookkeeping after `sha` reached the target: requests merged, beads closed with their
+    /// comments and convoys landed in one transaction ([`beads::Store::land_mrs`]), then
+    /// branches deleted. Idempotent, so a restart may run it again.
     fn after_landing(&mut self, ids: &[i64], sha: &str, report: &mut PassReport) -> Result<()> {
         let worktree = self.paths.refinery_worktree();
-        for &id in ids {
-            let mr = self.store.mr(id)?;
-            if mr.state != "merged" {
-                self.store.set_mr_state(
-                    id,
-                    "merged",
-                    &format!("landed on {}", self.target),
-                    sha,
-                )?;
-            }
+        let landed = self.store.land_mrs(&beads::Landing {
+            ids,
+            sha,
+            target: &self.target,
+        })?;
+        for mr in landed {
             report.landed.push(mr.label());
-            let bead = self.store.get(&mr.bead_id)?;
-            if bead.status != "closed" {
-                self.store.close(
-                    &mr.bead_id,
-                    &beads::CloseOptions {
-                        reason: "merged".into(),
-                        force: true,
-                        ..Default::default()
-                    },
-                )?;
-                let short = &sha[..sha.len().min(12)];
-                self.store.add_comment(
-                    &mr.bead_id,
-                    &format!("Landed on `{}` as {short} ({}).", self.target, mr.label()),
-                )?;
-            }
             // Best effort: the change has landed, and a remote that refuses the deletion must
             // not fail the bookkeeping (a restart would retry it, and fail, forever).
             if self.settings.merge_queue.delete_merged_branches
@@ -460,21 +444,22 @@ impl<'a> Refinery<'a> {
             {
                 tracing::warn!(branch = %mr.branch, error = %e, "cannot delete a merged branch");
             }
-            for convoy in self.store.convoys_tracking(&mr.bead_id)? {
-                self.store.land_convoy_if_complete(&convoy)?;
-            }
         }
         Ok(())
     }
 
     /// A request that does not merge: a conflict-resolution bead that can be slung like any
-    /// other, the request marked conflicted, the branch kept.
+    /// other, the request marked conflicted, the branch kept. `false` when the request left
+    /// the queue meanwhile (rejected or superseded): nothing is done.
     fn conflict(
         &mut self,
         mr: &beads::MergeRequest,
         target_sha: &str,
         paths: &[String],
-    ) -> Result<()> {
+    ) -> Result<bool> {
+        if self.store.mr(mr.id)?.state != beads::MrState::Queued {
+            return Ok(false);
+        }
         let bead = self.store.get(&mr.bead_id)?;
         let title: String = format!("Resolve merge conflicts: {}", bead.title)
             .chars()
@@ -504,16 +489,14 @@ impl<'a> Refinery<'a> {
             prefix: Some(self.prefix.clone()),
             ..Default::default()
         })?;
-        self.store.set_mr_state(
-            mr.id,
-            "conflict",
-            &format!(
-                "conflicts on {}; resolution bead {}",
-                paths.join(", "),
-                conflict.id
-            ),
-            "",
-        )?;
+        let reason = format!(
+            "conflicts on {}; resolution bead {}",
+            paths.join(", "),
+            conflict.id
+        );
+        if unless_moved(self.store.conflict_mr(mr.id, &reason))?.is_none() {
+            return Ok(false);
+        }
         self.return_bead(
             mr,
             &format!(
@@ -523,14 +506,15 @@ impl<'a> Refinery<'a> {
                 paths.join(", "),
                 conflict.id
             ),
-        )
+        )?;
+        Ok(true)
     }
 
     /// A change that fails the gates: the request failed, the bead back to its polecat (or to
     /// the ready queue), with the failing gate's output.
     fn send_back(&mut self, mr: &beads::MergeRequest, gate: &str, output: &str) -> Result<()> {
         self.store
-            .set_mr_state(mr.id, "failed", &format!("gate `{gate}` failed"), "")?;
+            .fail_mr(mr.id, &format!("gate `{gate}` failed"))?;
         let tail = last_lines(output, GATE_OUTPUT_LINES);
         self.return_bead(
             mr,
@@ -619,6 +603,20 @@ impl<'a> Refinery<'a> {
     /// The town this refinery belongs to.
     pub fn town(&self) -> &Town {
         self.town
+    }
+}
+
+/// The outcome of a transition of a request the pass read as queued: `None` when another writer
+/// moved it meanwhile (rejected by hand, superseded by a newer submission), which the pass then
+/// leaves alone.
+fn unless_moved<T>(r: beads::Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e @ beads::Error::InvalidTransition { .. }) => {
+            tracing::info!(error = %e, "a request left the queue during the pass");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -81,7 +81,7 @@ mod tests {
             sha: String::new(),
             target: "main".into(),
             polecat: String::new(),
-            state: "queued".into(),
+            state: beads::MrState::Queued,
             priority,
             retries,
             merged_sha: String::new(),

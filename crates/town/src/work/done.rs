@@ -220,7 +220,10 @@ pub fn done(
         let head = gitops::head(&worktree)?;
         if status == DoneStatus::Completed
             && let Some(mr) = store
-                .mrs(Some(&id.rig), SENT_BACK_STATES)?
+                .mrs(
+                    Some(&id.rig),
+                    &[beads::MrState::Failed, beads::MrState::Conflict],
+                )?
                 .into_iter()
                 .find(|m| m.branch == branch && m.sha == head)
         {
@@ -264,9 +267,11 @@ pub fn done(
                 )?;
             }
             out.merge_request = Some(mr);
-            idle(store, &id, "idle")?;
+            store.finish_polecat(&id.rig, &id.name)?;
         }
-        DoneStatus::Completed => idle(store, &id, "idle")?,
+        DoneStatus::Completed => {
+            store.finish_polecat(&id.rig, &id.name)?;
+        }
         DoneStatus::Escalated => {
             store.add_comment(
                 &bead,
@@ -275,14 +280,7 @@ pub fn done(
                     id.address()
                 ),
             )?;
-            store.upsert_polecat(
-                &id.rig,
-                &id.name,
-                &beads::PolecatUpdate {
-                    state: Some("stuck".into()),
-                    ..Default::default()
-                },
-            )?;
+            store.mark_polecat_stuck(&id.rig, &id.name)?;
         }
         DoneStatus::Deferred => {
             if issue.status != "closed" {
@@ -295,15 +293,12 @@ pub fn done(
                     },
                 )?;
             }
-            idle(store, &id, "idle")?;
+            store.finish_polecat(&id.rig, &id.name)?;
         }
     }
     store.checkpoint(&scope, "finished", "")?;
     Ok(out)
 }
-
-/// The states of a merge request the refinery sent back to its polecat to fix.
-const SENT_BACK_STATES: &[&str] = &["failed", "conflict"];
 
 /// The merge request a finished `gt done` queued, when the refinery has since sent it back
 /// (failed gate or conflict) and hooked its bead to this polecat again.
@@ -319,20 +314,7 @@ fn sent_back(
         return Ok(None);
     }
     let mr = store.mr(id)?;
-    Ok(SENT_BACK_STATES.contains(&mr.state.as_str()).then_some(mr))
-}
-
-fn idle(store: &mut beads::Store, id: &PolecatId, state: &str) -> Result<()> {
-    store.upsert_polecat(
-        &id.rig,
-        &id.name,
-        &beads::PolecatUpdate {
-            state: Some(state.to_owned()),
-            bead_id: Some(String::new()),
-            ..Default::default()
-        },
-    )?;
-    Ok(())
+    Ok(matches!(mr.state, beads::MrState::Failed | beads::MrState::Conflict).then_some(mr))
 }
 
 #[cfg(test)]

@@ -125,6 +125,7 @@ pub fn escalate(
 pub const ESCALATION_LABEL: &str = "gt:escalation";
 
 /// Takes rig `rig`'s admission lock, waiting for other holders: every start of an agent in
+/// Takes rig `rig`'s admission lock, waiting for other holders: every start of an agent in
 /// the rig (and every removal of a polecat's worktree) passes here one at a time, from
 /// choosing the polecat until its row, worktree and hook exist.
 pub fn admission_lock(town: &crate::layout::Town, rig: &str) -> Result<host::lock::LockGuard> {

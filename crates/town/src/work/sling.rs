@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use beads::Admission;
+use beads::{Admission, PolecatState};
 
 use crate::agents::{self, AgentRequest, PromptMode};
 use crate::layout::{RigPaths, Town};
@@ -689,7 +689,10 @@ fn finish_start(
     // The agent may already be done (`gt done` moved the bead on): only a bead still
     // hooked becomes in progress, only a polecat still spawning becomes working.
     store.transition(bead, &["hooked"], "in_progress")?;
-    store.polecat_transition(&polecat.rig, &polecat.name, "spawning", "working")?;
+    match store.mark_polecat_working(&polecat.rig, &polecat.name) {
+        Ok(_) | Err(beads::Error::InvalidTransition { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
     if let Some(pid) = pid {
         store.upsert_polecat(
             &polecat.rig,
@@ -736,7 +739,8 @@ fn finished_already(store: &beads::Store, polecat: &PolecatId, generation: i64) 
     Ok(store
         .polecat(&polecat.rig, &polecat.name)?
         .is_some_and(|row| {
-            row.generation == generation && matches!(row.state.as_str(), "idle" | "stuck")
+            row.generation == generation
+                && matches!(row.state, PolecatState::Idle | PolecatState::Stuck)
         }))
 }
 
@@ -761,7 +765,7 @@ fn release(
             let _ = cx.runtimes.get(&row.runtime).stop(&row.session);
         }
         let idle = beads::Polecat {
-            state: "idle".into(),
+            state: PolecatState::Idle,
             bead_id: String::new(),
             ..row
         };
@@ -783,7 +787,7 @@ fn choose_polecat(store: &beads::Store, town: &Town, req: &AdmitRequest<'_>) -> 
         return match store.polecat(&p.rig, &p.name)? {
             Some(row)
                 if row.bead_id == req.bead
-                    || (matches!(row.state.as_str(), "idle" | "nuked")
+                    || (matches!(row.state, PolecatState::Idle | PolecatState::Nuked)
                         && row.bead_id.is_empty()) =>
             {
                 Ok(p.clone())
@@ -818,7 +822,7 @@ fn choose_polecat(store: &beads::Store, town: &Town, req: &AdmitRequest<'_>) -> 
     }
     for (row, id) in rows.iter().zip(&ids) {
         let worktree = id.worktree(town);
-        if row.state == "idle"
+        if row.state == PolecatState::Idle
             && row.bead_id.is_empty()
             && worktree.join(".git").exists()
             && gitops::is_clean(&worktree).unwrap_or(false)
