@@ -144,6 +144,15 @@ impl Town {
     pub fn logs_dir(&self) -> PathBuf {
         self.root.join("logs")
     }
+    /// The daemon's directory: `<root>/daemon`.
+    pub fn daemon_dir(&self) -> PathBuf {
+        self.root.join("daemon")
+    }
+    /// `<root>/daemon/shutdown`: while it exists (`gt down` writes it first), no service
+    /// starts, restarts or stops anything.
+    pub fn shutdown_sentinel(&self) -> PathBuf {
+        self.daemon_dir().join("shutdown")
+    }
     pub fn rig_dir(&self, rig: &str) -> PathBuf {
         self.root.join(rig)
     }
