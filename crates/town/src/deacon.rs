@@ -10,10 +10,12 @@
 //! - **kill orphan processes** ([`Deacon::kill_orphans`]): a process carrying this town's
 //!   `GT_TOWN_ROOT` and a polecat's `GT_ROLE` and `GT_SESSION` ([`town_agent_processes`]) whose
 //!   polecat row is gone or nuked, names another session, has moved to a later generation, or
-//!   whose session is dead, is stopped — with its process group when it leads one. These are
-//!   tools an agent detached (`setsid`, double forks) that outlived its session. A process is
-//!   killed only when seen orphaned by two consecutive sweeps (same pid and start time), so a
-//!   session being started between our reads is never taken for dead.
+//!   whose session is dead, is stopped — with its process group when it leads one. (Session
+//!   names are stable per polecat, so the generation is what tells a tool left by an earlier
+//!   session from one of the session running now under the same name.) These are tools an
+//!   agent detached (`setsid`, double forks) that outlived its session. A process is killed
+//!   only when seen orphaned by two consecutive sweeps (same pid and start time), so a session
+//!   being started between our reads is never taken for dead.
 //! - **prune merged branches** ([`Deacon::prune_branches`]): each rig's polecat branches with no
 //!   worktree whose commits are all on `origin/<default branch>`
 //!   ([`crate::work::gitops::prune_leftover_branches`], the doctor's `branches:<rig>` fix).
@@ -186,7 +188,8 @@ impl Deacon {
     }
 
     /// Finds this town's agent processes whose polecat session is gone (see the module docs)
-    /// and stops those the previous sweep found orphaned too. Returns what it stopped.
+    /// and stops those the previous sweep found orphaned too. Returns those it signalled (a
+    /// failure to stop some is logged, not returned).
     pub fn kill_orphans(&mut self) -> Result<Vec<Orphan>, beads::Error> {
         // Processes first, rows second: a row is written before its session starts, so every
         // process found here already has its row.
