@@ -9,6 +9,8 @@
 //! - [`lock`]: advisory file locks with a clean "busy" outcome.
 //! - [`shell`]: configured commands (gates) under `sh -c` with a time limit.
 //! - [`process`]: running helper programs and finding programs on `PATH`.
+//! - [`procs`]: finding processes by their environment (an agent's detached tools) and
+//!   stopping them, safe against recycled pids.
 //! - [`spawn`]: detached long-running processes: start, liveness, process-group kill.
 //! - [`wake`]: one-line messages over a local Unix socket (pokes that wake the daemon).
 //! - [`tmux`]: [`tmux::Tmux`], tmux on a named socket (`tmux -L`), never the user's server.
@@ -18,6 +20,7 @@ pub mod env;
 pub mod git;
 pub mod lock;
 pub mod process;
+pub mod procs;
 pub mod shell;
 pub mod spawn;
 pub mod tmux;

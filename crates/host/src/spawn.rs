@@ -26,7 +26,7 @@ use rustix::io::Errno;
 use rustix::process::{Pid, Signal, WaitOptions};
 
 /// How long [`kill_group`] and [`kill_tree`] wait for processes to vanish after `SIGKILL`.
-const KILL_WAIT: Duration = Duration::from_secs(2);
+pub(crate) const KILL_WAIT: Duration = Duration::from_secs(2);
 
 /// A failure to start or signal a process.
 #[derive(Debug, thiserror::Error)]
@@ -210,7 +210,7 @@ pub fn kill_recorded_group(
 }
 
 /// The live (non-zombie) processes of group `pgid`.
-fn group_members(pgid: u32) -> Vec<Stat> {
+pub(crate) fn group_members(pgid: u32) -> Vec<Stat> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -341,20 +341,20 @@ fn group_exists(leader: u32, group: Pid) -> bool {
 }
 
 /// Reaps `pid` if it is an exited child of ours; anything else is left alone.
-fn reap(pid: u32) {
+pub(crate) fn reap(pid: u32) {
     if let Some(p) = to_pid(pid) {
         // ECHILD (not our child) and "still running" are both fine here.
         let _ = rustix::process::waitpid(Some(p), WaitOptions::NOHANG);
     }
 }
 
-fn to_pid(pid: u32) -> Option<Pid> {
+pub(crate) fn to_pid(pid: u32) -> Option<Pid> {
     Pid::from_raw(i32::try_from(pid).ok()?)
 }
 
 /// The pid as a group to signal, refusing the ones where a group kill would hit far more than
 /// meant: `kill(-1)` is every process we may signal, and our own group is ourselves.
-fn check_signallable(pid: u32) -> Result<Pid, SpawnError> {
+pub(crate) fn check_signallable(pid: u32) -> Result<Pid, SpawnError> {
     let refuse = |reason| SpawnError::Refused { pid, reason };
     if pid <= 1 {
         return Err(refuse("pid 0 and 1 are never ours to stop"));
@@ -371,21 +371,23 @@ fn check_signallable(pid: u32) -> Result<Pid, SpawnError> {
 
 /// The fields of `/proc/<pid>/stat` we use.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Stat {
-    state: char,
-    ppid: u32,
-    pgrp: u32,
-    start_time: u64,
+pub(crate) struct Stat {
+    pub(crate) state: char,
+    pub(crate) ppid: u32,
+    pub(crate) pgrp: u32,
+    /// The session id (`setsid` makes a new one).
+    pub(crate) session: u32,
+    pub(crate) start_time: u64,
 }
 
 impl Stat {
     /// Exited but not reaped (`Z`), or being torn down (`X`).
-    fn is_exited(&self) -> bool {
+    pub(crate) fn is_exited(&self) -> bool {
         matches!(self.state, 'Z' | 'X')
     }
 }
 
-fn stat(pid: u32) -> Option<Stat> {
+pub(crate) fn stat(pid: u32) -> Option<Stat> {
     parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
@@ -398,6 +400,7 @@ fn parse_stat(text: &str) -> Option<Stat> {
         state: fields.first()?.chars().next()?,
         ppid: fields.get(1)?.parse().ok()?,
         pgrp: fields.get(2)?.parse().ok()?,
+        session: fields.get(3)?.parse().ok()?,
         // Field 22 of the whole line; the state is field 3.
         start_time: fields.get(22 - 3)?.parse().ok()?,
     })
@@ -430,6 +433,7 @@ mod tests {
                 state: 'S',
                 ppid: 1,
                 pgrp: 4242,
+                session: 4242,
                 start_time: 987_654
             })
         );

@@ -252,6 +252,12 @@ fn is_executable(path: &Path) -> bool {
     }
 }
 
+/// Kills process `pid` with SIGKILL (a process the test did not spawn itself, such as a
+/// daemon started by the binary under test). A process that is gone already is fine.
+pub fn sigkill(pid: u32) {
+    let _ = Command::new("kill").args(["-9", &pid.to_string()]).output();
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;

@@ -15,7 +15,7 @@ pub mod git;
 pub mod tmux;
 pub mod wait;
 
-pub use env::{TestEnv, require_cmd};
+pub use env::{TestEnv, require_cmd, sigkill};
 pub use git::GitFixture;
 pub use tmux::TmuxServer;
 pub use wait::{TimedOut, wait_for, wait_until};

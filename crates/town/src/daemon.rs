@@ -140,18 +140,21 @@ fn read_pid(files: &DaemonFiles) -> Option<u32> {
         .ok()
 }
 
+/// Opens the town's store for a service, acting as the given actor.
+pub type StoreOpener = Arc<dyn Fn(&str) -> Result<beads::Store, beads::Error> + Send + Sync>;
+
+/// Builds a town-wide service (the deacon) for the town.
+pub type TownService = Arc<dyn Fn(&Town) -> Result<Box<dyn Service>, ServiceError> + Send + Sync>;
+
 /// What the daemon needs from its host binary: how to open the store and start agents.
 #[derive(Clone)]
 pub struct Options {
     /// Opens the town's store for a service, acting as `actor`.
-    pub open_store: Arc<dyn Fn(&str) -> Result<beads::Store, beads::Error> + Send + Sync>,
+    pub open_store: StoreOpener,
     /// Builds what a witness needs to start agents.
     pub starter: Arc<dyn Fn() -> Starter + Send + Sync>,
     /// Extra services (the deacon), built with the town.
-    pub extra: Vec<(
-        String,
-        Arc<dyn Fn(&Town) -> Result<Box<dyn Service>, ServiceError> + Send + Sync>,
-    )>,
+    pub extra: Vec<(String, TownService)>,
     /// How failing services are restarted; its `tick` is replaced by the safety tick setting.
     pub policy: RestartPolicy,
     /// When the daemon started (shown by `status`).

@@ -399,11 +399,13 @@ fn leftover_branches(town: &Town, fix: bool, out: &mut Vec<Check>) {
             Ok(branches) if branches.is_empty() => Check::ok(check, "no leftover polecat branches"),
             Ok(branches) => {
                 let fixed = fix
-                    && crate::work::admission_lock(town, name).is_ok_and(|_lock| {
-                        crate::work::gitops::leftover_branches(&bare, &config.default_branch)
-                            .and_then(|now| crate::work::gitops::delete_branches(&bare, &now))
-                            .is_ok()
-                    });
+                    && crate::work::gitops::prune_leftover_branches(
+                        town,
+                        name,
+                        &bare,
+                        &config.default_branch,
+                    )
+                    .is_ok();
                 Check::new(
                     check,
                     Severity::Warning,

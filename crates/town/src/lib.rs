@@ -16,6 +16,8 @@
 //! - [`agents`]: agent presets and the one resolver every agent start goes through.
 //! - [`namepool`]: polecat name pools and name allocation.
 //! - [`service`]: long-running services on supervised threads, woken by events (the daemon).
+//! - [`deacon`]: the daemon's housekeeping: idle sessions, orphan processes, merged branches,
+//!   old wisps.
 //! - [`runtime`]: agent sessions in tmux or as headless subprocesses (the `Runtime` trait).
 //!
 //! A town is a directory holding `mayor/town.json`; everything else (rigs, agents, the
@@ -23,6 +25,7 @@
 
 pub mod agents;
 pub mod daemon;
+pub mod deacon;
 pub mod doctor;
 pub mod files;
 pub mod install;

@@ -115,6 +115,15 @@ pub fn down(town: &Town, store: &mut beads::Store, runtimes: &Runtimes) -> Resul
             report.stopped.push(name);
         }
     }
+    // Whatever an agent left running outside its session (a tool it detached) goes too.
+    let strays = crate::deacon::town_agent_processes(town.root());
+    if !strays.is_empty() {
+        tracing::info!(
+            count = strays.len(),
+            "stopping agent processes left outside sessions"
+        );
+        host::procs::kill_all(&strays, AGENT_GRACE)?;
+    }
     report.daemon_stopped = stop_daemon(town)?;
     Ok(report)
 }

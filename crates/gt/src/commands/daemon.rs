@@ -69,7 +69,7 @@ pub fn run(cmd: DaemonCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
             for line in &lines[lines.len().saturating_sub(a.lines)..] {
-                ui.line(&super::safe(line))?;
+                ui.line(super::safe(line))?;
             }
         }
     }
@@ -86,7 +86,21 @@ pub fn start(town: &Town) -> anyhow::Result<(DaemonStatus, bool)> {
     let files = DaemonFiles::of(town);
     std::fs::create_dir_all(&files.dir)?;
     daemon::rotate_log(&files.log(), LOG_ROTATE_BYTES)?;
-    let mut env = host::env::vars_matching(|_| true);
+    // The caller's environment, less an agent's identity: a daemon started from inside an
+    // agent's session must not pass for that agent's process (the deacon and `gt down` find
+    // agents' processes by these variables).
+    const AGENT_IDENTITY: &[&str] = &[
+        host::env::GT_SESSION,
+        host::env::GT_GENERATION,
+        host::env::GT_ROLE,
+        host::env::GT_RIG,
+        host::env::GT_POLECAT,
+        host::env::GT_POLECAT_PATH,
+        "GT_HOOK_BEAD",
+        "GT_BRANCH",
+        "GT_AGENT",
+    ];
+    let mut env = host::env::vars_matching(|k| !AGENT_IDENTITY.contains(&k));
     if !env.iter().any(|(k, _)| k == host::env::GT_LOG) {
         env.push((host::env::GT_LOG.into(), "info".into()));
     }
@@ -143,7 +157,7 @@ fn print_status(ui: &mut ui::Ui, status: &DaemonStatus) -> anyhow::Result<()> {
         (true, None) => "running".into(),
         (false, _) => "not running".into(),
     };
-    ui.line(&format!("Daemon: {state}"))?;
+    ui.line(format!("Daemon: {state}"))?;
     if status.shutdown {
         ui.line("Shut down by `gt down`: nothing restarts until `gt up`")?;
     }
@@ -176,6 +190,22 @@ fn print_status(ui: &mut ui::Ui, status: &DaemonStatus) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The deacon, with the town's settings and this binary's runtimes.
+fn deacon(town: &Town) -> Result<Box<dyn town::service::Service>, town::service::ServiceError> {
+    let settings = super::effective_settings(town, None, &[])
+        .map_err(|e| format!("{e:#}"))?
+        .settings;
+    let mut cx = super::context();
+    cx.actor = "daemon/deacon".into();
+    Ok(Box::new(town::deacon::Deacon::new(
+        town.clone(),
+        beads::Store::open(&town.beads_dir(), cx)?,
+        super::runtimes(town),
+        settings,
+        Box::new(host::clock::SystemClock),
+    )))
+}
+
 /// What the daemon is built with: this binary's store, runtimes and agent environment.
 fn options(town: &Town) -> daemon::Options {
     let store_town = town.clone();
@@ -192,7 +222,7 @@ fn options(town: &Town) -> daemon::Options {
             inherited_env: super::agent_env(),
             ready_timeout: Duration::from_secs(60),
         }),
-        extra: Vec::new(),
+        extra: vec![("deacon".to_owned(), Arc::new(deacon))],
         policy: town::service::RestartPolicy::default(),
         started_at: beads::store::format_ts(host::clock::from_env().now()),
     }

@@ -86,9 +86,7 @@ impl Drop for Factory {
     fn drop(&mut self) {
         let _ = self.town.gt(&["down"]);
         if let Some(pid) = self.daemon_pid() {
-            let _ = std::process::Command::new("kill")
-                .args(["-9", &pid.to_string()])
-                .status();
+            testkit::sigkill(pid);
         }
     }
 }
@@ -103,7 +101,7 @@ fn after_gt_up_and_gt_sling_the_work_lands_with_nobody_typing() {
         .iter()
         .filter_map(|s| s["name"].as_str())
         .collect();
-    assert_eq!(services, ["refinery:gastown", "witness:gastown"]);
+    assert_eq!(services, ["refinery:gastown", "witness:gastown", "deacon"]);
     // Twice is an answer, not an error.
     assert_eq!(f.up(&[])["started"], false);
 
@@ -166,7 +164,8 @@ fn a_hung_agent_is_nudged_then_escalated() {
         f.town.panes().contains("no progress for a while")
     })
     .unwrap_or_else(|e| panic!("never nudged: {e}\n{}", f.town.panes()));
-    wait_until(TIMEOUT, || !f.escalations().is_empty()).unwrap();
+    wait_until(TIMEOUT, || !f.escalations().is_empty())
+        .unwrap_or_else(|e| panic!("never escalated: {e}\n{}", f.log()));
     let escalation = &f.escalations()[0];
     assert!(
         escalation["title"].as_str().unwrap().contains(&format!(
@@ -189,10 +188,7 @@ fn a_daemon_killed_with_sigkill_and_started_again_adopts_the_running_agents() {
     let before = f.polecat(&bead);
     let sessions = f.town.sessions();
     let pid = f.daemon_pid().expect("a pid file");
-    ok(std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .output()
-        .unwrap());
+    testkit::sigkill(pid);
     wait_until(TIMEOUT, || f.daemon_status()["running"] == false).unwrap();
 
     let up = f.up(&[]);

@@ -146,6 +146,20 @@ pub fn delete_branches(bare: &Path, branches: &[String]) -> Result<(), GitError>
     Git::new(bare).run(&args).map(drop)
 }
 
+/// Deletes rig `rig`'s [`leftover_branches`] under its admission lock (so no sling is making
+/// or adopting one meanwhile), listing them again once the lock is held. Returns those deleted.
+pub fn prune_leftover_branches(
+    town: &crate::layout::Town,
+    rig: &str,
+    bare: &Path,
+    base: &str,
+) -> crate::work::Result<Vec<String>> {
+    let _lock = crate::work::admission_lock(town, rig)?;
+    let branches = leftover_branches(bare, base)?;
+    delete_branches(bare, &branches)?;
+    Ok(branches)
+}
+
 /// Whether a worktree has no uncommitted changes (untracked files count).
 pub fn is_clean(worktree: &Path) -> Result<bool, GitError> {
     Ok(Git::new(worktree)
