@@ -230,23 +230,34 @@ pub fn kill_tree(pid: u32, grace: Duration) -> Result<(), SpawnError> {
     terminate(pid, &tree, grace)
 }
 
-/// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) process group `pid` and every descendant of `pid`,
-/// including those in groups or sessions of their own. A group that is gone is not an error.
-pub fn freeze_tree(pid: u32, freeze: bool) -> Result<(), SpawnError> {
+/// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) every descendant of `pid`, including those in
+/// groups or sessions of their own, and `pid` itself when `with_leader`. Processes that are gone
+/// are not an error.
+///
+/// A tmux pane's own process must be left out (`with_leader` false): tmux continues its pane
+/// process, and that process's whole group, as soon as it sees it stopped. Its pane runs the
+/// agent as a child of a waiting shell for this reason (see `tmux::pane_command`).
+pub fn freeze_tree(pid: u32, freeze: bool, with_leader: bool) -> Result<(), SpawnError> {
     let group = check_signallable(pid)?;
     let (signal, name) = if freeze {
         (Signal::STOP, "SIGSTOP")
     } else {
         (Signal::CONT, "SIGCONT")
     };
-    let tree = descendants(pid);
-    send(pid, group, signal, name)?;
-    for p in tree {
+    // Children first when freezing (none keeps running while the tree is walked), the leader
+    // first when thawing.
+    if with_leader && !freeze {
+        signal_one(pid, group, signal, name)?;
+    }
+    for p in descendants(pid) {
         if let Some(one) = to_pid(p)
             && check_signallable(p).is_ok()
         {
             signal_one(p, one, signal, name)?;
         }
+    }
+    if with_leader && freeze {
+        signal_one(pid, group, signal, name)?;
     }
     Ok(())
 }

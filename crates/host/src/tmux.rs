@@ -564,15 +564,18 @@ fn push_command(args: &mut Vec<String>, name: &str, argv: &[String]) -> Result<(
         "--".to_owned(),
         "sh".to_owned(),
         "-c".to_owned(),
-        escape_arg(&exec_command(argv)),
+        escape_arg(&pane_command(argv)),
     ]);
     Ok(())
 }
 
-/// `exec 'word' 'word'…`: the `sh` script that replaces itself with `argv`.
-pub fn exec_command(argv: &[String]) -> String {
+/// `'word' 'word'…; exit $?`: the `sh` script a pane runs. The shell stays as the pane's
+/// process, with `argv` as its child, rather than replacing itself: tmux continues a pane
+/// process it sees stopped, so only a process that is not tmux's own child can be frozen
+/// (`gt estop`). The pane still ends with `argv`'s exit status.
+pub fn pane_command(argv: &[String]) -> String {
     let words: Vec<String> = argv.iter().map(|w| shell_quote(w)).collect();
-    format!("exec {}", words.join(" "))
+    format!("{}; exit $?", words.join(" "))
 }
 
 /// `word` as one `sh` word that means exactly `word`: single-quoted, each `'` written as
@@ -770,10 +773,10 @@ mod tests {
     }
 
     #[test]
-    fn exec_command_quotes_every_word() {
+    fn pane_command_quotes_every_word() {
         assert_eq!(
-            exec_command(&s(&["claude", "--flag", "$(touch x)"])),
-            "exec 'claude' '--flag' '$(touch x)'"
+            pane_command(&s(&["claude", "--flag", "$(touch x)"])),
+            "'claude' '--flag' '$(touch x)'; exit $?"
         );
     }
 
@@ -866,7 +869,7 @@ mod tests {
                 "--",
                 "sh",
                 "-c",
-                r"exec 'claude' '--x' 'it'\''s'",
+                r"'claude' '--x' 'it'\''s'; exit $?",
                 ";",
                 "set-option",
                 "-w",
@@ -918,7 +921,7 @@ mod tests {
                 "--",
                 "sh",
                 "-c",
-                "exec 'x'"
+                "'x'; exit $?"
             ])
         );
         assert_eq!(
@@ -1059,10 +1062,9 @@ mod tests {
             (ids.pane_id.as_str(), ids.pid)
         );
         assert!(!pane.dead);
-        wait_until(T, || {
-            tmux.pane("agent").unwrap().unwrap().current_command == "sleep"
-        })
-        .unwrap();
+        // The pane's process is the shell that waits on the command (`pane_command`), and
+        // tmux names the foreground group by its leader.
+        assert_eq!(tmux.pane("agent").unwrap().unwrap().current_command, "sh");
         let mut sessions = tmux.list_sessions().unwrap();
         sessions.sort();
         assert_eq!(sessions, ["agent", testkit::tmux::SENTINEL]);

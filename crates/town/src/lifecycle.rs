@@ -195,9 +195,10 @@ pub fn freeze(
         if p.session.is_empty() {
             continue;
         }
-        if let Ok(Some(pid)) = runtimes.get(&p.runtime).pid(&p.session) {
-            host::spawn::freeze_tree(pid, freeze)?;
-            signalled.push(p.session.clone());
+        match runtimes.get(&p.runtime).freeze(&p.session, freeze) {
+            Ok(true) => signalled.push(p.session.clone()),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(session = %p.session, error = %e, "could not freeze or thaw"),
         }
     }
     if !freeze {

@@ -235,3 +235,107 @@ fn gt_down_leaves_no_process_or_session_of_the_town_and_up_restore_resumes() {
         generation + 1
     );
 }
+
+#[test]
+fn an_agent_that_crashes_is_restarted_on_its_branch_and_its_change_lands() {
+    let Some(f) = Factory::new() else { return };
+    let bead = f.town.create(
+        "crash once",
+        &script("once write a.txt hi\nonce commit add a\nonce crash\ndone COMPLETED"),
+    );
+    f.up(&[]);
+    f.town.sling(&[&bead, "gastown"]);
+    let first = f.polecat(&bead);
+    f.town.wait_status(&bead, "closed");
+    let name = first["name"].as_str().unwrap();
+    let after = f.polecat(name);
+    assert_eq!(
+        after["generation"].as_i64().unwrap(),
+        first["generation"].as_i64().unwrap() + 1,
+        "restarted once"
+    );
+    assert_eq!(after["branch"], first["branch"], "on the same branch");
+    // The first run's commit is what landed: the second run only ran `gt done`.
+    let main = f.town.git(&f.town.remote, &["show", "main:a.txt"]);
+    assert_eq!(main.trim(), "hi");
+    assert_eq!(f.town.merge_requests(), [("merged".to_owned(), 1)]);
+}
+
+#[test]
+fn a_change_that_fails_its_gate_is_fixed_by_the_same_polecat_after_the_witness_wakes_it() {
+    let Some(f) = Factory::new() else { return };
+    ok(f.town.gt(&[
+        "config",
+        "set",
+        "merge_queue.test_command",
+        "if grep -q FAIL gate-input.txt; then echo 'error: gate-input.txt says FAIL'; exit 1; fi",
+    ]));
+    let bead = f.town.create(
+        "fix after a send-back",
+        &script(
+            "once write gate-input.txt FAIL\nonce commit break it\nonce done COMPLETED\n\
+             prime\nwrite gate-input.txt ok\ncommit fix it\ndone COMPLETED",
+        ),
+    );
+    f.up(&[]);
+    f.town.sling(&[&bead, "gastown"]);
+    let first = f.polecat(&bead);
+    f.town.wait_status(&bead, "closed");
+    let name = first["name"].as_str().unwrap();
+    assert_eq!(f.polecat(name)["branch"], first["branch"]);
+    // The failed request is superseded by the fixed one, which landed.
+    assert_eq!(
+        f.town.merge_requests(),
+        [("merged".to_owned(), 1), ("superseded".to_owned(), 1)]
+    );
+    let main = f.town.git(&f.town.remote, &["show", "main:gate-input.txt"]);
+    assert_eq!(main.trim(), "ok");
+    // What woke it: the restarted agent's `gt prime` showed the refinery's output.
+    let comments = ok(f.town.bd(&["comments", &bead, "--json"]));
+    assert!(
+        stdout(&comments).contains("gate-input.txt says FAIL"),
+        "{}",
+        stdout(&comments)
+    );
+}
+
+/// The state letter of process `pid` (`T` when stopped), from `/proc/<pid>/stat`.
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
+#[test]
+fn estop_freezes_every_agent_process_and_thaw_resumes_them() {
+    let Some(f) = Factory::new() else { return };
+    let bead = f.town.create("long", &script("sleep 600000\nwork"));
+    f.up(&[]);
+    f.town.sling(&[&bead, "gastown"]);
+    // The agent and what it runs; the pane's own shell only waits for it.
+    let pids: Vec<u32> = f
+        .agent_processes()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() != "sh")
+        })
+        .collect();
+    assert!(!pids.is_empty());
+
+    let frozen = json(&ok(f.town.gt(&["--json", "estop"])));
+    assert_eq!(frozen["sessions"].as_array().unwrap().len(), 1, "{frozen}");
+    // A stop is acted on when the process is next scheduled, which on a busy machine is not
+    // at once.
+    for &pid in &pids {
+        wait_until(TIMEOUT, || process_state(pid) == Some('T'))
+            .unwrap_or_else(|e| panic!("process {pid} never stopped: {e}"));
+    }
+    assert_eq!(f.daemon_status()["estop"], true);
+
+    ok(f.town.gt(&["thaw"]));
+    for &pid in &pids {
+        wait_until(TIMEOUT, || process_state(pid) != Some('T'))
+            .unwrap_or_else(|e| panic!("process {pid} never resumed: {e}"));
+    }
+    assert_eq!(f.daemon_status()["estop"], false);
+    assert_eq!(f.polecat(&bead)["alive"], true);
+}

@@ -205,6 +205,10 @@ pub trait Runtime: Send + Sync {
     /// The pid of the session's agent process (the leader of its process group), while it runs.
     fn pid(&self, name: &str) -> Result<Option<u32>, RuntimeError>;
 
+    /// Freezes (`SIGSTOP`) or thaws every process of the session's agent; returns whether the
+    /// session runs. Used by `gt estop`/`gt thaw`.
+    fn freeze(&self, name: &str, freeze: bool) -> Result<bool, RuntimeError>;
+
     /// Stops the session and every process in it. A session that is gone already is fine.
     fn stop(&self, name: &str) -> Result<(), RuntimeError>;
 

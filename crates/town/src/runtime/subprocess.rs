@@ -257,6 +257,18 @@ impl Runtime for SubprocessRuntime {
         self.live_pid(name)
     }
 
+    fn freeze(&self, name: &str, freeze: bool) -> Result<bool, RuntimeError> {
+        let Some(pid) = self.pid(name)? else {
+            return Ok(false);
+        };
+        host::spawn::freeze_tree(pid, freeze, true).map_err(|source| RuntimeError::Process {
+            action: if freeze { "freeze" } else { "thaw" },
+            session: name.to_owned(),
+            source,
+        })?;
+        Ok(true)
+    }
+
     /// Stops the agent's process group and descendants, then removes the pid file.
     fn stop(&self, name: &str) -> Result<(), RuntimeError> {
         check_session_name(name)?;

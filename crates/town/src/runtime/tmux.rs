@@ -368,6 +368,20 @@ impl Runtime for TmuxRuntime {
         Ok(self.pane(name)?.filter(|p| !p.dead).map(|p| p.pid))
     }
 
+    /// The pane's own process is the shell waiting on the agent (`tmux::pane_command`); tmux
+    /// would continue it at once, so only the agent and what it started are frozen.
+    fn freeze(&self, name: &str, freeze: bool) -> Result<bool, RuntimeError> {
+        let Some(pid) = self.pid(name)? else {
+            return Ok(false);
+        };
+        host::spawn::freeze_tree(pid, freeze, false).map_err(|source| RuntimeError::Process {
+            action: if freeze { "freeze" } else { "thaw" },
+            session: name.to_owned(),
+            source,
+        })?;
+        Ok(true)
+    }
+
     fn stop(&self, name: &str) -> Result<(), RuntimeError> {
         check_session_name(name)?;
         if self.pane(name)?.is_none() {
