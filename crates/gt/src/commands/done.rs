@@ -23,6 +23,7 @@ pub fn run(args: &DoneArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         polecat_path: host::env::var_os(host::env::GT_POLECAT_PATH)
             .filter(|p| !p.is_empty())
             .map(Into::into),
+        generation: host::env::var(host::env::GT_GENERATION).and_then(|g| g.parse().ok()),
     };
     let out = done::done(&mut store, &town, &host::env::current_dir()?, &env, status)?;
     if ui.is_json() {

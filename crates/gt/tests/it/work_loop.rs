@@ -1103,3 +1103,39 @@ fn two_towns_on_one_socket_keep_their_own_sessions() {
     assert!(peek(&a).contains(&beacon(&bead_a)));
     assert_eq!(a.status(&bead_a), "in_progress");
 }
+
+/// A session the polecat has outlived (it was restarted since) cannot finish the work.
+#[test]
+fn gt_done_from_an_older_generation_is_refused_and_changes_nothing() {
+    let Some(t) = Town::new() else { return };
+    let bead = t.create("work", &script("hang"));
+    let slung = t.sling(&[&bead, "gastown"]);
+    let name = slung[0]["polecat"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let worktree = t.rig().join("polecats").join(&name);
+    std::fs::write(worktree.join("work.txt"), "work\n").unwrap();
+    t.git(&worktree, &["add", "-A"]);
+    t.git(&worktree, &["commit", "-q", "-m", "work"]);
+    let generation = t.polecat_of(&bead).unwrap()["generation"].as_i64().unwrap();
+    let out = t
+        .env
+        .command(GT)
+        .current_dir(&worktree)
+        .arg("done")
+        .env("GT_GENERATION", (generation - 1).to_string())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("generation {}", generation - 1)),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(t.merge_requests(), []);
+    assert_eq!(t.status(&bead), "in_progress");
+}

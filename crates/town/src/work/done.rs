@@ -75,6 +75,8 @@ pub struct EnvIdentity {
     pub rig: Option<String>,
     pub polecat: Option<String>,
     pub polecat_path: Option<PathBuf>,
+    /// `GT_GENERATION`: which spawn of the polecat's agent this session is.
+    pub generation: Option<i64>,
 }
 
 impl EnvIdentity {
@@ -144,6 +146,17 @@ pub fn done(
     let id = PolecatId::from_path(&town, &cwd).ok_or_else(not_polecat)?;
     check_env_identity(env, &town, &id)?;
     let row = store.polecat(&id.rig, &id.name)?.ok_or_else(not_polecat)?;
+    // A session the witness has since replaced (its agent was thought dead) must not finish
+    // the work the newer one now owns.
+    if let Some(generation) = env.generation
+        && generation != row.generation
+    {
+        return Err(refused(format!(
+            "this session is generation {generation} of `{}`, but the polecat has been restarted since (generation {}); the newer session finishes the work",
+            id.address(),
+            row.generation
+        )));
+    }
     let worktree = id.worktree(&town);
     let top = gitops::toplevel(&cwd)?;
     if top.canonicalize().ok() != worktree.canonicalize().ok() {
