@@ -206,11 +206,26 @@ pub fn run(town: &Town, opts: &Options) -> Result<(), DaemonError> {
     let mut fingerprint = settings_fingerprint(town);
     let tick = safety_tick(town);
     let mut services = start_services(town, opts, &tx, tick)?;
+    let events = (opts.open_store)("dispatcher").map_err(|e| DaemonError::Io {
+        path: town.beads_dir(),
+        source: std::io::Error::other(e),
+    })?;
+    let mut cursor = EventCursor::at_end(&events);
     // The shutdown sentinel does not stop the daemon: its services stand still while it exists
     // (nothing restarts an agent), and `gt down` stops the daemon last, by asking.
     loop {
         match rx.recv_timeout(tick) {
-            Ok(Msg::Poke { from }) => services.notify_except(from.as_deref()),
+            // A command's poke wakes everyone (it may have changed files, not only rows); a
+            // service's own commit wakes the others only if it recorded events.
+            Ok(Msg::Poke { from: None }) => {
+                cursor.advance(&events);
+                services.notify_except(None);
+            }
+            Ok(Msg::Poke { from: Some(from) }) => {
+                if cursor.advance(&events) {
+                    services.notify_except(Some(&from));
+                }
+            }
             Ok(Msg::Status(message)) => {
                 let state = DaemonStatus {
                     running: true,
@@ -228,6 +243,10 @@ pub fn run(town: &Town, opts: &Options) -> Result<(), DaemonError> {
             }
             Ok(Msg::Stop) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
             Err(mpsc::RecvTimeoutError::Timeout) => {
+                // Changes whose poke was lost (or that came from a writer that cannot poke).
+                if cursor.advance(&events) {
+                    services.notify_except(None);
+                }
                 let now = settings_fingerprint(town);
                 if now != fingerprint {
                     tracing::info!("settings or rigs changed; restarting the services");
@@ -242,6 +261,30 @@ pub fn run(town: &Town, opts: &Options) -> Result<(), DaemonError> {
     let _ = std::fs::remove_file(files.pid());
     tracing::info!("daemon stopped");
     Ok(())
+}
+
+/// The last store event the daemon has woken its services for.
+struct EventCursor(i64);
+
+impl EventCursor {
+    fn at_end(store: &beads::Store) -> Self {
+        Self(store.last_event_id().unwrap_or(0))
+    }
+
+    /// Moves to the newest event; whether there were events past the cursor.
+    fn advance(&mut self, store: &beads::Store) -> bool {
+        match store.events_after(self.0, 1) {
+            Ok(newer) if !newer.is_empty() => {
+                self.0 = store.last_event_id().unwrap_or(self.0);
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the store's events; waking everyone");
+                true
+            }
+        }
+    }
 }
 
 fn listen(listener: &host::wake::Listener, tx: &mpsc::Sender<Msg>) {
