@@ -342,6 +342,155 @@ pub fn convoys(store: &beads::Store, convoy: Option<&str>) -> Result<ConvoyView>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::{SubprocessRuntime, TmuxRuntime};
+
+    /// 2026-01-01T00:00:00Z.
+    const EPOCH: &str = "2026-01-01T00:00:00Z";
+
+    fn ctx(now: &str) -> beads::Context {
+        beads::Context {
+            actor: "test".into(),
+            clock: Box::new(host::clock::FixedClock(now.parse().unwrap())),
+        }
+    }
+
+    fn town(dir: &std::path::Path) -> Town {
+        let root = dir.join("town");
+        crate::install::install(
+            &root,
+            &crate::install::InstallOptions {
+                owner: "test@example.com".into(),
+                ..Default::default()
+            },
+            ctx(EPOCH),
+        )
+        .unwrap();
+        Town::at(root)
+    }
+
+    fn runtimes(town: &Town) -> Runtimes {
+        let sessions = town.runtime_dir().join("sessions");
+        Runtimes::new(
+            TmuxRuntime::new(host::tmux::Tmux::new("gt-views-test-unused"), town.root()),
+            SubprocessRuntime::new(&sessions),
+            "subprocess",
+        )
+    }
+
+    fn no_daemon() -> DaemonStatus {
+        DaemonStatus {
+            running: false,
+            pid: None,
+            started_at: None,
+            services: Vec::new(),
+            shutdown: false,
+            estop: false,
+        }
+    }
+
+    /// A polecat of rig `app` on `bead`, in session `gt-<name>` (which never runs here).
+    fn polecat(store: &mut beads::Store, name: &str, bead: &str) {
+        store
+            .upsert_polecat(
+                "app",
+                name,
+                &beads::PolecatUpdate {
+                    bead_id: Some(bead.into()),
+                    session: Some(format!("gt-{name}")),
+                    runtime: Some("subprocess".into()),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn status_counts_dead_and_stuck_agents_open_escalations_and_the_queue() {
+        let dir = tempfile::tempdir().unwrap();
+        let town = town(dir.path());
+        let mut store = beads::Store::open(&town.beads_dir(), ctx(EPOCH)).unwrap();
+        polecat(&mut store, "nux", "hq-1");
+        store.mark_polecat_working("app", "nux").unwrap();
+        polecat(&mut store, "max", "hq-2");
+        store.mark_polecat_stuck("app", "max").unwrap();
+        polecat(&mut store, "ace", "");
+        store.finish_polecat("app", "ace").unwrap();
+        crate::work::escalate(&mut store, "help", "", 1).unwrap();
+        let closed = crate::work::escalate(&mut store, "old help", "", 1).unwrap();
+        store
+            .close(&closed.id, &beads::CloseOptions::default())
+            .unwrap();
+        for (bead, branch) in [("hq-1", "a"), ("hq-2", "b"), ("hq-3", "c")] {
+            store
+                .submit_mr(&beads::NewMergeRequest {
+                    rig: "app".into(),
+                    bead_id: bead.into(),
+                    branch: branch.into(),
+                    sha: format!("{branch}{branch}"),
+                    target: "main".into(),
+                    ..Default::default()
+                })
+                .unwrap();
+        }
+        store.start_testing_mr(2).unwrap();
+        store.start_testing_mr(3).unwrap();
+        store.fail_mr(3, "red").unwrap();
+
+        let later = beads::Store::open(&town.beads_dir(), ctx("2026-01-01T00:01:30Z")).unwrap();
+        let view = status(&town, &later, &runtimes(&town), no_daemon()).unwrap();
+        let addresses: Vec<(&str, bool)> = view
+            .agents
+            .iter()
+            .map(|a| (a.address.as_str(), a.dead))
+            .collect();
+        // Idle `ace` is left out; working `nux` has no session, so it is dead; stuck `max` is
+        // shown but not dead (the witness leaves a stuck polecat to a human).
+        assert_eq!(
+            addresses,
+            [("app/polecats/max", false), ("app/polecats/nux", true)]
+        );
+        assert_eq!((view.dead_agents, view.stuck_agents), (1, 1));
+        assert_eq!(view.open_escalations, 1);
+        let queue: Vec<(&str, MrState, i64)> = view
+            .merge_queue
+            .iter()
+            .map(|m| (m.label.as_str(), m.mr.state, m.age_seconds))
+            .collect();
+        assert_eq!(
+            queue,
+            [
+                ("mr-1", MrState::Queued, 90),
+                ("mr-2", MrState::Testing, 90)
+            ]
+        );
+        assert!(!view.daemon.running);
+        // The JSON keeps the rows' field names and adds the view's.
+        let json = serde_json::to_value(&view).unwrap();
+        assert_eq!(json["merge_queue"][0]["bead_id"], "hq-1");
+        assert_eq!(json["merge_queue"][0]["age_seconds"], 90);
+        assert_eq!(json["agents"][1]["session"], "gt-nux");
+        assert_eq!(json["agents"][1]["dead"], true);
+    }
+
+    #[test]
+    fn the_refinery_holder_is_whoever_holds_the_lock_and_only_while_it_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let town = town(dir.path());
+        assert_eq!(crate::refinery::holder(&town, "app"), None);
+        let lock = crate::refinery::Refinery::lock(&town, "app").unwrap();
+        assert_eq!(
+            crate::refinery::holder(&town, "app"),
+            Some(std::process::id())
+        );
+        drop(lock);
+        assert_eq!(crate::refinery::holder(&town, "app"), None);
+        // A record a killed holder left: its pid is gone, or recycled with another start time.
+        let record = crate::refinery::holder_path(&town, "app");
+        std::fs::write(&record, format!("{} 1\n", std::process::id())).unwrap();
+        assert_eq!(crate::refinery::holder(&town, "app"), None);
+        std::fs::write(&record, "999999999 1\n").unwrap();
+        assert_eq!(crate::refinery::holder(&town, "app"), None);
+    }
 
     #[test]
     fn age_is_whole_seconds_since_submission_and_never_negative() {

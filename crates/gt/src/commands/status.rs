@@ -31,11 +31,12 @@ fn render(ui: &mut ui::Ui, s: &StatusView) -> anyhow::Result<()> {
     } else {
         super::rig::table(ui, &s.rigs)?;
     }
-    ui.line("")?;
     if s.in_flight.is_empty() && s.merge_queue.is_empty() && s.agents.is_empty() {
+        ui.line("")?;
         ui.line("No work in flight")?;
     }
     if !s.in_flight.is_empty() {
+        ui.line("")?;
         ui.line("Work in flight:")?;
         let rows: Vec<Vec<String>> = s
             .in_flight
@@ -52,10 +53,12 @@ fn render(ui: &mut ui::Ui, s: &StatusView) -> anyhow::Result<()> {
         super::table(ui, &rows)?;
     }
     if !s.merge_queue.is_empty() {
+        ui.line("")?;
         ui.line("Merge queue:")?;
         super::mq::table(ui, &s.merge_queue, "  ")?;
     }
     if !s.agents.is_empty() {
+        ui.line("")?;
         ui.line("Agents:")?;
         super::polecat::table(ui, &s.agents, "  ")?;
     }
