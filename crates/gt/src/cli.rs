@@ -69,3 +69,15 @@ pub enum Command {
     /// Resume the agents `gt estop` froze.
     Thaw,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// clap's own consistency checks (conflicting names, bad defaults, missing values) over
+    /// every subcommand, which otherwise run only when that subcommand is parsed.
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

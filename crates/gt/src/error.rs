@@ -75,6 +75,15 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
             E::Git(_) | E::Lock(_) | E::Gate(_) => Classified::new(ErrorKind::Internal),
         });
     }
+    if let Some(err) = err.downcast_ref::<town::views::ViewError>() {
+        use town::views::ViewError as E;
+        // Transparent wrappers hide the inner error from the chain; classify it directly.
+        return match err {
+            E::Store(e) => classify_store(e),
+            E::Rig(e) => classify(e),
+            E::File(e) => classify(e),
+        };
+    }
     if let Some(err) = err.downcast_ref::<town::rigctx::RigCtxError>() {
         use town::rigctx::RigCtxError as E;
         return match err {

@@ -19,6 +19,7 @@
 //! - [`deacon`]: the daemon's housekeeping: idle sessions, orphan processes, merged branches,
 //!   old wisps.
 //! - [`runtime`]: agent sessions in tmux or as headless subprocesses (the `Runtime` trait).
+//! - [`views`]: what status commands show, as serialisable read models (CLI, daemon, dashboard).
 //!
 //! A town is a directory holding `mayor/town.json`; everything else (rigs, agents, the
 //! merge queue) lives under it.
@@ -38,6 +39,7 @@ pub mod rigctx;
 pub mod runtime;
 pub mod service;
 pub mod settings;
+pub mod views;
 pub mod witness;
 pub mod work;
 

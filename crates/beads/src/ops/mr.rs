@@ -433,6 +433,14 @@ pub struct RefineryRun {
     pub outcome: String,
 }
 
+/// A recorded refinery pass and when it finished.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RecordedRun {
+    #[serde(flatten)]
+    pub run: RefineryRun,
+    pub finished_at: String,
+}
+
 /// `gt mq stats`: how the queue has done.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct QueueStats {
@@ -464,6 +472,35 @@ impl Store {
             ])?;
             Ok(())
         })
+    }
+
+    /// The rig's most recent refinery pass, if it ever ran one.
+    pub fn last_refinery_run(&self, rig: &str) -> Result<Option<RecordedRun>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT rig, started_at, finished_at, batch_size, landed, failed, conflicted, gate_runs,
+                        bisect_depth, flakes, outcome
+                 FROM refinery_runs WHERE rig = ?1 ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row([rig], |r| {
+                Ok(RecordedRun {
+                    run: RefineryRun {
+                        rig: r.get(0)?,
+                        started_at: r.get(1)?,
+                        batch_size: r.get(3)?,
+                        landed: r.get(4)?,
+                        failed: r.get(5)?,
+                        conflicted: r.get(6)?,
+                        gate_runs: r.get(7)?,
+                        bisect_depth: r.get(8)?,
+                        flakes: r.get(9)?,
+                        outcome: r.get(10)?,
+                    },
+                    finished_at: r.get(2)?,
+                })
+            })
+            .optional()?)
     }
 
     /// Outcomes of the rig's most recent finished merge requests, newest first: `true` for a

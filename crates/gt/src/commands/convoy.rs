@@ -78,29 +78,23 @@ pub fn run(cmd: ConvoyCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
             }
         }
         ConvoyCommand::Status(a) => {
-            let convoys = match &a.convoy {
-                Some(c) => vec![store.convoy_status(c)?],
-                None => store.convoys(false)?,
-            };
+            let view = town::views::convoys(&store, a.convoy.as_deref())?;
             if ui.is_json() {
-                ui.json(&convoys)?;
-            } else if convoys.is_empty() {
+                ui.json(&view)?;
+            } else if view.convoys.is_empty() {
                 ui.status("No open convoys");
             } else {
-                for c in &convoys {
-                    let state = if c.landed_at.is_some() {
-                        "landed".to_owned()
-                    } else {
-                        c.status.clone()
-                    };
+                for c in &view.convoys {
                     ui.line(format!(
-                        "{}  {}  [{state}, {}/{} merged]",
-                        c.id,
-                        super::safe(&c.title),
-                        c.merged,
-                        c.tracked.len()
+                        "{}  {}  [{}, {}/{} merged]",
+                        c.convoy.id,
+                        super::safe(&c.convoy.title),
+                        c.state,
+                        c.convoy.merged,
+                        c.convoy.tracked.len()
                     ))?;
                     let rows: Vec<Vec<String>> = c
+                        .convoy
                         .tracked
                         .iter()
                         .map(|t| {
@@ -112,6 +106,9 @@ pub fn run(cmd: ConvoyCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
                                 } else {
                                     t.assignee.clone()
                                 },
+                                c.merge_requests
+                                    .get(&t.id)
+                                    .map_or("-".to_owned(), |m| format!("{} {}", m.mr, m.state)),
                                 super::safe(&t.title),
                             ]
                         })

@@ -68,31 +68,13 @@ pub fn run(cmd: MqCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
                 town::rig::entry(&town, rig)?;
             }
             let states: &[beads::MrState] = if a.all { &[] } else { beads::MrState::OPEN };
-            let mrs = store.mrs(a.rig.as_deref(), states)?;
+            let view = town::views::mq(&store, a.rig.as_deref(), states)?;
             if ui.is_json() {
-                ui.json(&mrs)?;
-            } else if mrs.is_empty() {
+                ui.json(&view)?;
+            } else if view.requests.is_empty() {
                 ui.status("No merge requests");
             } else {
-                let mut rows = vec![vec![
-                    "MR".to_owned(),
-                    "RIG".into(),
-                    "STATE".into(),
-                    "BEAD".into(),
-                    "BRANCH".into(),
-                    "SHA".into(),
-                ]];
-                for m in &mrs {
-                    rows.push(vec![
-                        m.label(),
-                        m.rig.clone(),
-                        m.state.to_string(),
-                        m.bead_id.clone(),
-                        m.branch.clone(),
-                        m.sha.chars().take(12).collect(),
-                    ]);
-                }
-                super::table(ui, &rows)?;
+                table(ui, &view.requests, "")?;
             }
         }
         MqCommand::Status(a) => {
@@ -196,6 +178,47 @@ pub fn run(cmd: MqCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Merge requests as a table, each row indented by `indent`.
+pub fn table(ui: &mut ui::Ui, mrs: &[town::views::MrView], indent: &str) -> anyhow::Result<()> {
+    let mut rows = vec![vec![
+        format!("{indent}MR"),
+        "RIG".into(),
+        "STATE".into(),
+        "BEAD".into(),
+        "POLECAT".into(),
+        "BRANCH".into(),
+        "SHA".into(),
+        "AGE".into(),
+    ]];
+    for m in mrs {
+        rows.push(vec![
+            format!("{indent}{}", m.label),
+            m.mr.rig.clone(),
+            m.mr.state.to_string(),
+            m.mr.bead_id.clone(),
+            if m.mr.polecat.is_empty() {
+                "-".into()
+            } else {
+                m.mr.polecat.clone()
+            },
+            super::safe(&m.mr.branch),
+            m.mr.sha.chars().take(12).collect(),
+            age(m.age_seconds),
+        ]);
+    }
+    Ok(super::table(ui, &rows)?)
+}
+
+/// `42s`, `7m`, `3h`, `2d`: the largest whole unit.
+pub fn age(seconds: i64) -> String {
+    match seconds {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
 }
 
 fn report(ui: &mut ui::Ui, mr: &beads::MergeRequest) -> anyhow::Result<()> {

@@ -44,6 +44,53 @@ pub struct PeekArgs {
     pub lines: usize,
 }
 
+/// Polecats as a table, each row indented by `indent`. A dead one (working, session gone)
+/// shows `DEAD` where a live one shows `yes`.
+pub fn table(
+    ui: &mut ui::Ui,
+    agents: &[town::views::AgentView],
+    indent: &str,
+) -> anyhow::Result<()> {
+    let mut table = vec![vec![
+        format!("{indent}POLECAT"),
+        "STATE".into(),
+        "BEAD".into(),
+        "SESSION".into(),
+        "RUNTIME".into(),
+        "ALIVE".into(),
+    ]];
+    for a in agents {
+        let p = &a.polecat;
+        table.push(vec![
+            format!("{indent}{}", a.address),
+            p.state.to_string(),
+            if p.bead_id.is_empty() {
+                "-".into()
+            } else {
+                p.bead_id.clone()
+            },
+            if p.session.is_empty() {
+                "-".into()
+            } else {
+                p.session.clone()
+            },
+            if p.runtime.is_empty() {
+                "-".into()
+            } else {
+                p.runtime.clone()
+            },
+            if a.dead {
+                "DEAD".into()
+            } else if a.alive {
+                "yes".into()
+            } else {
+                "no".into()
+            },
+        ]);
+    }
+    Ok(super::table(ui, &table)?)
+}
+
 fn parse(s: &str) -> anyhow::Result<PolecatId> {
     Ok(PolecatId::parse(s).ok_or_else(|| {
         ui::CliError::usage(format!(
@@ -69,42 +116,13 @@ pub fn run(cmd: PolecatCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
             if let Some(rig) = &a.rig {
                 town::rig::entry(&town, rig)?;
             }
-            let rows = store.polecats(a.rig.as_deref())?;
+            let view = town::views::agents(&store, &runtimes, a.rig.as_deref())?;
             if ui.is_json() {
-                let rows: Vec<serde_json::Value> = rows
-                    .iter()
-                    .map(|p| {
-                        let mut v = serde_json::to_value(p).unwrap_or_default();
-                        v["alive"] = alive(p).into();
-                        v
-                    })
-                    .collect();
-                ui.json(&rows)?;
-            } else if rows.is_empty() {
+                ui.json(&view)?;
+            } else if view.agents.is_empty() {
                 ui.status("No polecats");
             } else {
-                let mut table = vec![vec![
-                    "POLECAT".to_owned(),
-                    "STATE".into(),
-                    "BEAD".into(),
-                    "SESSION".into(),
-                    "ALIVE".into(),
-                ]];
-                for p in &rows {
-                    let alive = alive(p);
-                    table.push(vec![
-                        format!("{}/polecats/{}", p.rig, p.name),
-                        p.state.to_string(),
-                        if p.bead_id.is_empty() {
-                            "-".into()
-                        } else {
-                            p.bead_id.clone()
-                        },
-                        p.session.clone(),
-                        if alive { "yes".into() } else { "no".into() },
-                    ]);
-                }
-                super::table(ui, &table)?;
+                table(ui, &view.agents, "")?;
             }
         }
         PolecatCommand::Status(a) => {

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
+use town::refinery;
 use town::refinery::runner::{Runner, Step};
-use town::refinery::{self, Refinery};
 
 #[derive(Debug, Subcommand)]
 pub enum RefineryCommand {
@@ -45,45 +45,12 @@ pub fn run(cmd: RefineryCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
     match cmd {
         RefineryCommand::Run(a) => run_queue(&town, &a, ui)?,
         RefineryCommand::Status(a) => {
-            let rigs: Vec<String> = match a.rig {
-                Some(r) => {
-                    town::rig::entry(&town, &r)?;
-                    vec![r]
-                }
-                None => town.rigs()?.rigs.into_keys().collect(),
-            };
-            let mut rows = Vec::new();
-            for rig in rigs {
-                let running = Refinery::lock(&town, &rig).is_err();
-                let queued = store.mrs(Some(&rig), &[beads::MrState::Queued])?.len();
-                let testing = store.mrs(Some(&rig), &[beads::MrState::Testing])?.len();
-                let paused = store.kv_get(&refinery::pause_key(&rig))?;
-                rows.push(serde_json::json!({"rig": rig, "running": running, "queued": queued, "testing": testing, "paused": paused}));
-            }
+            let daemon = town::daemon::status(&town);
+            let view = town::views::refinery(&town, &store, &daemon, a.rig.as_deref())?;
             if ui.is_json() {
-                ui.json(&rows)?;
+                ui.json(&view)?;
             } else {
-                let mut table = vec![vec![
-                    "RIG".to_owned(),
-                    "RUNNING".into(),
-                    "QUEUED".into(),
-                    "TESTING".into(),
-                    "PAUSED".into(),
-                ]];
-                for r in &rows {
-                    table.push(vec![
-                        r["rig"].as_str().unwrap_or_default().to_owned(),
-                        if r["running"] == true {
-                            "yes".into()
-                        } else {
-                            "no".into()
-                        },
-                        r["queued"].to_string(),
-                        r["testing"].to_string(),
-                        r["paused"].as_str().map_or("-".to_owned(), super::safe),
-                    ]);
-                }
-                super::table(ui, &table)?;
+                status_table(ui, &view)?;
             }
         }
         RefineryCommand::Resume(a) => {
@@ -101,6 +68,45 @@ pub fn run(cmd: RefineryCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn status_table(ui: &mut ui::Ui, view: &town::views::RefineryView) -> anyhow::Result<()> {
+    let mut table = vec![vec![
+        "RIG".to_owned(),
+        "RUNNING".into(),
+        "QUEUED".into(),
+        "TESTING".into(),
+        "PAUSED".into(),
+        "LAST PASS".into(),
+    ]];
+    for r in &view.rigs {
+        let running = match (r.pid, &r.service) {
+            (Some(pid), Some(service)) => format!("yes (daemon pid {pid}, {service})"),
+            (Some(pid), None) => format!("yes (pid {pid})"),
+            (None, Some(service)) => format!("no (daemon service {service})"),
+            (None, None) => "no".into(),
+        };
+        let last = r.last_run.as_ref().map_or("-".to_owned(), |l| {
+            format!(
+                "{} at {}: batch {}, landed {}, failed {}, conflicted {}",
+                super::safe(&l.run.outcome),
+                l.finished_at,
+                l.run.batch_size,
+                l.run.landed,
+                l.run.failed,
+                l.run.conflicted
+            )
+        });
+        table.push(vec![
+            r.rig.clone(),
+            running,
+            r.queued.to_string(),
+            r.testing.to_string(),
+            r.paused.as_deref().map_or("-".to_owned(), super::safe),
+            last,
+        ]);
+    }
+    Ok(super::table(ui, &table)?)
 }
 
 /// `gt refinery run`: the rig's runner in the foreground. A failed pass is reported and retried

@@ -1,85 +1,114 @@
-//! `gt status`: the town at a glance.
+//! `gt status`: the town at a glance ([`town::views::StatusView`], rendered).
 
 use clap::Args;
-use serde::Serialize;
+use town::views::StatusView;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {}
 
-#[derive(Serialize)]
-struct Status {
-    name: String,
-    root: std::path::PathBuf,
-    rigs: Vec<town::rig::RigSummary>,
-    in_flight: Vec<Work>,
-}
-
-#[derive(Serialize)]
-struct Work {
-    id: String,
-    title: String,
-    status: String,
-    assignee: String,
-}
-
 pub fn run(_args: &StatusArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let town = super::town()?;
-    let config = town.config()?;
     let store = super::store(&town)?;
-    let rigs = town::rig::summaries(&town, &store)?;
-    let in_flight = store
-        .issues(&beads::Filter {
-            statuses: vec!["hooked".into(), "in_progress".into()],
-            limit: 0,
-            ..beads::Filter::default()
-        })?
-        .into_iter()
-        .map(|i| Work {
-            id: i.id,
-            title: i.title,
-            status: i.status,
-            assignee: i.assignee,
-        })
-        .collect();
-    let status = Status {
-        name: config.name,
-        root: town.root().to_owned(),
-        rigs,
-        in_flight,
-    };
+    let view = town::views::status(
+        &town,
+        &store,
+        &super::runtimes(&town),
+        town::daemon::status(&town),
+    )?;
     if ui.is_json() {
-        ui.json(&status)?;
+        ui.json(&view)?;
         return Ok(());
     }
-    ui.line(format!("Town {}  ({})", status.name, status.root.display()))?;
+    render(ui, &view)
+}
+
+fn render(ui: &mut ui::Ui, s: &StatusView) -> anyhow::Result<()> {
+    ui.line(format!("Town {}  ({})", s.name, s.root.display()))?;
+    ui.line(format!("Daemon: {}", daemon_line(&s.daemon)))?;
     ui.line("")?;
-    if status.rigs.is_empty() {
+    if s.rigs.is_empty() {
         ui.line("No rigs yet: `gt rig add <name> <git-url>`")?;
     } else {
-        super::rig::table(ui, &status.rigs)?;
+        super::rig::table(ui, &s.rigs)?;
     }
-    ui.line("")?;
-    if status.in_flight.is_empty() {
+    if s.in_flight.is_empty() && s.merge_queue.is_empty() && s.agents.is_empty() {
+        ui.line("")?;
         ui.line("No work in flight")?;
-    } else {
+    }
+    if !s.in_flight.is_empty() {
+        ui.line("")?;
         ui.line("Work in flight:")?;
-        let rows: Vec<Vec<String>> = status
+        let rows: Vec<Vec<String>> = s
             .in_flight
             .iter()
             .map(|w| {
                 vec![
                     format!("  {}", w.id),
                     w.status.clone(),
-                    if w.assignee.is_empty() {
-                        "-".into()
-                    } else {
-                        w.assignee.clone()
-                    },
+                    dash(&w.assignee),
                     super::safe(&w.title),
                 ]
             })
             .collect();
         super::table(ui, &rows)?;
     }
+    if !s.merge_queue.is_empty() {
+        ui.line("")?;
+        ui.line("Merge queue:")?;
+        super::mq::table(ui, &s.merge_queue, "  ")?;
+    }
+    if !s.agents.is_empty() {
+        ui.line("")?;
+        ui.line("Agents:")?;
+        super::polecat::table(ui, &s.agents, "  ")?;
+    }
+    let mut attention = Vec::new();
+    if s.dead_agents > 0 {
+        attention.push(format!(
+            "{} dead agent(s) (working, session gone)",
+            s.dead_agents
+        ));
+    }
+    if s.stuck_agents > 0 {
+        attention.push(format!("{} stuck agent(s)", s.stuck_agents));
+    }
+    if s.open_escalations > 0 {
+        attention.push(format!(
+            "{} open escalation(s): `bd list --label {}`",
+            s.open_escalations,
+            town::work::ESCALATION_LABEL
+        ));
+    }
+    if !attention.is_empty() {
+        ui.line("")?;
+        ui.line(format!("Needs attention: {}", attention.join("; ")))?;
+    }
     Ok(())
+}
+
+/// The daemon in a few words: running (pid), not running, shut down, frozen.
+pub fn daemon_line(d: &town::daemon::DaemonStatus) -> String {
+    let mut line = match (d.running, d.pid) {
+        (true, Some(pid)) => format!("running (pid {pid})"),
+        (true, None) => "running".to_owned(),
+        (false, _) => "not running: `gt daemon start`".to_owned(),
+    };
+    if d.shutdown {
+        line = format!(
+            "{}; shut down by `gt down` (`gt up` to start again)",
+            line.split(':').next().unwrap_or_default()
+        );
+    }
+    if d.estop {
+        line.push_str("; EMERGENCY STOP: agents frozen (`gt thaw`)");
+    }
+    line
+}
+
+fn dash(s: &str) -> String {
+    if s.is_empty() {
+        "-".into()
+    } else {
+        s.to_owned()
+    }
 }

@@ -13,6 +13,7 @@ mod scripted_agent;
 mod sent_back;
 mod sling_races;
 mod town;
+mod views;
 mod work_loop;
 
 /// The binary under test.

@@ -28,6 +28,7 @@ pub mod policy;
 pub mod runner;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -132,16 +133,24 @@ impl<'a> Refinery<'a> {
         self.green
     }
 
-    /// Takes the rig's refinery lock (one refinery per rig).
-    pub fn lock(town: &Town, rig: &str) -> Result<host::lock::LockGuard> {
+    /// Takes the rig's refinery lock (one refinery per rig) and records this process as its
+    /// holder ([`holder`]) until the lock is dropped.
+    pub fn lock(town: &Town, rig: &str) -> Result<RefineryLock> {
         std::fs::create_dir_all(town.locks_dir())?;
-        host::lock::try_lock(&town.locks_dir().join(format!("refinery-{rig}.lock"))).map_err(|e| {
-            match e {
+        let guard = host::lock::try_lock(&town.locks_dir().join(format!("refinery-{rig}.lock")))
+            .map_err(|e| match e {
                 host::lock::LockError::Busy { .. } => RefineryError::Busy {
                     rig: rig.to_owned(),
                 },
                 other => other.into(),
-            }
+            })?;
+        let record = holder_path(town, rig);
+        let pid = std::process::id();
+        let started = host::spawn::start_time(pid).unwrap_or(0);
+        crate::files::write_atomic(&record, format!("{pid} {started}\n").as_bytes())?;
+        Ok(RefineryLock {
+            record,
+            _guard: guard,
         })
     }
 
@@ -604,6 +613,42 @@ impl<'a> Refinery<'a> {
     pub fn town(&self) -> &Town {
         self.town
     }
+}
+
+/// A held refinery lock. Dropping it removes the holder record, then releases the lock (in that
+/// order, so the record of the next holder is never the one removed).
+#[derive(Debug)]
+pub struct RefineryLock {
+    record: PathBuf,
+    _guard: host::lock::LockGuard,
+}
+
+impl Drop for RefineryLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.record);
+    }
+}
+
+/// The holder record of the rig's refinery lock: `.runtime/locks/refinery-<rig>.holder`, the
+/// pid and start time of the process holding it.
+pub fn holder_path(town: &Town, rig: &str) -> PathBuf {
+    town.locks_dir().join(format!("refinery-{rig}.holder"))
+}
+
+/// The pid of the process running the rig's refinery (a `gt refinery run`, the daemon, a
+/// `gt demo`), read from its holder record without touching the lock: a status check that
+/// took the lock, however briefly, would make a runner starting at that instant fail as busy.
+/// A record left by a killed holder names a process that is gone, or a recycled pid with
+/// another start time, and reads as `None`. Between a runner taking the lock and writing the
+/// record this reads `None` too; a status is a snapshot.
+pub fn holder(town: &Town, rig: &str) -> Option<u32> {
+    let text = std::fs::read_to_string(holder_path(town, rig)).ok()?;
+    let mut words = text.split_whitespace();
+    let pid: u32 = words.next()?.parse().ok()?;
+    let started: u64 = words.next()?.parse().ok()?;
+    let alive = host::spawn::is_alive(pid)
+        && host::spawn::start_time(pid).map_or(started == 0, |s| s == started);
+    alive.then_some(pid)
 }
 
 /// The outcome of a transition of a request the pass read as queued: `None` when another writer

@@ -43,7 +43,7 @@ pub struct Runner {
     ctx: RigCtx,
     store: beads::Store,
     green: BTreeSet<String>,
-    lock: Option<host::lock::LockGuard>,
+    lock: Option<super::RefineryLock>,
     recovered: bool,
     retry: Backoff,
 }
