@@ -118,13 +118,11 @@ pub fn status(town: &Town) -> DaemonStatus {
         s.estop = estop;
         return s;
     }
-    let running = matches!(
-        host::lock::try_lock(&files.lock()),
-        Err(host::lock::LockError::Busy { .. })
-    );
+    // Not by taking the lock: that would turn away a daemon starting at this instant.
+    let pid = live_pid(&files);
     DaemonStatus {
-        running,
-        pid: running.then(|| read_pid(&files)).flatten(),
+        running: pid.is_some(),
+        pid,
         started_at: None,
         services: Vec::new(),
         shutdown,
@@ -132,12 +130,23 @@ pub fn status(town: &Town) -> DaemonStatus {
     }
 }
 
+/// The pid the pid file records (`<pid> <start time>`).
 fn read_pid(files: &DaemonFiles) -> Option<u32> {
     std::fs::read_to_string(files.pid())
         .ok()?
-        .trim()
+        .split_whitespace()
+        .next()?
         .parse()
         .ok()
+}
+
+/// The recorded daemon's pid, if that process still runs (same pid, same start time).
+fn live_pid(files: &DaemonFiles) -> Option<u32> {
+    let text = std::fs::read_to_string(files.pid()).ok()?;
+    let mut words = text.split_whitespace();
+    let pid: u32 = words.next()?.parse().ok()?;
+    let start: u64 = words.next()?.parse().ok()?;
+    (host::spawn::is_alive(pid) && host::spawn::start_time(pid) == Some(start)).then_some(pid)
 }
 
 /// Opens the town's store for a service, acting as the given actor.
@@ -191,7 +200,9 @@ pub fn run(town: &Town, opts: &Options) -> Result<(), DaemonError> {
         let path = path.to_owned();
         move |source| DaemonError::Io { path, source }
     };
-    std::fs::write(files.pid(), format!("{}\n", std::process::id())).map_err(io(&files.pid()))?;
+    let me = std::process::id();
+    let start = host::spawn::start_time(me).unwrap_or(0);
+    std::fs::write(files.pid(), format!("{me} {start}\n")).map_err(io(&files.pid()))?;
     let listener = host::wake::Listener::bind(&files.socket()).map_err(io(&files.socket()))?;
     let (tx, rx) = mpsc::channel::<Msg>();
     std::thread::Builder::new()

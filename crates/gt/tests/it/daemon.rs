@@ -42,7 +42,8 @@ impl Factory {
     fn daemon_pid(&self) -> Option<u32> {
         std::fs::read_to_string(self.town.root.join("daemon/daemon.pid"))
             .ok()?
-            .trim()
+            .split_whitespace()
+            .next()?
             .parse()
             .ok()
     }
