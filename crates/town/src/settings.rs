@@ -95,6 +95,9 @@ pub struct DaemonSettings {
     pub stall_after_secs: u64,
     /// An idle polecat's session is stopped after this long (its worktree stays).
     pub idle_reap_after_secs: u64,
+    /// How often the witness checks agents while any holds work (a dead agent writes nothing
+    /// that could wake it); with no work in flight it sleeps until woken or the safety tick.
+    pub liveness_secs: u64,
 }
 
 impl Default for DaemonSettings {
@@ -103,6 +106,7 @@ impl Default for DaemonSettings {
             safety_tick_secs: 30,
             stall_after_secs: 30 * 60,
             idle_reap_after_secs: 15 * 60,
+            liveness_secs: 2,
         }
     }
 }

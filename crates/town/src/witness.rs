@@ -12,6 +12,8 @@
 //! - a change the refinery sent back (failed gate or conflict) wakes its polecat: a message
 //!   through the runtime's verified send if the session lives, a restart if not (`gt prime`
 //!   then shows the refinery's output);
+//! - agents holding work are looked at every `daemon.liveness_secs` (a death writes nothing
+//!   that could wake the witness); with none, it sleeps until woken or the safety tick;
 //! - a working agent with no progress for `daemon.stall_after_secs` is nudged once, and
 //!   escalated when as long again passes without progress;
 //! - nothing is ever restarted onto a bead that is closed, submitted or owned by another
@@ -174,7 +176,10 @@ impl Witness {
         }
         let rig = self.ctx.name.clone();
         let holds = crate::lifecycle::holds(&self.store).unwrap_or_default();
-        for p in self.store.polecats(Some(&rig))? {
+        let polecats = self.store.polecats(Some(&rig))?;
+        self.watches
+            .retain(|name, _| polecats.iter().any(|p| &p.name == name));
+        for p in polecats {
             if p.bead_id.is_empty()
                 || p.state == PolecatState::Nuked
                 || crate::lifecycle::is_held(&holds, &p)
@@ -374,7 +379,14 @@ impl Witness {
 impl Service for Witness {
     fn step(&mut self) -> Result<Next, ServiceError> {
         self.check()?;
-        Ok(Next::Idle)
+        // Polecats holding work are watched: look again soon, since a death writes nothing.
+        Ok(if self.watches.is_empty() {
+            Next::Idle
+        } else {
+            Next::After(Duration::from_secs(
+                self.ctx.settings.daemon.liveness_secs.max(1),
+            ))
+        })
     }
 }
 
