@@ -185,6 +185,23 @@ impl AgentPreset {
             .collect()
     }
 
+    /// The argv that resumes the agent's most recent conversation in its working directory,
+    /// if it has a flag for that (Claude Code's `--continue`).
+    pub fn continue_argv(&self) -> Option<Vec<String>> {
+        match self.resume.as_ref()? {
+            Resume::Flag {
+                continue_flag: Some(flag),
+                ..
+            } => Some(
+                self.start_argv()
+                    .into_iter()
+                    .chain(std::iter::once(flag.clone()))
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
     /// The argv that resumes session `id`, if the agent can resume.
     pub fn resume_argv(&self, id: &str) -> Option<Vec<String>> {
         let mut argv = vec![self.command.clone()];
@@ -994,6 +1011,10 @@ mod tests {
             claude.resume_argv("s1").unwrap(),
             ["claude", "--dangerously-skip-permissions", "--resume", "s1"]
         );
+        assert_eq!(
+            claude.continue_argv().unwrap(),
+            ["claude", "--dangerously-skip-permissions", "--continue"]
+        );
 
         let codex = builtin("codex").unwrap();
         assert_eq!(codex.prompt_mode, PromptMode::None);
@@ -1007,6 +1028,7 @@ mod tests {
                 "--dangerously-bypass-approvals-and-sandbox"
             ]
         );
+        assert_eq!(codex.continue_argv(), None, "codex resumes by id only");
         let amp = builtin("amp").unwrap();
         assert_eq!(
             amp.resume_argv("t").unwrap()[..4],

@@ -441,6 +441,7 @@ fn sling_one(
             branch,
             bead,
             *generation,
+            restart.is_some(),
         )?;
         // A reused idle polecat's old agent may still be in its session (it ran `gt done` and
         // has not exited, or stays at its prompt): its work is finished, so it goes. It is
@@ -949,6 +950,7 @@ fn session_spec(
     branch: &str,
     bead: &str,
     generation: i64,
+    resume: bool,
 ) -> Result<SessionSpec> {
     let town = cx.town.root();
     let gt_dir = cx
@@ -999,7 +1001,12 @@ fn session_spec(
         ("GIT_CEILING_DIRECTORIES".into(), town.display().to_string()),
     ]);
     env.extend(preset.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    let mut argv = preset.start_argv();
+    // A restarted agent picks up its conversation where the agent CLI can (`--continue`
+    // resumes the latest one in the worktree), and is told to re-read its work either way.
+    let mut argv = resume
+        .then(|| preset.continue_argv())
+        .flatten()
+        .unwrap_or_else(|| preset.start_argv());
     if preset.prompt_mode == PromptMode::Arg {
         argv.push(beacon(polecat, bead, store));
     }
