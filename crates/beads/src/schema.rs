@@ -594,6 +594,49 @@ mod tests {
         assert!(super::migrations().validate().is_ok());
     }
 
+    /// A version 5 store upgrades in place: its issues are counted into `issue_counts`, and the
+    /// write guard's objects are all there.
+    #[test]
+    fn upgrading_counts_existing_issues() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        super::migrations().to_version(&mut conn, 5).unwrap();
+        conn.execute_batch(
+            "INSERT INTO issues (id, title, status, created_at, updated_at) VALUES
+                ('bd-a', 'a', 'open', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'),
+                ('bd-b', 'b', 'open', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'),
+                ('gt-c.1', 'c', 'in_progress', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');",
+        )
+        .unwrap();
+        super::migrations().to_latest(&mut conn).unwrap();
+        let counts: Vec<(String, String, i64)> = conn
+            .prepare("SELECT prefix, status, n FROM issue_counts ORDER BY 1, 2")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            counts,
+            vec![
+                ("bd".into(), "open".into(), 2),
+                ("gt".into(), "in_progress".into(), 1)
+            ]
+        );
+        // The triggers keep them from here on: a status change moves one issue between groups.
+        conn.execute_batch(
+            "UPDATE issues SET status = 'closed', closed_at = updated_at WHERE id = 'bd-a'",
+        )
+        .unwrap();
+        let stale: Vec<String> = conn
+            .prepare(super::STALE_ISSUE_COUNTS)
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(stale.is_empty(), "{stale:?}");
+    }
+
     /// A store written before the summaries existed gets them filled in by the upgrade.
     #[test]
     fn upgrading_fills_in_relation_summaries() {

@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::ops::deps::validate_label;
-use crate::ops::jsonl::{ImportInput, Line, UpstreamEvent, bad_row, parse_line, read_lines};
+use crate::ops::jsonl::{ImportInput, Line, UpstreamEvent, bad_row, parse_lines, read_lines};
 use crate::store::normalize_ts;
 
 /// The files of a backup besides `issues.jsonl`.
@@ -83,14 +83,8 @@ pub(crate) fn read(issues: &Path) -> Result<ImportInput> {
     let dir = issues.parent().unwrap_or(Path::new("."));
     let mut input = ImportInput::default();
     let f = std::fs::File::open(issues).map_err(|e| Error::io(issues, e))?;
-    for (n, line) in read_lines(BufReader::new(f), issues, Some("issues.jsonl"))? {
-        input.lines.push(parse_line(
-            &line,
-            n,
-            Some("issues.jsonl"),
-            &mut input.ignored_fields,
-        )?);
-    }
+    let lines = read_lines(BufReader::new(f), issues, Some("issues.jsonl"))?;
+    (input.lines, input.ignored_fields) = parse_lines(&lines, Some("issues.jsonl"))?;
     let index: HashMap<String, usize> = input
         .lines
         .iter()

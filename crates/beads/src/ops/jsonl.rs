@@ -182,11 +182,8 @@ impl Store {
     ) -> Result<ImportReport> {
         let started = std::time::Instant::now();
         let mut input = ImportInput::default();
-        for (n, line) in read_lines(reader, source, None)? {
-            input
-                .lines
-                .push(parse_line(&line, n, None, &mut input.ignored_fields)?);
-        }
+        let lines = read_lines(reader, source, None)?;
+        (input.lines, input.ignored_fields) = parse_lines(&lines, None)?;
         tracing::debug!(ms = started.elapsed().as_millis(), "import: parsed");
         self.import_input(input, dry_run)
     }
@@ -281,12 +278,17 @@ impl Store {
                 }
             }
             tracing::debug!(ms = started.elapsed().as_millis(), "import: rows written");
+            // Upstream's events are a multiset: the same event (issue, type, actor, values,
+            // second) can be there twice. Each distinct one goes in as many times as the file
+            // has it more than the store does, so a second import adds nothing.
+            let mut distinct: BTreeMap<&UpstreamEvent, usize> = BTreeMap::new();
             for ev in &input.events {
-                if insert_upstream_event(tx, ev)? {
-                    report.events_added += 1;
-                } else {
-                    report.events_unchanged += 1;
-                }
+                *distinct.entry(ev).or_default() += 1;
+            }
+            for (ev, copies) in distinct {
+                let added = insert_upstream_event(tx, ev, copies)?;
+                report.events_added += added;
+                report.events_unchanged += copies - added;
             }
             triggers.restore(tx)?;
             tracing::debug!(ms = started.elapsed().as_millis(), "import: triggers back");
@@ -331,7 +333,8 @@ impl Store {
                 _ => {}
             }
         }
-        for line in &mut input.lines {
+        let settings = &self.settings;
+        par_for_each(&mut input.lines, |line| {
             if let Line::Issue(rec) = line {
                 let named = |e: Error| {
                     bad_row(
@@ -340,11 +343,12 @@ impl Store {
                         format!("`{}`: {e}", rec.issue.id),
                     )
                 };
-                self.check_status(&rec.issue.status).map_err(named)?;
-                rec.issue.issue_type = self.check_type(&rec.issue.issue_type).map_err(named)?;
+                settings.check_status(&rec.issue.status).map_err(named)?;
+                rec.issue.issue_type = settings.check_type(&rec.issue.issue_type).map_err(named)?;
                 rec.hash = content_hash(&rec.issue);
             }
-        }
+            Ok(())
+        })?;
         Ok(input
             .config
             .iter()
@@ -374,6 +378,7 @@ pub(crate) struct ImportInput {
 }
 
 /// A row of upstream's `events` table, checked.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct UpstreamEvent {
     pub issue_id: String,
     pub event_type: String,
@@ -384,36 +389,10 @@ pub(crate) struct UpstreamEvent {
     pub created_at: String,
 }
 
-/// Writes an upstream event unless the store already has the same one (same issue, type,
-/// actor, values and time): an import of the same backup twice adds nothing.
-fn insert_upstream_event(tx: &Connection, ev: &UpstreamEvent) -> Result<bool> {
-    let exists = tx
-        .prepare_cached(
-            "SELECT 1 FROM events WHERE issue_id = ?1 AND created_at = ?7 AND event_type = ?2
-             AND actor = ?3 AND old_value IS ?4 AND new_value IS ?5 AND comment IS ?6",
-        )?
-        .query_row(
-            rusqlite::params![
-                ev.issue_id,
-                ev.event_type,
-                ev.actor,
-                ev.old_value,
-                ev.new_value,
-                ev.comment,
-                ev.created_at
-            ],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some();
-    if exists {
-        return Ok(false);
-    }
-    tx.prepare_cached(
-        "INSERT INTO events (issue_id, event_type, actor, old_value, new_value, comment, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(rusqlite::params![
+/// Writes `copies` of an upstream event less the number the store already has (same issue,
+/// type, actor, values and time); returns how many were written.
+fn insert_upstream_event(tx: &Connection, ev: &UpstreamEvent, copies: usize) -> Result<usize> {
+    let params = rusqlite::params![
         ev.issue_id,
         ev.event_type,
         ev.actor,
@@ -421,8 +400,76 @@ fn insert_upstream_event(tx: &Connection, ev: &UpstreamEvent) -> Result<bool> {
         ev.new_value,
         ev.comment,
         ev.created_at
-    ])?;
-    Ok(true)
+    ];
+    let stored: i64 = tx
+        .prepare_cached(
+            "SELECT count(*) FROM events WHERE issue_id = ?1 AND created_at = ?7 AND event_type = ?2
+             AND actor = ?3 AND old_value IS ?4 AND new_value IS ?5 AND comment IS ?6",
+        )?
+        .query_row(params, |r| r.get(0))?;
+    let missing = copies.saturating_sub(usize::try_from(stored).unwrap_or(usize::MAX));
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO events (issue_id, event_type, actor, old_value, new_value, comment, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for _ in 0..missing {
+        insert.execute(params)?;
+    }
+    Ok(missing)
+}
+
+/// Parses issue lines on all cores, in order; the first bad line (by position) is the error.
+pub(crate) fn parse_lines(
+    lines: &[(usize, String)],
+    file: Option<&str>,
+) -> Result<(Vec<Line>, BTreeMap<String, usize>)> {
+    type Parsed = Option<Result<(Line, BTreeMap<String, usize>)>>;
+    let mut parsed: Vec<Parsed> = lines.iter().map(|_| None).collect();
+    let mut work: Vec<(&(usize, String), &mut Parsed)> =
+        lines.iter().zip(parsed.iter_mut()).collect();
+    par_for_each(&mut work, |(line, out)| {
+        let mut ignored = BTreeMap::new();
+        **out = Some(parse_line(&line.1, line.0, file, &mut ignored).map(|l| (l, ignored)));
+        Ok(())
+    })?;
+    let mut out = Vec::with_capacity(lines.len());
+    let mut ignored: BTreeMap<String, usize> = BTreeMap::new();
+    for p in parsed.into_iter().flatten() {
+        let (line, fields) = p?;
+        for (k, n) in fields {
+            *ignored.entry(k).or_default() += n;
+        }
+        out.push(line);
+    }
+    Ok((out, ignored))
+}
+
+/// Runs `f` over `items` on up to four threads (one below a thousand items): parsing and
+/// hashing thousands of lines is the part of an import that is not SQLite's. The error
+/// returned is the first by position, as a loop would find it.
+fn par_for_each<T: Send>(items: &mut [T], f: impl Fn(&mut T) -> Result<()> + Sync) -> Result<()> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(4);
+    if threads < 2 || items.len() < 1000 {
+        return items.iter_mut().try_for_each(&f);
+    }
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks_mut(chunk)
+            .map(|part| scope.spawn(move || part.iter_mut().try_for_each(f)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect::<Result<Vec<()>>>()
+            .map(drop)
+    })
 }
 
 /// Reads non-blank lines with their numbers; `file` names the input in errors of a backup.
