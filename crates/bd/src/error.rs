@@ -29,6 +29,7 @@ pub fn classify(err: &(dyn StdError + 'static)) -> Option<Classified> {
         | Error::ReadOnly
         | Error::BadLine { .. }
         | Error::InvalidTransition { .. }
+        | Error::BadRow { .. }
         | Error::Sql(_) => user,
         // `bd doctor` opens the store too, so it cannot help with a file that does not open.
         Error::Corrupt { .. } => Classified::new(ErrorKind::Internal).hint(

@@ -75,6 +75,13 @@ pub enum Error {
     /// An import file line does not parse.
     #[error("line {line}: {reason}")]
     BadLine { line: usize, reason: String },
+    /// A line of one of the files an import reads does not parse or is refused.
+    #[error("`{file}` line {line}: {reason}")]
+    BadRow {
+        file: String,
+        line: usize,
+        reason: String,
+    },
     /// A raw `bd sql` statement failed.
     #[error("SQL error: {0}")]
     Sql(String),

@@ -71,12 +71,13 @@ pub fn mint(
     creator: &str,
     created_nanos: i128,
 ) -> Result<String> {
-    // `prefix-` … `prefix.` is the id range of this prefix (`.` sorts right after `-`), which
-    // the primary key answers without a scan.
-    let (low, high) = (format!("{prefix}-"), format!("{prefix}."));
+    // The schema's triggers keep each prefix's issue count (`issue_counts`): a few rows to
+    // add up, where counting the prefix's ids would read all of them.
     let n: u64 = conn
-        .prepare_cached("SELECT count(*) FROM issues WHERE id >= ?1 AND id < ?2")?
-        .query_row([&low, &high], |r| r.get::<_, i64>(0))? as u64;
+        .prepare_cached("SELECT coalesce(sum(n), 0) FROM issue_counts WHERE prefix = ?1")?
+        .query_row([prefix], |r| r.get::<_, i64>(0))?
+        .max(0)
+        .unsigned_abs();
     let mut exists = conn.prepare_cached("SELECT 1 FROM issues WHERE id = ?1")?;
     for len in adaptive_length(n)..=MAX_HASH_LEN {
         for nonce in 0..NONCES_PER_LENGTH {

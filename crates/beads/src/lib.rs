@@ -15,6 +15,8 @@ pub mod formula;
 pub mod ids;
 pub mod model;
 pub mod ops;
+#[cfg(test)]
+mod plans;
 mod querylang;
 pub mod readiness;
 pub mod routes;

@@ -48,19 +48,24 @@ fn failure_predicate(col: &str) -> String {
 }
 
 /// SQL computing `is_blocked` for the issue `i` (alias), given the done list.
+///
+/// Every subquery over `d` (the issue's own edges) names `+d.type`: the unary plus keeps
+/// SQLite from planning it through `idx_deps_type`, which without statistics it prefers and
+/// which walks every edge of that type in the store, so the primary key (`issue_id`, …) is
+/// used and each evaluation reads only the issue's own edges (`hot_queries_use_keys` checks).
 fn blocked_expr(done: &str) -> String {
     let failed = failure_predicate("t.close_reason");
     format!(
         "CASE WHEN i.status IN {done} THEN 0 ELSE (
            EXISTS (SELECT 1 FROM dependencies d JOIN issues t ON t.id = d.depends_on_id
-                   WHERE d.issue_id = i.id AND d.type = 'blocks' AND t.status NOT IN {done})
+                   WHERE d.issue_id = i.id AND +d.type = 'blocks' AND t.status NOT IN {done})
         OR EXISTS (SELECT 1 FROM dependencies d JOIN issues t ON t.id = d.depends_on_id
-                   WHERE d.issue_id = i.id AND d.type = 'conditional-blocks'
+                   WHERE d.issue_id = i.id AND +d.type = 'conditional-blocks'
                      AND NOT (t.status = 'closed' AND {failed}))
         OR EXISTS (SELECT 1 FROM dependencies d JOIN issues p ON p.id = d.depends_on_id
-                   WHERE d.issue_id = i.id AND d.type = 'parent-child' AND p.is_blocked = 1)
+                   WHERE d.issue_id = i.id AND +d.type = 'parent-child' AND p.is_blocked = 1)
         OR EXISTS (SELECT 1 FROM dependencies d
-                   WHERE d.issue_id = i.id AND d.type = 'waits-for' AND CASE
+                   WHERE d.issue_id = i.id AND +d.type = 'waits-for' AND CASE
                      WHEN json_extract(d.metadata, '$.gate') = 'any-children' THEN
                        EXISTS (SELECT 1 FROM dependencies c WHERE c.depends_on_id = d.depends_on_id AND c.type = 'parent-child')
                        AND NOT EXISTS (SELECT 1 FROM dependencies c JOIN issues ci ON ci.id = c.issue_id
@@ -81,13 +86,20 @@ fn blocked_expr(done: &str) -> String {
 /// Issues whose readiness may change when `id`'s status changes: itself, its blocking
 /// dependents, the waiters on its parents, and issues waiting on a capability it provides.
 pub(crate) fn seeds_for_status_change(conn: &Connection, id: &str) -> Result<Vec<String>> {
+    // `CROSS JOIN` fixes the loop order: the issue's own rows (its parent edges, its labels)
+    // outside, found by key, and only then the edges they lead to. An external dependency's
+    // target is `external:<project>:<capability>`, so the capability lookup reads the
+    // `external:` range of `idx_deps_target` (only external edges), never all of
+    // `dependencies`.
     let mut stmt = conn.prepare_cached(
         "SELECT issue_id FROM dependencies WHERE depends_on_id = ?1 AND type IN ('blocks', 'conditional-blocks')
-         UNION SELECT w.issue_id FROM dependencies p JOIN dependencies w ON w.depends_on_id = p.depends_on_id
-               WHERE p.issue_id = ?1 AND p.type = 'parent-child' AND w.type = 'waits-for'
-         UNION SELECT d.issue_id FROM labels l JOIN dependencies d
-               ON d.depends_on_id LIKE 'external:%:' || substr(l.label, 10)
-               WHERE l.issue_id = ?1 AND l.label LIKE 'provides:%'",
+         UNION SELECT w.issue_id FROM dependencies p CROSS JOIN dependencies w
+               WHERE p.issue_id = ?1 AND +p.type = 'parent-child'
+                 AND w.depends_on_id = p.depends_on_id AND w.type = 'waits-for'
+         UNION SELECT d.issue_id FROM labels l CROSS JOIN dependencies d
+               WHERE l.issue_id = ?1 AND l.label >= 'provides:' AND l.label < 'provides;'
+                 AND d.depends_on_id >= 'external:' AND d.depends_on_id < 'external;'
+                 AND d.depends_on_id LIKE 'external:%:' || substr(l.label, 10)",
     )?;
     let mut out = vec![id.to_owned()];
     for row in stmt.query_map([id], |r| r.get::<_, String>(0))? {
@@ -163,11 +175,18 @@ pub(crate) fn refresh(conn: &Connection, settings: &Settings, seeds: Vec<String>
     Ok(changed)
 }
 
-/// The graph as the from-scratch recompute needs it.
-struct Graph {
-    status: HashMap<String, (String, String)>,
-    edges: Vec<(String, String, String, Option<String>)>,
-    provided: HashSet<String>,
+/// The graph as the from-scratch recompute needs it: each issue's status and close reason,
+/// every edge `(from, to, kind, waits-for gate)`, and the capabilities closed issues provide.
+#[derive(Default)]
+pub(crate) struct Graph {
+    pub status: HashMap<String, (String, String)>,
+    pub edges: Vec<(String, String, String, Option<String>)>,
+    pub provided: HashSet<String>,
+}
+
+/// The capability a `provides:<capability>` label names, if it is one.
+pub(crate) fn provided_capability(label: &str) -> Option<&str> {
+    label.strip_prefix("provides:")
 }
 
 fn load_graph(conn: &Connection) -> Result<Graph> {
@@ -193,7 +212,7 @@ fn load_graph(conn: &Connection) -> Result<Graph> {
     let mut provided = HashSet::new();
     let mut stmt = conn.prepare(
         "SELECT substr(l.label, 10) FROM labels l JOIN issues i ON i.id = l.issue_id
-         WHERE l.label LIKE 'provides:%' AND i.status = 'closed'",
+         WHERE l.label >= 'provides:' AND l.label < 'provides;' AND i.status = 'closed'",
     )?;
     for row in stmt.query_map([], |r| r.get::<_, String>(0))? {
         provided.insert(row?);
@@ -208,7 +227,11 @@ fn load_graph(conn: &Connection) -> Result<Graph> {
 /// Computes every issue's blocked flag from scratch, in memory, by the rules above. This is
 /// deliberately independent of the SQL in [`refresh`], so each checks the other.
 pub(crate) fn compute_all(conn: &Connection, settings: &Settings) -> Result<HashMap<String, bool>> {
-    let g = load_graph(conn)?;
+    Ok(compute(&load_graph(conn)?, settings))
+}
+
+/// Every issue's blocked flag in `g`, by the rules above.
+pub(crate) fn compute(g: &Graph, settings: &Settings) -> HashMap<String, bool> {
     let done: HashSet<String> = settings.done_statuses().into_iter().collect();
     let is_done = |id: &str| g.status.get(id).is_some_and(|(s, _)| done.contains(s));
     let failed = |id: &str| {
@@ -273,7 +296,7 @@ pub(crate) fn compute_all(conn: &Connection, settings: &Settings) -> Result<Hash
             }
         }
     }
-    Ok(blocked)
+    blocked
 }
 
 /// Ids whose stored flag differs from the from-scratch value, with the correct value.

@@ -179,6 +179,97 @@ fn rare<T: rusqlite::types::FromSql + Default>(
     if plain { Ok(T::default()) } else { r.get(k) }
 }
 
+/// The columns [`Stored::params`] binds, in order.
+const ISSUE_INSERT_COLUMNS: &str = "id, title, description, design, acceptance_criteria, notes, status, priority,
+    issue_type, assignee, owner, estimated_minutes, created_at, created_by, updated_at, started_at,
+    closed_at, close_reason, closed_by_session, due_at, defer_until, external_ref, source_system, spec_id,
+    metadata, sender, ephemeral, no_history, wisp_type, pinned, is_template, mol_type, work_type,
+    await_type, await_id, timeout_ns, waiters, event_kind, actor, target, payload, source_formula,
+    source_location, deleted_at, deleted_by, delete_reason, original_type, content_hash";
+
+/// An issue with the stored form of the fields that are not stored as they are.
+struct Stored<'a> {
+    i: &'a Issue,
+    metadata: String,
+    waiters: String,
+    content_hash: String,
+}
+
+impl<'a> Stored<'a> {
+    fn new(i: &'a Issue, content_hash: &str) -> Self {
+        let metadata = match &i.metadata {
+            Some(v) if !v.is_null() => v.to_string(),
+            _ => "{}".to_owned(),
+        };
+        Self {
+            i,
+            metadata,
+            waiters: i.waiters.join(","),
+            content_hash: content_hash.to_owned(),
+        }
+    }
+
+    /// The values of [`ISSUE_INSERT_COLUMNS`].
+    fn params(&self) -> Vec<&dyn rusqlite::ToSql> {
+        let Self {
+            i,
+            metadata,
+            waiters,
+            content_hash,
+        } = self;
+        vec![
+            &i.id,
+            &i.title,
+            &i.description,
+            &i.design,
+            &i.acceptance_criteria,
+            &i.notes,
+            &i.status,
+            &i.priority,
+            &i.issue_type,
+            &i.assignee,
+            &i.owner,
+            &i.estimated_minutes,
+            &i.created_at,
+            &i.created_by,
+            &i.updated_at,
+            &i.started_at,
+            &i.closed_at,
+            &i.close_reason,
+            &i.closed_by_session,
+            &i.due_at,
+            &i.defer_until,
+            &i.external_ref,
+            &i.source_system,
+            &i.spec_id,
+            metadata as &dyn rusqlite::ToSql,
+            &i.sender,
+            &i.ephemeral,
+            &i.no_history,
+            &i.wisp_type,
+            &i.pinned,
+            &i.is_template,
+            &i.mol_type,
+            &i.work_type,
+            &i.await_type,
+            &i.await_id,
+            &i.timeout,
+            waiters,
+            &i.event_kind,
+            &i.actor,
+            &i.target,
+            &i.payload,
+            &i.source_formula,
+            &i.source_location,
+            &i.deleted_at,
+            &i.deleted_by,
+            &i.delete_reason,
+            &i.original_type,
+            content_hash,
+        ]
+    }
+}
+
 /// Inserts or replaces a full issue row (create and import). `is_blocked` starts at 0 and is
 /// fixed by the caller's readiness refresh.
 pub(crate) fn upsert_issue(
@@ -186,10 +277,7 @@ pub(crate) fn upsert_issue(
     i: &Issue,
     content_hash: &str,
 ) -> rusqlite::Result<()> {
-    let metadata = match &i.metadata {
-        Some(v) if !v.is_null() => v.to_string(),
-        _ => "{}".to_owned(),
-    };
+    let stored = Stored::new(i, content_hash);
     let mut stmt = conn.prepare_cached(
         "INSERT INTO issues (id, title, description, design, acceptance_criteria, notes, status, priority,
             issue_type, assignee, owner, estimated_minutes, created_at, created_by, updated_at, started_at,
@@ -219,57 +307,98 @@ pub(crate) fn upsert_issue(
             deleted_by = excluded.deleted_by, delete_reason = excluded.delete_reason,
             original_type = excluded.original_type, content_hash = excluded.content_hash",
     )?;
-    stmt.execute(rusqlite::params![
-        i.id,
-        i.title,
-        i.description,
-        i.design,
-        i.acceptance_criteria,
-        i.notes,
-        i.status,
-        i.priority,
-        i.issue_type,
-        i.assignee,
-        i.owner,
-        i.estimated_minutes,
-        i.created_at,
-        i.created_by,
-        i.updated_at,
-        i.started_at,
-        i.closed_at,
-        i.close_reason,
-        i.closed_by_session,
-        i.due_at,
-        i.defer_until,
-        i.external_ref,
-        i.source_system,
-        i.spec_id,
-        metadata,
-        i.sender,
-        i.ephemeral,
-        i.no_history,
-        i.wisp_type,
-        i.pinned,
-        i.is_template,
-        i.mol_type,
-        i.work_type,
-        i.await_type,
-        i.await_id,
-        i.timeout,
-        i.waiters.join(","),
-        i.event_kind,
-        i.actor,
-        i.target,
-        i.payload,
-        i.source_formula,
-        i.source_location,
-        i.deleted_at,
-        i.deleted_by,
-        i.delete_reason,
-        i.original_type,
-        content_hash
-    ])?;
+    stmt.execute(stored.params().as_slice())?;
     Ok(())
+}
+
+/// What the schema keeps on an issue's row besides its fields: its relation summaries (what
+/// the `relation_summaries` view computes) and its readiness.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RowSummary {
+    /// The issue's labels, sorted, as a JSON array.
+    pub labels: String,
+    pub parent: Option<String>,
+    pub dependency_count: i64,
+    pub dependent_count: i64,
+    pub comment_count: i64,
+    pub blocked: bool,
+}
+
+/// Inserts a new issue row with its summaries and readiness already computed: the bulk path
+/// of an import into an empty store, which writes with the summary triggers off.
+pub(crate) fn insert_summarized(
+    conn: &rusqlite::Connection,
+    i: &Issue,
+    content_hash: &str,
+    s: &RowSummary,
+) -> rusqlite::Result<()> {
+    let stored = Stored::new(i, content_hash);
+    let rare = has_rare_fields(i);
+    let marks: Vec<String> = (1..=55).map(|n| format!("?{n}")).collect();
+    let mut stmt = conn.prepare_cached(&format!(
+        "INSERT INTO issues ({ISSUE_INSERT_COLUMNS}, cached_labels, cached_parent,
+            cached_dependency_count, cached_dependent_count, cached_comment_count,
+            cached_rare_fields, is_blocked)
+         VALUES ({})",
+        marks.join(", ")
+    ))?;
+    let mut params = stored.params();
+    params.extend([
+        &s.labels as &dyn rusqlite::ToSql,
+        &s.parent,
+        &s.dependency_count,
+        &s.dependent_count,
+        &s.comment_count,
+        &rare,
+        &s.blocked,
+    ]);
+    stmt.execute(params.as_slice())?;
+    Ok(())
+}
+
+/// Whether any of the rarely used fields holds something other than its default: what the
+/// schema's `relation_summaries` view computes as `rare_fields` (a test compares the two for
+/// every field).
+pub(crate) fn has_rare_fields(i: &Issue) -> bool {
+    let metadata_set = match &i.metadata {
+        None | Some(serde_json::Value::Null) => false,
+        Some(serde_json::Value::Object(m)) => !m.is_empty(),
+        Some(_) => true,
+    };
+    !(i.design.is_empty()
+        && i.acceptance_criteria.is_empty()
+        && i.notes.is_empty()
+        && i.owner.is_empty()
+        && i.estimated_minutes.is_none()
+        && i.closed_by_session.is_empty()
+        && i.due_at.is_none()
+        && i.defer_until.is_none()
+        && i.external_ref.is_empty()
+        && i.source_system.is_empty()
+        && i.spec_id.is_empty()
+        && !metadata_set
+        && i.sender.is_empty()
+        && !i.ephemeral
+        && !i.no_history
+        && i.wisp_type.is_empty()
+        && !i.pinned
+        && !i.is_template
+        && i.mol_type.is_empty()
+        && i.work_type.is_empty()
+        && i.await_type.is_empty()
+        && i.await_id.is_empty()
+        && i.timeout == 0
+        && i.waiters.is_empty()
+        && i.event_kind.is_empty()
+        && i.actor.is_empty()
+        && i.target.is_empty()
+        && i.payload.is_empty()
+        && i.source_formula.is_empty()
+        && i.source_location.is_empty()
+        && i.deleted_at.is_none()
+        && i.deleted_by.is_empty()
+        && i.delete_reason.is_empty()
+        && i.original_type.is_empty())
 }
 
 /// The content hash of an issue's substantive fields (its JSON with volatile fields removed):
@@ -362,6 +491,9 @@ mod tests {
             .unwrap()
         };
         assert!(plain(), "a new issue with only a title is plain");
+        assert!(!super::has_rare_fields(
+            &crate::ops::fetch(store.conn(), &id).unwrap()
+        ));
         let columns: Vec<(String, String)> = conn
             .prepare("SELECT name, type FROM pragma_table_info('issues')")
             .unwrap()
@@ -387,6 +519,11 @@ mod tests {
             ))
             .unwrap();
             let still_plain = plain();
+            let probed = crate::ops::fetch(conn, &id).unwrap();
+            assert!(
+                super::has_rare_fields(&probed),
+                "`{column}` set: the bulk import's rare-field test must say so, as the view does"
+            );
             conn.execute_batch("ROLLBACK TO probe; RELEASE probe")
                 .unwrap();
             assert!(

@@ -29,13 +29,66 @@ macro_rules! refresh_summaries {
 /// Recomputes every issue's relation summaries: after raw SQL, and for `bd doctor --fix`.
 pub(crate) const REFRESH_ALL_SUMMARIES: &str = refresh_all_summaries!();
 
-/// Stops the summary triggers until [`RESUME_SUMMARIES`], inside the caller's transaction.
-pub(crate) const PAUSE_SUMMARIES: &str =
-    "INSERT OR IGNORE INTO relation_summaries_paused (paused) VALUES (1)";
+/// The triggers that keep derived rows and columns (relation summaries, issue counts), taken
+/// out for a bulk write that computes what they would and put back from their own SQL before
+/// it commits. Even doing nothing (paused), a trigger costs every row it fires for several
+/// microseconds; an import of thousands of rows is faster without them. Schema changes are
+/// transactional: if the write fails, they come back with its rollback.
+pub(crate) struct Triggers(Vec<String>);
 
-/// Restarts the summary triggers; follow with [`REFRESH_ALL_SUMMARIES`] if anything changed
-/// while they were paused.
-pub(crate) const RESUME_SUMMARIES: &str = "DELETE FROM relation_summaries_paused";
+impl Triggers {
+    pub(crate) fn suspend(tx: &rusqlite::Connection) -> rusqlite::Result<Self> {
+        let list: Vec<(String, String)> = tx
+            .prepare(
+                "SELECT name, sql FROM sqlite_schema WHERE type = 'trigger'
+                 AND (name LIKE 'relation\\_summaries\\_%' ESCAPE '\\' OR name LIKE 'issue\\_counts\\_%' ESCAPE '\\')
+                 ORDER BY name",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (name, _) in &list {
+            tx.execute_batch(&format!("DROP TRIGGER \"{name}\""))?;
+        }
+        Ok(Self(list.into_iter().map(|(_, sql)| sql).collect()))
+    }
+
+    pub(crate) fn restore(self, tx: &rusqlite::Connection) -> rusqlite::Result<()> {
+        for sql in self.0 {
+            tx.execute_batch(&sql)?;
+        }
+        Ok(())
+    }
+}
+
+/// The secondary indexes of the tables an import fills, dropped while it writes into an empty
+/// store and built again from their own SQL before it commits: building an index from the
+/// finished table sorts once, where keeping it up to date costs a B-tree insert per row. Like
+/// [`Triggers`], undone by a rollback.
+pub(crate) struct Indexes(Vec<String>);
+
+impl Indexes {
+    pub(crate) fn suspend(tx: &rusqlite::Connection) -> rusqlite::Result<Self> {
+        let list: Vec<(String, String)> = tx
+            .prepare(
+                "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL
+                 AND tbl_name IN ('issues', 'labels', 'dependencies', 'comments', 'events')
+                 ORDER BY name",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (name, _) in &list {
+            tx.execute_batch(&format!("DROP INDEX \"{name}\""))?;
+        }
+        Ok(Self(list.into_iter().map(|(_, sql)| sql).collect()))
+    }
+
+    pub(crate) fn restore(self, tx: &rusqlite::Connection) -> rusqlite::Result<()> {
+        for sql in self.0 {
+            tx.execute_batch(&sql)?;
+        }
+        Ok(())
+    }
+}
 
 /// Issues whose stored relation summaries differ from a recount.
 pub(crate) const STALE_SUMMARIES: &str =
@@ -342,13 +395,132 @@ END;
     ";"
 );
 
+/// The key of an issue's group in `issue_counts`, for the row alias `$row` (`NEW`, `OLD`, or a
+/// table alias): the id's prefix (the text before its first `-`) and the columns the default
+/// filters of `list` and `count` test.
+macro_rules! count_key {
+    ($row:literal) => {
+        concat!(
+            "substr(",
+            $row,
+            ".id, 1, instr(",
+            $row,
+            ".id, '-') - 1), ",
+            $row,
+            ".status, ",
+            $row,
+            ".issue_type, ",
+            $row,
+            ".ephemeral, ",
+            $row,
+            ".is_template, ",
+            $row,
+            ".pinned"
+        )
+    };
+}
+
+/// SQL that recounts `issue_counts` from `issues`.
+macro_rules! recount_issue_counts {
+    () => {
+        concat!(
+            "DELETE FROM issue_counts; INSERT INTO issue_counts (prefix, status, issue_type, ephemeral, is_template, pinned, n) SELECT ",
+            count_key!("i"),
+            ", count(*) FROM issues i GROUP BY 1, 2, 3, 4, 5, 6"
+        )
+    };
+}
+
+/// Recounts `issue_counts` (after an import, raw SQL, or for `bd doctor --fix`).
+pub(crate) const RECOUNT_ISSUE_COUNTS: &str = recount_issue_counts!();
+
+/// Groups whose kept count differs from a recount (empty when the triggers did their job).
+pub(crate) const STALE_ISSUE_COUNTS: &str = concat!(
+    "WITH truth (prefix, status, issue_type, ephemeral, is_template, pinned, n) AS (SELECT ",
+    count_key!("i"),
+    ", count(*) FROM issues i GROUP BY 1, 2, 3, 4, 5, 6)
+    SELECT coalesce(t.prefix, c.prefix) || ' ' || coalesce(t.status, c.status) || ' ' || coalesce(t.issue_type, c.issue_type)
+    FROM truth t FULL JOIN (SELECT * FROM issue_counts WHERE n != 0) c
+      ON c.prefix = t.prefix AND c.status = t.status AND c.issue_type = t.issue_type
+     AND c.ephemeral = t.ephemeral AND c.is_template = t.is_template AND c.pinned = t.pinned
+    WHERE t.n IS NOT c.n ORDER BY 1"
+);
+
+/// Work that must not grow with the store.
+///
+/// `issue_counts` keeps how many issues each (prefix, status, type, ephemeral, template,
+/// pinned) group has, so minting an id (which needs the prefix's issue count) and `bd count`
+/// with the default filters read a handful of rows instead of counting every issue. Triggers
+/// keep it, paused with the relation summaries during an import, which recounts once.
+///
+/// `idx_issues_default_order` holds, in the default sort order, the issues the default filters
+/// of `bd list` keep (not done, not wisps, not templates), so `list --limit N` reads N rows
+/// instead of sorting every open issue. The query must repeat the index's condition term for
+/// term for SQLite to use it.
+const V6: &str = concat!(
+    r"
+CREATE TABLE issue_counts (
+    prefix TEXT NOT NULL,
+    status TEXT NOT NULL,
+    issue_type TEXT NOT NULL,
+    ephemeral INTEGER NOT NULL,
+    is_template INTEGER NOT NULL,
+    pinned INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (prefix, status, issue_type, ephemeral, is_template, pinned)
+) WITHOUT ROWID;
+
+CREATE TRIGGER issue_counts_added AFTER INSERT ON issues
+    WHEN NOT EXISTS (SELECT 1 FROM relation_summaries_paused) BEGIN
+    INSERT INTO issue_counts (prefix, status, issue_type, ephemeral, is_template, pinned, n)
+    VALUES (",
+    count_key!("NEW"),
+    r", 1) ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER issue_counts_removed AFTER DELETE ON issues
+    WHEN NOT EXISTS (SELECT 1 FROM relation_summaries_paused) BEGIN
+    UPDATE issue_counts SET n = n - 1
+    WHERE (prefix, status, issue_type, ephemeral, is_template, pinned) = (",
+    count_key!("OLD"),
+    r");
+END;
+CREATE TRIGGER issue_counts_changed AFTER UPDATE OF id, status, issue_type, ephemeral, is_template, pinned
+    ON issues
+    WHEN NOT EXISTS (SELECT 1 FROM relation_summaries_paused)
+     AND (OLD.id IS NOT NEW.id OR OLD.status IS NOT NEW.status OR OLD.issue_type IS NOT NEW.issue_type
+          OR OLD.ephemeral IS NOT NEW.ephemeral OR OLD.is_template IS NOT NEW.is_template
+          OR OLD.pinned IS NOT NEW.pinned) BEGIN
+    UPDATE issue_counts SET n = n - 1
+    WHERE (prefix, status, issue_type, ephemeral, is_template, pinned) = (",
+    count_key!("OLD"),
+    r");
+    INSERT INTO issue_counts (prefix, status, issue_type, ephemeral, is_template, pinned, n)
+    VALUES (",
+    count_key!("NEW"),
+    r", 1) ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+",
+    recount_issue_counts!(),
+    r";
+CREATE INDEX idx_issues_default_order ON issues (priority, created_at DESC, id)
+    WHERE status NOT IN ('closed', 'pinned', 'tombstone') AND ephemeral = 0 AND is_template = 0;
+"
+);
+
 /// All migrations, oldest first. Append, never edit.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1), M::up(V2), M::up(V3), M::up(V4), M::up(V5)])
+    Migrations::new(vec![
+        M::up(V1),
+        M::up(V2),
+        M::up(V3),
+        M::up(V4),
+        M::up(V5),
+        M::up(V6),
+    ])
 }
 
 /// The schema version a fully migrated database has.
-pub const LATEST_VERSION: i64 = 5;
+pub const LATEST_VERSION: i64 = 6;
 
 /// Every table, view and trigger of a fully migrated store (not indexes: a missing index is
 /// slow, not wrong). Each write checks they are all there; a unit test checks this list
@@ -381,6 +553,10 @@ pub const REQUIRED_OBJECTS: &[&str] = &[
     "relation_summaries_edge_removed",
     "relation_summaries_comment_added",
     "relation_summaries_comment_removed",
+    "issue_counts",
+    "issue_counts_added",
+    "issue_counts_removed",
+    "issue_counts_changed",
 ];
 
 /// The `metadata` key `bd doctor` sets while the store has errors it could not repair; writes
@@ -416,6 +592,49 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         assert!(super::migrations().validate().is_ok());
+    }
+
+    /// A version 5 store upgrades in place: its issues are counted into `issue_counts`, and the
+    /// write guard's objects are all there.
+    #[test]
+    fn upgrading_counts_existing_issues() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        super::migrations().to_version(&mut conn, 5).unwrap();
+        conn.execute_batch(
+            "INSERT INTO issues (id, title, status, created_at, updated_at) VALUES
+                ('bd-a', 'a', 'open', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'),
+                ('bd-b', 'b', 'open', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'),
+                ('gt-c.1', 'c', 'in_progress', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');",
+        )
+        .unwrap();
+        super::migrations().to_latest(&mut conn).unwrap();
+        let counts: Vec<(String, String, i64)> = conn
+            .prepare("SELECT prefix, status, n FROM issue_counts ORDER BY 1, 2")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            counts,
+            vec![
+                ("bd".into(), "open".into(), 2),
+                ("gt".into(), "in_progress".into(), 1)
+            ]
+        );
+        // The triggers keep them from here on: a status change moves one issue between groups.
+        conn.execute_batch(
+            "UPDATE issues SET status = 'closed', closed_at = updated_at WHERE id = 'bd-a'",
+        )
+        .unwrap();
+        let stale: Vec<String> = conn
+            .prepare(super::STALE_ISSUE_COUNTS)
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(stale.is_empty(), "{stale:?}");
     }
 
     /// A store written before the summaries existed gets them filled in by the upgrade.

@@ -31,14 +31,31 @@ fn file(store: &Store) -> Option<PathBuf> {
 pub fn remember(store: &Store, id: &str) {
     let Some(path) = file(store) else { return };
     // `show` calls this every time: create the directory only the first time it is missing.
+    let line = format!("{id}\n");
+    // Most calls name the issue already there (`show` again, `update` after `show`): leave the
+    // file alone then. Otherwise overwrite it in place and cut it to length, never truncating
+    // it to nothing first: ext4 flushes a file rewritten that way when it is closed, which
+    // costs a disk write on every command.
+    if std::fs::read(&path).is_ok_and(|old| old == line.as_bytes()) {
+        return;
+    }
+    let overwrite = || -> std::io::Result<()> {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
+        f.write_all(line.as_bytes())?;
+        f.set_len(line.len() as u64)
+    };
     let write = || -> std::io::Result<()> {
-        let line = format!("{id}\n");
-        match std::fs::write(&path, &line) {
+        match overwrite() {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir)?;
                 }
-                std::fs::write(&path, &line)
+                overwrite()
             }
             other => other,
         }

@@ -28,7 +28,9 @@ pub struct ExportArgs {
 
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The JSONL file, or `-` for standard input.
+    /// The JSONL file (`bd export`'s shape), `-` for standard input, or upstream's backup: its
+    /// directory (`.beads/backup/`) or the `issues.jsonl` in it, read with the
+    /// `dependencies`, `labels`, `comments`, `events` and `config` files beside it.
     pub file: String,
     /// Check and count, but write nothing.
     #[arg(long)]
@@ -64,6 +66,18 @@ pub fn import(g: &Global, args: &ImportArgs, ui: &mut ui::Ui) -> anyhow::Result<
             std::path::Path::new("-"),
             args.dry_run,
         )?
+    } else if let Some(issues) = beads::ops::backup::backup_issues_file(args.file.as_ref()) {
+        if !issues.is_file() {
+            return Err(ui::CliError::user(format!(
+                "`{}` is a directory without an `issues.jsonl`",
+                args.file
+            ))
+            .hint("give an export file, or a backup directory (upstream's `.beads/backup/`)")
+            .into());
+        }
+        store
+            .import_backup(&issues, args.dry_run)
+            .with_context(|| format!("importing the backup in `{}`", args.file))?
     } else {
         let f =
             std::fs::File::open(&args.file).map_err(|e| super::named_file_error(&args.file, e))?;

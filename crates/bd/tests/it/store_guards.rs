@@ -34,7 +34,7 @@ fn sql_cannot_change_the_schema_version_or_settings() {
     );
     // Still the same, still usable.
     let version = json(&env, &["sql", "PRAGMA user_version"]);
-    assert_eq!(version[0]["user_version"], 5);
+    assert_eq!(version[0]["user_version"], beads::schema::LATEST_VERSION);
     assert_eq!(
         json(&env, &["sql", "PRAGMA journal_mode"])[0]["journal_mode"],
         "wal"

@@ -377,3 +377,51 @@ fn import_refuses_known_fields_of_the_wrong_json_type() {
     }
     assert_eq!(crate::count(&env), 0);
 }
+
+/// The real upstream backup sample the store's tests use (see its README).
+fn backup_sample() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../beads/tests/it/fixtures/upstream-backup")
+}
+
+#[test]
+fn a_backup_directory_or_its_issues_file_imports_the_whole_set() {
+    let env = store();
+    let dir = env.work().join("backup");
+    std::fs::create_dir_all(&dir).unwrap();
+    for entry in std::fs::read_dir(backup_sample()).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+    }
+    let report = json(&env, &["import", "backup"]);
+    assert_eq!(report["created"], 7, "{report:#}");
+    assert_eq!(report["events_added"], 25);
+    assert_eq!(report["orphans"]["dependencies"], 2);
+    let shown = json(&env, &["show", "gt-430oy"]);
+    assert_eq!(shown[0]["parent"], "gt-pbb5c");
+    // Naming its issues.jsonl reads the files beside it too; nothing new the second time.
+    let again = json(&env, &["import", "backup/issues.jsonl"]);
+    assert_eq!(again["unchanged"], 7, "{again:#}");
+    assert_eq!(again["events_added"], 0);
+
+    // A bad row anywhere: exit 1, the file, line and field named, nothing written.
+    let fresh = store();
+    let bad = fresh.work().join("backup");
+    std::fs::create_dir_all(&bad).unwrap();
+    for entry in std::fs::read_dir(backup_sample()).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, bad.join(path.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        bad.join("labels.jsonl"),
+        "{\"issue_id\":\"gt-3hki\",\"label\":null}\n",
+    )
+    .unwrap();
+    let out = fails(&fresh, &["import", "backup"], 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("`labels.jsonl` line 1") && err.contains("label"),
+        "{err}"
+    );
+    assert_eq!(count(&fresh), 0);
+}

@@ -17,7 +17,7 @@ pub(crate) fn memory_config_key(key: &str) -> String {
 }
 
 /// Config keys with a meaning to the store, checked when set.
-fn validate_config(store: &Store, key: &str, value: &str) -> Result<()> {
+pub(crate) fn validate_config(store: &Store, key: &str, value: &str) -> Result<()> {
     match key {
         "issue_prefix" => crate::store::validate_prefix(value),
         "status.custom" => crate::model::parse_custom_statuses(value).map(drop),

@@ -52,15 +52,11 @@ pub struct NewIssue {
     pub timeout: i64,
 }
 
-impl Store {
+impl crate::store::Settings {
     /// Checks that a status is built in or configured.
-    pub fn check_status(&self, status: &str) -> Result<()> {
+    pub(crate) fn check_status(&self, status: &str) -> Result<()> {
         if model::BUILTIN_STATUSES.contains(&status)
-            || self
-                .settings
-                .custom_statuses
-                .iter()
-                .any(|c| c.name == status)
+            || self.custom_statuses.iter().any(|c| c.name == status)
         {
             Ok(())
         } else {
@@ -72,11 +68,11 @@ impl Store {
     }
 
     /// Normalizes and checks an issue type: built in, infrastructure, or configured.
-    pub fn check_type(&self, issue_type: &str) -> Result<String> {
+    pub(crate) fn check_type(&self, issue_type: &str) -> Result<String> {
         let t = model::normalize_type(issue_type);
         if model::BUILTIN_TYPES.contains(&t.as_str())
             || model::INFRA_TYPES.contains(&t.as_str())
-            || self.settings.custom_types.iter().any(|c| c == &t)
+            || self.custom_types.iter().any(|c| c == &t)
         {
             Ok(t)
         } else {
@@ -85,6 +81,18 @@ impl Store {
                 format!("unknown issue type `{issue_type}` (custom types go in `types.custom`)"),
             ))
         }
+    }
+}
+
+impl Store {
+    /// Checks that a status is built in or configured.
+    pub fn check_status(&self, status: &str) -> Result<()> {
+        self.settings.check_status(status)
+    }
+
+    /// Normalizes and checks an issue type: built in, infrastructure, or configured.
+    pub fn check_type(&self, issue_type: &str) -> Result<String> {
+        self.settings.check_type(issue_type)
     }
 
     /// Creates an issue with its labels and edges in one transaction.

@@ -113,7 +113,7 @@ fn path_between(
 ) -> Result<Option<Vec<String>>> {
     let list = readiness::sql_list(&kinds.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>());
     let mut next = conn.prepare_cached(&format!(
-        "SELECT depends_on_id FROM dependencies WHERE issue_id = ?1 AND type IN {list}"
+        "SELECT depends_on_id FROM dependencies WHERE issue_id = ?1 AND +type IN {list}"
     ))?;
     let mut came_from: HashMap<String, String> = HashMap::new();
     let mut queue = VecDeque::from([start.to_owned()]);

@@ -18,7 +18,6 @@ use crate::ops::deps::{
 use crate::ops::event;
 use crate::readiness;
 use crate::row::{content_hash, upsert_issue};
-use crate::schema::{PAUSE_SUMMARIES, REFRESH_ALL_SUMMARIES, RESUME_SUMMARIES};
 use crate::store::{Store, WriteCtx, normalize_ts};
 
 /// What `export` includes.
@@ -43,7 +42,27 @@ pub struct ImportReport {
     pub labels_changed: usize,
     pub dependencies_changed: usize,
     pub comments_added: usize,
+    /// Upstream events (a backup's `events.jsonl`) written, and those already in the store.
+    pub events_added: usize,
+    pub events_unchanged: usize,
+    /// Config rows (a backup's `config.jsonl`) written, already set, and left out (with why).
+    pub config_set: usize,
+    pub config_unchanged: usize,
+    pub config_skipped: Vec<String>,
+    /// Rows of a backup's relation tables naming an issue its `issues.jsonl` does not have.
+    pub orphans: Orphans,
+    /// Upstream columns this store has no place for, with how many rows had a value in them.
+    pub ignored_fields: BTreeMap<String, usize>,
     pub dry_run: bool,
+}
+
+/// Rows of a backup's `labels`, `dependencies` and `comments` files whose issue is not in its
+/// `issues.jsonl` (upstream keeps the rows of wisps it has since deleted): counted, not written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Orphans {
+    pub labels: usize,
+    pub dependencies: usize,
+    pub comments: usize,
 }
 
 #[derive(Serialize)]
@@ -54,15 +73,19 @@ struct IssueLine<'a> {
     view: &'a IssueView,
 }
 
-struct Record {
-    line: usize,
-    issue: Issue,
-    labels: BTreeSet<String>,
-    deps: Vec<Dependency>,
-    comments: Vec<Comment>,
+pub(crate) struct Record {
+    /// The file it came from, named in errors when an import reads several (a backup).
+    pub file: Option<String>,
+    pub line: usize,
+    pub issue: Issue,
+    /// Its content hash, once its type is normalized.
+    pub hash: String,
+    pub labels: BTreeSet<String>,
+    pub deps: Vec<Dependency>,
+    pub comments: Vec<Comment>,
 }
 
-enum Line {
+pub(crate) enum Line {
     Issue(Box<Record>),
     Memory(String, String),
 }
@@ -146,9 +169,10 @@ impl Store {
         Ok(lines.len())
     }
 
-    /// Imports JSONL. Every line is parsed and checked before anything is written; then all of
-    /// it goes in one transaction. Issues whose content hash matches are left alone, so
-    /// importing the same file twice changes nothing.
+    /// Imports JSONL: upstream's export shape (one issue per line with its labels, edges and
+    /// comments) or the `issues.jsonl` of its backup. Every line is parsed and checked before
+    /// anything is written; then all of it goes in one transaction. Issues whose content hash
+    /// matches are left alone, so importing the same file twice changes nothing.
     /// `source` names the input in I/O errors (a path, or `-` for standard input).
     pub fn import(
         &mut self,
@@ -156,109 +180,498 @@ impl Store {
         source: &Path,
         dry_run: bool,
     ) -> Result<ImportReport> {
-        let mut parsed = Vec::new();
-        for (n, line) in reader.lines().enumerate() {
-            let line_no = n + 1;
-            let line = line.map_err(|e| match e.kind() {
-                std::io::ErrorKind::InvalidData => Error::BadLine {
-                    line: line_no,
-                    reason: format!("not valid UTF-8 text ({e})"),
-                },
-                _ => Error::io(source, e),
-            })?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            parsed.push(parse_line(&line, line_no)?);
-        }
-        // What the CLI checks against the store's settings: statuses and types known here.
-        for line in &mut parsed {
-            if let Line::Issue(rec) = line {
-                let named = |e: Error| Error::BadLine {
-                    line: rec.line,
-                    reason: format!("`{}`: {e}", rec.issue.id),
-                };
-                self.check_status(&rec.issue.status).map_err(named)?;
-                rec.issue.issue_type = self.check_type(&rec.issue.issue_type).map_err(named)?;
-            }
-        }
+        let started = std::time::Instant::now();
+        let mut input = ImportInput::default();
+        let lines = read_lines(reader, source, None)?;
+        (input.lines, input.ignored_fields) = parse_lines(&lines, None)?;
+        tracing::debug!(ms = started.elapsed().as_millis(), "import: parsed");
+        self.import_input(input, dry_run)
+    }
+
+    /// Imports upstream's backup: `issues.jsonl` and, beside it, `dependencies.jsonl`,
+    /// `labels.jsonl`, `comments.jsonl`, `events.jsonl` and `config.jsonl` (one table each; a
+    /// file that is missing is an empty table). `issues` is the backup's `issues.jsonl`.
+    /// Rows of the relation tables that name an issue the backup's issues do not have
+    /// (upstream keeps the edges of wisps it has deleted) are counted in the report, not
+    /// written; everything else is written or refused with its file and line.
+    pub fn import_backup(&mut self, issues: &Path, dry_run: bool) -> Result<ImportReport> {
+        let input = crate::ops::backup::read(issues)?;
+        self.import_input(input, dry_run)
+    }
+
+    fn import_input(&mut self, mut input: ImportInput, dry_run: bool) -> Result<ImportReport> {
+        // Check statuses and types the way the CLI does, with the custom ones the import's
+        // own config rows declare, then restore the store's settings whatever happens.
+        let started = std::time::Instant::now();
+        let saved = self.settings.clone();
+        let checked = self.check_input(&mut input);
+        tracing::debug!(ms = started.elapsed().as_millis(), "import: checked");
+        self.settings = saved;
+        let config = checked?;
         let mut report = ImportReport {
-            lines: parsed.len(),
+            lines: input.lines.len(),
             dry_run,
+            orphans: input.orphans.clone(),
+            ignored_fields: input.ignored_fields.clone(),
             ..ImportReport::default()
         };
         let result = self.write(|tx, w| {
-            // Per-row trigger upkeep would recount an issue's relations once per label and
-            // edge; one recount of everything at the end is several times cheaper.
             // Before anything is written: the edges of the file, with those already in the
             // store, must not close a cycle that `bd dep add` would refuse.
-            refuse_cycles(tx, &parsed)?;
-            tx.execute_batch(PAUSE_SUMMARIES)?;
-            for line in &parsed {
-                match line {
-                    Line::Memory(key, value) => {
-                        tx.execute(
-                            "INSERT INTO config (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                            [crate::ops::config::memory_config_key(key), value.clone()],
-                        )?;
-                        report.memories += 1;
-                    }
-                    Line::Issue(rec) => import_record(tx, w, rec, &mut report)?,
+            refuse_cycles(tx, &input.lines)?;
+            tracing::debug!(ms = started.elapsed().as_millis(), "import: cycles");
+            // The triggers that keep summaries and counts would run once per row written;
+            // they are dropped for the import and put back, unchanged, before it commits.
+            let triggers = crate::schema::Triggers::suspend(tx)?;
+            for (key, value) in &config {
+                let old: Option<String> = tx
+                    .prepare_cached("SELECT value FROM config WHERE key = ?1")?
+                    .query_row([key], |r| r.get(0))
+                    .optional()?;
+                if old.as_deref() == Some(value.as_str()) {
+                    report.config_unchanged += 1;
+                } else {
+                    tx.prepare_cached(
+                        "INSERT INTO config (key, value) VALUES (?1, ?2)
+                         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    )?
+                    .execute([key, value])?;
+                    report.config_set += 1;
                 }
             }
-            tx.execute_batch(RESUME_SUMMARIES)?;
-            if report.created + report.updated + report.labels_changed + report.dependencies_changed > 0 {
-                readiness::rebuild(tx, w.settings)?;
+            report.config_skipped = input.config_skipped.clone();
+            let fresh: bool = tx.query_row("SELECT NOT EXISTS (SELECT 1 FROM issues)", [], |r| {
+                r.get(0)
+            })?;
+            let mut records: Vec<&Record> = Vec::new();
+            for line in &input.lines {
+                match line {
+                    Line::Memory(key, value) => {
+                        tx.prepare_cached(
+                            "INSERT INTO config (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        )?
+                        .execute([crate::ops::config::memory_config_key(key), value.clone()])?;
+                        report.memories += 1;
+                    }
+                    Line::Issue(rec) => records.push(rec),
+                }
             }
-            if report.created + report.updated + report.labels_changed + report.dependencies_changed + report.comments_added > 0 {
-                tx.execute_batch(REFRESH_ALL_SUMMARIES)?;
+            if fresh {
+                let indexes = crate::schema::Indexes::suspend(tx)?;
+                insert_fresh(tx, w, &mut records, &mut report)?;
+                tracing::debug!(ms = started.elapsed().as_millis(), "import: rows inserted");
+                indexes.restore(tx)?;
+            } else {
+                let mut touched: BTreeSet<&str> = BTreeSet::new();
+                for rec in &records {
+                    import_record(tx, w, rec, &mut report, &mut touched)?;
+                }
+                if report.created + report.updated > 0 {
+                    tx.execute_batch(crate::schema::RECOUNT_ISSUE_COUNTS)?;
+                }
+                if !touched.is_empty() {
+                    let ids = serde_json::to_string(&touched).expect("ids serialize");
+                    tx.execute(REFRESH_SUMMARIES_OF, [ids])?;
+                }
+                if report.created + report.updated + report.labels_changed + report.dependencies_changed > 0 {
+                    readiness::rebuild(tx, w.settings)?;
+                }
             }
+            tracing::debug!(ms = started.elapsed().as_millis(), "import: rows written");
+            // Upstream's events are a multiset: the same event (issue, type, actor, values,
+            // second) can be there twice. Each distinct one goes in as many times as the file
+            // has it more than the store does, so a second import adds nothing.
+            let mut distinct: BTreeMap<&UpstreamEvent, usize> = BTreeMap::new();
+            for ev in &input.events {
+                *distinct.entry(ev).or_default() += 1;
+            }
+            for (ev, copies) in distinct {
+                let added = insert_upstream_event(tx, ev, copies)?;
+                report.events_added += added;
+                report.events_unchanged += copies - added;
+            }
+            triggers.restore(tx)?;
+            tracing::debug!(ms = started.elapsed().as_millis(), "import: triggers back");
             if dry_run {
                 return Err(Error::Conflict("dry run".into()));
             }
             Ok(())
         });
-        match result {
+        tracing::debug!(ms = started.elapsed().as_millis(), "import: committed");
+        let result = match result {
             Ok(()) => Ok(report),
             Err(Error::Conflict(msg)) if dry_run && msg == "dry run" => Ok(report),
             Err(e) => Err(e),
+        };
+        self.reload_settings()?;
+        result
+    }
+
+    /// Checks every record's status and type against the store's settings, with the custom
+    /// statuses and types of the import's config rows added; returns the config rows to write.
+    fn check_input(&mut self, input: &mut ImportInput) -> Result<Vec<(String, String)>> {
+        for (line, key, value) in &input.config {
+            let bad = |e: Error| Error::BadRow {
+                file: "config.jsonl".into(),
+                line: *line,
+                reason: format!("`{key}`: {e}"),
+            };
+            match key.as_str() {
+                "status.custom" => {
+                    self.settings.custom_statuses =
+                        crate::model::parse_custom_statuses(value).map_err(bad)?;
+                }
+                "types.custom" => {
+                    crate::ops::config::validate_config(self, key, value).map_err(bad)?;
+                    self.settings.custom_types = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect();
+                }
+                _ => {}
+            }
         }
+        let settings = &self.settings;
+        par_for_each(&mut input.lines, |line| {
+            if let Line::Issue(rec) = line {
+                let named = |e: Error| {
+                    bad_row(
+                        rec.file.as_deref(),
+                        rec.line,
+                        format!("`{}`: {e}", rec.issue.id),
+                    )
+                };
+                settings.check_status(&rec.issue.status).map_err(named)?;
+                rec.issue.issue_type = settings.check_type(&rec.issue.issue_type).map_err(named)?;
+                rec.hash = content_hash(&rec.issue);
+            }
+            Ok(())
+        })?;
+        Ok(input
+            .config
+            .iter()
+            .map(|(_, k, v)| (k.clone(), v.clone()))
+            .collect())
     }
 }
 
-fn import_record(
+/// Recomputes the relation summaries of the issues whose ids are in the JSON array `?1`.
+const REFRESH_SUMMARIES_OF: &str = "UPDATE issues SET (cached_labels, cached_parent,
+    cached_dependency_count, cached_dependent_count, cached_comment_count, cached_rare_fields) =
+    (SELECT labels, parent, dependency_count, dependent_count, comment_count, rare_fields
+     FROM relation_summaries r WHERE r.id = issues.id)
+    WHERE id IN (SELECT value FROM json_each(?1))";
+
+/// Everything an import reads, parsed and checked, before anything is written.
+#[derive(Default)]
+pub(crate) struct ImportInput {
+    pub lines: Vec<Line>,
+    /// `config.jsonl` rows to write: (line, key, value).
+    pub config: Vec<(usize, String, String)>,
+    /// Config keys of the backup that are not written, with why.
+    pub config_skipped: Vec<String>,
+    pub events: Vec<UpstreamEvent>,
+    pub orphans: Orphans,
+    pub ignored_fields: BTreeMap<String, usize>,
+}
+
+/// A row of upstream's `events` table, checked.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct UpstreamEvent {
+    pub issue_id: String,
+    pub event_type: String,
+    pub actor: String,
+    pub old_value: Option<String>,
+    pub new_value: Option<String>,
+    pub comment: Option<String>,
+    pub created_at: String,
+}
+
+/// Writes `copies` of an upstream event less the number the store already has (same issue,
+/// type, actor, values and time); returns how many were written.
+fn insert_upstream_event(tx: &Connection, ev: &UpstreamEvent, copies: usize) -> Result<usize> {
+    let params = rusqlite::params![
+        ev.issue_id,
+        ev.event_type,
+        ev.actor,
+        ev.old_value,
+        ev.new_value,
+        ev.comment,
+        ev.created_at
+    ];
+    let stored: i64 = tx
+        .prepare_cached(
+            "SELECT count(*) FROM events WHERE issue_id = ?1 AND created_at = ?7 AND event_type = ?2
+             AND actor = ?3 AND old_value IS ?4 AND new_value IS ?5 AND comment IS ?6",
+        )?
+        .query_row(params, |r| r.get(0))?;
+    let missing = copies.saturating_sub(usize::try_from(stored).unwrap_or(usize::MAX));
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO events (issue_id, event_type, actor, old_value, new_value, comment, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for _ in 0..missing {
+        insert.execute(params)?;
+    }
+    Ok(missing)
+}
+
+/// Parses issue lines on all cores, in order; the first bad line (by position) is the error.
+pub(crate) fn parse_lines(
+    lines: &[(usize, String)],
+    file: Option<&str>,
+) -> Result<(Vec<Line>, BTreeMap<String, usize>)> {
+    type Parsed = Option<Result<(Line, BTreeMap<String, usize>)>>;
+    let mut parsed: Vec<Parsed> = lines.iter().map(|_| None).collect();
+    let mut work: Vec<(&(usize, String), &mut Parsed)> =
+        lines.iter().zip(parsed.iter_mut()).collect();
+    par_for_each(&mut work, |(line, out)| {
+        let mut ignored = BTreeMap::new();
+        **out = Some(parse_line(&line.1, line.0, file, &mut ignored).map(|l| (l, ignored)));
+        Ok(())
+    })?;
+    let mut out = Vec::with_capacity(lines.len());
+    let mut ignored: BTreeMap<String, usize> = BTreeMap::new();
+    for p in parsed.into_iter().flatten() {
+        let (line, fields) = p?;
+        for (k, n) in fields {
+            *ignored.entry(k).or_default() += n;
+        }
+        out.push(line);
+    }
+    Ok((out, ignored))
+}
+
+/// Runs `f` over `items` on up to four threads (one below a thousand items): parsing and
+/// hashing thousands of lines is the part of an import that is not SQLite's. The error
+/// returned is the first by position, as a loop would find it.
+fn par_for_each<T: Send>(items: &mut [T], f: impl Fn(&mut T) -> Result<()> + Sync) -> Result<()> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(4);
+    if threads < 2 || items.len() < 1000 {
+        return items.iter_mut().try_for_each(&f);
+    }
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks_mut(chunk)
+            .map(|part| scope.spawn(move || part.iter_mut().try_for_each(f)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect::<Result<Vec<()>>>()
+            .map(drop)
+    })
+}
+
+/// Reads non-blank lines with their numbers; `file` names the input in errors of a backup.
+pub(crate) fn read_lines(
+    reader: impl BufRead,
+    source: &Path,
+    file: Option<&str>,
+) -> Result<Vec<(usize, String)>> {
+    let mut out = Vec::new();
+    for (n, line) in reader.lines().enumerate() {
+        let line_no = n + 1;
+        let line = line.map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => {
+                bad_row(file, line_no, format!("not valid UTF-8 text ({e})"))
+            }
+            _ => Error::io(source, e),
+        })?;
+        if !line.trim().is_empty() {
+            out.push((line_no, line));
+        }
+    }
+    Ok(out)
+}
+
+/// A line error, naming the file when the import reads several.
+pub(crate) fn bad_row(file: Option<&str>, line: usize, reason: String) -> Error {
+    match file {
+        Some(file) => Error::BadRow {
+            file: file.to_owned(),
+            line,
+            reason,
+        },
+        None => Error::BadLine { line, reason },
+    }
+}
+
+/// The bulk path: the store has no issues, so nothing is compared or replaced. Rows go in
+/// sorted by id (B-tree appends rather than random inserts) with their summaries, counts and
+/// readiness computed here from the records themselves, since the triggers are off.
+fn insert_fresh(
     tx: &Connection,
     w: &WriteCtx<'_>,
-    rec: &Record,
+    records: &mut Vec<&Record>,
     report: &mut ImportReport,
 ) -> Result<()> {
+    records.sort_by(|a, b| a.issue.id.cmp(&b.issue.id));
+    // A later line for the same id wins, as it does when lines are applied one by one.
+    records.dedup_by(|later, earlier| {
+        if later.issue.id == earlier.issue.id {
+            std::mem::swap(later, earlier);
+            true
+        } else {
+            false
+        }
+    });
+    let mut graph = readiness::Graph::default();
+    let mut dependents: HashMap<&str, i64> = HashMap::new();
+    // Each record's edges by target, the last one for a target winning (as an upsert would).
+    let edges: Vec<Vec<&Dependency>> = records
+        .iter()
+        .map(|rec| {
+            let by_target: BTreeMap<&str, &Dependency> = rec
+                .deps
+                .iter()
+                .map(|d| (d.depends_on_id.as_str(), d))
+                .collect();
+            by_target.into_values().collect()
+        })
+        .collect();
+    for (rec, deps) in records.iter().zip(&edges) {
+        graph.status.insert(
+            rec.issue.id.clone(),
+            (rec.issue.status.clone(), rec.issue.close_reason.clone()),
+        );
+        for d in deps {
+            *dependents.entry(d.depends_on_id.as_str()).or_default() += 1;
+            let gate = serde_json::from_str::<Value>(&d.metadata)
+                .ok()
+                .and_then(|m| m.get("gate").and_then(Value::as_str).map(str::to_owned));
+            graph.edges.push((
+                d.issue_id.clone(),
+                d.depends_on_id.clone(),
+                d.kind.clone(),
+                gate,
+            ));
+        }
+        if rec.issue.status == "closed" {
+            for l in &rec.labels {
+                if let Some(cap) = readiness::provided_capability(l) {
+                    graph.provided.insert(cap.to_owned());
+                }
+            }
+        }
+    }
+    let blocked = readiness::compute(&graph, w.settings);
+    let mut counts: BTreeMap<(String, &str, &str, bool, bool, bool), i64> = BTreeMap::new();
+    let label_sql = "INSERT INTO labels (issue_id, label) VALUES (?1, ?2)";
+    let edge_sql =
+        "INSERT INTO dependencies (issue_id, depends_on_id, type, created_at, created_by, metadata)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    for (rec, deps) in records.iter().zip(&edges) {
+        let issue = &rec.issue;
+        let summary = crate::row::RowSummary {
+            labels: serde_json::to_string(&rec.labels).expect("labels serialize"),
+            parent: deps
+                .iter()
+                .filter(|d| d.kind == "parent-child")
+                .map(|d| d.depends_on_id.clone())
+                .max(),
+            dependency_count: deps.len() as i64,
+            dependent_count: dependents.get(issue.id.as_str()).copied().unwrap_or(0),
+            comment_count: rec.comments.len() as i64,
+            blocked: blocked.get(&issue.id).copied().unwrap_or(false),
+        };
+        crate::row::insert_summarized(tx, issue, &rec.hash, &summary)
+            .map_err(|e| row_err(rec, &e))?;
+        event(tx, w, &issue.id, "imported", None, None, Some("created"))?;
+        report.created += 1;
+        let prefix = issue.id.split_once('-').map_or("", |(p, _)| p).to_owned();
+        *counts
+            .entry((
+                prefix,
+                issue.status.as_str(),
+                issue.issue_type.as_str(),
+                issue.ephemeral,
+                issue.is_template,
+                issue.pinned,
+            ))
+            .or_default() += 1;
+        for label in &rec.labels {
+            tx.prepare_cached(label_sql)?.execute([&issue.id, label])?;
+            report.labels_changed += 1;
+        }
+        for d in deps {
+            tx.prepare_cached(edge_sql)?
+                .execute([
+                    &d.issue_id,
+                    &d.depends_on_id,
+                    &d.kind,
+                    &d.created_at,
+                    &d.created_by,
+                    &d.metadata,
+                ])
+                .map_err(|e| row_err(rec, &e))?;
+            report.dependencies_changed += 1;
+        }
+        for c in &rec.comments {
+            if insert_comment(tx, c)? {
+                report.comments_added += 1;
+            }
+        }
+    }
+    let mut put = tx.prepare_cached(
+        "INSERT INTO issue_counts (prefix, status, issue_type, ephemeral, is_template, pinned, n)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for ((prefix, status, kind, ephemeral, template, pinned), n) in counts {
+        put.execute(rusqlite::params![
+            prefix, status, kind, ephemeral, template, pinned, n
+        ])?;
+    }
+    Ok(())
+}
+
+fn import_record<'a>(
+    tx: &Connection,
+    w: &WriteCtx<'_>,
+    rec: &'a Record,
+    report: &mut ImportReport,
+    touched: &mut BTreeSet<&'a str>,
+) -> Result<()> {
     let issue = &rec.issue;
-    let hash = content_hash(issue);
+    let hash = &rec.hash;
     let existing: Option<Option<String>> = tx
         .prepare_cached("SELECT content_hash FROM issues WHERE id = ?1")?
         .query_row([&issue.id], |r| r.get(0))
         .optional()?;
     match existing {
-        Some(Some(h)) if h == hash => report.unchanged += 1,
+        Some(Some(h)) if &h == hash => report.unchanged += 1,
         Some(_) => {
-            upsert_issue(tx, issue, &hash).map_err(|e| line_err(rec.line, &e))?;
+            upsert_issue(tx, issue, hash).map_err(|e| row_err(rec, &e))?;
             event(tx, w, &issue.id, "imported", None, None, Some("updated"))?;
             report.updated += 1;
+            touched.insert(&issue.id);
         }
         None => {
-            upsert_issue(tx, issue, &hash).map_err(|e| line_err(rec.line, &e))?;
+            upsert_issue(tx, issue, hash).map_err(|e| row_err(rec, &e))?;
             event(tx, w, &issue.id, "imported", None, None, Some("created"))?;
             report.created += 1;
+            touched.insert(&issue.id);
         }
     }
     let current: BTreeSet<String> = labels_of(tx, &issue.id)?.into_iter().collect();
     for gone in current.difference(&rec.labels) {
         delete_label(tx, &issue.id, gone, w)?;
         report.labels_changed += 1;
+        touched.insert(&issue.id);
     }
     for new in rec.labels.difference(&current) {
         insert_label(tx, &issue.id, new, w)?;
         report.labels_changed += 1;
+        touched.insert(&issue.id);
     }
     let mut current: BTreeMap<String, Dependency> = BTreeMap::new();
     {
@@ -275,6 +688,7 @@ fn import_record(
         .iter()
         .map(|d| (d.depends_on_id.as_str(), d))
         .collect();
+    let mut removed = Vec::new();
     for target in current.keys() {
         if !wanted.contains_key(target.as_str()) {
             tx.prepare_cached(
@@ -282,7 +696,14 @@ fn import_record(
             )?
             .execute([&issue.id, target])?;
             report.dependencies_changed += 1;
+            removed.push(target.clone());
         }
+    }
+    if !removed.is_empty() {
+        touched.insert(&issue.id);
+        // A removed edge's target loses a dependent: its row is recounted too.
+        let ids = serde_json::to_string(&removed).expect("ids serialize");
+        tx.execute(REFRESH_SUMMARIES_OF, [ids])?;
     }
     for (target, dep) in &wanted {
         if current.get(*target) != Some(*dep) {
@@ -292,27 +713,38 @@ fn import_record(
                  created_by = excluded.created_by, metadata = excluded.metadata",
             )?
             .execute([&dep.issue_id, &dep.depends_on_id, &dep.kind, &dep.created_at, &dep.created_by, &dep.metadata])
-            .map_err(|e| line_err(rec.line, &e))?;
+            .map_err(|e| row_err(rec, &e))?;
             report.dependencies_changed += 1;
+            touched.insert(&issue.id);
+            touched.insert(target);
         }
     }
     for c in &rec.comments {
         if insert_comment(tx, c)? {
             report.comments_added += 1;
+            touched.insert(&issue.id);
         }
     }
     Ok(())
 }
 
-fn line_err(line: usize, e: &rusqlite::Error) -> Error {
-    Error::BadLine {
-        line,
-        reason: e.to_string(),
-    }
+fn row_err(rec: &Record, e: &rusqlite::Error) -> Error {
+    bad_row(
+        rec.file.as_deref(),
+        rec.line,
+        format!("`{}`: {e}", rec.issue.id),
+    )
 }
 
-fn parse_line(line: &str, n: usize) -> Result<Line> {
-    let bad = |reason: String| Error::BadLine { line: n, reason };
+/// Parses one issue line (export shape or a backup's `issues.jsonl` row) or memory line.
+/// Upstream columns with no place here that hold a value are tallied in `ignored`.
+pub(crate) fn parse_line(
+    line: &str,
+    n: usize,
+    file: Option<&str>,
+    ignored: &mut BTreeMap<String, usize>,
+) -> Result<Line> {
+    let bad = |reason: String| bad_row(file, n, reason);
     let value: Value =
         serde_json::from_str(line).map_err(|e| bad(format!("not valid JSON: {e}")))?;
     let Value::Object(mut map) = value else {
@@ -336,14 +768,17 @@ fn parse_line(line: &str, n: usize) -> Result<Line> {
     }
     // Name the issue in every later error of this line, when the line has an id.
     let id = map.get("id").and_then(Value::as_str).map(str::to_owned);
-    let bad = |reason: String| Error::BadLine {
-        line: n,
-        reason: match &id {
-            Some(id) => format!("`{id}`: {reason}"),
-            None => reason,
-        },
+    let bad = |reason: String| {
+        bad_row(
+            file,
+            n,
+            match &id {
+                Some(id) => format!("`{id}`: {reason}"),
+                None => reason,
+            },
+        )
     };
-    normalize(&mut map).map_err(bad)?;
+    normalize(&mut map, ignored).map_err(bad)?;
     let labels = take_array(&mut map, "labels").map_err(bad)?;
     let deps = take_array(&mut map, "dependencies").map_err(bad)?;
     let comments = take_array(&mut map, "comments").map_err(bad)?;
@@ -380,7 +815,9 @@ fn parse_line(line: &str, n: usize) -> Result<Line> {
         .collect::<Result<Vec<_>, String>>()
         .map_err(bad)?;
     Ok(Line::Issue(Box::new(Record {
+        file: file.map(str::to_owned),
         line: n,
+        hash: String::new(),
         issue,
         labels,
         deps,
@@ -592,6 +1029,27 @@ impl<'a> Graph<'a> {
     }
 }
 
+/// Boolean fields, which upstream's backup writes as `0` and `1`.
+const BOOL_FIELDS: &[&str] = &["ephemeral", "no_history", "pinned", "is_template"];
+
+/// Columns of upstream's `issues` table this store does not have (agent, compaction and
+/// quality bookkeeping); an import reports how many rows had a value in each.
+const UPSTREAM_ONLY_FIELDS: &[&str] = &[
+    "agent_state",
+    "compacted_at",
+    "compacted_at_commit",
+    "compaction_level",
+    "crystallizes",
+    "hook_bead",
+    "last_activity",
+    "original_size",
+    "quality_score",
+    "rig",
+    "role_bead",
+    "role_type",
+    "source_repo",
+];
+
 const TIME_FIELDS: &[&str] = &[
     "created_at",
     "updated_at",
@@ -604,7 +1062,35 @@ const TIME_FIELDS: &[&str] = &[
 
 /// Brings upstream's variants to our shape: legacy statuses, timestamps in any offset,
 /// metadata as a string, waiters as a string, the closed-at invariant.
-fn normalize(map: &mut Map<String, Value>) -> std::result::Result<(), String> {
+fn normalize(
+    map: &mut Map<String, Value>,
+    ignored: &mut BTreeMap<String, usize>,
+) -> std::result::Result<(), String> {
+    // A backup writes every column: `null` for an absent value, which is a default here.
+    map.retain(|_, v| !v.is_null());
+    // Its booleans are integers (`0`, `1`).
+    for key in BOOL_FIELDS {
+        if let Some(v) = map.get_mut(*key)
+            && let Some(n) = v.as_i64()
+        {
+            match n {
+                0 | 1 => *v = Value::Bool(n == 1),
+                _ => return Err(format!("`{key}` must be a boolean (or 0 or 1), not {n}")),
+            }
+        }
+    }
+    // Upstream's column is `timeout_ns`; the issue field is `timeout`.
+    if let Some(t) = map.remove("timeout_ns") {
+        map.entry("timeout").or_insert(t);
+    }
+    for key in UPSTREAM_ONLY_FIELDS {
+        if let Some(v) = map.remove(*key)
+            && !matches!(&v, Value::String(s) if s.is_empty())
+            && v.as_i64() != Some(0)
+        {
+            *ignored.entry((*key).to_owned()).or_default() += 1;
+        }
+    }
     for key in [
         "_type",
         "dependency_count",
@@ -713,7 +1199,7 @@ fn validate(issue: &mut Issue) -> std::result::Result<(), String> {
     Ok(())
 }
 
-fn parse_dep(v: Value, issue: &Issue) -> std::result::Result<Dependency, String> {
+pub(crate) fn parse_dep(v: Value, issue: &Issue) -> std::result::Result<Dependency, String> {
     let Value::Object(m) = v else {
         return Err("dependencies must be objects".into());
     };
@@ -788,7 +1274,7 @@ fn parse_dep(v: Value, issue: &Issue) -> std::result::Result<Dependency, String>
     })
 }
 
-fn parse_comment(v: Value, issue: &Issue) -> std::result::Result<Comment, String> {
+pub(crate) fn parse_comment(v: Value, issue: &Issue) -> std::result::Result<Comment, String> {
     let Value::Object(m) = v else {
         return Err("comments must be objects".into());
     };

@@ -5,7 +5,9 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::model::{Event, WISP_TTLS};
 use crate::readiness;
-use crate::schema::{DOCTOR_MARKER, REFRESH_ALL_SUMMARIES, STALE_SUMMARIES};
+use crate::schema::{
+    DOCTOR_MARKER, RECOUNT_ISSUE_COUNTS, REFRESH_ALL_SUMMARIES, STALE_ISSUE_COUNTS, STALE_SUMMARIES,
+};
 use crate::store::Store;
 
 /// One finding of `doctor`.
@@ -129,6 +131,25 @@ impl Store {
                 None => "labels and counts kept on each issue match a recount".into(),
                 Some(first) => format!(
                     "{} issues have stale labels or counts (first: {first})",
+                    stale.len()
+                ),
+            },
+            fixed,
+        });
+        let stale = self.stale_issue_counts()?;
+        let fixed = if fix && !stale.is_empty() {
+            self.write_unchecked(|tx, _| Ok(tx.execute_batch(RECOUNT_ISSUE_COUNTS)?))?;
+            true
+        } else {
+            false
+        };
+        out.push(Finding {
+            check: "issue_counts",
+            status: if stale.is_empty() { "ok" } else { "error" },
+            message: match stale.first() {
+                None => "issue counts kept per prefix, status and type match a recount".into(),
+                Some(first) => format!(
+                    "{} groups have a stale kept issue count (first: {first})",
                     stale.len()
                 ),
             },
@@ -272,6 +293,8 @@ impl Store {
                 // Triggers keep the relation summaries, but raw SQL may write them directly.
                 tx.execute_batch(REFRESH_ALL_SUMMARIES)
                     .map_err(user_sql_error)?;
+                tx.execute_batch(RECOUNT_ISSUE_COUNTS)
+                    .map_err(user_sql_error)?;
                 crate::ops::event(tx, w, "", "sql", None, None, Some(sql))?;
                 Ok(out)
             })
@@ -290,6 +313,14 @@ impl Store {
         let mut stmt = self.conn().prepare(STALE_SUMMARIES)?;
         let ids = stmt.query_map([], |r| r.get(0))?;
         Ok(ids.collect::<Result<_, _>>()?)
+    }
+
+    /// Groups of `issue_counts` whose kept count differs from a recount of `issues`, as
+    /// `prefix status type`. Empty when the triggers have done their job.
+    pub fn stale_issue_counts(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn().prepare(STALE_ISSUE_COUNTS)?;
+        let groups = stmt.query_map([], |r| r.get(0))?;
+        Ok(groups.collect::<Result<_, _>>()?)
     }
 
     /// An issue's audit events, oldest first.

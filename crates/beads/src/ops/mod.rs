@@ -1,6 +1,7 @@
 //! Operations on the store, one module per concern. Every mutation runs in one transaction
 //! that also writes its `events` rows and refreshes readiness.
 
+pub mod backup;
 pub mod config;
 pub mod convoy;
 pub mod create;

@@ -345,7 +345,7 @@ pub(crate) fn formula_parent(conn: &Connection, id: &str) -> Result<Option<Issue
     let parent: Option<String> = conn
         .query_row(
             "SELECT p.id FROM dependencies d JOIN issues p ON p.id = d.depends_on_id
-             WHERE d.issue_id = ?1 AND d.type = 'parent-child' AND p.source_formula != ''",
+             WHERE d.issue_id = ?1 AND +d.type = 'parent-child' AND p.source_formula != ''",
             [id],
             |r| r.get(0),
         )

@@ -132,6 +132,96 @@ pub struct Filter {
     pub limit: usize,
 }
 
+/// Whether the filter tests only what `issue_counts` groups issues by (status, type, the
+/// wisp, template and pinned flags), so a count can add up kept group counts.
+fn counted_by_group(f: &Filter) -> bool {
+    let Filter {
+        statuses: _,
+        all: _,
+        types: _,
+        exclude_types: _,
+        assignee,
+        unassigned,
+        labels,
+        labels_any,
+        exclude_labels,
+        label_pattern,
+        no_labels,
+        title_contains,
+        desc_contains,
+        notes_contains,
+        text,
+        query,
+        ids,
+        id_prefix,
+        parent,
+        no_parent,
+        priority,
+        priority_min,
+        priority_max,
+        created_after,
+        created_before,
+        updated_after,
+        updated_before,
+        closed_after,
+        closed_before,
+        due_after,
+        due_before,
+        deferred_only,
+        pinned: _,
+        include_templates: _,
+        include_ephemeral: _,
+        only_ephemeral: _,
+        include_deferred: _,
+        include_infra: _,
+        metadata_fields,
+        has_metadata_key,
+        mol_type,
+        wisp_type,
+        overdue,
+        ready,
+        mol,
+        sort: _,
+        reverse: _,
+        limit: _,
+    } = f;
+    assignee.is_none()
+        && !unassigned
+        && labels.is_empty()
+        && labels_any.is_empty()
+        && exclude_labels.is_empty()
+        && label_pattern.is_none()
+        && !no_labels
+        && title_contains.is_none()
+        && desc_contains.is_none()
+        && notes_contains.is_none()
+        && text.is_none()
+        && query.is_none()
+        && ids.is_empty()
+        && id_prefix.is_none()
+        && parent.is_none()
+        && !no_parent
+        && priority.is_none()
+        && priority_min.is_none()
+        && priority_max.is_none()
+        && created_after.is_none()
+        && created_before.is_none()
+        && updated_after.is_none()
+        && updated_before.is_none()
+        && closed_after.is_none()
+        && closed_before.is_none()
+        && due_after.is_none()
+        && due_before.is_none()
+        && !deferred_only
+        && metadata_fields.is_empty()
+        && has_metadata_key.is_none()
+        && mol_type.is_none()
+        && wisp_type.is_none()
+        && !overdue
+        && !ready
+        && mol.is_none()
+}
+
 /// Counts for `bd stats`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Stats {
@@ -216,13 +306,14 @@ impl Store {
             // A query expression decides about statuses itself (see below).
             q.push("i.status != 'tombstone'", []);
         } else {
-            let mut hidden: Vec<String> = ["closed", "pinned", "tombstone"]
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect();
-            hidden.extend(settings.custom_with(StatusCategory::Done));
+            // Exactly the condition of `idx_issues_default_order` (term for term, or SQLite does
+            // not use it); custom statuses that hide an issue are a term of their own.
+            q.push("i.status NOT IN ('closed', 'pinned', 'tombstone')", []);
+            let mut hidden = settings.custom_with(StatusCategory::Done);
             hidden.extend(settings.custom_with(StatusCategory::Frozen));
-            q.push(format!("i.status NOT IN {}", sql_list(&hidden)), []);
+            if !hidden.is_empty() {
+                q.push(format!("i.status NOT IN {}", sql_list(&hidden)), []);
+            }
         }
         if f.only_ephemeral {
             q.push("i.ephemeral = 1", []);
@@ -513,6 +604,28 @@ impl Store {
         } else {
             q.clauses.join(" AND ")
         };
+        if counted_by_group(f) && matches!(group_by, None | Some("status" | "type")) {
+            // The filter tests only columns `issue_counts` groups by, under the same names:
+            // add up the kept counts of the matching groups instead of counting issues.
+            let key = match group_by {
+                Some("status") => "i.status",
+                Some("type") => "i.issue_type",
+                _ => "'total'",
+            };
+            let sql = format!(
+                "SELECT {key}, sum(i.n) FROM issue_counts i WHERE {where_sql}
+                 GROUP BY 1 HAVING sum(i.n) > 0 ORDER BY 1"
+            );
+            let mut stmt = self.conn().prepare_cached(&sql)?;
+            let rows = stmt.query_map(params_from_iter(q.params.iter()), |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+            let mut out: Vec<(String, i64)> = rows.collect::<Result<_, _>>()?;
+            if group_by.is_none() && out.is_empty() {
+                out.push(("total".into(), 0));
+            }
+            return Ok(out);
+        }
         let (key, from) = match group_by {
             None => ("'total'", "issues i"),
             Some("status") => ("i.status", "issues i"),

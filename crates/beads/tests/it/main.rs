@@ -1,12 +1,14 @@
 //! Integration tests for the beads store: readiness, ids, claims, mutations and JSONL.
 //!
 //! Every scenario ends with [`assert_no_drift`]: the SQL-maintained `is_blocked` flags must
-//! equal the from-scratch recompute, and the trigger-kept relation summaries a recount.
+//! equal the from-scratch recompute, and the trigger-kept relation summaries and issue counts
+//! a recount.
 #![expect(
     clippy::unwrap_used,
     reason = "test helpers fail the test by panicking"
 )]
 
+mod backup;
 mod claim;
 mod formula;
 mod ids;
@@ -170,6 +172,8 @@ pub fn assert_no_drift(store: &Store) {
     );
     let stale = store.stale_summaries().unwrap();
     assert!(stale.is_empty(), "stale relation summaries: {stale:?}");
+    let stale = store.stale_issue_counts().unwrap();
+    assert!(stale.is_empty(), "stale kept issue counts: {stale:?}");
 }
 
 /// One integer from a read-only SQL query.
