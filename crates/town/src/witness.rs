@@ -233,7 +233,15 @@ impl Witness {
                     }
                 }
                 Verdict::Release => {
-                    self.store.finish_polecat(&rig, &p.name)?;
+                    // Under the rig's admission lock, and only if no sling took the polecat
+                    // since it was read; a busy lock means a sling is at work: next round.
+                    let Ok(_admission) = crate::work::try_admission_lock(&self.town, &rig) else {
+                        continue;
+                    };
+                    let now = self.store.polecat(&rig, &p.name)?;
+                    if now.is_some_and(|n| n.generation == p.generation && n.bead_id == p.bead_id) {
+                        self.store.finish_polecat(&rig, &p.name)?;
+                    }
                 }
                 Verdict::Nudge => {
                     let sent = self

@@ -340,3 +340,30 @@ fn estop_freezes_every_agent_process_and_thaw_resumes_them() {
     assert_eq!(f.daemon_status()["estop"], false);
     assert_eq!(f.polecat(&bead)["alive"], true);
 }
+
+#[test]
+fn an_agent_that_keeps_dying_trips_the_respawn_breaker_and_is_escalated_once() {
+    let Some(f) = Factory::new() else { return };
+    ok(f.town
+        .gt(&["config", "set", "scheduler.max_bead_respawns", "3"]));
+    let bead = f.town.create("always crashes", &script("crash"));
+    f.up(&[]);
+    f.town.sling(&[&bead, "gastown"]);
+    let name = f.polecat(&bead)["name"].as_str().unwrap().to_owned();
+    wait_until(TIMEOUT, || f.polecat(&name)["state"] == "stuck")
+        .unwrap_or_else(|e| panic!("never stuck: {e}\n{}", f.log()));
+    let escalations = f.escalations();
+    assert_eq!(escalations.len(), 1, "{escalations:?}");
+    assert!(
+        escalations[0]["title"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("keeps dying on {bead}")),
+        "{escalations:?}"
+    );
+    // Started three times in all (the sling and two restarts), then left alone.
+    assert_eq!(f.polecat(&name)["generation"], 3);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(f.polecat(&name)["generation"], 3);
+    assert_eq!(f.escalations().len(), 1);
+}

@@ -129,9 +129,22 @@ pub const ESCALATION_LABEL: &str = "gt:escalation";
 /// the rig (and every removal of a polecat's worktree) passes here one at a time, from
 /// choosing the polecat until its row, worktree and hook exist.
 pub fn admission_lock(town: &crate::layout::Town, rig: &str) -> Result<host::lock::LockGuard> {
-    lock_waiting(town, &format!("admit-{rig}.lock"), ADMISSION_WAIT, || {
+    lock_waiting(town, &admission_lock_name(rig), ADMISSION_WAIT, || {
         format!("rig `{rig}`")
     })
+}
+
+/// Takes rig `rig`'s admission lock only if nobody holds it (the witness's changes to a
+/// polecat wait for the next round rather than for a sling).
+pub(crate) fn try_admission_lock(
+    town: &crate::layout::Town,
+    rig: &str,
+) -> Result<host::lock::LockGuard> {
+    lock(town, &admission_lock_name(rig), || format!("rig `{rig}`"))
+}
+
+fn admission_lock_name(rig: &str) -> String {
+    format!("admit-{rig}.lock")
 }
 
 /// Takes `<town>/.runtime/locks/<name>`, waiting at most `wait` for its holder.
