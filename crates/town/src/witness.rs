@@ -56,7 +56,7 @@ pub enum Verdict {
     Release,
     /// Working with no progress for the stall time.
     Nudge,
-    /// Nudged, and still no progress.
+    /// Nudged, and still no progress; or stalled at a menu, where a nudge would pick an option.
     Escalate,
 }
 
@@ -73,6 +73,9 @@ pub struct Signals<'a> {
     pub quiet_for: Duration,
     /// Whether it was nudged since its last progress.
     pub nudged: bool,
+    /// Its screen ends in a menu waiting for a choice (a dialog at startup, a permission
+    /// prompt).
+    pub at_menu: bool,
     /// The merge request this polecat was last woken for.
     pub woken_for: Option<i64>,
     pub stall_after: Duration,
@@ -109,7 +112,9 @@ pub fn judge(s: &Signals<'_>) -> Verdict {
     if !s.alive {
         return Verdict::Restart;
     }
-    if s.quiet_for >= s.stall_after * 2 && s.nudged {
+    if s.quiet_for >= s.stall_after && s.at_menu {
+        Verdict::Escalate
+    } else if s.quiet_for >= s.stall_after * 2 && s.nudged {
         Verdict::Escalate
     } else if s.quiet_for >= s.stall_after && !s.nudged {
         Verdict::Nudge
@@ -199,7 +204,12 @@ impl Witness {
                 .filter(|m| m.bead_id == p.bead_id)
                 .max_by_key(|m| m.id);
             let alive = self.alive(&p);
-            let (quiet_for, nudged) = self.progress(&p, alive);
+            let screen = if alive {
+                self.screen(&p)
+            } else {
+                String::new()
+            };
+            let (quiet_for, nudged) = self.progress(&p, hash(&screen));
             let woken_key = format!("witness.woke.{rig}.{}", p.name);
             let woken_for = self.store.kv_get(&woken_key)?.and_then(|v| v.parse().ok());
             let verdict = judge(&Signals {
@@ -209,6 +219,7 @@ impl Witness {
                 alive,
                 quiet_for,
                 nudged,
+                at_menu: crate::runtime::shows_menu(&screen),
                 woken_for,
                 stall_after: self.stall_after(),
             });
@@ -253,7 +264,7 @@ impl Witness {
                         tracing::warn!(polecat = %p.name, error = %e, "could not nudge");
                     }
                     // The nudge shows in the pane; that is not the agent's progress.
-                    let pane = self.pane_hash(&p);
+                    let pane = hash(&self.screen(&p));
                     if let Some(w) = self.watches.get_mut(&p.name) {
                         w.nudged = true;
                         w.pane = pane;
@@ -266,6 +277,11 @@ impl Witness {
                         .is_some_and(|w| !std::mem::replace(&mut w.escalated, true));
                     if first {
                         let minutes = quiet_for.as_secs() / 60;
+                        let why = if crate::runtime::shows_menu(&screen) {
+                            "and waits at a menu (a nudge would choose an option)"
+                        } else {
+                            "and did not respond to a nudge"
+                        };
                         crate::work::escalate(
                             &mut self.store,
                             &format!(
@@ -273,7 +289,7 @@ impl Witness {
                                 p.name, p.bead_id
                             ),
                             &format!(
-                                "The agent of `{rig}/polecats/{}` has shown no progress on `{}` for {minutes} min and did not respond to a nudge.\n\nLook at it with `gt polecat peek {rig}/{}`; re-sling with `gt sling {} {rig} --force`, or nuke it.",
+                                "The agent of `{rig}/polecats/{}` has shown no progress on `{}` for {minutes} min {why}.\n\nLook at it with `gt polecat peek {rig}/{}`; re-sling with `gt sling {} {rig} --force`, or nuke it.",
                                 p.name, p.bead_id, p.name, p.bead_id
                             ),
                             1,
@@ -298,20 +314,19 @@ impl Witness {
                 .unwrap_or(false)
     }
 
-    fn pane_hash(&self, p: &beads::Polecat) -> u64 {
+    /// The session's screen; empty when it cannot be captured.
+    fn screen(&self, p: &beads::Polecat) -> String {
         self.starter
             .runtimes
             .get(&p.runtime)
             .capture(&p.session)
-            .map(|text| hash(&text))
-            .unwrap_or(0)
+            .unwrap_or_default()
     }
 
     /// How long the agent has been quiet, and whether it was nudged since: progress is its
     /// pane's output changing or a heartbeat of its generation.
-    fn progress(&mut self, p: &beads::Polecat, alive: bool) -> (Duration, bool) {
+    fn progress(&mut self, p: &beads::Polecat, pane: u64) -> (Duration, bool) {
         let now = self.clock.now();
-        let pane = if alive { self.pane_hash(p) } else { 0 };
         let heartbeat = heartbeat_of(&self.town, &p.session, p.generation);
         let watch = self.watches.entry(p.name.clone()).or_insert(Watch {
             generation: p.generation,
@@ -502,6 +517,7 @@ mod tests {
             alive,
             quiet_for: quiet,
             nudged,
+            at_menu: false,
             woken_for: None,
             stall_after: 30 * MINUTE,
         })
@@ -576,6 +592,7 @@ mod tests {
             alive: true,
             quiet_for: Duration::ZERO,
             nudged: false,
+            at_menu: false,
             woken_for: Some(4),
             stall_after: MINUTE,
         });
@@ -602,6 +619,23 @@ mod tests {
         assert_eq!(v(30 * MINUTE, false), Verdict::Nudge);
         assert_eq!(v(45 * MINUTE, true), Verdict::Fine);
         assert_eq!(v(60 * MINUTE, true), Verdict::Escalate);
+        // At a menu, a nudge would pick an option: escalate at once.
+        let p = polecat("working");
+        let at_menu = |quiet| {
+            judge(&Signals {
+                polecat: &p,
+                bead: Some(&b),
+                latest_mr: None,
+                alive: true,
+                quiet_for: quiet,
+                nudged: false,
+                at_menu: true,
+                woken_for: None,
+                stall_after: 30 * MINUTE,
+            })
+        };
+        assert_eq!(at_menu(29 * MINUTE), Verdict::Fine);
+        assert_eq!(at_menu(30 * MINUTE), Verdict::Escalate);
         // A stuck polecat was already escalated.
         assert_eq!(
             verdict("stuck", Some(&b), None, true, 90 * MINUTE, true),

@@ -367,6 +367,25 @@ fn is_prompt_line(line: &str, prefix: &str) -> bool {
     }
 }
 
+/// Whether the end of a captured screen shows a menu waiting for a choice: a numbered option
+/// under a cursor (`❯ 1. Yes, proceed`), as an agent CLI's dialogs draw it. Typing text there
+/// would pick an option, so a stalled agent at a menu is escalated, never nudged.
+pub fn shows_menu(screen: &str) -> bool {
+    screen
+        .lines()
+        .rev()
+        .filter(|l| !l.trim().is_empty())
+        .take(15)
+        .any(|line| {
+            let line = line
+                .trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '│' | '┃' | '|'));
+            ["❯", ">", "›"].iter().any(|cursor| {
+                line.strip_prefix(cursor)
+                    .is_some_and(|rest| is_numbered_option(rest.trim_start()))
+            })
+        })
+}
+
 /// `1. Yes`, `2) No`.
 fn is_numbered_option(text: &str) -> bool {
     let digits = text.chars().take_while(char::is_ascii_digit).count();
@@ -453,6 +472,11 @@ mod tests {
 
     #[test]
     fn numbered_options() {
+        assert!(shows_menu(
+            "Trust this folder?\n❯ 1. Yes, proceed\n  2. No, exit\n\n"
+        ));
+        assert!(shows_menu("│ > 2) Cancel │"));
+        assert!(!shows_menu("Plan:\n1. Fix the bug\n2. Test it\n❯ "));
         assert!(is_numbered_option("1. Yes"));
         assert!(is_numbered_option("12) No"));
         assert!(!is_numbered_option("1 Yes"));
