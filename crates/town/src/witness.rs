@@ -112,9 +112,9 @@ pub fn judge(s: &Signals<'_>) -> Verdict {
     if !s.alive {
         return Verdict::Restart;
     }
-    if s.quiet_for >= s.stall_after && s.at_menu {
-        Verdict::Escalate
-    } else if s.quiet_for >= s.stall_after * 2 && s.nudged {
+    // At a menu a nudge would pick an option, so it is escalated without one.
+    let at_menu_too_long = s.quiet_for >= s.stall_after && s.at_menu;
+    if at_menu_too_long || (s.quiet_for >= s.stall_after * 2 && s.nudged) {
         Verdict::Escalate
     } else if s.quiet_for >= s.stall_after && !s.nudged {
         Verdict::Nudge
