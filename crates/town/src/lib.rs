@@ -1,5 +1,6 @@
 //! Gas Town orchestration.
 //!
+//! - [`address`]: who an agent or the human is, as mail, nudges and escalations name them.
 //! - [`discover`]: find the town that contains a directory.
 //! - [`files`]: typed JSON files, validated at load, written atomically.
 //! - [`settings`]: layered settings (defaults < town < rig < env < flags) with sources.
@@ -24,6 +25,7 @@
 //! A town is a directory holding `mayor/town.json`; everything else (rigs, agents, the
 //! merge queue) lives under it.
 
+pub mod address;
 pub mod agents;
 pub mod daemon;
 pub mod deacon;
