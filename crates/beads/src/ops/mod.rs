@@ -12,6 +12,7 @@ pub mod maintenance;
 pub mod molecule;
 pub mod mr;
 pub mod query;
+pub mod sessions;
 pub mod slot;
 pub mod update;
 pub mod work;

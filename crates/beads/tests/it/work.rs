@@ -511,3 +511,32 @@ fn convoys_track_beads_and_land_once() {
     assert!(store.convoy_id(&a).is_err(), "a plain bead is not a convoy");
     assert_no_drift(&store);
 }
+
+#[test]
+fn session_records_are_kept_per_address_newest_first() {
+    let (_dir, mut store) = fresh();
+    store
+        .record_session("gastown/polecats/nux", "session_start", r#"{"session_id":"a"}"#)
+        .unwrap();
+    store
+        .record_session("mayor/", "session_start", r#"{"session_id":"m"}"#)
+        .unwrap();
+    store
+        .record_session("gastown/polecats/nux", "session_end", r#"{"session_id":"a"}"#)
+        .unwrap();
+    // An issue's own events never show up among sessions.
+    task(&mut store, "unrelated");
+    let nux = store.sessions(Some("gastown/polecats/nux"), 0).unwrap();
+    let kinds: Vec<_> = nux.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(kinds, ["session_end", "session_start"]);
+    let all = store.sessions(None, 0).unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[1].issue_id, "agent:mayor/");
+    assert_eq!(store.sessions(None, 1).unwrap().len(), 1);
+    assert!(store.sessions(Some("gastown/polecats/slit"), 0).unwrap().is_empty());
+    for (address, kind) in [("nux", "polecat_done"), ("", "session_start"), ("a\nb", "session_start")] {
+        let err = store.record_session(address, kind, "{}").unwrap_err();
+        assert!(matches!(err, Error::Invalid { .. }), "{address:?} {kind}: {err}");
+    }
+    assert_no_drift(&store);
+}
