@@ -4,8 +4,10 @@
     reason = "this module is where host programs are run"
 )]
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 /// A helper program that failed to run or exited non-zero.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +26,9 @@ pub enum ProcessError {
         status: String,
         stderr: String,
     },
+    /// The program ran past its time limit and was killed.
+    #[error("`{program}` did not finish within {limit:?}; it was killed")]
+    TimedOut { program: String, limit: Duration },
 }
 
 /// Runs `program args…` with no input and returns its stdout.
@@ -59,6 +64,69 @@ pub fn run_inherit(program: &str, args: &[&str]) -> Result<ExitStatus, ProcessEr
             program: program.to_owned(),
             source,
         })
+}
+
+/// Runs `program args…` directly (never through a shell) with `env` added to this process's
+/// environment and `input` on its stdin, for at most `limit`: a notifier configured by the
+/// user. Output is discarded except stderr, which a failure carries. A program still running at
+/// the limit is killed.
+pub fn run_with_input(
+    program: &str,
+    args: &[String],
+    env: &[(String, String)],
+    input: &[u8],
+    limit: Duration,
+) -> Result<(), ProcessError> {
+    let spawn_err = |source| ProcessError::Spawn {
+        program: program.to_owned(),
+        source,
+    };
+    let mut child = Command::new(program)
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(spawn_err)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A program that ignores its input may close stdin early: not a failure of ours.
+        let _ = stdin.write_all(input);
+    }
+    let stderr = child.stderr.take();
+    // Read stderr aside so a chatty program never blocks on a full pipe while we wait.
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        if let Some(mut e) = stderr {
+            let _ = std::io::Read::read_to_string(&mut e, &mut text);
+        }
+        text
+    });
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait().map_err(spawn_err)? {
+            Some(status) => break status,
+            None if started.elapsed() >= limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(ProcessError::TimedOut {
+                    program: program.to_owned(),
+                    limit,
+                });
+            }
+            None => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    let stderr = reader.join().unwrap_or_default();
+    if status.success() {
+        Ok(())
+    } else {
+        Err(ProcessError::Failed {
+            program: program.to_owned(),
+            status: status.to_string(),
+            stderr: stderr.trim().to_owned(),
+        })
+    }
 }
 
 /// The first executable named `name` on `PATH` (or `name` itself if it is a path).
@@ -120,6 +188,31 @@ mod tests {
         assert!(run_inherit("sh", &["-c", "true"]).unwrap().success());
         assert!(matches!(
             run_inherit("no-such-program-xyz", &[]),
+            Err(ProcessError::Spawn { .. })
+        ));
+    }
+
+    #[test]
+    fn run_with_input_passes_env_and_stdin_and_reports_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let script = format!("cat > {}; printf %s \"$X\" >> {}", out.display(), out.display());
+        let args = vec!["-c".to_owned(), script];
+        run_with_input("sh", &args, &[("X".into(), "$(no)".into())], b"in;", Duration::from_secs(10))
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "in;$(no)");
+        let fail = vec!["-c".to_owned(), "echo nope >&2; exit 2".to_owned()];
+        match run_with_input("sh", &fail, &[], b"", Duration::from_secs(10)) {
+            Err(ProcessError::Failed { stderr, .. }) => assert_eq!(stderr, "nope"),
+            other => panic!("{other:?}"),
+        }
+        let slow = vec!["-c".to_owned(), "sleep 5".to_owned()];
+        assert!(matches!(
+            run_with_input("sh", &slow, &[], b"", Duration::from_millis(100)),
+            Err(ProcessError::TimedOut { .. })
+        ));
+        assert!(matches!(
+            run_with_input("no-such-program-xyz", &[], &[], b"", Duration::from_secs(1)),
             Err(ProcessError::Spawn { .. })
         ));
     }

@@ -30,6 +30,7 @@ pub mod agents;
 pub mod daemon;
 pub mod deacon;
 pub mod doctor;
+pub mod escalation;
 pub mod files;
 pub mod install;
 pub mod layout;

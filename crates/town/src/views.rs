@@ -49,7 +49,7 @@ pub struct StatusView {
     pub dead_agents: usize,
     /// Polecats that asked for help.
     pub stuck_agents: usize,
-    /// Open beads labelled [`crate::work::ESCALATION_LABEL`].
+    /// Open beads labelled [`crate::escalation::ESCALATION_LABEL`].
     pub open_escalations: usize,
     pub daemon: DaemonStatus,
 }
@@ -94,7 +94,7 @@ pub fn status(
         .collect();
     let open_escalations = store
         .issues(&beads::Filter {
-            labels: vec![crate::work::ESCALATION_LABEL.into()],
+            labels: vec![crate::escalation::ESCALATION_LABEL.into()],
             limit: 0,
             ..beads::Filter::default()
         })?
@@ -415,8 +415,12 @@ mod tests {
         store.mark_polecat_stuck("app", "max").unwrap();
         polecat(&mut store, "ace", "");
         store.finish_polecat("app", "ace").unwrap();
-        crate::work::escalate(&mut store, "help", "", 1).unwrap();
-        let closed = crate::work::escalate(&mut store, "old help", "", 1).unwrap();
+        let help = |title: &str| crate::escalation::NewEscalation {
+            title: title.into(),
+            ..Default::default()
+        };
+        crate::escalation::record(&mut store, &help("help")).unwrap();
+        let closed = crate::escalation::record(&mut store, &help("old help")).unwrap();
         store
             .close(&closed.id, &beads::CloseOptions::default())
             .unwrap();

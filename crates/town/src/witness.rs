@@ -152,6 +152,29 @@ pub const SENT_BACK_MESSAGE: &str = "The refinery sent your change back. Run `gt
 pub const STALL_MESSAGE: &str = "You have shown no progress for a while. If you are stuck, run `gt prime` to see your work again, or `gt done --status ESCALATED` to ask for help.";
 
 impl Witness {
+    /// Raises a HIGH escalation about `bead` from this rig's witness, along the town's routes.
+    fn escalate(
+        &mut self,
+        title: String,
+        description: String,
+        bead: &str,
+    ) -> Result<(), beads::Error> {
+        let rig = &self.ctx.name;
+        crate::escalation::raise_for_service(
+            &self.town,
+            &mut self.store,
+            &crate::escalation::NewEscalation {
+                title,
+                description,
+                severity: Some(crate::escalation::Severity::High),
+                source: Some(format!("witness:{rig}")),
+                from: format!("{rig}/witness"),
+                related: vec![bead.to_owned()],
+            },
+        )?;
+        Ok(())
+    }
+
     pub fn new(
         town: Town,
         ctx: RigCtx,
@@ -282,17 +305,16 @@ impl Witness {
                         } else {
                             "and did not respond to a nudge"
                         };
-                        crate::work::escalate(
-                            &mut self.store,
-                            &format!(
+                        self.escalate(
+                            format!(
                                 "{rig}/polecats/{} shows no progress on {}",
                                 p.name, p.bead_id
                             ),
-                            &format!(
+                            format!(
                                 "The agent of `{rig}/polecats/{}` has shown no progress on `{}` for {minutes} min {why}.\n\nLook at it with `gt polecat peek {rig}/{}`; re-sling with `gt sling {} {rig} --force`, or nuke it.",
                                 p.name, p.bead_id, p.name, p.bead_id
                             ),
-                            1,
+                            &p.bead_id,
                         )?;
                         self.store.mark_polecat_stuck(&rig, &p.name)?;
                     }
@@ -383,14 +405,13 @@ impl Witness {
         if let Some((bead, error)) = report.failed.first() {
             tracing::warn!(polecat = %p.name, bead = %bead, error = %error, "restart failed");
             if matches!(error, crate::work::WorkError::Limit(_)) {
-                crate::work::escalate(
-                    &mut self.store,
-                    &format!("{} keeps dying on {}", target, p.bead_id),
-                    &format!(
+                self.escalate(
+                    format!("{} keeps dying on {}", target, p.bead_id),
+                    format!(
                         "The agent of `{target}` died on `{}` too many times; the witness stopped restarting it.\n\n{error}\n\nLook at the bead and the worktree, then re-sling it or nuke the polecat.",
                         p.bead_id
                     ),
-                    1,
+                    &p.bead_id,
                 )?;
                 self.store.mark_polecat_stuck(&p.rig, &p.name)?;
             }

@@ -76,7 +76,7 @@ fn render(ui: &mut ui::Ui, s: &StatusView) -> anyhow::Result<()> {
         attention.push(format!(
             "{} open escalation(s): `bd list --label {}`",
             s.open_escalations,
-            town::work::ESCALATION_LABEL
+            town::escalation::ESCALATION_LABEL
         ));
     }
     if !attention.is_empty() {

@@ -579,14 +579,20 @@ impl<'a> Refinery<'a> {
         );
         self.store.kv_set(&pause_key(&self.rig), &reason)?;
         let tail = last_lines(output, GATE_OUTPUT_LINES);
-        crate::work::escalate(
+        crate::escalation::raise_for_service(
+            self.town,
             self.store,
-            &format!("Refinery of {} paused: {reason}", self.rig),
-            &format!(
-                "The merge queue stopped because the target branch itself fails.\n\n```\n{tail}\n```\n\nFix `{}`, then `gt refinery resume {}`.",
-                self.target, self.rig
-            ),
-            0,
+            &crate::escalation::NewEscalation {
+                title: format!("Refinery of {} paused: {reason}", self.rig),
+                description: format!(
+                    "The merge queue stopped because the target branch itself fails.\n\n```\n{tail}\n```\n\nFix `{}`, then `gt refinery resume {}`.",
+                    self.target, self.rig
+                ),
+                severity: Some(crate::escalation::Severity::Critical),
+                source: Some(format!("refinery:{}", self.rig)),
+                from: format!("{}/refinery", self.rig),
+                related: Vec::new(),
+            },
         )?;
         report.paused = Some(reason);
         Ok(())

@@ -98,33 +98,6 @@ pub(crate) fn lock(
 /// `git worktree add` each, so this is many of them queued, or a fetch that hangs.
 const ADMISSION_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// Raises an escalation: a town bead labelled `gt:escalation` for the human (or the mayor) to
-/// handle. The title is cut to a bead title's limits and cleared of control characters.
-pub fn escalate(
-    store: &mut beads::Store,
-    title: &str,
-    description: &str,
-    priority: i64,
-) -> Result<beads::Issue, beads::Error> {
-    store.create(beads::NewIssue {
-        title: title
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(beads::model::MAX_TITLE_CHARS)
-            .collect(),
-        description: description.to_owned(),
-        issue_type: Some("bug".into()),
-        priority: Some(priority),
-        labels: vec![ESCALATION_LABEL.into()],
-        prefix: Some(crate::layout::TOWN_PREFIX.into()),
-        ..Default::default()
-    })
-}
-
-/// The label every escalation carries.
-pub const ESCALATION_LABEL: &str = "gt:escalation";
-
-/// Takes rig `rig`'s admission lock, waiting for other holders: every start of an agent in
 /// Takes rig `rig`'s admission lock, waiting for other holders: every start of an agent in
 /// the rig (and every removal of a polecat's worktree) passes here one at a time, from
 /// choosing the polecat until its row, worktree and hook exist.
@@ -148,7 +121,7 @@ fn admission_lock_name(rig: &str) -> String {
 }
 
 /// Takes `<town>/.runtime/locks/<name>`, waiting at most `wait` for its holder.
-fn lock_waiting(
+pub(crate) fn lock_waiting(
     town: &crate::layout::Town,
     name: &str,
     wait: std::time::Duration,
