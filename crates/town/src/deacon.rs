@@ -1,6 +1,6 @@
 //! The deacon: the daemon's housekeeping service.
 //!
-//! [`Deacon`] is a [`Service`] with four duties, each run at most once per its own interval
+//! [`Deacon`] is a [`Service`] with five duties, each run at most once per its own interval
 //! ([`Intervals`]):
 //!
 //! - **reap idle sessions** ([`Deacon::reap_idle`]): a polecat that is `idle` with no hooked
@@ -20,6 +20,9 @@
 //!   worktree whose commits are all on `origin/<default branch>`
 //!   ([`crate::work::gitops::prune_leftover_branches`], the doctor's `branches:<rig>` fix).
 //! - **collect wisps** ([`Deacon::gc_wisps`]): `bd wisp gc`, with each wisp type's default age.
+//! - **re-escalate** ([`Deacon::reescalate`]): escalations left unacknowledged past
+//!   `settings/escalation.json`'s `stale_threshold` are bumped one severity and delivered again,
+//!   up to `max_reescalations` times ([`crate::escalation::stale`]).
 //!
 //! A duty's failure is logged and does not stop the others; [`Service::step`] fails only when
 //! the store cannot even be read (the supervisor then rebuilds the deacon, reopening it).
@@ -48,16 +51,19 @@ pub struct Intervals {
     pub orphans: Duration,
     pub branches: Duration,
     pub wisps: Duration,
+    pub escalations: Duration,
 }
 
 impl Default for Intervals {
-    /// Idle sessions and orphans every minute; branches and wisps every hour.
+    /// Idle sessions, orphans and stale escalations every minute; branches and wisps every
+    /// hour.
     fn default() -> Self {
         Self {
             reap_idle: Duration::from_secs(60),
             orphans: Duration::from_secs(60),
             branches: Duration::from_secs(3600),
             wisps: Duration::from_secs(3600),
+            escalations: Duration::from_secs(60),
         }
     }
 }
@@ -69,9 +75,16 @@ enum Duty {
     Orphans,
     Branches,
     Wisps,
+    Escalations,
 }
 
-const DUTIES: [Duty; 4] = [Duty::ReapIdle, Duty::Orphans, Duty::Branches, Duty::Wisps];
+const DUTIES: [Duty; 5] = [
+    Duty::ReapIdle,
+    Duty::Orphans,
+    Duty::Branches,
+    Duty::Wisps,
+    Duty::Escalations,
+];
 
 /// The housekeeping service. See the module docs.
 pub struct Deacon {
@@ -139,6 +152,7 @@ impl Deacon {
             Duty::Orphans => self.intervals.orphans,
             Duty::Branches => self.intervals.branches,
             Duty::Wisps => self.intervals.wisps,
+            Duty::Escalations => self.intervals.escalations,
         }
     }
 
@@ -329,6 +343,32 @@ impl Deacon {
         Ok(ids)
     }
 
+    /// Escalates again the escalations left unacknowledged too long, with the town's
+    /// `settings/escalation.json` (an unreadable one is logged and the pass skipped, so a typo
+    /// never re-escalates by the defaults). Returns the ids bumped.
+    pub fn reescalate(&mut self) -> Result<Vec<String>, beads::Error> {
+        let config = match crate::escalation::EscalationConfig::load(&self.town) {
+            Ok(config) => config,
+            Err(e) => {
+                tracing::warn!(error = %e, "deacon: cannot read the escalation settings");
+                return Ok(Vec::new());
+            }
+        };
+        match crate::escalation::stale(&self.town, &mut self.store, &config, false) {
+            Ok(bumped) => {
+                for b in &bumped {
+                    tracing::info!(id = %b.id, from = %b.from, to = %b.to, count = b.reescalations, "deacon: re-escalated");
+                }
+                Ok(bumped.into_iter().map(|b| b.id).collect())
+            }
+            Err(crate::escalation::EscalationError::Store(e)) => Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "deacon: cannot re-escalate");
+                Ok(Vec::new())
+            }
+        }
+    }
+
     /// Runs one duty, logging its outcome. Returns whether it failed on the store.
     fn run(&mut self, duty: Duty) -> bool {
         let failed = match duty {
@@ -339,6 +379,7 @@ impl Deacon {
                 None
             }
             Duty::Wisps => self.gc_wisps().err(),
+            Duty::Escalations => self.reescalate().err(),
         };
         if let Some(e) = &failed {
             tracing::warn!(duty = ?duty, error = %e, "deacon: duty failed");

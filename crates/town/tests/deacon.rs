@@ -452,6 +452,7 @@ fn a_step_asks_for_the_next_due_duty() {
         orphans: Duration::from_secs(45),
         branches: Duration::from_secs(600),
         wisps: Duration::from_secs(900),
+        escalations: Duration::from_secs(1200),
     };
     let state = s.town.runtime_dir().join("sessions");
     let clock = s.clock.clone();
@@ -476,4 +477,74 @@ fn a_step_asks_for_the_next_due_duty() {
     s.advance(20);
     // The idle reap ran again; orphans are due 15 s later.
     assert_eq!(deacon.step().unwrap(), Next::After(Duration::from_secs(15)));
+}
+
+#[test]
+fn unacknowledged_escalations_are_bumped_once_per_threshold_up_to_the_max_and_ack_stops_it() {
+    use town::escalation::{self, NewEscalation, Severity};
+    let env = TestEnv::new();
+    let mut s = Scenario::new(&env);
+    std::fs::create_dir_all(s.town.root().join("settings")).unwrap();
+    std::fs::write(
+        escalation::config::path(&s.town),
+        r#"{"routes":{"medium":["bead","log"],"high":["bead","log"],"critical":["bead","log"]},
+            "stale_threshold":"2h","max_reescalations":2}"#,
+    )
+    .unwrap();
+    let raise = |store: &mut Store, title: &str| {
+        escalation::record(
+            store,
+            &NewEscalation {
+                title: title.into(),
+                severity: Some(Severity::Medium),
+                from: "overseer".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .id
+    };
+    let ignored = raise(&mut s.store, "nobody answers");
+    let answered = raise(&mut s.store, "someone answers");
+    let severity = |s: &Scenario<'_>, id: &str| {
+        let e = escalation::show(&s.store, id).unwrap().escalation;
+        (e.severity, e.reescalations)
+    };
+
+    // Within the threshold: nothing.
+    s.advance(7199);
+    assert!(s.deacon.reescalate().unwrap().is_empty());
+    escalation::ack(&s.town, &mut s.store, &answered, "overseer").unwrap();
+    // Past it: the unacknowledged one goes up one step, once.
+    s.advance(1);
+    assert_eq!(s.deacon.reescalate().unwrap(), [ignored.clone()]);
+    assert!(s.deacon.reescalate().unwrap().is_empty());
+    assert_eq!(severity(&s, &ignored), (Severity::High, 1));
+    assert_eq!(severity(&s, &answered), (Severity::Medium, 0));
+    // Another threshold: CRITICAL; then the maximum holds it there.
+    s.advance(7200);
+    assert_eq!(s.deacon.reescalate().unwrap(), [ignored.clone()]);
+    assert_eq!(severity(&s, &ignored), (Severity::Critical, 2));
+    s.advance(7200 * 5);
+    assert!(s.deacon.reescalate().unwrap().is_empty());
+    assert_eq!(severity(&s, &ignored), (Severity::Critical, 2));
+    let shown = escalation::show(&s.store, &ignored).unwrap();
+    let labels = s.store.labels(&ignored).unwrap();
+    for label in ["reescalated:true", "original_severity:MEDIUM", "acknowledged:false"] {
+        assert!(labels.iter().any(|l| l == label), "{label} in {labels:?}");
+    }
+    assert_eq!(
+        shown.notes.iter().filter(|n| n.text.starts_with("Re-escalated")).count(),
+        2
+    );
+    // Each re-escalation went along the route again.
+    let log = std::fs::read_to_string(escalation::routes::log_path(&s.town)).unwrap();
+    assert_eq!(log.matches("re-escalated").count(), 2, "{log}");
+
+    // A bad settings file stops the pass rather than re-escalating by the defaults.
+    let other = raise(&mut s.store, "later");
+    std::fs::write(escalation::config::path(&s.town), r#"{"stale_threshold":"soon"}"#).unwrap();
+    s.advance(7200 * 5);
+    assert!(s.deacon.reescalate().unwrap().is_empty());
+    assert_eq!(severity(&s, &other), (Severity::Medium, 0));
 }
