@@ -35,6 +35,8 @@ pub enum Command {
     Sling(commands::sling::SlingArgs),
     /// Finish a polecat's work: push it and queue it for merge (run inside the polecat).
     Done(commands::done::DoneArgs),
+    /// Raise an escalation for a human (or the mayor), routed by severity; list, ack, close.
+    Escalate(commands::escalate::EscalateArgs),
     /// Print the context an agent needs: who it is and the work on its hook.
     Prime(commands::prime::PrimeArgs),
     /// Show the work hooked to this polecat.

@@ -128,6 +128,31 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
             }
         });
     }
+    if let Some(err) = err.downcast_ref::<town::escalation::EscalationError>() {
+        use town::escalation::EscalationError as E;
+        return match err {
+            E::NotAnEscalation { .. } | E::Closed { .. } => Some(
+                Classified::new(ErrorKind::User)
+                    .hint("`gt escalate list --all` shows the escalations"),
+            ),
+            E::Invalid(_) => Some(Classified::new(ErrorKind::User)),
+            E::Config(town::escalation::ConfigError::File(e)) => classify(e),
+            E::Config(_) => Some(Classified::new(ErrorKind::User).hint(ESCALATION_CONFIG_HINT)),
+            E::Store(e) => classify_store(e),
+            E::Work(e) => classify(e),
+        };
+    }
+    if let Some(err) = err.downcast_ref::<town::escalation::ConfigError>() {
+        return match err {
+            town::escalation::ConfigError::File(e) => classify(e),
+            town::escalation::ConfigError::Invalid { .. } => {
+                Some(Classified::new(ErrorKind::User).hint(ESCALATION_CONFIG_HINT))
+            }
+        };
+    }
+    if err.downcast_ref::<town::address::AddressError>().is_some() {
+        return Some(Classified::new(ErrorKind::User));
+    }
     if err.downcast_ref::<town::files::FileError>().is_some() {
         return Some(Classified::new(ErrorKind::User));
     }
@@ -136,6 +161,9 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
     }
     None
 }
+
+const ESCALATION_CONFIG_HINT: &str =
+    "fix `settings/escalation.json` (routes: bead, log, mail:<address>, command:<program> <args>)";
 
 fn classify_store(err: &beads::Error) -> Option<Classified> {
     Some(match err {

@@ -196,10 +196,20 @@ mod tests {
     fn run_with_input_passes_env_and_stdin_and_reports_failures() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
-        let script = format!("cat > {}; printf %s \"$X\" >> {}", out.display(), out.display());
+        let script = format!(
+            "cat > {}; printf %s \"$X\" >> {}",
+            out.display(),
+            out.display()
+        );
         let args = vec!["-c".to_owned(), script];
-        run_with_input("sh", &args, &[("X".into(), "$(no)".into())], b"in;", Duration::from_secs(10))
-            .unwrap();
+        run_with_input(
+            "sh",
+            &args,
+            &[("X".into(), "$(no)".into())],
+            b"in;",
+            Duration::from_secs(10),
+        )
+        .unwrap();
         assert_eq!(std::fs::read_to_string(&out).unwrap(), "in;$(no)");
         let fail = vec!["-c".to_owned(), "echo nope >&2; exit 2".to_owned()];
         match run_with_input("sh", &fail, &[], b"", Duration::from_secs(10)) {

@@ -530,11 +530,19 @@ fn unacknowledged_escalations_are_bumped_once_per_threshold_up_to_the_max_and_ac
     assert_eq!(severity(&s, &ignored), (Severity::Critical, 2));
     let shown = escalation::show(&s.store, &ignored).unwrap();
     let labels = s.store.labels(&ignored).unwrap();
-    for label in ["reescalated:true", "original_severity:MEDIUM", "acknowledged:false"] {
+    for label in [
+        "reescalated:true",
+        "original_severity:MEDIUM",
+        "acknowledged:false",
+    ] {
         assert!(labels.iter().any(|l| l == label), "{label} in {labels:?}");
     }
     assert_eq!(
-        shown.notes.iter().filter(|n| n.text.starts_with("Re-escalated")).count(),
+        shown
+            .notes
+            .iter()
+            .filter(|n| n.text.starts_with("Re-escalated"))
+            .count(),
         2
     );
     // Each re-escalation went along the route again.
@@ -543,7 +551,11 @@ fn unacknowledged_escalations_are_bumped_once_per_threshold_up_to_the_max_and_ac
 
     // A bad settings file stops the pass rather than re-escalating by the defaults.
     let other = raise(&mut s.store, "later");
-    std::fs::write(escalation::config::path(&s.town), r#"{"stale_threshold":"soon"}"#).unwrap();
+    std::fs::write(
+        escalation::config::path(&s.town),
+        r#"{"stale_threshold":"soon"}"#,
+    )
+    .unwrap();
     s.advance(7200 * 5);
     assert!(s.deacon.reescalate().unwrap().is_empty());
     assert_eq!(severity(&s, &other), (Severity::Medium, 0));

@@ -516,13 +516,21 @@ fn convoys_track_beads_and_land_once() {
 fn session_records_are_kept_per_address_newest_first() {
     let (_dir, mut store) = fresh();
     store
-        .record_session("gastown/polecats/nux", "session_start", r#"{"session_id":"a"}"#)
+        .record_session(
+            "gastown/polecats/nux",
+            "session_start",
+            r#"{"session_id":"a"}"#,
+        )
         .unwrap();
     store
         .record_session("mayor/", "session_start", r#"{"session_id":"m"}"#)
         .unwrap();
     store
-        .record_session("gastown/polecats/nux", "session_end", r#"{"session_id":"a"}"#)
+        .record_session(
+            "gastown/polecats/nux",
+            "session_end",
+            r#"{"session_id":"a"}"#,
+        )
         .unwrap();
     // An issue's own events never show up among sessions.
     task(&mut store, "unrelated");
@@ -533,10 +541,22 @@ fn session_records_are_kept_per_address_newest_first() {
     assert_eq!(all.len(), 3);
     assert_eq!(all[1].issue_id, "agent:mayor/");
     assert_eq!(store.sessions(None, 1).unwrap().len(), 1);
-    assert!(store.sessions(Some("gastown/polecats/slit"), 0).unwrap().is_empty());
-    for (address, kind) in [("nux", "polecat_done"), ("", "session_start"), ("a\nb", "session_start")] {
+    assert!(
+        store
+            .sessions(Some("gastown/polecats/slit"), 0)
+            .unwrap()
+            .is_empty()
+    );
+    for (address, kind) in [
+        ("nux", "polecat_done"),
+        ("", "session_start"),
+        ("a\nb", "session_start"),
+    ] {
         let err = store.record_session(address, kind, "{}").unwrap_err();
-        assert!(matches!(err, Error::Invalid { .. }), "{address:?} {kind}: {err}");
+        assert!(
+            matches!(err, Error::Invalid { .. }),
+            "{address:?} {kind}: {err}"
+        );
     }
     assert_no_drift(&store);
 }

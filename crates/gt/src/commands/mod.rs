@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod demo;
 pub mod doctor;
 pub mod done;
+pub mod escalate;
 pub mod install;
 pub mod mq;
 pub mod namepool;
@@ -42,6 +43,7 @@ pub fn run(cli: Cli, ui: &mut ui::Ui) -> anyhow::Result<()> {
         Command::Doctor(args) => doctor::run(&args, ui),
         Command::Sling(args) => sling::run(&args, ui),
         Command::Done(args) => done::run(&args, ui),
+        Command::Escalate(args) => escalate::run(args, ui),
         Command::Prime(args) => prime::run(&args, ui),
         Command::Hook(args) => prime::hook(&args, ui),
         Command::Polecat(cmd) => polecat::run(cmd, ui),

@@ -183,9 +183,9 @@ impl EscalationConfig {
         }
         let mut config = Self::default();
         for (key, texts) in &raw.routes {
-            let severity: Severity = key.parse().map_err(|e: String| {
-                invalid(format!("routes.{key}"), e)
-            })?;
+            let severity: Severity = key
+                .parse()
+                .map_err(|e: String| invalid(format!("routes.{key}"), e))?;
             let mut routes = vec![Route::Bead];
             for (n, text) in texts.iter().enumerate() {
                 let route =
@@ -197,8 +197,8 @@ impl EscalationConfig {
             config.routes.insert(severity, routes);
         }
         if let Some(text) = &raw.stale_threshold {
-            config.stale_threshold = parse_duration(text)
-                .map_err(|e| invalid("stale_threshold".into(), e))?;
+            config.stale_threshold =
+                parse_duration(text).map_err(|e| invalid("stale_threshold".into(), e))?;
         }
         if let Some(max) = raw.max_reescalations {
             config.max_reescalations = max;

@@ -380,7 +380,12 @@ fn lock(town: &Town) -> Result<host::lock::LockGuard> {
 
 /// Acknowledges escalation `id` as `by`: it is not escalated again. Returns it, and whether
 /// it was acknowledged already (then nothing changed).
-pub fn ack(town: &Town, store: &mut beads::Store, id: &str, by: &str) -> Result<(Escalation, bool)> {
+pub fn ack(
+    town: &Town,
+    store: &mut beads::Store,
+    id: &str,
+    by: &str,
+) -> Result<(Escalation, bool)> {
     let _lock = lock(town)?;
     let current = show(store, id)?.escalation;
     if !current.is_open() {
@@ -557,10 +562,26 @@ mod tests {
     fn only_unacknowledged_open_escalations_past_the_threshold_below_the_max_are_stale() {
         let config = EscalationConfig::default();
         let now: Timestamp = "2026-01-01T04:00:00Z".parse().unwrap();
-        assert!(is_stale(&escalation("2026-01-01T00:00:00Z", false, 0), &config, now));
-        assert!(!is_stale(&escalation("2026-01-01T00:00:01Z", false, 0), &config, now));
-        assert!(!is_stale(&escalation("2026-01-01T00:00:00Z", true, 0), &config, now));
-        assert!(!is_stale(&escalation("2026-01-01T00:00:00Z", false, 2), &config, now));
+        assert!(is_stale(
+            &escalation("2026-01-01T00:00:00Z", false, 0),
+            &config,
+            now
+        ));
+        assert!(!is_stale(
+            &escalation("2026-01-01T00:00:01Z", false, 0),
+            &config,
+            now
+        ));
+        assert!(!is_stale(
+            &escalation("2026-01-01T00:00:00Z", true, 0),
+            &config,
+            now
+        ));
+        assert!(!is_stale(
+            &escalation("2026-01-01T00:00:00Z", false, 2),
+            &config,
+            now
+        ));
         assert!(!is_stale(&escalation("garbage", false, 0), &config, now));
         let mut closed = escalation("2026-01-01T00:00:00Z", false, 0);
         closed.status = "closed".into();
@@ -578,7 +599,10 @@ mod tests {
             ..Default::default()
         };
         let e = Escalation::from_bead(&issue, &[ESCALATION_LABEL.into()]).unwrap();
-        assert_eq!((e.severity, e.acknowledged, e.reescalations), (Severity::High, false, 0));
+        assert_eq!(
+            (e.severity, e.acknowledged, e.reescalations),
+            (Severity::High, false, 0)
+        );
         assert_eq!(e.escalated_at, "2026-01-01T00:00:00Z");
         assert!(Escalation::from_bead(&issue, &["other".into()]).is_none());
     }

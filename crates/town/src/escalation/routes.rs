@@ -71,19 +71,6 @@ pub fn deliver(
     out
 }
 
-/// Text from a bead made safe for one line: control characters (newlines included) escaped.
-fn one_line(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
-}
-
 /// Appends one line per delivery to the town's escalation log.
 fn log(town: &Town, store: &beads::Store, e: &Escalation, what: &str) -> Result<String, String> {
     let path = log_path(town);
@@ -95,7 +82,7 @@ fn log(town: &Town, store: &beads::Store, e: &Escalation, what: &str) -> Result<
         e.from.as_deref().unwrap_or("-"),
         e.source.as_deref().unwrap_or("-"),
         e.reescalations,
-        one_line(&e.title),
+        crate::work::prime::shown(&e.title, false),
     );
     let fail = |err: std::io::Error| format!("cannot append to `{}`: {err}", path.display());
     std::fs::create_dir_all(town.logs_dir()).map_err(fail)?;
@@ -128,8 +115,9 @@ fn command(town: &Town, e: &Escalation, what: &str, argv: &[String]) -> Result<S
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
     let json = serde_json::to_vec(e).map_err(|err| err.to_string())?;
-    host::process::run_with_input(program, args, &env, &json, COMMAND_TIME_LIMIT)
-        .map_err(|err| std::error::Error::source(&err).map_or(err.to_string(), |s| format!("{err}: {s}")))?;
+    host::process::run_with_input(program, args, &env, &json, COMMAND_TIME_LIMIT).map_err(
+        |err| std::error::Error::source(&err).map_or(err.to_string(), |s| format!("{err}: {s}")),
+    )?;
     Ok(format!("ran {program}"))
 }
 
@@ -162,11 +150,6 @@ pub fn age(at: &str, now: Timestamp) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn log_lines_cannot_be_split_by_bead_text() {
-        assert_eq!(one_line("a\nb\u{1b}[31m"), "a\\nb\\u{1b}[31m");
-    }
 
     #[test]
     fn ages_read_naturally() {

@@ -251,7 +251,7 @@ fn steps(store: &beads::Store, issue: &beads::Issue, out: &mut String) -> Result
 /// Bead text as prime shows it: control characters (escape sequences, bells, carriage
 /// returns) written as `\u{1b}`, so a bead cannot drive the terminal or pane prime is read in;
 /// with `lines`, newlines and tabs stay.
-fn shown(text: &str, lines: bool) -> String {
+pub(crate) fn shown(text: &str, lines: bool) -> String {
     text.chars()
         .map(|c| match c {
             '\n' | '\t' if lines => c.to_string(),
