@@ -39,6 +39,11 @@ pub enum Command {
     Escalate(commands::escalate::EscalateArgs),
     /// Print the context an agent needs: who it is and the work on its hook.
     Prime(commands::prime::PrimeArgs),
+    /// Record the end of an agent session (a `SessionEnd`/`Stop` hook; reads the hook's JSON).
+    #[command(hide = true)]
+    SessionEnd(commands::prime::SessionEndArgs),
+    /// List predecessor sessions (newest first); `--talk` asks one a question by forking it.
+    Seance(commands::seance::SeanceArgs),
     /// Show the work hooked to this polecat.
     Hook(commands::prime::HookArgs),
     /// Polecats: the workers.

@@ -66,6 +66,19 @@ pub fn run_inherit(program: &str, args: &[&str]) -> Result<ExitStatus, ProcessEr
         })
 }
 
+/// Runs `program args…` in `cwd` attached to this process's terminal (stdin, stdout and
+/// stderr shared), for an interactive program the user drives, and returns its exit status.
+pub fn run_interactive(program: &str, args: &[String], cwd: &Path) -> Result<ExitStatus, ProcessError> {
+    Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .status()
+        .map_err(|source| ProcessError::Spawn {
+            program: program.to_owned(),
+            source,
+        })
+}
+
 /// Runs `program args…` directly (never through a shell) with `env` added to this process's
 /// environment and `input` on its stdin, for at most `limit`: a notifier configured by the
 /// user. Output is discarded except stderr, which a failure carries. A program still running at
@@ -225,6 +238,15 @@ mod tests {
             run_with_input("no-such-program-xyz", &[], &[], b"", Duration::from_secs(1)),
             Err(ProcessError::Spawn { .. })
         ));
+    }
+
+    #[test]
+    fn run_interactive_runs_in_the_directory_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let args = vec!["-c".to_owned(), "pwd > here".to_owned()];
+        assert!(run_interactive("sh", &args, dir.path()).unwrap().success());
+        let here = std::fs::read_to_string(dir.path().join("here")).unwrap();
+        assert_eq!(Path::new(here.trim()).canonicalize().unwrap(), dir.path().canonicalize().unwrap());
     }
 
     #[test]

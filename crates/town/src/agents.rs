@@ -80,6 +80,10 @@ pub struct PresetOverride {
     /// The flag that resumes the most recent session (`--continue`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub continue_flag: Option<String>,
+    /// Whether the agent can fork a past session into a new one (Claude Code's
+    /// `--fork-session`), which `gt seance --talk` uses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supports_fork_session: Option<bool>,
     /// The environment variable the agent's session id is published in.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session_id_env: Option<String>,
@@ -172,6 +176,8 @@ pub struct AgentPreset {
     pub hooks: Option<Hooks>,
     pub instructions_file: String,
     pub resume: Option<Resume>,
+    /// Whether `--fork-session` may be added to a resume ([`AgentPreset::fork_argv`]).
+    pub supports_fork_session: bool,
     pub session_id_env: Option<String>,
     pub config_dir_env: Option<String>,
     pub non_interactive: Option<NonInteractive>,
@@ -220,6 +226,26 @@ impl AgentPreset {
         Some(argv)
     }
 
+    /// The argv that starts a new session forked from session `id` (the old one is left as
+    /// it was), asking `prompt` non-interactively when given: Claude Code's
+    /// `claude --fork-session --resume <id> [-p <prompt>]`. `None` when the agent cannot fork
+    /// sessions, or cannot take a prompt that way.
+    pub fn fork_argv(&self, id: &str, prompt: Option<&str>) -> Option<Vec<String>> {
+        if !self.supports_fork_session {
+            return None;
+        }
+        let Resume::Flag { flag, .. } = self.resume.as_ref()? else {
+            return None;
+        };
+        let mut argv = self.start_argv();
+        argv.extend(["--fork-session".to_owned(), flag.clone(), id.to_owned()]);
+        if let Some(prompt) = prompt {
+            let flag = self.non_interactive.as_ref()?.prompt_flag.clone()?;
+            argv.extend([flag, prompt.to_owned()]);
+        }
+        Some(argv)
+    }
+
     /// The preset in its flat file form (every set field, empty ones left out): what
     /// `--json` prints and what [`PresetOverride`] layers apply to.
     pub fn to_flat(&self) -> PresetOverride {
@@ -261,6 +287,7 @@ impl AgentPreset {
             resume_flag,
             resume_style: resume_style.map(str::to_owned),
             continue_flag,
+            supports_fork_session: self.supports_fork_session.then_some(true),
             session_id_env: self.session_id_env.clone(),
             config_dir_env: self.config_dir_env.clone(),
             non_interactive: self.non_interactive.clone(),
@@ -688,6 +715,10 @@ fn apply(base: &mut PresetOverride, layer: &PresetOverride) {
     set(&mut base.resume_flag, layer.resume_flag.as_ref());
     set(&mut base.resume_style, layer.resume_style.as_ref());
     set(&mut base.continue_flag, layer.continue_flag.as_ref());
+    set(
+        &mut base.supports_fork_session,
+        layer.supports_fork_session.as_ref(),
+    );
     set(&mut base.session_id_env, layer.session_id_env.as_ref());
     set(&mut base.config_dir_env, layer.config_dir_env.as_ref());
     if let Some(ni) = &layer.non_interactive {
@@ -780,6 +811,7 @@ fn finish(name: &str, flat: &PresetOverride) -> Result<AgentPreset, AgentError> 
         instructions_file: nonempty(&flat.instructions_file)
             .unwrap_or_else(|| DEFAULT_INSTRUCTIONS_FILE.to_owned()),
         resume,
+        supports_fork_session: flat.supports_fork_session.unwrap_or(false),
         session_id_env: nonempty(&flat.session_id_env),
         config_dir_env: nonempty(&flat.config_dir_env),
         non_interactive,
@@ -821,8 +853,10 @@ fn builtin_flat(name: &str) -> Option<PresetOverride> {
             resume_flag: s("--resume"),
             resume_style: s("flag"),
             continue_flag: s("--continue"),
+            supports_fork_session: Some(true),
             session_id_env: s("CLAUDE_SESSION_ID"),
             config_dir_env: s("CLAUDE_CONFIG_DIR"),
+            non_interactive: ni(None, Some("-p"), None),
             ..PresetOverride::default()
         },
         "codex" => PresetOverride {
@@ -989,6 +1023,27 @@ mod tests {
         }
         assert_eq!(BUILTIN_PRESETS.len(), 10);
         assert!(builtin("nope").is_none());
+    }
+
+    #[test]
+    fn only_presets_that_fork_sessions_have_a_fork_argv() {
+        let claude = builtin("claude").unwrap();
+        assert_eq!(
+            claude.fork_argv("abc-123", Some("why did you stop?")).unwrap(),
+            [
+                "claude",
+                "--dangerously-skip-permissions",
+                "--fork-session",
+                "--resume",
+                "abc-123",
+                "-p",
+                "why did you stop?"
+            ]
+        );
+        assert_eq!(claude.fork_argv("abc", None).unwrap().len(), 5);
+        for name in ["codex", "gemini", "scripted"] {
+            assert_eq!(builtin(name).unwrap().fork_argv("abc", None), None, "{name}");
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod prime;
 pub mod refinery;
 pub mod rig;
 pub mod root;
+pub mod seance;
 pub mod sling;
 pub mod status;
 pub mod updown;
@@ -46,6 +47,8 @@ pub fn run(cli: Cli, ui: &mut ui::Ui) -> anyhow::Result<()> {
         Command::Escalate(args) => escalate::run(args, ui),
         Command::Prime(args) => prime::run(&args, ui),
         Command::Hook(args) => prime::hook(&args, ui),
+        Command::SessionEnd(args) => prime::session_end(&args, ui),
+        Command::Seance(args) => seance::run(&args, ui),
         Command::Polecat(cmd) => polecat::run(cmd, ui),
         Command::Peek(args) => polecat::peek(&args, ui),
         Command::Convoy(cmd) => convoy::run(cmd, ui),

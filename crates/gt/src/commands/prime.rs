@@ -6,13 +6,18 @@ use clap::Args;
 
 use town::work::identity::PolecatId;
 use town::work::prime::{self, Role};
+use town::work::session::{self, HookInput};
 
 #[derive(Debug, Args)]
 pub struct PrimeArgs {
-    /// Run as a session-start hook (reads and ignores the hook's JSON on stdin).
+    /// Run as a session-start hook: record the session (from the hook's JSON on stdin, when
+    /// stdin is not a terminal) for `gt seance`, then print the context.
     #[arg(long)]
     pub hook: bool,
 }
+
+#[derive(Debug, Args)]
+pub struct SessionEndArgs {}
 
 #[derive(Debug, Args)]
 pub struct HookArgs {}
@@ -32,19 +37,91 @@ fn role(town: &town::layout::Town) -> anyhow::Result<Role> {
     Ok(PolecatId::from_path(&town::layout::Town::at(root), &cwd).map_or(Role::Town, Role::Polecat))
 }
 
-pub fn run(args: &PrimeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
-    if args.hook {
-        // Hooks pass a JSON object on stdin; drain it so the hook's writer never blocks.
-        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+/// The caller's address, for session records: its polecat, else `GT_ROLE`, else `overseer`.
+fn address(role: &Role) -> anyhow::Result<String> {
+    Ok(match role {
+        Role::Polecat(id) => id.address(),
+        Role::Town => town::address::Address::current()?.canonical(),
+    })
+}
+
+/// Reads a hook's JSON from stdin, unless stdin is a terminal (a person typing `gt prime
+/// --hook` by hand must not hang). Unreadable input is reported and treated as none: a hook
+/// must never stop its agent from starting.
+fn hook_input(ui: &ui::Ui) -> HookInput {
+    use std::io::IsTerminal as _;
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return HookInput::default();
     }
+    let mut text = String::new();
+    if let Err(e) = std::io::Read::read_to_string(&mut stdin.lock(), &mut text) {
+        ui.warn(format!("cannot read the hook input: {e}"));
+        return HookInput::default();
+    }
+    HookInput::parse(&text).unwrap_or_else(|e| {
+        ui.warn(e);
+        None
+    }).unwrap_or_default()
+}
+
+/// Records a session event from a hook. A failure is reported, never fatal.
+fn record_session(
+    ui: &ui::Ui,
+    store: &mut beads::Store,
+    role: &Role,
+    event: &str,
+    input: &HookInput,
+) {
+    let cwd = host::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
+    let result = address(role).and_then(|a| {
+        Ok(session::record(
+            store,
+            &a,
+            event,
+            input,
+            host::env::var(host::env::GT_SESSION),
+            host::env::var("GT_AGENT"),
+            &cwd,
+        )?)
+    });
+    if let Err(e) = result {
+        ui.warn(format!("cannot record the {event}: {e:#}"));
+    }
+}
+
+pub fn run(args: &PrimeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let input = args.hook.then(|| hook_input(ui));
     let town = super::town()?;
-    let store = super::store(&town)?;
-    let text = prime::render(&town, &store, &role(&town)?)?;
+    let mut store = super::store(&town)?;
+    let role = role(&town)?;
+    // The same hook runs before a compaction (PreCompact): only a start is a new session.
+    if let Some(input) = &input
+        && input
+            .hook_event_name
+            .as_deref()
+            .is_none_or(|e| e == "SessionStart")
+    {
+        record_session(ui, &mut store, &role, "session_start", input);
+    }
+    let text = prime::render(&town, &store, &role)?;
     if ui.is_json() {
         ui.json(&serde_json::json!({"prime": text}))?;
     } else {
         ui.out().write_all(text.as_bytes())?;
     }
+    Ok(())
+}
+
+/// `gt session-end`: the hook run when an agent session ends (`SessionEnd` or `Stop`).
+pub fn session_end(_args: &SessionEndArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let input = hook_input(ui);
+    let town = super::town()?;
+    let mut store = super::store(&town)?;
+    let role = role(&town)?;
+    record_session(ui, &mut store, &role, "session_end", &input);
     Ok(())
 }
 

@@ -11,6 +11,7 @@ mod daemon;
 mod escalate;
 mod mq;
 mod scripted_agent;
+mod seance;
 mod sent_back;
 mod sling_races;
 mod town;

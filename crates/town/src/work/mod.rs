@@ -6,6 +6,7 @@
 //!   hook settings), kept out of git.
 //! - [`gitops`]: the git steps of the loop (fetch, worktrees, branches, push and verify).
 //! - [`sling`]: `gt sling`, a resumable step log from bead to running agent.
+//! - [`session`]: agent session records (`gt prime --hook` writes them, `gt seance` reads).
 //! - [`done`]: `gt done`, a resumable step log from finished work to a queued merge request.
 
 pub mod done;
@@ -13,6 +14,7 @@ pub mod gitops;
 pub mod identity;
 pub mod prime;
 pub mod provision;
+pub mod session;
 pub mod sling;
 
 use std::path::PathBuf;
