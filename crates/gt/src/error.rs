@@ -163,7 +163,7 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
 }
 
 const ESCALATION_CONFIG_HINT: &str =
-    "fix `settings/escalation.json` (routes: bead, log, mail:<address>, command:<program> <args>)";
+    "fix `settings/escalation.json` (routes: bead, log, command:<program> <args>)";
 
 fn classify_store(err: &beads::Error) -> Option<Classified> {
     Some(match err {

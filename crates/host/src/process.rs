@@ -68,7 +68,11 @@ pub fn run_inherit(program: &str, args: &[&str]) -> Result<ExitStatus, ProcessEr
 
 /// Runs `program args…` in `cwd` attached to this process's terminal (stdin, stdout and
 /// stderr shared), for an interactive program the user drives, and returns its exit status.
-pub fn run_interactive(program: &str, args: &[String], cwd: &Path) -> Result<ExitStatus, ProcessError> {
+pub fn run_interactive(
+    program: &str,
+    args: &[String],
+    cwd: &Path,
+) -> Result<ExitStatus, ProcessError> {
     Command::new(program)
         .args(args)
         .current_dir(cwd)
@@ -246,7 +250,10 @@ mod tests {
         let args = vec!["-c".to_owned(), "pwd > here".to_owned()];
         assert!(run_interactive("sh", &args, dir.path()).unwrap().success());
         let here = std::fs::read_to_string(dir.path().join("here")).unwrap();
-        assert_eq!(Path::new(here.trim()).canonicalize().unwrap(), dir.path().canonicalize().unwrap());
+        assert_eq!(
+            Path::new(here.trim()).canonicalize().unwrap(),
+            dir.path().canonicalize().unwrap()
+        );
     }
 
     #[test]

@@ -1029,7 +1029,9 @@ mod tests {
     fn only_presets_that_fork_sessions_have_a_fork_argv() {
         let claude = builtin("claude").unwrap();
         assert_eq!(
-            claude.fork_argv("abc-123", Some("why did you stop?")).unwrap(),
+            claude
+                .fork_argv("abc-123", Some("why did you stop?"))
+                .unwrap(),
             [
                 "claude",
                 "--dangerously-skip-permissions",
@@ -1042,7 +1044,11 @@ mod tests {
         );
         assert_eq!(claude.fork_argv("abc", None).unwrap().len(), 5);
         for name in ["codex", "gemini", "scripted"] {
-            assert_eq!(builtin(name).unwrap().fork_argv("abc", None), None, "{name}");
+            assert_eq!(
+                builtin(name).unwrap().fork_argv("abc", None),
+                None,
+                "{name}"
+            );
         }
     }
 

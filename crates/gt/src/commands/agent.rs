@@ -74,7 +74,9 @@ pub fn run(cmd: AgentCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
 }
 
 /// The town's user presets and effective settings (whose `agents` map also overrides).
-pub(crate) fn sources(town: &Town) -> anyhow::Result<(agents::UserPresets, town::settings::Settings)> {
+pub(crate) fn sources(
+    town: &Town,
+) -> anyhow::Result<(agents::UserPresets, town::settings::Settings)> {
     let user = agents::load_user_presets(&agents::user_presets_path(town.root()))?;
     let settings = super::effective_settings(town, None, &[])?.settings;
     Ok((user, settings))

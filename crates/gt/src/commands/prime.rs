@@ -59,10 +59,12 @@ fn hook_input(ui: &ui::Ui) -> HookInput {
         ui.warn(format!("cannot read the hook input: {e}"));
         return HookInput::default();
     }
-    HookInput::parse(&text).unwrap_or_else(|e| {
-        ui.warn(e);
-        None
-    }).unwrap_or_default()
+    HookInput::parse(&text)
+        .unwrap_or_else(|e| {
+            ui.warn(e);
+            None
+        })
+        .unwrap_or_default()
 }
 
 /// Records a session event from a hook. A failure is reported, never fatal.

@@ -51,9 +51,9 @@ pub fn run(args: &SeanceArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         .into_iter()
         .filter(|r| r.event == "session_start")
         .filter(|r| {
-            args.rig.as_deref().is_none_or(|rig| {
-                Address::parse(&r.address).is_ok_and(|a| a.rig() == Some(rig))
-            })
+            args.rig
+                .as_deref()
+                .is_none_or(|rig| Address::parse(&r.address).is_ok_and(|a| a.rig() == Some(rig)))
         })
         .take(args.recent)
         .collect();

@@ -1,5 +1,9 @@
 //! `gt seance`: sessions recorded by the `SessionStart` hook (`gt prime --hook` with the agent
 //! CLI's JSON on stdin), listed newest first, and `--talk` forking one where the agent can.
+#![expect(
+    clippy::unwrap_used,
+    reason = "test steps fail the test by panicking"
+)]
 
 use std::io::Write as _;
 use std::process::{Output, Stdio};
@@ -26,7 +30,12 @@ fn hook(env: &TestEnv, args: &[&str], role: &str, agent: &str, input: &str) -> O
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -44,10 +53,28 @@ fn seance_lists_the_sessions_the_prime_hook_recorded() {
             r#"{{"session_id":"{id}","transcript_path":"/t/{id}.jsonl","cwd":"/work/m","hook_event_name":"SessionStart","source":"{source}"}}"#
         )
     };
-    let primed = ok(hook(&env, &["prime", "--hook"], "mayor/", "claude", &start("s-1", "startup")));
+    let primed = ok(hook(
+        &env,
+        &["prime", "--hook"],
+        "mayor/",
+        "claude",
+        &start("s-1", "startup"),
+    ));
     assert!(String::from_utf8_lossy(&primed.stdout).contains("# Gas Town"));
-    ok(hook(&env, &["session-end"], "mayor/", "claude", &start("s-1", "startup")));
-    ok(hook(&env, &["prime", "--hook"], "mayor/", "claude", &start("s-2", "resume")));
+    ok(hook(
+        &env,
+        &["session-end"],
+        "mayor/",
+        "claude",
+        &start("s-1", "startup"),
+    ));
+    ok(hook(
+        &env,
+        &["prime", "--hook"],
+        "mayor/",
+        "claude",
+        &start("s-2", "resume"),
+    ));
     // A compaction runs the same hook: not a new session.
     ok(hook(
         &env,
@@ -56,10 +83,25 @@ fn seance_lists_the_sessions_the_prime_hook_recorded() {
         "claude",
         r#"{"session_id":"s-2","hook_event_name":"PreCompact"}"#,
     ));
-    ok(hook(&env, &["prime", "--hook"], "gastown/crew/max", "codex", &start("c-1", "startup")));
+    ok(hook(
+        &env,
+        &["prime", "--hook"],
+        "gastown/crew/max",
+        "codex",
+        &start("c-1", "startup"),
+    ));
     // Bad hook input is reported, and the agent still gets its context.
-    let bad = ok(hook(&env, &["prime", "--hook"], "gastown/crew/max", "codex", "not json"));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("the hook input is not the JSON object expected"));
+    let bad = ok(hook(
+        &env,
+        &["prime", "--hook"],
+        "gastown/crew/max",
+        "codex",
+        "not json",
+    ));
+    assert!(
+        String::from_utf8_lossy(&bad.stderr)
+            .contains("the hook input is not the JSON object expected")
+    );
 
     env.set("GT_ROLE", "mayor/");
     assert_cmd_snapshot!(env, env.command(GT).arg("seance"), @r"
@@ -103,9 +145,26 @@ fn seance_lists_the_sessions_the_prime_hook_recorded() {
 fn talk_forks_where_the_preset_can_and_says_so_where_it_cannot() {
     let env = TestEnv::new();
     town(&env);
-    let input = |id: &str| format!(r#"{{"session_id":"{id}","cwd":"{}"}}"#, env.work().display());
-    ok(hook(&env, &["prime", "--hook"], "mayor/", "claude", &input("s-claude")));
-    ok(hook(&env, &["prime", "--hook"], "gastown/crew/max", "codex", &input("s-codex")));
+    let input = |id: &str| {
+        format!(
+            r#"{{"session_id":"{id}","cwd":"{}"}}"#,
+            env.work().display()
+        )
+    };
+    ok(hook(
+        &env,
+        &["prime", "--hook"],
+        "mayor/",
+        "claude",
+        &input("s-claude"),
+    ));
+    ok(hook(
+        &env,
+        &["prime", "--hook"],
+        "gastown/crew/max",
+        "codex",
+        &input("s-codex"),
+    ));
     // A stand-in `claude` that shows how it was called.
     let bin = env.root().join("bin");
     std::fs::create_dir_all(&bin).unwrap();

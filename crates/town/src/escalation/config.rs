@@ -4,8 +4,8 @@
 //! ```json
 //! {
 //!   "routes": {
-//!     "critical": ["bead", "mail:mayor/", "log", "command:/usr/local/bin/page-me --loud"],
-//!     "high": ["bead", "mail:mayor/", "log"],
+//!     "critical": ["bead", "log", "command:/usr/local/bin/page-me --loud"],
+//!     "high": ["bead", "log"],
 //!     "medium": ["bead", "log"],
 //!     "low": ["bead"]
 //!   },
@@ -15,10 +15,10 @@
 //! ```
 //!
 //! A route is `bead` (the escalation bead itself, always made), `log` (a line appended to
-//! `<town>/logs/escalations.log`), `mail:<address>` (a message to that mailbox), or
-//! `command:<program> <args…>` (run directly, never through a shell: the words are split on
+//! `<town>/logs/escalations.log`), or `command:<program> <args…>` (run directly, never through a shell: the words are split on
 //! blanks and no quoting applies; the escalation is passed in `GT_ESCALATION_*` variables and as
-//! JSON on stdin). A severity the file leaves out gets the default route.
+//! JSON on stdin). A severity the file leaves out gets the default route. Upstream's
+//! `mail:<address>` is refused with that reason until the town has mail.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -39,7 +39,6 @@ pub fn path(town: &crate::layout::Town) -> PathBuf {
 pub enum Route {
     Bead,
     Log,
-    Mail(Address),
     Command(Vec<String>),
 }
 
@@ -48,7 +47,6 @@ impl std::fmt::Display for Route {
         match self {
             Self::Bead => f.write_str("bead"),
             Self::Log => f.write_str("log"),
-            Self::Mail(a) => write!(f, "mail:{a}"),
             Self::Command(argv) => write!(f, "command:{}", argv.join(" ")),
         }
     }
@@ -67,8 +65,10 @@ impl Route {
             _ => {}
         }
         if let Some(target) = text.strip_prefix("mail:") {
-            let address = Address::parse(target).map_err(|e| e.to_string())?;
-            return Ok(Self::Mail(address));
+            Address::parse(target).map_err(|e| e.to_string())?;
+            return Err(format!(
+                "`{text}`: mail routes need the town's mail, which this build does not have; use `log` or `command:`"
+            ));
         }
         if let Some(command) = text.strip_prefix("command:") {
             let argv: Vec<String> = command.split_whitespace().map(str::to_owned).collect();
@@ -78,7 +78,7 @@ impl Route {
             return Ok(Self::Command(argv));
         }
         Err(format!(
-            "`{text}` is not a route: use `bead`, `log`, `mail:<address>` or `command:<program> <args…>`"
+            "`{text}` is not a route: use `bead`, `log` or `command:<program> <args…>`"
         ))
     }
 }
@@ -100,8 +100,7 @@ pub const DEFAULT_STALE_THRESHOLD: Duration = Duration::from_secs(4 * 3600);
 pub const DEFAULT_MAX_REESCALATIONS: u32 = 2;
 
 impl Default for EscalationConfig {
-    /// Every escalation is a bead; MEDIUM and above are also logged, HIGH and above mailed to
-    /// the mayor.
+    /// Every escalation is a bead; MEDIUM and above are also logged.
     fn default() -> Self {
         let routes = Severity::ALL
             .iter()
@@ -119,9 +118,6 @@ fn default_routes(severity: Severity) -> Vec<Route> {
     let mut routes = vec![Route::Bead];
     if severity <= Severity::Medium {
         routes.push(Route::Log);
-    }
-    if severity <= Severity::High {
-        routes.push(Route::Mail(Address::Mayor));
     }
     routes
 }
@@ -236,7 +232,7 @@ mod tests {
     fn a_full_file_parses_and_bead_always_comes_first() {
         let c = parse(
             r#"{"type":"escalation","version":1,
-                "routes":{"CRITICAL":["log","command:/bin/page  --loud","mail:gastown/witness"],
+                "routes":{"CRITICAL":["log","command:/bin/page  --loud"],
                           "low":[]},
                 "stale_threshold":"30m","max_reescalations":3}"#,
         )
@@ -247,9 +243,6 @@ mod tests {
                 Route::Bead,
                 Route::Log,
                 Route::Command(vec!["/bin/page".into(), "--loud".into()]),
-                Route::Mail(Address::Witness {
-                    rig: "gastown".into()
-                }),
             ]
         );
         assert_eq!(c.routes(Severity::Low), [Route::Bead]);
@@ -266,6 +259,7 @@ mod tests {
             (r#"{"routes":{"urgent":["bead"]}}"#, "`routes.urgent`"),
             (r#"{"routes":{"high":["bead","page"]}}"#, "`routes.high[1]`"),
             (r#"{"routes":{"high":["mail:../etc"]}}"#, "`routes.high[0]`"),
+            (r#"{"routes":{"high":["mail:mayor/"]}}"#, "`routes.high[0]`"),
             (r#"{"routes":{"high":["command:   "]}}"#, "`routes.high[0]`"),
             (r#"{"stale_threshold":"soon"}"#, "`stale_threshold`"),
             (r#"{"stale_threshold":"0s"}"#, "`stale_threshold`"),

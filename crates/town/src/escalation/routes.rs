@@ -45,7 +45,6 @@ pub fn deliver(
             Route::Bead => Ok(format!("bead {}", e.id)),
             Route::Log => log(town, store, e, what),
             Route::Command(argv) => command(town, e, what, argv),
-            Route::Mail(to) => mail(store, e, what, to),
         };
         let delivery = match result {
             Ok(detail) => Delivery {
@@ -119,16 +118,6 @@ fn command(town: &Town, e: &Escalation, what: &str, argv: &[String]) -> Result<S
         |err| std::error::Error::source(&err).map_or(err.to_string(), |s| format!("{err}: {s}")),
     )?;
     Ok(format!("ran {program}"))
-}
-
-/// Sends the escalation as mail to `to`.
-fn mail(
-    _store: &mut beads::Store,
-    _e: &Escalation,
-    _what: &str,
-    to: &crate::address::Address,
-) -> Result<String, String> {
-    Err(format!("cannot mail `{to}`: mail is not available yet"))
 }
 
 /// How long ago `at` was, for notes: `4h 0m`, `12m`.
