@@ -8,6 +8,7 @@ use testkit::{TestEnv, assert_cmd_snapshot};
 
 mod agents_cli;
 mod daemon;
+mod mail;
 mod mq;
 mod scripted_agent;
 mod sent_back;
