@@ -421,7 +421,7 @@ fn protocol_mail_is_collected_and_human_mail_kept() {
     use town::mail::{Outgoing, send};
     let env = TestEnv::new();
     let mut s = Scenario::new(&env);
-    let mut mail = |s: &mut Scenario<'_>, subject: &str| {
+    let mail = |s: &mut Scenario<'_>, subject: &str| {
         send(
             &s.town,
             &mut s.store,

@@ -24,12 +24,7 @@ pub fn safe(text: &str) -> String {
 /// terminal).
 pub fn safe_lines(text: &str) -> String {
     text.split('\n')
-        .map(|line| {
-            line.split('\t')
-                .map(safe)
-                .collect::<Vec<_>>()
-                .join("\t")
-        })
+        .map(|line| line.split('\t').map(safe).collect::<Vec<_>>().join("\t"))
         .collect::<Vec<_>>()
         .join("\n")
 }

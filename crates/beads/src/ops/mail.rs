@@ -337,7 +337,7 @@ impl Store {
         )?;
         if !theirs.is_empty() {
             items.extend(theirs);
-            items.sort_by(|a, b| b.message.id.cmp(&a.message.id));
+            items.sort_by_key(|i| std::cmp::Reverse(i.message.id));
             if q.limit > 0 {
                 items.truncate(q.limit);
             }

@@ -350,10 +350,10 @@ fn inject(identity_arg: Option<&str>, ui: &mut ui::Ui) {
     match text {
         Ok(text) => {
             if let Err(e) = ui.out().write_all(text.as_bytes()) {
-                eprintln!("gt mail check --inject: {e}");
+                ui.stderr_raw(&format!("gt mail check --inject: {e}\n"));
             }
         }
-        Err(e) => eprintln!("gt mail check --inject: {e:#}"),
+        Err(e) => ui.stderr_raw(&format!("gt mail check --inject: {e:#}\n")),
     }
 }
 
