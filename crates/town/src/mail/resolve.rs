@@ -12,8 +12,7 @@ use beads::{DeliveryRole, PolecatState, Store};
 
 use super::MailError;
 use super::config::Messaging;
-use crate::address::{Address, valid_part};
-use crate::files::FileError;
+use crate::address::Address;
 use crate::layout::{RigPaths, Town};
 
 /// What a resolver reads, once per send.
@@ -179,42 +178,10 @@ impl<'a> Resolver<'a> {
             rig: rig.into(),
             name,
         }));
-        out.extend(crew_names(&paths)?.into_iter().map(|name| Address::Crew {
+        out.extend(paths.crew_names()?.into_iter().map(|name| Address::Crew {
             rig: rig.into(),
             name,
         }));
         Ok(out)
     }
-}
-
-/// The crew members of a rig: the directories under `<rig>/crew/` (hidden ones skipped), each
-/// checked like an address part.
-fn crew_names(paths: &RigPaths) -> Result<Vec<String>, FileError> {
-    let dir = paths.crew_dir();
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(FileError::Io { path: dir, source }),
-    };
-    let mut names = Vec::new();
-    for entry in entries.filter_map(Result::ok) {
-        if !entry.path().is_dir() {
-            continue;
-        }
-        let raw = entry.file_name();
-        let name = raw.to_string_lossy();
-        if name.starts_with('.') {
-            continue;
-        }
-        if raw.to_str().is_none() || !valid_part(&name) {
-            return Err(FileError::Invalid {
-                path: entry.path(),
-                key: String::new(),
-                message: "not a crew name: use letters, digits, `_` and `-` only".into(),
-            });
-        }
-        names.push(name.into_owned());
-    }
-    names.sort();
-    Ok(names)
 }
