@@ -25,6 +25,7 @@ pub fn classify(err: &(dyn StdError + 'static)) -> Option<Classified> {
         Error::Invalid { .. }
         | Error::Conflict(_)
         | Error::NotClaimable { .. }
+        | Error::NoMessage { .. }
         | Error::NothingReady
         | Error::ReadOnly
         | Error::BadLine { .. }

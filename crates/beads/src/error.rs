@@ -47,6 +47,9 @@ pub enum Error {
         /// The states the transition starts from, as words (`failed or conflict`).
         allowed: String,
     },
+    /// No message with this id is in the mailbox (never sent there, deleted, or collected).
+    #[error("no message `{id}` in the mailbox `{mailbox}`")]
+    NoMessage { id: String, mailbox: String },
     /// Somebody else holds the issue.
     #[error("`{id}` is already claimed by `{by}`")]
     AlreadyClaimed { id: String, by: String },

@@ -31,11 +31,12 @@ pub use ops::convoy::{ConvoyStatus, Tracked};
 pub use ops::create::NewIssue;
 pub use ops::deps::Direction;
 pub use ops::jsonl::{ExportOptions, ImportReport};
+pub use ops::mail::{InboxQuery, MailItem, Message, NewMessage};
 pub use ops::mr::{
     Landing, MergeRequest, MrTransition, NewMergeRequest, QueueStats, RecordedRun, RefineryRun,
 };
 pub use ops::query::{Filter, Sort, Stats};
 pub use ops::update::{Changes, CloseOptions};
 pub use ops::work::{Admission, Polecat, PolecatTransition, PolecatUpdate};
-pub use state::{MrState, PolecatState};
+pub use state::{DeliveryRole, MailState, MessageType, MrState, PolecatState};
 pub use store::{Context, Store};

@@ -39,13 +39,21 @@ fn store() -> (tempfile::TempDir, Store) {
 
 /// Why a plan step reads more than the rows asked for, if it does.
 fn scan(detail: &str) -> Option<&'static str> {
-    const TABLES: &[&str] = &["issues", "dependencies", "labels", "comments", "events"];
+    const TABLES: &[&str] = &[
+        "issues",
+        "dependencies",
+        "labels",
+        "comments",
+        "events",
+        "mail_messages",
+        "mail_deliveries",
+    ];
     let words: Vec<&str> = detail.split_whitespace().collect();
     if words.first() == Some(&"SCAN") {
         let table = words.get(1).copied().unwrap_or_default();
         // A scan of a subquery's own result or of a handful of kept counts is fine.
-        let is_store_table =
-            TABLES.contains(&table) || ["i", "d", "t", "p", "c", "l", "w", "ci"].contains(&table);
+        let is_store_table = TABLES.contains(&table)
+            || ["i", "d", "t", "p", "c", "l", "w", "ci", "m"].contains(&table);
         if is_store_table && !detail.contains("idx_issues_default_order") {
             return Some("walks a whole table");
         }
@@ -122,6 +130,17 @@ fn hot_paths_find_their_rows_by_key() {
     s.conn
         .trace_v2(rusqlite::trace::TraceEventCodes::empty(), None);
 
+    let (checked, bad) = check_traced(&s, &[]);
+    assert!(
+        checked > 20,
+        "the operations ran their statements ({checked})"
+    );
+    assert!(bad.is_empty(), "plans that scan:\n{}", bad.join("\n"));
+}
+
+/// The statements traced since the last call, checked: how many, and the plan steps that scan
+/// (or, for statements containing one of `ordered`, that sort instead of reading in order).
+fn check_traced(s: &Store, ordered: &[&str]) -> (usize, Vec<String>) {
     let traced = std::mem::take(&mut *TRACED.lock().unwrap());
     let mut bad = Vec::new();
     let mut checked = 0;
@@ -149,15 +168,87 @@ fn hot_paths_find_their_rows_by_key() {
             .collect::<Result<_, _>>()
             .unwrap();
         checked += 1;
+        let must_be_ordered = ordered.iter().any(|o| sql.contains(o));
         for d in details {
             if let Some(why) = scan(&d) {
                 bad.push(format!("{why}: {d}\n    in: {sql}"));
+            } else if must_be_ordered && d.contains("TEMP B-TREE") {
+                bad.push(format!(
+                    "sorts instead of reading in order: {d}\n    in: {sql}"
+                ));
             }
         }
     }
+    (checked, bad)
+}
+
+/// `gt mail inbox` and the session hook's unread check read one range of an index in order
+/// and stop at the limit; reading, marking and claiming one message find it by key.
+#[test]
+fn mail_reads_its_rows_by_key_and_in_order() {
+    use crate::ops::mail::{InboxQuery, MailState, MessageType, NewMessage};
+    use crate::state::DeliveryRole;
+    let (_dir, mut s) = store();
+    let new = |to: &str| NewMessage {
+        from: "overseer".into(),
+        to: vec![to.into()],
+        cc: vec![],
+        subject: "s".into(),
+        body: "b".into(),
+        priority: 2,
+        msg_type: MessageType::Notification,
+        reply_to: None,
+        ephemeral: false,
+    };
+    for to in ["mayor/", "deacon/", "gastown/witness"] {
+        for _ in 0..3 {
+            s.send_mail(&new(to), &[(to.into(), DeliveryRole::To)])
+                .unwrap();
+        }
+    }
+    let queued = s
+        .send_mail(&new("queue:q"), &[("queue:q".into(), DeliveryRole::Queue)])
+        .unwrap()
+        .id;
+
+    s.conn.trace_v2(
+        rusqlite::trace::TraceEventCodes::SQLITE_TRACE_STMT,
+        Some(record),
+    );
+    let sent = s
+        .send_mail(&new("mayor/"), &[("mayor/".into(), DeliveryRole::To)])
+        .unwrap()
+        .id;
+    for unread_only in [false, true] {
+        s.mail_inbox(
+            "mayor/",
+            &InboxQuery {
+                unread_only,
+                include_archived: false,
+                limit: 50,
+            },
+        )
+        .unwrap();
+    }
+    s.mail_read("mayor/", sent).unwrap();
+    s.mail_mark_read("mayor/", &[sent], false).unwrap();
+    s.mail_set_state("mayor/", &[sent], MailState::Archived)
+        .unwrap();
+    s.mail_claim("deacon/", queued).unwrap();
+    s.mail_item("deacon/", queued).unwrap();
+    s.mail_release("deacon/", queued).unwrap();
+    s.mail_thread("mayor/", 1).unwrap();
+    s.conn
+        .trace_v2(rusqlite::trace::TraceEventCodes::empty(), None);
+
+    let (checked, bad) = check_traced(&s, &["ORDER BY d.message_id DESC"]);
     assert!(
-        checked > 20,
+        checked > 10,
         "the operations ran their statements ({checked})"
     );
-    assert!(bad.is_empty(), "plans that scan:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "plans that scan or sort:\n{}",
+        bad.join("\n")
+    );
 }

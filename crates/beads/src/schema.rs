@@ -507,6 +507,63 @@ CREATE INDEX idx_issues_default_order ON issues (priority, created_at DESC, id)
 "
 );
 
+/// Mail: typed rows, not labels on beads. One `mail_messages` row per message (what was
+/// sent) and one `mail_deliveries` row per mailbox it reached (what each recipient did with
+/// it), so reading, archiving or claiming is one keyed update of one recipient's row.
+///
+/// `priority` is upstream's 0–4 (0 urgent, 1 high, 2 normal, 3 low, 4 backlog); `msg_type`
+/// upstream's `task | scavenge | notification | reply`. `thread_id` is the id of the thread's
+/// first message (a new message is its own thread); `reply_to` the message answered.
+/// `ephemeral` marks protocol mail (`POLECAT_DONE`, `MERGED`, …) that the deacon collects.
+///
+/// A delivery's `state` is `inbox`, `archived` or `deleted`; `read_at` is set once read. A
+/// message sent to `queue:<name>` has one delivery whose `mailbox` is the queue, and
+/// `claimed_by`/`claimed_at` say which mailbox took it (set only while unclaimed: a
+/// compare-and-set).
+///
+/// `idx_mail_inbox` is a mailbox's messages in its inbox, newest first: `gt mail inbox` reads
+/// the first rows of one range. `idx_mail_unread` is the same for unread ones only, which the
+/// session hook (`gt mail check`) reads on every prompt.
+const V7: &str = r"
+CREATE TABLE mail_messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    sender TEXT NOT NULL CHECK (sender != ''),
+    recipients TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(recipients)),
+    cc TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(cc)),
+    subject TEXT NOT NULL CHECK (length(subject) >= 1),
+    body TEXT NOT NULL DEFAULT '',
+    priority INTEGER NOT NULL DEFAULT 2 CHECK (priority BETWEEN 0 AND 4),
+    msg_type TEXT NOT NULL DEFAULT 'notification'
+        CHECK (msg_type IN ('task', 'scavenge', 'notification', 'reply')),
+    thread_id INTEGER NOT NULL,
+    reply_to INTEGER,
+    ephemeral INTEGER NOT NULL DEFAULT 0 CHECK (ephemeral IN (0, 1)),
+    created_at TEXT NOT NULL
+);
+CREATE INDEX idx_mail_thread ON mail_messages (thread_id, id);
+CREATE INDEX idx_mail_ephemeral ON mail_messages (created_at) WHERE ephemeral = 1;
+
+CREATE TABLE mail_deliveries (
+    mailbox TEXT NOT NULL,
+    message_id INTEGER NOT NULL REFERENCES mail_messages (id) ON DELETE CASCADE,
+    role TEXT NOT NULL DEFAULT 'to' CHECK (role IN ('to', 'cc', 'queue')),
+    state TEXT NOT NULL DEFAULT 'inbox' CHECK (state IN ('inbox', 'archived', 'deleted')),
+    read_at TEXT,
+    claimed_by TEXT,
+    claimed_at TEXT,
+    updated_at TEXT NOT NULL,
+    CHECK ((claimed_by IS NULL) = (claimed_at IS NULL)),
+    CHECK (claimed_by IS NULL OR role = 'queue'),
+    PRIMARY KEY (mailbox, message_id)
+) WITHOUT ROWID;
+CREATE INDEX idx_mail_inbox ON mail_deliveries (mailbox, state, message_id DESC);
+CREATE INDEX idx_mail_unread ON mail_deliveries (mailbox, message_id DESC)
+    WHERE state = 'inbox' AND read_at IS NULL;
+CREATE INDEX idx_mail_message ON mail_deliveries (message_id);
+CREATE INDEX idx_mail_claimed ON mail_deliveries (claimed_by, message_id DESC)
+    WHERE claimed_by IS NOT NULL;
+";
+
 /// All migrations, oldest first. Append, never edit.
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -516,11 +573,12 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V4),
         M::up(V5),
         M::up(V6),
+        M::up(V7),
     ])
 }
 
 /// The schema version a fully migrated database has.
-pub const LATEST_VERSION: i64 = 6;
+pub const LATEST_VERSION: i64 = 7;
 
 /// Every table, view and trigger of a fully migrated store (not indexes: a missing index is
 /// slow, not wrong). Each write checks they are all there; a unit test checks this list
@@ -557,6 +615,8 @@ pub const REQUIRED_OBJECTS: &[&str] = &[
     "issue_counts_added",
     "issue_counts_removed",
     "issue_counts_changed",
+    "mail_messages",
+    "mail_deliveries",
 ];
 
 /// The `metadata` key `bd doctor` sets while the store has errors it could not repair; writes

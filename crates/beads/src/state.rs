@@ -1,5 +1,5 @@
-//! The orchestrator's typed states: a merge request's ([`MrState`]) and a polecat's
-//! ([`PolecatState`]).
+//! The orchestrator's typed states: a merge request's ([`MrState`]), a polecat's
+//! ([`PolecatState`]), and mail's words ([`MailState`], [`MessageType`], [`DeliveryRole`]).
 //!
 //! Each is stored as the lowercase word the schema's `CHECK` constraint lists (the enums and the
 //! constraints name the same set; a unit test compares them), printed and serialized as that
@@ -155,6 +155,44 @@ impl PolecatState {
     pub const BUSY: &'static [Self] = &[Self::Spawning, Self::Working];
 }
 
+stored_enum! {
+    /// Where a delivered message sits in one recipient's mailbox.
+    MailState, "mail state" {
+        /// In the inbox (read or not).
+        Inbox => "inbox",
+        /// Archived: kept, out of the inbox.
+        Archived => "archived",
+        /// Deleted by its recipient: shown nowhere.
+        Deleted => "deleted",
+    }
+}
+
+stored_enum! {
+    /// Upstream's message types.
+    MessageType, "message type" {
+        /// Work for the recipient.
+        Task => "task",
+        /// Work for whoever picks it up.
+        Scavenge => "scavenge",
+        /// Information (the default).
+        Notification => "notification",
+        /// An answer to another message.
+        Reply => "reply",
+    }
+}
+
+stored_enum! {
+    /// How a mailbox received a message.
+    DeliveryRole, "delivery role" {
+        /// Addressed to it (directly, or through a list or broadcast).
+        To => "to",
+        /// Copied (`--cc`).
+        Cc => "cc",
+        /// A queue's one row, which one claimant takes.
+        Queue => "queue",
+    }
+}
+
 /// `'a', 'b'` for a SQL `IN (…)` list of states (constants only, never user input).
 pub(crate) fn sql_list<T: Copy + Into<&'static str>>(states: &[T]) -> String {
     states
@@ -166,6 +204,12 @@ pub(crate) fn sql_list<T: Copy + Into<&'static str>>(states: &[T]) -> String {
 
 impl From<MrState> for &'static str {
     fn from(s: MrState) -> Self {
+        s.as_str()
+    }
+}
+
+impl From<MailState> for &'static str {
+    fn from(s: MailState) -> Self {
         s.as_str()
     }
 }
@@ -185,7 +229,7 @@ mod tests {
     fn enums_match_the_schema_checks() {
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         crate::schema::migrations().to_latest(&mut conn).unwrap();
-        let checked = |table: &str| -> Vec<String> {
+        let checked_column = |table: &str, column: &str| -> Vec<String> {
             let sql: String = conn
                 .query_row(
                     "SELECT sql FROM sqlite_schema WHERE name = ?1",
@@ -193,13 +237,15 @@ mod tests {
                     |r| r.get(0),
                 )
                 .unwrap();
-            let start = sql.find("state IN (").unwrap() + "state IN (".len();
+            let open = format!("({column} IN (");
+            let start = sql.find(&open).unwrap() + open.len();
             let end = start + sql[start..].find(')').unwrap();
             sql[start..end]
                 .split(',')
                 .map(|w| w.trim().trim_matches('\'').to_owned())
                 .collect()
         };
+        let checked = |table: &str| checked_column(table, "state");
         let words = |all: Vec<&str>| all.into_iter().map(str::to_owned).collect::<Vec<_>>();
         assert_eq!(
             checked("merge_requests"),
@@ -208,6 +254,18 @@ mod tests {
         assert_eq!(
             checked("polecats"),
             words(PolecatState::ALL.iter().map(|s| s.as_str()).collect())
+        );
+        assert_eq!(
+            checked("mail_deliveries"),
+            words(MailState::ALL.iter().map(|s| s.as_str()).collect())
+        );
+        assert_eq!(
+            checked_column("mail_deliveries", "role"),
+            words(DeliveryRole::ALL.iter().map(|s| s.as_str()).collect())
+        );
+        assert_eq!(
+            checked_column("mail_messages", "msg_type"),
+            words(MessageType::ALL.iter().map(|s| s.as_str()).collect())
         );
     }
 

@@ -60,6 +60,8 @@ pub enum Command {
     /// Merge requests.
     #[command(subcommand)]
     Mq(commands::mq::MqCommand),
+    /// Mail between agents and the human: durable, in the town's store.
+    Mail(commands::mail::MailArgs),
     /// Run the whole loop in a throwaway town with scripted agents (not AI models).
     Demo(commands::demo::DemoArgs),
     /// Show where this town is: the town root found from the current directory.

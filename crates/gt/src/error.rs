@@ -150,8 +150,30 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
             }
         };
     }
+    if let Some(err) = err.downcast_ref::<town::mail::MailError>() {
+        use town::mail::MailError as E;
+        let user = Classified::new(ErrorKind::User);
+        return match err {
+            E::Store(e) => classify_store(e),
+            E::File(e) => classify(e),
+            E::Address(_) => {
+                Some(user.hint(format!("addresses: {}", town::address::ADDRESS_FORMS)))
+            }
+            E::UnknownRig { .. } => Some(user.hint("`gt rig list` shows the rigs")),
+            E::UnknownAgent { .. } | E::NobodyThere { .. } => {
+                Some(user.hint("`gt polecat list` shows the polecats"))
+            }
+            E::UnknownList { .. } | E::UnknownQueue { .. } => {
+                Some(user.hint("define it in `settings/messaging.json` (`lists` or `queues`)"))
+            }
+            E::NotAMailbox { .. } | E::EmptySubject => Some(user),
+        };
+    }
     if err.downcast_ref::<town::address::AddressError>().is_some() {
-        return Some(Classified::new(ErrorKind::User));
+        return Some(
+            Classified::new(ErrorKind::User)
+                .hint(format!("addresses: {}", town::address::ADDRESS_FORMS)),
+        );
     }
     if err.downcast_ref::<town::files::FileError>().is_some() {
         return Some(Classified::new(ErrorKind::User));
@@ -176,6 +198,8 @@ fn classify_store(err: &beads::Error) -> Option<Classified> {
         beads::Error::NoStore { .. } => Classified::new(ErrorKind::User)
             .hint("run `gt install --force` to recreate the town's store"),
         beads::Error::InvalidTransition { what, id, from, .. } => transition_hint(what, id, *from),
+        beads::Error::NoMessage { .. } => Classified::new(ErrorKind::User)
+            .hint("`gt mail inbox --all` lists the messages in the mailbox"),
         _ => Classified::new(ErrorKind::User),
     })
 }

@@ -19,7 +19,9 @@
 //! - **prune merged branches** ([`Deacon::prune_branches`]): each rig's polecat branches with no
 //!   worktree whose commits are all on `origin/<default branch>`
 //!   ([`crate::work::gitops::prune_leftover_branches`], the doctor's `branches:<rig>` fix).
-//! - **collect wisps** ([`Deacon::gc_wisps`]): `bd wisp gc`, with each wisp type's default age.
+//! - **collect wisps** ([`Deacon::gc_wisps`]): `bd wisp gc`, with each wisp type's default age;
+//!   and protocol mail ([`crate::mail::gc`]) that no recipient holds in an inbox any more or
+//!   that is older than `daemon.mail_ttl_secs`. Human mail is kept.
 //! - **re-escalate** ([`Deacon::reescalate`]): escalations left unacknowledged past
 //!   `settings/escalation.json`'s `stale_threshold` are bumped one severity and delivered again,
 //!   up to `max_reescalations` times ([`crate::escalation::stale`]).
@@ -369,6 +371,17 @@ impl Deacon {
         }
     }
 
+    /// Deletes protocol mail that is archived or deleted by every recipient, or older than
+    /// `daemon.mail_ttl_secs`. Returns the message ids.
+    pub fn gc_mail(&mut self) -> Result<Vec<i64>, beads::Error> {
+        let ttl = Duration::from_secs(self.settings.daemon.mail_ttl_secs);
+        let ids = crate::mail::gc(&mut self.store, self.clock.now(), ttl)?;
+        if !ids.is_empty() {
+            tracing::info!(count = ids.len(), "deacon: collected protocol mail");
+        }
+        Ok(ids)
+    }
+
     /// Runs one duty, logging its outcome. Returns whether it failed on the store.
     fn run(&mut self, duty: Duty) -> bool {
         let failed = match duty {
@@ -378,7 +391,12 @@ impl Deacon {
                 self.prune_branches();
                 None
             }
-            Duty::Wisps => self.gc_wisps().err(),
+            // Both collections run even when one fails.
+            Duty::Wisps => {
+                let wisps = self.gc_wisps().err();
+                let mail = self.gc_mail().err();
+                wisps.or(mail)
+            }
             Duty::Escalations => self.reescalate().err(),
         };
         if let Some(e) = &failed {

@@ -257,34 +257,62 @@ impl RigPaths {
     /// Names of the polecats that have a directory (hidden ones skipped), each checked like a
     /// typed polecat name: a directory that is no polecat name is an error naming it.
     pub fn polecat_names(&self) -> Result<Vec<String>, FileError> {
-        let dir = self.polecats_dir();
-        let entries = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(source) => return Err(FileError::Io { path: dir, source }),
-        };
-        let mut names = Vec::new();
-        for entry in entries.filter_map(Result::ok) {
-            if !entry.path().is_dir() {
-                continue;
-            }
-            let raw = entry.file_name();
-            let name = raw.to_string_lossy();
-            if name.starts_with('.') {
-                continue;
-            }
-            if raw.to_str().is_none() || !crate::work::identity::PolecatId::valid_part(&name) {
-                return Err(FileError::Invalid {
-                    path: entry.path(),
-                    key: String::new(),
-                    message: "not a polecat name: use letters, digits and `_` only".into(),
-                });
-            }
-            names.push(name.into_owned());
-        }
-        names.sort();
-        Ok(names)
+        named_dirs(
+            &self.polecats_dir(),
+            crate::work::identity::PolecatId::valid_part,
+            "not a polecat name: use letters, digits and `_` only",
+        )
     }
+
+    /// Names of the crew members that have a directory under `crew/` (hidden ones skipped),
+    /// each checked like an address part.
+    pub fn crew_names(&self) -> Result<Vec<String>, FileError> {
+        named_dirs(
+            &self.crew_dir(),
+            crate::address::valid_part,
+            "not a crew name: use letters, digits, `_` and `-` only",
+        )
+    }
+}
+
+/// The sorted names of the directories in `dir` (none if it does not exist), hidden ones
+/// skipped; a name `valid` refuses is an error naming the directory, with `refusal`.
+fn named_dirs(
+    dir: &Path,
+    valid: fn(&str) -> bool,
+    refusal: &str,
+) -> Result<Vec<String>, FileError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(FileError::Io {
+                path: dir.to_owned(),
+                source,
+            });
+        }
+    };
+    let mut names = Vec::new();
+    for entry in entries.filter_map(Result::ok) {
+        if !entry.path().is_dir() {
+            continue;
+        }
+        let raw = entry.file_name();
+        let name = raw.to_string_lossy();
+        if name.starts_with('.') {
+            continue;
+        }
+        if raw.to_str().is_none() || !valid(&name) {
+            return Err(FileError::Invalid {
+                path: entry.path(),
+                key: String::new(),
+                message: refusal.to_owned(),
+            });
+        }
+        names.push(name.into_owned());
+    }
+    names.sort();
+    Ok(names)
 }
 
 #[cfg(test)]

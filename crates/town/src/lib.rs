@@ -12,6 +12,8 @@
 //! - [`refinery`]: the merge queue as a state machine (batching, bisection, landing).
 //! - [`work`]: the work loop — sling, prime, done.
 //! - [`daemon`]: the town daemon hosting the refinery runners, witnesses and deacon.
+//! - [`mail`]: durable mail: addresses resolved and checked, lists, queues, broadcasts,
+//!   protocol mail and its collection.
 //! - [`lifecycle`]: `gt down`/`gt up`/`gt estop`/`gt thaw`: the one shutdown authority.
 //! - [`witness`]: per-rig supervision of polecats (restart, wake, nudge, escalate).
 //! - [`agents`]: agent presets and the one resolver every agent start goes through.
@@ -35,6 +37,7 @@ pub mod files;
 pub mod install;
 pub mod layout;
 pub mod lifecycle;
+pub mod mail;
 pub mod namepool;
 pub mod refinery;
 pub mod rig;

@@ -98,6 +98,9 @@ pub struct DaemonSettings {
     /// How often the witness checks agents while any holds work (a dead agent writes nothing
     /// that could wake it); with no work in flight it sleeps until woken or the safety tick.
     pub liveness_secs: u64,
+    /// Protocol mail (`POLECAT_DONE`, `MERGED`, …) older than this is collected by the deacon
+    /// even if unread; once no recipient holds it in an inbox it goes at the next pass.
+    pub mail_ttl_secs: u64,
 }
 
 impl Default for DaemonSettings {
@@ -107,6 +110,7 @@ impl Default for DaemonSettings {
             stall_after_secs: 30 * 60,
             idle_reap_after_secs: 15 * 60,
             liveness_secs: 2,
+            mail_ttl_secs: 24 * 60 * 60,
         }
     }
 }

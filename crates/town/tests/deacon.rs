@@ -413,6 +413,64 @@ fn old_wisps_are_collected() {
     assert!(s.store.show(&wisp).is_err(), "a heartbeat lives six hours");
 }
 
+/// Protocol mail goes once no recipient holds it in an inbox, or after `daemon.mail_ttl_secs`
+/// (a day) unread; mail between people and agents stays, archived or not.
+#[test]
+fn protocol_mail_is_collected_and_human_mail_kept() {
+    use town::address::Address;
+    use town::mail::{Outgoing, send};
+    let env = TestEnv::new();
+    let mut s = Scenario::new(&env);
+    let mail = |s: &mut Scenario<'_>, subject: &str| {
+        send(
+            &s.town,
+            &mut s.store,
+            &Address::Witness { rig: RIG.into() },
+            &Outgoing {
+                to: vec![Address::Mayor],
+                cc: vec![],
+                subject: subject.into(),
+                body: String::new(),
+                priority: 2,
+                msg_type: beads::MessageType::Notification,
+                reply_to: None,
+                ephemeral: None,
+            },
+        )
+        .expect("send")
+        .message
+        .id
+    };
+    let merged = mail(&mut s, "MERGED nux");
+    let done = mail(&mut s, "POLECAT_DONE toast");
+    let human = mail(&mut s, "How is the rig doing?");
+    let human_archived = mail(&mut s, "Archive me but keep me");
+    s.store
+        .mail_set_state(
+            "mayor/",
+            &[done, human_archived],
+            beads::MailState::Archived,
+        )
+        .unwrap();
+    let held = |s: &Scenario<'_>, id: i64| s.store.mail_item("mayor/", id).is_ok();
+    s.step();
+    assert!(
+        held(&s, merged),
+        "unread protocol mail younger than a day stays"
+    );
+    assert!(
+        !held(&s, done),
+        "archived protocol mail goes at the next pass"
+    );
+    s.advance(25 * 3600);
+    s.step();
+    assert!(!held(&s, merged), "protocol mail lives a day");
+    assert!(
+        held(&s, human) && held(&s, human_archived),
+        "human mail is kept"
+    );
+}
+
 #[test]
 fn nothing_happens_while_the_shutdown_sentinel_exists() {
     let env = TestEnv::new();

@@ -110,6 +110,19 @@ impl fmt::Display for CliError {
 
 impl StdError for CliError {}
 
+/// A command's answer given as its exit code, not a failure (`gt mail check` exits 1 when
+/// there is unread mail): the binary exits with the code and reports nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExitStatus(pub u8);
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
+}
+
+impl StdError for ExitStatus {}
+
 /// A binary's classifier for library errors: given one link of an error chain, say whose
 /// fault it is, or `None` to look further down the chain.
 pub type Classifier = fn(&(dyn StdError + 'static)) -> Option<Classified>;

@@ -50,6 +50,11 @@ where
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if error::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if err.downcast_ref::<error::ExitStatus>().is_some() => {
+            let _ = ui.flush();
+            let status = err.downcast_ref::<error::ExitStatus>().map_or(1, |s| s.0);
+            ExitCode::from(status)
+        }
         Err(err) => {
             let classified = error::classify(&err, app.classifier);
             // Data already written stays valid; flush it before the report.

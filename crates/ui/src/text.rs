@@ -19,6 +19,16 @@ pub fn safe(text: &str) -> String {
         .collect()
 }
 
+/// `text` as lines: line breaks and tabs kept, every other control character written as an
+/// escape (so a message body keeps its shape but cannot move the cursor or recolour the
+/// terminal).
+pub fn safe_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|line| line.split('\t').map(safe).collect::<Vec<_>>().join("\t"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Writes rows as left-aligned columns separated by two spaces; the last column is not padded.
 pub fn table(ui: &mut Ui, rows: &[Vec<String>]) -> io::Result<()> {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
@@ -46,6 +56,14 @@ pub fn table(ui: &mut Ui, rows: &[Vec<String>]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn safe_lines_keeps_line_breaks_and_tabs_and_escapes_the_rest() {
+        assert_eq!(
+            safe_lines("a\n\tb\u{1b}[31mred\r"),
+            "a\n\tb\\u{1b}[31mred\\u{d}"
+        );
+    }
 
     #[test]
     fn control_characters_are_escaped() {

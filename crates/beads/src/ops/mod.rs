@@ -8,6 +8,7 @@ pub mod create;
 pub mod deps;
 pub mod gate;
 pub mod jsonl;
+pub mod mail;
 pub mod maintenance;
 pub mod molecule;
 pub mod mr;

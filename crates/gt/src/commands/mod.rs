@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod done;
 pub mod escalate;
 pub mod install;
+pub mod mail;
 pub mod mq;
 pub mod namepool;
 pub mod polecat;
@@ -54,6 +55,7 @@ pub fn run(cli: Cli, ui: &mut ui::Ui) -> anyhow::Result<()> {
         Command::Convoy(cmd) => convoy::run(cmd, ui),
         Command::Refinery(cmd) => refinery::run(cmd, ui),
         Command::Mq(cmd) => mq::run(cmd, ui),
+        Command::Mail(args) => mail::run(args, ui),
         Command::Demo(args) => demo::run(&args, ui),
         Command::Daemon(cmd) => daemon::run(cmd, ui),
         Command::Up(args) => updown::up(&args, ui),
