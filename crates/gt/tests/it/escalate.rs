@@ -372,6 +372,8 @@ fn bad_settings_unknown_ids_and_bad_values_fail_cleanly() {
     ----- stdout -----
     ----- stderr -----
     error: `../etc` is not an address: the rig name has characters an address cannot hold
+
+    hint: addresses: mayor/, deacon/, overseer, <rig>/witness, <rig>/refinery, <rig>/polecats/<name> (or <rig>/<name>), <rig>/crew/<name>, list:<name>, queue:<name>, @town, @rig/<rig>
     ");
     // Nothing was made by any of them.
     env.set("GT_ROLE", "mayor/");

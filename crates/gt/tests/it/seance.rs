@@ -138,6 +138,8 @@ fn seance_lists_the_sessions_the_prime_hook_recorded() {
     ----- stdout -----
     ----- stderr -----
     error: `../x` is not an address: the rig name has characters an address cannot hold
+
+    hint: addresses: mayor/, deacon/, overseer, <rig>/witness, <rig>/refinery, <rig>/polecats/<name> (or <rig>/<name>), <rig>/crew/<name>, list:<name>, queue:<name>, @town, @rig/<rig>
     ");
 }
 
