@@ -19,6 +19,7 @@
 //! - [`agents`]: agent presets and the one resolver every agent start goes through.
 //! - [`namepool`]: polecat name pools and name allocation.
 //! - [`service`]: long-running services on supervised threads, woken by events (the daemon).
+//! - [`notices`]: the protocol mail the refinery sends (MERGED, FIX_NEEDED, convoy landed).
 //! - [`deacon`]: the daemon's housekeeping: idle sessions, orphan processes, merged branches,
 //!   old wisps.
 //! - [`runtime`]: agent sessions in tmux or as headless subprocesses (the `Runtime` trait).
@@ -39,6 +40,7 @@ pub mod layout;
 pub mod lifecycle;
 pub mod mail;
 pub mod namepool;
+pub mod notices;
 pub mod refinery;
 pub mod rig;
 pub mod rigctx;

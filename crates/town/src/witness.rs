@@ -16,6 +16,8 @@
 //!   that could wake the witness); with none, it sleeps until woken or the safety tick;
 //! - a working agent with no progress for `daemon.stall_after_secs` is nudged once, and
 //!   escalated when as long again passes without progress;
+//! - `HELP` mail to `<rig>/witness` is forwarded up the chain: to the mayor when its session
+//!   runs, else to the overseer; the witness's other mail is archived once read;
 //! - nothing is ever restarted onto a bead that is closed, submitted or owned by another
 //!   polecat, and nothing at all happens while the shutdown or emergency-stop sentinel exists.
 
@@ -28,6 +30,7 @@ use jiff::Timestamp;
 
 use beads::{MrState, PolecatState};
 
+use crate::address::Address;
 use crate::layout::Town;
 use crate::rigctx::RigCtx;
 use crate::runtime::Runtimes;
@@ -146,7 +149,7 @@ pub struct Witness {
 }
 
 /// The message a woken agent gets when the refinery sent its change back.
-pub const SENT_BACK_MESSAGE: &str = "The refinery sent your change back. Run `gt prime` to see why, fix it on your branch, commit, and run `gt done` again.";
+pub const SENT_BACK_MESSAGE: &str = "The refinery sent your change back (FIX_NEEDED in `gt mail inbox`). Run `gt prime` to see why, fix it on your branch, commit, and run `gt done` again.";
 
 /// The nudge a stalled agent gets.
 pub const STALL_MESSAGE: &str = "You have shown no progress for a while. If you are stuck, run `gt prime` to see your work again, or `gt done --status ESCALATED` to ask for help.";
@@ -192,6 +195,66 @@ impl Witness {
         }
     }
 
+    /// Mail to this rig's witness: a polecat's `HELP` goes up the chain — to the mayor when
+    /// its session runs, else to the overseer (the human) — since the witness is a state
+    /// machine and cannot answer it. Everything read is archived, so each message is handled
+    /// once; a forward that fails leaves the message unread for the next pass.
+    fn forward_help(&mut self) -> Result<(), crate::work::WorkError> {
+        let me = Address::Witness {
+            rig: self.ctx.name.clone(),
+        };
+        let unread = self.store.mail_inbox(
+            &me.canonical(),
+            &beads::InboxQuery {
+                unread_only: true,
+                include_archived: false,
+                limit: 0,
+            },
+        )?;
+        for item in unread {
+            let m = &item.message;
+            if is_help(&m.subject) {
+                let mayor_runs = self
+                    .starter
+                    .runtimes
+                    .default_runtime()
+                    .is_alive(&Address::Mayor.session(None).unwrap_or_default(), &[])
+                    .unwrap_or(false);
+                let to = if mayor_runs {
+                    Address::Mayor
+                } else {
+                    Address::Overseer
+                };
+                let out = crate::mail::Outgoing {
+                    to: vec![to.clone()],
+                    cc: Vec::new(),
+                    subject: m.subject.clone(),
+                    body: format!(
+                        "From: {}\nForwarded by: {}\n\n{}",
+                        m.from,
+                        me.canonical(),
+                        m.body
+                    ),
+                    priority: m.priority,
+                    msg_type: beads::MessageType::Task,
+                    reply_to: None,
+                    // A person's mail is kept; the forward is not protocol noise.
+                    ephemeral: Some(to != Address::Overseer),
+                };
+                if let Err(e) = crate::mail::send(&self.town, &mut self.store, &me, &out) {
+                    tracing::warn!(id = m.id, error = %e, "witness: cannot forward HELP");
+                    continue;
+                }
+                tracing::info!(id = m.id, from = %m.from, to = %to, "witness: forwarded HELP");
+            }
+            let ids = [m.id];
+            self.store.mail_mark_read(&me.canonical(), &ids, true)?;
+            self.store
+                .mail_set_state(&me.canonical(), &ids, beads::MailState::Archived)?;
+        }
+        Ok(())
+    }
+
     fn stall_after(&self) -> Duration {
         Duration::from_secs(self.ctx.settings.daemon.stall_after_secs.max(1))
     }
@@ -203,6 +266,7 @@ impl Witness {
             return Ok(acted);
         }
         let rig = self.ctx.name.clone();
+        self.forward_help()?;
         let holds = crate::lifecycle::holds(&self.store).unwrap_or_default();
         let polecats = self.store.polecats(Some(&rig))?;
         self.watches
@@ -432,6 +496,13 @@ impl Service for Witness {
             ))
         })
     }
+}
+
+/// Whether a subject asks for help (`HELP`, `HELP: …`).
+fn is_help(subject: &str) -> bool {
+    let s = subject.trim_start();
+    s.strip_prefix("HELP")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', ' ']))
 }
 
 fn hash(text: &str) -> u64 {

@@ -439,11 +439,35 @@ impl<'a> Refinery<'a> {
     /// branches deleted. Idempotent, so a restart may run it again.
     fn after_landing(&mut self, ids: &[i64], sha: &str, report: &mut PassReport) -> Result<()> {
         let worktree = self.paths.refinery_worktree();
+        // Who to tell: only about what this call lands (a restart re-running the bookkeeping
+        // announces nothing twice), and only convoys that were not landed before.
+        let mut fresh = Vec::new();
+        let mut convoys: Vec<String> = Vec::new();
+        for &id in ids {
+            let mr = self.store.mr(id)?;
+            if mr.state != beads::MrState::Merged {
+                for convoy in self.store.convoys_tracking(&mr.bead_id)? {
+                    if !convoys.contains(&convoy)
+                        && self.store.convoy_status(&convoy)?.landed_at.is_none()
+                    {
+                        convoys.push(convoy);
+                    }
+                }
+                fresh.push(id);
+            }
+        }
         let landed = self.store.land_mrs(&beads::Landing {
             ids,
             sha,
             target: &self.target,
         })?;
+        let newly: Vec<beads::MergeRequest> = landed
+            .iter()
+            .filter(|mr| fresh.contains(&mr.id))
+            .cloned()
+            .collect();
+        crate::notices::merged(self.town, self.store, &self.rig, &newly, sha);
+        crate::notices::convoys_landed(self.town, self.store, &self.rig, &convoys);
         for mr in landed {
             report.landed.push(mr.label());
             // Best effort: the change has landed, and a remote that refuses the deletion must
@@ -506,6 +530,20 @@ impl<'a> Refinery<'a> {
         if unless_moved(self.store.conflict_mr(mr.id, &reason))?.is_none() {
             return Ok(false);
         }
+        crate::notices::fix_needed(
+            self.town,
+            self.store,
+            &self.rig,
+            mr,
+            &format!("conflicts with `{}`", self.target),
+            &format!(
+                "Conflicting paths:\n{}\n\nRebase onto `origin/{}` and resolve them; the \
+                 resolution bead {} tracks it.",
+                paths.iter().map(|p| format!("- {p}")).collect::<Vec<_>>().join("\n"),
+                self.target,
+                conflict.id
+            ),
+        );
         self.return_bead(
             mr,
             &format!(
@@ -525,6 +563,14 @@ impl<'a> Refinery<'a> {
         self.store
             .fail_mr(mr.id, &format!("gate `{gate}` failed"))?;
         let tail = last_lines(output, GATE_OUTPUT_LINES);
+        crate::notices::fix_needed(
+            self.town,
+            self.store,
+            &self.rig,
+            mr,
+            &format!("gate `{gate}` failed"),
+            &format!("The gate's output (last lines):\n\n```\n{tail}\n```"),
+        );
         self.return_bead(
             mr,
             &format!(
