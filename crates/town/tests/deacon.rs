@@ -575,13 +575,19 @@ fn unacknowledged_escalations_are_bumped_once_per_threshold_up_to_the_max_and_ac
     escalation::ack(&s.town, &mut s.store, &answered, "overseer").unwrap();
     // Past it: the unacknowledged one goes up one step, once.
     s.advance(1);
-    assert_eq!(s.deacon.reescalate().unwrap(), std::slice::from_ref(&ignored));
+    assert_eq!(
+        s.deacon.reescalate().unwrap(),
+        std::slice::from_ref(&ignored)
+    );
     assert!(s.deacon.reescalate().unwrap().is_empty());
     assert_eq!(severity(&s, &ignored), (Severity::High, 1));
     assert_eq!(severity(&s, &answered), (Severity::Medium, 0));
     // Another threshold: CRITICAL; then the maximum holds it there.
     s.advance(7200);
-    assert_eq!(s.deacon.reescalate().unwrap(), std::slice::from_ref(&ignored));
+    assert_eq!(
+        s.deacon.reescalate().unwrap(),
+        std::slice::from_ref(&ignored)
+    );
     assert_eq!(severity(&s, &ignored), (Severity::Critical, 2));
     s.advance(7200 * 5);
     assert!(s.deacon.reescalate().unwrap().is_empty());

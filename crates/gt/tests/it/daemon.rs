@@ -298,6 +298,78 @@ fn a_change_that_fails_its_gate_is_fixed_by_the_same_polecat_after_the_witness_w
         "{}",
         stdout(&comments)
     );
+    // And its mailbox holds why (FIX_NEEDED, with the gate's output) and the landing (MERGED),
+    // both from the rig's refinery.
+    let inbox = json(&ok(f.town.gt(&[
+        "--json",
+        "mail",
+        "inbox",
+        &format!("gastown/polecats/{name}"),
+        "--all",
+    ])));
+    let mail: Vec<(&str, &str, &str)> = inbox["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["from"].as_str().unwrap(),
+                m["subject"].as_str().unwrap(),
+                m["body"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(mail.len(), 2, "{mail:?}");
+    let (from, subject, body) = mail[1];
+    assert_eq!(from, "gastown/refinery");
+    assert!(
+        subject.starts_with(&format!("FIX_NEEDED: {bead}")),
+        "{subject}"
+    );
+    assert!(body.contains("gate-input.txt says FAIL"), "{body}");
+    assert!(
+        mail[0].1.starts_with(&format!("MERGED: {bead}")),
+        "{mail:?}"
+    );
+}
+
+#[test]
+fn a_polecats_help_goes_from_the_witness_to_the_overseer_when_no_mayor_runs() {
+    let Some(f) = Factory::new() else { return };
+    f.up(&[]);
+    let bead = f.town.create("help", &script("work"));
+    f.town.sling(&[&bead, "gastown"]);
+    let name = f.polecat(&bead)["name"].as_str().unwrap().to_owned();
+    let me = format!("gastown/polecats/{name}");
+    ok(f.town.gt(&[
+        "mail",
+        "send",
+        "gastown/witness",
+        "--identity",
+        &me,
+        "-s",
+        "HELP: the tests need a database",
+        "-m",
+        "which one?",
+    ]));
+    let forwarded = testkit::wait_for(TIMEOUT, || {
+        let inbox = json(&ok(f.town.gt(&["--json", "mail", "inbox", "overseer"])));
+        inbox["messages"].as_array().unwrap().first().cloned()
+    });
+    let m = forwarded.unwrap_or_else(|_| panic!("nothing reached the overseer; log:\n{}", f.log()));
+    assert_eq!(m["from"], "gastown/witness");
+    assert_eq!(m["subject"], "HELP: the tests need a database");
+    let body = m["body"].as_str().unwrap();
+    assert!(body.contains(&format!("From: {me}")), "{body}");
+    assert!(body.contains("which one?"), "{body}");
+    // The witness handled it once: its own inbox is empty, the original archived.
+    let witness = json(&ok(f.town.gt(&[
+        "--json",
+        "mail",
+        "inbox",
+        "gastown/witness",
+    ])));
+    assert_eq!(witness["messages"].as_array().unwrap().len(), 0, "{witness}");
 }
 
 /// The state letter of process `pid` (`T` when stopped), from `/proc/<pid>/stat`.

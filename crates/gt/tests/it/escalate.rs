@@ -1,9 +1,6 @@
 //! `gt escalate`: an escalation follows its route (bead, log, command), what `list` and `show`
 //! print, acknowledgement and the stale pass, and bad input (settings, ids, text) refused.
-#![expect(
-    clippy::unwrap_used,
-    reason = "test steps fail the test by panicking"
-)]
+#![expect(clippy::unwrap_used, reason = "test steps fail the test by panicking")]
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -1,9 +1,6 @@
 //! `gt seance`: sessions recorded by the `SessionStart` hook (`gt prime --hook` with the agent
 //! CLI's JSON on stdin), listed newest first, and `--talk` forking one where the agent can.
-#![expect(
-    clippy::unwrap_used,
-    reason = "test steps fail the test by panicking"
-)]
+#![expect(clippy::unwrap_used, reason = "test steps fail the test by panicking")]
 
 use std::io::Write as _;
 use std::process::{Output, Stdio};

@@ -539,7 +539,11 @@ impl<'a> Refinery<'a> {
             &format!(
                 "Conflicting paths:\n{}\n\nRebase onto `origin/{}` and resolve them; the \
                  resolution bead {} tracks it.",
-                paths.iter().map(|p| format!("- {p}")).collect::<Vec<_>>().join("\n"),
+                paths
+                    .iter()
+                    .map(|p| format!("- {p}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
                 self.target,
                 conflict.id
             ),
