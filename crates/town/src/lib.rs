@@ -35,6 +35,7 @@ pub mod install;
 pub mod layout;
 pub mod lifecycle;
 pub mod namepool;
+pub mod nudge;
 pub mod refinery;
 pub mod rig;
 pub mod rigctx;

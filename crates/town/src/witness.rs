@@ -30,7 +30,7 @@ use beads::{MrState, PolecatState};
 
 use crate::layout::Town;
 use crate::rigctx::RigCtx;
-use crate::runtime::Runtimes;
+use crate::runtime::{Runtimes, SendWhen};
 use crate::service::{Next, Service, ServiceError};
 use crate::work::identity::PolecatId;
 use crate::work::sling::{self, SlingContext, SlingOptions};
@@ -237,7 +237,7 @@ impl Witness {
                             .starter
                             .runtimes
                             .get(&p.runtime)
-                            .send(&p.session, SENT_BACK_MESSAGE)
+                            .send(&p.session, SENT_BACK_MESSAGE, SendWhen::Now)
                             .is_ok();
                     if !delivered {
                         self.restart(&p)?;
@@ -255,11 +255,11 @@ impl Witness {
                     }
                 }
                 Verdict::Nudge => {
-                    let sent = self
-                        .starter
-                        .runtimes
-                        .get(&p.runtime)
-                        .send(&p.session, STALL_MESSAGE);
+                    let sent = self.starter.runtimes.get(&p.runtime).send(
+                        &p.session,
+                        STALL_MESSAGE,
+                        SendWhen::Now,
+                    );
                     if let Err(e) = sent {
                         tracing::warn!(polecat = %p.name, error = %e, "could not nudge");
                     }
