@@ -110,6 +110,22 @@ impl fmt::Display for CliError {
 
 impl StdError for CliError {}
 
+/// Not a failure: the command finished and reported its outcome itself, and its exit code
+/// tells the caller which outcome (`gt nudge`'s "queued, not delivered yet"). Returned as an
+/// error only so the exit code reaches `main`; nothing more is printed.
+#[derive(Debug)]
+pub struct Finished {
+    pub code: u8,
+}
+
+impl fmt::Display for Finished {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "finished with exit code {}", self.code)
+    }
+}
+
+impl StdError for Finished {}
+
 /// A binary's classifier for library errors: given one link of an error chain, say whose
 /// fault it is, or `None` to look further down the chain.
 pub type Classifier = fn(&(dyn StdError + 'static)) -> Option<Classified>;

@@ -17,6 +17,6 @@ pub mod output;
 pub mod run;
 pub mod text;
 
-pub use error::{Classified, CliError, ErrorKind};
+pub use error::{Classified, CliError, ErrorKind, Finished};
 pub use output::{ENVELOPE_OPEN, Ui};
 pub use run::{App, main};

@@ -50,6 +50,10 @@ where
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if error::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) if err.downcast_ref::<error::Finished>().is_some() => {
+            let _ = ui.flush();
+            ExitCode::from(err.downcast_ref::<error::Finished>().map_or(1, |f| f.code))
+        }
         Err(err) => {
             let classified = error::classify(&err, app.classifier);
             // Data already written stays valid; flush it before the report.

@@ -9,6 +9,7 @@ use testkit::{TestEnv, assert_cmd_snapshot};
 mod agents_cli;
 mod daemon;
 mod mq;
+mod nudge;
 mod scripted_agent;
 mod sent_back;
 mod sling_races;

@@ -59,7 +59,7 @@ pub enum NudgeError {
     #[error("`{target}` has no agent session to nudge: {why}")]
     NoSession { target: String, why: String },
     /// The target's session is not running: nothing was delivered or queued.
-    #[error("cannot nudge `{target}`: {source}")]
+    #[error("cannot nudge `{target}`: its agent is not running")]
     Dead {
         target: String,
         #[source]

@@ -89,7 +89,9 @@ impl Hooks {
                 Ok(result) if result.code == Some(0) => outputs.push(result.stdout),
                 Ok(result) => out::line(&format!(
                     "hook {event} failed ({}): {}",
-                    result.code.map_or_else(|| "killed".to_owned(), |c| format!("exit {c}")),
+                    result
+                        .code
+                        .map_or_else(|| "killed".to_owned(), |c| format!("exit {c}")),
                     ui::text::safe(result.stderr.lines().next().unwrap_or(""))
                 )),
                 Err(e) => out::line(&format!("hook {event} failed: {e}")),
@@ -135,8 +137,15 @@ mod tests {
         std::fs::write(dir.path().join(SETTINGS), settings.to_string()).unwrap();
         let hooks = Hooks::load(dir.path());
         assert_eq!(hooks.stop(false).as_deref(), Some("go on"));
-        assert_eq!(hooks.run("SessionStart", serde_json::json!({})), ["started\n"]);
-        assert!(hooks.run("UserPromptSubmit", serde_json::json!({})).is_empty());
+        assert_eq!(
+            hooks.run("SessionStart", serde_json::json!({})),
+            ["started\n"]
+        );
+        assert!(
+            hooks
+                .run("UserPromptSubmit", serde_json::json!({}))
+                .is_empty()
+        );
         assert!(Hooks::load(&dir.path().join("none")).stop(false).is_none());
     }
 }

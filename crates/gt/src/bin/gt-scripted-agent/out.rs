@@ -113,7 +113,12 @@ impl Display {
 /// lines that follow (a paste of several lines is one input).
 fn shown_input(input: &str) -> String {
     let mut lines = input.split('\n');
-    let first: String = lines.next().unwrap_or("").chars().take(INPUT_SHOWN).collect();
+    let first: String = lines
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(INPUT_SHOWN)
+        .collect();
     let more = lines.count();
     let first = ui::text::safe(&first);
     if more == 0 {
@@ -180,13 +185,7 @@ pub fn edit_input<T>(edit: impl FnOnce(&mut String) -> T) -> Option<T> {
 /// Clears the bottom lines (TUI) or ends an open prompt's line, and flushes stdout, before a
 /// helper writes to the same terminal.
 pub fn settle() {
-    with_display(|w, d| {
-        if d.tui {
-            d.erase(w)
-        } else {
-            d.close_prompt(w)
-        }
-    });
+    with_display(|w, d| if d.tui { d.erase(w) } else { d.close_prompt(w) });
 }
 
 /// A rendered error report (`error: …` lines) on stderr.

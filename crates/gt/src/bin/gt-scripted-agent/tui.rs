@@ -77,7 +77,9 @@ impl Keys {
             return match find(buf, PASTE_END) {
                 Some(at) => {
                     paste.extend_from_slice(&buf[..at]);
-                    let text = String::from_utf8_lossy(paste).replace("\r\n", "\n").replace('\r', "\n");
+                    let text = String::from_utf8_lossy(paste)
+                        .replace("\r\n", "\n")
+                        .replace('\r', "\n");
                     self.paste = None;
                     out::edit_input(|input| input.push_str(&text));
                     at + PASTE_END.len()
@@ -185,10 +187,7 @@ pub fn turns(hooks: &Hooks, prompts: &mpsc::Receiver<String>) -> ! {
 /// first line as `received: …`, each further line indented), then the turn's work.
 fn turn(hooks: &Hooks, prompt: &str) {
     out::set_busy(true);
-    hooks.context(
-        "UserPromptSubmit",
-        serde_json::json!({ "prompt": prompt }),
-    );
+    hooks.context("UserPromptSubmit", serde_json::json!({ "prompt": prompt }));
     received(prompt);
     let ms = host::env::var(TURN_MS)
         .and_then(|v| v.trim().parse().ok())
