@@ -749,10 +749,7 @@ fn parse_pane(line: &str) -> Option<PaneInfo> {
     };
     let dead_status = fields.next()?.parse().ok();
     let current_command = fields.next()?.to_owned();
-    let in_mode = match fields.next()? {
-        "" | "0" => false,
-        _ => true,
-    };
+    let in_mode = !matches!(fields.next()?, "" | "0");
     let ready_prefix = fields.next()?.to_owned();
     // The owner is the rest of the line, separators and all.
     let owner = fields.collect::<Vec<_>>().join(&SEP.to_string());

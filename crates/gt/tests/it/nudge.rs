@@ -47,15 +47,16 @@ impl Fixture {
     /// with `stop_hook`, a Claude `Stop` hook draining its nudges.
     fn agent(&self, script: &str, stop_hook: bool) {
         let dir = self.env.work().join("mayor-agent");
-        std::fs::create_dir_all(dir.join(".claude")).unwrap();
+        std::fs::create_dir_all(dir.join(".claude")).expect("fixture step");
         let script_path = dir.join("script.gt");
-        std::fs::write(&script_path, script).unwrap();
+        std::fs::write(&script_path, script).expect("fixture step");
         if stop_hook {
             let command = format!("'{GT}' nudge --drain --hook");
             let settings = serde_json::json!({"hooks": {"Stop": [
                 {"matcher": "", "hooks": [{"type": "command", "command": command}]}
             ]}});
-            std::fs::write(dir.join(".claude/settings.json"), settings.to_string()).unwrap();
+            std::fs::write(dir.join(".claude/settings.json"), settings.to_string())
+                .expect("fixture step");
         }
         let env = [
             ("GT_AGENT_SCRIPT", script_path.display().to_string()),
@@ -79,14 +80,14 @@ impl Fixture {
             },
             process_names: Vec::new(),
         };
-        self.runtime.start(&spec).unwrap();
+        self.runtime.start(&spec).expect("fixture step");
     }
 
     /// The pane, each line's trailing blanks dropped (tmux keeps those up to the cursor).
     fn pane(&self) -> String {
         self.runtime
             .capture("hq-mayor")
-            .unwrap()
+            .expect("fixture step")
             .lines()
             .map(|l| format!("{}\n", l.trim_end()))
             .collect()
@@ -111,7 +112,7 @@ impl Fixture {
             .args(args)
             .current_dir(&self.town)
             .output()
-            .unwrap()
+            .expect("fixture step")
     }
 
     fn gt(&self, args: &[&str]) -> Output {
@@ -120,7 +121,7 @@ impl Fixture {
             .args(args)
             .current_dir(&self.town)
             .output()
-            .unwrap()
+            .expect("fixture step")
     }
 
     fn queued_files(&self) -> usize {

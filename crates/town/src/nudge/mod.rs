@@ -63,14 +63,14 @@ pub enum NudgeError {
     Dead {
         target: String,
         #[source]
-        source: crate::runtime::RuntimeError,
+        source: Box<crate::runtime::RuntimeError>,
     },
     /// Delivery started and failed.
     #[error("nudge to `{target}` failed")]
     Failed {
         target: String,
         #[source]
-        source: crate::runtime::RuntimeError,
+        source: Box<crate::runtime::RuntimeError>,
     },
     /// A session name that cannot name a queue.
     #[error("invalid session name `{session}`: use letters, digits, `-` and `_`")]

@@ -112,9 +112,15 @@ pub fn deliver(
         Ok(()) => Ok(Outcome::Delivered),
         Err(RuntimeError::Refused { screen, .. }) => queue(QueueReason::Screen(screen)),
         Err(e @ (RuntimeError::NotFound { .. } | RuntimeError::Exited { .. })) => {
-            Err(NudgeError::Dead { target, source: e })
+            Err(NudgeError::Dead {
+                target,
+                source: Box::new(e),
+            })
         }
-        Err(source) => Err(NudgeError::Failed { target, source }),
+        Err(source) => Err(NudgeError::Failed {
+            target,
+            source: Box::new(source),
+        }),
     }
 }
 
@@ -136,7 +142,7 @@ pub fn enqueue(
 fn check_running(runtime: &dyn Runtime, session: &str, target: &str) -> Result<(), NudgeError> {
     let dead = |source| NudgeError::Dead {
         target: target.to_owned(),
-        source,
+        source: Box::new(source),
     };
     match runtime.pid(session) {
         Ok(Some(_)) => Ok(()),
@@ -151,7 +157,7 @@ fn check_running(runtime: &dyn Runtime, session: &str, target: &str) -> Result<(
         Err(e @ RuntimeError::Foreign { .. }) => Err(dead(e)),
         Err(source) => Err(NudgeError::Failed {
             target: target.to_owned(),
-            source,
+            source: Box::new(source),
         }),
     }
 }
