@@ -102,7 +102,10 @@ fn after_gt_up_and_gt_sling_the_work_lands_with_nobody_typing() {
         .iter()
         .filter_map(|s| s["name"].as_str())
         .collect();
-    assert_eq!(services, ["refinery:gastown", "witness:gastown", "deacon"]);
+    assert_eq!(
+        services,
+        ["refinery:gastown", "witness:gastown", "deacon", "nudges"]
+    );
     // Twice is an answer, not an error.
     assert_eq!(f.up(&[])["started"], false);
 

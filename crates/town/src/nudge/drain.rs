@@ -125,3 +125,89 @@ impl Service for DrainService {
         Ok(self.pass()?.map_or(Next::Idle, Next::After))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use host::clock::FixedClock;
+    use host::tmux::Tmux;
+    use testkit::{TmuxServer, require_cmd, wait_until};
+
+    use super::*;
+    use crate::agents::Readiness;
+    use crate::nudge::Priority;
+    use crate::runtime::{SessionSpec, SubprocessRuntime, TmuxRuntime};
+
+    #[test]
+    fn the_daemon_delivers_a_queue_to_an_idle_agent_after_the_hooks_grace() {
+        if !require_cmd("tmux") {
+            return;
+        }
+        let server = TmuxServer::start();
+        let dir = tempfile::tempdir().unwrap();
+        let town = Town::at(dir.path());
+        let tmux = TmuxRuntime::new(Tmux::new(server.socket_name()), dir.path());
+        let script = r#"printf '❯ '; while IFS= read -r l; do printf 'got[%s]\n❯ ' "$l"; done"#;
+        tmux.start(&SessionSpec {
+            name: "hq-mayor".into(),
+            cwd: dir.path().to_owned(),
+            env: Vec::new(),
+            argv: vec!["sh".into(), "-c".into(), script.into()],
+            readiness: Readiness::Prompt {
+                prefix: "❯ ".into(),
+                fallback_ms: 5_000,
+            },
+            process_names: Vec::new(),
+        })
+        .unwrap();
+        let queued_at = Timestamp::from_second(1_800_000_000).unwrap();
+        let entry = QueuedNudge::new("mayor/", "mayor/", "wake up", Priority::Normal, queued_at);
+        Queue::new(&town, "hq-mayor")
+            .unwrap()
+            .enqueue(&entry, queued_at)
+            .unwrap();
+        let service = |now: Timestamp| {
+            DrainService::new(
+                town.clone(),
+                Runtimes::new(tmux.clone(), SubprocessRuntime::new(dir.path()), "tmux"),
+                Box::new(FixedClock(now)),
+            )
+        };
+        // Within the grace the agent's own hook may still take it: asked back when it ends.
+        let early = service(
+            queued_at
+                .saturating_add(jiff::SignedDuration::from_millis(500))
+                .unwrap(),
+        );
+        assert_eq!(early.pass().unwrap(), Some(Duration::from_millis(1500)));
+        assert!(!tmux.capture("hq-mayor").unwrap().contains("wake up"));
+        // After it, the idle agent gets it, once, and the queue is empty.
+        let later = service(
+            queued_at
+                .saturating_add(jiff::SignedDuration::from_secs(3))
+                .unwrap(),
+        );
+        assert_eq!(later.pass().unwrap(), None);
+        wait_until(Duration::from_secs(10), || {
+            tmux.capture("hq-mayor")
+                .unwrap()
+                .contains("got[[nudge from mayor/] wake up]")
+        })
+        .unwrap();
+        assert!(
+            Queue::new(&town, "hq-mayor")
+                .unwrap()
+                .pending(queued_at)
+                .unwrap()
+                .is_empty()
+        );
+        // Do-not-disturb keeps the daemon out.
+        dnd::set(&town, &Address::Mayor, true).unwrap();
+        let entry = QueuedNudge::new("mayor/", "mayor/", "not now", Priority::Normal, queued_at);
+        Queue::new(&town, "hq-mayor")
+            .unwrap()
+            .enqueue(&entry, queued_at)
+            .unwrap();
+        assert_eq!(later.pass().unwrap(), None);
+        assert!(!tmux.capture("hq-mayor").unwrap().contains("not now"));
+    }
+}

@@ -171,6 +171,11 @@ pub fn set_busy(busy: bool) {
     });
 }
 
+/// TUI mode: whether a turn runs.
+pub fn is_busy() -> bool {
+    DISPLAY.lock().unwrap_or_else(PoisonError::into_inner).busy
+}
+
 /// TUI mode: changes the input line with `edit`; returns what `edit` returned.
 pub fn edit_input<T>(edit: impl FnOnce(&mut String) -> T) -> Option<T> {
     let mut result = None;

@@ -1,17 +1,16 @@
 //! The agent on a terminal, imitating a TUI agent as far as delivery cares: keys are echoed
 //! into an input line after `❯ `, a bracketed paste is one input (newlines included), Enter
-//! submits, and a prompt submitted while a turn runs waits for its end. Each turn shows the busy
+//! submits, and a prompt submitted while a turn runs waits for its end (shown as `(queued) …`). Each turn shows the busy
 //! line; its end runs the `Stop` hooks, which may hand it the next prompt.
 
 use std::io::Read as _;
-use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use ui::text::safe;
 
 use crate::claude_hooks::Hooks;
-use crate::{agent, out};
+use crate::out;
 
 /// Environment: milliseconds each turn for a received prompt takes (default 0).
 pub const TURN_MS: &str = "GT_SCRIPTED_AGENT_TURN_MS";
@@ -31,10 +30,14 @@ pub fn read_keys() -> mpsc::Receiver<String> {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            if !agent::RESPONSIVE.load(Ordering::SeqCst) {
-                continue;
-            }
+            // Keys are taken even by a hung agent (`hang`): its turn never ends, so what is
+            // submitted waits for ever, as a prompt typed at a stuck TUI agent does.
             for submitted in keys.feed(&buf[..n]) {
+                if out::is_busy() {
+                    // Shown above the input line, as Claude shows a queued message.
+                    let first = submitted.lines().next().unwrap_or("");
+                    out::line(&format!("(queued) {}", safe(first)));
+                }
                 if tx.send(submitted).is_err() {
                     return;
                 }
