@@ -228,7 +228,9 @@ impl Witness {
             }
             tracing::info!(rig = %rig, polecat = %p.name, bead = %p.bead_id, ?verdict, "witness acts");
             match &verdict {
-                Verdict::Restart => self.restart(&p)?,
+                Verdict::Restart => {
+                    self.restart(&p)?;
+                }
                 Verdict::Wake { mr } => {
                     // Recorded first: a wake that fails is escalated, not retried in a loop.
                     self.store.kv_set(&woken_key, &mr.to_string())?;
@@ -239,8 +241,11 @@ impl Witness {
                             .get(&p.runtime)
                             .send(&p.session, SENT_BACK_MESSAGE, SendWhen::Now)
                             .is_ok();
-                    if !delivered {
-                        self.restart(&p)?;
+                    // An agent that was still finishing (its `gt done` holding the bead) takes
+                    // neither the text nor a restart yet: forget the wake, so the next round
+                    // tries again rather than never.
+                    if !delivered && self.restart(&p)? == Restarted::Busy {
+                        self.store.kv_clear(&woken_key)?;
                     }
                 }
                 Verdict::Release => {
@@ -354,9 +359,9 @@ impl Witness {
     }
 
     /// Starts the polecat's agent again on its bead, through `gt sling`'s path.
-    fn restart(&mut self, p: &beads::Polecat) -> Result<(), crate::work::WorkError> {
+    fn restart(&mut self, p: &beads::Polecat) -> Result<Restarted, crate::work::WorkError> {
         if crate::daemon::held(&self.town) {
-            return Ok(());
+            return Ok(Restarted::Done);
         }
         let cx = SlingContext {
             town: &self.town,
@@ -367,7 +372,7 @@ impl Witness {
             env: Some(&crate::rigctx::process_env),
         };
         let Some(id) = PolecatId::new(&p.rig, &p.name) else {
-            return Ok(());
+            return Ok(Restarted::Done);
         };
         let target = id.address();
         let report = sling::sling(
@@ -382,6 +387,9 @@ impl Witness {
         )?;
         if let Some((bead, error)) = report.failed.first() {
             tracing::warn!(polecat = %p.name, bead = %bead, error = %error, "restart failed");
+            if matches!(error, crate::work::WorkError::Busy { .. }) {
+                return Ok(Restarted::Busy);
+            }
             if matches!(error, crate::work::WorkError::Limit(_)) {
                 crate::work::escalate(
                     &mut self.store,
@@ -395,8 +403,17 @@ impl Witness {
                 self.store.mark_polecat_stuck(&p.rig, &p.name)?;
             }
         }
-        Ok(())
+        Ok(Restarted::Done)
     }
+}
+
+/// How a restart went, for a wake that may have to be tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Restarted {
+    /// Started, held back by a shutdown, or failed for good (logged, escalated if repeated).
+    Done,
+    /// Another `gt` command held the bead (the agent's own `gt done` still running).
+    Busy,
 }
 
 impl Service for Witness {
