@@ -73,6 +73,10 @@ pub enum Command {
     Up(commands::updown::UpArgs),
     /// Stop the factory: every agent, then the daemon; nothing restarts until `gt up`.
     Down(commands::updown::DownArgs),
+    /// Deliver text into an agent's session now, or queue it for its next turn.
+    Nudge(commands::nudge::NudgeArgs),
+    /// Do not disturb: queue nudges to you instead of delivering them.
+    Dnd(commands::nudge::DndArgs),
     /// Emergency stop: freeze every agent where it is.
     Estop,
     /// Resume the agents `gt estop` froze.

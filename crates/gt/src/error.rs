@@ -169,6 +169,23 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
             E::NotAMailbox { .. } | E::EmptySubject => Some(user),
         };
     }
+    if let Some(err) = err.downcast_ref::<town::nudge::NudgeError>() {
+        use town::nudge::NudgeError as E;
+        return Some(match err {
+            E::Dead { .. } => Classified::new(ErrorKind::User)
+                .hint("nothing was delivered or queued; `gt status` shows which agents run"),
+            E::NoSession { .. } => Classified::new(ErrorKind::User)
+                .hint("nudge an agent: mayor/, deacon/, <rig>/<polecat>, <rig>/crew/<name>"),
+            E::QueueFull { .. } => Classified::new(ErrorKind::User)
+                .hint("the agent is not taking its nudges; `gt peek` shows its pane"),
+            E::EmptyMessage | E::InvalidSession { .. } => Classified::new(ErrorKind::User),
+            E::Failed { .. } => Classified::new(ErrorKind::User).hint(
+                "nothing is reported delivered that did not arrive; `gt peek` shows the pane",
+            ),
+            E::Io { .. } | E::Lock { .. } => Classified::new(ErrorKind::Internal),
+            E::File(e) => return classify(e),
+        });
+    }
     if err.downcast_ref::<town::address::AddressError>().is_some() {
         return Some(
             Classified::new(ErrorKind::User)

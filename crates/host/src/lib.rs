@@ -23,5 +23,6 @@ pub mod process;
 pub mod procs;
 pub mod shell;
 pub mod spawn;
+pub mod term;
 pub mod tmux;
 pub mod wake;

@@ -146,6 +146,44 @@ pub fn run_with_input(
     }
 }
 
+/// What [`shell_output`] saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShellOutput {
+    /// The exit code; `None` when a signal ended it.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `command` with `sh -c` in `cwd`, writing `input` to its stdin, and returns its exit
+/// code and output (for a hook command an agent runs, given its event as JSON).
+pub fn shell_output(command: &str, cwd: &Path, input: &[u8]) -> Result<ShellOutput, ProcessError> {
+    use std::io::Write as _;
+    let spawn_err = |source| ProcessError::Spawn {
+        program: format!("sh -c {command:?}"),
+        source,
+    };
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .current_dir(cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(spawn_err)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A command that never reads its input closes the pipe early: not an error.
+        let _ = stdin.write_all(input);
+    }
+    let out = child.wait_with_output().map_err(spawn_err)?;
+    Ok(ShellOutput {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
 /// The first executable named `name` on `PATH` (or `name` itself if it is a path).
 pub fn which(name: &str) -> Option<PathBuf> {
     if name.contains('/') {

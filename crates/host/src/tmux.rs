@@ -41,9 +41,13 @@ const SEND_CHUNK: usize = 512;
 const SEP: char = '\x1f';
 /// The tmux user option that names who owns a session (a town's canonical root).
 pub const OWNER_OPTION: &str = "@gt_town";
-/// The `-F` format of [`Tmux::pane`]; the owner comes last, so nothing in it can shift a field.
+/// The tmux user option that holds the text a session's agent shows as its input prompt
+/// (`❯ `), so anyone reading its pane later can tell an idle prompt from half-typed input.
+pub const READY_OPTION: &str = "@gt_ready";
+/// The `-F` format of [`Tmux::pane`]; the owner comes last, so nothing in it can shift a field
+/// (the ready prefix is stored with control characters removed, so it cannot either).
 const PANE_FORMAT: &str = "#{pane_id}\x1f#{pane_pid}\x1f#{pane_dead}\x1f#{pane_dead_status}\x1f\
-     #{pane_current_command}\x1f#{@gt_town}";
+     #{pane_current_command}\x1f#{pane_in_mode}\x1f#{@gt_ready}\x1f#{@gt_town}";
 /// The `-F` format that [`Tmux::new_session`] and [`Tmux::respawn_pane`] read back.
 const IDS_FORMAT: &str = "#{pane_id}\x1f#{pane_pid}";
 
@@ -108,6 +112,10 @@ pub struct PaneInfo {
     pub dead_status: Option<i32>,
     /// The foreground process's name as tmux sees it.
     pub current_command: String,
+    /// The pane is in a mode (copy-mode, a chooser): keys go to tmux, not to the program.
+    pub in_mode: bool,
+    /// The session's [`READY_OPTION`]; empty when it has none.
+    pub ready_prefix: String,
     /// The session's [`OWNER_OPTION`]; empty when it has none.
     pub owner: String,
 }
@@ -406,6 +414,73 @@ impl Tmux {
         Ok(())
     }
 
+    /// The argv of [`Tmux::paste`]: the text into a named buffer, then `paste-buffer -p -d`, in
+    /// one tmux call so no other client's paste can come between the two.
+    pub fn paste_argv(&self, name: &str, text: &str) -> Vec<String> {
+        let buffer = format!("gt-paste-{}", std::process::id());
+        self.argv(&[
+            "set-buffer".to_owned(),
+            "-b".to_owned(),
+            buffer.clone(),
+            "--".to_owned(),
+            escape_arg(&sanitize_text(text)),
+            ";".to_owned(),
+            "paste-buffer".to_owned(),
+            "-p".to_owned(),
+            "-d".to_owned(),
+            "-b".to_owned(),
+            buffer,
+            "-t".to_owned(),
+            pane_target(name),
+        ])
+    }
+
+    /// Pastes `text` into session `name`'s pane as one paste, without pressing Enter. Control
+    /// characters other than newlines are removed first ([`sanitize_text`]), so the text cannot
+    /// end a bracketed paste early or send keys of its own. When the program asked for
+    /// bracketed paste (`ESC[?2004h`, as agent TUIs do), tmux wraps the text in the paste
+    /// markers and the program reads it as one input, newlines included; to any other program
+    /// each newline arrives as a carriage return, as if typed.
+    pub fn paste(&self, name: &str, text: &str) -> Result<(), TmuxError> {
+        check_name(name)?;
+        self.run(&self.paste_argv(name, text)[PREFIX_LEN..])?;
+        Ok(())
+    }
+
+    /// Leaves whatever mode session `name`'s pane is in (copy-mode, a chooser), so the next
+    /// keys reach the program. A pane in no mode is left as it is.
+    pub fn cancel_mode(&self, name: &str) -> Result<(), TmuxError> {
+        check_name(name)?;
+        match self.run(&["send-keys", "-X", "-t", &pane_target(name), "cancel"]) {
+            Ok(_) => Ok(()),
+            // tmux refuses `-X` outside a mode: nothing to leave.
+            Err(TmuxError::Failed { stderr, .. }) if stderr.contains("not in a mode") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Enters copy-mode in session `name`'s pane (what a person scrolling back does).
+    pub fn copy_mode(&self, name: &str) -> Result<(), TmuxError> {
+        check_name(name)?;
+        self.run(&["copy-mode", "-t", &pane_target(name)])?;
+        Ok(())
+    }
+
+    /// Sets the user option `option` (`@name`) on session `name` to `value`, control
+    /// characters removed (they would shift the fields of [`Tmux::pane`]'s format).
+    pub fn set_user_option(&self, name: &str, option: &str, value: &str) -> Result<(), TmuxError> {
+        check_name(name)?;
+        let value: String = value.chars().filter(|c| !c.is_control()).collect();
+        self.run(&[
+            "set-option",
+            "-t",
+            &pane_target(name),
+            option,
+            &escape_arg(&value),
+        ])?;
+        Ok(())
+    }
+
     /// Stops session `name`: its pane's process group and every descendant get `SIGTERM`, then
     /// `SIGKILL` after `grace` (`kill-session` alone only hangs up the pane's process, which can
     /// leave its children running), then the session is killed. A missing session is fine.
@@ -674,6 +749,8 @@ fn parse_pane(line: &str) -> Option<PaneInfo> {
     };
     let dead_status = fields.next()?.parse().ok();
     let current_command = fields.next()?.to_owned();
+    let in_mode = !matches!(fields.next()?, "" | "0");
+    let ready_prefix = fields.next()?.to_owned();
     // The owner is the rest of the line, separators and all.
     let owner = fields.collect::<Vec<_>>().join(&SEP.to_string());
     Some(PaneInfo {
@@ -682,6 +759,8 @@ fn parse_pane(line: &str) -> Option<PaneInfo> {
         dead,
         dead_status,
         current_command,
+        in_mode,
+        ready_prefix,
         owner,
     })
 }
@@ -937,6 +1016,25 @@ mod tests {
             [with(&["send-keys", "-t", "=a:", "-l", "--", r"-x [1m\;"])]
         );
         assert_eq!(tmux.send_text_argvs("a", &"y".repeat(1100)).len(), 3);
+        let buffer = format!("gt-paste-{}", std::process::id());
+        assert_eq!(
+            tmux.paste_argv("a", "one\ntwo \x1b[201~;"),
+            with(&[
+                "set-buffer",
+                "-b",
+                &buffer,
+                "--",
+                "one\ntwo [201~\\;",
+                ";",
+                "paste-buffer",
+                "-p",
+                "-d",
+                "-b",
+                &buffer,
+                "-t",
+                "=a:",
+            ])
+        );
         assert_eq!(
             tmux.list_panes_argv("a"),
             with(&["list-panes", "-t", "=a:", "-F", PANE_FORMAT])
@@ -946,24 +1044,31 @@ mod tests {
     #[test]
     fn parses_pane_lines() {
         assert_eq!(
-            parse_pane("%3\x1f4242\x1f0\x1f\x1fclaude"),
+            parse_pane("%3\x1f4242\x1f0\x1f\x1fclaude\x1f0\x1f\x1f"),
             Some(PaneInfo {
                 pane_id: "%3".into(),
                 pid: 4242,
                 dead: false,
                 dead_status: None,
                 current_command: "claude".into(),
+                in_mode: false,
+                ready_prefix: String::new(),
                 owner: String::new(),
             })
         );
         assert_eq!(
-            parse_pane("%3\x1f4242\x1f0\x1f\x1fclaude\x1f/town/a\x1fb").map(|p| p.owner),
-            Some("/town/a\x1fb".to_owned())
+            parse_pane("%3\x1f4242\x1f0\x1f\x1fclaude\x1f1\x1f❯ \x1f/town/a\x1fb").map(|p| (
+                p.in_mode,
+                p.ready_prefix,
+                p.owner
+            )),
+            Some((true, "❯ ".to_owned(), "/town/a\x1fb".to_owned()))
         );
         assert_eq!(
-            parse_pane("%3\x1f4242\x1f1\x1f2\x1fsh").map(|p| (p.dead, p.dead_status)),
+            parse_pane("%3\x1f4242\x1f1\x1f2\x1fsh\x1f0\x1f\x1f").map(|p| (p.dead, p.dead_status)),
             Some((true, Some(2)))
         );
+        assert_eq!(parse_pane("%3\x1f4242\x1f0\x1f\x1fclaude"), None);
         assert_eq!(parse_pane("%3 4242 0"), None);
         assert_eq!(
             parse_ids("%7\x1f99\n"),

@@ -41,6 +41,7 @@ pub mod lifecycle;
 pub mod mail;
 pub mod namepool;
 pub mod notices;
+pub mod nudge;
 pub mod refinery;
 pub mod rig;
 pub mod rigctx;

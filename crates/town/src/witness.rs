@@ -33,7 +33,7 @@ use beads::{MrState, PolecatState};
 use crate::address::Address;
 use crate::layout::Town;
 use crate::rigctx::RigCtx;
-use crate::runtime::Runtimes;
+use crate::runtime::{Runtimes, SendWhen};
 use crate::service::{Next, Service, ServiceError};
 use crate::work::identity::PolecatId;
 use crate::work::sling::{self, SlingContext, SlingOptions};
@@ -315,7 +315,9 @@ impl Witness {
             }
             tracing::info!(rig = %rig, polecat = %p.name, bead = %p.bead_id, ?verdict, "witness acts");
             match &verdict {
-                Verdict::Restart => self.restart(&p)?,
+                Verdict::Restart => {
+                    self.restart(&p)?;
+                }
                 Verdict::Wake { mr } => {
                     // Recorded first: a wake that fails is escalated, not retried in a loop.
                     self.store.kv_set(&woken_key, &mr.to_string())?;
@@ -324,10 +326,13 @@ impl Witness {
                             .starter
                             .runtimes
                             .get(&p.runtime)
-                            .send(&p.session, SENT_BACK_MESSAGE)
+                            .send(&p.session, SENT_BACK_MESSAGE, SendWhen::Now)
                             .is_ok();
-                    if !delivered {
-                        self.restart(&p)?;
+                    // An agent that was still finishing (its `gt done` holding the bead) takes
+                    // neither the text nor a restart yet: forget the wake, so the next round
+                    // tries again rather than never.
+                    if !delivered && self.restart(&p)? == Restarted::Busy {
+                        self.store.kv_clear(&woken_key)?;
                     }
                 }
                 Verdict::Release => {
@@ -342,11 +347,11 @@ impl Witness {
                     }
                 }
                 Verdict::Nudge => {
-                    let sent = self
-                        .starter
-                        .runtimes
-                        .get(&p.runtime)
-                        .send(&p.session, STALL_MESSAGE);
+                    let sent = self.starter.runtimes.get(&p.runtime).send(
+                        &p.session,
+                        STALL_MESSAGE,
+                        SendWhen::Now,
+                    );
                     if let Err(e) = sent {
                         tracing::warn!(polecat = %p.name, error = %e, "could not nudge");
                     }
@@ -440,9 +445,9 @@ impl Witness {
     }
 
     /// Starts the polecat's agent again on its bead, through `gt sling`'s path.
-    fn restart(&mut self, p: &beads::Polecat) -> Result<(), crate::work::WorkError> {
+    fn restart(&mut self, p: &beads::Polecat) -> Result<Restarted, crate::work::WorkError> {
         if crate::daemon::held(&self.town) {
-            return Ok(());
+            return Ok(Restarted::Done);
         }
         let cx = SlingContext {
             town: &self.town,
@@ -453,7 +458,7 @@ impl Witness {
             env: Some(&crate::rigctx::process_env),
         };
         let Some(id) = PolecatId::new(&p.rig, &p.name) else {
-            return Ok(());
+            return Ok(Restarted::Done);
         };
         let target = id.address();
         let report = sling::sling(
@@ -468,6 +473,9 @@ impl Witness {
         )?;
         if let Some((bead, error)) = report.failed.first() {
             tracing::warn!(polecat = %p.name, bead = %bead, error = %error, "restart failed");
+            if matches!(error, crate::work::WorkError::Busy { .. }) {
+                return Ok(Restarted::Busy);
+            }
             if matches!(error, crate::work::WorkError::Limit(_)) {
                 self.escalate(
                     format!("{} keeps dying on {}", target, p.bead_id),
@@ -480,8 +488,17 @@ impl Witness {
                 self.store.mark_polecat_stuck(&p.rig, &p.name)?;
             }
         }
-        Ok(())
+        Ok(Restarted::Done)
     }
+}
+
+/// How a restart went, for a wake that may have to be tried again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Restarted {
+    /// Started, held back by a shutdown, or failed for good (logged, escalated if repeated).
+    Done,
+    /// Another `gt` command held the bead (the agent's own `gt done` still running).
+    Busy,
 }
 
 impl Service for Witness {

@@ -206,6 +206,15 @@ fn deacon(town: &Town) -> Result<Box<dyn town::service::Service>, town::service:
     )))
 }
 
+/// The daemon's delivery of queued nudges to idle agents.
+fn nudges(town: &Town) -> Result<Box<dyn town::service::Service>, town::service::ServiceError> {
+    Ok(Box::new(town::nudge::DrainService::new(
+        town.clone(),
+        super::runtimes(town),
+        Box::new(host::clock::SystemClock),
+    )))
+}
+
 /// What the daemon is built with: this binary's store, runtimes and agent environment.
 fn options(town: &Town) -> daemon::Options {
     let store_town = town.clone();
@@ -222,7 +231,10 @@ fn options(town: &Town) -> daemon::Options {
             inherited_env: super::agent_env(),
             ready_timeout: Duration::from_secs(60),
         }),
-        extra: vec![("deacon".to_owned(), Arc::new(deacon))],
+        extra: vec![
+            ("deacon".to_owned(), Arc::new(deacon)),
+            ("nudges".to_owned(), Arc::new(nudges)),
+        ],
         policy: town::service::RestartPolicy::default(),
         started_at: beads::store::format_ts(host::clock::from_env().now()),
     }

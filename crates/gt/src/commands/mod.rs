@@ -13,6 +13,7 @@ pub mod install;
 pub mod mail;
 pub mod mq;
 pub mod namepool;
+pub mod nudge;
 pub mod polecat;
 pub mod prime;
 pub mod refinery;
@@ -60,6 +61,8 @@ pub fn run(cli: Cli, ui: &mut ui::Ui) -> anyhow::Result<()> {
         Command::Daemon(cmd) => daemon::run(cmd, ui),
         Command::Up(args) => updown::up(&args, ui),
         Command::Down(args) => updown::down(&args, ui),
+        Command::Nudge(args) => nudge::run(&args, ui),
+        Command::Dnd(args) => nudge::dnd(&args, ui),
         Command::Estop => updown::freeze(true, ui),
         Command::Thaw => updown::freeze(false, ui),
     }

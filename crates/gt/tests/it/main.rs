@@ -11,6 +11,7 @@ mod daemon;
 mod escalate;
 mod mail;
 mod mq;
+mod nudge;
 mod scripted_agent;
 mod seance;
 mod sent_back;

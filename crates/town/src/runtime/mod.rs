@@ -26,8 +26,10 @@ use host::spawn::SpawnError;
 use host::tmux::TmuxError;
 
 use crate::agents::Readiness;
+use crate::nudge::screen::Screen;
 
 pub use subprocess::SubprocessRuntime;
+pub use tmux::DEFAULT_PROMPT;
 pub use tmux::TmuxRuntime;
 
 /// How many lines [`Runtime::capture`] returns.
@@ -115,16 +117,27 @@ pub enum RuntimeError {
         waited: Duration,
         output: String,
     },
-    /// Typed text never showed up in the pane.
+    /// Pasted text never showed up in the pane's input line (it was pasted once, never again,
+    /// so it cannot arrive twice).
     #[error(
-        "text sent to session `{session}` never appeared in its pane ({attempts} attempts); its \
-         last output:\n{output}"
+        "text pasted into session `{session}` never appeared in its input line; its last \
+         output:\n{output}"
     )]
-    NotDelivered {
+    NotDelivered { session: String, output: String },
+    /// The text showed in the input line but Enter never submitted it.
+    #[error(
+        "text pasted into session `{session}` stayed in its input line after Enter was pressed \
+         {attempts} times; its last output:\n{output}"
+    )]
+    NotSubmitted {
         session: String,
         attempts: u32,
         output: String,
     },
+    /// The pane was in no state to take text (busy while asked to wait for idle, half-typed
+    /// input, a menu); nothing was typed.
+    #[error("session `{session}` {}; nothing was typed", describe(screen))]
+    Refused { session: String, screen: Screen },
     /// The runtime has no way to type into the session.
     #[error(
         "the {runtime} runtime cannot send text to `{session}`; pass the prompt as an argument"
@@ -191,9 +204,11 @@ pub trait Runtime: Send + Sync {
         timeout: Duration,
     ) -> Result<(), RuntimeError>;
 
-    /// Types `text` into the session and presses Enter, line by line, checking that it
-    /// arrived. Never succeeds without having delivered the text.
-    fn send(&self, name: &str, text: &str) -> Result<(), RuntimeError>;
+    /// Delivers `text` to the session as one message: pasted whole, then Enter, both checked
+    /// in the pane (see [`TmuxRuntime`]'s implementation), under the session's delivery lock.
+    /// Never succeeds without having delivered the text, never types into half-typed input,
+    /// and with [`SendWhen::Idle`] refuses ([`RuntimeError::Refused`]) an agent that stays busy.
+    fn send(&self, name: &str, text: &str, when: SendWhen) -> Result<(), RuntimeError>;
 
     /// The session's last [`CAPTURE_LINES`] lines of output.
     fn capture(&self, name: &str) -> Result<String, RuntimeError>;
@@ -214,6 +229,35 @@ pub trait Runtime: Send + Sync {
 
     /// Replaces the session's agent with a fresh one from `spec`.
     fn respawn(&self, spec: &SessionSpec) -> Result<SessionHandle, RuntimeError>;
+}
+
+/// When [`Runtime::send`] may deliver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendWhen {
+    /// Now, busy or not (a busy agent takes the text as its next prompt), unless a person's
+    /// half-typed input or a menu is in the way.
+    Now,
+    /// Once the pane shows an idle prompt, waiting at most this long for it.
+    Idle(Duration),
+}
+
+/// How a refusal reads in a message.
+fn describe(screen: &Screen) -> String {
+    match screen {
+        Screen::Idle => "is idle".to_owned(),
+        Screen::Partial(input) => format!(
+            "holds half-typed input at its prompt (`{}`) that a paste would merge with",
+            ui_safe(input)
+        ),
+        Screen::Busy => "stayed busy (`esc to interrupt`)".to_owned(),
+        Screen::Menu => "shows a menu waiting for a choice; text would pick an option".to_owned(),
+        Screen::Unknown => "shows no prompt".to_owned(),
+    }
+}
+
+/// `text` with control characters shown as escapes, for a message.
+fn ui_safe(text: &str) -> String {
+    text.chars().flat_map(char::escape_debug).collect()
 }
 
 /// The runtimes of one town: the one new sessions start in, and, for a session that exists,
@@ -342,7 +386,7 @@ fn poll<T>(
 }
 
 /// The last [`ERROR_LINES`] non-blank lines of `text`, for an error message.
-fn tail_for_error(text: &str) -> String {
+pub(crate) fn tail_for_error(text: &str) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let start = lines.len().saturating_sub(ERROR_LINES);
     if lines.is_empty() {
@@ -358,7 +402,7 @@ fn tail_for_error(text: &str) -> String {
 /// Whether `line` is the agent's input prompt: after leading blanks and box borders it starts
 /// with `prefix` (trailing blanks ignored: tmux drops them). A numbered menu entry under a
 /// cursor (`❯ 1. Yes, proceed`) is a dialog, not the prompt.
-fn is_prompt_line(line: &str, prefix: &str) -> bool {
+pub(crate) fn is_prompt_line(line: &str, prefix: &str) -> bool {
     let prefix = prefix.trim();
     let line = line.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '│' | '┃' | '|'));
     match line.strip_prefix(prefix) {

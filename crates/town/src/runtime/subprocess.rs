@@ -13,7 +13,7 @@ use std::time::Duration;
 use host::lock::LockGuard;
 
 use super::{
-    CAPTURE_LINES, DEFAULT_KILL_GRACE, Runtime, RuntimeError, SessionHandle, SessionSpec,
+    CAPTURE_LINES, DEFAULT_KILL_GRACE, Runtime, RuntimeError, SendWhen, SessionHandle, SessionSpec,
     check_session_name, check_spec, is_prompt_line, poll, runs_any, tail_for_error,
 };
 use crate::agents::Readiness;
@@ -229,7 +229,7 @@ impl Runtime for SubprocessRuntime {
     }
 
     /// Always an error: a detached process has no terminal to type into.
-    fn send(&self, name: &str, _text: &str) -> Result<(), RuntimeError> {
+    fn send(&self, name: &str, _text: &str, _when: SendWhen) -> Result<(), RuntimeError> {
         Err(RuntimeError::SendUnsupported {
             session: name.to_owned(),
             runtime: KIND,
@@ -454,7 +454,10 @@ mod tests {
     fn send_is_an_explicit_error() {
         let f = fixture();
         f.start("quiet", "exec sleep 300");
-        let err = f.runtime.send("quiet", "do the thing").unwrap_err();
+        let err = f
+            .runtime
+            .send("quiet", "do the thing", SendWhen::Now)
+            .unwrap_err();
         assert!(
             matches!(err, RuntimeError::SendUnsupported { .. }),
             "{err:?}"

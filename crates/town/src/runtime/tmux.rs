@@ -11,8 +11,12 @@ use std::time::{Duration, Instant};
 
 use host::tmux::{PaneInfo, Tmux, TmuxError};
 
+mod delivery;
+
+pub use delivery::DEFAULT_PROMPT;
+
 use super::{
-    CAPTURE_LINES, DEFAULT_KILL_GRACE, Runtime, RuntimeError, SessionHandle, SessionSpec,
+    CAPTURE_LINES, DEFAULT_KILL_GRACE, Runtime, RuntimeError, SendWhen, SessionHandle, SessionSpec,
     canonical_root, check_session_name, check_spec, is_prompt_line, poll, runs_any,
     socket_for_town, tail_for_error, town_tag,
 };
@@ -21,12 +25,8 @@ use crate::agents::Readiness;
 pub(super) const KIND: &str = "tmux";
 /// How many lines readiness and delivery checks look at.
 const SCREEN_LINES: usize = 100;
-/// How long one attempt at typing waits for the text to show before typing it again.
+/// How long pasted text may take to show in the pane.
 const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(3);
-/// How many times text is typed before [`RuntimeError::NotDelivered`].
-const SEND_ATTEMPTS: u32 = 3;
-/// How much typed text delivery looks for in the pane.
-const NEEDLE_CHARS: usize = 40;
 /// How long after answering a dialog we wait before answering it again if it still shows.
 const REANSWER_AFTER: Duration = Duration::from_secs(2);
 /// The pause between the keys of a dialog answer, so the program reads them as two presses.
@@ -77,7 +77,7 @@ impl TmuxRuntime {
         self
     }
 
-    /// How long one attempt at typing text waits for it to show in the pane (3 s).
+    /// How long pasted text may take to show in the pane (3 s).
     pub fn with_send_timeout(mut self, timeout: Duration) -> Self {
         self.send_timeout = timeout;
         self
@@ -170,6 +170,17 @@ impl TmuxRuntime {
             .map_err(|e| tmux_error(name, e))
     }
 
+    /// Records the agent's ready prompt on its session ([`host::tmux::READY_OPTION`]), so
+    /// whoever delivers text later can tell its idle prompt from half-typed input.
+    fn record_prompt(&self, name: &str, readiness: &Readiness) -> Result<(), RuntimeError> {
+        let Readiness::Prompt { prefix, .. } = readiness else {
+            return Ok(());
+        };
+        self.tmux
+            .set_user_option(&self.tmux_name(name), host::tmux::READY_OPTION, prefix)
+            .map_err(|e| tmux_error(name, e))
+    }
+
     fn answer(&self, name: &str, dialog: Dialog) -> Result<(), RuntimeError> {
         match dialog {
             Dialog::Trust => {
@@ -234,43 +245,6 @@ impl TmuxRuntime {
             }),
         }
     }
-
-    /// Types `line` (no Enter) until it shows in the pane; see [`Runtime::send`].
-    fn type_line(&self, name: &str, line: &str) -> Result<(), RuntimeError> {
-        let needle: String = line.chars().take(NEEDLE_CHARS).collect();
-        let needle = needle.trim_end();
-        let before = self.screen(name)?;
-        let seen_before = before.matches(needle).count();
-        let mut last = before.clone();
-        for attempt in 1..=SEND_ATTEMPTS {
-            self.tmux
-                .send_text(&self.tmux_name(name), line)
-                .map_err(|e| tmux_error(name, e))?;
-            let shown = poll(self.send_timeout, || {
-                self.running_pane(name)?;
-                last = self.screen(name)?;
-                Ok((last.matches(needle).count() > seen_before).then_some(()))
-            })?;
-            if shown.is_some() {
-                return Ok(());
-            }
-            if last != before {
-                // The program reacted but shows the text differently (a TUI may fold a long
-                // paste into a placeholder). Typing again would duplicate it.
-                tracing::debug!(
-                    session = name,
-                    "typed text changed the pane but is not shown"
-                );
-                return Ok(());
-            }
-            tracing::warn!(session = name, attempt, "typed text did not reach the pane");
-        }
-        Err(RuntimeError::NotDelivered {
-            session: name.to_owned(),
-            attempts: SEND_ATTEMPTS,
-            output: tail_for_error(&last),
-        })
-    }
 }
 
 impl Runtime for TmuxRuntime {
@@ -298,6 +272,7 @@ impl Runtime for TmuxRuntime {
                 }
                 e => tmux_error(name, e),
             })?;
+        self.record_prompt(name, &spec.readiness)?;
         Ok(SessionHandle {
             name: name.clone(),
             pane_id: Some(ids.pane_id),
@@ -324,21 +299,10 @@ impl Runtime for TmuxRuntime {
         }
     }
 
-    /// Each line is typed with `send-keys -l` (control characters removed), then checked to
-    /// show in the pane (its first 40 characters appear once more than before), then entered.
-    /// Text that does not show is typed again, up to 3 times, unless the pane changed at all
-    /// (the program took the keys but draws them differently); an empty line is just Enter.
-    fn send(&self, name: &str, text: &str) -> Result<(), RuntimeError> {
+    /// See [`delivery`]: one paste, checked, then Enter, checked, under the session's lock.
+    fn send(&self, name: &str, text: &str, when: SendWhen) -> Result<(), RuntimeError> {
         check_session_name(name)?;
-        self.running_pane(name)?;
-        let text = host::tmux::sanitize_text(text);
-        for line in text.strip_suffix('\n').unwrap_or(&text).split('\n') {
-            if !line.trim().is_empty() {
-                self.type_line(name, line)?;
-            }
-            self.keys(name, &["Enter"])?;
-        }
-        Ok(())
+        self.deliver(name, text, when)
     }
 
     fn capture(&self, name: &str) -> Result<String, RuntimeError> {
@@ -406,6 +370,7 @@ impl Runtime for TmuxRuntime {
                 self.kill_grace,
             )
             .map_err(|e| tmux_error(name, e))?;
+        self.record_prompt(name, &spec.readiness)?;
         Ok(SessionHandle {
             name: name.clone(),
             pane_id: Some(ids.pane_id),
@@ -673,19 +638,20 @@ mod tests {
     }
 
     #[test]
-    fn send_delivers_text_line_by_line_and_verifies_it() {
+    fn send_pastes_text_to_a_plain_program_and_verifies_it() {
         let Some(f) = fixture() else { return };
         f.start(
             "echo",
             "while IFS= read -r l; do printf 'got[%s]\\n' \"$l\"; done",
         );
-        f.runtime.send("echo", "hello world").unwrap();
+        f.runtime
+            .send("echo", "hello world", SendWhen::Now)
+            .unwrap();
         f.wait_output("echo", "got[hello world]");
-        f.runtime.send("echo", "first\nsecond\n").unwrap();
-        let text = f.wait_output("echo", "got[second]");
-        assert!(text.contains("got[first]"), "{text}");
         // The same text again is seen as new, not matched against the old copy.
-        f.runtime.send("echo", "hello world").unwrap();
+        f.runtime
+            .send("echo", "hello world", SendWhen::Now)
+            .unwrap();
         wait_until(T, || {
             f.runtime
                 .capture("echo")
@@ -715,7 +681,9 @@ mod tests {
         );
         f.runtime.start(&spec).unwrap();
         f.wait_output("hostile", &format!("arg[{hostile_word}]"));
-        f.runtime.send("hostile", &hostile_word).unwrap();
+        f.runtime
+            .send("hostile", &hostile_word, SendWhen::Now)
+            .unwrap();
         f.wait_output("hostile", &format!("got[{hostile_word}]"));
         assert!(!f.marker().exists(), "a hostile word was executed");
     }
@@ -725,11 +693,12 @@ mod tests {
         let Some(f) = fixture() else { return };
         f.start("deaf", "stty -echo; echo deaf-ready; exec sleep 300");
         f.wait_output("deaf", "deaf-ready");
-        let err = f.runtime.send("deaf", "anyone there").unwrap_err();
-        let RuntimeError::NotDelivered { attempts, .. } = err else {
-            panic!("{err:?}");
-        };
-        assert_eq!(attempts, 3);
+        let err = f
+            .runtime
+            .send("deaf", "anyone there", SendWhen::Now)
+            .unwrap_err();
+        assert!(matches!(err, RuntimeError::NotDelivered { .. }), "{err:?}");
+        assert!(err.to_string().contains("`deaf`"), "{err}");
     }
 
     #[test]
@@ -750,7 +719,7 @@ mod tests {
             Err(RuntimeError::NotFound { .. })
         ));
         assert!(matches!(
-            f.runtime.send("ghost", "hi"),
+            f.runtime.send("ghost", "hi", SendWhen::Now),
             Err(RuntimeError::NotFound { .. })
         ));
         assert!(!f.runtime.is_alive("ghost", &[]).unwrap());
@@ -858,7 +827,7 @@ mod tests {
         };
         assert!(!f.runtime.is_alive("gt-clash", &[]).unwrap());
         foreign(f.runtime.capture("gt-clash").map(drop));
-        foreign(f.runtime.send("gt-clash", "hello"));
+        foreign(f.runtime.send("gt-clash", "hello", SendWhen::Now));
         foreign(f.runtime.stop("gt-clash"));
         foreign(f.runtime.respawn(&f.spec("gt-clash", "true")).map(drop));
         foreign(f.runtime.start(&f.spec("gt-clash", "true")).map(drop));

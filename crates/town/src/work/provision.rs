@@ -44,10 +44,13 @@ pub fn provision(worktree: &Path, preset: &AgentPreset, gt: &Path) -> Result<Vec
         if !tracked(&rel)? {
             let gt = gt.display().to_string();
             let command = format!("{} prime --hook", shell_word(&gt));
+            // At each turn's end the agent takes its queued nudges as its next prompt.
+            let drain = format!("{} nudge --drain --hook", shell_word(&gt));
             let settings = serde_json::json!({
                 "hooks": {
                     "SessionStart": [{"matcher": "", "hooks": [{"type": "command", "command": command}]}],
                     "PreCompact": [{"matcher": "", "hooks": [{"type": "command", "command": command}]}],
+                    "Stop": [{"matcher": "", "hooks": [{"type": "command", "command": drain}]}],
                 }
             });
             let text = serde_json::to_string_pretty(&settings).expect("json serializes") + "\n";

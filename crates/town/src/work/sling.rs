@@ -727,7 +727,11 @@ fn wait_and_prompt(
         && store.checkpoints(scope)?.get("sent") != Some(&generation)
     {
         runtime
-            .send(session, &beacon(started.polecat, bead, store))
+            .send(
+                session,
+                &beacon(started.polecat, bead, store),
+                crate::runtime::SendWhen::Now,
+            )
             .map_err(|e| session_err(session, e))?;
         store.checkpoint(scope, "sent", &generation)?;
     }

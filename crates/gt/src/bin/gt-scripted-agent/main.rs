@@ -9,9 +9,11 @@
 //! default script `work`.
 
 mod agent;
+mod claude_hooks;
 mod hook;
 mod out;
 mod script;
+mod tui;
 
 use std::io::BufRead as _;
 use std::process::ExitCode;
@@ -51,20 +53,46 @@ fn main() -> ExitCode {
     // Presets may pass flags of the CLI this stands in for; the beacon is the last argument.
     let beacon = args.last().filter(|a| !a.starts_with('-')).cloned();
 
+    // On a terminal it behaves like a TUI agent (see `tui.rs`); the mode is restored when
+    // `main` returns.
+    let _char_mode = host::term::stdin_is_tty()
+        .then(host::term::CharMode::enter)
+        .and_then(Result::ok);
+    let tui = _char_mode.is_some();
+    if tui {
+        out::use_tui();
+    }
     out::line(&format!("Scripted agent (not an AI model) — {VERSION}"));
     std::thread::sleep(Duration::from_millis(ready_delay_ms()));
     out::prompt();
+    let hooks = match (tui, host::env::current_dir()) {
+        (true, Ok(cwd)) => claude_hooks::Hooks::load(&cwd),
+        _ => claude_hooks::Hooks::default(),
+    };
+    if tui {
+        // The script is the first turn.
+        out::set_busy(true);
+        hooks.context("SessionStart", serde_json::json!({ "source": "startup" }));
+    }
     if let Some(first) = beacon.as_deref().and_then(|b| b.lines().next()) {
         out::line(&format!("received: {}", safe(first)));
     }
-    echo_typed_lines();
+    let prompts = if tui {
+        Some(tui::read_keys())
+    } else {
+        echo_typed_lines();
+        None
+    };
 
     match start(beacon) {
         Ok(Outcome::Exit(code)) => ExitCode::from(code),
-        Ok(Outcome::Stay) => {
-            out::prompt();
-            idle_forever()
-        }
+        Ok(Outcome::Stay) => match &prompts {
+            Some(prompts) => tui::turns(&hooks, prompts),
+            None => {
+                out::prompt();
+                idle_forever()
+            }
+        },
         Ok(Outcome::Hang) => idle_forever(),
         Err(err) => {
             let classified = classify(&err);
@@ -151,7 +179,7 @@ fn echo_typed_lines() {
 }
 
 /// Waits until the process is killed.
-fn idle_forever() -> ! {
+pub(crate) fn idle_forever() -> ! {
     loop {
         std::thread::park();
     }
@@ -185,9 +213,19 @@ Environment:
       the hooked bead's id (else read from `gt prime`, else from the beacon)
   {READY_DELAY_MS}
       milliseconds between the banner and the prompt (default {DEFAULT_READY_DELAY_MS})
+  {}
+      milliseconds each turn for a received prompt takes (default 0)
+
+On a terminal it acts like a TUI agent: keys echo after `❯ `, a bracketed paste is one input,
+Enter submits it (further lines shown indented under `received:`), `✻ Working… (esc to
+interrupt)` shows while a turn runs (the script is the first), and prompts submitted meanwhile
+wait for its end. It runs the hooks of `.claude/settings.json`: SessionStart at start,
+UserPromptSubmit before each prompt (output shown), Stop at each turn's end, whose
+{{\"decision\":\"block\",\"reason\":…}} becomes the next prompt.
 ",
         script::COMMANDS,
         agent::ONCE_DIR,
         agent::GT_HOOK_BEAD,
+        tui::TURN_MS,
     )
 }

@@ -1,0 +1,213 @@
+//! Emptying a queue: at the agent's turn boundary by its own hook (`gt nudge drain --hook`,
+//! Claude's `Stop` hook), or by the daemon ([`DrainService`]) for an agent found idle with
+//! nudges waiting — presets without hooks, and agents that went idle before their hook ran.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::{Claim, NudgeError, Queue, QueuedNudge, dnd};
+use crate::address::Address;
+use crate::daemon::DaemonFiles;
+use crate::layout::Town;
+use crate::runtime::{Runtime, Runtimes, SendWhen};
+use crate::service::{Next, Service, ServiceError};
+
+/// How long a queued nudge is left to the agent's own hook before the daemon delivers it.
+pub const HOOK_GRACE: Duration = Duration::from_secs(2);
+/// How long the daemon looks for an idle prompt in one pass.
+const IDLE_PROBE: Duration = Duration::from_millis(500);
+/// When the daemon tries again after an agent was busy or a delivery failed.
+const RETRY: Duration = Duration::from_secs(2);
+
+/// Claims `session`'s pending nudges, oldest first; the caller calls [`Claim::done`] once it
+/// has used them (or [`Claim::release`]).
+pub fn drain(town: &Town, session: &str, now: Timestamp) -> Result<Claim, NudgeError> {
+    Queue::new(town, session)?.claim(now)
+}
+
+/// The text an agent receives for `entries`: each nudge with its sender, oldest first.
+pub fn render(entries: &[QueuedNudge]) -> String {
+    entries
+        .iter()
+        .map(|n| {
+            let urgent = if n.priority == super::Priority::Urgent {
+                " (urgent)"
+            } else {
+                ""
+            };
+            format!("[nudge from {}{urgent}] {}", n.sender, n.message)
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n")
+}
+
+/// The daemon's duty: deliver the queues of idle agents. It reads the queue directory only
+/// when woken (a `gt nudge` that queued pokes it) or at the safety tick, and asks to be woken
+/// sooner only while some nudge waits.
+pub struct DrainService {
+    town: Town,
+    runtimes: Runtimes,
+    clock: Box<dyn host::clock::Clock>,
+}
+
+impl DrainService {
+    pub fn new(town: Town, runtimes: Runtimes, clock: Box<dyn host::clock::Clock>) -> Self {
+        Self {
+            town,
+            runtimes,
+            clock,
+        }
+    }
+
+    /// One pass over every queue; when the next pass is due, if some nudge still waits.
+    pub fn pass(&self) -> Result<Option<Duration>, NudgeError> {
+        let files = DaemonFiles::of(&self.town);
+        if self.town.shutdown_sentinel().exists() || files.estop().exists() {
+            return Ok(None);
+        }
+        let mut next: Option<Duration> = None;
+        let mut soon = |d: Duration| next = Some(next.map_or(d, |n: Duration| n.min(d)));
+        for session in Queue::sessions(&self.town)? {
+            let now = self.clock.now();
+            let queue = Queue::new(&self.town, &session)?;
+            let pending = queue.pending(now)?;
+            let Some(oldest) = pending.first() else {
+                continue;
+            };
+            if self.any_dnd(&pending)? {
+                continue;
+            }
+            let age = now.duration_since(oldest.timestamp).unsigned_abs();
+            if age < HOOK_GRACE {
+                soon(HOOK_GRACE - age);
+                continue;
+            }
+            let runtime: &dyn Runtime = self.runtimes.tmux();
+            if !matches!(runtime.pid(&session), Ok(Some(_))) {
+                // Not running: its nudges expire in the queue.
+                continue;
+            }
+            let claim = queue.claim(now)?;
+            if claim.is_empty() {
+                continue;
+            }
+            let text = render(claim.entries());
+            match runtime.send(&session, &text, SendWhen::Idle(IDLE_PROBE)) {
+                Ok(()) => {
+                    tracing::info!(session = %session, count = claim.entries().len(), "delivered queued nudges");
+                    claim.done()?;
+                }
+                Err(e) => {
+                    tracing::debug!(session = %session, error = %e, "queued nudges wait");
+                    claim.release()?;
+                    soon(RETRY);
+                }
+            }
+        }
+        Ok(next)
+    }
+
+    fn any_dnd(&self, pending: &[QueuedNudge]) -> Result<bool, NudgeError> {
+        for n in pending {
+            if let Ok(address) = Address::parse(&n.target)
+                && dnd::is_on(&self.town, &address)?
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+impl Service for DrainService {
+    fn step(&mut self) -> Result<Next, ServiceError> {
+        Ok(self.pass()?.map_or(Next::Idle, Next::After))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use host::clock::FixedClock;
+    use host::tmux::Tmux;
+    use testkit::{TmuxServer, require_cmd, wait_until};
+
+    use super::*;
+    use crate::agents::Readiness;
+    use crate::nudge::Priority;
+    use crate::runtime::{SessionSpec, SubprocessRuntime, TmuxRuntime};
+
+    #[test]
+    fn the_daemon_delivers_a_queue_to_an_idle_agent_after_the_hooks_grace() {
+        if !require_cmd("tmux") {
+            return;
+        }
+        let server = TmuxServer::start();
+        let dir = tempfile::tempdir().unwrap();
+        let town = Town::at(dir.path());
+        let tmux = TmuxRuntime::new(Tmux::new(server.socket_name()), dir.path());
+        let script = r#"printf '❯ '; while IFS= read -r l; do printf 'got[%s]\n❯ ' "$l"; done"#;
+        tmux.start(&SessionSpec {
+            name: "hq-mayor".into(),
+            cwd: dir.path().to_owned(),
+            env: Vec::new(),
+            argv: vec!["sh".into(), "-c".into(), script.into()],
+            readiness: Readiness::Prompt {
+                prefix: "❯ ".into(),
+                fallback_ms: 5_000,
+            },
+            process_names: Vec::new(),
+        })
+        .unwrap();
+        let queued_at = Timestamp::from_second(1_800_000_000).unwrap();
+        let entry = QueuedNudge::new("mayor/", "mayor/", "wake up", Priority::Normal, queued_at);
+        Queue::new(&town, "hq-mayor")
+            .unwrap()
+            .enqueue(&entry, queued_at)
+            .unwrap();
+        let service = |now: Timestamp| {
+            DrainService::new(
+                town.clone(),
+                Runtimes::new(tmux.clone(), SubprocessRuntime::new(dir.path()), "tmux"),
+                Box::new(FixedClock(now)),
+            )
+        };
+        // Within the grace the agent's own hook may still take it: asked back when it ends.
+        let early = service(
+            queued_at
+                .saturating_add(jiff::SignedDuration::from_millis(500))
+                .unwrap(),
+        );
+        assert_eq!(early.pass().unwrap(), Some(Duration::from_millis(1500)));
+        assert!(!tmux.capture("hq-mayor").unwrap().contains("wake up"));
+        // After it, the idle agent gets it, once, and the queue is empty.
+        let later = service(
+            queued_at
+                .saturating_add(jiff::SignedDuration::from_secs(3))
+                .unwrap(),
+        );
+        assert_eq!(later.pass().unwrap(), None);
+        wait_until(Duration::from_secs(10), || {
+            tmux.capture("hq-mayor")
+                .unwrap()
+                .contains("got[[nudge from mayor/] wake up]")
+        })
+        .unwrap();
+        assert!(
+            Queue::new(&town, "hq-mayor")
+                .unwrap()
+                .pending(queued_at)
+                .unwrap()
+                .is_empty()
+        );
+        // Do-not-disturb keeps the daemon out.
+        dnd::set(&town, &Address::Mayor, true).unwrap();
+        let entry = QueuedNudge::new("mayor/", "mayor/", "not now", Priority::Normal, queued_at);
+        Queue::new(&town, "hq-mayor")
+            .unwrap()
+            .enqueue(&entry, queued_at)
+            .unwrap();
+        assert_eq!(later.pass().unwrap(), None);
+        assert!(!tmux.capture("hq-mayor").unwrap().contains("not now"));
+    }
+}

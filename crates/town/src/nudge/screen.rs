@@ -1,0 +1,150 @@
+//! What an agent's pane shows, read from a capture: may text be pasted into it now?
+//!
+//! Upstream's rules (gastown.md §2.i), with one more state it lacks: a prompt holding text a
+//! person has half typed. Pasting there would merge the nudge into their words (upstream
+//! #1216), so that input line is never typed into.
+
+use crate::runtime::{is_prompt_line, shows_menu};
+
+/// How many non-blank lines at the bottom of the pane are read: the prompt and the status
+/// lines of a TUI agent are there.
+const TAIL_LINES: usize = 8;
+/// Shown by Claude Code (and the scripted agent) while it works on a turn.
+pub const BUSY_MARKER: &str = "esc to interrupt";
+/// What Claude Code shows in its input line in place of a long or multi-line paste.
+pub const PASTE_PLACEHOLDER: &str = "[Pasted text";
+
+/// A pane as delivery sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Screen {
+    /// The prompt with an empty input line, nothing running.
+    Idle,
+    /// The prompt holding input nobody has submitted yet (a person typing).
+    Partial(String),
+    /// The agent works on a turn.
+    Busy,
+    /// A menu waits for a choice: text would pick an option.
+    Menu,
+    /// No prompt in sight (starting, printing, or a program without a known prompt).
+    Unknown,
+}
+
+impl Screen {
+    /// A word for messages and `--json`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Idle => "idle",
+            Self::Partial(_) => "partial-input",
+            Self::Busy => "busy",
+            Self::Menu => "menu",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// Reads `capture` with the agent's ready `prefix` (`❯ `). Busy wins over everything (an agent
+/// at work draws its prompt too); then a menu; then the last prompt line decides between idle
+/// and partial input. The input is what follows the prefix, trailing blanks dropped.
+pub fn classify(capture: &str, prefix: &str) -> Screen {
+    let tail: Vec<&str> = capture
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .rev()
+        .take(TAIL_LINES)
+        .collect();
+    if tail.iter().any(|l| l.contains(BUSY_MARKER)) {
+        return Screen::Busy;
+    }
+    if shows_menu(capture) {
+        return Screen::Menu;
+    }
+    match prompt_input(capture, prefix) {
+        Some(input) if input.is_empty() => Screen::Idle,
+        Some(input) => Screen::Partial(input),
+        None => Screen::Unknown,
+    }
+}
+
+/// The text in the input line: what follows `prefix` on the last prompt line among the bottom
+/// lines of `capture`; `None` when no prompt shows there.
+pub fn prompt_input(capture: &str, prefix: &str) -> Option<String> {
+    let lines: Vec<&str> = capture.lines().filter(|l| !l.trim().is_empty()).collect();
+    let start = lines.len().saturating_sub(TAIL_LINES);
+    let line = lines[start..]
+        .iter()
+        .rev()
+        .find(|l| is_prompt_line(l, prefix))?;
+    let line = line.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '│' | '┃' | '|'));
+    let rest = line.strip_prefix(prefix.trim())?;
+    Some(
+        rest.trim()
+            .trim_end_matches(|c: char| c.is_whitespace() || matches!(c, '│' | '┃' | '|'))
+            .to_owned(),
+    )
+}
+
+/// The piece of `text` delivery looks for in the input line once pasted: the start of its first
+/// non-blank line, short enough to fit any input line.
+pub fn needle(text: &str) -> String {
+    const NEEDLE_CHARS: usize = 40;
+    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    first
+        .trim()
+        .chars()
+        .take(NEEDLE_CHARS)
+        .collect::<String>()
+        .trim_end()
+        .to_owned()
+}
+
+/// Whether the input line of `capture` holds the pasted text: its start, or the placeholder a
+/// TUI draws for a long paste.
+pub fn input_holds(capture: &str, prefix: &str, needle: &str) -> bool {
+    prompt_input(capture, prefix)
+        .is_some_and(|input| input.contains(needle) || input.contains(PASTE_PLACEHOLDER))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const P: &str = "❯ ";
+
+    #[test]
+    fn an_empty_prompt_is_idle_and_typed_text_is_partial() {
+        assert_eq!(classify("done\n❯ \n", P), Screen::Idle);
+        assert_eq!(classify("done\n❯\n\n\n", P), Screen::Idle);
+        assert_eq!(
+            classify("done\n❯ fix the lo\n", P),
+            Screen::Partial("fix the lo".into())
+        );
+        assert_eq!(
+            classify("│ ❯ half typed   │\n", P),
+            Screen::Partial("half typed".into())
+        );
+    }
+
+    #[test]
+    fn busy_wins_over_the_prompt_and_menus_are_seen() {
+        assert_eq!(
+            classify("step: sleep\n✻ Working… (esc to interrupt)\n❯ \n", P),
+            Screen::Busy
+        );
+        assert_eq!(classify("Allow?\n❯ 1. Yes\n  2. No\n", P), Screen::Menu);
+        assert_eq!(classify("loading…\n", P), Screen::Unknown);
+        assert_eq!(classify("", P), Screen::Unknown);
+        // A busy line long scrolled away is history, not the present.
+        let old = format!("esc to interrupt\n{}❯ \n", "out\n".repeat(20));
+        assert_eq!(classify(&old, P), Screen::Idle);
+    }
+
+    #[test]
+    fn needles_and_input_checks() {
+        assert_eq!(needle("\n  first line  \nsecond"), "first line");
+        assert_eq!(needle(&"x".repeat(100)).len(), 40);
+        assert!(input_holds("❯ first line [+2 lines]\n", P, "first line"));
+        assert!(input_holds("❯ [Pasted text #1 +20 lines]\n", P, "anything"));
+        assert!(!input_holds("❯ \n", P, "first line"));
+        assert!(!input_holds("first line\n", P, "first line"));
+    }
+}
