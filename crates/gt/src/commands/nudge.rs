@@ -105,7 +105,11 @@ pub fn run(args: &NudgeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         }
     };
     let target = Address::parse(target_text)?;
-    let (session, runtime_kind) = session_of(&town, &target)?;
+    let store = match target {
+        Address::Polecat { .. } => Some(super::store(&town)?),
+        _ => None,
+    };
+    let (session, runtime_kind) = nudge::session_of(&town, store.as_ref(), &target)?;
     let nudge = Nudge {
         session: session.clone(),
         sender: Address::current()?.canonical(),
@@ -175,42 +179,6 @@ pub fn run(args: &NudgeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
                 ))?;
             }
             Err(ui::ExitStatus(EXIT_QUEUED).into())
-        }
-    }
-}
-
-/// The session `target` runs in, and its runtime: a polecat's from its row, others by name.
-fn session_of(town: &Town, target: &Address) -> anyhow::Result<(String, String)> {
-    let no_session = |why: &str| town::nudge::NudgeError::NoSession {
-        target: target.canonical(),
-        why: why.to_owned(),
-    };
-    match target {
-        Address::Witness { .. } | Address::Refinery { .. } => Err(no_session(
-            "the witness and the refinery are services inside the daemon; send them mail",
-        )
-        .into()),
-        Address::Overseer => Err(no_session("the overseer is a person; send mail").into()),
-        Address::List { .. } | Address::Queue { .. } | Address::Town | Address::Rig { .. } => {
-            Err(no_session("nudge one agent at a time; mail reaches groups").into())
-        }
-        Address::Polecat { rig, name } => {
-            let store = super::store(town)?;
-            let row = store.polecat(rig, name)?.ok_or_else(|| {
-                ui::CliError::user(format!("no polecat `{}`", target.canonical()))
-                    .hint("`gt polecat list` shows the polecats")
-            })?;
-            Ok((row.session, row.runtime))
-        }
-        _ => {
-            let prefix = match target.rig() {
-                Some(rig) => Some(super::rig_ctx(town, rig)?.prefix().to_owned()),
-                None => None,
-            };
-            let session = target
-                .session(prefix.as_deref())
-                .ok_or_else(|| no_session("it has no session name"))?;
-            Ok((session, String::new()))
         }
     }
 }

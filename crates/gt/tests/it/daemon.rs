@@ -124,8 +124,12 @@ fn after_gt_up_and_gt_sling_the_work_lands_with_nobody_typing() {
 fn a_dead_agent_whose_bead_was_closed_meanwhile_is_not_restarted() {
     let Some(f) = Factory::new() else { return };
     let bead = f.town.create("doomed", &script("crash"));
-    f.town.sling(&[&bead, "gastown"]);
-    let name = f.polecat(&bead)["name"].as_str().unwrap().to_owned();
+    let slung = f.town.sling(&[&bead, "gastown"]);
+    let name = slung[0]["polecat"]
+        .as_str()
+        .and_then(|p| p.rsplit('/').next())
+        .unwrap()
+        .to_owned();
     wait_until(TIMEOUT, || {
         f.town.sessions().is_empty() || !alive(&f, &name)
     })
@@ -162,8 +166,12 @@ fn a_hung_agent_is_nudged_then_escalated() {
         .gt(&["config", "set", "daemon.stall_after_secs", "2"]));
     let bead = f.town.create("hangs", &script("hang"));
     f.up(&[]);
-    f.town.sling(&[&bead, "gastown"]);
-    let name = f.polecat(&bead)["name"].as_str().unwrap().to_owned();
+    let slung = f.town.sling(&[&bead, "gastown"]);
+    let name = slung[0]["polecat"]
+        .as_str()
+        .and_then(|p| p.rsplit('/').next())
+        .unwrap()
+        .to_owned();
     wait_until(TIMEOUT, || {
         f.town.panes().contains("no progress for a while")
     })
@@ -211,8 +219,12 @@ fn gt_down_leaves_no_process_or_session_of_the_town_and_up_restore_resumes() {
     let Some(f) = Factory::new() else { return };
     let bead = f.town.create("long", &script("sleep 600000\nwork"));
     f.up(&[]);
-    f.town.sling(&[&bead, "gastown"]);
-    let name = f.polecat(&bead)["name"].as_str().unwrap().to_owned();
+    let slung = f.town.sling(&[&bead, "gastown"]);
+    let name = slung[0]["polecat"]
+        .as_str()
+        .and_then(|p| p.rsplit('/').next())
+        .unwrap()
+        .to_owned();
     let generation = f.polecat(&bead)["generation"].as_i64().unwrap();
     assert!(!f.agent_processes().is_empty());
 
@@ -343,8 +355,12 @@ fn a_polecats_help_goes_from_the_witness_to_the_overseer_when_no_mayor_runs() {
     let Some(f) = Factory::new() else { return };
     f.up(&[]);
     let bead = f.town.create("help", &script("work"));
-    f.town.sling(&[&bead, "gastown"]);
-    let name = f.polecat(&bead)["name"].as_str().unwrap().to_owned();
+    let slung = f.town.sling(&[&bead, "gastown"]);
+    let name = slung[0]["polecat"]
+        .as_str()
+        .and_then(|p| p.rsplit('/').next())
+        .unwrap()
+        .to_owned();
     let me = format!("gastown/polecats/{name}");
     ok(f.town.gt(&[
         "mail",
@@ -430,8 +446,12 @@ fn an_agent_that_keeps_dying_trips_the_respawn_breaker_and_is_escalated_once() {
         .gt(&["config", "set", "scheduler.max_bead_respawns", "3"]));
     let bead = f.town.create("always crashes", &script("crash"));
     f.up(&[]);
-    f.town.sling(&[&bead, "gastown"]);
-    let name = f.polecat(&bead)["name"].as_str().unwrap().to_owned();
+    let slung = f.town.sling(&[&bead, "gastown"]);
+    let name = slung[0]["polecat"]
+        .as_str()
+        .and_then(|p| p.rsplit('/').next())
+        .unwrap()
+        .to_owned();
     wait_until(TIMEOUT, || f.polecat(&name)["state"] == "stuck")
         .unwrap_or_else(|e| panic!("never stuck: {e}\n{}", f.log()));
     let escalations = f.escalations();

@@ -8,10 +8,13 @@
 //! recipients (nudges) is the caller's job, after the commit: a failed notification never
 //! loses mail.
 //!
+//! [`notify`] queues a nudge for each reached agent that runs, once the mail is committed.
+//!
 //! [`gc`] is the deacon's: protocol mail no recipient still holds in an inbox, or older than
 //! its time to live, is deleted; human mail is kept.
 
 pub mod config;
+pub mod notify;
 pub mod protocol;
 mod resolve;
 
@@ -75,6 +78,9 @@ pub struct Outgoing {
 pub struct Sent {
     pub message: Message,
     pub mailboxes: Vec<String>,
+    /// The agents told of it ([`notify`]), once the caller has.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notified: Vec<notify::Notified>,
 }
 
 /// Sends `out` from `from`: every address is resolved and checked before anything is
@@ -125,7 +131,11 @@ pub fn send(
         },
         &deliveries,
     )?;
-    Ok(Sent { message, mailboxes })
+    Ok(Sent {
+        message,
+        mailboxes,
+        notified: Vec::new(),
+    })
 }
 
 /// The subject of a reply: `Re: <subject>`, not doubled.

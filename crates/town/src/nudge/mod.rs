@@ -7,12 +7,14 @@
 //! - [`send`]: the policy of `gt nudge` (modes, DND, busy → queue) over
 //!   [`Runtime::send`](crate::runtime::Runtime::send), the one delivery path.
 //! - [`drain`]: what an agent's hook and the daemon do with a queue.
+//! - [`target`]: which session an address's nudges go to.
 
 pub mod dnd;
 pub mod drain;
 pub mod queue;
 pub mod screen;
 pub mod send;
+pub mod target;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -22,6 +24,7 @@ use serde::{Deserialize, Serialize};
 pub use drain::{DrainService, drain, render};
 pub use queue::{Claim, Queue, QueuedNudge};
 pub use send::{Mode, Nudge, Outcome, QueueReason, deliver, enqueue};
+pub use target::session_of;
 
 /// How urgent a nudge is: urgent ones live longer in the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -209,7 +209,8 @@ pub fn run(args: MailArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
                     .transpose()?,
                 ephemeral: flag_pair(a.ephemeral, a.permanent),
             };
-            let sent = town::mail::send(&town, &mut store, &me, &out)?;
+            let mut sent = town::mail::send(&town, &mut store, &me, &out)?;
+            sent.notified = notify(&town, &store, &sent);
             render::sent(ui, &sent)?;
         }
         MailCommand::Inbox(a) => {
@@ -264,7 +265,8 @@ pub fn run(args: MailArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
                 reply_to: Some(id),
                 ephemeral: Some(original.ephemeral),
             };
-            let sent = town::mail::send(&town, &mut store, &me, &out)?;
+            let mut sent = town::mail::send(&town, &mut store, &me, &out)?;
+            sent.notified = notify(&town, &store, &sent);
             render::sent(ui, &sent)?;
         }
         MailCommand::Thread(a) => {
@@ -326,6 +328,20 @@ pub fn run(args: MailArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Tells the agents `sent` reached that run now (a queued nudge each); the mail is already
+/// committed, so nothing here can lose it.
+fn notify(
+    town: &town::layout::Town,
+    store: &beads::Store,
+    sent: &town::mail::Sent,
+) -> Vec<town::mail::notify::Notified> {
+    let notified = town::mail::notify::notify(town, store, &super::runtimes(town), sent);
+    notified
+        .into_iter()
+        .filter(|n| n.outcome != "no-session" && n.outcome != "not-running")
+        .collect()
+}
+
 /// The session hook: reminders of unread mail on stdout, or nothing. Whatever goes wrong (no
 /// town, a broken store, a bad identity) is one line on stderr, and the hook still succeeds:
 /// a failing hook would block the agent's session.
@@ -355,6 +371,40 @@ fn inject(identity_arg: Option<&str>, ui: &mut ui::Ui) {
         }
         Err(e) => ui.stderr_raw(&format!("gt mail check --inject: {e:#}\n")),
     }
+    // The session's own queued nudges come with it (a turn boundary: the agent's prompt was
+    // submitted, or its session started), never another mailbox's.
+    if identity_arg.is_none()
+        && let Some(session) = host::env::var(host::env::GT_SESSION)
+        && let Err(e) = inject_nudges(&session, ui)
+    {
+        ui.stderr_raw(&format!("gt mail check --inject: queued nudges: {e:#}\n"));
+    }
+}
+
+/// Prints `session`'s queued nudges as a reminder block and removes them once printed (left
+/// queued if printing failed).
+fn inject_nudges(session: &str, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let town = super::town()?;
+    let claim = town::nudge::drain(&town, session, host::clock::from_env().now())?;
+    if claim.is_empty() {
+        return Ok(());
+    }
+    let text = format!(
+        "<system-reminder>\n{}\n</system-reminder>\n",
+        town::nudge::render(claim.entries())
+    );
+    match ui
+        .out()
+        .write_all(text.as_bytes())
+        .and_then(|()| ui.out().flush())
+    {
+        Ok(()) => claim.done()?,
+        Err(e) => {
+            claim.release()?;
+            return Err(e.into());
+        }
+    }
+    Ok(())
 }
 
 /// The mailbox the command acts as: `explicit` (one mailbox or a queue), else the caller's.

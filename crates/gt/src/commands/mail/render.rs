@@ -26,6 +26,14 @@ pub fn sent(ui: &mut ui::Ui, sent: &Sent) -> anyhow::Result<()> {
         message_label(sent.message.id),
         sent.mailboxes.join(", ")
     ))?;
+    for n in &sent.notified {
+        let what = if n.outcome == "queued" {
+            "told at its next turn (a nudge is queued)".to_owned()
+        } else {
+            format!("not told: {}", n.outcome)
+        };
+        ui.line(format!("  {}: {what}", n.mailbox))?;
+    }
     Ok(())
 }
 
