@@ -369,7 +369,11 @@ fn a_polecats_help_goes_from_the_witness_to_the_overseer_when_no_mayor_runs() {
         "inbox",
         "gastown/witness",
     ])));
-    assert_eq!(witness["messages"].as_array().unwrap().len(), 0, "{witness}");
+    assert_eq!(
+        witness["messages"].as_array().unwrap().len(),
+        0,
+        "{witness}"
+    );
 }
 
 /// The state letter of process `pid` (`T` when stopped), from `/proc/<pid>/stat`.

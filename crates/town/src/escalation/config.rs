@@ -164,7 +164,8 @@ impl EscalationConfig {
     /// routes must name addresses the town has (see the module docs).
     pub fn load(town: &crate::layout::Town) -> Result<Self, ConfigError> {
         let path = path(town);
-        let known = |to: &Address| crate::mail::check_configured(town, to).map_err(|e| e.to_string());
+        let known =
+            |to: &Address| crate::mail::check_configured(town, to).map_err(|e| e.to_string());
         match std::fs::read_to_string(&path) {
             Ok(text) => Self::parse_with(&path, &text, &known),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),

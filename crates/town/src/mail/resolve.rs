@@ -180,9 +180,7 @@ pub(super) fn check_configured(town: &Town, address: &Address) -> Result<(), Mai
             check_rig(&rigs, address, rig)?;
             check_crew(town, address, rig, name)
         }
-        Address::List { name } => {
-            list_members(&super::config::load(town)?, town, name).map(drop)
-        }
+        Address::List { name } => list_members(&super::config::load(town)?, town, name).map(drop),
         Address::Queue { name } => check_queue(&super::config::load(town)?, town, name),
     }
 }

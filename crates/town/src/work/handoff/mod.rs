@@ -223,7 +223,10 @@ fn caller_polecat(
 }
 
 /// When `address` last handed off (its respawn), if ever.
-fn last_handoff(store: &beads::Store, address: &Address) -> Result<Option<Timestamp>, beads::Error> {
+fn last_handoff(
+    store: &beads::Store,
+    address: &Address,
+) -> Result<Option<Timestamp>, beads::Error> {
     Ok(store
         .checkpoints(&scope(address))?
         .get("at")
@@ -231,11 +234,18 @@ fn last_handoff(store: &beads::Store, address: &Address) -> Result<Option<Timest
 }
 
 /// Refuses a handoff inside the cooldown.
-fn check_cooldown(store: &beads::Store, address: &Address) -> Result<Option<Timestamp>, HandoffError> {
+fn check_cooldown(
+    store: &beads::Store,
+    address: &Address,
+) -> Result<Option<Timestamp>, HandoffError> {
     let Some(last) = last_handoff(store, address)? else {
         return Ok(None);
     };
-    let secs = store.now_ts().as_second().saturating_sub(last.as_second()).max(0);
+    let secs = store
+        .now_ts()
+        .as_second()
+        .saturating_sub(last.as_second())
+        .max(0);
     let ago = Duration::from_secs(secs.unsigned_abs());
     if ago < COOLDOWN {
         return Err(HandoffError::Cooldown {
@@ -256,8 +266,9 @@ pub fn prepare(
     req: &Request,
 ) -> Result<Handoff, HandoffError> {
     let session = caller.session.clone().ok_or(HandoffError::NoSession)?;
-    crate::runtime::check_session_name(&session)
-        .map_err(|_| HandoffError::BadSession { session: session.clone() })?;
+    crate::runtime::check_session_name(&session).map_err(|_| HandoffError::BadSession {
+        session: session.clone(),
+    })?;
     let me = &caller.address;
     let (id, row) = caller_polecat(store, me, &session, caller.generation)?;
     if row.bead_id.is_empty() {

@@ -29,8 +29,8 @@ pub fn respawn(
     session: &str,
     generation: i64,
 ) -> Result<Respawned, HandoffError> {
-    let (id, row) = super::caller_polecat(store, address, session, Some(generation)).map_err(
-        |e| match e {
+    let (id, row) =
+        super::caller_polecat(store, address, session, Some(generation)).map_err(|e| match e {
             HandoffError::WrongSession { .. } | HandoffError::OldGeneration { .. } => {
                 HandoffError::Superseded {
                     address: address.canonical(),
@@ -38,8 +38,7 @@ pub fn respawn(
                 }
             }
             e => e,
-        },
-    )?;
+        })?;
     let superseded = |why: String| HandoffError::Superseded {
         address: address.canonical(),
         why,
