@@ -102,7 +102,7 @@ pub enum HandoffError {
     Respawn {
         session: String,
         #[source]
-        source: crate::runtime::RuntimeError,
+        source: Box<crate::runtime::RuntimeError>,
     },
     #[error(transparent)]
     Mail(#[from] MailError),

@@ -96,7 +96,7 @@ pub fn respawn(
             .respawn(&spec)
             .map_err(|source| HandoffError::Respawn {
                 session: session.to_owned(),
-                source,
+                source: Box::new(source),
             })?;
         store.upsert_polecat(
             &id.rig,
@@ -114,14 +114,14 @@ pub fn respawn(
         .wait_ready(session, &preset.readiness, cx.ready_timeout)
         .map_err(|source| HandoffError::Respawn {
             session: session.to_owned(),
-            source,
+            source: Box::new(source),
         })?;
     if preset.prompt_mode == PromptMode::None {
         runtime
             .send(session, &sling::beacon(&id, &row.bead_id, store))
             .map_err(|source| HandoffError::Respawn {
                 session: session.to_owned(),
-                source,
+                source: Box::new(source),
             })?;
     }
     Ok(Respawned {
