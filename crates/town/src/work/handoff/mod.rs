@@ -341,14 +341,7 @@ fn pending_mail(
     since: Option<Timestamp>,
 ) -> Result<Option<MailItem>, beads::Error> {
     let mailbox = me.canonical();
-    let unread = store.mail_inbox(
-        &mailbox,
-        &InboxQuery {
-            unread_only: true,
-            include_archived: false,
-            limit: 0,
-        },
-    )?;
+    let unread = store.mail_inbox(&mailbox, &InboxQuery::unread())?;
     Ok(unread.into_iter().find(|m| {
         m.message.from == mailbox
             && m.message.subject.starts_with(SUBJECT_PREFIX)

@@ -75,14 +75,7 @@ fn collect(
     id: &PolecatId,
     out: &mut String,
 ) -> Result<(), HandoffError> {
-    let unread = store.mail_inbox(
-        &id.address(),
-        &InboxQuery {
-            unread_only: true,
-            include_archived: false,
-            limit: 0,
-        },
-    )?;
+    let unread = store.mail_inbox(&id.address(), &InboxQuery::unread())?;
     let _ = writeln!(out, "Inbox: {} unread", unread.len());
     for m in unread.iter().take(COLLECT_LIMIT) {
         let _ = writeln!(
