@@ -42,6 +42,12 @@ pub enum Command {
     /// Record the end of an agent session (a `SessionEnd`/`Stop` hook; reads the hook's JSON).
     #[command(hide = true)]
     SessionEnd(commands::prime::SessionEndArgs),
+    /// Hand this agent's session to a fresh agent: notes mailed to itself, a new agent in the
+    /// same pane.
+    Handoff(commands::handoff::HandoffArgs),
+    /// The detached helper `gt handoff` starts: respawns the pane once `gt handoff` has exited.
+    #[command(hide = true)]
+    HandoffRespawn(commands::handoff::RespawnArgs),
     /// List predecessor sessions (newest first); `--talk` asks one a question by forking it.
     Seance(commands::seance::SeanceArgs),
     /// Show the work hooked to this polecat.

@@ -128,6 +128,27 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
             }
         });
     }
+    if let Some(err) = err.downcast_ref::<town::work::handoff::HandoffError>() {
+        use town::work::handoff::HandoffError as E;
+        return match err {
+            E::Cooldown { .. } => Some(Classified::new(ErrorKind::TryLater).hint(
+                "nothing was sent or changed; carry on, or run the same `gt handoff` once the time is up",
+            )),
+            E::NoSession | E::BadSession { .. } | E::NotRestartable { .. } => Some(
+                Classified::new(ErrorKind::User)
+                    .hint("run `gt handoff` from inside a polecat's session (`gt sling` starts them)"),
+            ),
+            E::WrongSession { .. } | E::OldGeneration { .. } | E::Superseded { .. } => {
+                Some(Classified::new(ErrorKind::User).hint("`gt polecat list` shows each polecat's session"))
+            }
+            E::NothingHooked { .. } => Some(Classified::new(ErrorKind::User)),
+            E::Respawn { .. } => Some(Classified::new(ErrorKind::Internal)),
+            E::Mail(e) => classify(e),
+            E::Work(e) => classify(e),
+            E::Store(e) => classify_store(e),
+            E::File(e) => classify(e),
+        };
+    }
     if let Some(err) = err.downcast_ref::<town::escalation::EscalationError>() {
         use town::escalation::EscalationError as E;
         return match err {
@@ -202,7 +223,7 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
 }
 
 const ESCALATION_CONFIG_HINT: &str =
-    "fix `settings/escalation.json` (routes: bead, log, command:<program> <args>)";
+    "fix `settings/escalation.json` (routes: bead, log, mail:<address>, command:<program> <args>)";
 
 fn classify_store(err: &beads::Error) -> Option<Classified> {
     Some(match err {

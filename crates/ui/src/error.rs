@@ -12,6 +12,9 @@ pub enum ErrorKind {
     Usage,
     /// Our bug or the environment failed (I/O, a corrupt database, a missing tool): exit 3.
     Internal,
+    /// The request is fine but not allowed yet (`gt handoff` inside its cooldown): nothing was
+    /// changed, and the same command succeeds later. Exit 4.
+    TryLater,
 }
 
 impl ErrorKind {
@@ -21,6 +24,7 @@ impl ErrorKind {
             Self::User => 1,
             Self::Usage => 2,
             Self::Internal => 3,
+            Self::TryLater => 4,
         }
     }
 
@@ -30,6 +34,7 @@ impl ErrorKind {
             Self::User => "user_error",
             Self::Usage => "usage_error",
             Self::Internal => "internal_error",
+            Self::TryLater => "try_later",
         }
     }
 }

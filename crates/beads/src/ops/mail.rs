@@ -140,6 +140,17 @@ pub struct InboxQuery {
     pub limit: usize,
 }
 
+impl InboxQuery {
+    /// Every unread message, archived ones left out (what a session's reminder lists).
+    pub fn unread() -> Self {
+        Self {
+            unread_only: true,
+            include_archived: false,
+            limit: 0,
+        }
+    }
+}
+
 const ITEM_COLUMNS: &str = "m.id, m.sender, m.recipients, m.cc, m.subject, m.body, m.priority, \
     m.msg_type, m.thread_id, m.reply_to, m.ephemeral, m.created_at, d.mailbox, d.role, d.state, \
     d.read_at, d.claimed_by, d.claimed_at";

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod doctor;
 pub mod done;
 pub mod escalate;
+pub mod handoff;
 pub mod install;
 pub mod mail;
 pub mod mq;
@@ -50,6 +51,8 @@ pub fn run(cli: Cli, ui: &mut ui::Ui) -> anyhow::Result<()> {
         Command::Prime(args) => prime::run(&args, ui),
         Command::Hook(args) => prime::hook(&args, ui),
         Command::SessionEnd(args) => prime::session_end(&args, ui),
+        Command::Handoff(args) => handoff::run(&args, ui),
+        Command::HandoffRespawn(args) => handoff::respawn(&args, ui),
         Command::Seance(args) => seance::run(&args, ui),
         Command::Polecat(cmd) => polecat::run(cmd, ui),
         Command::Peek(args) => polecat::peek(&args, ui),

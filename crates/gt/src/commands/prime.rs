@@ -108,7 +108,15 @@ pub fn run(args: &PrimeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     {
         record_session(ui, &mut store, &role, "session_start", input);
     }
-    let text = prime::render(&town, &store, &role)?;
+    let mut text = prime::render(&town, &store, &role)?;
+    // The agent before this one handed off: say so once, first.
+    if let Some(session) = host::env::var(host::env::GT_SESSION) {
+        match town::work::handoff::successor_note(&town, &session) {
+            Ok(Some(note)) => text.insert_str(0, &note),
+            Ok(None) => {}
+            Err(e) => ui.warn(format!("cannot read the handoff marker: {e:#}")),
+        }
+    }
     if ui.is_json() {
         ui.json(&serde_json::json!({"prime": text}))?;
     } else {

@@ -283,9 +283,9 @@ fn bad_settings_unknown_ids_and_bad_values_fail_cleanly() {
     exit_code: 1
     ----- stdout -----
     ----- stderr -----
-    error: `[ROOT]/work/town/settings/escalation.json`: `routes.high[1]`: `pager` is not a route: use `bead`, `log` or `command:<program> <args…>`
+    error: `[ROOT]/work/town/settings/escalation.json`: `routes.high[1]`: `pager` is not a route: use `bead`, `log`, `mail:<address>` or `command:<program> <args…>`
 
-    hint: fix `settings/escalation.json` (routes: bead, log, command:<program> <args>)
+    hint: fix `settings/escalation.json` (routes: bead, log, mail:<address>, command:<program> <args>)
     ");
 
     std::fs::write(
@@ -299,7 +299,7 @@ fn bad_settings_unknown_ids_and_bad_values_fail_cleanly() {
     ----- stderr -----
     error: `[ROOT]/work/town/settings/escalation.json`: `stale_threshold`: `soon` is not a duration (like `[DURATION]`, `[DURATION]` or `[DURATION]`)
 
-    hint: fix `settings/escalation.json` (routes: bead, log, command:<program> <args>)
+    hint: fix `settings/escalation.json` (routes: bead, log, mail:<address>, command:<program> <args>)
     ");
 
     std::fs::write(root.join("settings/escalation.json"), "{}").unwrap();

@@ -15,10 +15,16 @@
 //! ```
 //!
 //! A route is `bead` (the escalation bead itself, always made), `log` (a line appended to
-//! `<town>/logs/escalations.log`), or `command:<program> <args…>` (run directly, never through a shell: the words are split on
+//! `<town>/logs/escalations.log`), `mail:<address>` (one message to the address, any form `gt
+//! mail send` takes: `mail:mayor/`, `mail:overseer`, `mail:list:oncall`), or
+//! `command:<program> <args…>` (run directly, never through a shell: the words are split on
 //! blanks and no quoting applies; the escalation is passed in `GT_ESCALATION_*` variables and as
-//! JSON on stdin). A severity the file leaves out gets the default route. Upstream's
-//! `mail:<address>` is refused with that reason until the town has mail.
+//! JSON on stdin). A severity the file leaves out gets the default route.
+//!
+//! A mail route's address is checked when the file is loaded from a town: it must parse, and
+//! name a rig the town has, a crew member whose directory exists, a list or queue
+//! `settings/messaging.json` defines. Polecats come and go, so only their rig is checked then;
+//! delivery checks the rest and a failed delivery is noted on the bead.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -39,6 +45,7 @@ pub fn path(town: &crate::layout::Town) -> PathBuf {
 pub enum Route {
     Bead,
     Log,
+    Mail(Address),
     Command(Vec<String>),
 }
 
@@ -47,6 +54,7 @@ impl std::fmt::Display for Route {
         match self {
             Self::Bead => f.write_str("bead"),
             Self::Log => f.write_str("log"),
+            Self::Mail(to) => write!(f, "mail:{to}"),
             Self::Command(argv) => write!(f, "command:{}", argv.join(" ")),
         }
     }
@@ -65,10 +73,9 @@ impl Route {
             _ => {}
         }
         if let Some(target) = text.strip_prefix("mail:") {
-            Address::parse(target).map_err(|e| e.to_string())?;
-            return Err(format!(
-                "`{text}`: mail routes need the town's mail, which this build does not have; use `log` or `command:`"
-            ));
+            return Address::parse(target)
+                .map(Self::Mail)
+                .map_err(|e| e.to_string());
         }
         if let Some(command) = text.strip_prefix("command:") {
             let argv: Vec<String> = command.split_whitespace().map(str::to_owned).collect();
@@ -78,7 +85,7 @@ impl Route {
             return Ok(Self::Command(argv));
         }
         Err(format!(
-            "`{text}` is not a route: use `bead`, `log` or `command:<program> <args…>`"
+            "`{text}` is not a route: use `bead`, `log`, `mail:<address>` or `command:<program> <args…>`"
         ))
     }
 }
@@ -153,18 +160,30 @@ struct Raw {
 }
 
 impl EscalationConfig {
-    /// Reads the town's `settings/escalation.json`; the defaults when it does not exist.
+    /// Reads the town's `settings/escalation.json`; the defaults when it does not exist. Mail
+    /// routes must name addresses the town has (see the module docs).
     pub fn load(town: &crate::layout::Town) -> Result<Self, ConfigError> {
         let path = path(town);
+        let known =
+            |to: &Address| crate::mail::check_configured(town, to).map_err(|e| e.to_string());
         match std::fs::read_to_string(&path) {
-            Ok(text) => Self::parse(&path, &text),
+            Ok(text) => Self::parse_with(&path, &text, &known),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(source) => Err(crate::files::FileError::Io { path, source }.into()),
         }
     }
 
-    /// Parses and checks the text of `path`.
+    /// Parses and checks the text of `path`; mail routes' addresses are checked only for form.
     pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        Self::parse_with(path, text, &|_| Ok(()))
+    }
+
+    /// Parses and checks the text of `path`, asking `known` about each mail route's address.
+    pub fn parse_with(
+        path: &Path,
+        text: &str,
+        known: &dyn Fn(&Address) -> Result<(), String>,
+    ) -> Result<Self, ConfigError> {
         let raw: Raw = crate::files::parse_json(path, text)?;
         let invalid = |field: String, reason: String| ConfigError::Invalid {
             path: path.to_owned(),
@@ -184,8 +203,11 @@ impl EscalationConfig {
                 .map_err(|e: String| invalid(format!("routes.{key}"), e))?;
             let mut routes = vec![Route::Bead];
             for (n, text) in texts.iter().enumerate() {
-                let route =
-                    Route::parse(text).map_err(|e| invalid(format!("routes.{key}[{n}]"), e))?;
+                let field = || format!("routes.{key}[{n}]");
+                let route = Route::parse(text).map_err(|e| invalid(field(), e))?;
+                if let Route::Mail(to) = &route {
+                    known(to).map_err(|e| invalid(field(), e))?;
+                }
                 if !routes.contains(&route) {
                     routes.push(route);
                 }
@@ -232,7 +254,7 @@ mod tests {
     fn a_full_file_parses_and_bead_always_comes_first() {
         let c = parse(
             r#"{"type":"escalation","version":1,
-                "routes":{"CRITICAL":["log","command:/bin/page  --loud"],
+                "routes":{"CRITICAL":["log","mail:mayor","command:/bin/page  --loud"],
                           "low":[]},
                 "stale_threshold":"30m","max_reescalations":3}"#,
         )
@@ -242,6 +264,7 @@ mod tests {
             [
                 Route::Bead,
                 Route::Log,
+                Route::Mail(Address::Mayor),
                 Route::Command(vec!["/bin/page".into(), "--loud".into()]),
             ]
         );
@@ -259,7 +282,7 @@ mod tests {
             (r#"{"routes":{"urgent":["bead"]}}"#, "`routes.urgent`"),
             (r#"{"routes":{"high":["bead","page"]}}"#, "`routes.high[1]`"),
             (r#"{"routes":{"high":["mail:../etc"]}}"#, "`routes.high[0]`"),
-            (r#"{"routes":{"high":["mail:mayor/"]}}"#, "`routes.high[0]`"),
+            (r#"{"routes":{"high":["mail:"]}}"#, "`routes.high[0]`"),
             (r#"{"routes":{"high":["command:   "]}}"#, "`routes.high[0]`"),
             (r#"{"stale_threshold":"soon"}"#, "`stale_threshold`"),
             (r#"{"stale_threshold":"0s"}"#, "`stale_threshold`"),
@@ -272,5 +295,23 @@ mod tests {
             assert!(err.contains(names), "{text}: {err}");
             assert!(err.contains("escalation.json"), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn a_mail_route_names_its_address_canonically_and_asks_the_town_about_it() {
+        let c = parse(r#"{"routes":{"high":["mail:gastown/nux"]}}"#).unwrap();
+        assert_eq!(
+            c.routes(Severity::High)[1].to_string(),
+            "mail:gastown/polecats/nux"
+        );
+        let unknown = EscalationConfig::parse_with(
+            Path::new("escalation.json"),
+            r#"{"routes":{"low":["log","mail:ghost/witness"]}}"#,
+            &|to| Err(format!("no rig for `{to}`")),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(unknown.contains("`routes.low[1]`"), "{unknown}");
+        assert!(unknown.contains("no rig for `ghost/witness`"), "{unknown}");
     }
 }

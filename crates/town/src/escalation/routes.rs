@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::{Escalation, EscalationConfig, Route};
+use crate::address::Address;
 use crate::layout::Town;
 
 /// How long a `command:` route may run.
@@ -44,6 +45,7 @@ pub fn deliver(
         let result = match route {
             Route::Bead => Ok(format!("bead {}", e.id)),
             Route::Log => log(town, store, e, what),
+            Route::Mail(to) => mail(town, store, e, what, to),
             Route::Command(argv) => command(town, e, what, argv),
         };
         let delivery = match result {
@@ -94,6 +96,83 @@ fn log(town: &Town, store: &beads::Store, e: &Escalation, what: &str) -> Result<
         .and_then(|mut f| f.write_all(line.as_bytes()))
         .map_err(fail)?;
     Ok(format!("appended to {}", path.display()))
+}
+
+/// Sends one message about `e` to `to`, from whoever raised it (the overseer when that is not
+/// one mailbox), with the severity's priority (CRITICAL is urgent).
+fn mail(
+    town: &Town,
+    store: &mut beads::Store,
+    e: &Escalation,
+    what: &str,
+    to: &Address,
+) -> Result<String, String> {
+    let from = e
+        .from
+        .as_deref()
+        .and_then(|f| Address::parse(f).ok())
+        .filter(Address::is_mailbox)
+        .unwrap_or(Address::Overseer);
+    let sent = crate::mail::send(
+        town,
+        store,
+        &from,
+        &crate::mail::Outgoing {
+            to: vec![to.clone()],
+            cc: Vec::new(),
+            subject: mail_subject(e, what),
+            body: mail_body(e, what),
+            priority: e.severity.priority(),
+            msg_type: beads::MessageType::Notification,
+            reply_to: None,
+            ephemeral: Some(false),
+        },
+    )
+    .map_err(|err| err.to_string())?;
+    Ok(format!(
+        "sent {} to {}",
+        beads::ops::mail::message_label(sent.message.id),
+        sent.mailboxes.join(", ")
+    ))
+}
+
+/// `[HIGH] <title>`, and `[CRITICAL] <title> (re-escalated)` after a stale bump. The title is
+/// made one safe line.
+fn mail_subject(e: &Escalation, what: &str) -> String {
+    let title = crate::work::prime::shown(&e.title, false);
+    match what {
+        "raised" => format!("[{}] {title}", e.severity),
+        _ => format!("[{}] {title} ({what})", e.severity),
+    }
+}
+
+fn mail_body(e: &Escalation, what: &str) -> String {
+    let mut body = format!(
+        "Escalation {id} ({severity}) {what}.\n\nid: {id}\nseverity: {severity}\n",
+        id = e.id,
+        severity = e.severity,
+    );
+    if e.original_severity != e.severity {
+        body.push_str(&format!(
+            "original severity: {} (re-escalated {} times)\n",
+            e.original_severity, e.reescalations
+        ));
+    }
+    body.push_str(&format!(
+        "from: {}\nsource: {}\n",
+        e.from.as_deref().unwrap_or("-"),
+        e.source.as_deref().unwrap_or("-")
+    ));
+    if !e.description.trim().is_empty() {
+        body.push_str("\nReason:\n");
+        body.push_str(e.description.trim_end());
+        body.push('\n');
+    }
+    body.push_str(&format!(
+        "\nAcknowledge with `gt escalate ack {id}`; details: `gt escalate show {id}`.\n",
+        id = e.id
+    ));
+    body
 }
 
 /// Runs the configured program with the escalation in `GT_ESCALATION_*` variables and as JSON

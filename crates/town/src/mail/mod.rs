@@ -138,6 +138,12 @@ pub fn send(
     })
 }
 
+/// Checks an address written in configuration as far as the town can tell without its store
+/// (see [`resolve::check_configured`]).
+pub fn check_configured(town: &Town, address: &Address) -> Result<(), MailError> {
+    resolve::check_configured(town, address)
+}
+
 /// The subject of a reply: `Re: <subject>`, not doubled.
 pub fn reply_subject(subject: &str) -> String {
     if subject.starts_with("Re: ") {

@@ -50,24 +50,16 @@ impl<'a> Resolver<'a> {
     ) -> Result<Vec<(String, DeliveryRole)>, MailError> {
         match address {
             Address::List { name } => {
-                let members = self.messaging()?.lists.get(name).cloned().ok_or_else(|| {
-                    MailError::UnknownList {
-                        name: name.clone(),
-                        path: super::config::path(self.town),
-                    }
-                })?;
+                let town = self.town;
+                let members = list_members(self.messaging()?, town, name)?.to_vec();
                 members
                     .iter()
                     .map(|m| self.check(m).map(|()| (m.canonical(), role)))
                     .collect()
             }
             Address::Queue { name } => {
-                if !self.messaging()?.queues.contains_key(name) {
-                    return Err(MailError::UnknownQueue {
-                        name: name.clone(),
-                        path: super::config::path(self.town),
-                    });
-                }
+                let town = self.town;
+                check_queue(self.messaging()?, town, name)?;
                 Ok(vec![(address.canonical(), DeliveryRole::Queue)])
             }
             Address::Town | Address::Rig { .. } => {
@@ -129,14 +121,7 @@ impl<'a> Resolver<'a> {
             }
             Address::Crew { rig, name } => {
                 self.check_rig(address, rig)?;
-                if RigPaths::new(self.town, rig).crew_dir().join(name).is_dir() {
-                    Ok(())
-                } else {
-                    Err(MailError::UnknownAgent {
-                        address: address.canonical(),
-                        why: format!("rig `{rig}` has no crew member `{name}`"),
-                    })
-                }
+                check_crew(self.town, address, rig, name)
             }
             // Expanded by `deliveries`, never checked as one mailbox.
             Address::List { .. } | Address::Queue { .. } | Address::Town | Address::Rig { .. } => {
@@ -148,14 +133,7 @@ impl<'a> Resolver<'a> {
     }
 
     fn check_rig(&self, address: &Address, rig: &str) -> Result<(), MailError> {
-        if self.rigs.contains(rig) {
-            Ok(())
-        } else {
-            Err(MailError::UnknownRig {
-                address: address.canonical(),
-                rig: rig.to_owned(),
-            })
-        }
+        check_rig(&self.rigs, address, rig)
     }
 
     /// A rig's agents now: its witness and refinery, its polecats (store rows not nuked, and
@@ -183,5 +161,74 @@ impl<'a> Resolver<'a> {
             name,
         }));
         Ok(out)
+    }
+}
+
+/// Checks what can be known of `address` without the store, for addresses written in
+/// configuration (an escalation's mail route): its rig is registered, a crew member's directory
+/// exists, a list or queue is defined. A polecat is checked only for its rig: polecats come and
+/// go, and sending checks the rest.
+pub(super) fn check_configured(town: &Town, address: &Address) -> Result<(), MailError> {
+    let rigs: BTreeSet<String> = town.rigs()?.rigs.into_keys().collect();
+    match address {
+        Address::Mayor | Address::Deacon | Address::Overseer | Address::Town => Ok(()),
+        Address::Witness { rig }
+        | Address::Refinery { rig }
+        | Address::Polecat { rig, .. }
+        | Address::Rig { rig } => check_rig(&rigs, address, rig),
+        Address::Crew { rig, name } => {
+            check_rig(&rigs, address, rig)?;
+            check_crew(town, address, rig, name)
+        }
+        Address::List { name } => list_members(&super::config::load(town)?, town, name).map(drop),
+        Address::Queue { name } => check_queue(&super::config::load(town)?, town, name),
+    }
+}
+
+fn check_rig(rigs: &BTreeSet<String>, address: &Address, rig: &str) -> Result<(), MailError> {
+    if rigs.contains(rig) {
+        Ok(())
+    } else {
+        Err(MailError::UnknownRig {
+            address: address.canonical(),
+            rig: rig.to_owned(),
+        })
+    }
+}
+
+fn check_crew(town: &Town, address: &Address, rig: &str, name: &str) -> Result<(), MailError> {
+    if RigPaths::new(town, rig).crew_dir().join(name).is_dir() {
+        Ok(())
+    } else {
+        Err(MailError::UnknownAgent {
+            address: address.canonical(),
+            why: format!("rig `{rig}` has no crew member `{name}`"),
+        })
+    }
+}
+
+fn list_members<'m>(
+    messaging: &'m Messaging,
+    town: &Town,
+    name: &str,
+) -> Result<&'m [Address], MailError> {
+    messaging
+        .lists
+        .get(name)
+        .map(Vec::as_slice)
+        .ok_or_else(|| MailError::UnknownList {
+            name: name.to_owned(),
+            path: super::config::path(town),
+        })
+}
+
+fn check_queue(messaging: &Messaging, town: &Town, name: &str) -> Result<(), MailError> {
+    if messaging.queues.contains_key(name) {
+        Ok(())
+    } else {
+        Err(MailError::UnknownQueue {
+            name: name.to_owned(),
+            path: super::config::path(town),
+        })
     }
 }

@@ -8,9 +8,12 @@
 //! - [`sling`]: `gt sling`, a resumable step log from bead to running agent.
 //! - [`session`]: agent session records (`gt prime --hook` writes them, `gt seance` reads).
 //! - [`done`]: `gt done`, a resumable step log from finished work to a queued merge request.
+//! - [`handoff`]: `gt handoff`, a fresh agent of the same polecat in the same pane, its
+//!   predecessor's notes in its inbox.
 
 pub mod done;
 pub mod gitops;
+pub mod handoff;
 pub mod identity;
 pub mod prime;
 pub mod provision;

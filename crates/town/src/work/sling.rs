@@ -940,11 +940,13 @@ pub fn beacon(polecat: &PolecatId, bead: &str, store: &beads::Store) -> String {
     )
 }
 
+/// The session of polecat `polecat` as `gt sling` starts it: the preset's command (continued
+/// with `resume`, where the agent CLI can), in the worktree, with every agent's environment.
 #[expect(
     clippy::too_many_arguments,
     reason = "assembles one session from its parts"
 )]
-fn session_spec(
+pub(crate) fn session_spec(
     cx: &SlingContext<'_>,
     store: &beads::Store,
     polecat: &PolecatId,
@@ -976,11 +978,15 @@ fn session_spec(
         .collect();
     let address = polecat.address();
     let email = format!("{}.polecats.{}@gastown.local", polecat.rig, polecat.name);
+    // A caller that is itself an agent (a handoff's helper) has `gt`'s directory first already.
+    let gt_first = format!("{}:", gt_dir.display());
+    let path = if caller_path.starts_with(&gt_first) {
+        caller_path
+    } else {
+        format!("{gt_first}{caller_path}")
+    };
     env.extend([
-        (
-            "PATH".to_owned(),
-            format!("{}:{caller_path}", gt_dir.display()),
-        ),
+        ("PATH".to_owned(), path),
         ("GT_ROLE".into(), address.clone()),
         ("GT_RIG".into(), polecat.rig.clone()),
         ("GT_POLECAT".into(), polecat.name.clone()),

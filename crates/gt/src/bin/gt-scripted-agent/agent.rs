@@ -240,6 +240,10 @@ impl Agent {
                 self.write(path, &text, false)?;
             }
             Command::Stay => return Ok(Flow::End(Outcome::Stay)),
+            Command::Handoff { cycle, subject } => {
+                handoff(*cycle, subject)?;
+                return Ok(Flow::End(Outcome::Stay));
+            }
         }
         Ok(Flow::Next)
     }
@@ -379,4 +383,25 @@ fn done(status: DoneStatus) -> anyhow::Result<u8> {
         out::line(&format!("`gt done` failed ({exit})"));
     }
     Ok(code)
+}
+
+/// Runs `gt handoff` with its output on the agent's terminal; a refusal fails the step.
+fn handoff(cycle: bool, subject: &str) -> anyhow::Result<()> {
+    out::settle();
+    let args: &[&str] = if cycle {
+        &["handoff", "--cycle"]
+    } else {
+        &[
+            "handoff",
+            "-s",
+            subject,
+            "-m",
+            "Handed off by the scripted agent.",
+        ]
+    };
+    let exit = host::process::run_inherit(GT, args)?;
+    if !exit.success() {
+        bail!("`gt handoff` failed ({exit})");
+    }
+    Ok(())
 }

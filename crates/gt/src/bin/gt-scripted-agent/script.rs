@@ -45,7 +45,7 @@ use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
 /// The commands, for error hints and `--help`.
-pub const COMMANDS: &str = "prime, write, append, commit, done, work, sleep, hang, crash, exit, fail, conflict, stay, once <command>";
+pub const COMMANDS: &str = "prime, write, append, commit, done, work, handoff, sleep, hang, crash, exit, fail, conflict, stay, once <command>";
 
 /// The fence that opens a script inside a bead description.
 const FENCE: &str = "```gt-script";
@@ -107,6 +107,9 @@ pub enum Command {
     Conflict { path: PathBuf },
     /// Stay alive at the prompt until killed (an idle interactive agent).
     Stay,
+    /// Run `gt handoff -s <subject>` (or `gt handoff --cycle`); once it succeeds the agent
+    /// waits at its prompt to be replaced. A refused handoff fails the step.
+    Handoff { cycle: bool, subject: String },
     /// Run the command only the first time this line runs for the bead in this worktree.
     Once(Box<Command>),
 }
@@ -234,6 +237,17 @@ fn parse_line(text: &str) -> Result<Command, String> {
         "hang" => no_args(Command::Hang),
         "crash" => no_args(Command::Crash),
         "stay" => no_args(Command::Stay),
+        "handoff" => Ok(match rest {
+            "--cycle" => Command::Handoff {
+                cycle: true,
+                subject: String::new(),
+            },
+            "" => return Err("`handoff` needs a subject or `--cycle`".to_owned()),
+            subject => Command::Handoff {
+                cycle: false,
+                subject: subject.to_owned(),
+            },
+        }),
         "once" => {
             if rest.is_empty() {
                 return Err("`once` needs a command: `once <command>`".to_owned());
@@ -477,6 +491,20 @@ stay
             }]
         );
         assert_eq!(commands("work\nstay"), [Command::Work, Command::Stay]);
+        assert_eq!(
+            commands("once handoff first shift\nhandoff --cycle\nstay"),
+            [
+                Command::Once(Box::new(Command::Handoff {
+                    cycle: false,
+                    subject: "first shift".into()
+                })),
+                Command::Handoff {
+                    cycle: true,
+                    subject: String::new()
+                },
+                Command::Stay
+            ]
+        );
         assert_eq!(commands("  # only a comment\n\n"), []);
     }
 

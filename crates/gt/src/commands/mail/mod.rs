@@ -311,14 +311,7 @@ pub fn run(args: MailArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
             render::claimed(ui, &item, false)?;
         }
         MailCommand::Check(_) => {
-            let unread = store.mail_inbox(
-                &mailbox,
-                &InboxQuery {
-                    unread_only: true,
-                    include_archived: false,
-                    limit: 0,
-                },
-            )?;
+            let unread = store.mail_inbox(&mailbox, &InboxQuery::unread())?;
             render::check(ui, &mailbox, &unread)?;
             if !unread.is_empty() {
                 return Err(ui::ExitStatus(1).into());
@@ -350,14 +343,7 @@ fn inject(identity_arg: Option<&str>, ui: &mut ui::Ui) {
         let town = super::town()?;
         let store = super::store(&town)?;
         let me = identity(identity_arg)?;
-        let unread = store.mail_inbox(
-            &me.canonical(),
-            &InboxQuery {
-                unread_only: true,
-                include_archived: false,
-                limit: 0,
-            },
-        )?;
+        let unread = store.mail_inbox(&me.canonical(), &InboxQuery::unread())?;
         Ok(reminder::render(
             &unread,
             identity_arg.map(|_| me.canonical()).as_deref(),
