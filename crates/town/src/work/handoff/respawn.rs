@@ -118,7 +118,11 @@ pub fn respawn(
         })?;
     if preset.prompt_mode == PromptMode::None {
         runtime
-            .send(session, &sling::beacon(&id, &row.bead_id, store))
+            .send(
+                session,
+                &sling::beacon(&id, &row.bead_id, store),
+                crate::runtime::SendWhen::Now,
+            )
             .map_err(|source| HandoffError::Respawn {
                 session: session.to_owned(),
                 source: Box::new(source),
