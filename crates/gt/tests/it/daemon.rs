@@ -469,3 +469,69 @@ fn an_agent_that_keeps_dying_trips_the_respawn_breaker_and_is_escalated_once() {
     assert_eq!(f.polecat(&name)["generation"], 3);
     assert_eq!(f.escalations().len(), 1);
 }
+
+#[test]
+fn mail_sent_to_an_agent_that_dies_is_injected_into_its_successor() {
+    let Some(f) = Factory::new() else { return };
+    // The scripted agent with Claude's hooks provisioned, as a real Claude Code gets them.
+    std::fs::write(
+        f.town.root.join("settings/agents.json"),
+        r#"{"version": 1, "agents": {"scripted": {"hooks_provider": "claude", "hooks_dir": ".claude", "hooks_settings_file": "settings.json"}}}"#,
+    )
+    .unwrap();
+    f.up(&[]);
+    let bead = f.town.create(
+        "dies with mail unread",
+        &script("once sleep 3000\nonce crash\nsleep 500\nstay"),
+    );
+    let slung = f.town.sling(&[&bead, "gastown"]);
+    let address = slung[0]["polecat"].as_str().unwrap().to_owned();
+    let name = address.rsplit('/').next().unwrap().to_owned();
+    let generation = f.polecat(&name)["generation"].as_i64().unwrap();
+    // Sent while the agent is busy in its turn: the mail is kept and a nudge queued. On the
+    // wall clock, as the daemon that expires queued nudges reads it (not the test's clock).
+    let send = f
+        .town
+        .env
+        .command(super::GT)
+        .current_dir(f.town.env.work())
+        .env_remove("GT_TEST_NOW")
+        .args([
+            "--json",
+            "mail",
+            "send",
+            &address,
+            "-s",
+            "the schema moved to v7",
+        ])
+        .args(["-m", "re-read crates/beads/src/schema.rs"])
+        .output()
+        .unwrap();
+    let sent = json(&ok(send));
+    assert_eq!(sent["notified"][0]["outcome"], "queued", "{sent}");
+    // It crashes before its turn ends; the witness starts its successor, whose session-start
+    // hook shows the unread mail, and the queued nudge reaches it at its turn's end (its Stop
+    // hook, or the daemon once it idles).
+    wait_until(TIMEOUT, || {
+        let p = f.polecat(&name);
+        p["generation"].as_i64().unwrap() > generation && p["alive"] == true
+    })
+    .unwrap_or_else(|_| panic!("not restarted; log:\n{}", f.log()));
+    let mut panes = String::new();
+    wait_until(TIMEOUT, || {
+        panes = f.town.panes();
+        panes.contains("the schema moved to v7") && panes.contains("New mail from overseer")
+    })
+    .unwrap_or_else(|_| {
+        let queue = std::fs::read_dir(f.town.root.join(".runtime/nudge_queue/gt-furiosa"))
+            .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>());
+        panic!(
+            "not injected; queue {queue:?}; log:\n{}\npanes:\n{panes}",
+            f.log()
+        )
+    });
+    let inbox = json(&ok(f
+        .town
+        .gt(&["--json", "mail", "inbox", &address, "--unread"])));
+    assert_eq!(inbox["messages"].as_array().unwrap().len(), 1, "{inbox}");
+}

@@ -42,17 +42,7 @@ pub fn provision(worktree: &Path, preset: &AgentPreset, gt: &Path) -> Result<Vec
             .unwrap_or_else(|| "settings.json".into());
         let rel = format!("{dir}/{file}");
         if !tracked(&rel)? {
-            let gt = gt.display().to_string();
-            let command = format!("{} prime --hook", shell_word(&gt));
-            // At each turn's end the agent takes its queued nudges as its next prompt.
-            let drain = format!("{} nudge --drain --hook", shell_word(&gt));
-            let settings = serde_json::json!({
-                "hooks": {
-                    "SessionStart": [{"matcher": "", "hooks": [{"type": "command", "command": command}]}],
-                    "PreCompact": [{"matcher": "", "hooks": [{"type": "command", "command": command}]}],
-                    "Stop": [{"matcher": "", "hooks": [{"type": "command", "command": drain}]}],
-                }
-            });
+            let settings = claude_hooks(&shell_word(&gt.display().to_string()));
             let text = serde_json::to_string_pretty(&settings).expect("json serializes") + "\n";
             write(&worktree.join(&rel), &text)?;
             written.push(rel);
@@ -62,6 +52,29 @@ pub fn provision(worktree: &Path, preset: &AgentPreset, gt: &Path) -> Result<Vec
     let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
     gitops::exclude(worktree, &refs)?;
     Ok(written)
+}
+
+/// Upstream's hook shape for a polecat (`gt` is the quoted path of the binary):
+///
+/// - `SessionStart`: prime, then the unread mail and queued nudges (a restarted or handed-off
+///   agent finds what was sent to its predecessor);
+/// - `UserPromptSubmit`: mail and nudges that arrived since, at each prompt;
+/// - `PreCompact`: prime again, so compaction never loses the hook;
+/// - `Stop`: queued nudges become the next prompt (Claude's `block` decision), and the end
+///   of the turn is recorded for `gt seance` (and costs later).
+fn claude_hooks(gt: &str) -> serde_json::Value {
+    let hook = |command: String| serde_json::json!([{"matcher": "", "hooks": [{"type": "command", "command": command}]}]);
+    serde_json::json!({
+        "hooks": {
+            "SessionStart": hook(format!("{gt} prime --hook && {gt} mail check --inject")),
+            "UserPromptSubmit": hook(format!("{gt} mail check --inject")),
+            "PreCompact": hook(format!("{gt} prime --hook")),
+            "Stop": [{"matcher": "", "hooks": [
+                {"type": "command", "command": format!("{gt} nudge --drain --hook")},
+                {"type": "command", "command": format!("{gt} session-end")},
+            ]}],
+        }
+    })
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {
