@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use super::screen::Screen;
 use super::{Claim, NudgeError, Queue, QueuedNudge, dnd};
 use crate::address::Address;
 use crate::daemon::DaemonFiles;
@@ -83,9 +84,16 @@ impl DrainService {
                 soon(HOOK_GRACE - age);
                 continue;
             }
-            let runtime: &dyn Runtime = self.runtimes.tmux();
+            let tmux = self.runtimes.tmux();
+            let runtime: &dyn Runtime = tmux;
             if !matches!(runtime.pid(&session), Ok(Some(_))) {
                 // Not running: its nudges expire in the queue.
+                continue;
+            }
+            // Claimed only once the agent idles: a claim held through a busy turn would hide
+            // the queue from the agent's own hook at that turn's end.
+            if !matches!(tmux.screen_now(&session), Ok(Screen::Idle)) {
+                soon(RETRY);
                 continue;
             }
             let claim = queue.claim(now)?;

@@ -73,11 +73,7 @@ impl TmuxRuntime {
             }
         })?;
         let pane = self.leave_mode(name)?;
-        let prefix = if pane.ready_prefix.trim().is_empty() {
-            DEFAULT_PROMPT.to_owned()
-        } else {
-            pane.ready_prefix
-        };
+        let prefix = ready_prefix(pane);
         let before = self.settled_screen(name, &prefix, when)?;
         if text.trim().is_empty() {
             // Nothing to paste: an empty message is just Enter (a bare "go on").
@@ -194,5 +190,23 @@ impl TmuxRuntime {
             attempts: ENTER_ATTEMPTS,
             output: tail_for_error(&last),
         })
+    }
+}
+
+/// The prompt the session recorded when it started, else Claude Code's.
+fn ready_prefix(pane: host::tmux::PaneInfo) -> String {
+    if pane.ready_prefix.trim().is_empty() {
+        DEFAULT_PROMPT.to_owned()
+    } else {
+        pane.ready_prefix
+    }
+}
+
+impl TmuxRuntime {
+    /// What session `name`'s pane shows now (idle, half-typed input, busy, …), for a caller
+    /// that must not act unless the agent idles (the daemon's nudge drain); nothing is typed.
+    pub fn screen_now(&self, name: &str) -> Result<Screen, RuntimeError> {
+        let pane = self.running_pane(name)?;
+        Ok(screen::classify(&self.screen(name)?, &ready_prefix(pane)))
     }
 }
