@@ -694,7 +694,12 @@ fn finish_start(
         Ok(_) | Err(beads::Error::InvalidTransition { .. }) => {}
         Err(e) => return Err(e.into()),
     }
-    if let Some(pid) = pid {
+    // A handoff may have started the next generation in this pane while this sling waited
+    // for the prompt: its pid is the one to keep, not this (now replaced) agent's.
+    let still_ours = store
+        .polecat(&polecat.rig, &polecat.name)?
+        .is_some_and(|row| row.generation == generation);
+    if let Some(pid) = pid.filter(|_| still_ours) {
         store.upsert_polecat(
             &polecat.rig,
             &polecat.name,
