@@ -13,6 +13,15 @@ use crate::ops::update::{Changes, CloseOptions};
 use crate::store::{Context, Store};
 
 static TRACED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// Held by each test for its whole run: the trace is one buffer, and two tests tracing at
+/// once would take each other's statements.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// Keeps each statement as it starts, with its parameters bound (for `EXPLAIN`).
 fn record(event: rusqlite::trace::TraceEvent<'_>) {
@@ -66,6 +75,7 @@ fn scan(detail: &str) -> Option<&'static str> {
 
 #[test]
 fn hot_paths_find_their_rows_by_key() {
+    let _serial = serial();
     let (_dir, mut s) = store();
     // A store with each kind of edge, so every branch of readiness has rows to plan for.
     let parent = s
@@ -186,6 +196,7 @@ fn check_traced(s: &Store, ordered: &[&str]) -> (usize, Vec<String>) {
 /// and stop at the limit; reading, marking and claiming one message find it by key.
 #[test]
 fn mail_reads_its_rows_by_key_and_in_order() {
+    let _serial = serial();
     use crate::ops::mail::{InboxQuery, MailState, MessageType, NewMessage};
     use crate::state::DeliveryRole;
     let (_dir, mut s) = store();
