@@ -203,17 +203,12 @@ impl Witness {
         let me = Address::Witness {
             rig: self.ctx.name.clone(),
         };
-        let unread = self.store.mail_inbox(
-            &me.canonical(),
-            &beads::InboxQuery {
-                unread_only: true,
-                include_archived: false,
-                limit: 0,
-            },
-        )?;
+        let unread = self
+            .store
+            .mail_inbox(&me.canonical(), &beads::InboxQuery::unread())?;
         for item in unread {
             let m = &item.message;
-            if is_help(&m.subject) {
+            if crate::mail::protocol::is_kind(&m.subject, "HELP") {
                 let mayor_runs = self
                     .starter
                     .runtimes
@@ -513,13 +508,6 @@ impl Service for Witness {
             ))
         })
     }
-}
-
-/// Whether a subject asks for help (`HELP`, `HELP: …`).
-fn is_help(subject: &str) -> bool {
-    let s = subject.trim_start();
-    s.strip_prefix("HELP")
-        .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', ' ']))
 }
 
 fn hash(text: &str) -> u64 {

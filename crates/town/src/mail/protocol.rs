@@ -30,12 +30,18 @@ pub const PROTOCOL_PREFIXES: &[&str] = &[
 
 /// Whether `subject` is protocol mail (see [`PROTOCOL_PREFIXES`]).
 pub fn is_protocol(subject: &str) -> bool {
-    let subject = subject.trim_start();
-    PROTOCOL_PREFIXES.iter().any(|prefix| {
-        subject
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with(' ') || rest.starts_with(':'))
-    })
+    PROTOCOL_PREFIXES
+        .iter()
+        .any(|prefix| is_kind(subject, prefix))
+}
+
+/// Whether `subject` is of the protocol kind `prefix`: it starts with it (after blanks),
+/// followed by the end, a space or a colon (`HELP: stuck` is `HELP`, `HELPFUL` is not).
+pub fn is_kind(subject: &str, prefix: &str) -> bool {
+    subject
+        .trim_start()
+        .strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(' ') || rest.starts_with(':'))
 }
 
 #[cfg(test)]
