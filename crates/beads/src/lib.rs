@@ -38,5 +38,6 @@ pub use ops::mr::{
 pub use ops::query::{Filter, Sort, Stats};
 pub use ops::update::{Changes, CloseOptions};
 pub use ops::work::{Admission, Polecat, PolecatTransition, PolecatUpdate};
-pub use state::{DeliveryRole, MailState, MessageType, MrState, PolecatState};
+pub use ops::roles::{NewRoleAgent, RoleAgent};
+pub use state::{DeliveryRole, Desired, MailState, MessageType, MrState, PolecatState, RoleKind};
 pub use store::{Context, Store};

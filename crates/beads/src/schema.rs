@@ -564,6 +564,30 @@ CREATE INDEX idx_mail_claimed ON mail_deliveries (claimed_by, message_id DESC)
     WHERE claimed_by IS NOT NULL;
 ";
 
+/// Version 8: the town's long-lived agents (the mayor and crew), one row each. `desired` is
+/// what the human asked for: `running` (the daemon's keeper restarts it when it dies),
+/// `stopped`, or `held` (stopped by `gt down`; `gt up` brings the mayor back, `--restore` the
+/// crew). `generation` counts starts, so a stale start cannot record its pid over a newer one;
+/// `restarts` counts the keeper's restarts since the agent last ran long enough to count as
+/// healthy, which is what its crash-loop breaker reads.
+const V8: &str = r"
+CREATE TABLE role_agents (
+    address TEXT PRIMARY KEY CHECK (address != ''),
+    role TEXT NOT NULL CHECK (role IN ('mayor', 'crew')),
+    rig TEXT NOT NULL DEFAULT '',
+    session TEXT NOT NULL CHECK (session != ''),
+    runtime TEXT NOT NULL DEFAULT '',
+    agent TEXT NOT NULL DEFAULT '',
+    desired TEXT NOT NULL DEFAULT 'stopped' CHECK (desired IN ('running', 'stopped', 'held')),
+    generation INTEGER NOT NULL DEFAULT 0,
+    pid INTEGER,
+    started_at TEXT,
+    restarts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+";
+
 /// All migrations, oldest first. Append, never edit.
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -574,11 +598,12 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V5),
         M::up(V6),
         M::up(V7),
+        M::up(V8),
     ])
 }
 
 /// The schema version a fully migrated database has.
-pub const LATEST_VERSION: i64 = 7;
+pub const LATEST_VERSION: i64 = 8;
 
 /// Every table, view and trigger of a fully migrated store (not indexes: a missing index is
 /// slow, not wrong). Each write checks they are all there; a unit test checks this list
@@ -617,6 +642,7 @@ pub const REQUIRED_OBJECTS: &[&str] = &[
     "issue_counts_changed",
     "mail_messages",
     "mail_deliveries",
+    "role_agents",
 ];
 
 /// The `metadata` key `bd doctor` sets while the store has errors it could not repair; writes

@@ -193,6 +193,28 @@ stored_enum! {
     }
 }
 
+stored_enum! {
+    /// Which long-lived agent a `role_agents` row is.
+    RoleKind, "role" {
+        /// The town's coordinator (`mayor/`).
+        Mayor => "mayor",
+        /// A human's persistent workspace in a rig (`<rig>/crew/<name>`).
+        Crew => "crew",
+    }
+}
+
+stored_enum! {
+    /// Whether a long-lived agent should run: what its human last asked for.
+    Desired, "desired state" {
+        /// Keep it running: the daemon restarts it when it dies.
+        Running => "running",
+        /// Stopped on purpose; nothing starts it but its own `start`.
+        Stopped => "stopped",
+        /// Stopped by `gt down`: `gt up` brings the mayor back, `gt up --restore` the crew.
+        Held => "held",
+    }
+}
+
 /// `'a', 'b'` for a SQL `IN (…)` list of states (constants only, never user input).
 pub(crate) fn sql_list<T: Copy + Into<&'static str>>(states: &[T]) -> String {
     states
@@ -254,6 +276,14 @@ mod tests {
         assert_eq!(
             checked("polecats"),
             words(PolecatState::ALL.iter().map(|s| s.as_str()).collect())
+        );
+        assert_eq!(
+            checked_column("role_agents", "role"),
+            words(RoleKind::ALL.iter().map(|s| s.as_str()).collect())
+        );
+        assert_eq!(
+            checked_column("role_agents", "desired"),
+            words(Desired::ALL.iter().map(|s| s.as_str()).collect())
         );
         assert_eq!(
             checked("mail_deliveries"),

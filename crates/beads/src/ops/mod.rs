@@ -13,6 +13,7 @@ pub mod maintenance;
 pub mod molecule;
 pub mod mr;
 pub mod query;
+pub mod roles;
 pub mod sessions;
 pub mod slot;
 pub mod update;
