@@ -36,8 +36,8 @@ pub use ops::mr::{
     Landing, MergeRequest, MrTransition, NewMergeRequest, QueueStats, RecordedRun, RefineryRun,
 };
 pub use ops::query::{Filter, Sort, Stats};
+pub use ops::roles::{NewRoleAgent, RoleAgent};
 pub use ops::update::{Changes, CloseOptions};
 pub use ops::work::{Admission, Polecat, PolecatTransition, PolecatUpdate};
-pub use ops::roles::{NewRoleAgent, RoleAgent};
 pub use state::{DeliveryRole, Desired, MailState, MessageType, MrState, PolecatState, RoleKind};
 pub use store::{Context, Store};

@@ -45,6 +45,7 @@ pub mod nudge;
 pub mod refinery;
 pub mod rig;
 pub mod rigctx;
+pub mod roles;
 pub mod runtime;
 pub mod service;
 pub mod settings;

@@ -116,7 +116,13 @@ impl Store {
                 "INSERT INTO role_agents (address, role, rig, session, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (address) DO NOTHING",
             )?
-            .execute(params![agent.address, agent.role, agent.rig, agent.session, w.now])?;
+            .execute(params![
+                agent.address,
+                agent.role,
+                agent.rig,
+                agent.session,
+                w.now
+            ])?;
             let before = fetch(tx, agent.address)?.ok_or_else(|| not_found(agent.address))?;
             if before.desired != desired {
                 tx.prepare_cached(
@@ -161,8 +167,20 @@ impl Store {
             }
             let row = fetch(tx, address)?.ok_or_else(|| not_found(address))?;
             let generation = row.generation.to_string();
-            let kind = if restart { "role_restarted" } else { "role_started" };
-            event(tx, w, &role_key(address), kind, None, Some(&generation), Some(agent))?;
+            let kind = if restart {
+                "role_restarted"
+            } else {
+                "role_started"
+            };
+            event(
+                tx,
+                w,
+                &role_key(address),
+                kind,
+                None,
+                Some(&generation),
+                Some(agent),
+            )?;
             Ok(row)
         })
     }
@@ -196,7 +214,15 @@ impl Store {
                 )?
                 .execute(params![address, generation, error, w.now])?;
             if changed == 1 {
-                event(tx, w, &role_key(address), "role_failed", None, None, Some(error))?;
+                event(
+                    tx,
+                    w,
+                    &role_key(address),
+                    "role_failed",
+                    None,
+                    None,
+                    Some(error),
+                )?;
             }
             Ok(changed == 1)
         })
@@ -294,8 +320,12 @@ mod tests {
         let (_d, mut s) = store();
         let row = s.set_role_desired(&MAYOR, Desired::Running).unwrap();
         assert_eq!((row.generation, row.desired), (0, Desired::Running));
-        let first = s.begin_role_start("mayor/", "claude", "tmux", false).unwrap();
-        let second = s.begin_role_start("mayor/", "claude", "tmux", true).unwrap();
+        let first = s
+            .begin_role_start("mayor/", "claude", "tmux", false)
+            .unwrap();
+        let second = s
+            .begin_role_start("mayor/", "claude", "tmux", true)
+            .unwrap();
         assert_eq!((first.generation, second.generation), (1, 2));
         assert_eq!(second.restarts, 1);
         assert!(!s.record_role_pid("mayor/", 1, 41).unwrap());
@@ -303,7 +333,8 @@ mod tests {
         assert!(!s.record_role_error("mayor/", 1, "late").unwrap());
         let row = s.role_agent("mayor/").unwrap().unwrap();
         assert_eq!((row.pid, row.last_error.as_str()), (Some(42), ""));
-        s.begin_role_start("mayor/", "claude", "tmux", false).unwrap();
+        s.begin_role_start("mayor/", "claude", "tmux", false)
+            .unwrap();
         assert_eq!(s.role_agent("mayor/").unwrap().unwrap().restarts, 0);
     }
 

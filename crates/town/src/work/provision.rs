@@ -1,31 +1,76 @@
-//! What a polecat's worktree gets before its agent starts: the agent's instructions file and,
-//! for agents with hooks, a settings file whose `SessionStart` hook runs `gt prime --hook`.
-//! Everything written here is excluded from git in that worktree, so it is never committed —
-//! and a file the repository already tracks is never overwritten.
+//! What an agent's directory gets before its agent starts (a polecat's worktree, a crew
+//! member's clone, the town root for the mayor): the agent's instructions file and, for agents
+//! with hooks, a settings file whose `SessionStart` hook runs `gt prime --hook`. Inside a git
+//! work tree everything written here is excluded from git, so it is never committed — and a
+//! file the repository already tracks is never overwritten.
 
 use std::path::Path;
 
 use crate::agents::AgentPreset;
 use crate::work::{Result, WorkError, gitops};
 
-const INSTRUCTIONS: &str = "\
-# Gas Town polecat
+/// Whose directory is provisioned: it decides the instructions and the `PreCompact` hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seat {
+    Polecat,
+    Mayor,
+    Crew,
+}
 
-You are a polecat in a Gas Town: an agent working on one bead (an issue) in this worktree.
-Run `gt prime` now: it shows your bead, the steps, and how to finish with `gt done`.
-";
+impl Seat {
+    fn instructions(self) -> &'static str {
+        match self {
+            Self::Polecat => {
+                "# Gas Town polecat\n\n\
+                 You are a polecat in a Gas Town: an agent working on one bead (an issue) in this worktree.\n\
+                 Run `gt prime` now: it shows your bead, the steps, and how to finish with `gt done`.\n"
+            }
+            Self::Mayor => {
+                "# Gas Town mayor\n\n\
+                 You are the mayor of this Gas Town: you turn the overseer's intent into beads and convoys\n\
+                 and sling them to polecats. Run `gt prime` now: it shows the town, its rigs and your mail.\n"
+            }
+            Self::Crew => {
+                "# Gas Town crew\n\n\
+                 You are a crew member in a Gas Town: a long-lived agent in this clone, working with a human.\n\
+                 Run `gt prime` now: it shows who you are, your mail and how work lands.\n"
+            }
+        }
+    }
 
-/// Writes the preset's instructions file and hook settings into `worktree`. `gt` is the path
-/// of the `gt` binary the hooks should run.
-pub fn provision(worktree: &Path, preset: &AgentPreset, gt: &Path) -> Result<Vec<String>> {
+    /// Before a compaction: a crew member starts a fresh session with a handoff (a long-lived
+    /// agent would otherwise carry a lossy summary forever); everyone else primes again.
+    fn pre_compact(self, gt: &str) -> String {
+        match self {
+            Self::Crew => format!(
+                "{gt} handoff --cycle --reason {}",
+                crate::work::handoff::CYCLE_REASON
+            ),
+            Self::Polecat | Self::Mayor => format!("{gt} prime --hook"),
+        }
+    }
+}
+
+/// Writes the preset's instructions file and hook settings for `seat` into `dir`. `gt` is the
+/// path of the `gt` binary the hooks should run.
+pub fn provision(dir: &Path, preset: &AgentPreset, gt: &Path, seat: Seat) -> Result<Vec<String>> {
+    let worktree = dir;
+    // The mayor's town root is no git work tree: nothing there is tracked or to exclude.
+    let in_git = worktree.join(".git").exists();
     let mut written = Vec::new();
     let tracked = |rel: &str| -> Result<bool> {
+        if !in_git {
+            return Ok(false);
+        }
         let out =
             host::git::Git::new(worktree).output(&["ls-files", "--error-unmatch", "--", rel])?;
         Ok(out.status.success())
     };
     if !preset.instructions_file.is_empty() && !tracked(&preset.instructions_file)? {
-        write(&worktree.join(&preset.instructions_file), INSTRUCTIONS)?;
+        write(
+            &worktree.join(&preset.instructions_file),
+            seat.instructions(),
+        )?;
         written.push(preset.instructions_file.clone());
     }
     if let Some(hooks) = &preset.hooks
@@ -42,15 +87,17 @@ pub fn provision(worktree: &Path, preset: &AgentPreset, gt: &Path) -> Result<Vec
             .unwrap_or_else(|| "settings.json".into());
         let rel = format!("{dir}/{file}");
         if !tracked(&rel)? {
-            let settings = claude_hooks(&shell_word(&gt.display().to_string()));
+            let settings = claude_hooks(&shell_word(&gt.display().to_string()), seat);
             let text = serde_json::to_string_pretty(&settings).expect("json serializes") + "\n";
             write(&worktree.join(&rel), &text)?;
             written.push(rel);
         }
     }
-    let patterns: Vec<String> = written.iter().map(|w| format!("/{w}")).collect();
-    let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
-    gitops::exclude(worktree, &refs)?;
+    if in_git {
+        let patterns: Vec<String> = written.iter().map(|w| format!("/{w}")).collect();
+        let refs: Vec<&str> = patterns.iter().map(String::as_str).collect();
+        gitops::exclude(worktree, &refs)?;
+    }
     Ok(written)
 }
 
@@ -59,16 +106,17 @@ pub fn provision(worktree: &Path, preset: &AgentPreset, gt: &Path) -> Result<Vec
 /// - `SessionStart`: prime, then the unread mail and queued nudges (a restarted or handed-off
 ///   agent finds what was sent to its predecessor);
 /// - `UserPromptSubmit`: mail and nudges that arrived since, at each prompt;
-/// - `PreCompact`: prime again, so compaction never loses the hook;
+/// - `PreCompact`: prime again, so compaction never loses the hook (a crew member hands off
+///   to a fresh session instead, see [`Seat::pre_compact`]);
 /// - `Stop`: queued nudges become the next prompt (Claude's `block` decision), and the end
 ///   of the turn is recorded for `gt seance` (and costs later).
-fn claude_hooks(gt: &str) -> serde_json::Value {
+fn claude_hooks(gt: &str, seat: Seat) -> serde_json::Value {
     let hook = |command: String| serde_json::json!([{"matcher": "", "hooks": [{"type": "command", "command": command}]}]);
     serde_json::json!({
         "hooks": {
             "SessionStart": hook(format!("{gt} prime --hook && {gt} mail check --inject")),
             "UserPromptSubmit": hook(format!("{gt} mail check --inject")),
-            "PreCompact": hook(format!("{gt} prime --hook")),
+            "PreCompact": hook(seat.pre_compact(gt)),
             "Stop": [{"matcher": "", "hooks": [
                 {"type": "command", "command": format!("{gt} nudge --drain --hook")},
                 {"type": "command", "command": format!("{gt} session-end")},

@@ -429,7 +429,7 @@ fn sling_one(
         {
             undo.push(Undo::Molecule(root));
         }
-        provision::provision(worktree, &preset, &cx.gt_bin)?;
+        provision::provision(worktree, &preset, &cx.gt_bin, provision::Seat::Polecat)?;
         store.bump_respawns(bead)?;
         let spec = session_spec(
             cx,
@@ -963,57 +963,23 @@ pub(crate) fn session_spec(
     generation: i64,
     resume: bool,
 ) -> Result<SessionSpec> {
-    let town = cx.town.root();
-    let gt_dir = cx
-        .gt_bin
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let caller_path = cx
-        .inherited_env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    let mut env: Vec<(String, String)> = cx
-        .inherited_env
-        .iter()
-        .filter(|(k, _)| k != "PATH")
-        .cloned()
-        .collect();
     let address = polecat.address();
-    let email = format!("{}.polecats.{}@gastown.local", polecat.rig, polecat.name);
-    // A caller that is itself an agent (a handoff's helper) has `gt`'s directory first already.
-    let gt_first = format!("{}:", gt_dir.display());
-    let path = if caller_path.starts_with(&gt_first) {
-        caller_path
-    } else {
-        format!("{gt_first}{caller_path}")
-    };
+    let mut env = agent_env(
+        cx,
+        preset,
+        &AgentIdentity {
+            role: &address,
+            session,
+            generation,
+            git_email: &format!("{}.polecats.{}@gastown.local", polecat.rig, polecat.name),
+        },
+    );
     env.extend([
-        ("PATH".to_owned(), path),
-        ("GT_ROLE".into(), address.clone()),
         ("GT_RIG".into(), polecat.rig.clone()),
         ("GT_POLECAT".into(), polecat.name.clone()),
-        ("GT_TOWN_ROOT".into(), town.display().to_string()),
-        ("GT_ROOT".into(), town.display().to_string()),
-        ("GT_AGENT".into(), preset.name.clone()),
-        ("GT_PROCESS_NAMES".into(), preset.process_names.join(",")),
-        ("GT_SESSION".into(), session.to_owned()),
-        ("GT_GENERATION".into(), generation.to_string()),
         ("GT_HOOK_BEAD".into(), bead.to_owned()),
         ("GT_BRANCH".into(), branch.to_owned()),
         ("GT_POLECAT_PATH".into(), worktree.display().to_string()),
-        (
-            "BEADS_DIR".into(),
-            cx.town.beads_dir().display().to_string(),
-        ),
-        ("BD_ACTOR".into(), address.clone()),
-        ("GIT_AUTHOR_NAME".into(), address.clone()),
-        ("GIT_AUTHOR_EMAIL".into(), email.clone()),
-        ("GIT_COMMITTER_NAME".into(), address),
-        ("GIT_COMMITTER_EMAIL".into(), email),
-        ("GIT_CEILING_DIRECTORIES".into(), town.display().to_string()),
     ]);
     env.extend(preset.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     // A restarted agent picks up its conversation where the agent CLI can (`--continue`
@@ -1033,6 +999,72 @@ pub(crate) fn session_spec(
         readiness: preset.readiness.clone(),
         process_names: preset.process_names.clone(),
     })
+}
+
+/// Who an agent session is, for [`agent_env`].
+pub(crate) struct AgentIdentity<'a> {
+    /// `GT_ROLE`, `BD_ACTOR` and the git author's name: the agent's address.
+    pub role: &'a str,
+    pub session: &'a str,
+    pub generation: i64,
+    pub git_email: &'a str,
+}
+
+/// The environment every agent session of the town gets (a polecat, the mayor, a crew
+/// member): what the caller passes on, `gt`'s own directory first on `PATH`, where the town
+/// and its store are, who the agent is, and its preset's liveness names. Callers add their
+/// role's own variables, then the preset's `env` last.
+pub(crate) fn agent_env(
+    cx: &SlingContext<'_>,
+    preset: &agents::AgentPreset,
+    who: &AgentIdentity<'_>,
+) -> Vec<(String, String)> {
+    let town = cx.town.root();
+    let gt_dir = cx
+        .gt_bin
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let caller_path = cx
+        .inherited_env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let mut env: Vec<(String, String)> = cx
+        .inherited_env
+        .iter()
+        .filter(|(k, _)| k != "PATH")
+        .cloned()
+        .collect();
+    // A caller that is itself an agent (a handoff's helper) has `gt`'s directory first already.
+    let gt_first = format!("{}:", gt_dir.display());
+    let path = if caller_path.starts_with(&gt_first) {
+        caller_path
+    } else {
+        format!("{gt_first}{caller_path}")
+    };
+    env.extend([
+        ("PATH".to_owned(), path),
+        ("GT_ROLE".into(), who.role.to_owned()),
+        ("GT_TOWN_ROOT".into(), town.display().to_string()),
+        ("GT_ROOT".into(), town.display().to_string()),
+        ("GT_AGENT".into(), preset.name.clone()),
+        ("GT_PROCESS_NAMES".into(), preset.process_names.join(",")),
+        ("GT_SESSION".into(), who.session.to_owned()),
+        ("GT_GENERATION".into(), who.generation.to_string()),
+        (
+            "BEADS_DIR".into(),
+            cx.town.beads_dir().display().to_string(),
+        ),
+        ("BD_ACTOR".into(), who.role.to_owned()),
+        ("GIT_AUTHOR_NAME".into(), who.role.to_owned()),
+        ("GIT_AUTHOR_EMAIL".into(), who.git_email.to_owned()),
+        ("GIT_COMMITTER_NAME".into(), who.role.to_owned()),
+        ("GIT_COMMITTER_EMAIL".into(), who.git_email.to_owned()),
+        ("GIT_CEILING_DIRECTORIES".into(), town.display().to_string()),
+    ]);
+    env
 }
 
 fn rollback(store: &mut beads::Store, cx: &SlingContext<'_>, bead: &str, undo: Vec<Undo>) {

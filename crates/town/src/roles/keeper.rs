@@ -1,0 +1,208 @@
+//! The daemon's keeper: restarts the mayor and crew members whose humans want them running
+//! when their agents die.
+//!
+//! While no long-lived agent is wanted it sleeps until woken; otherwise it looks every
+//! `daemon.liveness_secs` (reading the recorded pid and the session, no pane capture). A dead
+//! agent is started again through [`super::start`] (the same lock and path as `gt mayor
+//! start`), continuing its conversation where the CLI can. An agent that dies again and again
+//! is given up on: after [`MAX_RESTARTS`] restarts without a healthy run it is escalated once
+//! and left for its human (`gt mayor restart`, `gt crew restart`), who resets the count.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use beads::{Desired, RoleAgent};
+
+use super::{RoleId, StartOptions};
+use crate::address::Address;
+use crate::layout::Town;
+use crate::service::{Next, Service, ServiceError};
+use crate::witness::Starter;
+use crate::work::sling::SlingContext;
+
+/// Restarts without a healthy run before the keeper gives up on an agent.
+pub const MAX_RESTARTS: i64 = 5;
+/// How long an agent must run for its restart count to start over.
+const HEALTHY_AFTER: Duration = Duration::from_secs(600);
+/// The wait before restart `n` (1-based): 2 s, 4 s, 8 s, … capped at a minute, so a crash loop
+/// costs little while it lasts.
+fn backoff(restarts: i64) -> Duration {
+    let exp = u32::try_from(restarts.clamp(0, 5)).unwrap_or(5);
+    Duration::from_secs(2u64.pow(exp)).min(Duration::from_secs(60))
+}
+
+/// The keeper service.
+pub struct Keeper {
+    town: Town,
+    store: beads::Store,
+    starter: Starter,
+    clock: Box<dyn host::clock::Clock>,
+    /// Agents given up on and escalated, by address and generation (escalated once each).
+    given_up: HashSet<(String, i64)>,
+    /// When each dead agent was first seen dead, for the backoff.
+    dead_since: HashMap<String, jiff::Timestamp>,
+}
+
+impl Keeper {
+    pub fn new(
+        town: Town,
+        store: beads::Store,
+        starter: Starter,
+        clock: Box<dyn host::clock::Clock>,
+    ) -> Self {
+        Self {
+            town,
+            store,
+            starter,
+            clock,
+            given_up: HashSet::new(),
+            dead_since: HashMap::new(),
+        }
+    }
+
+    fn liveness(&self) -> Duration {
+        let secs = crate::settings::resolve(&crate::settings::Sources {
+            town: Some(&self.town.settings_json()),
+            rig: None,
+            env: Some(&crate::rigctx::process_env),
+            flags: &[],
+        })
+        .map(|e| e.settings.daemon.liveness_secs)
+        .unwrap_or(2);
+        Duration::from_secs(secs.max(1))
+    }
+
+    /// Looks at one wanted agent: fine, restarted, waiting out its backoff, or given up on.
+    /// Returns how soon it wants another look.
+    fn keep(&mut self, row: &RoleAgent) -> Result<Option<Duration>, ServiceError> {
+        let now = self.clock.now();
+        if super::live_pid(&self.town, &self.starter.runtimes, row)?.is_some() {
+            self.dead_since.remove(&row.address);
+            let healthy = row
+                .started_at
+                .as_deref()
+                .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+                .is_some_and(|at| now.duration_since(at).unsigned_abs() >= HEALTHY_AFTER);
+            if healthy && row.restarts > 0 {
+                self.store.reset_role_restarts(&row.address)?;
+            }
+            return Ok(None);
+        }
+        if row.restarts >= MAX_RESTARTS {
+            self.give_up(row)?;
+            return Ok(None);
+        }
+        let since = *self.dead_since.entry(row.address.clone()).or_insert(now);
+        let waited = now.duration_since(since).unsigned_abs();
+        let wait = if row.generation == 0 {
+            Duration::ZERO
+        } else {
+            backoff(row.restarts + 1)
+        };
+        if waited < wait {
+            return Ok(Some(wait - waited));
+        }
+        let role = RoleId::from_address(&Address::parse(&row.address)?)?;
+        let cx = SlingContext {
+            town: &self.town,
+            runtimes: &self.starter.runtimes,
+            gt_bin: self.starter.gt_bin.clone(),
+            inherited_env: self.starter.inherited_env.clone(),
+            ready_timeout: self.starter.ready_timeout,
+            env: Some(&crate::rigctx::process_env),
+        };
+        self.dead_since.remove(&row.address);
+        match super::start(
+            &mut self.store,
+            &cx,
+            &role,
+            &StartOptions {
+                agent: None,
+                by_keeper: true,
+            },
+        ) {
+            Ok(started) => {
+                tracing::info!(address = %row.address, generation = started.generation, "restarted");
+                Ok(None)
+            }
+            Err(e) => {
+                tracing::warn!(address = %row.address, error = %e, "restart failed");
+                Ok(Some(backoff(row.restarts + 1)))
+            }
+        }
+    }
+
+    /// Escalates an agent the keeper stopped restarting, once per generation.
+    fn give_up(&mut self, row: &RoleAgent) -> Result<(), ServiceError> {
+        if !self.given_up.insert((row.address.clone(), row.generation)) {
+            return Ok(());
+        }
+        let last = if row.last_error.is_empty() {
+            "it exited each time".to_owned()
+        } else {
+            row.last_error.clone()
+        };
+        crate::escalation::raise_for_service(
+            &self.town,
+            &mut self.store,
+            &crate::escalation::NewEscalation {
+                title: format!(
+                    "{} keeps dying: not restarted after {} tries",
+                    row.address, row.restarts
+                ),
+                description: format!(
+                    "The daemon restarted {} {} times without a healthy run and stopped trying. Last: {last}\nStart it again by hand once fixed: `gt {} restart`.",
+                    row.address,
+                    row.restarts,
+                    if row.role == beads::RoleKind::Mayor {
+                        "mayor"
+                    } else {
+                        "crew"
+                    }
+                ),
+                severity: Some(crate::escalation::Severity::High),
+                source: Some("daemon:keeper".to_owned()),
+                from: "deacon/".to_owned(),
+                related: Vec::new(),
+            },
+        )?;
+        Ok(())
+    }
+}
+
+impl Service for Keeper {
+    fn step(&mut self) -> Result<Next, ServiceError> {
+        if crate::daemon::held(&self.town) {
+            self.dead_since.clear();
+            return Ok(Next::Idle);
+        }
+        let wanted: Vec<RoleAgent> = self
+            .store
+            .role_agents()?
+            .into_iter()
+            .filter(|r| r.desired == Desired::Running)
+            .collect();
+        if wanted.is_empty() {
+            return Ok(Next::Idle);
+        }
+        let mut next = self.liveness();
+        for row in &wanted {
+            if let Some(soon) = self.keep(row)? {
+                next = next.min(soon);
+            }
+        }
+        Ok(Next::After(next))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restarts_back_off_to_a_minute() {
+        assert_eq!(backoff(1), Duration::from_secs(2));
+        assert_eq!(backoff(3), Duration::from_secs(8));
+        assert_eq!(backoff(9), Duration::from_secs(32));
+    }
+}
