@@ -55,6 +55,12 @@ pub enum Command {
     /// Polecats: the workers.
     #[command(subcommand)]
     Polecat(commands::polecat::PolecatCommand),
+    /// The mayor: the town's coordinator agent, where a person starts.
+    #[command(subcommand)]
+    Mayor(commands::mayor::MayorCommand),
+    /// Crew: your own persistent workspaces in a rig, each with a long-lived agent.
+    #[command(subcommand)]
+    Crew(commands::crew::CrewCommand),
     /// Show the recent output of a polecat's session.
     Peek(commands::polecat::PeekArgs),
     /// Convoys: tracked batches of beads.

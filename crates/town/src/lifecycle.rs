@@ -105,6 +105,14 @@ pub fn down(town: &Town, store: &mut beads::Store, runtimes: &Runtimes) -> Resul
             .push(format!("{}/polecats/{}", p.rig, p.name));
     }
     store.kv_set(HOLDS_KEY, &serde_json::to_string(&held).unwrap_or_default())?;
+    // The mayor and crew members that were wanted are held, so `gt up` knows whom to bring
+    // back, and the keeper (stopping with the daemon) never races the sweep below.
+    store.move_role_agents(None, beads::Desired::Running, beads::Desired::Held)?;
+    for row in store.role_agents()? {
+        if crate::roles::stop_session(runtimes, &row) {
+            report.stopped.push(row.address.clone());
+        }
+    }
     // Sessions of this town no polecat row names (a nuke cut short): none stays behind.
     let tmux = runtimes.tmux();
     for name in tmux.town_sessions().unwrap_or_default() {
@@ -155,10 +163,16 @@ pub fn stop_daemon(town: &Town) -> Result<bool> {
     Ok(true)
 }
 
-/// `gt up`'s part before the daemon starts: lift the shutdown sentinel; with `restore`, also
-/// release the polecats `gt down` stopped, so the witness restarts those that hold work.
-/// Returns the released polecats.
-pub fn lift(town: &Town, store: &mut beads::Store, restore: bool) -> Result<Vec<String>> {
+/// `gt up`'s part before the daemon starts: lift the shutdown sentinel and, with `mayor`,
+/// want the mayor running again if `gt down` held it; with `restore`, also release the polecats and crew
+/// members `gt down` stopped, so the witness and the keeper restart them. Returns the released
+/// polecats and crew members.
+pub fn lift(
+    town: &Town,
+    store: &mut beads::Store,
+    restore: bool,
+    mayor: bool,
+) -> Result<Vec<String>> {
     match std::fs::remove_file(town.shutdown_sentinel()) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -169,11 +183,23 @@ pub fn lift(town: &Town, store: &mut beads::Store, restore: bool) -> Result<Vec<
             });
         }
     }
+    if mayor {
+        store.move_role_agents(
+            Some(beads::RoleKind::Mayor),
+            beads::Desired::Held,
+            beads::Desired::Running,
+        )?;
+    }
     if !restore {
         return Ok(Vec::new());
     }
-    let released: Vec<String> = holds(store)?.into_keys().collect();
+    let mut released: Vec<String> = holds(store)?.into_keys().collect();
     store.kv_clear(HOLDS_KEY)?;
+    released.extend(store.move_role_agents(
+        Some(beads::RoleKind::Crew),
+        beads::Desired::Held,
+        beads::Desired::Running,
+    )?);
     Ok(released)
 }
 

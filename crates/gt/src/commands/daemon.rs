@@ -206,6 +206,28 @@ fn deacon(town: &Town) -> Result<Box<dyn town::service::Service>, town::service:
     )))
 }
 
+/// What a service that starts agents needs: this binary's runtimes and agent environment.
+fn starter(town: &Town) -> town::witness::Starter {
+    town::witness::Starter {
+        runtimes: super::runtimes(town),
+        gt_bin: host::env::current_exe().unwrap_or_else(|_| "gt".into()),
+        inherited_env: super::agent_env(),
+        ready_timeout: Duration::from_secs(60),
+    }
+}
+
+/// The keeper of the mayor and crew.
+fn keeper(town: &Town) -> Result<Box<dyn town::service::Service>, town::service::ServiceError> {
+    let mut cx = super::context();
+    cx.actor = "daemon/keeper".into();
+    Ok(Box::new(town::roles::keeper::Keeper::new(
+        town.clone(),
+        beads::Store::open(&town.beads_dir(), cx)?,
+        starter(town),
+        Box::new(host::clock::SystemClock),
+    )))
+}
+
 /// The daemon's delivery of queued nudges to idle agents.
 fn nudges(town: &Town) -> Result<Box<dyn town::service::Service>, town::service::ServiceError> {
     Ok(Box::new(town::nudge::DrainService::new(
@@ -225,15 +247,11 @@ fn options(town: &Town) -> daemon::Options {
             cx.actor = format!("daemon/{actor}");
             beads::Store::open(&store_town.beads_dir(), cx)
         }),
-        starter: Arc::new(move || town::witness::Starter {
-            runtimes: super::runtimes(&starter_town),
-            gt_bin: host::env::current_exe().unwrap_or_else(|_| "gt".into()),
-            inherited_env: super::agent_env(),
-            ready_timeout: Duration::from_secs(60),
-        }),
+        starter: Arc::new(move || starter(&starter_town)),
         extra: vec![
             ("deacon".to_owned(), Arc::new(deacon)),
             ("nudges".to_owned(), Arc::new(nudges)),
+            ("keeper".to_owned(), Arc::new(keeper)),
         ],
         policy: town::service::RestartPolicy::default(),
         started_at: beads::store::format_ts(host::clock::from_env().now()),

@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod config;
 pub mod convoy;
+pub mod crew;
 pub mod daemon;
 pub mod demo;
 pub mod doctor;
@@ -12,6 +13,7 @@ pub mod escalate;
 pub mod handoff;
 pub mod install;
 pub mod mail;
+pub mod mayor;
 pub mod mq;
 pub mod namepool;
 pub mod nudge;
@@ -19,6 +21,7 @@ pub mod polecat;
 pub mod prime;
 pub mod refinery;
 pub mod rig;
+pub mod roles;
 pub mod root;
 pub mod seance;
 pub mod sling;
@@ -56,6 +59,8 @@ pub fn run(cli: Cli, ui: &mut ui::Ui) -> anyhow::Result<()> {
         Command::Seance(args) => seance::run(&args, ui),
         Command::Polecat(cmd) => polecat::run(cmd, ui),
         Command::Peek(args) => polecat::peek(&args, ui),
+        Command::Mayor(cmd) => mayor::run(cmd, ui),
+        Command::Crew(cmd) => crew::run(cmd, ui),
         Command::Convoy(cmd) => convoy::run(cmd, ui),
         Command::Refinery(cmd) => refinery::run(cmd, ui),
         Command::Mq(cmd) => mq::run(cmd, ui),
@@ -86,6 +91,22 @@ pub fn context() -> beads::Context {
     beads::Context {
         actor,
         clock: host::clock::from_env(),
+    }
+}
+
+/// What starting an agent needs besides the store: the town, its runtimes, this `gt` binary,
+/// the environment agents inherit, and the `GT_*` settings layer.
+pub fn start_context<'a>(
+    town: &'a Town,
+    runtimes: &'a town::runtime::Runtimes,
+) -> town::work::sling::SlingContext<'a> {
+    town::work::sling::SlingContext {
+        town,
+        runtimes,
+        gt_bin: host::env::current_exe().unwrap_or_else(|_| "gt".into()),
+        inherited_env: agent_env(),
+        ready_timeout: std::time::Duration::from_secs(60),
+        env: Some(&town::rigctx::process_env),
     }
 }
 

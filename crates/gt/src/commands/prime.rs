@@ -22,11 +22,21 @@ pub struct SessionEndArgs {}
 #[derive(Debug, Args)]
 pub struct HookArgs {}
 
-/// The caller's role: `GT_ROLE` when it names a polecat, else the polecat whose worktree holds
-/// the current directory, else the town.
+/// The caller's role: what `GT_ROLE` names (a polecat, the mayor, a crew member), else the
+/// polecat or crew member whose directory holds the current directory, else the town.
 fn role(town: &town::layout::Town) -> anyhow::Result<Role> {
-    if let Some(id) = host::env::var(host::env::GT_ROLE).and_then(|r| PolecatId::parse(&r)) {
-        return Ok(Role::Polecat(id));
+    use town::address::Address;
+    let from_address = |a: Address| match a {
+        Address::Polecat { rig, name } => PolecatId::new(&rig, &name).map(Role::Polecat),
+        Address::Mayor => Some(Role::Mayor),
+        Address::Crew { rig, name } => Some(Role::Crew { rig, name }),
+        _ => None,
+    };
+    if let Some(role) = host::env::var(host::env::GT_ROLE)
+        .and_then(|r| Address::parse(&r).ok())
+        .and_then(from_address)
+    {
+        return Ok(role);
     }
     let cwd = host::env::current_dir()?;
     let cwd = cwd.canonicalize().unwrap_or(cwd);
@@ -34,13 +44,31 @@ fn role(town: &town::layout::Town) -> anyhow::Result<Role> {
         .root()
         .canonicalize()
         .unwrap_or_else(|_| town.root().to_owned());
-    Ok(PolecatId::from_path(&town::layout::Town::at(root), &cwd).map_or(Role::Town, Role::Polecat))
+    let rel: Vec<String> = cwd
+        .strip_prefix(&root)
+        .map(|r| {
+            r.components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let role = match rel.as_slice() {
+        [rig, kind, name, ..] if kind == "polecats" || kind == "crew" => {
+            Address::parse(&format!("{rig}/{kind}/{name}"))
+                .ok()
+                .and_then(from_address)
+        }
+        _ => None,
+    };
+    Ok(role.unwrap_or(Role::Town))
 }
 
 /// The caller's address, for session records: its polecat, else `GT_ROLE`, else `overseer`.
 fn address(role: &Role) -> anyhow::Result<String> {
     Ok(match role {
         Role::Polecat(id) => id.address(),
+        Role::Mayor => town::address::Address::Mayor.canonical(),
+        Role::Crew { rig, name } => format!("{rig}/crew/{name}"),
         Role::Town => town::address::Address::current()?.canonical(),
     })
 }

@@ -4,9 +4,13 @@ use clap::Args;
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
-    /// Also restart the polecats `gt down` stopped while they held work.
+    /// Also restart the polecats `gt down` stopped while they held work, and the crew members
+    /// it stopped.
     #[arg(long)]
     pub restore: bool,
+    /// Leave the mayor stopped (you drive the town from the command line yourself).
+    #[arg(long)]
+    pub no_mayor: bool,
 }
 
 #[derive(Debug, Args)]
@@ -16,20 +20,36 @@ pub struct DownArgs {
     pub all: bool,
 }
 
-/// `gt up`: lift the shutdown sentinel, then start the daemon (whose services are each rig's
-/// refinery and witness, and the deacon).
+/// `gt up`: lift the shutdown sentinel, start the daemon (whose services are each rig's
+/// refinery and witness, the deacon, and the keeper of the mayor and crew), then the mayor.
 pub fn up(args: &UpArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let town = super::town()?;
     let mut store = super::store(&town)?;
-    let released = town::lifecycle::lift(&town, &mut store, args.restore)?;
+    let released = town::lifecycle::lift(&town, &mut store, args.restore, !args.no_mayor)?;
     let (status, started) = super::daemon::start(&town)?;
+    let mayor = (!args.no_mayor).then(|| {
+        let runtimes = super::runtimes(&town);
+        let cx = super::start_context(&town, &runtimes);
+        town::roles::start(
+            &mut store,
+            &cx,
+            &town::roles::RoleId::Mayor,
+            &town::roles::StartOptions::default(),
+        )
+    });
     if ui.is_json() {
+        let mayor_json = match &mayor {
+            Some(Ok(m)) => serde_json::to_value(m)?,
+            Some(Err(e)) => serde_json::json!({"error": e.to_string()}),
+            None => serde_json::Value::Null,
+        };
         ui.json(&serde_json::json!({
             "started": started,
             "restored": released,
             "daemon": status,
+            "mayor": mayor_json,
         }))?;
-        return Ok(());
+        return mayor_result(mayor);
     }
     super::daemon::report_start(ui, &status, started)?;
     for p in &released {
@@ -43,7 +63,31 @@ pub fn up(args: &UpArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         .filter_map(|s| s["name"].as_str().map(super::safe))
         .collect();
     ui.status(format!("Services: {}", services.join(", ")));
-    Ok(())
+    if let Some(Ok(m)) = &mayor {
+        ui.status(format!(
+            "Mayor: {} in session {} (`gt mayor attach` to talk to it)",
+            if m.already_running {
+                "running"
+            } else {
+                "started"
+            },
+            m.session
+        ));
+    }
+    mayor_result(mayor)
+}
+
+/// `gt up` fails when the mayor it was asked to start did not start (the rest of the factory
+/// runs: the daemon keeps trying).
+fn mayor_result(
+    mayor: Option<Result<town::roles::Started, town::work::WorkError>>,
+) -> anyhow::Result<()> {
+    match mayor {
+        Some(Err(e)) => Err(anyhow::Error::new(e).context(
+            "the factory is up, but the mayor did not start (the daemon will retry; `gt up --no-mayor` leaves it off)",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `gt down`: the shutdown sentinel first, then every agent (process trees included), the

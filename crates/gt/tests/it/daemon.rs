@@ -24,8 +24,9 @@ impl Factory {
         Some(Self { town })
     }
 
+    /// `gt up` without the mayor (the mayor's own tests start it).
     fn up(&self, args: &[&str]) -> Value {
-        let mut full = vec!["--json", "up"];
+        let mut full = vec!["--json", "up", "--no-mayor"];
         full.extend_from_slice(args);
         json(&ok(self.town.gt(&full)))
     }

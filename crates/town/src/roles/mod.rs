@@ -252,23 +252,94 @@ fn start_locked(
     }
     let kept = (opts.by_keeper && !row.agent.is_empty()).then_some(row.agent.as_str());
     let preset = role.preset(cx, opts.agent.as_deref().or(kept))?;
-    let dir = role.dir(cx.town);
-    provision::provision(&dir, &preset, &cx.gt_bin, role.seat())?;
     let runtime = cx.runtimes.default_runtime();
-    let row = store.begin_role_start(&address, &preset.name, runtime.kind(), opts.by_keeper)?;
+    launch(
+        store,
+        cx,
+        role,
+        &preset,
+        runtime,
+        &Launch {
+            by_keeper: opts.by_keeper,
+            in_place: false,
+        },
+    )
+}
+
+/// Replaces generation `from` of `role`'s agent with a fresh one in the same pane (a
+/// handoff's last step; an attached human stays attached). `Ok(None)`: another start came
+/// first, and nothing was changed.
+pub fn respawn(
+    store: &mut beads::Store,
+    cx: &SlingContext<'_>,
+    role: &RoleId,
+    from: i64,
+) -> Result<Option<Started>> {
+    let session = role.session(cx.town)?;
+    let _lock = lock(cx.town, role, &session)?;
+    let Some(row) = store
+        .role_agent(&role.address().canonical())?
+        .filter(|r| r.generation == from && r.session == session && !r.runtime.is_empty())
+    else {
+        return Ok(None);
+    };
+    let preset = role.preset(cx, Some(row.agent.as_str()).filter(|a| !a.is_empty()))?;
+    let runtime = cx.runtimes.get(&row.runtime);
+    launch(
+        store,
+        cx,
+        role,
+        &preset,
+        runtime,
+        &Launch {
+            by_keeper: false,
+            in_place: true,
+        },
+    )
+    .map(Some)
+}
+
+/// How [`launch`] starts the agent.
+struct Launch {
+    /// A keeper's restart: counted, and continuing the conversation where the CLI can.
+    by_keeper: bool,
+    /// Respawn the existing pane instead of starting a session.
+    in_place: bool,
+}
+
+/// The steps every start shares, under the agent's lock: provision its directory, begin the
+/// next generation, start (or respawn) the session, record the pid, wait for the prompt and
+/// type the first prompt where the preset takes it typed. A failure is recorded on the row.
+fn launch(
+    store: &mut beads::Store,
+    cx: &SlingContext<'_>,
+    role: &RoleId,
+    preset: &AgentPreset,
+    runtime: &dyn Runtime,
+    how: &Launch,
+) -> Result<Started> {
+    let address = role.address().canonical();
+    let session = role.session(cx.town)?;
+    provision::provision(&role.dir(cx.town), preset, &cx.gt_bin, role.seat())?;
+    let row = store.begin_role_start(&address, &preset.name, runtime.kind(), how.by_keeper)?;
     let generation = row.generation;
     let beacon = beacon(role, store);
     let spec = session_spec(
         cx,
         role,
-        &preset,
+        preset,
         &session,
         generation,
-        opts.by_keeper,
+        how.by_keeper,
         &beacon,
     );
     let started = (|| -> Result<u32> {
-        let handle = runtime.start(&spec).map_err(|e| session_err(&session, e))?;
+        let handle = if how.in_place {
+            runtime.respawn(&spec)
+        } else {
+            runtime.start(&spec)
+        }
+        .map_err(|e| session_err(&session, e))?;
         store.record_role_pid(&address, generation, i64::from(handle.pid))?;
         runtime
             .wait_ready(&session, &preset.readiness, cx.ready_timeout)
@@ -284,7 +355,7 @@ fn start_locked(
         Ok(pid) => Ok(Started {
             address,
             session,
-            agent: preset.name,
+            agent: preset.name.clone(),
             generation,
             pid: Some(pid),
             already_running: false,
@@ -417,7 +488,7 @@ pub fn stop(
 }
 
 /// Kills the agent's process tree and its session; whether there was one.
-fn stop_session(runtimes: &Runtimes, row: &RoleAgent) -> bool {
+pub(crate) fn stop_session(runtimes: &Runtimes, row: &RoleAgent) -> bool {
     if row.runtime.is_empty() {
         return false;
     }

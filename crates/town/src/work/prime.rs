@@ -13,6 +13,10 @@ use crate::work::identity::PolecatId;
 pub enum Role {
     /// A polecat, by its worktree or `GT_ROLE`.
     Polecat(PolecatId),
+    /// The mayor (`GT_ROLE=mayor`).
+    Mayor,
+    /// A crew member, by `GT_ROLE` or its clone.
+    Crew { rig: String, name: String },
     /// Anyone else in the town (the mayor, a human at the root).
     Town,
 }
@@ -21,6 +25,8 @@ pub enum Role {
 pub fn render(town: &Town, store: &beads::Store, role: &Role) -> Result<String> {
     match role {
         Role::Polecat(id) => polecat(town, store, id),
+        Role::Mayor => crate::roles::prompt::mayor(town, store),
+        Role::Crew { rig, name } => crate::roles::prompt::crew(town, store, rig, name),
         Role::Town => overview(town, store),
     }
 }

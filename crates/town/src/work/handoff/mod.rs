@@ -15,9 +15,12 @@
 //! records the handoff's time (the cooldown), and respawns the pane with the same preset and
 //! the environment `gt sling` gives, started fresh rather than continued.
 //!
-//! Only polecats have sessions the town starts, so only they hand off. Upstream ends a polecat
-//! with `gt done --status DEFERRED` instead; here DEFERRED keeps its meaning (the bead goes
-//! back, blocked), and a handoff keeps the polecat's bead, branch and worktree.
+//! Polecats, the mayor and crew members run in sessions the town starts, so they hand off. A
+//! polecat keeps its bead, branch and worktree (upstream ends one with `gt done --status
+//! DEFERRED` instead; here DEFERRED keeps its meaning: the bead goes back, blocked); the mayor
+//! and crew, who hold no bead, start their next generation through [`crate::roles::respawn`].
+//! A crew member's `PreCompact` hook runs `gt handoff --cycle`: a fresh session with notes
+//! instead of a lossy compaction.
 
 mod note;
 mod respawn;
@@ -59,9 +62,9 @@ pub enum HandoffError {
     /// `GT_SESSION` holds something no session is named.
     #[error("`GT_SESSION` is `{session}`, which is not a session name")]
     BadSession { session: String },
-    /// The caller is not a polecat.
+    /// The caller is not an agent the town starts.
     #[error(
-        "`{address}` cannot hand off: only polecats run in sessions the town starts and can restart"
+        "`{address}` cannot hand off: only polecats, the mayor and crew run in sessions the town starts and can restart"
     )]
     NotRestartable { address: String },
     /// The store knows the polecat under another session (or not at all).
@@ -150,6 +153,7 @@ pub struct Handoff {
     pub session: String,
     /// The generation handing off; the successor is the next one.
     pub generation: i64,
+    /// The hooked bead (a polecat's; empty for the mayor and crew).
     pub bead: String,
     /// `msg-<n>`.
     pub mail: String,
@@ -222,6 +226,39 @@ fn caller_polecat(
     Ok((id, row))
 }
 
+/// The mayor's or crew member's row, checked against the caller's session and generation.
+fn caller_role(
+    store: &beads::Store,
+    address: &Address,
+    session: &str,
+    generation: Option<i64>,
+) -> Result<beads::RoleAgent, HandoffError> {
+    let row = store.role_agent(&address.canonical())?;
+    let row = match row {
+        Some(row) if row.session == session => row,
+        other => {
+            return Err(HandoffError::WrongSession {
+                session: session.to_owned(),
+                address: address.canonical(),
+                recorded: other.map_or_else(
+                    || "it was never started by the town".to_owned(),
+                    |r| format!("the store records session `{}`", r.session),
+                ),
+            });
+        }
+    };
+    if let Some(mine) = generation
+        && mine != row.generation
+    {
+        return Err(HandoffError::OldGeneration {
+            address: address.canonical(),
+            mine,
+            current: row.generation,
+        });
+    }
+    Ok(row)
+}
+
 /// When `address` last handed off (its respawn), if ever.
 fn last_handoff(
     store: &beads::Store,
@@ -270,12 +307,23 @@ pub fn prepare(
         session: session.clone(),
     })?;
     let me = &caller.address;
-    let (id, row) = caller_polecat(store, me, &session, caller.generation)?;
-    if row.bead_id.is_empty() {
-        return Err(HandoffError::NothingHooked {
-            address: me.canonical(),
-        });
-    }
+    let (generation, bead, body) = match me {
+        Address::Mayor | Address::Crew { .. } => {
+            let row = caller_role(store, me, &session, caller.generation)?;
+            let body = note::role_body(store, me, &row, req)?;
+            (row.generation, String::new(), body)
+        }
+        _ => {
+            let (id, row) = caller_polecat(store, me, &session, caller.generation)?;
+            if row.bead_id.is_empty() {
+                return Err(HandoffError::NothingHooked {
+                    address: me.canonical(),
+                });
+            }
+            let body = note::body(town, store, &id, &row, req)?;
+            (row.generation, row.bead_id, body)
+        }
+    };
     let last = check_cooldown(store, me)?;
     let subject = format!(
         "{SUBJECT_PREFIX}{}",
@@ -284,7 +332,6 @@ pub fn prepare(
     let (mail_id, reused) = match pending_mail(store, me, last)? {
         Some(item) => (item.message.id, true),
         None => {
-            let body = note::body(town, store, &id, &row, req)?;
             let sent = crate::mail::send(
                 town,
                 store,
@@ -308,7 +355,7 @@ pub fn prepare(
     let record = Marker {
         session: session.clone(),
         address: me.canonical(),
-        from_generation: row.generation,
+        from_generation: generation,
         mail: mail.clone(),
         at: store.now(),
         reason: req.reason.as_deref().map(one_line),
@@ -321,8 +368,8 @@ pub fn prepare(
     Ok(Handoff {
         address: me.canonical(),
         session,
-        generation: row.generation,
-        bead: row.bead_id,
+        generation,
+        bead,
         mail,
         subject: if reused {
             store.mail_item(&me.canonical(), mail_id)?.message.subject

@@ -67,15 +67,38 @@ pub(super) fn body(
     Ok(out)
 }
 
-/// The Status lines `--collect` adds: unread mail, the agent's other beads in progress, and
-/// ready beads of its rig.
-fn collect(
-    town: &Town,
+/// The handoff mail's body for the mayor or a crew member, who hold no bead: Context (the
+/// agent's message), Status (unread mail with `--collect`) and Next.
+pub(super) fn role_body(
     store: &beads::Store,
-    id: &PolecatId,
-    out: &mut String,
-) -> Result<(), HandoffError> {
-    let unread = store.mail_inbox(&id.address(), &InboxQuery::unread())?;
+    me: &crate::address::Address,
+    row: &beads::RoleAgent,
+    req: &Request,
+) -> Result<String, HandoffError> {
+    let mut out = String::new();
+    let _ = writeln!(out, "from: {} generation {}", row.session, row.generation);
+    if let Some(reason) = &req.reason {
+        let _ = writeln!(out, "reason: {}", super::one_line(reason));
+    }
+    out.push_str("\n## Context\n\n");
+    match req.message.as_deref().map(str::trim_end) {
+        Some(m) if !m.trim().is_empty() => {
+            out.push_str(m);
+            out.push('\n');
+        }
+        _ => out.push_str("(no notes given)\n"),
+    }
+    if req.collect {
+        out.push_str("\n## Status\n\n");
+        inbox(store, &me.canonical(), &mut out)?;
+    }
+    out.push_str("\n## Next\n\nCarry on where your predecessor left off: `gt prime` shows who you are and what waits for you.\n");
+    Ok(out)
+}
+
+/// The unread mail of `mailbox`, for a Status section.
+fn inbox(store: &beads::Store, mailbox: &str, out: &mut String) -> Result<(), HandoffError> {
+    let unread = store.mail_inbox(mailbox, &InboxQuery::unread())?;
     let _ = writeln!(out, "Inbox: {} unread", unread.len());
     for m in unread.iter().take(COLLECT_LIMIT) {
         let _ = writeln!(
@@ -86,6 +109,18 @@ fn collect(
             shown(&m.message.subject, false)
         );
     }
+    Ok(())
+}
+
+/// The Status lines `--collect` adds: unread mail, the agent's other beads in progress, and
+/// ready beads of its rig.
+fn collect(
+    town: &Town,
+    store: &beads::Store,
+    id: &PolecatId,
+    out: &mut String,
+) -> Result<(), HandoffError> {
+    inbox(store, &id.address(), out)?;
     let mine = store.list(&Filter {
         statuses: vec!["in_progress".into()],
         assignee: Some(id.address()),

@@ -19,6 +19,36 @@ pub struct Respawned {
     pub pid: u32,
 }
 
+/// The mayor's or a crew member's next generation, in the same pane.
+fn respawn_role(
+    store: &mut beads::Store,
+    cx: &SlingContext<'_>,
+    address: &Address,
+    generation: i64,
+) -> Result<Respawned, HandoffError> {
+    let role = crate::roles::RoleId::from_address(address)?;
+    // Recorded first, as for a polecat: the fresh agent's own handoff is in the cooldown.
+    store.checkpoint(&scope(address), "at", &store.now())?;
+    let started = crate::roles::respawn(store, cx, &role, generation)?.ok_or_else(|| {
+        HandoffError::Superseded {
+            address: address.canonical(),
+            why: "it was restarted while the handoff waited".into(),
+        }
+    })?;
+    store.checkpoint(
+        &scope(address),
+        "generation",
+        &started.generation.to_string(),
+    )?;
+    Ok(Respawned {
+        address: started.address,
+        session: started.session,
+        generation: started.generation,
+        pane_id: None,
+        pid: started.pid.unwrap_or_default(),
+    })
+}
+
 /// Replaces the agent of generation `generation` in `session` with a fresh one of the next
 /// generation, in the same pane. Refused ([`HandoffError::Superseded`]) when the polecat has
 /// moved on meanwhile; then nothing is changed.
@@ -29,6 +59,9 @@ pub fn respawn(
     session: &str,
     generation: i64,
 ) -> Result<Respawned, HandoffError> {
+    if matches!(address, Address::Mayor | Address::Crew { .. }) {
+        return respawn_role(store, cx, address, generation);
+    }
     let (id, row) =
         super::caller_polecat(store, address, session, Some(generation)).map_err(|e| match e {
             HandoffError::WrongSession { .. } | HandoffError::OldGeneration { .. } => {
