@@ -35,6 +35,9 @@ pub const GT_POLECAT_PATH: &str = "GT_POLECAT_PATH";
 pub const GT_TMUX_SOCKET: &str = "GT_TMUX_SOCKET";
 /// The agent session a process runs in (set by `gt sling` for the agent).
 pub const GT_SESSION: &str = "GT_SESSION";
+/// The variables an agent session's preset added to its environment, comma-separated (set at
+/// session start): what that agent passes on to agents it starts is cleared of them.
+pub const GT_PRESET_ENV: &str = "GT_PRESET_ENV";
 /// The spawn generation of that session's agent (set by `gt sling`).
 pub const GT_GENERATION: &str = "GT_GENERATION";
 /// Unstable, for tests: an RFC 3339 instant that the clock reports instead of the real time.

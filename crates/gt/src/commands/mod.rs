@@ -216,5 +216,12 @@ pub fn agent_env() -> Vec<(String, String)> {
         "ANTHROPIC_BASE_URL",
         "OPENAI_BASE_URL",
     ];
-    host::env::vars_matching(|k| PASS.contains(&k) || k.ends_with("_API_KEY"))
+    // Inside an agent session, what its own preset added is that agent's, not the town's: an
+    // agent started from here (a polecat the mayor slings) gets its own preset's instead.
+    let own_preset: Vec<String> = host::env::var(host::env::GT_PRESET_ENV)
+        .map(|keys| keys.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
+    host::env::vars_matching(|k| {
+        (PASS.contains(&k) || k.ends_with("_API_KEY")) && !own_preset.iter().any(|o| o == k)
+    })
 }

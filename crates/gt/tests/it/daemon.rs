@@ -11,28 +11,28 @@ use testkit::wait_until;
 use super::work_loop::{TIMEOUT, Town, json, ok, script, stdout};
 
 /// A town whose daemon runs for the test and is stopped (or killed) when it ends.
-struct Factory {
-    town: Town,
+pub(super) struct Factory {
+    pub(super) town: Town,
 }
 
 impl Factory {
     /// `None` (skipped) without tmux. The daemon's safety tick is one second, so a lost poke
     /// costs a test a second, not thirty.
-    fn new() -> Option<Self> {
+    pub(super) fn new() -> Option<Self> {
         let town = Town::new()?;
         ok(town.gt(&["config", "set", "daemon.safety_tick_secs", "1"]));
         Some(Self { town })
     }
 
     /// `gt up` without the mayor (the mayor's own tests start it).
-    fn up(&self, args: &[&str]) -> Value {
+    pub(super) fn up(&self, args: &[&str]) -> Value {
         let mut full = vec!["--json", "up", "--no-mayor"];
         full.extend_from_slice(args);
         json(&ok(self.town.gt(&full)))
     }
 
     /// The daemon's log, for failure messages.
-    fn log(&self) -> String {
+    pub(super) fn log(&self) -> String {
         std::fs::read_to_string(self.town.root.join("daemon/daemon.log")).unwrap_or_default()
     }
 
@@ -58,7 +58,7 @@ impl Factory {
             .unwrap_or_else(|| panic!("no polecat for {bead}: {:?}", self.town.polecats()))
     }
 
-    fn escalations(&self) -> Vec<Value> {
+    pub(super) fn escalations(&self) -> Vec<Value> {
         let out = ok(self
             .town
             .bd(&["list", "--label", "gt:escalation", "--json", "--all"]));

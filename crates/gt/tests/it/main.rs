@@ -13,6 +13,7 @@ mod handoff;
 mod mail;
 mod mq;
 mod nudge;
+mod roles;
 mod scripted_agent;
 mod seance;
 mod sent_back;

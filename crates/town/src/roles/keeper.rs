@@ -24,8 +24,8 @@ use crate::work::sling::SlingContext;
 pub const MAX_RESTARTS: i64 = 5;
 /// How long an agent must run for its restart count to start over.
 const HEALTHY_AFTER: Duration = Duration::from_secs(600);
-/// The wait before restart `n` (1-based): 2 s, 4 s, 8 s, … capped at a minute, so a crash loop
-/// costs little while it lasts.
+/// The wait before the next restart of an agent restarted `n` times already: 2 s, 4 s, 8 s, …
+/// capped at a minute, so a crash loop costs little while it lasts.
 fn backoff(restarts: i64) -> Duration {
     let exp = u32::try_from(restarts.clamp(0, 5)).unwrap_or(5);
     Duration::from_secs(2u64.pow(exp)).min(Duration::from_secs(60))
@@ -94,10 +94,11 @@ impl Keeper {
         }
         let since = *self.dead_since.entry(row.address.clone()).or_insert(now);
         let waited = now.duration_since(since).unsigned_abs();
-        let wait = if row.generation == 0 {
+        // The first restart is at once; a crash loop backs off.
+        let wait = if row.restarts == 0 {
             Duration::ZERO
         } else {
-            backoff(row.restarts + 1)
+            backoff(row.restarts)
         };
         if waited < wait {
             return Ok(Some(wait - waited));
@@ -121,13 +122,14 @@ impl Keeper {
                 by_keeper: true,
             },
         ) {
+            Ok(started) if started.already_running => Ok(None),
             Ok(started) => {
-                tracing::info!(address = %row.address, generation = started.generation, "restarted");
+                tracing::info!(address = %row.address, generation = started.generation, "started");
                 Ok(None)
             }
             Err(e) => {
                 tracing::warn!(address = %row.address, error = %e, "restart failed");
-                Ok(Some(backoff(row.restarts + 1)))
+                Ok(Some(backoff(row.restarts.max(1))))
             }
         }
     }

@@ -239,6 +239,16 @@ fn start_locked(
 ) -> Result<Started> {
     let address = role.address().canonical();
     let session = session.to_owned();
+    // The keeper read the row before taking the lock: a human's stop since then wins.
+    if opts.by_keeper
+        && store
+            .role_agent(&address)?
+            .is_none_or(|r| r.desired != Desired::Running)
+    {
+        return Err(refused(format!(
+            "`{address}` was stopped meanwhile; the daemon leaves it stopped"
+        )));
+    }
     let row = store.set_role_desired(&role.registration(&address, &session), Desired::Running)?;
     if let Some(pid) = live_pid(cx.town, cx.runtimes, &row)? {
         return Ok(Started {

@@ -1064,6 +1064,10 @@ pub(crate) fn agent_env(
         ("GIT_COMMITTER_EMAIL".into(), who.git_email.to_owned()),
         ("GIT_CEILING_DIRECTORIES".into(), town.display().to_string()),
     ]);
+    if !preset.env.is_empty() {
+        let keys: Vec<&str> = preset.env.iter().map(|(k, _)| k.as_str()).collect();
+        env.push((host::env::GT_PRESET_ENV.to_owned(), keys.join(",")));
+    }
     env
 }
 

@@ -106,6 +106,8 @@ pub struct Agent {
     prime: Option<String>,
     /// Whether `gt prime` was tried at all.
     primed: bool,
+    /// The prompt this script answers (an on-prompt script), for `{prompt}` in `run` lines.
+    prompt: Option<String>,
 }
 
 impl Agent {
@@ -119,7 +121,13 @@ impl Agent {
             beacon,
             prime: None,
             primed: false,
+            prompt: None,
         })
+    }
+
+    /// Makes this a script answering `prompt`.
+    pub fn set_prompt(&mut self, prompt: &str) {
+        self.prompt = Some(prompt.to_owned());
     }
 
     /// Runs `gt prime` and keeps its output for finding the hooked bead.
@@ -240,6 +248,10 @@ impl Agent {
                 self.write(path, &text, false)?;
             }
             Command::Stay => return Ok(Flow::End(Outcome::Stay)),
+            Command::Run { line } => run(&match &self.prompt {
+                Some(p) => line.replace("{prompt}", &shell_quote(p)),
+                None => line.clone(),
+            })?,
             Command::Handoff { cycle, subject } => {
                 handoff(*cycle, subject)?;
                 return Ok(Flow::End(Outcome::Stay));
@@ -383,6 +395,22 @@ fn done(status: DoneStatus) -> anyhow::Result<u8> {
         out::line(&format!("`gt done` failed ({exit})"));
     }
     Ok(code)
+}
+
+/// `text` as one shell word.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// Runs `line` under `sh -c` in the agent's directory with its output on the agent's terminal;
+/// a non-zero exit fails the step.
+fn run(line: &str) -> anyhow::Result<()> {
+    out::settle();
+    let exit = host::process::run_inherit("sh", &["-c", line])?;
+    if !exit.success() {
+        bail!("`{}` failed ({exit})", safe(line));
+    }
+    Ok(())
 }
 
 /// Runs `gt handoff` with its output on the agent's terminal; a refusal fails the step.

@@ -28,6 +28,10 @@ use crate::script::Script;
 
 /// Environment: a script file to run instead of looking in `gt prime` output.
 const GT_AGENT_SCRIPT: &str = "GT_AGENT_SCRIPT";
+/// Environment: a script file run at each prompt typed at the agent (a turn), with `{prompt}`
+/// in its `run` lines replaced by the prompt, shell-quoted — how a test acts out an agent that
+/// does something with what it is told (the mayor turning intent into beads).
+const GT_AGENT_ON_PROMPT: &str = "GT_AGENT_ON_PROMPT";
 /// Environment: milliseconds between the banner and the ready prompt (default 200).
 const READY_DELAY_MS: &str = "GT_SCRIPTED_AGENT_READY_DELAY_MS";
 const DEFAULT_READY_DELAY_MS: u64 = 200;
@@ -99,6 +103,28 @@ fn main() -> ExitCode {
             out::error_report(&ui::error::render(&err, &classified));
             ExitCode::from(classified.kind.exit_code())
         }
+    }
+}
+
+/// Runs the `GT_AGENT_ON_PROMPT` script, if any, for one typed prompt. Its failures are shown
+/// on the agent's screen, as a real agent's tool errors are; the agent stays up.
+pub fn on_prompt(prompt: &str) {
+    let Some(path) = host::env::var(GT_AGENT_ON_PROMPT) else {
+        return;
+    };
+    let result = (|| -> anyhow::Result<Outcome> {
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!("cannot read the script `{path}` named by `{GT_AGENT_ON_PROMPT}`")
+        })?;
+        let (script, origin) = parse(&text, format!("`{path}`"))?;
+        let cwd = host::env::current_dir().context("cannot read the current directory")?;
+        let mut agent = Agent::new(&cwd, None)?;
+        agent.set_prompt(prompt);
+        agent.run(&script, &origin)
+    })();
+    if let Err(err) = result {
+        let classified = classify(&err);
+        out::error_report(&ui::error::render(&err, &classified));
     }
 }
 

@@ -45,7 +45,7 @@ use std::fmt;
 use std::path::{Component, Path, PathBuf};
 
 /// The commands, for error hints and `--help`.
-pub const COMMANDS: &str = "prime, write, append, commit, done, work, handoff, sleep, hang, crash, exit, fail, conflict, stay, once <command>";
+pub const COMMANDS: &str = "prime, write, append, commit, done, work, handoff, run, sleep, hang, crash, exit, fail, conflict, stay, once <command>";
 
 /// The fence that opens a script inside a bead description.
 const FENCE: &str = "```gt-script";
@@ -110,6 +110,9 @@ pub enum Command {
     /// Run `gt handoff -s <subject>` (or `gt handoff --cycle`); once it succeeds the agent
     /// waits at its prompt to be replaced. A refused handoff fails the step.
     Handoff { cycle: bool, subject: String },
+    /// Run a shell command line (`sh -c`) in the agent's directory, its output on the agent's
+    /// screen; a non-zero exit fails the step. What a real agent does with its shell tool.
+    Run { line: String },
     /// Run the command only the first time this line runs for the bead in this worktree.
     Once(Box<Command>),
 }
@@ -282,6 +285,14 @@ fn parse_line(text: &str) -> Result<Command, String> {
             }
             Ok(Command::Conflict {
                 path: check_path(path)?,
+            })
+        }
+        "run" => {
+            if rest.is_empty() {
+                return Err("`run` needs a command line: `run <command>`".to_owned());
+            }
+            Ok(Command::Run {
+                line: rest.to_owned(),
             })
         }
         "commit" => {

@@ -192,6 +192,7 @@ fn turn(hooks: &Hooks, prompt: &str) {
     out::set_busy(true);
     hooks.context("UserPromptSubmit", serde_json::json!({ "prompt": prompt }));
     received(prompt);
+    crate::on_prompt(prompt);
     let ms = host::env::var(TURN_MS)
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
