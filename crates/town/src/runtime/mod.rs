@@ -30,7 +30,7 @@ use crate::nudge::screen::Screen;
 
 pub use subprocess::SubprocessRuntime;
 pub use tmux::DEFAULT_PROMPT;
-pub use tmux::TmuxRuntime;
+pub use tmux::{AttachCommand, TmuxRuntime};
 
 /// How many lines [`Runtime::capture`] returns.
 pub const CAPTURE_LINES: usize = 200;
@@ -220,6 +220,10 @@ pub trait Runtime: Send + Sync {
     /// The pid of the session's agent process (the leader of its process group), while it runs.
     fn pid(&self, name: &str) -> Result<Option<u32>, RuntimeError>;
 
+    /// When the session's agent last wrote output; `None` for a session that does not exist
+    /// (or never wrote).
+    fn last_output(&self, name: &str) -> Result<Option<jiff::Timestamp>, RuntimeError>;
+
     /// Freezes (`SIGSTOP`) or thaws every process of the session's agent; returns whether the
     /// session runs. Used by `gt estop`/`gt thaw`.
     fn freeze(&self, name: &str, freeze: bool) -> Result<bool, RuntimeError>;
@@ -302,6 +306,39 @@ impl Runtimes {
             tmux::KIND => &self.tmux,
             _ => self.default_runtime(),
         }
+    }
+
+    /// The runtime session `name` lives in: the one `kind` records (a polecat's row), or, for a
+    /// session nothing records (the mayor's, a crew member's: `kind` empty), the one where it
+    /// runs, tmux first, else the default one.
+    pub fn find(&self, kind: &str, name: &str) -> &dyn Runtime {
+        if !kind.is_empty() {
+            return self.get(kind);
+        }
+        [&self.tmux as &dyn Runtime, &self.subprocess]
+            .into_iter()
+            .find(|r| r.is_alive(name, &[]).unwrap_or(false))
+            .unwrap_or_else(|| self.default_runtime())
+    }
+
+    /// Every session of the town that exists, with the kind of runtime it is in: the tmux
+    /// sessions stamped as the town's (none where tmux is not installed), then the
+    /// subprocesses with a pid file.
+    pub fn sessions(&self) -> Result<Vec<(String, &'static str)>, RuntimeError> {
+        let tmux = match self.tmux.town_sessions() {
+            Ok(names) => names,
+            Err(RuntimeError::Tmux {
+                source: TmuxError::Spawn { .. },
+                ..
+            }) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let subprocess = self.subprocess.sessions()?;
+        Ok(tmux
+            .into_iter()
+            .map(|n| (n, tmux::KIND))
+            .chain(subprocess.into_iter().map(|n| (n, subprocess::KIND)))
+            .collect())
     }
 }
 
