@@ -436,6 +436,26 @@ pub(crate) fn tail_for_error(text: &str) -> String {
         .join("\n")
 }
 
+/// The last `n` lines of real output in a captured screen, for a person to read: blank lines
+/// at either end dropped and each run of blank lines inside squeezed to one, since a TUI agent
+/// leaves the rows between its output and its input box blank and a plain tail of the pane
+/// would be mostly that padding. Lines keep their text as captured (escape them to print).
+pub fn output_tail(text: &str, n: usize) -> Vec<&str> {
+    let mut lines: Vec<&str> = Vec::new();
+    for line in text.lines() {
+        let blank = line.trim().is_empty();
+        if blank && lines.last().is_none_or(|l| l.trim().is_empty()) {
+            continue;
+        }
+        lines.push(if blank { "" } else { line });
+    }
+    if lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    let start = lines.len().saturating_sub(n);
+    lines.split_off(start)
+}
+
 /// Whether `line` is the agent's input prompt: after leading blanks and box borders it starts
 /// with `prefix` (trailing blanks ignored: tmux drops them). A numbered menu entry under a
 /// cursor (`❯ 1. Yes, proceed`) is a dialog, not the prompt.
@@ -570,6 +590,20 @@ mod tests {
         assert!(!comm_matches("claude", "node"));
         assert!(comm_matches("a-very-long-pro", "a-very-long-program"));
         assert!(!comm_matches("a-very-long", "a-very-long-program"));
+    }
+
+    #[test]
+    fn output_tails_skip_blank_padding() {
+        let screen = format!(
+            "\n\nbuilding\n\n\n   \ndone\n{}❯ \n{}",
+            "\n".repeat(38),
+            "  \n".repeat(9)
+        );
+        assert_eq!(output_tail(&screen, 40), ["building", "", "done", "", "❯ "]);
+        assert_eq!(output_tail(&screen, 2), ["", "❯ "]);
+        assert_eq!(output_tail("one\ntwo\nthree\n", 2), ["two", "three"]);
+        assert!(output_tail("\n \n\t\n", 5).is_empty());
+        assert!(output_tail("a\nb\n", 0).is_empty());
     }
 
     #[test]
