@@ -16,6 +16,7 @@ mod nudge;
 mod scripted_agent;
 mod seance;
 mod sent_back;
+mod session;
 mod sling_races;
 mod town;
 mod views;
