@@ -88,15 +88,23 @@ mod tests {
         }
     }
 
-    #[test]
-    fn attaches_from_outside_and_switches_from_inside_the_towns_server() {
+    /// A private server and a town's runtime on it; `None` without tmux.
+    fn fixture() -> Option<(TmuxServer, tempfile::TempDir, TmuxRuntime)> {
         if !require_cmd("tmux") {
-            return;
+            return None;
         }
         let server = TmuxServer::start();
         let dir = tempfile::tempdir().unwrap();
         let runtime = TmuxRuntime::new(Tmux::new(server.socket_name()), dir.path())
             .with_kill_grace(Duration::from_secs(2));
+        Some((server, dir, runtime))
+    }
+
+    #[test]
+    fn attaches_from_outside_and_switches_from_inside_the_towns_server() {
+        let Some((server, dir, runtime)) = fixture() else {
+            return;
+        };
         runtime.start(&spec(dir.path(), "gt-nux")).unwrap();
         let target = format!("={}", runtime.tmux_name("gt-nux"));
 
@@ -125,12 +133,9 @@ mod tests {
 
     #[test]
     fn a_missing_or_foreign_session_is_not_attached() {
-        if !require_cmd("tmux") {
+        let Some((server, dir, runtime)) = fixture() else {
             return;
-        }
-        let server = TmuxServer::start();
-        let dir = tempfile::tempdir().unwrap();
-        let runtime = TmuxRuntime::new(Tmux::new(server.socket_name()), dir.path());
+        };
         assert!(matches!(
             runtime.attach_command("ghost", None),
             Err(RuntimeError::NotFound { .. })
