@@ -82,7 +82,7 @@ pub fn locate(town: &Town, store: Option<&Store>, target: &Address) -> Result<Me
     };
     match target {
         Address::Witness { .. } | Address::Refinery { .. } => Err(no_session(
-            "the witness and the refinery are services inside the daemon (`gt daemon status`)",
+            "the witness and the refinery are services inside the daemon; send them mail",
         )),
         Address::Overseer => Err(no_session("the overseer is a person")),
         Address::List { .. } | Address::Queue { .. } | Address::Town | Address::Rig { .. } => {
