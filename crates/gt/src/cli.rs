@@ -61,8 +61,13 @@ pub enum Command {
     /// Crew: your own persistent workspaces in a rig, each with a long-lived agent.
     #[command(subcommand)]
     Crew(commands::crew::CrewCommand),
-    /// Show the recent output of a polecat's session.
-    Peek(commands::polecat::PeekArgs),
+    /// Show the last lines of output of an agent's session (any role).
+    Peek(commands::session::CaptureArgs),
+    /// Agent sessions by address: list, attach (`at`), capture, restart.
+    #[command(subcommand)]
+    Session(commands::session::SessionCommand),
+    /// Every agent of the town: mayor, crew, polecats, with state, liveness, last activity.
+    Agents(commands::agents::AgentsArgs),
     /// Convoys: tracked batches of beads.
     #[command(subcommand)]
     Convoy(commands::convoy::ConvoyCommand),

@@ -82,7 +82,31 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
             E::Store(e) => classify_store(e),
             E::Rig(e) => classify(e),
             E::File(e) => classify(e),
+            E::Roster(e) => classify(e),
+            E::Runtime(e) => classify(e),
         };
+    }
+    if let Some(err) = err.downcast_ref::<town::roster::RosterError>() {
+        use town::roster::RosterError as E;
+        return match err {
+            E::NoSession { .. } => Some(
+                Classified::new(ErrorKind::User)
+                    .hint("`gt agents` lists the town's agents and their sessions"),
+            ),
+            E::Store(e) => classify_store(e),
+            E::Rig(e) => classify(e),
+            E::File(e) => classify(e),
+        };
+    }
+    if let Some(err) = err.downcast_ref::<town::runtime::RuntimeError>() {
+        use town::runtime::RuntimeError as E;
+        return Some(match err {
+            E::NotFound { .. } | E::Exited { .. } => Classified::new(ErrorKind::User).hint(
+                "`gt session list` shows the sessions that exist and whether their agents run",
+            ),
+            E::Foreign { .. } | E::InvalidName { .. } => Classified::new(ErrorKind::User),
+            _ => Classified::new(ErrorKind::Internal),
+        });
     }
     if let Some(err) = err.downcast_ref::<town::rigctx::RigCtxError>() {
         use town::rigctx::RigCtxError as E;

@@ -42,6 +42,9 @@ pub const GT_PRESET_ENV: &str = "GT_PRESET_ENV";
 pub const GT_GENERATION: &str = "GT_GENERATION";
 /// Unstable, for tests: an RFC 3339 instant that the clock reports instead of the real time.
 pub const GT_TEST_NOW: &str = "GT_TEST_NOW";
+/// Set by tmux inside its panes (`<socket path>,<server pid>,<session index>`): which server
+/// a command runs under, so attaching can switch that client instead of nesting.
+pub const TMUX: &str = "TMUX";
 /// The user's name, the last fallback for the actor.
 pub const USER: &str = "USER";
 /// `1` wraps every `bd --json` output as `{"schema_version": 1, "data": …}` (upstream's opt-in).

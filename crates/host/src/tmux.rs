@@ -25,8 +25,8 @@
     reason = "this module is the one place that runs tmux"
 )]
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use crate::spawn::{self, SpawnError};
@@ -47,7 +47,7 @@ pub const READY_OPTION: &str = "@gt_ready";
 /// The `-F` format of [`Tmux::pane`]; the owner comes last, so nothing in it can shift a field
 /// (the ready prefix is stored with control characters removed, so it cannot either).
 const PANE_FORMAT: &str = "#{pane_id}\x1f#{pane_pid}\x1f#{pane_dead}\x1f#{pane_dead_status}\x1f\
-     #{pane_current_command}\x1f#{pane_in_mode}\x1f#{@gt_ready}\x1f#{@gt_town}";
+     #{pane_current_command}\x1f#{pane_in_mode}\x1f#{window_activity}\x1f#{@gt_ready}\x1f#{@gt_town}";
 /// The `-F` format that [`Tmux::new_session`] and [`Tmux::respawn_pane`] read back.
 const IDS_FORMAT: &str = "#{pane_id}\x1f#{pane_pid}";
 
@@ -114,6 +114,9 @@ pub struct PaneInfo {
     pub current_command: String,
     /// The pane is in a mode (copy-mode, a chooser): keys go to tmux, not to the program.
     pub in_mode: bool,
+    /// When the session's window last showed output (`#{window_activity}`), in seconds since
+    /// the Unix epoch. Typing into it does not count, unlike `#{session_activity}`.
+    pub last_output: Option<i64>,
     /// The session's [`READY_OPTION`]; empty when it has none.
     pub ready_prefix: String,
     /// The session's [`OWNER_OPTION`]; empty when it has none.
@@ -562,6 +565,32 @@ impl Tmux {
         }
     }
 
+    /// The argv that puts a terminal on session `name` (exact name): [`Join::Attach`] makes
+    /// the terminal a new client of this server, [`Join::Switch`] moves the tmux client the
+    /// command runs inside over to it. Run it with [`run_client`].
+    pub fn join_argv(&self, name: &str, join: Join) -> Result<Vec<String>, TmuxError> {
+        check_name(name)?;
+        let verb = match join {
+            Join::Attach => "attach-session",
+            Join::Switch => "switch-client",
+        };
+        Ok(self.argv(&[verb, "-t", &session_target(name)]))
+    }
+
+    /// Where this server listens, as it reports it (`#{socket_path}`): what a pane's `TMUX`
+    /// names (see [`server_of`]).
+    pub fn socket_path(&self) -> Result<PathBuf, TmuxError> {
+        let out = self.run(&["display-message", "-p", "#{socket_path}"])?;
+        let path = out.trim_end_matches('\n');
+        if path.is_empty() {
+            return Err(TmuxError::Parse {
+                argv: self.argv(&["display-message", "-p", "#{socket_path}"]),
+                output: out.clone(),
+            });
+        }
+        Ok(PathBuf::from(path))
+    }
+
     /// Kills this server and every session on it. A server that is not running is fine.
     pub fn kill_server(&self) -> Result<(), TmuxError> {
         match self.run(&["kill-server"]) {
@@ -577,6 +606,45 @@ impl Tmux {
             socket: self.socket.clone(),
         }
     }
+}
+
+/// How [`Tmux::join_argv`] puts a terminal on a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Join {
+    /// `attach-session`: the terminal becomes a client of the server (nested, if the caller
+    /// runs inside another server's pane).
+    Attach,
+    /// `switch-client`: the caller runs inside a client of the same server, which is moved to
+    /// the session (attaching there would nest the server inside itself).
+    Switch,
+}
+
+/// The socket path of the tmux server whose pane a process runs in, from that process's `TMUX`
+/// (`<socket path>,<server pid>,<session index>`); `None` if it is not in that form.
+pub fn server_of(tmux_var: &str) -> Option<&Path> {
+    let mut parts = tmux_var.rsplitn(3, ',');
+    let (_session, pid, path) = (parts.next()?, parts.next()?, parts.next()?);
+    (pid.parse::<u32>().is_ok() && !path.is_empty()).then(|| Path::new(path))
+}
+
+/// Runs a tmux client from [`Tmux::join_argv`] on this process's terminal (stdin, stdout and
+/// stderr shared) until it detaches or its session ends, and returns its exit status.
+/// [`Join::Attach`] runs without the caller's `TMUX`/`TMUX_PANE` (tmux refuses to nest while
+/// they are set, and they name another server); [`Join::Switch`] keeps them: they are how the
+/// server knows which client to move.
+pub fn run_client(argv: &[String], join: Join) -> Result<ExitStatus, TmuxError> {
+    let (program, args) = argv.split_first().ok_or_else(|| TmuxError::EmptyCommand {
+        name: String::new(),
+    })?;
+    let mut command = Command::new(program);
+    command.args(args);
+    if join == Join::Attach {
+        command.env_remove("TMUX").env_remove("TMUX_PANE");
+    }
+    command.status().map_err(|source| TmuxError::Spawn {
+        argv: argv.to_vec(),
+        source,
+    })
 }
 
 /// How many words [`Tmux::argv`] puts before the subcommand.
@@ -750,6 +818,7 @@ fn parse_pane(line: &str) -> Option<PaneInfo> {
     let dead_status = fields.next()?.parse().ok();
     let current_command = fields.next()?.to_owned();
     let in_mode = !matches!(fields.next()?, "" | "0");
+    let last_output = fields.next()?.parse().ok();
     let ready_prefix = fields.next()?.to_owned();
     // The owner is the rest of the line, separators and all.
     let owner = fields.collect::<Vec<_>>().join(&SEP.to_string());
@@ -760,6 +829,7 @@ fn parse_pane(line: &str) -> Option<PaneInfo> {
         dead_status,
         current_command,
         in_mode,
+        last_output,
         ready_prefix,
         owner,
     })
@@ -1042,9 +1112,43 @@ mod tests {
     }
 
     #[test]
+    fn join_argvs_name_the_session_exactly() {
+        let tmux = Tmux::new("gt-x");
+        let with = |args: &[&str]| tmux.argv(args);
+        assert_eq!(
+            tmux.join_argv("hq-mayor-1a2b", Join::Attach).unwrap(),
+            with(&["attach-session", "-t", "=hq-mayor-1a2b"])
+        );
+        assert_eq!(
+            tmux.join_argv("gt-nux-1a2b", Join::Switch).unwrap(),
+            with(&["switch-client", "-t", "=gt-nux-1a2b"])
+        );
+        assert!(matches!(
+            tmux.join_argv("a:b", Join::Attach),
+            Err(TmuxError::InvalidName { .. })
+        ));
+    }
+
+    #[test]
+    fn the_server_of_a_tmux_variable_is_its_socket_path() {
+        assert_eq!(
+            server_of("/tmp/tmux-1000/default,4242,0"),
+            Some(Path::new("/tmp/tmux-1000/default"))
+        );
+        // A socket path may itself hold commas: the last two fields are split off.
+        assert_eq!(
+            server_of("/tmp/a,b/gt-1,77,3"),
+            Some(Path::new("/tmp/a,b/gt-1"))
+        );
+        for bad in ["", "/tmp/x", "/tmp/x,1", ",1,0", "/tmp/x,pid,0"] {
+            assert_eq!(server_of(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn parses_pane_lines() {
         assert_eq!(
-            parse_pane("%3\x1f4242\x1f0\x1f\x1fclaude\x1f0\x1f\x1f"),
+            parse_pane("%3\x1f4242\x1f0\x1f\x1fclaude\x1f0\x1f1796524886\x1f\x1f"),
             Some(PaneInfo {
                 pane_id: "%3".into(),
                 pid: 4242,
@@ -1052,23 +1156,26 @@ mod tests {
                 dead_status: None,
                 current_command: "claude".into(),
                 in_mode: false,
+                last_output: Some(1_796_524_886),
                 ready_prefix: String::new(),
                 owner: String::new(),
             })
         );
         assert_eq!(
-            parse_pane("%3\x1f4242\x1f0\x1f\x1fclaude\x1f1\x1f❯ \x1f/town/a\x1fb").map(|p| (
+            parse_pane("%3\x1f4242\x1f0\x1f\x1fclaude\x1f1\x1f\x1f❯ \x1f/town/a\x1fb").map(|p| (
                 p.in_mode,
+                p.last_output,
                 p.ready_prefix,
                 p.owner
             )),
-            Some((true, "❯ ".to_owned(), "/town/a\x1fb".to_owned()))
+            Some((true, None, "❯ ".to_owned(), "/town/a\x1fb".to_owned()))
         );
         assert_eq!(
-            parse_pane("%3\x1f4242\x1f1\x1f2\x1fsh\x1f0\x1f\x1f").map(|p| (p.dead, p.dead_status)),
+            parse_pane("%3\x1f4242\x1f1\x1f2\x1fsh\x1f0\x1f7\x1f\x1f")
+                .map(|p| (p.dead, p.dead_status)),
             Some((true, Some(2)))
         );
-        assert_eq!(parse_pane("%3\x1f4242\x1f0\x1f\x1fclaude"), None);
+        assert_eq!(parse_pane("%3\x1f4242\x1f0\x1f\x1fclaude\x1f0\x1f1"), None);
         assert_eq!(parse_pane("%3 4242 0"), None);
         assert_eq!(
             parse_ids("%7\x1f99\n"),
@@ -1099,6 +1206,16 @@ mod tests {
 
     fn tmp() -> PathBuf {
         std::env::temp_dir()
+    }
+
+    #[test]
+    fn the_socket_path_is_the_one_the_server_reports_and_activity_is_output() {
+        let Some((server, tmux)) = server() else {
+            return;
+        };
+        assert_eq!(tmux.socket_path().unwrap(), server.socket_path());
+        let pane = tmux.pane(testkit::tmux::SENTINEL).unwrap().unwrap();
+        assert!(pane.last_output.is_some_and(|t| t > 0), "{pane:?}");
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //! - [`notices`]: the protocol mail the refinery sends (MERGED, FIX_NEEDED, convoy landed).
 //! - [`deacon`]: the daemon's housekeeping: idle sessions, orphan processes, merged branches,
 //!   old wisps.
+//! - [`roster`]: the town's agents (mayor, deacon, crew, polecats) and their sessions.
 //! - [`runtime`]: agent sessions in tmux or as headless subprocesses (the `Runtime` trait).
 //! - [`views`]: what status commands show, as serialisable read models (CLI, daemon, dashboard).
 //!
@@ -46,6 +47,7 @@ pub mod refinery;
 pub mod rig;
 pub mod rigctx;
 pub mod roles;
+pub mod roster;
 pub mod runtime;
 pub mod service;
 pub mod settings;

@@ -1,6 +1,6 @@
-//! Read models: what `gt status`, `gt refinery status`, `gt convoy status`, `gt mq list` and
-//! `gt polecat list` show, as serialisable data, so the CLI, the daemon and a dashboard show
-//! the same thing.
+//! Read models: what `gt status`, `gt refinery status`, `gt convoy status`, `gt mq list`,
+//! `gt polecat list`, `gt agents` ([`roster`]) and `gt session list` ([`sessions`]) show, as
+//! serialisable data, so the CLI, the daemon and a dashboard show the same thing.
 //!
 //! Each view is built by one function from the town, its store and what else it needs (the
 //! runtimes for liveness, the daemon's status); building one reads, never writes, and never
@@ -20,6 +20,12 @@ use crate::layout::Town;
 use crate::rig::RigSummary;
 use crate::runtime::Runtimes;
 
+mod roster;
+mod sessions;
+
+pub use roster::{RosterEntry, RosterView, roster};
+pub use sessions::{SessionEntry, SessionsView, sessions};
+
 /// Failures reading what a view shows.
 #[derive(Debug, thiserror::Error)]
 pub enum ViewError {
@@ -29,6 +35,10 @@ pub enum ViewError {
     Rig(#[from] crate::rig::RigError),
     #[error(transparent)]
     File(#[from] crate::files::FileError),
+    #[error(transparent)]
+    Roster(#[from] crate::roster::RosterError),
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeError),
 }
 
 type Result<T> = std::result::Result<T, ViewError>;

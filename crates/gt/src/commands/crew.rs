@@ -14,6 +14,9 @@ pub enum CrewCommand {
     Add(AddArgs),
     /// The crew of a rig (of every rig without `--rig`), with their agents and unsaved work.
     List(RigArgs),
+    /// Put your terminal on a crew member's session, starting its agent first if needed.
+    #[command(visible_alias = "attach")]
+    At(AtArgs),
     /// Start crew members' agents (nothing happens to one that runs).
     Start(StartArgs),
     /// Stop crew members' agents; the daemon leaves them stopped.
@@ -74,6 +77,15 @@ pub struct NameArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct AtArgs {
+    #[command(flatten)]
+    pub who: NameArgs,
+    /// The agent preset, if it has to be started.
+    #[arg(long)]
+    pub agent: Option<String>,
+}
+
+#[derive(Debug, Args)]
 pub struct RemoveArgs {
     #[command(flatten)]
     pub who: NamesArgs,
@@ -103,6 +115,11 @@ pub fn run(cmd: CrewCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
         }),
         CrewCommand::Stop(args) => each(&args, ui, stop_role),
         CrewCommand::Status(args) => status(&args, ui),
+        CrewCommand::At(args) => {
+            let town = super::town()?;
+            let role = role_of(&town, &args.who.name, args.who.rig.rig.as_deref())?;
+            super::roles::attach_role(&role, args.agent, ui)
+        }
         CrewCommand::Remove(args) => remove(&args, ui),
         CrewCommand::Refresh(args) => refresh(&args, ui),
     }

@@ -7,6 +7,9 @@ use town::roles::RoleId;
 pub enum MayorCommand {
     /// Start the mayor (nothing happens if it runs); the daemon keeps it running.
     Start(StartArgs),
+    /// Put your terminal on the mayor's session, starting the mayor first if it is not running.
+    #[command(visible_alias = "at")]
+    Attach(StartArgs),
     /// Stop the mayor; the daemon leaves it stopped.
     Stop,
     /// Whether the mayor runs, and what it runs.
@@ -27,6 +30,7 @@ pub fn run(cmd: MayorCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
     match cmd {
         MayorCommand::Start(args) => super::roles::start_role(&role, args.agent, false, ui),
         MayorCommand::Restart(args) => super::roles::start_role(&role, args.agent, true, ui),
+        MayorCommand::Attach(args) => super::roles::attach_role(&role, args.agent, ui),
         MayorCommand::Stop => super::roles::stop_role(&role, ui),
         MayorCommand::Status => super::roles::status_role(&role, ui),
     }

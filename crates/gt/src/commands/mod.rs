@@ -2,6 +2,7 @@
 //! layering its settings.
 
 pub mod agent;
+pub mod agents;
 pub mod config;
 pub mod convoy;
 pub mod crew;
@@ -24,6 +25,7 @@ pub mod rig;
 pub mod roles;
 pub mod root;
 pub mod seance;
+pub mod session;
 pub mod sling;
 pub mod status;
 pub mod updown;
@@ -58,9 +60,11 @@ pub fn run(cli: Cli, ui: &mut ui::Ui) -> anyhow::Result<()> {
         Command::HandoffRespawn(args) => handoff::respawn(&args, ui),
         Command::Seance(args) => seance::run(&args, ui),
         Command::Polecat(cmd) => polecat::run(cmd, ui),
-        Command::Peek(args) => polecat::peek(&args, ui),
         Command::Mayor(cmd) => mayor::run(cmd, ui),
         Command::Crew(cmd) => crew::run(cmd, ui),
+        Command::Peek(args) => session::peek(&args, ui),
+        Command::Session(cmd) => session::run(cmd, ui),
+        Command::Agents(args) => agents::run(&args, ui),
         Command::Convoy(cmd) => convoy::run(cmd, ui),
         Command::Refinery(cmd) => refinery::run(cmd, ui),
         Command::Mq(cmd) => mq::run(cmd, ui),

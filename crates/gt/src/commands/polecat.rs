@@ -1,4 +1,4 @@
-//! `gt polecat list/status/nuke` and `gt peek`.
+//! `gt polecat list/status/nuke`.
 
 use clap::{Args, Subcommand};
 
@@ -33,15 +33,6 @@ pub struct NukeArgs {
     /// Nuke even with a bead hooked or uncommitted changes (they are lost).
     #[arg(long)]
     pub force: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct PeekArgs {
-    /// `<rig>/polecats/<name>` or `<rig>/<name>`.
-    pub polecat: String,
-    /// How many lines of the session to show.
-    #[arg(short = 'n', long, default_value_t = 40)]
-    pub lines: usize,
 }
 
 /// Polecats as a table, each row indented by `indent`. A dead one (working, session gone)
@@ -215,30 +206,6 @@ pub fn run(cmd: PolecatCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
             } else {
                 ui.status(format!("Nuked {}", id.address()));
             }
-        }
-    }
-    Ok(())
-}
-
-pub fn peek(args: &PeekArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
-    let town = super::town()?;
-    let store = super::store(&town)?;
-    let id = parse(&args.polecat)?;
-    let row = store
-        .polecat(&id.rig, &id.name)?
-        .ok_or_else(|| ui::CliError::user(format!("no polecat `{}`", id.address())))?;
-    let text = super::runtimes(&town)
-        .get(&row.runtime)
-        .capture(&row.session)?;
-    let lines: Vec<&str> = text.lines().collect();
-    let tail = &lines[lines.len().saturating_sub(args.lines)..];
-    if ui.is_json() {
-        ui.json(
-            &serde_json::json!({"polecat": id.address(), "session": row.session, "lines": tail}),
-        )?;
-    } else {
-        for line in tail {
-            ui.line(super::safe(line))?;
         }
     }
     Ok(())

@@ -56,6 +56,21 @@ pub fn start(
     })
 }
 
+/// Starts `role` unless it runs, then puts the user's terminal on its session.
+pub fn attach_role(role: &RoleId, agent: Option<String>, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let started = start(role, agent, false)?;
+    if !started.already_running {
+        ui.status(format!(
+            "Started {} in session {} (agent {})",
+            started.address,
+            started.session,
+            super::safe(&started.agent)
+        ));
+    }
+    let town = super::town()?;
+    super::session::attach(&town, &role.address())
+}
+
 /// Stops `role`; the daemon leaves it stopped.
 pub fn stop_role(role: &RoleId, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let town = super::town()?;

@@ -70,14 +70,7 @@ pub fn run(args: &SlingArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let runtimes = super::runtimes(&town);
-    let cx = sling::SlingContext {
-        town: &town,
-        runtimes: &runtimes,
-        gt_bin: host::env::current_exe()?,
-        inherited_env: super::agent_env(),
-        ready_timeout: Duration::from_secs(args.ready_timeout),
-        env: Some(&town::rigctx::process_env),
-    };
+    let cx = context(&town, &runtimes, Duration::from_secs(args.ready_timeout))?;
     let opts = SlingOptions {
         agent: args.agent.clone(),
         base_branch: args.base_branch.clone(),
@@ -96,6 +89,23 @@ pub fn run(args: &SlingArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         Some(e) => Err(e.into()),
         None => Ok(()),
     }
+}
+
+/// What a sling started from this command needs: this `gt` for the agent's hooks, the
+/// caller's environment an agent inherits, the process's `GT_*` settings layer.
+pub fn context<'a>(
+    town: &'a town::layout::Town,
+    runtimes: &'a town::runtime::Runtimes,
+    ready_timeout: Duration,
+) -> anyhow::Result<sling::SlingContext<'a>> {
+    Ok(sling::SlingContext {
+        town,
+        runtimes,
+        gt_bin: host::env::current_exe()?,
+        inherited_env: super::agent_env(),
+        ready_timeout,
+        env: Some(&town::rigctx::process_env),
+    })
 }
 
 /// The beads that run (or would): JSON, or a line each on stderr and the polecats on stdout.

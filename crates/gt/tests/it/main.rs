@@ -17,6 +17,7 @@ mod roles;
 mod scripted_agent;
 mod seance;
 mod sent_back;
+mod session;
 mod sling_races;
 mod town;
 mod views;

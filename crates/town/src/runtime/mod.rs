@@ -30,7 +30,7 @@ use crate::nudge::screen::Screen;
 
 pub use subprocess::SubprocessRuntime;
 pub use tmux::DEFAULT_PROMPT;
-pub use tmux::TmuxRuntime;
+pub use tmux::{AttachCommand, TmuxRuntime};
 
 /// How many lines [`Runtime::capture`] returns.
 pub const CAPTURE_LINES: usize = 200;
@@ -220,6 +220,10 @@ pub trait Runtime: Send + Sync {
     /// The pid of the session's agent process (the leader of its process group), while it runs.
     fn pid(&self, name: &str) -> Result<Option<u32>, RuntimeError>;
 
+    /// When the session's agent last wrote output; `None` for a session that does not exist
+    /// (or never wrote).
+    fn last_output(&self, name: &str) -> Result<Option<jiff::Timestamp>, RuntimeError>;
+
     /// Freezes (`SIGSTOP`) or thaws every process of the session's agent; returns whether the
     /// session runs. Used by `gt estop`/`gt thaw`.
     fn freeze(&self, name: &str, freeze: bool) -> Result<bool, RuntimeError>;
@@ -302,6 +306,39 @@ impl Runtimes {
             tmux::KIND => &self.tmux,
             _ => self.default_runtime(),
         }
+    }
+
+    /// The runtime session `name` lives in: the one `kind` records (a polecat's row), or, for a
+    /// session nothing records (the mayor's, a crew member's: `kind` empty), the one where it
+    /// runs, tmux first, else the default one.
+    pub fn find(&self, kind: &str, name: &str) -> &dyn Runtime {
+        if !kind.is_empty() {
+            return self.get(kind);
+        }
+        [&self.tmux as &dyn Runtime, &self.subprocess]
+            .into_iter()
+            .find(|r| r.is_alive(name, &[]).unwrap_or(false))
+            .unwrap_or_else(|| self.default_runtime())
+    }
+
+    /// Every session of the town that exists, with the kind of runtime it is in: the tmux
+    /// sessions stamped as the town's (none where tmux is not installed), then the
+    /// subprocesses with a pid file.
+    pub fn sessions(&self) -> Result<Vec<(String, &'static str)>, RuntimeError> {
+        let tmux = match self.tmux.town_sessions() {
+            Ok(names) => names,
+            Err(RuntimeError::Tmux {
+                source: TmuxError::Spawn { .. },
+                ..
+            }) => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let subprocess = self.subprocess.sessions()?;
+        Ok(tmux
+            .into_iter()
+            .map(|n| (n, tmux::KIND))
+            .chain(subprocess.into_iter().map(|n| (n, subprocess::KIND)))
+            .collect())
     }
 }
 
@@ -397,6 +434,26 @@ pub(crate) fn tail_for_error(text: &str) -> String {
         .map(|l| format!("  {l}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The last `n` lines of real output in a captured screen, for a person to read: blank lines
+/// at either end dropped and each run of blank lines inside squeezed to one, since a TUI agent
+/// leaves the rows between its output and its input box blank and a plain tail of the pane
+/// would be mostly that padding. Lines keep their text as captured (escape them to print).
+pub fn output_tail(text: &str, n: usize) -> Vec<&str> {
+    let mut lines: Vec<&str> = Vec::new();
+    for line in text.lines() {
+        let blank = line.trim().is_empty();
+        if blank && lines.last().is_none_or(|l| l.trim().is_empty()) {
+            continue;
+        }
+        lines.push(if blank { "" } else { line });
+    }
+    if lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    let start = lines.len().saturating_sub(n);
+    lines.split_off(start)
 }
 
 /// Whether `line` is the agent's input prompt: after leading blanks and box borders it starts
@@ -533,6 +590,20 @@ mod tests {
         assert!(!comm_matches("claude", "node"));
         assert!(comm_matches("a-very-long-pro", "a-very-long-program"));
         assert!(!comm_matches("a-very-long", "a-very-long-program"));
+    }
+
+    #[test]
+    fn output_tails_skip_blank_padding() {
+        let screen = format!(
+            "\n\nbuilding\n\n\n   \ndone\n{}❯ \n{}",
+            "\n".repeat(38),
+            "  \n".repeat(9)
+        );
+        assert_eq!(output_tail(&screen, 40), ["building", "", "done", "", "❯ "]);
+        assert_eq!(output_tail(&screen, 2), ["", "❯ "]);
+        assert_eq!(output_tail("one\ntwo\nthree\n", 2), ["two", "three"]);
+        assert!(output_tail("\n \n\t\n", 5).is_empty());
+        assert!(output_tail("a\nb\n", 0).is_empty());
     }
 
     #[test]

@@ -54,6 +54,28 @@ impl SubprocessRuntime {
         self.state_dir.join(format!("{name}.pid"))
     }
 
+    /// The sessions started and not stopped since (each has a pid file; its agent may have
+    /// exited), sorted; a file whose name is no session name is not one of ours.
+    pub fn sessions(&self) -> Result<Vec<String>, RuntimeError> {
+        let entries = match fs::read_dir(&self.state_dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(io_error("*", "list", &self.state_dir, source)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| io_error("*", "list", &self.state_dir, e))?;
+            let file = entry.file_name();
+            if let Some(name) = file.to_str().and_then(|f| f.strip_suffix(".pid"))
+                && check_session_name(name).is_ok()
+            {
+                names.push(name.to_owned());
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
     fn lock(&self, name: &str) -> Result<LockGuard, RuntimeError> {
         fs::create_dir_all(&self.state_dir).map_err(|source| RuntimeError::Io {
             session: name.to_owned(),
@@ -257,6 +279,17 @@ impl Runtime for SubprocessRuntime {
         self.live_pid(name)
     }
 
+    /// When its log was last written: the agent's output goes nowhere else.
+    fn last_output(&self, name: &str) -> Result<Option<jiff::Timestamp>, RuntimeError> {
+        check_session_name(name)?;
+        let path = self.log_path(name);
+        match fs::metadata(&path).and_then(|m| m.modified()) {
+            Ok(at) => Ok(jiff::Timestamp::try_from(at).ok()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(io_error(name, "read", &path, source)),
+        }
+    }
+
     fn freeze(&self, name: &str, freeze: bool) -> Result<bool, RuntimeError> {
         let Some(pid) = self.pid(name)? else {
             return Ok(false);
@@ -435,8 +468,12 @@ mod tests {
             matches!(err, RuntimeError::AlreadyRunning { .. }),
             "{err:?}"
         );
+        assert_eq!(f.runtime.sessions().unwrap(), ["worker"]);
+        assert!(f.runtime.last_output("worker").unwrap().is_some());
+        assert_eq!(f.runtime.last_output("ghost").unwrap(), None);
 
         f.runtime.stop("worker").unwrap();
+        assert!(f.runtime.sessions().unwrap().is_empty(), "stopped");
         assert!(!host::spawn::is_alive(h.pid));
         assert!(!f.runtime.pid_path("worker").exists());
         assert!(!f.runtime.is_alive("worker", &[]).unwrap());

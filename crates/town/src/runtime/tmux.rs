@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 
 use host::tmux::{PaneInfo, Tmux, TmuxError};
 
+mod attach;
 mod delivery;
 
+pub use attach::AttachCommand;
 pub use delivery::DEFAULT_PROMPT;
 
 use super::{
@@ -332,6 +334,16 @@ impl Runtime for TmuxRuntime {
         Ok(self.pane(name)?.filter(|p| !p.dead).map(|p| p.pid))
     }
 
+    /// When the session's window last showed output (`#{window_activity}`); keys typed into it
+    /// do not count.
+    fn last_output(&self, name: &str) -> Result<Option<jiff::Timestamp>, RuntimeError> {
+        check_session_name(name)?;
+        Ok(self
+            .pane(name)?
+            .and_then(|p| p.last_output)
+            .and_then(|s| jiff::Timestamp::from_second(s).ok()))
+    }
+
     /// The pane's own process is the shell waiting on the agent (`tmux::pane_command`); tmux
     /// would continue it at once, so only the agent and what it started are frozen.
     fn freeze(&self, name: &str, freeze: bool) -> Result<bool, RuntimeError> {
@@ -566,6 +578,11 @@ mod tests {
         f.runtime.wait_ready("late", &prompt(), T).unwrap();
         assert!(f.runtime.capture("late").unwrap().contains("ready? ❯"));
         assert!(f.runtime.is_alive("late", &[]).unwrap());
+        let wrote = f.runtime.last_output("late").unwrap().expect("it wrote");
+        let now = jiff::Timestamp::try_from(std::time::SystemTime::now()).unwrap();
+        assert!((now - wrote).get_seconds().abs() < 60, "{wrote}");
+        assert_eq!(f.runtime.last_output("ghost").unwrap(), None);
+        assert_eq!(f.runtime.town_sessions().unwrap(), ["late"]);
     }
 
     #[test]
