@@ -52,7 +52,7 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
             E::NotAllSlung { .. } => Classified::new(ErrorKind::User)
                 .hint("the other beads run; each failed one was undone: fix its cause, then sling it again"),
             E::Session { .. } => Classified::new(ErrorKind::User)
-                .hint("everything this run made was undone; check the agent CLI with `gt doctor`, then sling again"),
+                .hint("check the agent CLI with `gt doctor`, then try again (a failed sling undoes everything it made)"),
             E::Store(e) => return classify_store(e),
             E::Git(_) | E::Io { .. } => Classified::new(ErrorKind::Internal),
             // Transparent wrappers hide the inner error from the chain; classify it directly.
@@ -160,10 +160,10 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
             )),
             E::NoSession | E::BadSession { .. } | E::NotRestartable { .. } => Some(
                 Classified::new(ErrorKind::User)
-                    .hint("run `gt handoff` from inside a polecat's session (`gt sling` starts them)"),
+                    .hint("run `gt handoff` from inside the session of a polecat, the mayor or a crew member"),
             ),
             E::WrongSession { .. } | E::OldGeneration { .. } | E::Superseded { .. } => {
-                Some(Classified::new(ErrorKind::User).hint("`gt polecat list` shows each polecat's session"))
+                Some(Classified::new(ErrorKind::User).hint("`gt agents` shows each agent's session"))
             }
             E::NothingHooked { .. } => Some(Classified::new(ErrorKind::User)),
             E::Respawn { .. } => Some(Classified::new(ErrorKind::Internal)),

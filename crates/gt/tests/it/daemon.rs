@@ -105,7 +105,13 @@ fn after_gt_up_and_gt_sling_the_work_lands_with_nobody_typing() {
         .collect();
     assert_eq!(
         services,
-        ["refinery:gastown", "witness:gastown", "deacon", "nudges"]
+        [
+            "refinery:gastown",
+            "witness:gastown",
+            "deacon",
+            "nudges",
+            "keeper"
+        ]
     );
     // Twice is an answer, not an error.
     assert_eq!(f.up(&[])["started"], false);

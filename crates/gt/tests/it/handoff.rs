@@ -214,7 +214,7 @@ fn outside_a_session_handoff_is_refused_and_changes_nothing() {
     ----- stderr -----
     error: `gt handoff` replaces the agent of a town session, but `GT_SESSION` is not set: this shell is not one
 
-    hint: run `gt handoff` from inside a polecat's session (`gt sling` starts them)
+    hint: run `gt handoff` from inside the session of a polecat, the mayor or a crew member
     ");
     env.set("GT_SESSION", "gt-nux");
     assert_cmd_snapshot!(env, env.command(GT).args(["handoff", "-s", "bye"]), @r"
@@ -223,16 +223,25 @@ fn outside_a_session_handoff_is_refused_and_changes_nothing() {
     ----- stderr -----
     error: session `gt-nux` is not the session of `gastown/polecats/nux` (the store has no such polecat)
 
-    hint: `gt polecat list` shows each polecat's session
+    hint: `gt agents` shows each agent's session
     ");
     env.set("GT_ROLE", "mayor/");
     assert_cmd_snapshot!(env, env.command(GT).args(["handoff"]), @r"
     exit_code: 1
     ----- stdout -----
     ----- stderr -----
-    error: `mayor/` cannot hand off: only polecats run in sessions the town starts and can restart
+    error: session `gt-nux` is not the session of `mayor/` (it was never started by the town)
 
-    hint: run `gt handoff` from inside a polecat's session (`gt sling` starts them)
+    hint: `gt agents` shows each agent's session
+    ");
+    env.set("GT_ROLE", "gastown/witness");
+    assert_cmd_snapshot!(env, env.command(GT).args(["handoff"]), @r"
+    exit_code: 1
+    ----- stdout -----
+    ----- stderr -----
+    error: `gastown/witness` cannot hand off: only polecats, the mayor and crew run in sessions the town starts and can restart
+
+    hint: run `gt handoff` from inside the session of a polecat, the mayor or a crew member
     ");
     let all = json(&ok(gt(
         &env,
