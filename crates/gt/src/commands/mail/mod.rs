@@ -331,7 +331,7 @@ fn notify(
     let notified = town::mail::notify::notify(town, store, &super::runtimes(town), sent);
     notified
         .into_iter()
-        .filter(|n| n.outcome != "no-session" && n.outcome != "not-running")
+        .filter(|n| n.outcome.is_worth_reporting())
         .collect()
 }
 
