@@ -709,8 +709,26 @@ fn finish_start(
             },
         )?;
     }
+    if !provision::installs_hooks(preset) {
+        remind_of_mail(cx.town, store, polecat, started.session);
+    }
     store.clear_checkpoints(scope)?;
     Ok(())
+}
+
+/// An agent without hooks has no start hook to show it mail sent before it started: a queued
+/// nudge does (`mail::remind`). The mail is kept whatever happens here, so a failure is
+/// logged, never a failed sling.
+fn remind_of_mail(town: &Town, store: &beads::Store, polecat: &PolecatId, session: &str) {
+    let who = crate::address::Address::Polecat {
+        rig: polecat.rig.clone(),
+        name: polecat.name.clone(),
+    };
+    match crate::mail::remind::remind_unread(town, store, &who, session) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(polecat = %who, unread = n, "queued a reminder of unread mail"),
+        Err(e) => tracing::warn!(polecat = %who, error = %e, "cannot remind an agent of its mail"),
+    }
 }
 
 /// Waits for the agent's prompt, then types the first prompt if its preset takes it typed.
