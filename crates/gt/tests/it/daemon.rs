@@ -546,7 +546,9 @@ fn mail_sent_to_an_agent_that_dies_is_injected_into_its_successor() {
 fn mail_sent_before_a_hookless_agent_starts_reaches_it_as_a_nudge_once_it_idles() {
     let Some(f) = Factory::new() else { return };
     // The scripted preset has no hooks: no session-start hook shows it its inbox.
-    let bead = f.town.create("works, then waits", &script("sleep 300\nstay"));
+    let bead = f
+        .town
+        .create("works, then waits", &script("sleep 300\nstay"));
     f.up(&[]);
     let slung = f.town.sling(&[&bead, "gastown"]);
     let address = slung[0]["polecat"].as_str().unwrap().to_owned();
