@@ -397,7 +397,7 @@ fn a_landing_is_one_transaction() {
     let cursor = store.last_event_id().unwrap();
     let landed = landing(&mut store, &[mr_a.id, mr_b.id], "cafe0123456789").unwrap();
     assert!(landed.requests.iter().all(|m| m.state == MrState::Merged));
-    assert_eq!(landed.convoys, [convoy.id.clone()]);
+    assert_eq!(landed.convoys, std::slice::from_ref(&convoy.id));
     for (bead, mr) in [(&a, &mr_a), (&b, &mr_b)] {
         let issue = store.get(bead).unwrap();
         assert_eq!(
