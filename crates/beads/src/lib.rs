@@ -33,7 +33,8 @@ pub use ops::deps::Direction;
 pub use ops::jsonl::{ExportOptions, ImportReport};
 pub use ops::mail::{InboxQuery, MailItem, Message, NewMessage};
 pub use ops::mr::{
-    Landing, MergeRequest, MrTransition, NewMergeRequest, QueueStats, RecordedRun, RefineryRun,
+    Landed, Landing, MergeRequest, MrTransition, NewMergeRequest, QueueStats, RecordedRun,
+    RefineryRun,
 };
 pub use ops::query::{Filter, Sort, Stats};
 pub use ops::roles::{NewRoleAgent, RoleAgent};

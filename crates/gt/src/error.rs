@@ -223,12 +223,18 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
                 .hint("nudge an agent: mayor/, deacon/, <rig>/<polecat>, <rig>/crew/<name>"),
             E::QueueFull { .. } => Classified::new(ErrorKind::User)
                 .hint("the agent is not taking its nudges; `gt peek` shows its pane"),
+            E::UnknownSession { .. } => Classified::new(ErrorKind::User).hint(
+                "name an address (mayor/, <rig>/<polecat>, <rig>/crew/<name>) or a running \
+                 agent's session; `gt polecat list` shows each polecat's session",
+            ),
             E::EmptyMessage | E::InvalidSession { .. } => Classified::new(ErrorKind::User),
             E::Failed { .. } => Classified::new(ErrorKind::User).hint(
                 "nothing is reported delivered that did not arrive; `gt peek` shows the pane",
             ),
             E::Io { .. } | E::Lock { .. } => Classified::new(ErrorKind::Internal),
             E::File(e) => return classify(e),
+            E::Rig(e) => return classify(e),
+            E::Store(e) => return classify_store(e),
         });
     }
     if err.downcast_ref::<town::address::AddressError>().is_some() {

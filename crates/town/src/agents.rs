@@ -875,6 +875,12 @@ fn builtin_flat(name: &str) -> Option<PresetOverride> {
         "gemini" => PresetOverride {
             command: s("gemini"),
             args: list(&["--approval-mode", "yolo"]),
+            // Gemini runs a project's hooks only in a trusted folder; a polecat's worktree is
+            // the town's own, and without this its `.gemini/settings.json` hooks are blocked.
+            env: Some(BTreeMap::from([(
+                "GEMINI_CLI_TRUST_WORKSPACE".to_owned(),
+                "true".to_owned(),
+            )])),
             process_names: list(&["gemini"]),
             prompt_mode: s("arg"),
             ready_delay_ms: Some(5_000),

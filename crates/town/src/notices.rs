@@ -48,21 +48,19 @@ pub fn merged(town: &Town, store: &mut Store, rig: &str, landed: &[MergeRequest]
     }
 }
 
-/// Sends `🚚 Convoy landed` for each of `convoys` that has landed, to its owner.
+/// Sends `🚚 Convoy landed` for each of `convoys` (convoys that have just landed), to its
+/// owner: one read of each convoy.
 pub fn convoys_landed(town: &Town, store: &mut Store, rig: &str, convoys: &[String]) {
     for id in convoys {
         let status = match store.convoy_status(id) {
-            Ok(status) if status.landed_at.is_some() => status,
-            Ok(_) => continue,
+            Ok(status) => status,
             Err(e) => {
                 tracing::warn!(convoy = %id, error = %e, "cannot read a convoy to announce it");
                 continue;
             }
         };
-        let owner = store
-            .get(id)
+        let owner = Address::parse(&status.created_by)
             .ok()
-            .and_then(|c| Address::parse(&c.created_by).ok())
             .filter(Address::is_mailbox)
             .unwrap_or(Address::Overseer);
         let beads: Vec<String> = status

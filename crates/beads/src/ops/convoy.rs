@@ -36,6 +36,10 @@ pub struct ConvoyStatus {
     pub merged: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub landed_at: Option<String>,
+    /// Who created the convoy (whom its landing is announced to). Not in the JSON, whose
+    /// shape `gt convoy status --json` keeps.
+    #[serde(skip)]
+    pub created_by: String,
 }
 
 impl Store {
@@ -127,6 +131,7 @@ impl Store {
             status: convoy.status,
             tracked,
             landed_at,
+            created_by: convoy.created_by,
         })
     }
 

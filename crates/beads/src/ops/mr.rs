@@ -281,8 +281,8 @@ impl Store {
     /// saying where it landed (unless it is closed already, or gone), and every convoy tracking
     /// one of the beads landed if it is now complete. If any request is in another state,
     /// nothing is written ([`Error::InvalidTransition`]). Returns the requests as they are now,
-    /// in `ids` order.
-    pub fn land_mrs(&mut self, landing: &Landing<'_>) -> Result<Vec<MergeRequest>> {
+    /// in `ids` order, and the convoys this call landed (none when run again).
+    pub fn land_mrs(&mut self, landing: &Landing<'_>) -> Result<Landed> {
         self.write(|tx, w| {
             let mut landed = Vec::with_capacity(landing.ids.len());
             let mut convoys = Vec::new();
@@ -320,12 +320,27 @@ impl Store {
                 }
                 landed.push(mr);
             }
+            let mut newly = Vec::new();
             for convoy in convoys {
-                crate::ops::convoy::land_if_complete_in_tx(tx, w, &convoy)?;
+                if crate::ops::convoy::land_if_complete_in_tx(tx, w, &convoy)? {
+                    newly.push(convoy);
+                }
             }
-            Ok(landed)
+            Ok(Landed {
+                requests: landed,
+                convoys: newly,
+            })
         })
     }
+}
+
+/// What one [`Store::land_mrs`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Landed {
+    /// The requests, merged, in the order they were given.
+    pub requests: Vec<MergeRequest>,
+    /// The convoys that landed with them (each lands once: a repeated call lands none).
+    pub convoys: Vec<String>,
 }
 
 /// What reached the target: [`Store::land_mrs`].

@@ -150,6 +150,10 @@ fn submit(store: &mut Store, bead: &str, sha: &str) -> MergeRequest {
 }
 
 fn land(store: &mut Store, ids: &[i64], sha: &str) -> beads::Result<Vec<MergeRequest>> {
+    landing(store, ids, sha).map(|l| l.requests)
+}
+
+fn landing(store: &mut Store, ids: &[i64], sha: &str) -> beads::Result<beads::Landed> {
     store.land_mrs(&Landing {
         ids,
         sha,
@@ -391,8 +395,9 @@ fn a_landing_is_one_transaction() {
 
     store.start_testing_mr(mr_b.id).unwrap();
     let cursor = store.last_event_id().unwrap();
-    let landed = land(&mut store, &[mr_a.id, mr_b.id], "cafe0123456789").unwrap();
-    assert!(landed.iter().all(|m| m.state == MrState::Merged));
+    let landed = landing(&mut store, &[mr_a.id, mr_b.id], "cafe0123456789").unwrap();
+    assert!(landed.requests.iter().all(|m| m.state == MrState::Merged));
+    assert_eq!(landed.convoys, std::slice::from_ref(&convoy.id));
     for (bead, mr) in [(&a, &mr_a), (&b, &mr_b)] {
         let issue = store.get(bead).unwrap();
         assert_eq!(
@@ -431,7 +436,11 @@ fn a_landing_is_one_transaction() {
 
     // Again (a restarted refinery): nothing changes, nothing is written.
     let cursor = store.last_event_id().unwrap();
-    land(&mut store, &[mr_a.id, mr_b.id], "cafe0123456789").unwrap();
+    let again = landing(&mut store, &[mr_a.id, mr_b.id], "cafe0123456789").unwrap();
+    assert!(
+        again.convoys.is_empty(),
+        "a convoy is announced as landed once"
+    );
     assert!(store.events_after(cursor, 100).unwrap().is_empty());
     assert_eq!(store.comments(&a).unwrap().len(), 1);
     assert_no_drift(&store);

@@ -19,7 +19,8 @@ busy, had half-typed input or do-not-disturb on: it gets the nudge at its next t
 or from the daemon once idle, until it expires); 1 failed (a dead or missing session, a full \
 queue), 2 usage, 3 internal.")]
 pub struct NudgeArgs {
-    /// Who: mayor/, deacon/, <rig>/<polecat>, <rig>/crew/<name>.
+    /// Who: mayor/, deacon/, <rig>/<polecat>, <rig>/crew/<name>, or the session's name
+    /// (hq-mayor, gt-furiosa).
     #[arg(required_unless_present = "drain")]
     pub target: Option<String>,
     /// The text (several lines arrive as one message).
@@ -104,11 +105,7 @@ pub fn run(args: &NudgeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
             );
         }
     };
-    let target = Address::parse(target_text)?;
-    let store = match target {
-        Address::Polecat { .. } => Some(super::store(&town)?),
-        _ => None,
-    };
+    let (target, store) = target(&town, target_text)?;
     let (session, runtime_kind) = nudge::session_of(&town, store.as_ref(), &target)?;
     let nudge = Nudge {
         session: session.clone(),
@@ -181,6 +178,33 @@ pub fn run(args: &NudgeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
             Err(ui::ExitStatus(EXIT_QUEUED).into())
         }
     }
+}
+
+/// The address `text` names, and the store when resolving it needs one: an address
+/// (`gastown/furiosa`), or, as upstream allows, the name of the agent's session
+/// (`gt-furiosa`, `hq-mayor`). A word that is neither is reported as the address error, which
+/// lists the forms.
+fn target(town: &Town, text: &str) -> anyhow::Result<(Address, Option<beads::Store>)> {
+    let address = match Address::parse(text) {
+        Ok(address) => address,
+        Err(not_an_address) => {
+            let session = text.trim();
+            if town::runtime::check_session_name(session).is_err() {
+                return Err(not_an_address.into());
+            }
+            if let Some(address) = nudge::target::town_session(session) {
+                return Ok((address, None));
+            }
+            let store = super::store(town)?;
+            let address = nudge::address_of_session(town, Some(&store), session)?;
+            return Ok((address, Some(store)));
+        }
+    };
+    let store = match address {
+        Address::Polecat { .. } => Some(super::store(town)?),
+        _ => None,
+    };
+    Ok((address, store))
 }
 
 fn drain(town: &Town, args: &NudgeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {

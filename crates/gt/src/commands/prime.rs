@@ -2,8 +2,9 @@
 
 use std::io::Write as _;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 
+use town::work::hookfmt::HookFormat;
 use town::work::identity::PolecatId;
 use town::work::prime::{self, Role};
 use town::work::session::{self, HookInput};
@@ -14,6 +15,29 @@ pub struct PrimeArgs {
     /// stdin is not a terminal) for `gt seance`, then print the context.
     #[arg(long)]
     pub hook: bool,
+    /// With `--hook`: the agent CLI whose hook runs it (gemini: one JSON object with
+    /// `hookSpecificOutput.additionalContext`).
+    #[arg(long, value_enum, default_value_t, requires = "hook")]
+    pub hook_format: HookFormatArg,
+}
+
+/// `--hook-format`: how a context hook prints for its agent CLI (`town::work::hookfmt`).
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+pub enum HookFormatArg {
+    /// Plain text (Claude Code).
+    #[default]
+    Claude,
+    /// One JSON object (Gemini CLI).
+    Gemini,
+}
+
+impl From<HookFormatArg> for HookFormat {
+    fn from(arg: HookFormatArg) -> Self {
+        match arg {
+            HookFormatArg::Claude => Self::Claude,
+            HookFormatArg::Gemini => Self::Gemini,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -76,7 +100,7 @@ fn address(role: &Role) -> anyhow::Result<String> {
 /// Reads a hook's JSON from stdin, unless stdin is a terminal (a person typing `gt prime
 /// --hook` by hand must not hang). Unreadable input is reported and treated as none: a hook
 /// must never stop its agent from starting.
-fn hook_input(ui: &ui::Ui) -> HookInput {
+pub(crate) fn hook_input(ui: &ui::Ui) -> HookInput {
     use std::io::IsTerminal as _;
     let stdin = std::io::stdin();
     if stdin.is_terminal() {
@@ -124,6 +148,7 @@ fn record_session(
 
 pub fn run(args: &PrimeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let input = args.hook.then(|| hook_input(ui));
+    let format = HookFormat::from(args.hook_format);
     let town = super::town()?;
     let mut store = super::store(&town)?;
     let role = role(&town)?;
@@ -148,7 +173,9 @@ pub fn run(args: &PrimeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     if ui.is_json() {
         ui.json(&serde_json::json!({"prime": text}))?;
     } else {
-        ui.out().write_all(text.as_bytes())?;
+        let event = input.and_then(|i| i.hook_event_name);
+        ui.out()
+            .write_all(format.prime(event.as_deref(), &text).as_bytes())?;
     }
     Ok(())
 }

@@ -548,3 +548,65 @@ fn mail_sent_to_an_agent_that_dies_is_injected_into_its_successor() {
         .gt(&["--json", "mail", "inbox", &address, "--unread"])));
     assert_eq!(inbox["messages"].as_array().unwrap().len(), 1, "{inbox}");
 }
+
+#[test]
+fn mail_sent_before_a_hookless_agent_starts_reaches_it_as_a_nudge_once_it_idles() {
+    let Some(f) = Factory::new() else { return };
+    // The scripted preset has no hooks: no session-start hook shows it its inbox.
+    let bead = f
+        .town
+        .create("works, then waits", &script("sleep 300\nstay"));
+    f.up(&[]);
+    let slung = f.town.sling(&[&bead, "gastown"]);
+    let address = slung[0]["polecat"].as_str().unwrap().to_owned();
+    let name = address.rsplit('/').next().unwrap().to_owned();
+    ok(f.town.gt(&["down"]));
+    assert!(!alive(&f, &name));
+    // Sent while its agent is stopped: kept, and nobody is told now. This and the daemon
+    // run on the wall clock, as the daemon's drain reads queued nudges (not the test's).
+    let wall_clock = |args: &[&str]| {
+        f.town
+            .env
+            .command(super::GT)
+            .current_dir(f.town.env.work())
+            .env_remove("GT_TEST_NOW")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let sent = json(&ok(wall_clock(&[
+        "--json",
+        "mail",
+        "send",
+        &address,
+        "-s",
+        "use the v7 schema",
+        "-m",
+        "re-read crates/beads/src/schema.rs first",
+    ])));
+    assert!(sent.get("notified").is_none(), "{sent}");
+    // The witness starts its next session through sling, which queues the reminder; the
+    // daemon types it once the agent's first turn is over.
+    ok(wall_clock(&["up", "--restore"]));
+    let mut panes = String::new();
+    wait_until(TIMEOUT, || {
+        panes = f.town.panes();
+        panes.contains("received: [nudge from mail] 📬 You have 1 unread message")
+    })
+    .unwrap_or_else(|_| panic!("no reminder; log:\n{}\npanes:\n{panes}", f.log()));
+    assert!(
+        panes.contains("msg-1 from overseer: use the v7 schema. Run `gt mail read msg-1`."),
+        "{panes}"
+    );
+    assert_eq!(panes.matches("[nudge from mail]").count(), 1, "{panes}");
+    let session = f.polecat(&name)["session"].as_str().unwrap().to_owned();
+    let queue = f.town.root.join(".runtime/nudge_queue").join(session);
+    let left = std::fs::read_dir(&queue)
+        .map(|d| {
+            d.flatten()
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(left, 0, "the reminder was delivered, not left queued");
+}

@@ -634,3 +634,73 @@ fn the_session_hook_never_fails() {
     let out = t.gt(&["mail", "check", "--identity", "mayor/"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
 }
+
+#[test]
+fn gemini_hooks_get_one_json_object_with_the_reminders_and_nudges() {
+    let Some(t) = Town::new() else { return };
+    t.send(
+        "overseer",
+        &[
+            "gastown/nux",
+            "-s",
+            "urgent <b>thing</b>",
+            "--priority",
+            "0",
+        ],
+    );
+    t.send("mayor/", &["gastown/nux", "-s", "later"]);
+    let run = |stdin: &str| {
+        let mut child = t
+            .cmd(&["mail", "check", "--inject", "--hook-format", "gemini"])
+            .env("GT_ROLE", "gastown/polecats/nux")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = run(r#"{"session_id":"s1","hook_event_name":"BeforeAgent","prompt":"go on"}"#);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Stdout is exactly one JSON object: Gemini reads anything else as a message for the
+    // person, not context.
+    let v: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(v["hookSpecificOutput"]["hookEventName"], "BeforeAgent");
+    let context = v["hookSpecificOutput"]["additionalContext"]
+        .as_str()
+        .unwrap();
+    assert!(!context.contains("<system-reminder>"), "{context}");
+    assert!(
+        context.starts_with("URGENT: 1 unread message requires immediate attention."),
+        "{context}"
+    );
+    assert!(context.contains("from mayor/: later"), "{context}");
+    // Claude's format is unchanged: tagged blocks.
+    let claude = t
+        .cmd(&["mail", "check", "--inject"])
+        .env("GT_ROLE", "gastown/polecats/nux")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&claude.stdout);
+    assert_eq!(text.matches("<system-reminder>").count(), 2, "{text}");
+    // Nothing unread: nothing at all on stdout (Gemini treats empty output as none).
+    let out = t.gt(&[
+        "mail",
+        "check",
+        "--inject",
+        "--hook-format",
+        "gemini",
+        "--identity",
+        "deacon/",
+    ]);
+    assert_eq!(
+        (out.status.code(), out.stdout.len()),
+        (Some(0), 0),
+        "{}",
+        stderr(&out)
+    );
+    // The flag belongs to `--inject`.
+    let out = t.gt(&["mail", "check", "--hook-format", "gemini"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

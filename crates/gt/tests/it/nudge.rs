@@ -343,3 +343,59 @@ fn queued_nudges_are_files_under_the_runtime_dir() {
     assert_eq!(v["sender"], "overseer");
     assert!(!f.pane().contains("queued by hand"));
 }
+
+#[test]
+fn a_session_name_reaches_the_same_agent_as_its_address() {
+    let Some(f) = Fixture::new() else { return };
+    f.agent("stay\n", false);
+    f.idle();
+    let o = f.nudge(&["hq-mayor", "by session name"]);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "delivered to mayor/ (session hq-mayor)\n"
+    );
+    f.wait_pane("the nudge", |p| p.contains("received: by session name"));
+}
+
+#[test]
+fn an_unknown_session_name_is_a_clear_error_that_changes_nothing() {
+    if !require_cmd("git") {
+        return;
+    }
+    let env = TestEnv::new();
+    let remote = testkit::GitFixture::with_commits(&env, 1)
+        .remote_path()
+        .to_owned();
+    let root = env.work().join("town");
+    let run = |args: &[&str]| {
+        env.command(GT)
+            .current_dir(env.work())
+            .env("GT_TOWN_ROOT", &root)
+            .args(args)
+            .output()
+            .expect("run gt")
+    };
+    assert_eq!(run(&["install", "town"]).status.code(), Some(0));
+    let url = format!("file://{}", remote.display());
+    let added = run(&["rig", "add", "gastown", &url]);
+    assert_eq!(added.status.code(), Some(0), "{}", out(&added));
+    let o = run(&["nudge", "gt-nobody", "hi"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    insta::assert_snapshot!(err, @r"
+    error: no agent of this town runs in a session named `gt-nobody`
+
+    hint: name an address (mayor/, <rig>/<polecat>, <rig>/crew/<name>) or a running agent's session; `gt polecat list` shows each polecat's session
+    ");
+    assert!(!root.join(".runtime/nudge_queue/gt-nobody").exists());
+    // A crew member's session name resolves to its address; it does not run, so nothing is
+    // delivered or queued, and the error names the address.
+    let o = run(&["nudge", "gt-crew-max", "hi"]);
+    assert_eq!(o.status.code(), Some(1), "{}", out(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("`gastown/crew/max`") && err.contains("not running"),
+        "{err}"
+    );
+}

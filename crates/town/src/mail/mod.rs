@@ -16,6 +16,7 @@
 pub mod config;
 pub mod notify;
 pub mod protocol;
+pub mod remind;
 mod resolve;
 
 use std::path::PathBuf;

@@ -21,8 +21,47 @@ use crate::runtime::Runtimes;
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Notified {
     pub mailbox: String,
-    /// `queued`, or why not: `no-session`, `not-running`, `failed: …`.
-    pub outcome: String,
+    /// In JSON, one string: `queued`, `no-session`, `not-running` or `failed: …`.
+    pub outcome: Outcome,
+}
+
+/// Whether a recipient was told of its mail, and if not, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A nudge is queued for its session.
+    Queued,
+    /// The mailbox has no agent session (a person, a service, a group, an unknown polecat).
+    NoSession,
+    /// It has a session, which is not running now: its next session's start hook shows the mail.
+    NotRunning,
+    /// Telling it failed (the mail is kept): the error, as text.
+    Failed(String),
+}
+
+impl Outcome {
+    /// Whether a person should hear of it: the nudge was queued, or queuing it failed. A
+    /// recipient with no running session simply reads the mail later.
+    pub fn is_worth_reporting(&self) -> bool {
+        matches!(self, Self::Queued | Self::Failed(_))
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Queued => f.write_str("queued"),
+            Self::NoSession => f.write_str("no-session"),
+            Self::NotRunning => f.write_str("not-running"),
+            Self::Failed(why) => write!(f, "failed: {why}"),
+        }
+    }
+}
+
+/// The JSON shape `gt mail send --json` has always had: the outcome as one string.
+impl serde::Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }
 
 /// Queues a nudge about `sent` for each mailbox it reached whose agent runs now.
@@ -45,13 +84,10 @@ pub fn notify(town: &Town, store: &Store, runtimes: &Runtimes, sent: &Sent) -> V
             let entry = |target: &Address| {
                 QueuedNudge::new(&m.from, &target.canonical(), &text, priority, now)
             };
-            let outcome = match notify_one(town, store, runtimes, mailbox, entry) {
-                Ok(outcome) => outcome.to_owned(),
-                Err(e) => {
-                    tracing::warn!(mailbox = %mailbox, error = %e, "cannot notify of new mail");
-                    format!("failed: {e}")
-                }
-            };
+            let outcome = notify_one(town, store, runtimes, mailbox, entry).unwrap_or_else(|e| {
+                tracing::warn!(mailbox = %mailbox, error = %e, "cannot notify of new mail");
+                Outcome::Failed(e.to_string())
+            });
             Notified {
                 mailbox: mailbox.clone(),
                 outcome,
@@ -66,13 +102,13 @@ fn notify_one(
     runtimes: &Runtimes,
     mailbox: &str,
     entry: impl Fn(&Address) -> QueuedNudge,
-) -> Result<&'static str, NudgeError> {
+) -> Result<Outcome, NudgeError> {
     let Ok(target) = Address::parse(mailbox) else {
-        return Ok("no-session");
+        return Ok(Outcome::NoSession);
     };
     let (session, runtime) = match nudge::session_of(town, Some(store), &target) {
         Ok(found) => found,
-        Err(NudgeError::NoSession { .. }) => return Ok("no-session"),
+        Err(NudgeError::NoSession { .. }) => return Ok(Outcome::NoSession),
         Err(e) => return Err(e),
     };
     if session.is_empty()
@@ -81,9 +117,45 @@ fn notify_one(
             .is_alive(&session, &[])
             .unwrap_or(false)
     {
-        return Ok("not-running");
+        return Ok(Outcome::NotRunning);
     }
     let entry = entry(&target);
     nudge::enqueue(town, &session, &entry, entry.timestamp)?;
-    Ok("queued")
+    Ok(Outcome::Queued)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_serialize_as_the_strings_they_always_were() {
+        let cases = [
+            (Outcome::Queued, "queued"),
+            (Outcome::NoSession, "no-session"),
+            (Outcome::NotRunning, "not-running"),
+            (
+                Outcome::Failed("the queue is full".into()),
+                "failed: the queue is full",
+            ),
+        ];
+        for (outcome, text) in cases {
+            let n = Notified {
+                mailbox: "gastown/polecats/nux".into(),
+                outcome,
+            };
+            assert_eq!(
+                serde_json::to_value(&n).unwrap(),
+                serde_json::json!({"mailbox": "gastown/polecats/nux", "outcome": text})
+            );
+        }
+    }
+
+    #[test]
+    fn only_queued_and_failed_are_worth_reporting() {
+        assert!(Outcome::Queued.is_worth_reporting());
+        assert!(Outcome::Failed("x".into()).is_worth_reporting());
+        assert!(!Outcome::NoSession.is_worth_reporting());
+        assert!(!Outcome::NotRunning.is_worth_reporting());
+    }
 }

@@ -21,13 +21,13 @@ const IDLE_PROBE: Duration = Duration::from_millis(500);
 /// When the daemon tries again after an agent was busy or a delivery failed.
 const RETRY: Duration = Duration::from_secs(2);
 
-/// Claims `session`'s pending nudges, oldest first; the caller calls [`Claim::done`] once it
+/// Claims `session`'s pending nudges, urgent first, then oldest first; the caller calls [`Claim::done`] once it
 /// has used them (or [`Claim::release`]).
 pub fn drain(town: &Town, session: &str, now: Timestamp) -> Result<Claim, NudgeError> {
     Queue::new(town, session)?.claim(now)
 }
 
-/// The text an agent receives for `entries`: each nudge with its sender, oldest first.
+/// The text an agent receives for `entries`: each nudge with its sender, in the given order.
 pub fn render(entries: &[QueuedNudge]) -> String {
     entries
         .iter()
@@ -73,13 +73,14 @@ impl DrainService {
             let now = self.clock.now();
             let queue = Queue::new(&self.town, &session)?;
             let pending = queue.pending(now)?;
-            let Some(oldest) = pending.first() else {
+            // The queue lists urgent nudges first: the oldest is the earliest timestamp.
+            let Some(oldest) = pending.iter().map(|n| n.timestamp).min() else {
                 continue;
             };
             if self.any_dnd(&pending)? {
                 continue;
             }
-            let age = now.duration_since(oldest.timestamp).unsigned_abs();
+            let age = now.duration_since(oldest).unsigned_abs();
             if age < HOOK_GRACE {
                 soon(HOOK_GRACE - age);
                 continue;

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 pub use drain::{DrainService, drain, render};
 pub use queue::{Claim, Queue, QueuedNudge};
 pub use send::{Mode, Nudge, Outcome, QueueReason, deliver, enqueue};
-pub use target::session_of;
+pub use target::{address_of_session, session_of};
 
 /// How urgent a nudge is: urgent ones live longer in the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -75,6 +75,9 @@ pub enum NudgeError {
         #[source]
         source: Box<crate::runtime::RuntimeError>,
     },
+    /// A session name no agent of this town runs in.
+    #[error("no agent of this town runs in a session named `{session}`")]
+    UnknownSession { session: String },
     /// A session name that cannot name a queue.
     #[error("invalid session name `{session}`: use letters, digits, `-` and `_`")]
     InvalidSession { session: String },
@@ -95,4 +98,8 @@ pub enum NudgeError {
     },
     #[error(transparent)]
     File(#[from] crate::files::FileError),
+    #[error(transparent)]
+    Rig(#[from] crate::rigctx::RigCtxError),
+    #[error(transparent)]
+    Store(#[from] beads::Error),
 }

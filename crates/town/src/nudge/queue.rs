@@ -1,8 +1,8 @@
 //! The nudge queue of one session: files under `<town>/.runtime/nudge_queue/<session>/`.
 //!
 //! One JSON file per nudge (upstream's fields), named `<nanoseconds>-<pid>-<n>.json` so names
-//! sort by arrival. Written through a temporary file and a rename, so a reader never sees half
-//! an entry. A drain claims entries by renaming each to `<name>.claimed-<unix seconds>` (only
+//! sort by arrival; they are read urgent first, then by age (see [`Queue::pending`]). Written
+//! through a temporary file and a rename, so a reader never sees half an entry. A drain claims entries by renaming each to `<name>.claimed-<unix seconds>` (only
 //! one claimant can win a rename) and removes them once the caller has used them
 //! ([`Claim::done`]); a claimant that died leaves claimed files, which return to the queue
 //! after [`CLAIM_TIMEOUT`]. Entries past `expires_at` are dropped; a queue holds at most
@@ -94,7 +94,7 @@ pub struct Claim {
 }
 
 impl Claim {
-    /// The claimed nudges, oldest first.
+    /// The claimed nudges, urgent first, then oldest first.
     pub fn entries(&self) -> &[QueuedNudge] {
         &self.entries
     }
@@ -204,7 +204,8 @@ impl Queue {
         Ok(depth + 1)
     }
 
-    /// The pending (unclaimed, unexpired) entries, oldest first.
+    /// The pending (unclaimed, unexpired) entries: urgent ones first, then by age, so an
+    /// urgent nudge leads the text an agent receives and is never the one cut short.
     pub fn pending(&self, now: Timestamp) -> Result<Vec<QueuedNudge>, NudgeError> {
         if !self.dir.exists() {
             return Ok(Vec::new());
@@ -213,7 +214,7 @@ impl Queue {
         Ok(self.sweep(now)?.into_iter().map(|(_, n)| n).collect())
     }
 
-    /// Claims every pending entry, oldest first (see [`Claim`]).
+    /// Claims every pending entry, in [`Queue::pending`]'s order (see [`Claim`]).
     pub fn claim(&self, now: Timestamp) -> Result<Claim, NudgeError> {
         let mut claim = Claim {
             entries: Vec::new(),
@@ -272,7 +273,7 @@ impl Queue {
     }
 
     /// Under the lock: returns orphaned claims to the queue, drops expired and unreadable
-    /// entries, and lists the pending ones, oldest first.
+    /// entries, and lists the pending ones, urgent first, then oldest first.
     fn sweep(&self, now: Timestamp) -> Result<Vec<(PathBuf, QueuedNudge)>, NudgeError> {
         let timeout = i64::try_from(CLAIM_TIMEOUT.as_secs()).unwrap_or(i64::MAX);
         for name in self.names()? {
@@ -306,6 +307,8 @@ impl Queue {
                 }
             }
         }
+        // Names sort by arrival; a stable sort on urgency keeps that order within each tier.
+        pending.sort_by_key(|(_, nudge)| nudge.priority != Priority::Urgent);
         Ok(pending)
     }
 }
@@ -368,6 +371,37 @@ mod tests {
         q.claim(at(13)).unwrap().done().unwrap();
         assert!(q.pending(at(14)).unwrap().is_empty());
         assert_eq!(q.names().unwrap(), [LOCK_FILE]);
+    }
+
+    #[test]
+    fn urgent_entries_drain_first_then_by_age() {
+        let (_d, q) = setup();
+        let queued = [
+            ("normal, oldest", Priority::Normal),
+            ("urgent, older", Priority::Urgent),
+            ("normal, newer", Priority::Normal),
+            ("urgent, newest", Priority::Urgent),
+        ];
+        for (i, (text, priority)) in queued.iter().enumerate() {
+            let t = at(i as i64);
+            q.enqueue(&nudge(text, *priority, t), t).unwrap();
+        }
+        let order = [
+            "urgent, older",
+            "urgent, newest",
+            "normal, oldest",
+            "normal, newer",
+        ];
+        let pending: Vec<String> = q
+            .pending(at(10))
+            .unwrap()
+            .into_iter()
+            .map(|n| n.message)
+            .collect();
+        assert_eq!(pending, order);
+        let claim = q.claim(at(11)).unwrap();
+        let claimed: Vec<&str> = claim.entries().iter().map(|n| n.message.as_str()).collect();
+        assert_eq!(claimed, order);
     }
 
     #[test]

@@ -440,19 +440,11 @@ impl<'a> Refinery<'a> {
     fn after_landing(&mut self, ids: &[i64], sha: &str, report: &mut PassReport) -> Result<()> {
         let worktree = self.paths.refinery_worktree();
         // Who to tell: only about what this call lands (a restart re-running the bookkeeping
-        // announces nothing twice), and only convoys that were not landed before.
+        // announces nothing twice): requests not merged before, and the convoys the landing
+        // itself landed.
         let mut fresh = Vec::new();
-        let mut convoys: Vec<String> = Vec::new();
         for &id in ids {
-            let mr = self.store.mr(id)?;
-            if mr.state != beads::MrState::Merged {
-                for convoy in self.store.convoys_tracking(&mr.bead_id)? {
-                    if !convoys.contains(&convoy)
-                        && self.store.convoy_status(&convoy)?.landed_at.is_none()
-                    {
-                        convoys.push(convoy);
-                    }
-                }
+            if self.store.mr(id)?.state != beads::MrState::Merged {
                 fresh.push(id);
             }
         }
@@ -462,13 +454,14 @@ impl<'a> Refinery<'a> {
             target: &self.target,
         })?;
         let newly: Vec<beads::MergeRequest> = landed
+            .requests
             .iter()
             .filter(|mr| fresh.contains(&mr.id))
             .cloned()
             .collect();
         crate::notices::merged(self.town, self.store, &self.rig, &newly, sha);
-        crate::notices::convoys_landed(self.town, self.store, &self.rig, &convoys);
-        for mr in landed {
+        crate::notices::convoys_landed(self.town, self.store, &self.rig, &landed.convoys);
+        for mr in landed.requests {
             report.landed.push(mr.label());
             // Best effort: the change has landed, and a remote that refuses the deletion must
             // not fail the bookkeeping (a restart would retry it, and fail, forever).

@@ -361,6 +361,9 @@ fn launch(
         }
         Ok(handle.pid)
     })();
+    if started.is_ok() && !provision::installs_hooks(preset) {
+        crate::mail::remind::remind_or_log(cx.town, store, &role.address(), &session);
+    }
     match started {
         Ok(pid) => Ok(Started {
             address,

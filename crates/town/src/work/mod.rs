@@ -14,6 +14,7 @@
 pub mod done;
 pub mod gitops;
 pub mod handoff;
+pub mod hookfmt;
 pub mod identity;
 pub mod prime;
 pub mod provision;

@@ -709,6 +709,13 @@ fn finish_start(
             },
         )?;
     }
+    if !provision::installs_hooks(preset) {
+        let who = crate::address::Address::Polecat {
+            rig: polecat.rig.clone(),
+            name: polecat.name.clone(),
+        };
+        crate::mail::remind::remind_or_log(cx.town, store, &who, started.session);
+    }
     store.clear_checkpoints(scope)?;
     Ok(())
 }

@@ -14,6 +14,7 @@ use beads::{InboxQuery, MailState, MessageType};
 use clap::{Args, Subcommand};
 use town::address::Address;
 use town::mail::Outgoing;
+use town::work::hookfmt::HookFormat;
 
 /// `gt mail` and the mailbox it acts as.
 #[derive(Debug, Args)]
@@ -172,11 +173,19 @@ pub struct CheckArgs {
     /// Print `<system-reminder>` blocks for a session hook; never fails.
     #[arg(long)]
     pub inject: bool,
+    /// With `--inject`: the agent CLI whose hook runs it (gemini: one JSON object with
+    /// `hookSpecificOutput.additionalContext`).
+    #[arg(long, value_enum, default_value_t, requires = "inject")]
+    pub hook_format: super::prime::HookFormatArg,
 }
 
 pub fn run(args: MailArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
-    if let MailCommand::Check(CheckArgs { inject: true }) = args.command {
-        inject(args.identity.as_deref(), ui);
+    if let MailCommand::Check(CheckArgs {
+        inject: true,
+        hook_format,
+    }) = args.command
+    {
+        inject(args.identity.as_deref(), hook_format.into(), ui);
         return Ok(());
     }
     let town = super::town()?;
@@ -331,66 +340,88 @@ fn notify(
     let notified = town::mail::notify::notify(town, store, &super::runtimes(town), sent);
     notified
         .into_iter()
-        .filter(|n| n.outcome != "no-session" && n.outcome != "not-running")
+        .filter(|n| n.outcome.is_worth_reporting())
         .collect()
 }
 
-/// The session hook: reminders of unread mail on stdout, or nothing. Whatever goes wrong (no
-/// town, a broken store, a bad identity) is one line on stderr, and the hook still succeeds:
-/// a failing hook would block the agent's session.
-fn inject(identity_arg: Option<&str>, ui: &mut ui::Ui) {
-    let text = (|| -> anyhow::Result<String> {
-        let town = super::town()?;
-        let store = super::store(&town)?;
-        let me = identity(identity_arg)?;
-        let unread = store.mail_inbox(&me.canonical(), &InboxQuery::unread())?;
-        Ok(reminder::render(
-            &unread,
-            identity_arg.map(|_| me.canonical()).as_deref(),
-        ))
-    })();
-    match text {
-        Ok(text) => {
-            if let Err(e) = ui.out().write_all(text.as_bytes()) {
-                ui.stderr_raw(&format!("gt mail check --inject: {e}\n"));
-            }
+/// The session hook: reminders of unread mail and the session's queued nudges on stdout, in
+/// the agent CLI's hook format, or nothing. Whatever goes wrong (no town, a broken store, a bad
+/// identity) is one line on stderr, and the hook still succeeds: a failing hook would block
+/// the agent's session.
+fn inject(identity_arg: Option<&str>, format: HookFormat, ui: &mut ui::Ui) {
+    let warn = |ui: &mut ui::Ui, e: &dyn std::fmt::Display| {
+        ui.stderr_raw(&format!("gt mail check --inject: {e:#}\n"));
+    };
+    // Gemini always writes its hook's input and closes stdin; it names the event to answer.
+    let event = match format {
+        HookFormat::Gemini => super::prime::hook_input(ui).hook_event_name,
+        HookFormat::Claude => None,
+    };
+    let mut blocks = match mail_blocks(identity_arg) {
+        Ok(blocks) => blocks,
+        Err(e) => {
+            warn(ui, &format_args!("{e:#}"));
+            Vec::new()
         }
-        Err(e) => ui.stderr_raw(&format!("gt mail check --inject: {e:#}\n")),
-    }
+    };
     // The session's own queued nudges come with it (a turn boundary: the agent's prompt was
     // submitted, or its session started), never another mailbox's.
-    if identity_arg.is_none()
-        && let Some(session) = host::env::var(host::env::GT_SESSION)
-        && let Err(e) = inject_nudges(&session, ui)
-    {
-        ui.stderr_raw(&format!("gt mail check --inject: queued nudges: {e:#}\n"));
+    let claim = match host::env::var(host::env::GT_SESSION).filter(|_| identity_arg.is_none()) {
+        Some(session) => match claim_nudges(&session) {
+            Ok(claim) => Some(claim),
+            Err(e) => {
+                warn(ui, &format_args!("queued nudges: {e:#}"));
+                None
+            }
+        },
+        None => None,
+    };
+    if let Some(claim) = claim.as_ref().filter(|c| !c.is_empty()) {
+        blocks.push(town::nudge::render(claim.entries()));
+    }
+    let printed = match format.context(event.as_deref(), &blocks) {
+        Some(text) => ui
+            .out()
+            .write_all(text.as_bytes())
+            .and_then(|()| ui.out().flush()),
+        None => Ok(()),
+    };
+    if let Err(e) = &printed {
+        warn(ui, e);
+    }
+    // Nudges are removed only once printed; a hook that could not print them leaves them.
+    if let Some(claim) = claim {
+        let settled = if printed.is_ok() {
+            claim.done()
+        } else {
+            claim.release()
+        };
+        if let Err(e) = settled {
+            warn(ui, &format_args!("queued nudges: {e}"));
+        }
     }
 }
 
-/// Prints `session`'s queued nudges as a reminder block and removes them once printed (left
-/// queued if printing failed).
-fn inject_nudges(session: &str, ui: &mut ui::Ui) -> anyhow::Result<()> {
+/// The reminder blocks of the caller's (or `identity_arg`'s) unread mail.
+fn mail_blocks(identity_arg: Option<&str>) -> anyhow::Result<Vec<String>> {
     let town = super::town()?;
-    let claim = town::nudge::drain(&town, session, host::clock::from_env().now())?;
-    if claim.is_empty() {
-        return Ok(());
-    }
-    let text = format!(
-        "<system-reminder>\n{}\n</system-reminder>\n",
-        town::nudge::render(claim.entries())
-    );
-    match ui
-        .out()
-        .write_all(text.as_bytes())
-        .and_then(|()| ui.out().flush())
-    {
-        Ok(()) => claim.done()?,
-        Err(e) => {
-            claim.release()?;
-            return Err(e.into());
-        }
-    }
-    Ok(())
+    let store = super::store(&town)?;
+    let me = identity(identity_arg)?;
+    let unread = store.mail_inbox(&me.canonical(), &InboxQuery::unread())?;
+    Ok(reminder::blocks(
+        &unread,
+        identity_arg.map(|_| me.canonical()).as_deref(),
+    ))
+}
+
+/// Claims `session`'s queued nudges, for the caller to remove once it has printed them.
+fn claim_nudges(session: &str) -> anyhow::Result<town::nudge::Claim> {
+    let town = super::town()?;
+    Ok(town::nudge::drain(
+        &town,
+        session,
+        host::clock::from_env().now(),
+    )?)
 }
 
 /// The mailbox the command acts as: `explicit` (one mailbox or a queue), else the caller's.

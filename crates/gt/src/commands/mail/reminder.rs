@@ -1,5 +1,6 @@
-//! What `gt mail check --inject` prints into an agent's context: upstream's
-//! `<system-reminder>` blocks, one per priority tier present, most urgent first.
+//! What `gt mail check --inject` puts into an agent's context: upstream's reminder blocks,
+//! one per priority tier present, most urgent first (wrapped for the agent's CLI by
+//! `town::work::hookfmt`: `<system-reminder>` tags for Claude).
 //!
 //! - urgent (priority 0): requires immediate attention;
 //! - high (priority 1): process before going idle;
@@ -17,10 +18,10 @@ pub const LISTED_PER_TIER: usize = 20;
 /// Subjects longer than this many characters are cut, with `…`.
 pub const SUBJECT_CHARS: usize = 120;
 
-/// The reminder for `unread` (newest first, as the inbox lists them), or an empty string
-/// when there is nothing unread. `identity` is added to the read command when the caller
-/// acts as another mailbox (`--identity`).
-pub fn render(unread: &[MailItem], identity: Option<&str>) -> String {
+/// The reminder blocks for `unread` (newest first, as the inbox lists them), none when there
+/// is nothing unread. `identity` is added to the read command when the caller acts as another
+/// mailbox (`--identity`).
+pub fn blocks(unread: &[MailItem], identity: Option<&str>) -> Vec<String> {
     let tier = |keep: fn(i64) -> bool| -> Vec<&MailItem> {
         unread.iter().filter(|m| keep(m.message.priority)).collect()
     };
@@ -41,7 +42,7 @@ pub fn render(unread: &[MailItem], identity: Option<&str>) -> String {
     let suffix = identity
         .map(|i| format!(" --identity {i}"))
         .unwrap_or_default();
-    let mut out = String::new();
+    let mut blocks = Vec::new();
     for (items, headline) in tiers {
         if items.is_empty() {
             continue;
@@ -53,8 +54,7 @@ pub fn render(unread: &[MailItem], identity: Option<&str>) -> String {
             .replace("{messages}", if one { "message" } else { "messages" })
             .replace("{require}", if one { "requires" } else { "require" })
             .replace("{them}", if one { "it" } else { "them" });
-        out.push_str("<system-reminder>\n");
-        out.push_str(&headline);
+        let mut out = headline;
         out.push_str("\n\n");
         for m in items.iter().take(LISTED_PER_TIER) {
             let id = message_label(m.message.id);
@@ -70,9 +70,9 @@ pub fn render(unread: &[MailItem], identity: Option<&str>) -> String {
                 n - LISTED_PER_TIER
             ));
         }
-        out.push_str("</system-reminder>\n");
+        blocks.push(out);
     }
-    out
+    blocks
 }
 
 fn short(subject: &str) -> String {

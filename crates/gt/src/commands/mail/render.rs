@@ -27,7 +27,7 @@ pub fn sent(ui: &mut ui::Ui, sent: &Sent) -> anyhow::Result<()> {
         sent.mailboxes.join(", ")
     ))?;
     for n in &sent.notified {
-        let what = if n.outcome == "queued" {
+        let what = if n.outcome == town::mail::notify::Outcome::Queued {
             "told at its next turn (a nudge is queued)".to_owned()
         } else {
             format!("not told: {}", n.outcome)

@@ -161,6 +161,9 @@ pub fn respawn(
                 source: Box::new(source),
             })?;
     }
+    if !crate::work::provision::installs_hooks(&preset) {
+        crate::mail::remind::remind_or_log(cx.town, store, address, session);
+    }
     Ok(Respawned {
         address: id.address(),
         session: session.to_owned(),
