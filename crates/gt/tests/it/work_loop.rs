@@ -1025,7 +1025,13 @@ fn sling_bad_formula_file_and_base_branch_are_user_errors_that_change_nothing() 
 fn budget_probe_sling_wall_time_and_twenty_five_polecats() {
     let Some(t) = Town::new() else { return };
     t.env.set("GT_SCRIPTED_AGENT_READY_DELAY_MS", "0");
-    let busy = script("sleep 3000\nwork");
+    // Every agent works until the test lets them finish: one that finished while the batch was
+    // still being slung (a slow machine) would free its polecat for a later bead of the batch.
+    let go = t.env.root().join("go");
+    let busy = script(&format!(
+        "run until [ -e '{}' ]; do sleep 1; done\nwork",
+        go.display()
+    ));
     let first = t.create("Probe 0", &busy);
     let start = Instant::now();
     let slung = t.sling(&[&first, "gastown"]);
@@ -1054,6 +1060,7 @@ fn budget_probe_sling_wall_time_and_twenty_five_polecats() {
         started / 24
     );
     beads.push(first);
+    std::fs::write(&go, "").unwrap();
     for b in &beads {
         t.wait_status(b, "submitted");
     }

@@ -22,6 +22,9 @@ use crate::runtime::{Runtime, Runtimes, SessionSpec};
 use crate::work::identity::PolecatId;
 use crate::work::{Result, WorkError, gitops, provision, refused};
 
+/// How long a sling waits for another command working on the same bead.
+const BEAD_LOCK_WAIT: Duration = Duration::from_secs(10);
+
 /// Flags of `gt sling`.
 #[derive(Debug, Clone, Default)]
 pub struct SlingOptions {
@@ -297,7 +300,10 @@ fn sling_one(
 ) -> Result<Slung> {
     let town = cx.town;
     let rig = target.rig();
-    let _lock = super::lock(town, &format!("sling-{bead}.lock"), || {
+    // A short wait, not a refusal: a sling killed a moment ago may still have a child between
+    // fork and exec holding a copy of the lock's descriptor; and a second sling of the bead
+    // should find the first one's result rather than fail.
+    let _lock = super::lock_waiting(town, &format!("sling-{bead}.lock"), BEAD_LOCK_WAIT, || {
         format!("bead `{bead}`")
     })?;
     let rig_ctx = RigCtx::load(town, rig, cx.env)?;
@@ -1072,7 +1078,7 @@ pub(crate) fn agent_env(
         ("GIT_CEILING_DIRECTORIES".into(), town.display().to_string()),
     ]);
     if !preset.env.is_empty() {
-        let keys: Vec<&str> = preset.env.iter().map(|(k, _)| k.as_str()).collect();
+        let keys: Vec<&str> = preset.env.keys().map(String::as_str).collect();
         env.push((host::env::GT_PRESET_ENV.to_owned(), keys.join(",")));
     }
     env

@@ -402,13 +402,14 @@ fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
 
-/// Runs `line` under `sh -c` in the agent's directory with its output on the agent's terminal;
-/// a non-zero exit fails the step.
+/// Runs `line` under `sh -c` in the agent's directory and shows its output as the agent's own
+/// lines, so the agent's prompt stays on screen meanwhile (as a TUI agent's input box stays
+/// while a tool runs); a non-zero exit fails the step with the command's stderr.
 fn run(line: &str) -> anyhow::Result<()> {
-    out::settle();
-    let exit = host::process::run_inherit("sh", &["-c", line])?;
-    if !exit.success() {
-        bail!("`{}` failed ({exit})", safe(line));
+    let stdout = host::process::output("sh", &["-c", line])
+        .with_context(|| format!("`{}` failed", safe(line)))?;
+    for l in stdout.lines() {
+        out::line(&safe(l));
     }
     Ok(())
 }

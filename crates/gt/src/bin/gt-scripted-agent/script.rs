@@ -516,6 +516,12 @@ stay
                 Command::Stay
             ]
         );
+        assert_eq!(
+            commands("run cd x && bd q 'a b' {prompt}"),
+            [Command::Run {
+                line: "cd x && bd q 'a b' {prompt}".into()
+            }]
+        );
         assert_eq!(commands("  # only a comment\n\n"), []);
     }
 
@@ -531,6 +537,7 @@ stay
         for (src, line, needle) in [
             ("write", 1, "needs a path"),
             ("prime\ncommit", 2, "needs a message"),
+            ("run", 1, "needs a command line"),
             ("sleep soon", 1, "milliseconds"),
             ("exit 256", 1, "0 to 255"),
             ("exit -1", 1, "0 to 255"),
