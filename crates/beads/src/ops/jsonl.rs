@@ -17,7 +17,7 @@ use crate::ops::deps::{
 };
 use crate::ops::event;
 use crate::readiness;
-use crate::row::{content_hash, upsert_issue};
+use crate::row::{content_hash_of, upsert_issue};
 use crate::store::{Store, WriteCtx, normalize_ts};
 
 /// What `export` includes.
@@ -345,7 +345,7 @@ impl Store {
                 };
                 settings.check_status(&rec.issue.status).map_err(named)?;
                 rec.issue.issue_type = settings.check_type(&rec.issue.issue_type).map_err(named)?;
-                rec.hash = content_hash(&rec.issue);
+                rec.hash = content_hash_of(&mut rec.issue);
             }
             Ok(())
         })?;
