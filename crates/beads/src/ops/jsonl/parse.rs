@@ -213,18 +213,23 @@ pub(crate) fn parse_line(
     let bad = |reason: String| bad_row(file, n, reason);
     // Only an object is split (serde would also fill the fields from an array, by position).
     let split = match line.trim_start().as_bytes().first() {
-        Some(b'{') => serde_json::from_str::<IssueFields<'_>>(line).map_err(|e| e.to_string()),
-        _ => Err(String::new()),
+        Some(b'{') => serde_json::from_str::<IssueFields<'_>>(line).ok(),
+        _ => None,
     };
-    let f = split.map_err(|split_error| {
-        // Say what is wrong with the line as a whole: its JSON, its shape, or (an object
-        // that still does not split) a field given twice.
-        bad(match serde_json::from_str::<Value>(line) {
-            Err(e) => format!("not valid JSON: {e}"),
-            Ok(v) if !v.is_object() => "expected a JSON object".to_owned(),
-            Ok(_) => split_error,
-        })
-    })?;
+    let deduped;
+    let f = match split {
+        Some(f) => f,
+        None => {
+            // Say what is wrong with the line as a whole; an object that did not split has a
+            // field given twice, and the later one wins, as in any JSON object we read.
+            deduped = match serde_json::from_str::<Value>(line) {
+                Err(e) => return Err(bad(format!("not valid JSON: {e}"))),
+                Ok(v) if !v.is_object() => return Err(bad("expected a JSON object".into())),
+                Ok(v) => v.to_string(),
+            };
+            serde_json::from_str(&deduped).map_err(|e| bad(e.to_string()))?
+        }
+    };
     match f.line_type.and_then(as_str).as_deref().unwrap_or("issue") {
         "issue" => {}
         "memory" => {
@@ -440,7 +445,8 @@ fn validate(issue: &mut Issue) -> std::result::Result<(), String> {
 
 /// One dependency of `issue`, checked: the object's fields, its target, its kind and time.
 pub(crate) fn parse_dep(raw: &RawValue, issue: &Issue) -> std::result::Result<Dependency, String> {
-    let m: DepFields<'_> = object("dependencies", raw)?;
+    let mut deduped = String::new();
+    let m: DepFields<'_> = object("dependencies", raw, &mut deduped)?;
     for (key, raw) in [
         ("issue_id", m.issue_id),
         ("depends_on_id", m.depends_on_id),
@@ -513,7 +519,8 @@ pub(crate) fn parse_dep(raw: &RawValue, issue: &Issue) -> std::result::Result<De
 
 /// One comment on `issue`, checked: an id (a string or upstream's integer), text, a time.
 pub(crate) fn parse_comment(raw: &RawValue, issue: &Issue) -> std::result::Result<Comment, String> {
-    let m: CommentFields<'_> = object("comments", raw)?;
+    let mut deduped = String::new();
+    let m: CommentFields<'_> = object("comments", raw, &mut deduped)?;
     let id = match m.id {
         // As the number reads back (upstream writes integers; `1.50` would be `1.5`).
         Some(raw) if raw_type(raw) == "a number" => serde_json::from_str::<Value>(raw.get())
@@ -554,12 +561,23 @@ pub(crate) fn parse_comment(raw: &RawValue, issue: &Issue) -> std::result::Resul
     })
 }
 
-/// An object's fields; `what` names the list it is an element of.
-fn object<'a, T: Deserialize<'a>>(what: &str, raw: &'a RawValue) -> std::result::Result<T, String> {
+/// An object's fields; `what` names the list it is an element of. An object with a field
+/// given twice does not split: it is read again from `deduped`, the later value kept.
+fn object<'a, T: Deserialize<'a>>(
+    what: &str,
+    raw: &'a RawValue,
+    deduped: &'a mut String,
+) -> std::result::Result<T, String> {
     if raw_type(raw) != "an object" {
         return Err(format!("{what} must be objects"));
     }
-    serde_json::from_str(raw.get()).map_err(|e| format!("{what}: {e}"))
+    if let Ok(fields) = serde_json::from_str(raw.get()) {
+        return Ok(fields);
+    }
+    *deduped = serde_json::from_str::<Value>(raw.get())
+        .map_err(|e| format!("{what}: {e}"))?
+        .to_string();
+    serde_json::from_str(deduped).map_err(|e| format!("{what}: {e}"))
 }
 
 /// A list field's elements; absent (or `null`) is empty, any other non-array is an error.
@@ -628,23 +646,27 @@ fn metadata(raw: Raw<'_>) -> std::result::Result<Option<Value>, String> {
     }
 }
 
-/// A field read as `T`; the wrong JSON type is named as serde names it.
+/// A field read as `T`; the wrong JSON type is named as serde names it, with the place
+/// inside the field (`waiters[0]`) when it is deeper.
 fn read<T: DeserializeOwned>(key: &str, raw: &RawValue) -> std::result::Result<T, String> {
     serde_json::from_str(raw.get()).map_err(|_| {
         // Through a `Value`, the message has no column numbers of the field's own text.
-        let reason = serde_json::from_str::<Value>(raw.get())
-            .map_err(|e| e.to_string())
+        let explained = serde_json::from_str::<Value>(raw.get())
+            .map_err(|e| (String::new(), e.to_string()))
             .and_then(|v| {
                 serde_path_to_error::deserialize::<_, T>(v)
                     .map(drop)
-                    .map_err(|e| match e.path().to_string().as_str() {
-                        "." => e.inner().to_string(),
-                        inner => format!("at `{inner}`: {}", e.inner()),
-                    })
-            })
+                    .map_err(|e| (e.path().to_string(), e.inner().to_string()))
+            });
+        let (path, reason) = explained
             .err()
-            .unwrap_or_else(|| format!("not {}", std::any::type_name::<T>()));
-        format!("field `{key}` has the wrong type: {reason}")
+            .unwrap_or_else(|| (String::new(), format!("not {}", std::any::type_name::<T>())));
+        let place = match path.as_str() {
+            "" | "." => key.to_owned(),
+            inner if inner.starts_with('[') => format!("{key}{inner}"),
+            inner => format!("{key}.{inner}"),
+        };
+        format!("field `{place}` has the wrong type: {reason}")
     })
 }
 
@@ -666,5 +688,60 @@ fn raw_type(raw: &RawValue) -> &'static str {
         Some(b'[') => "an array",
         Some(b'{') => "an object",
         _ => "a number",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::{Line, parse_line};
+
+    fn record(line: &str) -> Box<super::Record> {
+        match parse_line(line, 1, None, &mut BTreeMap::new()) {
+            Ok(Line::Issue(rec)) => rec,
+            Ok(Line::Memory(..)) => panic!("an issue line read as a memory"),
+            Err(e) => panic!("{line}: {e}"),
+        }
+    }
+
+    /// A field given twice (at the top or inside an edge or comment) keeps its later value,
+    /// as a JSON object read into a map does.
+    #[test]
+    fn a_field_given_twice_keeps_its_later_value() {
+        let rec = record(
+            r#"{"id":"t-a","title":"first","created_at":"2026-01-01T00:00:00Z","title":"second",
+                "dependencies":[{"depends_on_id":"t-x","depends_on_id":"t-y"}],
+                "comments":[{"id":"c1","text":"one","text":"two"}]}"#,
+        );
+        assert_eq!(rec.issue.title, "second");
+        assert_eq!(rec.deps[0].depends_on_id, "t-y");
+        assert_eq!(rec.comments[0].text, "two");
+    }
+
+    /// Upstream's backup shape: `null` for absent, `0`/`1` booleans, text metadata and
+    /// waiters, `timeout_ns`, and its own columns tallied, not stored.
+    #[test]
+    fn a_backup_row_reads_as_the_export_shape_does() {
+        let mut ignored = BTreeMap::new();
+        let line = r#"{"id":"t-b","title":"T","description":null,"status":"deleted",
+            "created_at":"2026-01-01T02:00:00+02:00","updated_at":null,"ephemeral":0,"pinned":1,
+            "metadata":"{\"k\":1}","waiters":"a,,b","timeout_ns":5,"rig":"r","agent_state":"",
+            "compaction_level":0,"priority":null,"issue_type":null}"#;
+        let Ok(Line::Issue(rec)) = parse_line(line, 1, None, &mut ignored) else {
+            panic!("the backup row did not parse");
+        };
+        let i = &rec.issue;
+        assert_eq!(
+            (i.status.as_str(), i.priority, i.issue_type.as_str()),
+            ("tombstone", 2, "task")
+        );
+        assert_eq!(i.created_at, "2026-01-01T00:00:00.000000Z");
+        assert_eq!(i.updated_at, i.created_at);
+        assert!(i.pinned && !i.ephemeral);
+        assert_eq!(i.metadata, Some(serde_json::json!({"k": 1})));
+        assert_eq!(i.waiters, ["a", "b"]);
+        assert_eq!(i.timeout, 5);
+        assert_eq!(ignored, BTreeMap::from([("rig".to_owned(), 1)]));
     }
 }
