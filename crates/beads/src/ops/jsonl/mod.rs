@@ -300,7 +300,15 @@ impl Store {
         });
         tracing::debug!(ms = started.elapsed().as_millis(), "import: committed");
         let result = match result {
-            Ok(()) => Ok(report),
+            Ok(()) => {
+                // A bulk import leaves a WAL as large as what it wrote. SQLite's automatic
+                // checkpoint has copied it into the database, but every later process would
+                // still read all of it to rebuild the WAL index when it opens the store
+                // (35 ms a command at 100 000 issues): empty it now, once.
+                self.conn()
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+                Ok(report)
+            }
             Err(Error::Conflict(msg)) if dry_run && msg == "dry run" => Ok(report),
             Err(e) => Err(e),
         };
