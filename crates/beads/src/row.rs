@@ -334,14 +334,18 @@ pub(crate) fn insert_summarized(
 ) -> rusqlite::Result<()> {
     let stored = Stored::new(i, content_hash);
     let rare = has_rare_fields(i);
-    let marks: Vec<String> = (1..=55).map(|n| format!("?{n}")).collect();
-    let mut stmt = conn.prepare_cached(&format!(
-        "INSERT INTO issues ({ISSUE_INSERT_COLUMNS}, cached_labels, cached_parent,
-            cached_dependency_count, cached_dependent_count, cached_comment_count,
-            cached_rare_fields, is_blocked)
-         VALUES ({})",
-        marks.join(", ")
-    ))?;
+    // Built once: an import runs this for every row.
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let marks: Vec<String> = (1..=55).map(|n| format!("?{n}")).collect();
+        format!(
+            "INSERT INTO issues ({ISSUE_INSERT_COLUMNS}, cached_labels, cached_parent,
+                cached_dependency_count, cached_dependent_count, cached_comment_count,
+                cached_rare_fields, is_blocked)
+             VALUES ({})",
+            marks.join(", ")
+        )
+    });
+    let mut stmt = conn.prepare_cached(&SQL)?;
     let mut params = stored.params();
     params.extend([
         &s.labels as &dyn rusqlite::ToSql,
@@ -404,12 +408,34 @@ pub(crate) fn has_rare_fields(i: &Issue) -> bool {
 /// The content hash of an issue's substantive fields (its JSON with volatile fields removed):
 /// what import compares to skip unchanged issues.
 pub(crate) fn content_hash(i: &Issue) -> String {
+    content_hash_of(&mut i.clone())
+}
+
+/// [`content_hash`] without a copy: `updated_at` is taken out for the hash and put back, and
+/// the JSON goes straight into the digest (an import hashes every line it reads).
+pub(crate) fn content_hash_of(i: &mut Issue) -> String {
     use sha2::{Digest, Sha256};
-    let mut copy = i.clone();
-    copy.updated_at.clear();
-    let json = serde_json::to_string(&copy).expect("issues serialize");
-    let digest = Sha256::digest(json.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    struct Sink(Sha256);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let updated_at = std::mem::take(&mut i.updated_at);
+    let mut sink = Sink(Sha256::new());
+    serde_json::to_writer(&mut sink, &*i).expect("issues serialize");
+    i.updated_at = updated_at;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for b in sink.0.finalize() {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out
 }
 
 #[cfg(test)]

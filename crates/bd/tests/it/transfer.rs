@@ -194,6 +194,23 @@ fn import_refused(env: &testkit::TestEnv, lines: &[String], says: &[&str]) {
 }
 
 #[test]
+fn import_refuses_a_status_that_is_not_a_string() {
+    let env = crate::store();
+    import_refused(
+        &env,
+        &[
+            r#"{"id":"t-s","title":"Issue t-s","status":5,"created_at":"2026-01-01T00:00:00Z"}"#
+                .to_owned(),
+        ],
+        &[
+            "line 1: `t-s`",
+            "field `status` has the wrong type: invalid type: integer `5`, expected a string",
+        ],
+    );
+    assert_eq!(crate::count(&env), 0);
+}
+
+#[test]
 fn import_refuses_a_dependency_cycle_within_the_file() {
     let env = crate::store();
     import_refused(
@@ -367,6 +384,14 @@ fn import_refuses_known_fields_of_the_wrong_json_type() {
         (
             r#""dependencies":[{"depends_on_id":5}]"#,
             "field `dependencies.depends_on_id` must be a string, not a number",
+        ),
+        (
+            r#""waiters":["a",1]"#,
+            "field `waiters[1]` has the wrong type",
+        ),
+        (
+            r#""ephemeral":2"#,
+            "`ephemeral` must be a boolean (or 0 or 1), not 2",
         ),
     ] {
         import_refused(

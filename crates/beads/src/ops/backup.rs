@@ -21,6 +21,7 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
@@ -136,12 +137,12 @@ pub(crate) fn read(issues: &Path) -> Result<ImportInput> {
     }
 
     for (n, line) in table(dir, "dependencies.jsonl")? {
-        let map = object_of(&line, n, "dependencies.jsonl")?;
+        let (map, raw) = object_of(&line, n, "dependencies.jsonl")?;
         let from = required_str(&map, "issue_id", n, "dependencies.jsonl")?;
         match attach(&mut input, &from) {
             Some(k) => {
                 if let Some(Line::Issue(rec)) = input.lines.get_mut(k) {
-                    let dep = crate::ops::jsonl::parse_dep(Value::Object(map), &rec.issue)
+                    let dep = crate::ops::jsonl::parse_dep(raw, &rec.issue)
                         .map_err(|e| bad_row(Some("dependencies.jsonl"), n, e))?;
                     rec.deps.push(dep);
                 }
@@ -151,12 +152,12 @@ pub(crate) fn read(issues: &Path) -> Result<ImportInput> {
     }
 
     for (n, line) in table(dir, "comments.jsonl")? {
-        let map = object_of(&line, n, "comments.jsonl")?;
+        let (map, raw) = object_of(&line, n, "comments.jsonl")?;
         let on = required_str(&map, "issue_id", n, "comments.jsonl")?;
         match attach(&mut input, &on) {
             Some(k) => {
                 if let Some(Line::Issue(rec)) = input.lines.get_mut(k) {
-                    let comment = crate::ops::jsonl::parse_comment(Value::Object(map), &rec.issue)
+                    let comment = crate::ops::jsonl::parse_comment(raw, &rec.issue)
                         .map_err(|e| bad_row(Some("comments.jsonl"), n, e))?;
                     rec.comments.push(comment);
                 }
@@ -213,10 +214,16 @@ fn row_of<T: for<'de> Deserialize<'de>>(line: &str, n: usize, file: &str) -> Res
     })
 }
 
-/// One row as a JSON object.
-fn object_of(line: &str, n: usize, file: &str) -> Result<Map<String, Value>> {
-    match serde_json::from_str::<Value>(line) {
-        Ok(Value::Object(map)) => Ok(map),
+/// One row as a JSON object, with its raw text for the parsers of import lines.
+fn object_of<'a>(
+    line: &'a str,
+    n: usize,
+    file: &str,
+) -> Result<(Map<String, Value>, &'a RawValue)> {
+    let parsed = serde_json::from_str::<&RawValue>(line)
+        .and_then(|raw| Ok((serde_json::from_str::<Value>(raw.get())?, raw)));
+    match parsed {
+        Ok((Value::Object(map), raw)) => Ok((map, raw)),
         Ok(_) => Err(bad_row(Some(file), n, "expected a JSON object".into())),
         Err(e) => Err(bad_row(Some(file), n, format!("not valid JSON: {e}"))),
     }
