@@ -492,6 +492,9 @@ fn mail_sent_to_an_agent_that_dies_is_injected_into_its_successor() {
         r#"{"version": 1, "agents": {"scripted": {"hooks_provider": "claude", "hooks_dir": ".claude", "hooks_settings_file": "settings.json"}}}"#,
     )
     .unwrap();
+    // Every command, agent and the daemon on the wall clock: the queued nudge's age and
+    // expiry, and its claims, are then read on one clock by all who touch the queue.
+    f.town.env.set("GT_TEST_NOW", "wall clock");
     f.up(&[]);
     let bead = f.town.create(
         "dies with mail unread",
@@ -501,14 +504,12 @@ fn mail_sent_to_an_agent_that_dies_is_injected_into_its_successor() {
     let address = slung[0]["polecat"].as_str().unwrap().to_owned();
     let name = address.rsplit('/').next().unwrap().to_owned();
     let generation = f.polecat(&name)["generation"].as_i64().unwrap();
-    // Sent while the agent is busy in its turn: the mail is kept and a nudge queued. On the
-    // wall clock, as the daemon that expires queued nudges reads it (not the test's clock).
+    // Sent while the agent is busy in its turn: the mail is kept and a nudge queued.
     let send = f
         .town
         .env
         .command(super::GT)
         .current_dir(f.town.env.work())
-        .env_remove("GT_TEST_NOW")
         .args([
             "--json",
             "mail",
