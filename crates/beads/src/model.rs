@@ -126,6 +126,16 @@ pub struct CustomStatus {
     pub category: StatusCategory,
 }
 
+/// Parses `types.custom` (`"spike, chore"`): the names, trimmed, empty ones skipped.
+pub fn parse_custom_types(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Parses `status.custom` (`"review:wip,shipped:done"`).
 pub fn parse_custom_statuses(value: &str) -> Result<Vec<CustomStatus>> {
     let mut out = Vec::new();

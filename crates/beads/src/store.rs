@@ -270,12 +270,7 @@ impl Store {
                     settings.custom_statuses = crate::model::parse_custom_statuses(&value)?;
                 }
                 "types.custom" => {
-                    settings.custom_types = value
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect();
+                    settings.custom_types = crate::model::parse_custom_types(&value);
                 }
                 _ => {}
             }

@@ -206,17 +206,29 @@ fn crew_workspaces_start_primed_restart_and_are_never_removed_with_work_in_them(
 
     // A refresh: a handoff mail to itself, then a fresh agent (the next generation) in the same
     // session, told it is post-handoff.
-    let refreshed = status(town, &["crew", "refresh", "max", "-m", "halfway through the parser"]);
+    let refreshed = status(
+        town,
+        &["crew", "refresh", "max", "-m", "halfway through the parser"],
+    );
     assert_eq!(
         refreshed["respawned"]["generation"].as_i64(),
         Some(s["generation"].as_i64().unwrap() + 1),
         "{refreshed}"
     );
-    wait_until(TIMEOUT, || screen(town, "gt-crew-max").contains("You are post-handoff"))
-        .unwrap_or_else(|e| panic!("{e}\n{}", screen(town, "gt-crew-max")));
+    wait_until(TIMEOUT, || {
+        screen(town, "gt-crew-max").contains("You are post-handoff")
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", screen(town, "gt-crew-max")));
     let inbox = status(town, &["mail", "inbox", "gastown/crew/max"]);
-    assert!(inbox.to_string().contains("halfway through the parser"), "{inbox}");
-    let s = wait_alive(town, &["crew", "status", "max"], s["generation"].as_i64().unwrap());
+    assert!(
+        inbox.to_string().contains("halfway through the parser"),
+        "{inbox}"
+    );
+    let s = wait_alive(
+        town,
+        &["crew", "status", "max"],
+        s["generation"].as_i64().unwrap(),
+    );
 
     // `gt down` stops it; `gt up` leaves it stopped; `gt up --restore` brings it back.
     ok(town.gt(&["down"]));

@@ -332,12 +332,7 @@ impl Store {
                 }
                 "types.custom" => {
                     crate::ops::config::validate_config(self, key, value).map_err(bad)?;
-                    self.settings.custom_types = value
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect();
+                    self.settings.custom_types = crate::model::parse_custom_types(value);
                 }
                 _ => {}
             }
