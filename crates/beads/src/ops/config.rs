@@ -21,10 +21,8 @@ pub(crate) fn validate_config(store: &Store, key: &str, value: &str) -> Result<(
     match key {
         "issue_prefix" => crate::store::validate_prefix(value),
         "status.custom" => crate::model::parse_custom_statuses(value).map(drop),
-        "types.custom" => value
-            .split(',')
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
+        "types.custom" => crate::model::parse_custom_types(value)
+            .iter()
             .try_for_each(|t| crate::model::validate_word("types.custom", t)),
         _ if key.starts_with(KV_PREFIX) => Err(Error::invalid(
             "key",
