@@ -130,7 +130,8 @@ fn after_gt_up_and_gt_sling_the_work_lands_with_nobody_typing() {
 #[test]
 fn a_dead_agent_whose_bead_was_closed_meanwhile_is_not_restarted() {
     let Some(f) = Factory::new() else { return };
-    let bead = f.town.create("doomed", &script("crash"));
+    // It crashes once sling has seen it start (a crash before its prompt fails the sling).
+    let bead = f.town.create("doomed", &script("sleep 1000\ncrash"));
     let slung = f.town.sling(&[&bead, "gastown"]);
     let name = slung[0]["polecat"]
         .as_str()

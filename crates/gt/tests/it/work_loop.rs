@@ -1075,7 +1075,8 @@ fn budget_probe_sling_wall_time_and_twenty_five_polecats() {
 fn two_towns_on_one_socket_keep_their_own_sessions() {
     let Some(a) = Town::new() else { return };
     let b = a.beside();
-    let work = script("prime\nsleep 600\nwork");
+    // Agents that stay at their prompt: a slow machine never sees one finish mid-test.
+    let work = script("prime\nstay");
     let bead_a = a.create("Town A's work", &work);
     let bead_b = b.create("Town B's work", &work);
     assert_ne!(bead_a, bead_b, "the test needs the two beads told apart");
