@@ -458,7 +458,7 @@ fn an_agent_that_keeps_dying_trips_the_respawn_breaker_and_is_escalated_once() {
     let Some(f) = Factory::new() else { return };
     ok(f.town
         .gt(&["config", "set", "scheduler.max_bead_respawns", "3"]));
-    let bead = f.town.create("always crashes", &script("crash"));
+    let bead = f.town.create("always crashes", &script("sleep 500\ncrash"));
     f.up(&[]);
     let slung = f.town.sling(&[&bead, "gastown"]);
     let name = slung[0]["polecat"]
