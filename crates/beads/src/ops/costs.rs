@@ -211,12 +211,8 @@ fn check(cost: &NewSessionCost<'_>) -> Result<()> {
 
 /// The stored attribution and usage of one session, to compare a new reading with.
 struct Existing {
-    address: String,
-    role: String,
-    rig: String,
     bead: String,
     convoy: String,
-    transcript: String,
     started_at: String,
     ended_at: String,
     usage: Vec<ModelTokens>,
@@ -225,19 +221,15 @@ struct Existing {
 fn existing(tx: &rusqlite::Connection, source: CostSource, id: &str) -> Result<Option<Existing>> {
     let head = tx
         .prepare_cached(
-            "SELECT address, role, rig, bead, convoy, transcript, started_at, ended_at
+            "SELECT bead, convoy, started_at, ended_at
              FROM cost_sessions WHERE source = ?1 AND session_id = ?2",
         )?
         .query_row(params![source.as_str(), id], |r| {
             Ok(Existing {
-                address: r.get(0)?,
-                role: r.get(1)?,
-                rig: r.get(2)?,
-                bead: r.get(3)?,
-                convoy: r.get(4)?,
-                transcript: r.get(5)?,
-                started_at: r.get(6)?,
-                ended_at: r.get(7)?,
+                bead: r.get(0)?,
+                convoy: r.get(1)?,
+                started_at: r.get(2)?,
+                ended_at: r.get(3)?,
                 usage: Vec::new(),
             })
         })
@@ -268,7 +260,7 @@ fn existing(tx: &rusqlite::Connection, source: CostSource, id: &str) -> Result<O
 impl Store {
     /// Records a session's reading, replacing any earlier one of the same session: its
     /// attribution (an empty bead keeps the bead and convoy recorded before) and its usage per
-    /// model. Writes nothing when the store already holds exactly this.
+    /// model. Writes nothing when the store already holds these totals and times.
     pub fn record_session_cost(&mut self, cost: &NewSessionCost<'_>) -> Result<Recorded> {
         check(cost)?;
         let started_at = normalize_ts(cost.started_at)?;
@@ -286,13 +278,10 @@ impl Store {
                 Some(b) if cost.bead.is_empty() => (b.bead.clone(), b.convoy.clone()),
                 _ => (cost.bead.to_owned(), cost.convoy.to_owned()),
             };
+            // A reading that shows nothing new (a finished session read again, perhaps after
+            // its agent moved on to other work) changes nothing, attribution included: a
+            // session belongs to the work it was doing when its totals last grew.
             if let Some(b) = &before
-                && b.address == cost.address
-                && b.role == cost.role
-                && b.rig == cost.rig
-                && b.bead == bead
-                && b.convoy == convoy
-                && b.transcript == cost.transcript
                 && b.started_at == started_at
                 && b.ended_at == ended_at
                 && b.usage == usage

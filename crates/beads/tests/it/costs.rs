@@ -79,21 +79,30 @@ fn recording_a_session_again_replaces_its_totals() {
 }
 
 #[test]
-fn an_idle_re_read_keeps_the_bead_and_convoy() {
+fn a_session_belongs_to_the_bead_it_grew_on() {
     let (_dir, mut store) = fresh();
     let u = [usage("gpt-5-codex", tokens(100, 20, 0, 50))];
     store
         .record_session_cost(&reading("gt-7", "hq-c2", &u))
         .unwrap();
-    // Read again by the daemon after the polecat went idle: no bead now.
-    store.record_session_cost(&reading("", "", &u)).unwrap();
+    // The finished session read again while its polecat works on another bead stays its own.
+    let r = store.record_session_cost(&reading("gt-8", "", &u)).unwrap();
+    assert_eq!(r, Recorded::Unchanged);
+    // Read by the daemon after the polecat went idle, having grown: no bead now, so it keeps
+    // the one it had.
+    let more = [usage("gpt-5-codex", tokens(150, 30, 0, 70))];
+    store.record_session_cost(&reading("", "", &more)).unwrap();
     let rows = store.session_costs(None).unwrap();
     assert_eq!(
         (rows[0].bead.as_str(), rows[0].convoy.as_str()),
         ("gt-7", "hq-c2")
     );
-    // A new bead does replace it.
-    store.record_session_cost(&reading("gt-8", "", &u)).unwrap();
+    assert_eq!(rows[0].tokens, tokens(150, 30, 0, 70));
+    // Growing while another bead is hooked moves it there.
+    let most = [usage("gpt-5-codex", tokens(200, 40, 0, 90))];
+    store
+        .record_session_cost(&reading("gt-8", "", &most))
+        .unwrap();
     let rows = store.session_costs(None).unwrap();
     assert_eq!(
         (rows[0].bead.as_str(), rows[0].convoy.as_str()),
