@@ -44,6 +44,8 @@ pub struct Group {
     /// Tokens of models without a price, which `usd` leaves out.
     pub unpriced_tokens: u64,
     pub models: Vec<String>,
+    /// The models among them without a price.
+    pub unpriced_models: Vec<String>,
 }
 
 /// `gt costs`'s read model, printed as-is with `--json`.
@@ -64,6 +66,7 @@ struct Acc {
     usd: Option<f64>,
     unpriced: u64,
     models: BTreeSet<String>,
+    unpriced_models: BTreeSet<String>,
 }
 
 impl Acc {
@@ -73,7 +76,10 @@ impl Acc {
         self.models.insert(row.model.clone());
         match prices.get(&row.model) {
             Some(p) => *self.usd.get_or_insert(0.0) += p.cost(&row.tokens),
-            None => self.unpriced = self.unpriced.saturating_add(row.tokens.total()),
+            None => {
+                self.unpriced = self.unpriced.saturating_add(row.tokens.total());
+                self.unpriced_models.insert(row.model.clone());
+            }
         }
     }
 
@@ -87,6 +93,7 @@ impl Acc {
             usd: self.usd.map(|d| (d * 1e6).round() / 1e6),
             unpriced_tokens: self.unpriced,
             models: self.models.into_iter().collect(),
+            unpriced_models: self.unpriced_models.into_iter().collect(),
         }
     }
 }
