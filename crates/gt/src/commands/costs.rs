@@ -117,9 +117,18 @@ fn render(ui: &mut ui::Ui, view: &Report) -> anyhow::Result<()> {
         ]
     };
     let mut rows = vec![
-        [by, "SESSIONS", "INPUT", "OUTPUT", "CACHE WRITE", "CACHE READ", "TOTAL", "USD"]
-            .map(str::to_owned)
-            .to_vec(),
+        [
+            by,
+            "SESSIONS",
+            "INPUT",
+            "OUTPUT",
+            "CACHE WRITE",
+            "CACHE READ",
+            "TOTAL",
+            "USD",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
     ];
     rows.extend(view.groups.iter().map(|g| {
         let key = if g.key.is_empty() {

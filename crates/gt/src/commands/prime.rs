@@ -215,7 +215,12 @@ fn record_costs(ui: &ui::Ui, store: &mut beads::Store, role: &Role, input: &Hook
         for p in reading.problems.iter().take(PROBLEMS_SHOWN) {
             ui.warn(format!("skipped a transcript line: {p}"));
         }
-        if let Some(more) = reading.problems.len().checked_sub(PROBLEMS_SHOWN).filter(|n| *n > 0) {
+        if let Some(more) = reading
+            .problems
+            .len()
+            .checked_sub(PROBLEMS_SHOWN)
+            .filter(|n| *n > 0)
+        {
             ui.warn(format!("skipped {more} more transcript lines"));
         }
         let who = record::Attribution::of(store, role, &address(role)?)?;

@@ -99,3 +99,73 @@ pub fn record(
         usage: &usage,
     })?)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use beads::{Context, NewIssue, Store};
+    use host::clock::FixedClock;
+
+    use super::{Attribution, read, record};
+    use crate::work::identity::PolecatId;
+    use crate::work::prime::Role;
+
+    fn store(dir: &Path) -> Store {
+        let ctx = Context {
+            actor: "test".into(),
+            clock: Box::new(FixedClock("2026-12-05T12:00:00Z".parse().unwrap())),
+        };
+        Store::init(dir, "gt", ctx).unwrap()
+    }
+
+    #[test]
+    fn a_polecat_session_is_its_hooked_bead_s_and_that_bead_s_convoy_s() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = store(dir.path());
+        let bead = store
+            .create(NewIssue {
+                title: "Fix the flaky retry test".into(),
+                ..NewIssue::default()
+            })
+            .unwrap()
+            .id;
+        let convoy = store.create_convoy("Retries", &[bead.clone()]).unwrap().id;
+        store.admit_polecat("gastown", "nux", &bead, 4).unwrap();
+        let role = Role::Polecat(PolecatId::new("gastown", "nux").unwrap());
+        let who = Attribution::of(&store, &role, "gastown/polecats/nux").unwrap();
+        assert_eq!(
+            who,
+            Attribution {
+                address: "gastown/polecats/nux".into(),
+                role: "polecat".into(),
+                rig: "gastown".into(),
+                bead: bead.clone(),
+                convoy: convoy.clone(),
+            }
+        );
+        let transcript = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+            "tests/fixtures/transcripts/claude/-town-gastown-polecats-nux/5d3a9c1e-7f21-4b8e-a0c4-2e6f8b9d1a37.jsonl",
+        );
+        let reading = read(beads::CostSource::Claude, &transcript).unwrap();
+        let now = store.now_ts();
+        assert_eq!(
+            record(&mut store, &reading, &who, now).unwrap(),
+            beads::Recorded::Written
+        );
+        // The Stop hook runs at every turn's end: the same transcript again counts once.
+        assert_eq!(
+            record(&mut store, &reading, &who, now).unwrap(),
+            beads::Recorded::Unchanged
+        );
+        let rows = store.session_costs(None).unwrap();
+        assert_eq!(rows.len(), 2, "one row per model: {rows:?}");
+        assert!(
+            rows.iter()
+                .all(|r| r.bead == bead && r.convoy == convoy && r.rig == "gastown")
+        );
+        // The mayor has no bead.
+        let mayor = Attribution::of(&store, &Role::Mayor, "mayor/").unwrap();
+        assert_eq!((mayor.role.as_str(), mayor.bead.as_str()), ("mayor", ""));
+    }
+}
