@@ -148,6 +148,16 @@ fn count(r: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
+/// The four counts stored from column `at` on, in `cost_usage`'s order.
+fn tokens_at(r: &Row<'_>, at: usize) -> rusqlite::Result<Tokens> {
+    Ok(Tokens {
+        input: count(r, at)?,
+        output: count(r, at + 1)?,
+        cache_write: count(r, at + 2)?,
+        cache_read: count(r, at + 3)?,
+    })
+}
+
 fn row_from(r: &Row<'_>) -> rusqlite::Result<CostRow> {
     Ok(CostRow {
         source: r.get(0)?,
@@ -160,12 +170,7 @@ fn row_from(r: &Row<'_>) -> rusqlite::Result<CostRow> {
         started_at: r.get(7)?,
         ended_at: r.get(8)?,
         model: r.get(9)?,
-        tokens: Tokens {
-            input: count(r, 10)?,
-            output: count(r, 11)?,
-            cache_write: count(r, 12)?,
-            cache_read: count(r, 13)?,
-        },
+        tokens: tokens_at(r, 10)?,
     })
 }
 
@@ -245,12 +250,7 @@ fn existing(tx: &rusqlite::Connection, source: CostSource, id: &str) -> Result<O
         .query_map(params![source.as_str(), id], |r| {
             Ok(ModelTokens {
                 model: r.get(0)?,
-                tokens: Tokens {
-                    input: count(r, 1)?,
-                    output: count(r, 2)?,
-                    cache_write: count(r, 3)?,
-                    cache_read: count(r, 4)?,
-                },
+                tokens: tokens_at(r, 1)?,
             })
         })?
         .collect::<rusqlite::Result<_>>()?;

@@ -177,11 +177,7 @@ mod tests {
 
     use beads::Tokens;
 
-    fn fixture(name: &str) -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/transcripts")
-            .join(name)
-    }
+    use crate::costs::fixture;
 
     #[test]
     fn a_session_sums_each_response_once_with_its_final_output() {

@@ -191,15 +191,9 @@ pub fn read(path: &Path) -> Result<Reading, CostError> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use beads::Tokens;
 
-    fn fixture(name: &str) -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/transcripts")
-            .join(name)
-    }
+    use crate::costs::fixture;
 
     #[test]
     fn a_rollout_counts_the_growth_of_its_running_totals_per_model() {

@@ -166,3 +166,11 @@ fn for_each_line(
 fn json_problem(e: &serde_json::Error) -> String {
     format!("not a transcript entry: {e}")
 }
+
+/// A transcript under `tests/fixtures/transcripts` (real formats, for the readers' tests).
+#[cfg(test)]
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/transcripts")
+        .join(name)
+}

@@ -130,7 +130,10 @@ mod tests {
             })
             .unwrap()
             .id;
-        let convoy = store.create_convoy("Retries", std::slice::from_ref(&bead)).unwrap().id;
+        let convoy = store
+            .create_convoy("Retries", std::slice::from_ref(&bead))
+            .unwrap()
+            .id;
         store.admit_polecat("gastown", "nux", &bead, 4).unwrap();
         let role = Role::Polecat(PolecatId::new("gastown", "nux").unwrap());
         let who = Attribution::of(&store, &role, "gastown/polecats/nux").unwrap();
