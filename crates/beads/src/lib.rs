@@ -28,6 +28,7 @@ pub mod store;
 pub use error::{Error, Result};
 pub use model::{Comment, Dependency, Issue, IssueDetails, IssueView};
 pub use ops::convoy::{ConvoyStatus, Tracked};
+pub use ops::costs::{CostRow, CostSource, ModelTokens, NewSessionCost, Recorded, Tokens};
 pub use ops::create::NewIssue;
 pub use ops::deps::Direction;
 pub use ops::jsonl::{ExportOptions, ImportReport};

@@ -588,6 +588,45 @@ CREATE TABLE role_agents (
 ) WITHOUT ROWID;
 ";
 
+/// Version 9: what agent sessions cost, read from the agents' own transcripts. One
+/// `cost_sessions` row per agent CLI session (`source` is the CLI whose transcript it is,
+/// `session_id` that CLI's own id), attributed to the agent, its role and rig, and the bead
+/// and convoy it worked on; one `cost_usage` row per model the session used, with its token
+/// totals. Recording a session again replaces its usage rows: the transcript is re-read whole
+/// each time, so the latest reading is the truth and a session counts once.
+///
+/// `idx_cost_sessions_ended` serves `gt costs --since`: the sessions that ended after an
+/// instant are one range.
+const V9: &str = r"
+CREATE TABLE cost_sessions (
+    source TEXT NOT NULL CHECK (source IN ('claude', 'codex')),
+    session_id TEXT NOT NULL CHECK (session_id != ''),
+    address TEXT NOT NULL CHECK (address != ''),
+    role TEXT NOT NULL CHECK (role != ''),
+    rig TEXT NOT NULL DEFAULT '',
+    bead TEXT NOT NULL DEFAULT '',
+    convoy TEXT NOT NULL DEFAULT '',
+    transcript TEXT NOT NULL DEFAULT '',
+    started_at TEXT NOT NULL,
+    ended_at TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (source, session_id)
+) WITHOUT ROWID;
+CREATE INDEX idx_cost_sessions_ended ON cost_sessions (ended_at);
+
+CREATE TABLE cost_usage (
+    source TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL DEFAULT 0 CHECK (input_tokens >= 0),
+    output_tokens INTEGER NOT NULL DEFAULT 0 CHECK (output_tokens >= 0),
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0 CHECK (cache_write_tokens >= 0),
+    cache_read_tokens INTEGER NOT NULL DEFAULT 0 CHECK (cache_read_tokens >= 0),
+    PRIMARY KEY (source, session_id, model),
+    FOREIGN KEY (source, session_id) REFERENCES cost_sessions (source, session_id) ON DELETE CASCADE
+) WITHOUT ROWID;
+";
+
 /// All migrations, oldest first. Append, never edit.
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -599,11 +638,12 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V6),
         M::up(V7),
         M::up(V8),
+        M::up(V9),
     ])
 }
 
 /// The schema version a fully migrated database has.
-pub const LATEST_VERSION: i64 = 8;
+pub const LATEST_VERSION: i64 = 9;
 
 /// Every table, view and trigger of a fully migrated store (not indexes: a missing index is
 /// slow, not wrong). Each write checks they are all there; a unit test checks this list
@@ -643,6 +683,8 @@ pub const REQUIRED_OBJECTS: &[&str] = &[
     "mail_messages",
     "mail_deliveries",
     "role_agents",
+    "cost_sessions",
+    "cost_usage",
 ];
 
 /// The `metadata` key `bd doctor` sets while the store has errors it could not repair; writes

@@ -48,6 +48,9 @@ pub enum Command {
     /// The detached helper `gt handoff` starts: respawns the pane once `gt handoff` has exited.
     #[command(hide = true)]
     HandoffRespawn(commands::handoff::RespawnArgs),
+    /// What the agents' sessions used: tokens (and dollars where a price applies) by agent,
+    /// rig, bead, convoy or role, read from their own transcripts.
+    Costs(commands::costs::CostsArgs),
     /// List predecessor sessions (newest first); `--talk` asks one a question by forking it.
     Seance(commands::seance::SeanceArgs),
     /// Show the work hooked to this polecat.

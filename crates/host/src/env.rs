@@ -45,6 +45,13 @@ pub const GT_TEST_NOW: &str = "GT_TEST_NOW";
 /// Set by tmux inside its panes (`<socket path>,<server pid>,<session index>`): which server
 /// a command runs under, so attaching can switch that client instead of nesting.
 pub const TMUX: &str = "TMUX";
+/// Claude Code's configuration directory (its transcripts are under `projects/`), instead of
+/// `~/.claude`.
+pub const CLAUDE_CONFIG_DIR: &str = "CLAUDE_CONFIG_DIR";
+/// Codex CLI's home (its transcripts are under `sessions/`), instead of `~/.codex`.
+pub const CODEX_HOME: &str = "CODEX_HOME";
+/// The user's home directory.
+pub const HOME: &str = "HOME";
 /// The user's name, the last fallback for the actor.
 pub const USER: &str = "USER";
 /// `1` wraps every `bd --json` output as `{"schema_version": 1, "data": …}` (upstream's opt-in).

@@ -31,6 +31,7 @@
 
 pub mod address;
 pub mod agents;
+pub mod costs;
 pub mod daemon;
 pub mod deacon;
 pub mod doctor;

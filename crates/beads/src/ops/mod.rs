@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod config;
 pub mod convoy;
+pub mod costs;
 pub mod create;
 pub mod deps;
 pub mod gate;

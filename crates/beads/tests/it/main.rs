@@ -10,6 +10,7 @@
 
 mod backup;
 mod claim;
+mod costs;
 mod formula;
 mod ids;
 mod jsonl;

@@ -5,6 +5,7 @@ pub mod agent;
 pub mod agents;
 pub mod config;
 pub mod convoy;
+pub mod costs;
 pub mod crew;
 pub mod daemon;
 pub mod demo;
@@ -58,6 +59,7 @@ pub fn run(cli: Cli, ui: &mut ui::Ui) -> anyhow::Result<()> {
         Command::SessionEnd(args) => prime::session_end(&args, ui),
         Command::Handoff(args) => handoff::run(&args, ui),
         Command::HandoffRespawn(args) => handoff::respawn(&args, ui),
+        Command::Costs(args) => costs::run(&args, ui),
         Command::Seance(args) => seance::run(&args, ui),
         Command::Polecat(cmd) => polecat::run(cmd, ui),
         Command::Mayor(cmd) => mayor::run(cmd, ui),

@@ -187,7 +187,50 @@ pub fn session_end(_args: &SessionEndArgs, ui: &mut ui::Ui) -> anyhow::Result<()
     let mut store = super::store(&town)?;
     let role = role(&town)?;
     record_session(ui, &mut store, &role, "session_end", &input);
+    record_costs(ui, &mut store, &role, &input);
     Ok(())
+}
+
+/// How many of a transcript's bad lines a hook names (the rest are counted).
+const PROBLEMS_SHOWN: usize = 5;
+
+/// Records the session's token totals from the transcript the hook names, read whole each
+/// time (the `Stop` hook runs at every turn's end; the latest reading replaces the last). A
+/// preset whose transcripts are not read records nothing. A failure is reported, never fatal.
+fn record_costs(ui: &ui::Ui, store: &mut beads::Store, role: &Role, input: &HookInput) {
+    use town::costs::record;
+    let Some(path) = input.transcript_path.as_deref().filter(|p| !p.is_empty()) else {
+        return;
+    };
+    // The hook JSON naming a transcript is Claude Code's shape when no preset is named.
+    let source = match host::env::var("GT_AGENT") {
+        None => beads::CostSource::Claude,
+        Some(preset) => match record::source_of_preset(&preset) {
+            Some(source) => source,
+            None => return,
+        },
+    };
+    let result = (|| -> anyhow::Result<()> {
+        let reading = record::read(source, std::path::Path::new(path))?;
+        for p in reading.problems.iter().take(PROBLEMS_SHOWN) {
+            ui.warn(format!("skipped a transcript line: {p}"));
+        }
+        if let Some(more) = reading
+            .problems
+            .len()
+            .checked_sub(PROBLEMS_SHOWN)
+            .filter(|n| *n > 0)
+        {
+            ui.warn(format!("skipped {more} more transcript lines"));
+        }
+        let who = record::Attribution::of(store, role, &address(role)?)?;
+        let now = store.now_ts();
+        record::record(store, &reading, &who, now)?;
+        Ok(())
+    })();
+    if let Err(e) = result {
+        ui.warn(format!("cannot record the session's costs: {e:#}"));
+    }
 }
 
 pub fn hook(_args: &HookArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {

@@ -7,6 +7,7 @@ use std::process::{Output, Stdio};
 use testkit::{TestEnv, assert_cmd_snapshot};
 
 mod agents_cli;
+mod costs;
 mod daemon;
 mod escalate;
 mod handoff;

@@ -1,0 +1,174 @@
+//! Recording a session's costs: who it was (agent, role, rig), what it worked on (the
+//! polecat's hooked bead at the time, and that bead's convoy), and its totals.
+
+use std::path::Path;
+
+use beads::{CostSource, NewSessionCost, Recorded};
+
+use super::{CostError, Reading};
+use crate::work::prime::Role;
+
+/// Who a session belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attribution {
+    pub address: String,
+    /// `polecat`, `mayor`, `crew` or `town`.
+    pub role: String,
+    pub rig: String,
+    pub bead: String,
+    pub convoy: String,
+}
+
+impl Attribution {
+    /// The agent at `address` in `role`, with the bead a polecat has hooked now and the
+    /// first open convoy tracking it.
+    pub fn of(store: &beads::Store, role: &Role, address: &str) -> Result<Self, beads::Error> {
+        let (kind, rig, bead) = match role {
+            Role::Polecat(id) => {
+                let bead = store
+                    .polecat(&id.rig, &id.name)?
+                    .map(|p| p.bead_id)
+                    .unwrap_or_default();
+                ("polecat", id.rig.clone(), bead)
+            }
+            Role::Mayor => ("mayor", String::new(), String::new()),
+            Role::Crew { rig, .. } => ("crew", rig.clone(), String::new()),
+            Role::Town => ("town", String::new(), String::new()),
+        };
+        Ok(Self {
+            address: address.to_owned(),
+            role: kind.to_owned(),
+            rig,
+            convoy: convoy_of(store, &bead)?,
+            bead,
+        })
+    }
+}
+
+/// The first open convoy tracking `bead` (empty: none, or no bead).
+pub fn convoy_of(store: &beads::Store, bead: &str) -> Result<String, beads::Error> {
+    if bead.is_empty() {
+        return Ok(String::new());
+    }
+    Ok(store
+        .convoys_tracking(bead)?
+        .into_iter()
+        .next()
+        .unwrap_or_default())
+}
+
+/// Which reader a preset's transcripts need (`None`: a CLI whose transcripts are not read).
+pub fn source_of_preset(preset: &str) -> Option<CostSource> {
+    match preset {
+        "claude" => Some(CostSource::Claude),
+        "codex" => Some(CostSource::Codex),
+        _ => None,
+    }
+}
+
+/// Reads the transcript at `path` with `source`'s reader.
+pub fn read(source: CostSource, path: &Path) -> Result<Reading, CostError> {
+    match source {
+        CostSource::Claude => super::claude::read(path),
+        CostSource::Codex => super::codex::read(path),
+    }
+}
+
+/// Stores `reading` for `who`. A reading with no times (no line carried one) is dated `now`.
+pub fn record(
+    store: &mut beads::Store,
+    reading: &Reading,
+    who: &Attribution,
+    now: jiff::Timestamp,
+) -> Result<Recorded, CostError> {
+    let started = reading.started_at.unwrap_or(now).to_string();
+    let ended = reading.ended_at.unwrap_or(now).to_string();
+    let transcript = reading.transcript.to_string_lossy();
+    let usage = reading.model_tokens();
+    Ok(store.record_session_cost(&NewSessionCost {
+        source: reading.source,
+        session_id: &reading.session_id,
+        address: &who.address,
+        role: &who.role,
+        rig: &who.rig,
+        bead: &who.bead,
+        convoy: &who.convoy,
+        transcript: &transcript,
+        started_at: &started,
+        ended_at: &ended,
+        usage: &usage,
+    })?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use beads::{Context, NewIssue, Store};
+    use host::clock::FixedClock;
+
+    use super::{Attribution, read, record};
+    use crate::work::identity::PolecatId;
+    use crate::work::prime::Role;
+
+    fn store(dir: &Path) -> Store {
+        let ctx = Context {
+            actor: "test".into(),
+            clock: Box::new(FixedClock("2026-12-05T12:00:00Z".parse().unwrap())),
+        };
+        Store::init(dir, "gt", ctx).unwrap()
+    }
+
+    #[test]
+    fn a_polecat_session_is_its_hooked_bead_s_and_that_bead_s_convoy_s() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = store(dir.path());
+        let bead = store
+            .create(NewIssue {
+                title: "Fix the flaky retry test".into(),
+                ..NewIssue::default()
+            })
+            .unwrap()
+            .id;
+        let convoy = store
+            .create_convoy("Retries", std::slice::from_ref(&bead))
+            .unwrap()
+            .id;
+        store.admit_polecat("gastown", "nux", &bead, 4).unwrap();
+        let role = Role::Polecat(PolecatId::new("gastown", "nux").unwrap());
+        let who = Attribution::of(&store, &role, "gastown/polecats/nux").unwrap();
+        assert_eq!(
+            who,
+            Attribution {
+                address: "gastown/polecats/nux".into(),
+                role: "polecat".into(),
+                rig: "gastown".into(),
+                bead: bead.clone(),
+                convoy: convoy.clone(),
+            }
+        );
+        let transcript = Path::new(env!("CARGO_MANIFEST_DIR")).join(
+            "tests/fixtures/transcripts/claude/-town-gastown-polecats-nux/5d3a9c1e-7f21-4b8e-a0c4-2e6f8b9d1a37.jsonl",
+        );
+        let reading = read(beads::CostSource::Claude, &transcript).unwrap();
+        let now = store.now_ts();
+        assert_eq!(
+            record(&mut store, &reading, &who, now).unwrap(),
+            beads::Recorded::Written
+        );
+        // The Stop hook runs at every turn's end: the same transcript again counts once.
+        assert_eq!(
+            record(&mut store, &reading, &who, now).unwrap(),
+            beads::Recorded::Unchanged
+        );
+        let rows = store.session_costs(None).unwrap();
+        assert_eq!(rows.len(), 2, "one row per model: {rows:?}");
+        assert!(
+            rows.iter()
+                .all(|r| r.bead == bead && r.convoy == convoy && r.rig == "gastown")
+        );
+        // The mayor has no bead.
+        let mayor = Attribution::of(&store, &Role::Mayor, "mayor/").unwrap();
+        assert_eq!((mayor.role.as_str(), mayor.bead.as_str()), ("mayor", ""));
+    }
+}
