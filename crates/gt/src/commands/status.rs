@@ -77,7 +77,11 @@ pub fn status_line(_args: &StatusLineArgs, ui: &mut ui::Ui) -> anyhow::Result<()
         || "nothing landed".to_owned(),
         |s| format!("landed {} ago", super::mq::age(s)),
     );
-    ui.line(format!("{} | mq {} | {landed}", agents.join(", "), line.queue))?;
+    ui.line(format!(
+        "{} | mq {} | {landed}",
+        agents.join(", "),
+        line.queue
+    ))?;
     Ok(())
 }
 

@@ -9,6 +9,7 @@ use testkit::{TestEnv, assert_cmd_snapshot};
 mod agents_cli;
 mod daemon;
 mod escalate;
+mod events;
 mod handoff;
 mod mail;
 mod mq;

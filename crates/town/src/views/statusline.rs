@@ -42,9 +42,7 @@ pub fn status_line(
         idle: 0,
         dead: 0,
         stuck: 0,
-        queue: store
-            .mrs(None, &[MrState::Queued, MrState::Testing])?
-            .len(),
+        queue: store.mrs(None, &[MrState::Queued, MrState::Testing])?.len(),
         last_landing: None,
         last_landing_secs: None,
     };
