@@ -28,7 +28,12 @@ fn events(town: &Town, args: &[&str]) -> Vec<Value> {
 fn kinds(events: &[Value]) -> Vec<String> {
     events
         .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .map(|e| {
+            e["kind"]
+                .as_str()
+                .expect("every event has a kind")
+                .to_owned()
+        })
         .collect()
 }
 
