@@ -8,6 +8,7 @@ pub mod costs;
 pub mod create;
 pub mod deps;
 pub mod gate;
+pub mod happenings;
 pub mod jsonl;
 pub mod mail;
 pub mod maintenance;

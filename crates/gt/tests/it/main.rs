@@ -10,6 +10,7 @@ mod agents_cli;
 mod costs;
 mod daemon;
 mod escalate;
+mod events;
 mod handoff;
 mod mail;
 mod mq;
