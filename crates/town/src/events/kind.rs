@@ -17,6 +17,8 @@ pub enum EventKind {
     Prime,
     /// An agent's session ended (`gt session-end`).
     SessionEnd,
+    /// A session's token use was read from its transcript and recorded (`gt costs`).
+    CostRecorded,
     /// The polecat's agent is running on its bead.
     PolecatWorking,
     /// The polecat finished (`gt done`): its work went to the merge queue.
@@ -80,6 +82,7 @@ impl EventKind {
             "polecat_spawning" => Self::PolecatAdmitted,
             "session_start" => Self::Prime,
             "session_end" => Self::SessionEnd,
+            "cost_recorded" => Self::CostRecorded,
             "polecat_working" => Self::PolecatWorking,
             "polecat_idle" => Self::Done,
             "polecat_stuck" => Self::PolecatStuck,
@@ -140,6 +143,7 @@ impl EventKind {
             Self::Spawn => "spawn",
             Self::Prime => "prime",
             Self::SessionEnd => "session_end",
+            Self::CostRecorded => "cost_recorded",
             Self::PolecatWorking => "polecat_working",
             Self::Done => "done",
             Self::PolecatStuck => "polecat_stuck",

@@ -63,7 +63,7 @@ fn detail_of(e: &beads::model::Event) -> Option<Map<String, Value>> {
         .any(|h| h.as_str() == e.event_type)
         || matches!(
             e.event_type.as_str(),
-            beads::ops::happenings::MAIL_SENT | "session_start" | "session_end"
+            beads::ops::happenings::MAIL_SENT | "session_start" | "session_end" | "cost_recorded"
         );
     if !structured {
         return None;
@@ -71,6 +71,19 @@ fn detail_of(e: &beads::model::Event) -> Option<Map<String, Value>> {
     match serde_json::from_str(e.new_value.as_deref()?) {
         Ok(Value::Object(m)) => Some(m),
         _ => None,
+    }
+}
+
+/// The sum of a recorded cost's token counts (`{"input": …, "output": …, …}`), as text.
+fn tokens_total(tokens: &Value) -> String {
+    match tokens {
+        Value::Object(m) => m
+            .values()
+            .filter_map(Value::as_u64)
+            .sum::<u64>()
+            .to_string(),
+        Value::Number(n) => n.to_string(),
+        _ => "?".to_owned(),
     }
 }
 
@@ -195,6 +208,11 @@ fn summarize(kind: EventKind, e: &beads::model::Event, subject: &Subject, p: &Va
         ),
         EventKind::Prime => format!("{who} primed ({})", field(p, "source")),
         EventKind::SessionEnd => format!("{who} session ended"),
+        EventKind::CostRecorded => format!(
+            "{who} used {} tokens in session {}",
+            p.get("tokens").map_or_else(|| "?".to_owned(), tokens_total),
+            field(p, "session_id")
+        ),
         EventKind::PolecatWorking => format!("{who} working"),
         EventKind::Done => format!("{who} done"),
         EventKind::PolecatStuck => format!("{who} stuck"),
@@ -391,6 +409,25 @@ mod tests {
         );
         assert_eq!(mayor.rig, None);
         assert_eq!(mayor.summary, "mayor/ started (generation 1)");
+    }
+
+    #[test]
+    fn a_recorded_cost_says_how_many_tokens() {
+        let detail = r#"{"session_id":"5d3a","bead":"gt-1","tokens":{"input":10,"output":5,"cache_write":0,"cache_read":100}}"#;
+        let e = map(
+            row(
+                "agent:gastown/polecats/nux",
+                "cost_recorded",
+                Some(detail),
+                None,
+            ),
+            &routes(),
+        );
+        assert_eq!(e.kind, EventKind::CostRecorded);
+        assert_eq!(
+            e.summary,
+            "gastown/polecats/nux used 115 tokens in session 5d3a"
+        );
     }
 
     #[test]
