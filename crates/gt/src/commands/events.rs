@@ -10,7 +10,7 @@ use town::events::{TownEvent, Watcher};
 /// Rows read from the store at a time.
 const PAGE: usize = 500;
 /// How long one wait for a change lasts before it looks anyway (the watcher wakes it sooner).
-const FOLLOW_WAIT: Duration = Duration::from_secs(60);
+const FOLLOW_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {

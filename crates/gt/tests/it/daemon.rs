@@ -589,7 +589,7 @@ fn mail_sent_before_a_hookless_agent_starts_reaches_it_as_a_nudge_once_it_idles(
     assert!(sent.get("notified").is_none(), "{sent}");
     // The witness starts its next session through sling, which queues the reminder; the
     // daemon types it once the agent's first turn is over.
-    ok(wall_clock(&["up", "--restore"]));
+    ok(wall_clock(&["up", "--no-mayor", "--restore"]));
     let mut panes = String::new();
     wait_until(TIMEOUT, || {
         panes = f.town.panes();

@@ -7,6 +7,11 @@ use crate::layout::Town;
 
 /// How often a watcher without inotify says "look again".
 const FALLBACK_TICK: Duration = Duration::from_secs(2);
+/// How long a wake waits for the rest of a commit. The last write a commit makes to the WAL
+/// (and so the last inotify event) comes just before SQLite publishes the commit in its shared
+/// memory index, which makes no event: a reader woken by that write and reading at once may
+/// not see the commit yet, and nothing would wake it again.
+const SETTLE: Duration = Duration::from_millis(30);
 
 /// Wakes when another process (or this one) commits to the town's store. Make it before
 /// reading the cursor, so a commit between the read and the first [`Watcher::wait`] still
@@ -38,7 +43,15 @@ impl Watcher {
     /// change (or, without inotify, by the tick).
     pub fn wait(&mut self, timeout: Duration) -> bool {
         match &self.files {
-            Some(w) => w.wait(timeout),
+            Some(w) => {
+                let woke = w.wait(timeout);
+                if woke {
+                    // Let the commit land; its other events are consumed with this wake.
+                    std::thread::sleep(SETTLE);
+                    w.wait(Duration::ZERO);
+                }
+                woke
+            }
             None => {
                 let tick = timeout.min(FALLBACK_TICK);
                 std::thread::sleep(tick);
