@@ -148,6 +148,10 @@ pub struct Witness {
     watches: HashMap<String, Watch>,
 }
 
+/// How far back a dead hookless agent's transcripts are looked for (recording is idempotent:
+/// a session recorded before counts once).
+const COST_LOOKBACK: Duration = Duration::from_secs(24 * 3600);
+
 /// The message a woken agent gets when the refinery sent its change back.
 pub const SENT_BACK_MESSAGE: &str = "The refinery sent your change back (FIX_NEEDED in `gt mail inbox`). Run `gt prime` to see why, fix it on your branch, commit, and run `gt done` again.";
 
@@ -311,6 +315,7 @@ impl Witness {
             tracing::info!(rig = %rig, polecat = %p.name, bead = %p.bead_id, ?verdict, "witness acts");
             match &verdict {
                 Verdict::Restart => {
+                    self.record_costs(&p);
                     self.restart(&p)?;
                 }
                 Verdict::Wake { mr } => {
@@ -331,6 +336,7 @@ impl Witness {
                     }
                 }
                 Verdict::Release => {
+                    self.record_costs(&p);
                     // Under the rig's admission lock, and only if no sling took the polecat
                     // since it was read; a busy lock means a sling is at work: next round.
                     let Ok(_admission) = crate::work::try_admission_lock(&self.town, &rig) else {
@@ -437,6 +443,54 @@ impl Witness {
             .unsigned_abs()
             .min(Duration::from_secs(u64::MAX / 4));
         (quiet, watch.nudged)
+    }
+
+    /// A dead agent without a `Stop` hook (Codex) could not record what its session used: read
+    /// its transcripts now. Best effort: a failure is logged, never a failed pass.
+    fn record_costs(&mut self, p: &beads::Polecat) {
+        let Some(id) = PolecatId::new(&p.rig, &p.name) else {
+            return;
+        };
+        let var = |k: &str| {
+            self.starter
+                .inherited_env
+                .iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| PathBuf::from(v))
+        };
+        let Some(homes) = crate::costs::locate::Homes::new(
+            var("CLAUDE_CONFIG_DIR"),
+            var("CODEX_HOME"),
+            var("HOME"),
+        ) else {
+            return;
+        };
+        let address = id.address();
+        let result = crate::costs::record::Attribution::of(
+            &self.store,
+            &crate::work::prime::Role::Polecat(id.clone()),
+            &address,
+        )
+        .map_err(crate::costs::CostError::from)
+        .and_then(|who| {
+            crate::costs::record::record_ended(
+                &mut self.store,
+                &homes,
+                &p.agent,
+                &who,
+                &id.worktree(&self.town),
+                std::time::SystemTime::now() - COST_LOOKBACK,
+            )
+        });
+        match result {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(polecat = %address, sessions = n, "recorded the costs of a dead agent")
+            }
+            Err(e) => {
+                tracing::warn!(polecat = %address, error = %e, "cannot record a dead agent's costs")
+            }
+        }
     }
 
     /// Starts the polecat's agent again on its bead, through `gt sling`'s path.

@@ -66,6 +66,41 @@ pub fn source_of_preset(preset: &str) -> Option<CostSource> {
     }
 }
 
+/// Records the sessions a hookless agent CLI ran in `cwd` since `since` (its `Stop` hook would
+/// have done it): Codex's rollouts whose recorded working directory is `cwd`. Claude Code
+/// records its own through the hook. Returns how many sessions were written. Bad lines are
+/// skipped as the readers skip them; a rollout that cannot be read is logged and passed over.
+pub fn record_ended(
+    store: &mut beads::Store,
+    homes: &super::locate::Homes,
+    preset: &str,
+    who: &Attribution,
+    cwd: &Path,
+    since: std::time::SystemTime,
+) -> Result<usize, CostError> {
+    if source_of_preset(preset) != Some(CostSource::Codex) {
+        return Ok(0);
+    }
+    let want = cwd.to_string_lossy();
+    let mut written = 0;
+    for path in super::locate::codex_rollouts(homes, since) {
+        let reading = match super::codex::read(&path) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(transcript = %path.display(), error = %e, "cannot read a rollout");
+                continue;
+            }
+        };
+        if reading.cwd.as_deref() != Some(&*want) || reading.session_id.is_empty() {
+            continue;
+        }
+        if record(store, &reading, who, store.now_ts())? == Recorded::Written {
+            written += 1;
+        }
+    }
+    Ok(written)
+}
+
 /// Reads the transcript at `path` with `source`'s reader.
 pub fn read(source: CostSource, path: &Path) -> Result<Reading, CostError> {
     match source {
@@ -170,5 +205,39 @@ mod tests {
         // The mayor has no bead.
         let mayor = Attribution::of(&store, &Role::Mayor, "mayor/").unwrap();
         assert_eq!((mayor.role.as_str(), mayor.bead.as_str()), ("mayor", ""));
+    }
+
+    /// A dead Codex agent's rollouts are found by the directory it ran in and recorded once;
+    /// a Claude Code agent records its own through its hook.
+    #[test]
+    fn a_hookless_agent_s_rollouts_are_recorded_by_where_it_ran() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = store(dir.path());
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/transcripts");
+        let homes = crate::costs::locate::Homes {
+            claude: fixtures.join("claude"),
+            codex: fixtures.join("codex"),
+        };
+        let who = Attribution {
+            address: "gastown/polecats/rust".into(),
+            role: "polecat".into(),
+            rig: "gastown".into(),
+            ..Attribution::default()
+        };
+        let since = std::time::SystemTime::UNIX_EPOCH;
+        let here = Path::new("/town/gastown/polecats/rust");
+        let ended = |store: &mut Store, preset: &str, cwd: &Path| {
+            super::record_ended(store, &homes, preset, &who, cwd, since).unwrap()
+        };
+        assert_eq!(ended(&mut store, "claude", here), 0);
+        assert_eq!(
+            ended(&mut store, "codex", Path::new("/town/gastown/polecats/nux")),
+            0
+        );
+        assert_eq!(ended(&mut store, "codex", here), 1);
+        assert_eq!(ended(&mut store, "codex", here), 0, "recorded once");
+        let rows = store.session_costs(None).unwrap();
+        assert!(!rows.is_empty());
+        assert!(rows.iter().all(|r| r.address == "gastown/polecats/rust"));
     }
 }
