@@ -485,10 +485,10 @@ impl Witness {
         match result {
             Ok(0) => {}
             Ok(n) => {
-                tracing::info!(polecat = %address, sessions = n, "recorded the costs of a dead agent")
+                tracing::info!(polecat = %address, sessions = n, "recorded the costs of a dead agent");
             }
             Err(e) => {
-                tracing::warn!(polecat = %address, error = %e, "cannot record a dead agent's costs")
+                tracing::warn!(polecat = %address, error = %e, "cannot record a dead agent's costs");
             }
         }
     }
