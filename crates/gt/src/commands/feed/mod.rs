@@ -46,3 +46,6 @@ pub fn run(args: &FeedArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     }
     run::run(&town)
 }
+
+#[cfg(test)]
+mod tests;
