@@ -175,6 +175,10 @@ pub fn send(
     let runtimes = super::runtimes(town);
     let now = host::clock::from_env().now();
     let outcome = nudge::deliver(town, runtimes.get(&runtime_kind), &nudge, mode, force, now)?;
+    match store.map_or_else(|| super::store(town), Ok) {
+        Ok(mut store) => nudge::record(&mut store, &nudge, &outcome),
+        Err(e) => tracing::warn!(error = %e, "nudge not recorded in the event stream"),
+    }
     Ok((target, session, outcome))
 }
 

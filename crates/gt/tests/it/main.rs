@@ -9,6 +9,8 @@ use testkit::{TestEnv, assert_cmd_snapshot};
 mod agents_cli;
 mod daemon;
 mod escalate;
+mod events;
+mod feed;
 mod handoff;
 mod mail;
 mod mq;

@@ -59,6 +59,19 @@ pub fn latest(store: &beads::Store, n: usize) -> Result<Vec<TownEvent>, beads::E
         .collect())
 }
 
+/// Records one happening about `subject`. A failure is logged, never returned: the transition
+/// it describes has already happened, and the stream missing a line must not undo it.
+pub fn emit(
+    store: &mut beads::Store,
+    kind: beads::Happening,
+    subject: &str,
+    detail: &serde_json::Value,
+) {
+    if let Err(e) = store.record_happening(kind, subject, detail) {
+        tracing::warn!(error = %e, kind = kind.as_str(), subject, "event not recorded");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
