@@ -114,8 +114,7 @@ pub fn run(args: &NudgeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         ModeArg::Queue => Mode::Queue,
         ModeArg::Immediate => Mode::Immediate,
     };
-    let (target, session, outcome) =
-        send(&town, target_text, message, mode, priority, args.force)?;
+    let (target, session, outcome) = send(&town, target_text, message, mode, priority, args.force)?;
     let target = target.canonical();
     match outcome {
         Outcome::Delivered => {

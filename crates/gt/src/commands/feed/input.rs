@@ -17,7 +17,10 @@ pub enum Action {
     /// Show this agent's last lines.
     Peek(String),
     /// Send this text to this agent, as `gt nudge` does.
-    Nudge { address: String, message: String },
+    Nudge {
+        address: String,
+        message: String,
+    },
 }
 
 /// The help line for the current mode.

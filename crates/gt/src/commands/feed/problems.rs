@@ -58,9 +58,17 @@ pub fn problems(s: &Snapshot) -> Vec<Problem> {
         };
         if polecat && a.state == "working" && !a.alive {
             let bead = a.bead.as_deref().unwrap_or("-");
-            push(&mut out, ProblemKind::Dead, format!("working on {bead}, session gone"));
+            push(
+                &mut out,
+                ProblemKind::Dead,
+                format!("working on {bead}, session gone"),
+            );
         } else if !polecat && !a.alive && s.wanted.contains(&a.address) {
-            push(&mut out, ProblemKind::Dead, "wanted running, not running".into());
+            push(
+                &mut out,
+                ProblemKind::Dead,
+                "wanted running, not running".into(),
+            );
         }
         if polecat && a.state == "stuck" {
             let bead = a.bead.as_deref().unwrap_or("-");
@@ -105,7 +113,11 @@ pub fn problems(s: &Snapshot) -> Vec<Problem> {
         out.push(Problem {
             kind: ProblemKind::Help,
             subject: h.from.clone(),
-            detail: format!("mail {}: {}", beads::ops::mail::message_label(h.id), h.subject),
+            detail: format!(
+                "mail {}: {}",
+                beads::ops::mail::message_label(h.id),
+                h.subject
+            ),
         });
     }
     out.sort_by_key(|p| p.kind);

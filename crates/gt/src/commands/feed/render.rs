@@ -48,11 +48,9 @@ pub fn render(state: &FeedState, frame: &mut Frame<'_>) {
         ])
         .areas(area);
         let [agents, right] =
-            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
-                .areas(top);
+            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(top);
         let [convoys, queue] =
-            Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)])
-                .areas(right);
+            Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(right);
         render_agents(state, frame, agents);
         render_convoys(state, frame, convoys);
         render_queue(state, frame, queue);
@@ -144,9 +142,9 @@ fn render_agents(state: &FeedState, frame: &mut Frame<'_>, area: Rect) {
             selected_row = Some(items.len());
         }
         let shown = shown_state(a);
-        let activity = a
-            .last_activity
-            .map_or("-".to_owned(), |t| age(snapshot.now.as_second() - t.as_second()));
+        let activity = a.last_activity.map_or("-".to_owned(), |t| {
+            age(snapshot.now.as_second() - t.as_second())
+        });
         items.push(ListItem::new(Line::from(vec![
             Span::raw(format!("{:<width$}  {:<8} ", name(a), a.role.to_string())),
             Span::raw(format!("{:<12} ", a.bead.as_deref().unwrap_or("-"))),
@@ -233,7 +231,9 @@ fn render_summary(state: &FeedState, frame: &mut Frame<'_>, area: Rect) {
     let s = state.snapshot();
     let merged: usize = s.convoys.iter().map(|c| c.convoy.merged).sum();
     let tracked: usize = s.convoys.iter().map(|c| c.convoy.tracked.len()).sum();
-    let count = |pred: fn(beads::MrState) -> bool| s.merge_queue.iter().filter(|m| pred(m.mr.state)).count();
+    let count = |pred: fn(beads::MrState) -> bool| {
+        s.merge_queue.iter().filter(|m| pred(m.mr.state)).count()
+    };
     let lines = vec![
         Line::from(format!(
             " convoys: {} open, {merged}/{tracked} merged",

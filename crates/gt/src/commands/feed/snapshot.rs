@@ -49,10 +49,7 @@ pub fn load(town: &Town, store: &beads::Store, runtimes: &Runtimes) -> anyhow::R
     let merge_queue = town::views::mq(store, None, MrState::OPEN)?.requests;
     let escalations = town::escalation::list(store, false)?;
     let help = store
-        .mail_inbox(
-            &Address::Overseer.canonical(),
-            &beads::InboxQuery::unread(),
-        )?
+        .mail_inbox(&Address::Overseer.canonical(), &beads::InboxQuery::unread())?
         .into_iter()
         .filter(|m| town::mail::protocol::is_kind(&m.message.subject, "HELP"))
         .map(|m| HelpMail {

@@ -107,8 +107,20 @@ fn busy_town() -> Snapshot {
         agents: vec![
             agent("mayor/", Role::Mayor, None, "running", true),
             agent("gastown/crew/joe", Role::Crew, None, "running", true),
-            agent("gastown/polecats/furiosa", Role::Polecat, Some("gt-a1"), "working", true),
-            agent("gastown/polecats/nux", Role::Polecat, Some("gt-b2"), "stuck", true),
+            agent(
+                "gastown/polecats/furiosa",
+                Role::Polecat,
+                Some("gt-a1"),
+                "working",
+                true,
+            ),
+            agent(
+                "gastown/polecats/nux",
+                Role::Polecat,
+                Some("gt-b2"),
+                "stuck",
+                true,
+            ),
             agent("gastown/polecats/slit", Role::Polecat, None, "idle", false),
         ],
         convoys: vec![convoy(
@@ -141,9 +153,21 @@ fn event(id: i64, kind: EventKind, summary: &str) -> TownEvent {
 
 fn with_events(snapshot: Snapshot) -> FeedState {
     let mut state = FeedState::new(snapshot);
-    state.apply(event(1, EventKind::Sling, "gt-a1 slung to gastown/polecats/furiosa"));
-    state.apply(event(2, EventKind::Spawn, "gastown/polecats/furiosa spawned"));
-    state.apply(event(3, EventKind::MrQueued, "gastown/polecats/furiosa queued as mr-1"));
+    state.apply(event(
+        1,
+        EventKind::Sling,
+        "gt-a1 slung to gastown/polecats/furiosa",
+    ));
+    state.apply(event(
+        2,
+        EventKind::Spawn,
+        "gastown/polecats/furiosa spawned",
+    ));
+    state.apply(event(
+        3,
+        EventKind::MrQueued,
+        "gastown/polecats/furiosa queued as mr-1",
+    ));
     state
 }
 
@@ -195,7 +219,12 @@ fn frame_with_a_dead_agent_in_problems() {
 #[test]
 fn frame_with_a_merge_request_failing() {
     let mut s = busy_town();
-    s.merge_queue[0] = mr(1, "gt-c3", beads::MrState::Failed, "gate `test` failed (exit 1)");
+    s.merge_queue[0] = mr(
+        1,
+        "gt-c3",
+        beads::MrState::Failed,
+        "gate `test` failed (exit 1)",
+    );
     insta::assert_snapshot!(frame(&with_events(s), 110, 26));
 }
 
@@ -212,7 +241,11 @@ fn frame_while_peeking_and_nudging() {
     state.select_next();
     state.show_peek(
         "gastown/crew/joe".into(),
-        vec!["running the tests".into(), "\u{7}all green".into(), "❯".into()],
+        vec![
+            "running the tests".into(),
+            "\u{7}all green".into(),
+            "❯".into(),
+        ],
     );
     insta::assert_snapshot!("peek", frame(&state, 110, 26));
     assert!(state.begin_nudge());
@@ -228,7 +261,10 @@ fn arrows_and_vi_keys_move_the_selection_within_the_agents() {
     assert_eq!(state.selected(), 0, "stays at the top");
     input::handle(&mut state, key(KeyCode::Down));
     input::handle(&mut state, key(KeyCode::Char('j')));
-    assert_eq!(state.selected_agent().unwrap().address, "gastown/polecats/furiosa");
+    assert_eq!(
+        state.selected_agent().unwrap().address,
+        "gastown/polecats/furiosa"
+    );
     input::handle(&mut state, key(KeyCode::Char('k')));
     assert_eq!(state.selected(), 1);
     input::handle(&mut state, key(KeyCode::End));
@@ -258,7 +294,10 @@ fn attach_and_peek_name_the_selected_agent_and_q_quits() {
     state.show_peek("gastown/crew/joe".into(), vec!["hi".into()]);
     input::handle(&mut state, key(KeyCode::Esc));
     assert_eq!(state.mode(), &Mode::Browse);
-    assert_eq!(input::handle(&mut state, key(KeyCode::Char('q'))), Some(Action::Quit));
+    assert_eq!(
+        input::handle(&mut state, key(KeyCode::Char('q'))),
+        Some(Action::Quit)
+    );
     let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
     assert_eq!(input::handle(&mut state, ctrl_c), Some(Action::Quit));
 }
@@ -300,7 +339,12 @@ fn with_no_agents_the_keys_that_need_one_do_nothing() {
         agents: Vec::new(),
         ..empty_town()
     });
-    for k in [KeyCode::Char('a'), KeyCode::Char('p'), KeyCode::Char('n'), KeyCode::Down] {
+    for k in [
+        KeyCode::Char('a'),
+        KeyCode::Char('p'),
+        KeyCode::Char('n'),
+        KeyCode::Down,
+    ] {
         assert_eq!(input::handle(&mut state, key(k)), None);
     }
     assert_eq!(state.mode(), &Mode::Browse);
@@ -322,18 +366,27 @@ fn events_are_applied_once_in_order_and_the_oldest_dropped_past_the_cap() {
     }
     assert_eq!(state.events().len(), EVENTS_KEPT);
     assert_eq!(state.events().back().unwrap().id, many);
-    assert_eq!(state.events().front().unwrap().id, many - i64::try_from(EVENTS_KEPT).unwrap() + 1);
+    assert_eq!(
+        state.events().front().unwrap().id,
+        many - i64::try_from(EVENTS_KEPT).unwrap() + 1
+    );
 }
 
 #[test]
 fn a_new_snapshot_keeps_the_selected_agent_selected() {
     let mut state = FeedState::new(busy_town());
     state.select_last();
-    assert_eq!(state.selected_agent().unwrap().address, "gastown/polecats/slit");
+    assert_eq!(
+        state.selected_agent().unwrap().address,
+        "gastown/polecats/slit"
+    );
     let mut s = busy_town();
     s.agents.remove(1);
     state.set_snapshot(s);
-    assert_eq!(state.selected_agent().unwrap().address, "gastown/polecats/slit");
+    assert_eq!(
+        state.selected_agent().unwrap().address,
+        "gastown/polecats/slit"
+    );
     // Gone: the selection falls back to the first agent.
     let mut s = busy_town();
     s.agents.pop();
@@ -346,9 +399,26 @@ fn problems_are_dead_stuck_stalled_failing_escalated_and_help_worst_first() {
     let mut s = busy_town();
     s.agents[0].alive = false; // the mayor, wanted running
     s.agents[2].last_activity = Some(at(-3600)); // furiosa, silent an hour
-    s.agents.push(agent("gastown/polecats/max", Role::Polecat, Some("gt-e5"), "working", false));
-    s.agents.push(agent("gastown/crew/ann", Role::Crew, None, "stopped", false)); // not wanted
-    s.merge_queue.push(mr(3, "gt-f6", beads::MrState::Conflict, "conflicts with main"));
+    s.agents.push(agent(
+        "gastown/polecats/max",
+        Role::Polecat,
+        Some("gt-e5"),
+        "working",
+        false,
+    ));
+    s.agents.push(agent(
+        "gastown/crew/ann",
+        Role::Crew,
+        None,
+        "stopped",
+        false,
+    )); // not wanted
+    s.merge_queue.push(mr(
+        3,
+        "gt-f6",
+        beads::MrState::Conflict,
+        "conflicts with main",
+    ));
     s.escalations.push(town::escalation::Escalation {
         id: "hq-e1".into(),
         title: "refinery quarantined".into(),
@@ -381,12 +451,32 @@ fn problems_are_dead_stuck_stalled_failing_escalated_and_help_worst_first() {
         found,
         [
             expect(ProblemKind::Dead, "mayor/", "wanted running, not running"),
-            expect(ProblemKind::Dead, "gastown/polecats/max", "working on gt-e5, session gone"),
+            expect(
+                ProblemKind::Dead,
+                "gastown/polecats/max",
+                "working on gt-e5, session gone"
+            ),
             expect(ProblemKind::Stuck, "gastown/polecats/nux", "stuck on gt-b2"),
-            expect(ProblemKind::Stalled, "gastown/polecats/furiosa", "no output for 1h"),
-            expect(ProblemKind::MrFailing, "mr-3", "gt-f6 conflict (gastown): conflicts with main"),
-            expect(ProblemKind::Escalation, "hq-e1", "HIGH, acknowledged: refinery quarantined"),
-            expect(ProblemKind::Help, "gastown/polecats/nux", "mail msg-9: HELP: stuck"),
+            expect(
+                ProblemKind::Stalled,
+                "gastown/polecats/furiosa",
+                "no output for 1h"
+            ),
+            expect(
+                ProblemKind::MrFailing,
+                "mr-3",
+                "gt-f6 conflict (gastown): conflicts with main"
+            ),
+            expect(
+                ProblemKind::Escalation,
+                "hq-e1",
+                "HIGH, acknowledged: refinery quarantined"
+            ),
+            expect(
+                ProblemKind::Help,
+                "gastown/polecats/nux",
+                "mail msg-9: HELP: stuck"
+            ),
         ]
     );
 }
@@ -395,7 +485,14 @@ fn problems_are_dead_stuck_stalled_failing_escalated_and_help_worst_first() {
 fn ages_are_whole_units() {
     use super::render::age;
     assert_eq!(
-        [age(-5), age(59), age(60), age(3599), age(3600), age(86_400 * 3)],
+        [
+            age(-5),
+            age(59),
+            age(60),
+            age(3599),
+            age(3600),
+            age(86_400 * 3)
+        ],
         ["0s", "59s", "1m", "59m", "1h", "3d"].map(str::to_owned)
     );
 }
