@@ -74,16 +74,18 @@ pub fn problems(s: &Snapshot) -> Vec<Problem> {
             let bead = a.bead.as_deref().unwrap_or("-");
             push(&mut out, ProblemKind::Stuck, format!("stuck on {bead}"));
         }
-        if polecat && a.state == "working" && a.alive {
-            if let Some(last) = a.last_activity {
-                let silent = s.now.as_second() - last.as_second();
-                if silent > s.stall_after_secs {
-                    push(
-                        &mut out,
-                        ProblemKind::Stalled,
-                        format!("no output for {}", super::render::age(silent)),
-                    );
-                }
+        if polecat
+            && a.state == "working"
+            && a.alive
+            && let Some(last) = a.last_activity
+        {
+            let silent = s.now.as_second() - last.as_second();
+            if silent > s.stall_after_secs {
+                push(
+                    &mut out,
+                    ProblemKind::Stalled,
+                    format!("no output for {}", super::render::age(silent)),
+                );
             }
         }
     }
