@@ -173,57 +173,56 @@ fn bar(done: usize, total: usize, width: usize) -> String {
 
 fn render_convoys(state: &FeedState, frame: &mut Frame<'_>, area: Rect) {
     let convoys = &state.snapshot().convoys;
-    let lines: Vec<Line<'_>> = if convoys.is_empty() {
-        vec![Line::from("no open convoys".dark_gray())]
-    } else {
-        convoys
-            .iter()
-            .map(|c| {
-                let total = c.convoy.tracked.len();
-                Line::from(vec![
-                    Span::raw(format!("{} ", c.convoy.id)),
-                    Span::raw(bar(c.convoy.merged, total, 10)),
-                    Span::raw(format!(" {}/{total} ", c.convoy.merged)),
-                    Span::raw(safe(&c.convoy.title)),
-                ])
-            })
-            .collect()
-    };
+    let lines = convoys.iter().map(|c| {
+        let total = c.convoy.tracked.len();
+        Line::from(vec![
+            Span::raw(format!("{} ", c.convoy.id)),
+            Span::raw(bar(c.convoy.merged, total, 10)),
+            Span::raw(format!(" {}/{total} ", c.convoy.merged)),
+            Span::raw(safe(&c.convoy.title)),
+        ])
+    });
     let title = format!(" Convoys ({}) ", convoys.len());
+    pane(frame, area, title, lines, "no open convoys");
+}
+
+/// A bordered pane of `lines`, or of `empty` (dimmed) when there are none.
+fn pane<'a>(
+    frame: &mut Frame<'_>,
+    area: Rect,
+    title: String,
+    lines: impl Iterator<Item = Line<'a>>,
+    empty: &'static str,
+) {
+    let mut lines: Vec<Line<'a>> = lines.collect();
+    if lines.is_empty() {
+        lines.push(Line::from(empty.dark_gray()));
+    }
     frame.render_widget(Paragraph::new(lines).block(block(title)), area);
 }
 
 fn render_queue(state: &FeedState, frame: &mut Frame<'_>, area: Rect) {
     let queue = &state.snapshot().merge_queue;
-    let lines: Vec<Line<'_>> = if queue.is_empty() {
-        vec![Line::from("empty".dark_gray())]
-    } else {
-        queue
-            .iter()
-            .map(|m| {
-                let word = m.mr.state.to_string();
-                let style = match m.mr.state {
-                    beads::MrState::Failed | beads::MrState::Conflict => {
-                        Style::new().fg(Color::Red)
-                    }
-                    beads::MrState::Testing => Style::new().fg(Color::Cyan),
-                    _ => Style::new(),
-                };
-                Line::from(vec![
-                    Span::raw(format!("{:<6} ", m.label)),
-                    Span::styled(format!("{word:<9}"), style),
-                    Span::raw(format!(
-                        " {:<10} {:<12} {:>4}",
-                        safe(&m.mr.rig),
-                        m.mr.bead_id,
-                        age(m.age_seconds)
-                    )),
-                ])
-            })
-            .collect()
-    };
+    let lines = queue.iter().map(|m| {
+        let word = m.mr.state.to_string();
+        let style = match m.mr.state {
+            beads::MrState::Failed | beads::MrState::Conflict => Style::new().fg(Color::Red),
+            beads::MrState::Testing => Style::new().fg(Color::Cyan),
+            _ => Style::new(),
+        };
+        Line::from(vec![
+            Span::raw(format!("{:<6} ", m.label)),
+            Span::styled(format!("{word:<9}"), style),
+            Span::raw(format!(
+                " {:<10} {:<12} {:>4}",
+                safe(&m.mr.rig),
+                m.mr.bead_id,
+                age(m.age_seconds)
+            )),
+        ])
+    });
     let title = format!(" Merge queue ({}) ", queue.len());
-    frame.render_widget(Paragraph::new(lines).block(block(title)), area);
+    pane(frame, area, title, lines, "empty");
 }
 
 /// The narrow layout's stand-in for the convoy and queue panes.
