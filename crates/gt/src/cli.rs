@@ -75,6 +75,9 @@ pub enum Command {
     Session(commands::session::SessionCommand),
     /// Every agent of the town: mayor, crew, polecats, with state, liveness, last activity.
     Agents(commands::agents::AgentsArgs),
+    /// The town live: agents, convoys, merge queue, problems and events; attach, peek, nudge
+    /// (`--plain`: the events as lines, for pipes).
+    Feed(commands::feed::FeedArgs),
     /// Convoys: tracked batches of beads.
     #[command(subcommand)]
     Convoy(commands::convoy::ConvoyCommand),

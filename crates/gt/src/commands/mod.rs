@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod done;
 pub mod escalate;
 pub mod events;
+pub mod feed;
 pub mod handoff;
 pub mod install;
 pub mod mail;
@@ -70,6 +71,7 @@ pub fn run(cli: Cli, ui: &mut ui::Ui) -> anyhow::Result<()> {
         Command::Peek(args) => session::peek(&args, ui),
         Command::Session(cmd) => session::run(cmd, ui),
         Command::Agents(args) => agents::run(&args, ui),
+        Command::Feed(args) => feed::run(&args, ui),
         Command::Convoy(cmd) => convoy::run(cmd, ui),
         Command::Refinery(cmd) => refinery::run(cmd, ui),
         Command::Mq(cmd) => mq::run(cmd, ui),

@@ -105,37 +105,16 @@ pub fn run(args: &NudgeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
             );
         }
     };
-    let (target, store) = target(&town, target_text)?;
-    let (session, runtime_kind) = nudge::session_of(&town, store.as_ref(), &target)?;
-    let nudge = Nudge {
-        session: session.clone(),
-        sender: Address::current()?.canonical(),
-        message,
-        priority: match args.priority {
-            PriorityArg::Normal => Priority::Normal,
-            PriorityArg::Urgent => Priority::Urgent,
-        },
-        target: target.clone(),
+    let priority = match args.priority {
+        PriorityArg::Normal => Priority::Normal,
+        PriorityArg::Urgent => Priority::Urgent,
     };
     let mode = match args.mode {
         ModeArg::WaitIdle => Mode::WaitIdle,
         ModeArg::Queue => Mode::Queue,
         ModeArg::Immediate => Mode::Immediate,
     };
-    let runtimes = super::runtimes(&town);
-    let now = host::clock::from_env().now();
-    let outcome = nudge::deliver(
-        &town,
-        runtimes.get(&runtime_kind),
-        &nudge,
-        mode,
-        args.force,
-        now,
-    )?;
-    match store.map_or_else(|| super::store(&town), Ok) {
-        Ok(mut store) => nudge::record(&mut store, &nudge, &outcome),
-        Err(e) => tracing::warn!(error = %e, "nudge not recorded in the event stream"),
-    }
+    let (target, session, outcome) = send(&town, target_text, message, mode, priority, args.force)?;
     let target = target.canonical();
     match outcome {
         Outcome::Delivered => {
@@ -160,19 +139,7 @@ pub fn run(args: &NudgeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
                     "expires_at": expires_at.to_string(),
                 }))?;
             } else {
-                let why = match &reason {
-                    nudge::QueueReason::Asked => "as asked".to_owned(),
-                    nudge::QueueReason::Dnd => "its do-not-disturb is on".to_owned(),
-                    nudge::QueueReason::Screen(screen) => format!(
-                        "the agent is {}",
-                        match screen {
-                            nudge::screen::Screen::Partial(_) => "holding half-typed input",
-                            nudge::screen::Screen::Menu => "at a menu",
-                            nudge::screen::Screen::Busy => "busy",
-                            _ => "not at its prompt",
-                        }
-                    ),
-                };
+                let why = queued_why(&reason);
                 ui.line(format!(
                     "queued for {target} (session {session}), not delivered yet: {why}; it is \
                      delivered at the agent's next turn boundary, or by the daemon once the \
@@ -181,6 +148,53 @@ pub fn run(args: &NudgeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
             }
             Err(ui::ExitStatus(EXIT_QUEUED).into())
         }
+    }
+}
+
+/// Sends `message` to the agent `target_text` names (an address or a session name): the one
+/// delivery path of `gt nudge` and `gt feed`'s nudge key. Returns the target, its session and
+/// what became of the nudge.
+pub fn send(
+    town: &Town,
+    target_text: &str,
+    message: String,
+    mode: Mode,
+    priority: Priority,
+    force: bool,
+) -> anyhow::Result<(Address, String, Outcome)> {
+    let (target, store) = target(town, target_text)?;
+    let (session, runtime_kind) = nudge::session_of(town, store.as_ref(), &target)?;
+    let nudge = Nudge {
+        session: session.clone(),
+        sender: Address::current()?.canonical(),
+        message,
+        priority,
+        target: target.clone(),
+    };
+    let runtimes = super::runtimes(town);
+    let now = host::clock::from_env().now();
+    let outcome = nudge::deliver(town, runtimes.get(&runtime_kind), &nudge, mode, force, now)?;
+    match store.map_or_else(|| super::store(town), Ok) {
+        Ok(mut store) => nudge::record(&mut store, &nudge, &outcome),
+        Err(e) => tracing::warn!(error = %e, "nudge not recorded in the event stream"),
+    }
+    Ok((target, session, outcome))
+}
+
+/// Why a nudge was queued rather than delivered, in words.
+pub fn queued_why(reason: &nudge::QueueReason) -> String {
+    match reason {
+        nudge::QueueReason::Asked => "as asked".to_owned(),
+        nudge::QueueReason::Dnd => "its do-not-disturb is on".to_owned(),
+        nudge::QueueReason::Screen(screen) => format!(
+            "the agent is {}",
+            match screen {
+                nudge::screen::Screen::Partial(_) => "holding half-typed input",
+                nudge::screen::Screen::Menu => "at a menu",
+                nudge::screen::Screen::Busy => "busy",
+                _ => "not at its prompt",
+            }
+        ),
     }
 }
 

@@ -143,11 +143,21 @@ pub fn attach(town: &Town, address: &Address) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn capture(town: &Town, args: &CaptureArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+/// The last `n` lines of output of `address`'s session (blank padding not counted), and the
+/// agent found there. Used by `gt session capture`, `gt peek` and `gt feed`'s peek.
+pub fn tail(town: &Town, address: &Address, n: usize) -> anyhow::Result<(Member, Vec<String>)> {
     let runtimes = super::runtimes(town);
-    let (member, runtime) = locate(town, &runtimes, &Address::parse(&args.address)?)?;
+    let (member, runtime) = locate(town, &runtimes, address)?;
     let text = runtime.capture(&member.session)?;
-    let lines = town::runtime::output_tail(&text, args.lines);
+    let lines = town::runtime::output_tail(&text, n)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    Ok((member, lines))
+}
+
+fn capture(town: &Town, args: &CaptureArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let (member, lines) = tail(town, &Address::parse(&args.address)?, args.lines)?;
     if ui.is_json() {
         ui.json(&serde_json::json!({
             "address": member.address.canonical(),
@@ -155,7 +165,7 @@ fn capture(town: &Town, args: &CaptureArgs, ui: &mut ui::Ui) -> anyhow::Result<(
             "lines": lines,
         }))?;
     } else {
-        for line in lines {
+        for line in &lines {
             ui.line(super::safe(line))?;
         }
     }

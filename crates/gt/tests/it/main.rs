@@ -11,6 +11,7 @@ mod costs;
 mod daemon;
 mod escalate;
 mod events;
+mod feed;
 mod handoff;
 mod mail;
 mod mq;
