@@ -7,6 +7,7 @@ pub mod config;
 pub mod convoy;
 pub mod crew;
 pub mod daemon;
+pub mod dashboard;
 pub mod demo;
 pub mod doctor;
 pub mod done;
@@ -75,6 +76,7 @@ pub fn run(cli: Cli, ui: &mut ui::Ui) -> anyhow::Result<()> {
         Command::Down(args) => updown::down(&args, ui),
         Command::Nudge(args) => nudge::run(&args, ui),
         Command::Dnd(args) => nudge::dnd(&args, ui),
+        Command::Dashboard(args) => dashboard::run(&args, ui),
         Command::Estop => updown::freeze(true, ui),
         Command::Thaw => updown::freeze(false, ui),
     }
