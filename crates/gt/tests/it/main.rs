@@ -8,6 +8,7 @@ use testkit::{TestEnv, assert_cmd_snapshot};
 
 mod agents_cli;
 mod daemon;
+mod dashboard;
 mod escalate;
 mod handoff;
 mod mail;

@@ -51,10 +51,7 @@ impl Fixture {
         };
         let beads = [create("Parse the config"), create("Print the report")];
         let hostile = create(HOSTILE);
-        let convoy = store
-            .create_convoy("Reporting", beads.as_ref())
-            .unwrap()
-            .id;
+        let convoy = store.create_convoy("Reporting", beads.as_ref()).unwrap().id;
         store
             .upsert_polecat(
                 "app",
