@@ -30,6 +30,7 @@ pub use model::{Comment, Dependency, Issue, IssueDetails, IssueView};
 pub use ops::convoy::{ConvoyStatus, Tracked};
 pub use ops::create::NewIssue;
 pub use ops::deps::Direction;
+pub use ops::happenings::Happening;
 pub use ops::jsonl::{ExportOptions, ImportReport};
 pub use ops::mail::{InboxQuery, MailItem, Message, NewMessage};
 pub use ops::mr::{

@@ -24,6 +24,10 @@ pub enum Command {
     Rig(commands::rig::RigCommand),
     /// The town at a glance: rigs, agents, work in flight.
     Status(commands::status::StatusArgs),
+    /// The town's event stream: every transition, oldest first; `--follow` keeps printing.
+    Events(commands::events::EventsArgs),
+    /// One compact line for tmux's `status-right`: agents, merge queue, last landing.
+    StatusLine(commands::status::StatusLineArgs),
     /// Town settings and agent presets.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),

@@ -14,6 +14,7 @@
 //! - [`spawn`]: detached long-running processes: start, liveness, process-group kill.
 //! - [`wake`]: one-line messages over a local Unix socket (pokes that wake the daemon).
 //! - [`tmux`]: [`tmux::Tmux`], tmux on a named socket (`tmux -L`), never the user's server.
+//! - [`watch`]: waiting for files of a directory to change (inotify), e.g. a store's WAL.
 
 pub mod clock;
 pub mod env;
@@ -26,3 +27,4 @@ pub mod spawn;
 pub mod term;
 pub mod tmux;
 pub mod wake;
+pub mod watch;

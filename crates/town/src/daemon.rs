@@ -217,10 +217,15 @@ pub fn run(town: &Town, opts: &Options) -> Result<(), DaemonError> {
     let mut fingerprint = settings_fingerprint(town);
     let tick = safety_tick(town);
     let mut services = start_services(town, opts, &tx, tick)?;
-    let events = (opts.open_store)("dispatcher").map_err(|e| DaemonError::Io {
+    let mut events = (opts.open_store)("dispatcher").map_err(|e| DaemonError::Io {
         path: town.beads_dir(),
         source: std::io::Error::other(e),
     })?;
+    let announce = |store: &mut beads::Store, kind| {
+        let detail = serde_json::json!({ "pid": me, "started_at": opts.started_at });
+        crate::events::emit(store, kind, beads::ops::happenings::DAEMON_KEY, &detail);
+    };
+    announce(&mut events, beads::Happening::DaemonStarted);
     let mut cursor = EventCursor::at_end(&events);
     // The shutdown sentinel does not stop the daemon: its services stand still while it exists
     // (nothing restarts an agent), and `gt down` stops the daemon last, by asking.
@@ -269,6 +274,7 @@ pub fn run(town: &Town, opts: &Options) -> Result<(), DaemonError> {
         }
     }
     services.stop();
+    announce(&mut events, beads::Happening::DaemonStopped);
     let _ = std::fs::remove_file(files.pid());
     tracing::info!("daemon stopped");
     Ok(())

@@ -35,6 +35,7 @@ pub mod daemon;
 pub mod deacon;
 pub mod doctor;
 pub mod escalation;
+pub mod events;
 pub mod files;
 pub mod install;
 pub mod layout;

@@ -22,9 +22,11 @@ use crate::runtime::Runtimes;
 
 mod roster;
 mod sessions;
+mod statusline;
 
 pub use roster::{RosterEntry, RosterView, roster};
 pub use sessions::{SessionEntry, SessionsView, sessions};
+pub use statusline::{StatusLine, status_line};
 
 /// Failures reading what a view shows.
 #[derive(Debug, thiserror::Error)]

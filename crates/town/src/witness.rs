@@ -456,6 +456,17 @@ impl Witness {
             return Ok(Restarted::Done);
         };
         let target = id.address();
+        crate::events::emit(
+            &mut self.store,
+            beads::Happening::WitnessRestart,
+            &beads::ops::work::polecat_key(&p.rig, &p.name),
+            &serde_json::json!({
+                "rig": p.rig,
+                "bead": p.bead_id,
+                "polecat": target,
+                "generation": p.generation,
+            }),
+        );
         let report = sling::sling(
             &mut self.store,
             &cx,

@@ -311,6 +311,23 @@ impl Store {
             for (mailbox, role) in deliveries {
                 insert.execute(rusqlite::params![mailbox, id, role, w.now])?;
             }
+            // The town's event stream sees the send in the send's own transaction.
+            let detail = serde_json::json!({
+                "id": id,
+                "from": new.from,
+                "to": new.to,
+                "subject": new.subject,
+                "priority": new.priority,
+            });
+            crate::ops::event(
+                tx,
+                w,
+                &format!("mail:{id}"),
+                crate::ops::happenings::MAIL_SENT,
+                None,
+                Some(&detail.to_string()),
+                None,
+            )?;
             let sql = format!("SELECT {MESSAGE_COLUMNS} FROM mail_messages m WHERE m.id = ?1");
             Ok(tx.prepare_cached(&sql)?.query_row([id], message_from_row)?)
         })

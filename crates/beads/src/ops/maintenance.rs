@@ -348,6 +348,19 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The newest `n` events, oldest first.
+    pub fn events_latest(&self, n: usize) -> Result<Vec<Event>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id, issue_id, event_type, actor, old_value, new_value, comment, created_at FROM events
+             ORDER BY id DESC LIMIT ?1",
+        )?;
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        let rows = stmt.query_map([n], event_from_row)?;
+        let mut events: Vec<Event> = rows.collect::<Result<_, _>>()?;
+        events.reverse();
+        Ok(events)
+    }
+
     /// The id of the newest event (0 when there is none): a cursor for
     /// [`Store::events_after`] that skips the past.
     pub fn last_event_id(&self) -> Result<i64> {

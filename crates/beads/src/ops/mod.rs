@@ -7,6 +7,7 @@ pub mod convoy;
 pub mod create;
 pub mod deps;
 pub mod gate;
+pub mod happenings;
 pub mod jsonl;
 pub mod mail;
 pub mod maintenance;

@@ -393,7 +393,8 @@ impl Store {
 }
 
 /// The `events.issue_id` of a polecat's events.
-fn polecat_key(rig: &str, name: &str) -> String {
+/// The `events.issue_id` of a polecat's transitions.
+pub fn polecat_key(rig: &str, name: &str) -> String {
     format!("polecat:{rig}/{name}")
 }
 

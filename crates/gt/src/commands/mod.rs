@@ -12,6 +12,7 @@ pub mod demo;
 pub mod doctor;
 pub mod done;
 pub mod escalate;
+pub mod events;
 pub mod handoff;
 pub mod install;
 pub mod mail;
@@ -48,6 +49,8 @@ pub fn run(cli: Cli, ui: &mut ui::Ui) -> anyhow::Result<()> {
         Command::Install(args) => install::run(&args, ui),
         Command::Rig(cmd) => rig::run(cmd, ui),
         Command::Status(args) => status::run(&args, ui),
+        Command::Events(args) => events::run(&args, ui),
+        Command::StatusLine(args) => status::status_line(&args, ui),
         Command::Config(cmd) => config::run(cmd, ui),
         Command::Namepool(args) => namepool::run(args, ui),
         Command::Doctor(args) => doctor::run(&args, ui),

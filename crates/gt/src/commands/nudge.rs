@@ -132,6 +132,10 @@ pub fn run(args: &NudgeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         args.force,
         now,
     )?;
+    match store.map_or_else(|| super::store(&town), Ok) {
+        Ok(mut store) => nudge::record(&mut store, &nudge, &outcome),
+        Err(e) => tracing::warn!(error = %e, "nudge not recorded in the event stream"),
+    }
     let target = target.canonical();
     match outcome {
         Outcome::Delivered => {

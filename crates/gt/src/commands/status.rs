@@ -1,25 +1,88 @@
-//! `gt status`: the town at a glance ([`town::views::StatusView`], rendered).
+//! `gt status`: the town at a glance ([`town::views::StatusView`], rendered), again on every
+//! change with `--watch`; `gt status-line`, the same in one line for tmux.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
 
 use clap::Args;
+use town::events::Watcher;
 use town::views::StatusView;
 
 #[derive(Debug, Args)]
-pub struct StatusArgs {}
+pub struct StatusArgs {
+    /// Show it again whenever the town changes (until interrupted); the screen is cleared
+    /// between views only on a terminal.
+    #[arg(long)]
+    watch: bool,
+}
 
-pub fn run(_args: &StatusArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+/// How long `--watch` waits for a change before it shows the view anyway (sessions can die
+/// without a store write).
+const WATCH_REFRESH: Duration = Duration::from_secs(30);
+
+pub fn run(args: &StatusArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let town = super::town()?;
     let store = super::store(&town)?;
-    let view = town::views::status(
-        &town,
-        &store,
-        &super::runtimes(&town),
-        town::daemon::status(&town),
-    )?;
+    let runtimes = super::runtimes(&town);
+    let mut watcher = args.watch.then(|| Watcher::new(&town)).transpose()?;
+    let clear = args.watch && !ui.is_json() && std::io::stdout().is_terminal();
+    loop {
+        let view = town::views::status(&town, &store, &runtimes, town::daemon::status(&town))?;
+        if clear {
+            // Home and erase the screen: the view replaces the last one.
+            write!(ui.out(), "\x1b[H\x1b[2J")?;
+        }
+        if ui.is_json() {
+            // One object per line, so a reader can take each view as it comes.
+            serde_json::to_writer(&mut *ui.out(), &view)?;
+            writeln!(ui.out())?;
+        } else {
+            render(ui, &view)?;
+        }
+        let Some(watcher) = watcher.as_mut() else {
+            return Ok(());
+        };
+        if !clear && !ui.is_json() {
+            ui.line("")?;
+        }
+        ui.flush()?;
+        watcher.wait(WATCH_REFRESH);
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct StatusLineArgs {}
+
+/// `gt status-line`: `3 working · 1 idle · 1 dead │ mq 2 │ landed 4m ago`.
+pub fn status_line(_args: &StatusLineArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let town = super::town()?;
+    let store = super::store(&town)?;
+    let now = host::clock::from_env().now();
+    let line = town::views::status_line(&store, &super::runtimes(&town), now)?;
     if ui.is_json() {
-        ui.json(&view)?;
+        ui.json(&line)?;
         return Ok(());
     }
-    render(ui, &view)
+    let mut agents = vec![
+        format!("{} working", line.working),
+        format!("{} idle", line.idle),
+    ];
+    if line.dead > 0 {
+        agents.push(format!("{} dead", line.dead));
+    }
+    if line.stuck > 0 {
+        agents.push(format!("{} stuck", line.stuck));
+    }
+    let landed = line.last_landing_secs.map_or_else(
+        || "nothing landed".to_owned(),
+        |s| format!("landed {} ago", super::mq::age(s)),
+    );
+    ui.line(format!(
+        "{} | mq {} | {landed}",
+        agents.join(", "),
+        line.queue
+    ))?;
+    Ok(())
 }
 
 fn render(ui: &mut ui::Ui, s: &StatusView) -> anyhow::Result<()> {

@@ -10,6 +10,7 @@ mod agents_cli;
 mod daemon;
 mod dashboard;
 mod escalate;
+mod events;
 mod handoff;
 mod mail;
 mod mq;

@@ -280,6 +280,17 @@ fn bead(store: &mut beads::Store, new: &NewEscalation) -> Result<Escalation, bea
         prefix: Some(crate::layout::TOWN_PREFIX.into()),
         ..Default::default()
     })?;
+    crate::events::emit(
+        store,
+        beads::Happening::EscalationRaised,
+        &issue.id,
+        &serde_json::json!({
+            "severity": severity.to_string(),
+            "title": issue.title,
+            "from": new.from,
+            "related": new.related,
+        }),
+    );
     Ok(Escalation::from_bead(&issue, &labels).expect("it carries the escalation label"))
 }
 
@@ -408,6 +419,12 @@ pub fn ack(
         },
     )?;
     store.add_comment(&issue.id, &format!("Acknowledged by {by}."))?;
+    crate::events::emit(
+        store,
+        beads::Happening::EscalationAcked,
+        &issue.id,
+        &serde_json::json!({ "by": by }),
+    );
     Ok((show(store, &issue.id)?.escalation, false))
 }
 

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 pub use drain::{DrainService, drain, render};
 pub use queue::{Claim, Queue, QueuedNudge};
-pub use send::{Mode, Nudge, Outcome, QueueReason, deliver, enqueue};
+pub use send::{Mode, Nudge, Outcome, QueueReason, deliver, enqueue, record};
 pub use target::{address_of_session, session_of};
 
 /// How urgent a nudge is: urgent ones live longer in the queue.

@@ -425,6 +425,20 @@ fn sling_one(
             worktree,
             generation,
         } = &admitted;
+        crate::events::emit(
+            store,
+            beads::Happening::Sling,
+            bead,
+            &serde_json::json!({
+                "rig": polecat.rig,
+                "bead": bead,
+                "polecat": polecat.address(),
+                "agent": preset.name,
+                "generation": generation,
+                "restart": restart.is_some(),
+                "convoy": convoy,
+            }),
+        );
         if let Some(c) = convoy {
             store.checkpoint(&scope, "convoy", c)?;
         }
@@ -466,6 +480,20 @@ fn sling_one(
             runtime: runtime.kind(),
         });
         let handle = runtime.start(&spec).map_err(|e| session_err(session, e))?;
+        crate::events::emit(
+            store,
+            beads::Happening::Spawn,
+            &beads::ops::work::polecat_key(&polecat.rig, &polecat.name),
+            &serde_json::json!({
+                "rig": polecat.rig,
+                "bead": bead,
+                "polecat": polecat.address(),
+                "session": session,
+                "generation": generation,
+                "pid": handle.pid,
+                "runtime": runtime.kind(),
+            }),
+        );
         let started = Started {
             polecat,
             session,

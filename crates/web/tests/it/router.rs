@@ -89,7 +89,7 @@ async fn the_overview_shows_every_panel_and_escapes_titles() {
     }
     assert!(page.contains("Reporting"));
     assert!(page.contains("0/2"));
-    assert!(page.contains("app/nux"));
+    assert!(page.contains("app/polecats/nux"), "{page}");
     assert!(page.contains(&s.fx.failed_mr));
     assert!(page.contains("gate `cargo test` failed"));
     assert!(page.contains("sse-connect=\"/events/stream\""));

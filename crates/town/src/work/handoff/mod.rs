@@ -365,6 +365,20 @@ pub fn prepare(
         source: std::io::Error::other(e),
     })?;
     crate::files::write_atomic(&marker, &json)?;
+    let mut detail = serde_json::json!({
+        "address": me.canonical(),
+        "session": session,
+        "from_generation": generation,
+        "mail": mail,
+    });
+    if let Some(rig) = me.rig() {
+        detail["rig"] = rig.into();
+    }
+    if !bead.is_empty() {
+        detail["bead"] = bead.clone().into();
+    }
+    let subject_key = beads::ops::sessions::session_key(&me.canonical());
+    crate::events::emit(store, beads::Happening::Handoff, &subject_key, &detail);
     Ok(Handoff {
         address: me.canonical(),
         session,

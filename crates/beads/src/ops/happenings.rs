@@ -1,0 +1,100 @@
+//! Town happenings the store has no row of its own for (a sling, a session spawned, a nudge
+//! delivered or queued, a handoff, the daemon starting or stopping, an escalation raised or
+//! acknowledged, a witness restart): one `events` row each, so the town's event stream
+//! (`town::events`) is complete. The row's `issue_id` is what it concerns (a bead id, or a
+//! pseudo id such as `polecat:<rig>/<name>`, `agent:<address>`, `daemon`), and `new_value`
+//! holds its detail as one JSON object, whose `rig` and `bead` keys, when present, name the
+//! rig and bead it belongs to. `mail_sent` rows (written by `send_mail` inside the send's own
+//! transaction) follow the same shape.
+
+use crate::error::{Error, Result};
+use crate::ops::event;
+use crate::store::Store;
+
+/// A happening's kind, stored as its `event_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Happening {
+    /// A bead was slung: hooked to a polecat that is about to start.
+    Sling,
+    /// A polecat's agent session was started.
+    Spawn,
+    /// The witness restarted a polecat whose agent died or stalled.
+    WitnessRestart,
+    /// A nudge was seen in an agent's pane and submitted.
+    NudgeDelivered,
+    /// A nudge waits in an agent's queue.
+    NudgeQueued,
+    /// An agent handed its work to its next session.
+    Handoff,
+    DaemonStarted,
+    DaemonStopped,
+    EscalationRaised,
+    EscalationAcked,
+}
+
+impl Happening {
+    pub const ALL: [Self; 10] = [
+        Self::Sling,
+        Self::Spawn,
+        Self::WitnessRestart,
+        Self::NudgeDelivered,
+        Self::NudgeQueued,
+        Self::Handoff,
+        Self::DaemonStarted,
+        Self::DaemonStopped,
+        Self::EscalationRaised,
+        Self::EscalationAcked,
+    ];
+
+    /// The `event_type` it is stored as.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sling => "sling",
+            Self::Spawn => "session_spawned",
+            Self::WitnessRestart => "witness_restart",
+            Self::NudgeDelivered => "nudge_delivered",
+            Self::NudgeQueued => "nudge_queued",
+            Self::Handoff => "handoff",
+            Self::DaemonStarted => "daemon_started",
+            Self::DaemonStopped => "daemon_stopped",
+            Self::EscalationRaised => "escalation_raised",
+            Self::EscalationAcked => "escalation_acked",
+        }
+    }
+}
+
+/// The `event_type` of a sent message's row.
+pub const MAIL_SENT: &str = "mail_sent";
+
+/// The `issue_id` of the daemon's own rows.
+pub const DAEMON_KEY: &str = "daemon";
+
+impl Store {
+    /// Records one happening about `subject` with `detail` (a JSON object) in its own
+    /// transaction.
+    pub fn record_happening(
+        &mut self,
+        kind: Happening,
+        subject: &str,
+        detail: &serde_json::Value,
+    ) -> Result<()> {
+        if subject.trim().is_empty() || subject.chars().any(char::is_control) {
+            return Err(Error::Invalid {
+                field: "subject",
+                reason: format!(
+                    "`{}` cannot name what a {} concerns",
+                    subject.escape_debug(),
+                    kind.as_str()
+                ),
+            });
+        }
+        if !detail.is_object() {
+            return Err(Error::Invalid {
+                field: "detail",
+                reason: format!("a {} needs a JSON object, not `{detail}`", kind.as_str()),
+            });
+        }
+        let text = detail.to_string();
+        self.write(|tx, w| event(tx, w, subject, kind.as_str(), None, Some(&text), None))
+    }
+}

@@ -1,0 +1,236 @@
+//! `gt events`, `gt status --watch` and `gt status-line`: the town's event stream as people
+//! and scripts read it, and that it holds every transition of a whole loop.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::daemon::Factory;
+use super::work_loop::{TIMEOUT, Town, ok, script, stdout};
+
+/// Every line of `gt events --json` (JSONL) with these extra arguments.
+fn events(town: &Town, args: &[&str]) -> Vec<Value> {
+    let mut full = vec!["--json", "events"];
+    if !args.contains(&"--limit") {
+        full.extend_from_slice(&["--limit", "10000"]);
+    }
+    full.extend_from_slice(args);
+    stdout(&ok(town.gt(&full)))
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON object: {l}: {e}"))
+        })
+        .collect()
+}
+
+fn kinds(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| {
+            e["kind"]
+                .as_str()
+                .expect("every event has a kind")
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Whether `want` appears in `have` in this order (other kinds between them allowed).
+fn in_order(have: &[String], want: &[&str]) -> bool {
+    let mut rest = have.iter();
+    want.iter().all(|w| rest.any(|h| h == w))
+}
+
+#[test]
+fn the_event_stream_is_complete_for_a_whole_loop() {
+    let Some(f) = Factory::new() else { return };
+    f.up(&[]);
+    let bead = f.town.create(
+        "add a greeting",
+        &script("write hello.txt hello\ncommit add a greeting\ndone COMPLETED"),
+    );
+    f.town.sling(&[&bead, "gastown"]);
+    f.town.wait_status(&bead, "closed");
+    let deadline = Instant::now() + TIMEOUT;
+    let all = loop {
+        let all = events(&f.town, &[]);
+        if kinds(&all).iter().any(|k| k == "convoy_landed") || Instant::now() > deadline {
+            break all;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let of_bead: Vec<Value> = all
+        .iter()
+        .filter(|e| {
+            e["bead"] == bead.as_str() || e["kind"] == "convoy_landed" || e["kind"] == "done"
+        })
+        .cloned()
+        .collect();
+    let loop_kinds = kinds(&of_bead);
+    assert!(
+        in_order(
+            &loop_kinds,
+            &[
+                "sling",
+                "spawn",
+                "mr_queued",
+                "mr_testing",
+                "mr_merged",
+                "convoy_landed"
+            ]
+        ),
+        "{loop_kinds:?}\n{}",
+        f.log()
+    );
+    assert!(in_order(
+        &kinds(&all),
+        &["daemon_started", "sling", "spawn", "done"]
+    ));
+    // Every event of the loop names its rig, and the spawn its session.
+    for e in all.iter().filter(|e| e["bead"] == bead.as_str()) {
+        assert_eq!(e["rig"], "gastown", "{e}");
+    }
+    let spawn = all.iter().find(|e| e["kind"] == "spawn").unwrap();
+    assert!(spawn["payload"]["session"].as_str().is_some(), "{spawn}");
+    // `--rig` keeps the rig's; ids only grow; `--since` starts after one.
+    let rig = events(&f.town, &["--rig", "gastown"]);
+    assert!(rig.iter().all(|e| e["rig"] == "gastown"));
+    let ids: Vec<i64> = all.iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    let since = events(&f.town, &["--since", &ids[ids.len() - 3].to_string()]);
+    assert_eq!(since, all[all.len() - 2..]);
+    ok(f.town.gt(&["down"]));
+    let after = events(&f.town, &["--since", &ids[ids.len() - 1].to_string()]);
+    assert!(
+        kinds(&after).iter().any(|k| k == "daemon_stopped"),
+        "{after:?}"
+    );
+}
+
+#[test]
+fn mail_and_a_restart_are_events_and_a_refused_nudge_is_not() {
+    let Some(f) = Factory::new() else { return };
+    let bead = f.town.create(
+        "crash once",
+        &script("once write a.txt hi\nonce commit add a\nonce crash\ndone COMPLETED"),
+    );
+    f.up(&[]);
+    f.town.sling(&[&bead, "gastown"]);
+    f.town.wait_status(&bead, "closed");
+    ok(f.town
+        .gt(&["mail", "send", "mayor/", "-s", "hello\nthere", "-m", "body"]));
+    let before = events(&f.town, &[]);
+    let spawn = before.iter().find(|e| e["kind"] == "spawn").unwrap();
+    let address = spawn["payload"]["polecat"].as_str().unwrap().to_owned();
+    // Its agent has exited: the nudge is refused and records nothing.
+    let refused = f.town.gt(&["nudge", &address, "--mode", "queue", "look"]);
+    assert!(!refused.status.success());
+    let all = events(&f.town, &[]);
+    let k = kinds(&all);
+    assert!(k.iter().any(|k| k == "restart"), "{k:?}");
+    assert!(!k.iter().any(|k| k.starts_with("nudge_")), "{k:?}");
+    let mail = all
+        .iter()
+        .find(|e| e["kind"] == "mail_sent" && e["payload"]["to"][0] == "mayor/")
+        .unwrap();
+    assert_eq!(
+        mail["summary"],
+        r"mail from overseer to mayor/: hello\nthere"
+    );
+    assert_eq!(mail["payload"]["to"][0], "mayor/");
+    assert!(in_order(&k, &["restart", "sling", "spawn"]), "{k:?}");
+}
+
+#[test]
+fn follow_prints_what_another_process_commits_and_waits_otherwise() {
+    let Some(town) = Town::new() else { return };
+    let mut child = town
+        .env
+        .command(super::GT)
+        .args(["--json", "events", "--follow", "--limit", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    // Give it time to start watching; anything it printed would be read below.
+    std::thread::sleep(Duration::from_millis(500));
+    ok(town.gt(&["mail", "send", "mayor/", "-s", "ping", "-m", "x"]));
+    let line = lines.next().unwrap().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let e: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(e["kind"], "mail_sent");
+    assert_eq!(e["summary"], "mail from overseer to mayor/: ping");
+}
+
+#[test]
+fn the_json_shape_of_an_event() {
+    let Some(town) = Town::new() else { return };
+    ok(town.gt(&["mail", "send", "mayor/", "-s", "shape", "-m", "x"]));
+    let raw = stdout(&ok(town.gt(&["--json", "events", "--limit", "1"])));
+    assert_eq!(raw.lines().count(), 1, "one object per line: {raw}");
+    // The documented shape, keys in this order.
+    let at: Vec<usize> = [
+        "id", "at", "actor", "kind", "rig", "bead", "summary", "payload",
+    ]
+    .iter()
+    .map(|k| {
+        raw.find(&format!("\"{k}\":"))
+            .unwrap_or_else(|| panic!("no {k}: {raw}"))
+    })
+    .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{raw}");
+    let last = events(&town, &["--limit", "1"]);
+    assert_eq!(last[0]["kind"], "mail_sent");
+    assert!(last[0]["id"].as_i64().unwrap() > 0);
+    assert_eq!(last[0]["rig"], Value::Null);
+    assert_eq!(last[0]["payload"]["subject"], "shape");
+}
+
+#[test]
+fn bad_arguments_are_refused() {
+    let Some(town) = Town::new() else { return };
+    let out = town.gt(&["events", "--rig", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no rig named `nope`"));
+    let out = town.gt(&["events", "--since", "-4"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn events_status_watch_and_status_line_for_people() {
+    let Some(town) = Town::new() else { return };
+    ok(town.gt(&["mail", "send", "mayor/", "-s", "hi", "-m", "x"]));
+    let out = stdout(&ok(town.gt(&["events", "--limit", "1"])));
+    assert!(out.contains("mail_sent"), "{out}");
+    assert!(out.contains("mail from overseer to mayor/: hi"), "{out}");
+    let line = stdout(&ok(town.gt(&["status-line"])));
+    assert_eq!(line, "0 working, 0 idle | mq 0 | nothing landed\n");
+    // Not a terminal: no screen clearing; the first view comes, then it waits for changes.
+    let mut child = town
+        .env
+        .command(super::GT)
+        .args(["status", "--watch"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("Town "), "{first}");
+    assert!(!first.contains('\u{1b}'));
+    let mut views = 1;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    ok(town.gt(&["mail", "send", "mayor/", "-s", "wake", "-m", "x"]));
+    for l in lines.by_ref() {
+        if l.unwrap().starts_with("Town ") {
+            views += 1;
+            break;
+        }
+        assert!(Instant::now() < deadline, "no second view");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(views, 2, "a commit shows the view again");
+}
