@@ -230,14 +230,10 @@ fn events(store: &beads::Store) -> Result<String, Error> {
         .iter()
         .rev()
         .map(|e| {
-            let kind = serde_json::to_value(&e.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
             vec![
                 esc(&e.at),
                 esc(&e.actor),
-                esc(&kind),
+                esc(e.kind.as_str()),
                 e.bead.as_deref().map(bead_link).unwrap_or_default(),
                 esc(&e.summary),
             ]
