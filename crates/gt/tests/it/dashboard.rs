@@ -3,7 +3,6 @@
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
-use std::path::Path;
 use std::process::{Child, Stdio};
 
 use testkit::TestEnv;
@@ -27,13 +26,15 @@ impl Drop for Served {
     }
 }
 
-/// Starts `gt dashboard args…` in `root` and returns it with the URL it printed.
-fn serve(env: &TestEnv, root: &Path, args: &[&str]) -> (Served, String) {
+/// Installs a town, starts `gt dashboard args…` in it and returns it with the URL it printed
+/// (its line is `dashboard: <url>`).
+fn serve(env: &TestEnv, args: &[&str]) -> (Served, String) {
+    let root = town(env);
     let mut child = env
         .command(GT)
         .arg("dashboard")
         .args(args)
-        .current_dir(root)
+        .current_dir(&root)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -42,7 +43,11 @@ fn serve(env: &TestEnv, root: &Path, args: &[&str]) -> (Served, String) {
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)
         .expect("read the URL line");
-    (Served(child), line.trim().to_owned())
+    let url = line
+        .trim()
+        .strip_prefix("dashboard: ")
+        .expect("the URL line");
+    (Served(child), url.to_owned())
 }
 
 /// One HTTP/1.1 GET; the status code and the body.
@@ -72,13 +77,11 @@ fn port_of(url: &str) -> u16 {
 #[test]
 fn on_loopback_it_prints_a_login_url_and_serves_the_town() {
     let env = TestEnv::new();
-    let root = town(&env);
-    let (_served, line) = serve(&env, &root, &["--port", "0"]);
-    let url = line.strip_prefix("dashboard: ").expect("the URL line");
+    let (_served, url) = serve(&env, &["--port", "0"]);
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     let token = url.split("?token=").nth(1).expect("a token in the URL");
     assert_eq!(token.len(), 64);
-    let (status, page) = get(port_of(url), "/");
+    let (status, page) = get(port_of(&url), "/");
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("<section id=\"convoys\""), "{page}");
 }
@@ -86,11 +89,9 @@ fn on_loopback_it_prints_a_login_url_and_serves_the_town() {
 #[test]
 fn beyond_loopback_a_request_without_the_token_is_refused() {
     let env = TestEnv::new();
-    let root = town(&env);
-    let (_served, line) = serve(&env, &root, &["--port", "0", "--bind", "0.0.0.0"]);
-    let url = line.strip_prefix("dashboard: ").expect("the URL line");
+    let (_served, url) = serve(&env, &["--port", "0", "--bind", "0.0.0.0"]);
     assert!(url.contains("?token="), "{url}");
-    let (status, body) = get(port_of(url), "/");
+    let (status, body) = get(port_of(&url), "/");
     assert_eq!(status, 401, "{body}");
     assert!(body.contains("needs its token"), "{body}");
 }
