@@ -104,6 +104,8 @@ pub enum Command {
     Nudge(commands::nudge::NudgeArgs),
     /// Do not disturb: queue nudges to you instead of delivering them.
     Dnd(commands::nudge::DndArgs),
+    /// Serve the town in a browser: convoys, agents, the merge queue, events, mail.
+    Dashboard(commands::dashboard::DashboardArgs),
     /// Emergency stop: freeze every agent where it is.
     Estop,
     /// Resume the agents `gt estop` froze.

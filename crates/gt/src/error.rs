@@ -214,6 +214,16 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
             E::NotAMailbox { .. } | E::EmptySubject => Some(user),
         };
     }
+    if let Some(err) = err.downcast_ref::<web::Error>() {
+        use web::Error as E;
+        return Some(match err {
+            E::TokenRequired { .. } => Classified::new(ErrorKind::User)
+                .hint("bind to 127.0.0.1 (the default), or keep the token `gt dashboard` makes"),
+            E::Bind { .. } => Classified::new(ErrorKind::User)
+                .hint("another program holds that port: choose another with `--port`"),
+            _ => Classified::new(ErrorKind::Internal),
+        });
+    }
     if let Some(err) = err.downcast_ref::<town::nudge::NudgeError>() {
         use town::nudge::NudgeError as E;
         return Some(match err {

@@ -8,6 +8,7 @@ pub mod convoy;
 pub mod costs;
 pub mod crew;
 pub mod daemon;
+pub mod dashboard;
 pub mod demo;
 pub mod doctor;
 pub mod done;
@@ -82,6 +83,7 @@ pub fn run(cli: Cli, ui: &mut ui::Ui) -> anyhow::Result<()> {
         Command::Down(args) => updown::down(&args, ui),
         Command::Nudge(args) => nudge::run(&args, ui),
         Command::Dnd(args) => nudge::dnd(&args, ui),
+        Command::Dashboard(args) => dashboard::run(&args, ui),
         Command::Estop => updown::freeze(true, ui),
         Command::Thaw => updown::freeze(false, ui),
     }

@@ -9,6 +9,7 @@ use testkit::{TestEnv, assert_cmd_snapshot};
 mod agents_cli;
 mod costs;
 mod daemon;
+mod dashboard;
 mod escalate;
 mod events;
 mod feed;
