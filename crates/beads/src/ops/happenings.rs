@@ -18,6 +18,9 @@ pub enum Happening {
     Sling,
     /// A polecat's agent session was started.
     Spawn,
+    /// An agent without a session-start hook ran `gt prime` in its session (one with the hook
+    /// is recorded by the hook, as `session_start`).
+    Primed,
     /// The witness restarted a polecat whose agent died or stalled.
     WitnessRestart,
     /// A nudge was seen in an agent's pane and submitted.
@@ -33,9 +36,10 @@ pub enum Happening {
 }
 
 impl Happening {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Sling,
         Self::Spawn,
+        Self::Primed,
         Self::WitnessRestart,
         Self::NudgeDelivered,
         Self::NudgeQueued,
@@ -51,6 +55,7 @@ impl Happening {
         match self {
             Self::Sling => "sling",
             Self::Spawn => "session_spawned",
+            Self::Primed => "primed",
             Self::WitnessRestart => "witness_restart",
             Self::NudgeDelivered => "nudge_delivered",
             Self::NudgeQueued => "nudge_queued",

@@ -146,6 +146,44 @@ fn record_session(
     }
 }
 
+/// The `primed` event of an agent that ran `gt prime` in its session without the hook.
+fn record_primed(store: &mut beads::Store, role: &Role, session: &str) {
+    let (subject, rig, who) = match role {
+        Role::Polecat(id) => (
+            beads::ops::work::polecat_key(&id.rig, &id.name),
+            Some(id.rig.clone()),
+            id.address(),
+        ),
+        Role::Mayor => ("role:mayor/".to_owned(), None, "mayor/".to_owned()),
+        Role::Crew { rig, name } => {
+            let address = format!("{rig}/crew/{name}");
+            (format!("role:{address}"), Some(rig.clone()), address)
+        }
+        Role::Town => return,
+    };
+    let bead = match role {
+        Role::Polecat(id) => store
+            .polecat(&id.rig, &id.name)
+            .ok()
+            .flatten()
+            .map(|p| p.bead_id)
+            .filter(|b| !b.is_empty()),
+        _ => None,
+    };
+    town::events::emit(
+        store,
+        beads::Happening::Primed,
+        &subject,
+        &serde_json::json!({
+            "rig": rig,
+            "bead": bead,
+            "agent": who,
+            "session": session,
+            "source": "prompt",
+        }),
+    );
+}
+
 pub fn run(args: &PrimeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let input = args.hook.then(|| hook_input(ui));
     let format = HookFormat::from(args.hook_format);
@@ -160,6 +198,12 @@ pub fn run(args: &PrimeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
             .is_none_or(|e| e == "SessionStart")
     {
         record_session(ui, &mut store, &role, "session_start", input);
+    }
+    // An agent without a start hook primes when its first prompt says so: that is its prime.
+    if input.is_none()
+        && let Some(session) = host::env::var(host::env::GT_SESSION)
+    {
+        record_primed(&mut store, &role, &session);
     }
     let mut text = prime::render(&town, &store, &role)?;
     // The agent before this one handed off: say so once, first.

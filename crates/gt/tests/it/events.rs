@@ -75,6 +75,7 @@ fn the_event_stream_is_complete_for_a_whole_loop() {
             &[
                 "sling",
                 "spawn",
+                "prime",
                 "mr_queued",
                 "mr_testing",
                 "mr_merged",

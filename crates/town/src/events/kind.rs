@@ -124,6 +124,7 @@ impl EventKind {
         match h {
             Happening::Sling => Self::Sling,
             Happening::Spawn => Self::Spawn,
+            Happening::Primed => Self::Prime,
             Happening::WitnessRestart => Self::Restart,
             Happening::NudgeDelivered => Self::NudgeDelivered,
             Happening::NudgeQueued => Self::NudgeQueued,
