@@ -208,7 +208,9 @@ pub fn run(args: &PrimeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let mut text = prime::render(&town, &store, &role)?;
     // The agent before this one handed off: say so once, first.
     if let Some(session) = host::env::var(host::env::GT_SESSION) {
-        match town::work::handoff::successor_note(&town, &session) {
+        let generation =
+            host::env::var(host::env::GT_GENERATION).and_then(|g| g.trim().parse().ok());
+        match town::work::handoff::successor_note(&town, &session, generation) {
             Ok(Some(note)) => text.insert_str(0, &note),
             Ok(None) => {}
             Err(e) => ui.warn(format!("cannot read the handoff marker: {e:#}")),

@@ -151,10 +151,16 @@ fn list(out: &mut String, what: &str, items: &[beads::IssueView]) {
     }
 }
 
-/// The post-handoff note for the agent now in `session`, if its predecessor handed off; the
-/// marker is removed, so the note shows once. A marker that does not parse is removed and
+/// The post-handoff note for the agent now in `session` (of generation `generation`, when
+/// known), if its predecessor handed off; the marker is removed, so the note shows once. Only a
+/// successor takes it: an agent of the handing-off generation or older (one still starting
+/// when the handoff began) leaves it for the next. A marker that does not parse is removed and
 /// reported as unreadable rather than stopping `gt prime`.
-pub fn successor_note(town: &Town, session: &str) -> Result<Option<String>, HandoffError> {
+pub fn successor_note(
+    town: &Town,
+    session: &str,
+    generation: Option<i64>,
+) -> Result<Option<String>, HandoffError> {
     if crate::runtime::check_session_name(session).is_err() {
         return Ok(None);
     }
@@ -164,12 +170,18 @@ pub fn successor_note(town: &Town, session: &str) -> Result<Option<String>, Hand
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => return Err(crate::files::FileError::Io { path, source }.into()),
     };
+    let marker = serde_json::from_str::<Marker>(&text);
+    if let (Ok(m), Some(mine)) = (&marker, generation)
+        && mine <= m.from_generation
+    {
+        return Ok(None);
+    }
     std::fs::remove_file(&path).map_err(|source| crate::files::FileError::Io {
         path: path.clone(),
         source,
     })?;
     let mut out = String::from("## You are post-handoff\n\n");
-    match serde_json::from_str::<Marker>(&text) {
+    match marker {
         Ok(m) => {
             let _ = writeln!(
                 out,
