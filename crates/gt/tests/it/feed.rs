@@ -72,13 +72,8 @@ fn plain_prints_each_event_of_a_loop_as_it_happens() {
     drop(child);
     let kinds: Vec<&str> = lines.iter().map(|l| kind(l)).collect();
     let mut rest = kinds.iter();
-    for want in [
-        "bead_created",
-        "sling",
-        "spawn",
-        "polecat_working",
-        "mr_queued",
-    ] {
+    // (No `polecat_working`: an agent this quick may run `gt done` before sling marks it so.)
+    for want in ["bead_created", "sling", "spawn", "mr_queued"] {
         assert!(
             rest.any(|k| *k == want),
             "{want} missing or out of order: {kinds:?}"
