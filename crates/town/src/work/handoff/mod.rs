@@ -201,29 +201,14 @@ fn caller_polecat(
         address: address.canonical(),
     })?;
     let row = store.polecat(rig, name)?;
-    let row = match row {
-        Some(row) if row.session == session => row,
-        other => {
-            return Err(HandoffError::WrongSession {
-                session: session.to_owned(),
-                address: address.canonical(),
-                recorded: other.map_or_else(
-                    || "the store has no such polecat".to_owned(),
-                    |r| format!("the store records session `{}`", r.session),
-                ),
-            });
-        }
-    };
-    if let Some(mine) = generation
-        && mine != row.generation
-    {
-        return Err(HandoffError::OldGeneration {
-            address: address.canonical(),
-            mine,
-            current: row.generation,
-        });
-    }
-    Ok((id, row))
+    check_caller(
+        address,
+        session,
+        generation,
+        row.as_ref().map(|r| (r.session.as_str(), r.generation)),
+        "the store has no such polecat",
+    )?;
+    Ok((id, row.expect("checked: the polecat exists")))
 }
 
 /// The mayor's or crew member's row, checked against the caller's session and generation.
@@ -234,29 +219,48 @@ fn caller_role(
     generation: Option<i64>,
 ) -> Result<beads::RoleAgent, HandoffError> {
     let row = store.role_agent(&address.canonical())?;
-    let row = match row {
-        Some(row) if row.session == session => row,
+    check_caller(
+        address,
+        session,
+        generation,
+        row.as_ref().map(|r| (r.session.as_str(), r.generation)),
+        "it was never started by the town",
+    )?;
+    Ok(row.expect("checked: the agent is registered"))
+}
+
+/// Checks the caller's session and generation against what the store records for `address`
+/// (`recorded`: its session and generation, `None` when it has no row, described by `missing`).
+fn check_caller(
+    address: &Address,
+    session: &str,
+    generation: Option<i64>,
+    recorded: Option<(&str, i64)>,
+    missing: &str,
+) -> Result<(), HandoffError> {
+    let current = match recorded {
+        Some((s, current)) if s == session => current,
         other => {
             return Err(HandoffError::WrongSession {
                 session: session.to_owned(),
                 address: address.canonical(),
                 recorded: other.map_or_else(
-                    || "it was never started by the town".to_owned(),
-                    |r| format!("the store records session `{}`", r.session),
+                    || missing.to_owned(),
+                    |(s, _)| format!("the store records session `{s}`"),
                 ),
             });
         }
     };
     if let Some(mine) = generation
-        && mine != row.generation
+        && mine != current
     {
         return Err(HandoffError::OldGeneration {
             address: address.canonical(),
             mine,
-            current: row.generation,
+            current,
         });
     }
-    Ok(row)
+    Ok(())
 }
 
 /// When `address` last handed off (its respawn), if ever.

@@ -35,18 +35,7 @@ pub(super) fn body(
     if let Some(m) = &molecule {
         let _ = writeln!(out, "attached_molecule: {m}");
     }
-    let _ = writeln!(out, "from: {} generation {}", row.session, row.generation);
-    if let Some(reason) = &req.reason {
-        let _ = writeln!(out, "reason: {}", super::one_line(reason));
-    }
-    out.push_str("\n## Context\n\n");
-    match req.message.as_deref().map(str::trim_end) {
-        Some(m) if !m.trim().is_empty() => {
-            out.push_str(m);
-            out.push('\n');
-        }
-        _ => out.push_str("(no notes given)\n"),
-    }
+    origin_and_context(&mut out, &row.session, row.generation, req);
     out.push_str("\n## Status\n\n");
     let _ = writeln!(
         out,
@@ -67,16 +56,10 @@ pub(super) fn body(
     Ok(out)
 }
 
-/// The handoff mail's body for the mayor or a crew member, who hold no bead: Context (the
-/// agent's message), Status (unread mail with `--collect`) and Next.
-pub(super) fn role_body(
-    store: &beads::Store,
-    me: &crate::address::Address,
-    row: &beads::RoleAgent,
-    req: &Request,
-) -> Result<String, HandoffError> {
-    let mut out = String::new();
-    let _ = writeln!(out, "from: {} generation {}", row.session, row.generation);
+/// The lines every handoff body starts with: which session and generation it comes from, the
+/// reason, and the Context section (the agent's message).
+fn origin_and_context(out: &mut String, session: &str, generation: i64, req: &Request) {
+    let _ = writeln!(out, "from: {session} generation {generation}");
     if let Some(reason) = &req.reason {
         let _ = writeln!(out, "reason: {}", super::one_line(reason));
     }
@@ -88,6 +71,18 @@ pub(super) fn role_body(
         }
         _ => out.push_str("(no notes given)\n"),
     }
+}
+
+/// The handoff mail's body for the mayor or a crew member, who hold no bead: Context (the
+/// agent's message), Status (unread mail with `--collect`) and Next.
+pub(super) fn role_body(
+    store: &beads::Store,
+    me: &crate::address::Address,
+    row: &beads::RoleAgent,
+    req: &Request,
+) -> Result<String, HandoffError> {
+    let mut out = String::new();
+    origin_and_context(&mut out, &row.session, row.generation, req);
     if req.collect {
         out.push_str("\n## Status\n\n");
         inbox(store, &me.canonical(), &mut out)?;
