@@ -205,6 +205,51 @@ pub fn require_cmd(name: &str) -> bool {
     check_cmd(name, std::env::var_os("PATH").as_deref(), required)
 }
 
+/// Where the end-to-end tests look first for the real agent CLIs (`claude`, `codex`,
+/// `gemini`): the `.bin` directory `scripts/install-agent-clis` prints. `PATH` comes after it.
+pub const AGENT_CLIS: &str = "GT_TEST_AGENT_CLIS";
+
+/// The executable of the real agent CLI `name`, from `$GT_TEST_AGENT_CLIS` or else `PATH`.
+///
+/// Returns `None` with a skip notice when it (or `node`, which runs it) is missing; panics
+/// instead when `GT_TEST_REQUIRE_EXTERNAL_TOOLS=1`, as CI sets. Prepend its directory to a
+/// [`TestEnv`]'s `PATH` so the agent sessions find it.
+///
+/// ```no_run
+/// let Some(claude) = testkit::require_agent_cli("claude") else {
+///     return;
+/// };
+/// ```
+pub fn require_agent_cli(name: &str) -> Option<PathBuf> {
+    let required = std::env::var_os(REQUIRE_EXTERNAL_TOOLS).is_some_and(|v| v == "1");
+    let dir = std::env::var_os(AGENT_CLIS);
+    let path = std::env::var_os("PATH");
+    let found = dir
+        .as_deref()
+        .and_then(|dir| find_in_path(name, Some(dir)))
+        .or_else(|| find_in_path(name, path.as_deref()));
+    let node = find_in_path("node", path.as_deref());
+    if let (Some(found), Some(_)) = (&found, node) {
+        return Some(found.clone());
+    }
+    let missing = if found.is_some() {
+        "`node` (which runs the agent CLIs) is not on PATH".to_owned()
+    } else {
+        format!(
+            "agent CLI `{name}` is in neither ${AGENT_CLIS} ({}) nor PATH; \
+             install the pinned CLIs with `export {AGENT_CLIS}=\"$(scripts/install-agent-clis)\"`",
+            dir.as_deref()
+                .map_or_else(|| "unset".into(), |d| d.to_string_lossy())
+        )
+    };
+    assert!(
+        !required,
+        "{missing}, and {REQUIRE_EXTERNAL_TOOLS}=1 forbids skipping tests that need it"
+    );
+    skip_notice(&missing);
+    None
+}
+
 fn check_cmd(name: &str, path: Option<&OsStr>, required: bool) -> bool {
     if find_in_path(name, path).is_some() {
         return true;
@@ -213,7 +258,7 @@ fn check_cmd(name: &str, path: Option<&OsStr>, required: bool) -> bool {
         !required,
         "`{name}` is not on PATH, and {REQUIRE_EXTERNAL_TOOLS}=1 forbids skipping tests that need it"
     );
-    skip_notice(name);
+    skip_notice(&format!("`{name}` is not on PATH"));
     false
 }
 
@@ -221,10 +266,8 @@ fn check_cmd(name: &str, path: Option<&OsStr>, required: bool) -> bool {
     clippy::print_stderr,
     reason = "a skipped test says why on the test's own stderr"
 )]
-fn skip_notice(name: &str) {
-    eprintln!(
-        "skipping test: `{name}` is not on PATH (set {REQUIRE_EXTERNAL_TOOLS}=1 to fail instead)"
-    );
+fn skip_notice(missing: &str) {
+    eprintln!("skipping test: {missing} (set {REQUIRE_EXTERNAL_TOOLS}=1 to fail instead)");
 }
 
 fn find_in_path(name: &str, path: Option<&OsStr>) -> Option<PathBuf> {
