@@ -19,6 +19,7 @@
 //! [`ModelServer::unknown_requests`] lists them, so a test can insist the CLI got real answers.
 
 pub mod anthropic;
+pub mod openai;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
