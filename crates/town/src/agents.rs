@@ -77,7 +77,8 @@ pub struct PresetOverride {
     /// `flag` or `subcommand`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resume_style: Option<String>,
-    /// The flag that resumes the most recent session (`--continue`).
+    /// The flag that resumes the most recent session in the working directory: `--continue`,
+    /// or with a subcommand the flag after it (`codex resume --last`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub continue_flag: Option<String>,
     /// Whether the agent can fork a past session into a new one (Claude Code's
@@ -158,8 +159,13 @@ pub enum Resume {
         flag: String,
         continue_flag: Option<String>,
     },
-    /// `<command> <subcommand…> <id> <args>` (`codex resume <id>`).
-    Subcommand { subcommand: String },
+    /// `<command> <subcommand…> <id> <args>` (`codex resume <id>`); `continue_flag` takes the
+    /// id's place to resume the latest session in the working directory (`codex resume
+    /// --last`).
+    Subcommand {
+        subcommand: String,
+        continue_flag: Option<String>,
+    },
 }
 
 /// A fully resolved preset: everything needed to start, detect and resume one agent CLI.
@@ -192,7 +198,7 @@ impl AgentPreset {
     }
 
     /// The argv that resumes the agent's most recent conversation in its working directory,
-    /// if it has a flag for that (Claude Code's `--continue`).
+    /// if it has a flag for that (Claude Code's `--continue`, Codex's `resume --last`).
     pub fn continue_argv(&self) -> Option<Vec<String>> {
         match self.resume.as_ref()? {
             Resume::Flag {
@@ -204,26 +210,34 @@ impl AgentPreset {
                     .chain(std::iter::once(flag.clone()))
                     .collect(),
             ),
+            Resume::Subcommand {
+                subcommand,
+                continue_flag: Some(flag),
+            } => Some(self.subcommand_argv(subcommand, flag)),
             _ => None,
         }
     }
 
+    /// `<command> <subcommand…> <what> <args>`: a subcommand-style resume of `what`.
+    fn subcommand_argv(&self, subcommand: &str, what: &str) -> Vec<String> {
+        std::iter::once(self.command.clone())
+            .chain(subcommand.split_whitespace().map(str::to_owned))
+            .chain(std::iter::once(what.to_owned()))
+            .chain(self.args.iter().cloned())
+            .collect()
+    }
+
     /// The argv that resumes session `id`, if the agent can resume.
     pub fn resume_argv(&self, id: &str) -> Option<Vec<String>> {
-        let mut argv = vec![self.command.clone()];
         match self.resume.as_ref()? {
-            Resume::Flag { flag, .. } => {
-                argv.extend(self.args.iter().cloned());
-                argv.push(flag.clone());
-                argv.push(id.to_owned());
-            }
-            Resume::Subcommand { subcommand } => {
-                argv.extend(subcommand.split_whitespace().map(str::to_owned));
-                argv.push(id.to_owned());
-                argv.extend(self.args.iter().cloned());
-            }
+            Resume::Flag { flag, .. } => Some(
+                self.start_argv()
+                    .into_iter()
+                    .chain([flag.clone(), id.to_owned()])
+                    .collect(),
+            ),
+            Resume::Subcommand { subcommand, .. } => Some(self.subcommand_argv(subcommand, id)),
         }
-        Some(argv)
     }
 
     /// The argv that starts a new session forked from session `id` (the old one is left as
@@ -264,9 +278,14 @@ impl AgentPreset {
                 flag,
                 continue_flag,
             }) => (Some(flag.clone()), Some("flag"), continue_flag.clone()),
-            Some(Resume::Subcommand { subcommand }) => {
-                (Some(subcommand.clone()), Some("subcommand"), None)
-            }
+            Some(Resume::Subcommand {
+                subcommand,
+                continue_flag,
+            }) => (
+                Some(subcommand.clone()),
+                Some("subcommand"),
+                continue_flag.clone(),
+            ),
         };
         PresetOverride {
             command: some_str(&self.command),
@@ -785,7 +804,10 @@ fn finish(name: &str, flat: &PresetOverride) -> Result<AgentPreset, AgentError> 
                 flag: token,
                 continue_flag: nonempty(&flat.continue_flag),
             }),
-            Some("subcommand") => Some(Resume::Subcommand { subcommand: token }),
+            Some("subcommand") => Some(Resume::Subcommand {
+                subcommand: token,
+                continue_flag: nonempty(&flat.continue_flag),
+            }),
             Some(other) => {
                 return Err(invalid("resume_style", other, "`flag` or `subcommand`"));
             }
@@ -859,16 +881,23 @@ fn builtin_flat(name: &str) -> Option<PresetOverride> {
             non_interactive: ni(None, Some("-p"), None),
             ..PresetOverride::default()
         },
+        // Codex 0.169 (checked against the real CLI): `--no-daemon` gives every agent its own
+        // app server, which runs the model's commands and dies with the pane; without it the
+        // first `codex` starts a shared background daemon that outlives its pane and runs every
+        // later agent's commands in the first one's environment. The pane shows `node` (the npm
+        // shim) over the native `codex`. `resume --last` picks the latest session of the
+        // working directory (a polecat's worktree), and starts afresh where there is none.
         "codex" => PresetOverride {
             command: s("codex"),
-            args: list(&["--dangerously-bypass-approvals-and-sandbox"]),
-            process_names: list(&["codex"]),
+            args: list(&["--dangerously-bypass-approvals-and-sandbox", "--no-daemon"]),
+            process_names: list(&["codex", "node"]),
             prompt_mode: s("none"),
             ready_prompt_prefix: s("› "),
             ready_delay_ms: Some(3_000),
             instructions_file: s("AGENTS.md"),
             resume_flag: s("resume"),
             resume_style: s("subcommand"),
+            continue_flag: s("--last"),
             non_interactive: ni(Some("exec"), None, Some("--json")),
             ..PresetOverride::default()
         },
@@ -1092,10 +1121,21 @@ mod tests {
                 "codex",
                 "resume",
                 "s2",
-                "--dangerously-bypass-approvals-and-sandbox"
+                "--dangerously-bypass-approvals-and-sandbox",
+                "--no-daemon"
             ]
         );
-        assert_eq!(codex.continue_argv(), None, "codex resumes by id only");
+        assert_eq!(
+            codex.continue_argv().unwrap(),
+            [
+                "codex",
+                "resume",
+                "--last",
+                "--dangerously-bypass-approvals-and-sandbox",
+                "--no-daemon"
+            ],
+            "the latest session of the working directory"
+        );
         let amp = builtin("amp").unwrap();
         assert_eq!(
             amp.resume_argv("t").unwrap()[..4],

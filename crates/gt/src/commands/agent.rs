@@ -215,7 +215,11 @@ fn describe(p: &AgentPreset) -> Vec<Vec<String>> {
                 continue_flag: Some(cont),
             }) => format!("{flag} <id> (latest: {cont})"),
             Some(Resume::Flag { flag, .. }) => format!("{flag} <id>"),
-            Some(Resume::Subcommand { subcommand }) => format!("{subcommand} <id>"),
+            Some(Resume::Subcommand {
+                subcommand,
+                continue_flag: Some(cont),
+            }) => format!("{subcommand} <id> (latest: {subcommand} {cont})"),
+            Some(Resume::Subcommand { subcommand, .. }) => format!("{subcommand} <id>"),
         },
     ));
     if let Some(var) = &p.session_id_env {

@@ -11,8 +11,12 @@ use crate::runtime::{is_prompt_line, shows_menu};
 const TAIL_LINES: usize = 8;
 /// Shown by Claude Code (and the scripted agent) while it works on a turn.
 pub const BUSY_MARKER: &str = "esc to interrupt";
-/// What Claude Code shows in its input line in place of a long or multi-line paste.
-pub const PASTE_PLACEHOLDER: &str = "[Pasted text";
+/// What an agent shows in its input line in place of a long paste: Claude Code's `[Pasted text
+/// #1 +12 lines]`, Codex's `[Pasted Content 1234 chars]`.
+pub const PASTE_PLACEHOLDERS: [&str; 2] = ["[Pasted text", "[Pasted Content"];
+/// What an agent draws (dimmed) in its empty input line: Codex's `› Ask Codex to do anything`.
+/// A capture loses the dimming, so this text in the input line means the line is empty.
+pub const EMPTY_INPUT_PLACEHOLDERS: [&str; 1] = ["Ask Codex to do anything"];
 
 /// A pane as delivery sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,11 +80,13 @@ pub fn prompt_input(capture: &str, prefix: &str) -> Option<String> {
         .find(|l| is_prompt_line(l, prefix))?;
     let line = line.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '│' | '┃' | '|'));
     let rest = line.strip_prefix(prefix.trim())?;
-    Some(
-        rest.trim()
-            .trim_end_matches(|c: char| c.is_whitespace() || matches!(c, '│' | '┃' | '|'))
-            .to_owned(),
-    )
+    let input = rest
+        .trim()
+        .trim_end_matches(|c: char| c.is_whitespace() || matches!(c, '│' | '┃' | '|'));
+    if EMPTY_INPUT_PLACEHOLDERS.contains(&input) {
+        return Some(String::new());
+    }
+    Some(input.to_owned())
 }
 
 /// The piece of `text` delivery looks for in the input line once pasted: the start of its first
@@ -100,8 +106,9 @@ pub fn needle(text: &str) -> String {
 /// Whether the input line of `capture` holds the pasted text: its start, or the placeholder a
 /// TUI draws for a long paste.
 pub fn input_holds(capture: &str, prefix: &str, needle: &str) -> bool {
-    prompt_input(capture, prefix)
-        .is_some_and(|input| input.contains(needle) || input.contains(PASTE_PLACEHOLDER))
+    prompt_input(capture, prefix).is_some_and(|input| {
+        input.contains(needle) || PASTE_PLACEHOLDERS.iter().any(|p| input.contains(p))
+    })
 }
 
 #[cfg(test)]
@@ -122,6 +129,27 @@ mod tests {
             classify("│ ❯ half typed   │\n", P),
             Screen::Partial("half typed".into())
         );
+    }
+
+    #[test]
+    fn codex_s_placeholder_is_an_empty_input_line() {
+        const CODEX: &str = "› ";
+        let idle = "• Hello.\n\n› Ask Codex to do anything\n\n  gpt-5.1-codex-mini default · /w\n";
+        assert_eq!(classify(idle, CODEX), Screen::Idle);
+        assert_eq!(
+            classify("› Ask Codex to do anything else\n", CODEX),
+            Screen::Partial("Ask Codex to do anything else".into()),
+            "only the placeholder itself"
+        );
+        assert!(input_holds(
+            "› [Pasted Content 1834 chars]\n",
+            CODEX,
+            "You are"
+        ));
+        let working = "› fix it\n◦ Working (0s • esc to interrupt)\n› Ask Codex to do anything\n";
+        assert_eq!(classify(working, CODEX), Screen::Busy);
+        let trust = "Trust this folder?\n› 1. Trust and continue\n  2. Back\n";
+        assert_eq!(classify(trust, CODEX), Screen::Menu);
     }
 
     #[test]

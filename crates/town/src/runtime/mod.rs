@@ -117,6 +117,14 @@ pub enum RuntimeError {
         waited: Duration,
         output: String,
     },
+    /// The agent waits at a startup screen that has no answer Gas Town may give (a sign-in
+    /// without credentials).
+    #[error("the agent in session `{session}` cannot start: {why}; its screen:\n{output}")]
+    Unanswerable {
+        session: String,
+        why: String,
+        output: String,
+    },
     /// Pasted text never showed up in the pane's input line (it was pasted once, never again,
     /// so it cannot arrive twice).
     #[error(

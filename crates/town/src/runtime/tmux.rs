@@ -192,6 +192,33 @@ impl TmuxRuntime {
                 );
                 self.keys(name, &["Enter"])
             }
+            Dialog::SignInMethod { option } | Dialog::ApiKeyMethod { option } => {
+                tracing::info!(
+                    session = name,
+                    ?dialog,
+                    "choosing to sign in with the API key in the environment"
+                );
+                self.keys(name, &[&option.to_string()])
+            }
+            Dialog::ApiKeyFromEnv => {
+                tracing::info!(
+                    session = name,
+                    "saving the API key the agent found in its environment (Enter)"
+                );
+                self.keys(name, &["Enter"])
+            }
+            Dialog::UpdateAvailable => {
+                tracing::info!(session = name, "skipping the update notice (Escape)");
+                self.keys(name, &["Escape"])
+            }
+            Dialog::ApiKeyMissing => Err(RuntimeError::Unanswerable {
+                session: name.to_owned(),
+                why: "it asks for an API key and none is in its environment: set \
+                      OPENAI_API_KEY where `gt` runs (agents inherit `*_API_KEY`), or sign \
+                      in once with `codex login`"
+                    .to_owned(),
+                output: tail_for_error(&self.screen(name).unwrap_or_default()),
+            }),
             Dialog::BypassPermissions => {
                 tracing::info!(
                     session = name,
@@ -418,10 +445,23 @@ fn already_running(name: &str) -> RuntimeError {
 /// A startup dialog an agent shows before its prompt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Dialog {
-    /// "Do you trust the files in this folder?" with `1. Yes, proceed` selected: Enter.
+    /// "Do you trust the files in this folder?" with `1. Yes, proceed` selected (Claude Code),
+    /// or "Trust this folder?" with `1. Trust and continue` (Codex): Enter.
     Trust,
     /// Claude's bypass-permissions warning, `1. No, exit` selected: Down, Enter.
     BypassPermissions,
+    /// Codex's welcome, shown without a stored login even when `OPENAI_API_KEY` is set: the
+    /// number of `Sign in another way` ("Use an API key or another provider").
+    SignInMethod { option: u8 },
+    /// Codex's "Sign in another way": the number of `Use an OpenAI API key`.
+    ApiKeyMethod { option: u8 },
+    /// Codex's API key form, filled from `OPENAI_API_KEY` ("Detected OPENAI_API_KEY
+    /// environment variable"): Enter saves it to `~/.codex/auth.json`, so it shows once.
+    ApiKeyFromEnv,
+    /// Codex's API key form with no key in the environment: nothing to answer with.
+    ApiKeyMissing,
+    /// Codex's "Update available" with `1. Update now` selected: Escape skips it this time.
+    UpdateAvailable,
 }
 
 /// What a pane shows while an agent starts.
@@ -456,8 +496,39 @@ fn detect_dialog(lines: &[&str]) -> Option<Dialog> {
     if text.contains("bypass permissions") && text.contains("accept") {
         return Some(Dialog::BypassPermissions);
     }
+    if text.contains("paste or type your api key") {
+        return Some(if text.contains("detected openai_api_key") {
+            Dialog::ApiKeyFromEnv
+        } else {
+            Dialog::ApiKeyMissing
+        });
+    }
+    if let Some(option) = option_number(lines, "use an openai api key") {
+        return Some(Dialog::ApiKeyMethod { option });
+    }
+    if text.contains("sign in with chatgpt")
+        && let Some(option) = option_number(lines, "sign in another way")
+    {
+        return Some(Dialog::SignInMethod { option });
+    }
+    if text.contains("update available") && text.contains("skip") {
+        return Some(Dialog::UpdateAvailable);
+    }
     let trust = text.contains("trust") && (text.contains("folder") || text.contains("files"));
-    (trust && text.contains("1. yes")).then_some(Dialog::Trust)
+    (trust && (text.contains("1. yes") || text.contains("1. trust and continue")))
+        .then_some(Dialog::Trust)
+}
+
+/// The number of the menu option whose label starts with `label` (lowercase), as in
+/// `  3. Sign in another way` or `> 1. Use an OpenAI API key`.
+fn option_number(lines: &[&str], label: &str) -> Option<u8> {
+    lines.iter().find_map(|line| {
+        let line =
+            line.trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '>' | '›' | '❯'));
+        let (number, rest) = line.split_once(". ")?;
+        let number: u8 = number.parse().ok()?;
+        rest.to_lowercase().starts_with(label).then_some(number)
+    })
 }
 
 #[cfg(test)]
@@ -583,6 +654,138 @@ mod tests {
         assert!((now - wrote).get_seconds().abs() < 60, "{wrote}");
         assert_eq!(f.runtime.last_output("ghost").unwrap(), None);
         assert_eq!(f.runtime.town_sessions().unwrap(), ["late"]);
+    }
+
+    /// Codex 0.169's startup screens, as captured from the real CLI (blank lines and the logo
+    /// left out).
+    mod codex {
+        pub const WELCOME: &str = "  Welcome to Codex, OpenAI's command-line coding agent\n\
+            \x20 Choose how you want to use Codex.\n\
+            > 1. Sign in with ChatGPT\n\
+            \x20    Usage included with Plus, Pro, Business, and Enterprise plans\n\
+            \x20 2. Sign in with Device Code\n\
+            \x20    Sign in from another device with a one-time code\n\
+            \x20 3. Sign in another way\n\
+            \x20    Use an API key or another provider\n\
+            \x20 Press enter to continue\n";
+        pub const OTHER_WAY: &str = "  Welcome to Codex, OpenAI's command-line coding agent\n\
+            \x20 Sign in another way\n\
+            > 1. Use an OpenAI API key\n\
+            \x20    Pay for what you use\n\
+            \x20 2. Use Amazon Bedrock\n\
+            \x20    Connect using your AWS credentials\n\
+            \x20 Press enter to continue\n\
+            \x20 Press esc to go back\n";
+        pub const API_KEY: &str = "> Use your own OpenAI API key for usage-based billing\n\
+            \x20 Paste or type your API key below.\n\
+            \x20 Detected OPENAI_API_KEY environment variable.\n\
+            \x20 Paste a different key if you prefer to use another account.\n\
+            ╭API key──────╮\n│sk-test      │\n╰─────────────╯\n\
+            \x20 Press enter to save\n\
+            \x20 Press esc to go back\n";
+        pub const NO_API_KEY: &str = "> Use your own OpenAI API key for usage-based billing\n\
+            \x20 Paste or type your API key below.\n\
+            ╭API key──────╮\n│             │\n╰─────────────╯\n\
+            \x20 Press enter to save\n";
+        pub const TRUST: &str = "  Folder access\n  /w/proj\n\
+            \x20 Trust this folder? Codex can read, edit, and run files here, subject to your \
+            permission settings.\n\
+            › 1. Trust and continue\n\
+            \x20 2. Back to Agent Command Center\n\
+            \x20 enter continue · esc back\n";
+        pub const UPDATE: &str = "  Update available · 0.169.0 → 0.170.0\n\
+            \x20 Release notes: https://github.com/openai/codex/releases/latest\n\
+            › 1. Update now (runs `npm install -g @openai/codex`)\n\
+            \x20 2. Skip\n\
+            \x20 3. Skip until next version\n\
+            \x20 enter continue · esc skip\n";
+        pub const READY: &str = "  >_ OpenAI Codex (v0.169.0)\n\
+            › Ask Codex to do anything\n\
+            \x20 gpt-5.1-codex-mini default · /w/proj\n\
+            \x20 ← for agents · ? for shortcuts\n";
+    }
+
+    #[test]
+    fn codex_s_startup_screens_are_read() {
+        const P: &str = "› ";
+        let state = |screen: &str| screen_state(screen, P);
+        assert_eq!(
+            state(codex::WELCOME),
+            Screen::Dialog(Dialog::SignInMethod { option: 3 })
+        );
+        assert_eq!(
+            state(codex::OTHER_WAY),
+            Screen::Dialog(Dialog::ApiKeyMethod { option: 1 })
+        );
+        assert_eq!(state(codex::API_KEY), Screen::Dialog(Dialog::ApiKeyFromEnv));
+        assert_eq!(
+            state(codex::NO_API_KEY),
+            Screen::Dialog(Dialog::ApiKeyMissing)
+        );
+        assert_eq!(state(codex::TRUST), Screen::Dialog(Dialog::Trust));
+        assert_eq!(
+            state(codex::UPDATE),
+            Screen::Dialog(Dialog::UpdateAvailable)
+        );
+        assert_eq!(state(codex::READY), Screen::Ready);
+        assert_eq!(
+            state(&format!("{}{}", codex::TRUST, codex::READY)),
+            Screen::Ready,
+            "an answered trust screen above the prompt"
+        );
+    }
+
+    #[test]
+    fn codex_s_sign_in_is_walked_with_the_key_from_the_environment() {
+        let Some(f) = fixture() else { return };
+        let show = |screen: &str| format!("printf '%s' '{}'", screen.replace('\'', ""));
+        // Each screen waits for its answer: `3`, then `1`, then Enter, then Enter.
+        let script = format!(
+            "clear() {{ printf '\\033[2J\\033[H'; }}; \
+             {}; read -rn1 a; [ \"$a\" = 3 ] || exit 3; clear; {}; read -rn1 b; [ \"$b\" = 1 ] || exit 4; \
+             clear; {}; read c; clear; {}; read d; clear; {}; exec cat",
+            show(codex::WELCOME),
+            show(codex::OTHER_WAY),
+            show(codex::API_KEY),
+            show(codex::TRUST),
+            show(codex::READY),
+        );
+        f.runtime
+            .start(&f.spec_argv("codex", &["bash", "-c", &script]))
+            .unwrap();
+        let ready = Readiness::Prompt {
+            prefix: "› ".to_owned(),
+            fallback_ms: 3_000,
+        };
+        f.runtime.wait_ready("codex", &ready, T).unwrap();
+        let text = f.runtime.capture("codex").unwrap();
+        assert!(text.contains("Ask Codex to do anything"), "{text}");
+    }
+
+    #[test]
+    fn codex_s_sign_in_without_a_key_fails_at_once_naming_the_variable() {
+        let Some(f) = fixture() else { return };
+        let script = format!("printf '%s' '{}'; exec cat", codex::NO_API_KEY);
+        f.start("keyless", &script);
+        let ready = Readiness::Prompt {
+            prefix: "› ".to_owned(),
+            fallback_ms: 3_000,
+        };
+        let start = Instant::now();
+        let err = f.runtime.wait_ready("keyless", &ready, T).unwrap_err();
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        let msg = err.to_string();
+        assert!(
+            matches!(err, RuntimeError::Unanswerable { .. })
+                && msg.contains("OPENAI_API_KEY")
+                && msg.contains("codex login")
+                && msg.contains("Paste or type your API key"),
+            "{msg}"
+        );
     }
 
     #[test]
