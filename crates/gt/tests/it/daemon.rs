@@ -66,7 +66,7 @@ impl Factory {
     }
 
     /// Processes whose environment names this town and an agent session.
-    fn agent_processes(&self) -> Vec<u32> {
+    pub(super) fn agent_processes(&self) -> Vec<u32> {
         let root = format!("GT_TOWN_ROOT={}", self.town.root.display());
         let Ok(dir) = std::fs::read_dir("/proc") else {
             return Vec::new();

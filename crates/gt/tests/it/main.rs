@@ -17,6 +17,7 @@ mod handoff;
 mod mail;
 mod mq;
 mod nudge;
+mod real_codex;
 mod roles;
 mod scripted_agent;
 mod seance;

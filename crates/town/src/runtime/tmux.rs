@@ -486,9 +486,22 @@ fn screen_state(screen: &str, prefix: &str) -> Screen {
     let after = prompt.map_or(&lines[..], |i| &lines[i + 1..]);
     match (detect_dialog(after), prompt) {
         (Some(dialog), _) => Screen::Dialog(dialog),
+        (None, Some(_)) if is_provisional(after) => Screen::Starting,
         (None, Some(_)) => Screen::Ready,
         (None, None) => Screen::Starting,
     }
+}
+
+/// Whether the lines under a prompt show Codex's provisional screen: Codex draws its prompt
+/// with only `? for shortcuts` under it while its app server starts, then replaces it with the
+/// sign-in or trust screens if it has any; its session's prompt has the status line (`<model>
+/// default · <dir>`, `← for agents · ? for shortcuts`) under it.
+fn is_provisional(after_prompt: &[&str]) -> bool {
+    let mut rest = after_prompt
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty());
+    rest.next() == Some("? for shortcuts") && rest.next().is_none()
 }
 
 fn detect_dialog(lines: &[&str]) -> Option<Dialog> {
@@ -699,6 +712,11 @@ mod tests {
             \x20 2. Skip\n\
             \x20 3. Skip until next version\n\
             \x20 enter continue · esc skip\n";
+        /// Drawn before Codex knows whether to show the screens above.
+        pub const PROVISIONAL: &str = "  >_ OpenAI Codex (v0.169.0)\n\
+            \x20    /w/proj\n\
+            › Ask Codex to do anything\n\
+            \x20 ? for shortcuts\n";
         pub const READY: &str = "  >_ OpenAI Codex (v0.169.0)\n\
             › Ask Codex to do anything\n\
             \x20 gpt-5.1-codex-mini default · /w/proj\n\
@@ -728,6 +746,7 @@ mod tests {
             Screen::Dialog(Dialog::UpdateAvailable)
         );
         assert_eq!(state(codex::READY), Screen::Ready);
+        assert_eq!(state(codex::PROVISIONAL), Screen::Starting);
         assert_eq!(
             state(&format!("{}{}", codex::TRUST, codex::READY)),
             Screen::Ready,
@@ -739,11 +758,14 @@ mod tests {
     fn codex_s_sign_in_is_walked_with_the_key_from_the_environment() {
         let Some(f) = fixture() else { return };
         let show = |screen: &str| format!("printf '%s' '{}'", screen.replace('\'', ""));
-        // Each screen waits for its answer: `3`, then `1`, then Enter, then Enter.
+        // The provisional prompt first; then each screen waits for its answer: `3`, then `1`,
+        // then Enter, then Enter.
         let script = format!(
             "clear() {{ printf '\\033[2J\\033[H'; }}; \
+             {}; sleep 1; clear; \
              {}; read -rn1 a; [ \"$a\" = 3 ] || exit 3; clear; {}; read -rn1 b; [ \"$b\" = 1 ] || exit 4; \
              clear; {}; read c; clear; {}; read d; clear; {}; exec cat",
+            show(codex::PROVISIONAL),
             show(codex::WELCOME),
             show(codex::OTHER_WAY),
             show(codex::API_KEY),

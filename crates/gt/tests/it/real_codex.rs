@@ -1,0 +1,272 @@
+//! The real Codex CLI (`@openai/codex`, pinned by `scripts/install-agent-clis`) drives the
+//! whole loop against a loopback OpenAI Responses endpoint ([`ModelServer::openai`]): `gt sling`
+//! → Codex's own sign-in and trust screens answered by readiness → primed by its first prompt
+//! (`gt prime`) → an edit through `apply_patch` and a commit → a `gt nudge` starts a turn → the
+//! agent is killed and the daemon's witness restarts it with `codex resume --last`, which sends
+//! the earlier conversation → `gt done` → the refinery lands it → `gt costs` shows the tokens
+//! of Codex's own rollout.
+//!
+//! Skipped without the CLI (see `testkit::require_agent_cli`). The test's home is the
+//! `TestEnv`'s, never the real `~/.codex`. Pre-seeded in `~/.codex/config.toml`, because a
+//! user writes it once and no screen asks for it: the endpoint (`openai_base_url`; Codex 0.169
+//! ignores the `OPENAI_BASE_URL` variable), the model, and update checks and analytics off.
+//! Everything else Codex asks at start is answered by `gt`'s readiness. Whatever Codex still
+//! fetches from the internet (plugin sync, announcement tips) goes to a refusing loopback proxy.
+
+use std::path::Path;
+use std::time::Duration;
+
+use testkit::{ModelServer, Scenario, Turn, wait_until};
+
+use super::daemon::Factory;
+use super::stderr;
+use super::work_loop::{TIMEOUT, Town, ok, stdout};
+
+/// Codex's model here: one `gt costs` has a price for, and one Codex 0.169 gives plain
+/// function tools (`exec_command`), not its JavaScript code mode.
+const MODEL: &str = "gpt-5.1-codex-mini";
+const NUDGE: &str = "Please confirm the greeting is committed";
+
+/// Codex's `config.toml` pointing at `server`: what a user writes once.
+fn codex_config(server: &ModelServer) -> String {
+    format!(
+        "model = \"{MODEL}\"\n\
+         openai_base_url = \"{}/v1\"\n\
+         check_for_update_on_startup = false\n\
+         \n\
+         [analytics]\n\
+         enabled = false\n",
+        server.url()
+    )
+}
+
+/// Makes `town` run Codex from `cli`'s directory with `key` (if any) as its API key, its
+/// internet traffic sent to a loopback port nothing listens on.
+fn use_codex(town: &Town, cli: &Path, key: Option<&str>) {
+    town.env
+        .prepend_path(cli.parent().expect("the CLI has a directory"));
+    if let Some(key) = key {
+        town.env.set("OPENAI_API_KEY", key);
+    }
+    let refused = {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        format!("http://127.0.0.1:{port}")
+    };
+    ok(town.gt(&[
+        "config",
+        "agent",
+        "set",
+        "codex",
+        "--env",
+        &format!("HTTPS_PROXY={refused}"),
+        "--env",
+        &format!("HTTP_PROXY={refused}"),
+        "--env",
+        "NO_PROXY=127.0.0.1,localhost",
+    ]));
+    ok(town.gt(&["config", "set", "default_agent", "codex"]));
+}
+
+fn write_codex_config(town: &Town, text: &str) {
+    let dir = town.env.home().join(".codex");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("config.toml"), text).unwrap();
+}
+
+/// The bead's polecat name, from `gt sling --json`.
+fn polecat_name(slung: &[serde_json::Value]) -> String {
+    slung[0]["polecat"]
+        .as_str()
+        .and_then(|p| p.rsplit('/').next())
+        .expect("sling names its polecat")
+        .to_owned()
+}
+
+/// The pids of this town's agent processes that are Codex itself (the npm shim `node` and the
+/// native `codex`), not the pane's shell.
+fn codex_processes(f: &Factory) -> Vec<u32> {
+    f.agent_processes()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| matches!(comm.trim(), "codex" | "node"))
+        })
+        .collect()
+}
+
+#[test]
+fn codex_runs_the_loop_from_sling_to_landing_through_a_nudge_and_a_restart() {
+    let Some(cli) = testkit::require_agent_cli("codex") else {
+        return;
+    };
+    let Some(f) = Factory::new() else { return };
+    let scenario = Scenario::new()
+        // The first prompt (typed by sling): prime, edit, commit.
+        .turn(
+            Turn::new()
+                .shell("gt prime")
+                .write("hello.txt", "hello from codex")
+                .shell("git add hello.txt && git commit -q -m 'add a greeting'")
+                .end("Committed the greeting."),
+        )
+        // The nudge.
+        .turn(Turn::new().end("Yes: the greeting is committed."))
+        // The prompt the restarted agent gets: finish.
+        .turn(Turn::new().shell("gt done").end("Submitted."))
+        .fallback("Nothing more to do.");
+    let server = ModelServer::openai(scenario);
+    write_codex_config(&f.town, &codex_config(&server));
+    use_codex(&f.town, &cli, Some("sk-loopback-test"));
+    f.up(&[]);
+
+    let bead = f
+        .town
+        .create("add a greeting", "Write hello.txt and commit it.");
+    let slung = f.town.sling(&[&bead, "gastown"]);
+    let name = polecat_name(&slung);
+    let debug = || format!("{}\n--- model ---\n{}", f.town.panes(), server.describe());
+
+    // Primed, edited and committed: the first turn ended with its closing words.
+    wait_for_end_of_turn(&server, 0)
+        .unwrap_or_else(|e| panic!("the first turn never ended: {e}\n{}", debug()));
+    let first = &server.conversations()[0];
+    let prompt = first
+        .conversation()
+        .unwrap()
+        .prompts()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        prompt.contains("[GAS TOWN]") && prompt.contains(&bead),
+        "the first prompt is sling's beacon: {prompt}"
+    );
+    let events = stdout(&ok(f.town.gt(&["events", "--json"])));
+    assert!(events.contains("primed"), "{events}");
+
+    // A nudge mid-session starts a new turn that carries its text.
+    wait_until(TIMEOUT, || {
+        f.town.panes().contains("Ask Codex to do anything")
+    })
+    .unwrap_or_else(|e| panic!("never idle after the first turn: {e}\n{}", debug()));
+    let address = format!("gastown/polecats/{name}");
+    let nudged = f.town.gt(&["nudge", &address, NUDGE]);
+    assert!(
+        matches!(nudged.status.code(), Some(0 | 75)),
+        "{}",
+        stderr(&nudged)
+    );
+    server
+        .wait_for_conversation(TIMEOUT, |c| c.prompts().any(|p| p.contains(NUDGE)))
+        .unwrap_or_else(|e| panic!("the nudge never reached the model: {e}\n{}", debug()));
+    wait_for_end_of_turn(&server, 1)
+        .unwrap_or_else(|e| panic!("the nudge's turn never ended: {e}\n{}", debug()));
+    wait_until(TIMEOUT, || {
+        f.town.panes().contains("Yes: the greeting is committed")
+    })
+    .unwrap_or_else(|e| panic!("Codex never showed the answer: {e}\n{}", debug()));
+
+    // Killed; the witness restarts it, and `codex resume --last` sends what came before.
+    let before = server.conversations().len();
+    let pids = codex_processes(&f);
+    assert!(!pids.is_empty(), "no codex process runs\n{}", debug());
+    for pid in pids {
+        testkit::sigkill(pid);
+    }
+    let resumed = wait_for_new_conversation(&server, before, |c| c.prompts().count() >= 3)
+        .unwrap_or_else(|| {
+            panic!(
+                "never restarted with its conversation\n{}\n{}",
+                debug(),
+                f.log()
+            )
+        });
+    let prompts: Vec<String> = resumed.prompts().map(str::to_owned).collect();
+    assert!(
+        prompts[0].contains("[GAS TOWN]") && prompts[1].contains(NUDGE),
+        "the restarted agent resumed its conversation: {prompts:#?}"
+    );
+
+    // `gt done` in the resumed session; the refinery lands the greeting.
+    f.town.wait_status(&bead, "closed");
+    let main = f.town.git(&f.town.remote, &["show", "main:hello.txt"]);
+    assert_eq!(main.trim(), "hello from codex");
+    assert!(
+        server.unknown_requests().is_empty(),
+        "{}",
+        server.describe()
+    );
+
+    // What Codex's rollouts recorded is what the endpoint reported.
+    let costs = stdout(&ok(f.town.gt(&["--json", "costs"])));
+    let costs: serde_json::Value = serde_json::from_str(&costs).unwrap();
+    let total = &costs["total"];
+    assert!(
+        total["tokens"]["input"].as_u64().unwrap_or(0) > 1000
+            && total["models"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|m| m == MODEL)),
+        "{costs:#}"
+    );
+}
+
+/// Waits until the model has ended turn `turn` (answered it without a tool call).
+fn wait_for_end_of_turn(server: &ModelServer, turn: usize) -> Result<(), testkit::TimedOut> {
+    wait_until(TIMEOUT, || {
+        server
+            .conversations()
+            .iter()
+            .filter_map(|e| e.reply())
+            .any(|r| r.turn == turn && r.tool.is_none())
+    })
+}
+
+/// The first conversation after the `before`th that satisfies `pred`.
+fn wait_for_new_conversation(
+    server: &ModelServer,
+    before: usize,
+    mut pred: impl FnMut(&testkit::model::Conversation) -> bool,
+) -> Option<testkit::model::Conversation> {
+    testkit::wait_for(TIMEOUT + Duration::from_secs(30), || {
+        server
+            .conversations()
+            .into_iter()
+            .skip(before)
+            .filter_map(|e| e.conversation().cloned())
+            .find(|c| pred(c))
+    })
+    .ok()
+}
+
+#[test]
+fn codex_is_refused_with_a_clear_message_without_its_binary_or_its_key() {
+    let Some(cli) = testkit::require_agent_cli("codex") else {
+        return;
+    };
+    let Some(town) = Town::new() else { return };
+    let server = ModelServer::openai(Scenario::new());
+    write_codex_config(&town, &codex_config(&server));
+    ok(town.gt(&["config", "set", "default_agent", "codex"]));
+
+    // No `codex` on PATH.
+    let bead = town.create("needs codex", "anything");
+    let out = town.gt(&["sling", &bead, "gastown"]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(err.contains("codex"), "{err}");
+    assert_eq!(town.status(&bead), "open", "{err}");
+
+    // Codex, but no key: its API key screen has nothing to fill in.
+    use_codex(&town, &cli, None);
+    let out = town.gt(&["sling", &bead, "gastown"]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(
+        err.contains("OPENAI_API_KEY") && err.contains("codex login"),
+        "{err}"
+    );
+    assert!(server.conversations().is_empty(), "{}", server.describe());
+}
