@@ -885,11 +885,18 @@ fn builtin_flat(name: &str) -> Option<PresetOverride> {
         // app server, which runs the model's commands and dies with the pane; without it the
         // first `codex` starts a shared background daemon that outlives its pane and runs every
         // later agent's commands in the first one's environment. The pane shows `node` (the npm
-        // shim) over the native `codex`. `resume --last` picks the latest session of the
+        // shim) over the native `codex`. Its commands run in a login shell unless
+        // `allow_login_shell=false`, and a login shell's profile resets `PATH`, losing the
+        // `gt` the agent's environment puts first on it. `resume --last` picks the latest session of the
         // working directory (a polecat's worktree), and starts afresh where there is none.
         "codex" => PresetOverride {
             command: s("codex"),
-            args: list(&["--dangerously-bypass-approvals-and-sandbox", "--no-daemon"]),
+            args: list(&[
+                "--dangerously-bypass-approvals-and-sandbox",
+                "--no-daemon",
+                "-c",
+                "allow_login_shell=false",
+            ]),
             process_names: list(&["codex", "node"]),
             prompt_mode: s("none"),
             ready_prompt_prefix: s("› "),
@@ -1122,7 +1129,9 @@ mod tests {
                 "resume",
                 "s2",
                 "--dangerously-bypass-approvals-and-sandbox",
-                "--no-daemon"
+                "--no-daemon",
+                "-c",
+                "allow_login_shell=false"
             ]
         );
         assert_eq!(
@@ -1132,7 +1141,9 @@ mod tests {
                 "resume",
                 "--last",
                 "--dangerously-bypass-approvals-and-sandbox",
-                "--no-daemon"
+                "--no-daemon",
+                "-c",
+                "allow_login_shell=false"
             ],
             "the latest session of the working directory"
         );

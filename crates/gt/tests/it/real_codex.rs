@@ -145,7 +145,11 @@ fn codex_runs_the_loop_from_sling_to_landing_through_a_nudge_and_a_restart() {
         "the first prompt is sling's beacon: {prompt}"
     );
     let events = stdout(&ok(f.town.gt(&["events", "--json"])));
-    assert!(events.contains("primed"), "{events}");
+    assert!(
+        events.contains(&format!("gastown/polecats/{name} primed (prompt)")),
+        "{events}\n{}",
+        tool_outputs(&server)
+    );
 
     // A nudge mid-session starts a new turn that carries its text.
     wait_until(TIMEOUT, || {
@@ -211,6 +215,23 @@ fn codex_runs_the_loop_from_sling_to_landing_through_a_nudge_and_a_restart() {
                 .is_some_and(|m| m.iter().any(|m| m == MODEL)),
         "{costs:#}"
     );
+}
+
+/// Every tool result the model has seen, for failure messages.
+fn tool_outputs(server: &ModelServer) -> String {
+    let last = server.conversations().pop();
+    let messages = last
+        .and_then(|e| e.conversation().cloned())
+        .unwrap_or_default()
+        .messages;
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            testkit::model::Message::ToolResult { id, output } => Some(format!("{id}: {output}")),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Waits until the model has ended turn `turn` (answered it without a tool call).
