@@ -101,6 +101,9 @@ pub struct Deacon {
     due: BTreeMap<Duty, Timestamp>,
     /// Orphans seen by the last sweep, by pid and start time: killed if seen again.
     suspects: BTreeSet<(u32, u64)>,
+    /// Where the agent CLIs write their transcripts, to record what a hookless agent (Codex)
+    /// used before its idle session is stopped; `None` records nothing.
+    cost_homes: Option<crate::costs::locate::Homes>,
 }
 
 /// One process the orphan sweep stopped, and why.
@@ -132,7 +135,16 @@ impl Deacon {
             kill_grace: DEFAULT_KILL_GRACE,
             due: BTreeMap::new(),
             suspects: BTreeSet::new(),
+            cost_homes: None,
         }
+    }
+
+    /// Records a hookless agent's costs from the transcripts under `homes` before reaping its
+    /// idle session: it has no `Stop` hook, and its last turn reached its transcript only when
+    /// that turn ended, after its `gt done`.
+    pub fn with_cost_homes(mut self, homes: Option<crate::costs::locate::Homes>) -> Self {
+        self.cost_homes = homes;
+        self
     }
 
     /// Runs the duties at these intervals instead of [`Intervals::default`].
@@ -189,6 +201,12 @@ impl Deacon {
             // Still the very row we judged: no sling took the polecat meanwhile.
             if self.store.polecat(&p.rig, &p.name)?.as_ref() != Some(&p) {
                 continue;
+            }
+            if let Some(homes) = &self.cost_homes
+                && let Err(e) =
+                    crate::costs::record::record_polecat(&mut self.store, &self.town, homes, &p)
+            {
+                tracing::warn!(polecat = %address(&p), error = %e, "deacon: cannot record an idle agent's costs");
             }
             match runtime.stop(&p.session) {
                 Ok(()) => {

@@ -148,10 +148,6 @@ pub struct Witness {
     watches: HashMap<String, Watch>,
 }
 
-/// How far back a dead hookless agent's transcripts are looked for (recording is idempotent:
-/// a session recorded before counts once).
-const COST_LOOKBACK: Duration = Duration::from_secs(24 * 3600);
-
 /// The message a woken agent gets when the refinery sent its change back.
 pub const SENT_BACK_MESSAGE: &str = "The refinery sent your change back (FIX_NEEDED in `gt mail inbox`). Run `gt prime` to see why, fix it on your branch, commit, and run `gt done` again.";
 
@@ -448,47 +444,17 @@ impl Witness {
     /// A dead agent without a `Stop` hook (Codex) could not record what its session used: read
     /// its transcripts now. Best effort: a failure is logged, never a failed pass.
     fn record_costs(&mut self, p: &beads::Polecat) {
-        let Some(id) = PolecatId::new(&p.rig, &p.name) else {
+        let Some(homes) = crate::costs::locate::Homes::from_vars(&self.starter.inherited_env)
+        else {
             return;
         };
-        let var = |k: &str| {
-            self.starter
-                .inherited_env
-                .iter()
-                .find(|(name, _)| name == k)
-                .map(|(_, v)| PathBuf::from(v))
-        };
-        let Some(homes) = crate::costs::locate::Homes::new(
-            var("CLAUDE_CONFIG_DIR"),
-            var("CODEX_HOME"),
-            var("HOME"),
-        ) else {
-            return;
-        };
-        let address = id.address();
-        let result = crate::costs::record::Attribution::of(
-            &self.store,
-            &crate::work::prime::Role::Polecat(id.clone()),
-            &address,
-        )
-        .map_err(crate::costs::CostError::from)
-        .and_then(|who| {
-            crate::costs::record::record_ended(
-                &mut self.store,
-                &homes,
-                &p.agent,
-                &who,
-                &id.worktree(&self.town),
-                std::time::SystemTime::now() - COST_LOOKBACK,
-            )
-        });
-        match result {
+        match crate::costs::record::record_polecat(&mut self.store, &self.town, &homes, p) {
             Ok(0) => {}
             Ok(n) => {
-                tracing::info!(polecat = %address, sessions = n, "recorded the costs of a dead agent");
+                tracing::info!(rig = %p.rig, polecat = %p.name, sessions = n, "recorded the costs of a dead agent");
             }
             Err(e) => {
-                tracing::warn!(polecat = %address, error = %e, "cannot record a dead agent's costs");
+                tracing::warn!(rig = %p.rig, polecat = %p.name, error = %e, "cannot record a dead agent's costs");
             }
         }
     }

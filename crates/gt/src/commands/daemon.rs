@@ -197,13 +197,17 @@ fn deacon(town: &Town) -> Result<Box<dyn town::service::Service>, town::service:
         .settings;
     let mut cx = super::context();
     cx.actor = "daemon/deacon".into();
-    Ok(Box::new(town::deacon::Deacon::new(
-        town.clone(),
-        beads::Store::open(&town.beads_dir(), cx)?,
-        super::runtimes(town),
-        settings,
-        Box::new(host::clock::SystemClock),
-    )))
+    let cost_homes = town::costs::locate::Homes::from_vars(&super::agent_env());
+    Ok(Box::new(
+        town::deacon::Deacon::new(
+            town.clone(),
+            beads::Store::open(&town.beads_dir(), cx)?,
+            super::runtimes(town),
+            settings,
+            Box::new(host::clock::SystemClock),
+        )
+        .with_cost_homes(cost_homes),
+    ))
 }
 
 /// What a service that starts agents needs: this binary's runtimes and agent environment.

@@ -25,6 +25,7 @@ pub fn run(args: &DoneArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
             .map(Into::into),
         generation: host::env::var(host::env::GT_GENERATION).and_then(|g| g.parse().ok()),
     };
+    record_hookless_costs(ui, &mut store, &town, &env);
     let out = done::done(&mut store, &town, &host::env::current_dir()?, &env, status)?;
     if ui.is_json() {
         ui.json(&out)?;
@@ -65,4 +66,33 @@ pub fn run(args: &DoneArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         (None, DoneStatus::Completed) => {}
     }
     Ok(())
+}
+
+/// An agent without a `Stop` hook (Codex) records what its session has used when it finishes:
+/// its transcripts so far, attributed to the bead it still holds. Best effort: a failure is a
+/// warning, never a failed `gt done`.
+fn record_hookless_costs(
+    ui: &ui::Ui,
+    store: &mut beads::Store,
+    town: &town::layout::Town,
+    env: &done::EnvIdentity,
+) {
+    let (Some(rig), Some(name)) = (&env.rig, &env.polecat) else {
+        return;
+    };
+    let Some(homes) =
+        town::costs::locate::Homes::from_env(|k| host::env::var_os(k).map(Into::into))
+    else {
+        return;
+    };
+    let result = store
+        .polecat(rig, name)
+        .map_err(town::costs::CostError::from)
+        .and_then(|p| match p {
+            Some(p) => town::costs::record::record_polecat(store, town, &homes, &p),
+            None => Ok(0),
+        });
+    if let Err(e) = result {
+        ui.warn(format!("cannot record this session's costs: {e:#}"));
+    }
 }

@@ -24,6 +24,20 @@ impl Homes {
             codex: codex_home.or_else(|| under_home(".codex"))?,
         })
     }
+
+    /// From an environment (`CLAUDE_CONFIG_DIR`, `CODEX_HOME`, `HOME`), as `var` reads it.
+    pub fn from_env(var: impl Fn(&str) -> Option<PathBuf>) -> Option<Self> {
+        Self::new(var("CLAUDE_CONFIG_DIR"), var("CODEX_HOME"), var("HOME"))
+    }
+
+    /// From the variables an agent session gets (`KEY`, `value` pairs).
+    pub fn from_vars(vars: &[(String, String)]) -> Option<Self> {
+        Self::from_env(|k| {
+            vars.iter()
+                .find(|(name, _)| name == k)
+                .map(|(_, v)| PathBuf::from(v))
+        })
+    }
 }
 
 /// Claude Code's project directory for a session run in `cwd`: every character of the path

@@ -101,6 +101,30 @@ pub fn record_ended(
     Ok(written)
 }
 
+/// How far back a hookless polecat's transcripts are looked for: a day covers any session.
+pub const HOOKLESS_LOOKBACK: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Records what polecat `p`'s hookless agent CLI (Codex) has used so far, from the transcripts
+/// it wrote in the polecat's worktree, attributed to the polecat and the bead it holds now. For
+/// whoever sees such an agent finish or die: `gt done` (it has no `Stop` hook to record its
+/// own), the witness when it is dead, the deacon before it stops it idle. Returns how many
+/// sessions were written.
+pub fn record_polecat(
+    store: &mut beads::Store,
+    town: &crate::layout::Town,
+    homes: &super::locate::Homes,
+    p: &beads::Polecat,
+) -> Result<usize, CostError> {
+    let hookless = source_of_preset(&p.agent) == Some(CostSource::Codex);
+    let Some(id) = crate::work::identity::PolecatId::new(&p.rig, &p.name).filter(|_| hookless)
+    else {
+        return Ok(0);
+    };
+    let who = Attribution::of(store, &Role::Polecat(id.clone()), &id.address())?;
+    let since = std::time::SystemTime::now() - HOOKLESS_LOOKBACK;
+    record_ended(store, homes, &p.agent, &who, &id.worktree(town), since)
+}
+
 /// Reads the transcript at `path` with `source`'s reader.
 pub fn read(source: CostSource, path: &Path) -> Result<Reading, CostError> {
     match source {
