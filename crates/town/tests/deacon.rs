@@ -103,7 +103,12 @@ impl<'e> Scenario<'e> {
             settings,
             Box::new(TestClock(clock.clone())),
         )
-        .with_kill_grace(Duration::from_secs(2));
+        .with_kill_grace(Duration::from_secs(2))
+        .with_cost_homes(town::costs::locate::Homes::new(
+            None,
+            Some(codex_home(env)),
+            Some(env.home().to_owned()),
+        ));
         Self {
             env,
             _fx: fx,
@@ -271,6 +276,11 @@ fn sleeps_of(town_root: &Path, session: &str) -> Vec<u32> {
         .collect()
 }
 
+/// Where the deacon looks for Codex's rollouts.
+fn codex_home(env: &TestEnv) -> PathBuf {
+    env.root().join("codex-home")
+}
+
 fn session(name: &str) -> String {
     format!("ap-{name}")
 }
@@ -303,6 +313,63 @@ fn an_idle_session_is_reaped_after_the_threshold_and_a_busy_one_never() {
     for name in ["slit", "toast", "max"] {
         assert!(s.alive(name), "{name}, much later");
     }
+}
+
+#[test]
+fn a_codex_polecat_s_transcript_is_recorded_before_its_idle_session_is_reaped() {
+    let env = TestEnv::new();
+    let mut s = Scenario::new(&env);
+    // Codex wrote the polecat's last turn when the turn ended, after its `gt done`.
+    let codex = codex_home(&env);
+    let worktree = town::work::identity::PolecatId::new(RIG, "nux")
+        .unwrap()
+        .worktree(&s.town);
+    let day = codex.join("sessions/2026/12/06");
+    std::fs::create_dir_all(&day).unwrap();
+    let id = "01a24a0e-667c-7f93-b898-77cc97d5d419";
+    let rollout = [
+        serde_json::json!({"timestamp": "2026-12-06T06:33:07.000Z", "type": "session_meta",
+            "payload": {"id": id, "cwd": worktree, "originator": "codex-tui", "cli_version": "0.169.0"}}),
+        serde_json::json!({"timestamp": "2026-12-06T06:33:08.000Z", "type": "turn_context",
+            "payload": {"cwd": worktree, "model": "gpt-5.1-codex-mini"}}),
+        serde_json::json!({"timestamp": "2026-12-06T06:33:09.000Z", "type": "event_msg",
+            "payload": {"type": "token_count", "info": {"total_token_usage": {"input_tokens": 92492,
+            "cached_input_tokens": 0, "output_tokens": 307, "reasoning_output_tokens": 0,
+            "total_tokens": 92799}}}}),
+    ];
+    let lines: String = rollout.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(
+        day.join(format!("rollout-2026-12-06T06-33-07-{id}.jsonl")),
+        lines,
+    )
+    .unwrap();
+    s.polecat("nux", "idle", "", "exec sleep 300");
+    s.store
+        .upsert_polecat(
+            RIG,
+            "nux",
+            &PolecatUpdate {
+                agent: Some("codex".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+
+    s.advance(IDLE_SECS + 3600);
+    s.deacon.step().unwrap();
+    wait_until(T, || !s.alive("nux")).unwrap();
+    let costs = s.store.session_costs(None).unwrap();
+    assert_eq!(costs.len(), 1, "{costs:?}");
+    let row = &costs[0];
+    assert_eq!(
+        (
+            row.session_id.as_str(),
+            row.address.as_str(),
+            row.model.as_str()
+        ),
+        (id, "app/polecats/nux", "gpt-5.1-codex-mini")
+    );
+    assert_eq!((row.tokens.input, row.tokens.output), (92492, 307));
 }
 
 #[test]
