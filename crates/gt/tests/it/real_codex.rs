@@ -72,8 +72,8 @@ fn use_codex(town: &Town, cli: &Path, key: Option<&str>) {
 
 fn write_codex_config(town: &Town, text: &str) {
     let dir = town.env.home().join(".codex");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("config.toml"), text).unwrap();
+    std::fs::create_dir_all(&dir).expect("create ~/.codex");
+    std::fs::write(dir.join("config.toml"), text).expect("write ~/.codex/config.toml");
 }
 
 /// The bead's polecat name, from `gt sling --json`.
