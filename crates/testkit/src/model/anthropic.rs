@@ -13,12 +13,12 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 use super::{Action, Conversation, Message, ModelServer, Reply, Scenario, Shared};
-use super::{estimate_tokens, json_body};
+use super::{estimate_tokens, json_body, json_response, sse_response};
 
 /// The tool whose presence marks a request as the agent's conversation.
 const SHELL_TOOL: &str = "Bash";
@@ -92,15 +92,7 @@ fn messages(shared: &Shared, method: &Method, uri: &Uri, body: &Bytes) -> Respon
         blocks,
     };
     if stream {
-        (
-            StatusCode::OK,
-            [
-                ("content-type", "text/event-stream"),
-                ("cache-control", "no-cache"),
-            ],
-            message.sse(),
-        )
-            .into_response()
+        sse_response(message.sse())
     } else {
         json_response(StatusCode::OK, &message.whole())
     }
@@ -313,37 +305,14 @@ fn models_page() -> Value {
     json!({ "data": models, "has_more": false, "first_id": "claude-opus-4-5", "last_id": "claude-haiku-4-5" })
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
-    (
-        status,
-        [("content-type", "application/json")],
-        body.to_string(),
-    )
-        .into_response()
-}
-
 #[cfg(test)]
 mod tests {
-    use std::io::{Read, Write};
-
     use super::*;
     use crate::model::{Kind, Turn};
 
     /// Posts `body` to `path` over plain HTTP/1.1 and returns the raw response.
     fn post(server: &ModelServer, path: &str, body: &Value) -> String {
-        let addr = server.url().trim_start_matches("http://").to_owned();
-        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-        let body = body.to_string();
-        write!(
-            stream,
-            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response
+        crate::model::raw_http(server, &format!("POST {path} HTTP/1.1"), &body.to_string())
     }
 
     fn request(messages: Value) -> Value {

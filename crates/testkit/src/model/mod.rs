@@ -364,6 +364,51 @@ pub fn json_body(body: &Bytes) -> serde_json::Value {
     serde_json::from_slice(body).unwrap_or(serde_json::Value::Null)
 }
 
+/// A JSON response with `status`.
+pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
+    (
+        status,
+        [("content-type", "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+/// A whole stream of server-sent events, already framed, as one `text/event-stream` body.
+pub fn sse_response(events: String) -> Response {
+    (
+        StatusCode::OK,
+        [
+            ("content-type", "text/event-stream"),
+            ("cache-control", "no-cache"),
+        ],
+        events,
+    )
+        .into_response()
+}
+
+/// Sends one HTTP/1.1 request (`head` is its request line and any extra header lines) with a
+/// JSON `body` to `server` and returns the raw response: the families' tests see the bytes a
+/// CLI would.
+#[cfg(test)]
+fn raw_http(server: &ModelServer, head: &str, body: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = server.url().trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&addr).expect("connect to the model server");
+    write!(
+        stream,
+        "{head}\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send the request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .expect("read the response");
+    response
+}
+
 /// A rough token count for usage fields: four bytes a token, at least one.
 pub fn estimate_tokens(text: &str) -> u64 {
     (text.len() as u64).div_ceil(4).max(1)
@@ -521,12 +566,7 @@ fn not_found(uri: &Uri) -> Response {
     let body = serde_json::json!({
         "error": {"type": "not_found_error", "message": format!("no scripted route for {uri}")}
     });
-    (
-        StatusCode::NOT_FOUND,
-        [("content-type", "application/json")],
-        body.to_string(),
-    )
-        .into_response()
+    json_response(StatusCode::NOT_FOUND, &body)
 }
 
 #[cfg(test)]

@@ -24,12 +24,12 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Value, json};
 
 use super::{Action, Conversation, Message, ModelServer, Reply, Scenario, Shared};
-use super::{estimate_tokens, json_body};
+use super::{estimate_tokens, json_body, json_response, sse_response};
 
 /// Shell tools whose presence marks a request as the agent's conversation, newest first.
 const SHELL_TOOLS: [&str; 3] = ["exec_command", "shell_command", "shell"];
@@ -121,15 +121,7 @@ fn responses(shared: &Shared, method: &Method, uri: &Uri, body: &Bytes) -> Respo
         items,
     };
     if stream {
-        (
-            StatusCode::OK,
-            [
-                ("content-type", "text/event-stream"),
-                ("cache-control", "no-cache"),
-            ],
-            response.sse(),
-        )
-            .into_response()
+        sse_response(response.sse())
     } else {
         json_response(StatusCode::OK, &response.whole("completed"))
     }
@@ -471,37 +463,13 @@ fn models_page() -> Value {
     json!({ "object": "list", "data": models })
 }
 
-fn json_response(status: StatusCode, body: &Value) -> Response {
-    (
-        status,
-        [("content-type", "application/json")],
-        body.to_string(),
-    )
-        .into_response()
-}
-
 #[cfg(test)]
 mod tests {
-    use std::io::{Read, Write};
 
     use super::*;
     use crate::model::{Kind, Turn};
 
-    /// Sends one HTTP/1.1 request and returns the raw response.
-    fn send(server: &ModelServer, head: &str, body: &str) -> String {
-        let addr = server.url().trim_start_matches("http://").to_owned();
-        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-        write!(
-            stream,
-            "{head}\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response
-    }
+    use crate::model::raw_http as send;
 
     fn post(server: &ModelServer, body: &Value) -> String {
         send(server, "POST /v1/responses HTTP/1.1", &body.to_string())
