@@ -465,7 +465,6 @@ fn models_page() -> Value {
 
 #[cfg(test)]
 mod tests {
-
     use super::*;
     use crate::model::{Kind, Turn};
 
