@@ -9,9 +9,11 @@
 //! Skipped without the CLI (see `testkit::require_agent_cli`). The test's home is the
 //! `TestEnv`'s, never the real `~/.codex`. Pre-seeded in `~/.codex/config.toml`, because a
 //! user writes it once and no screen asks for it: the endpoint (`openai_base_url`; Codex 0.169
-//! ignores the `OPENAI_BASE_URL` variable), the model, and update checks and analytics off.
-//! Everything else Codex asks at start is answered by `gt`'s readiness. Whatever Codex still
-//! fetches from the internet (plugin sync, announcement tips) goes to a refusing loopback proxy.
+//! ignores the `OPENAI_BASE_URL` variable), the model, and analytics off; and `version.json`,
+//! Codex's record of a newer release, so its update screen shows too. Everything Codex asks at
+//! start (update, sign-in with the environment's key, trust) is answered by `gt`'s readiness.
+//! Whatever Codex still fetches from the internet (plugin sync, announcement tips, an update
+//! check) goes to a refusing loopback proxy.
 
 use std::path::Path;
 use std::time::Duration;
@@ -32,7 +34,6 @@ fn codex_config(server: &ModelServer) -> String {
     format!(
         "model = \"{MODEL}\"\n\
          openai_base_url = \"{}/v1\"\n\
-         check_for_update_on_startup = false\n\
          \n\
          [analytics]\n\
          enabled = false\n",
@@ -70,10 +71,21 @@ fn use_codex(town: &Town, cli: &Path, key: Option<&str>) {
     ok(town.gt(&["config", "set", "default_agent", "codex"]));
 }
 
+/// Writes Codex's `config.toml`, and its record of a newer release found by a check a moment
+/// ago (`version.json`): Codex shows its "Update available" screen at start without looking
+/// again, as it does the day a release is out.
 fn write_codex_config(town: &Town, text: &str) {
     let dir = town.env.home().join(".codex");
     std::fs::create_dir_all(&dir).expect("create ~/.codex");
     std::fs::write(dir.join("config.toml"), text).expect("write ~/.codex/config.toml");
+    let now = jiff::Timestamp::now();
+    let version = serde_json::json!({
+        "latest_version": "99.0.0",
+        "last_checked_at": now.to_string(),
+        "dismissed_version": null,
+    });
+    std::fs::write(dir.join("version.json"), version.to_string())
+        .expect("write ~/.codex/version.json");
 }
 
 /// The bead's polecat name, from `gt sling --json`.
@@ -127,6 +139,10 @@ fn codex_runs_the_loop_from_sling_to_landing_through_a_nudge_and_a_restart() {
         .create("add a greeting", "Write hello.txt and commit it.");
     let slung = f.town.sling(&[&bead, "gastown"]);
     let name = polecat_name(&slung);
+    // Readiness signed Codex in with the key from the environment, which Codex saved.
+    let auth = std::fs::read_to_string(f.town.env.home().join(".codex/auth.json"))
+        .unwrap_or_default();
+    assert!(auth.contains("apikey"), "{auth}");
     let debug = || format!("{}\n--- model ---\n{}", f.town.panes(), server.describe());
 
     // Primed, edited and committed: the first turn ended with its closing words.
@@ -188,6 +204,12 @@ fn codex_runs_the_loop_from_sling_to_landing_through_a_nudge_and_a_restart() {
                 f.log()
             )
         });
+    // The daemon's witness restarted it, past Codex's update screen.
+    let log = f.log();
+    assert!(
+        log.contains("witness acts") && log.contains("skipping the update notice"),
+        "{log}"
+    );
     let prompts: Vec<String> = resumed.prompts().map(str::to_owned).collect();
     assert!(
         prompts[0].contains("[GAS TOWN]") && prompts[1].contains(NUDGE),
