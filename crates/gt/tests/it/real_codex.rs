@@ -140,8 +140,8 @@ fn codex_runs_the_loop_from_sling_to_landing_through_a_nudge_and_a_restart() {
     let slung = f.town.sling(&[&bead, "gastown"]);
     let name = polecat_name(&slung);
     // Readiness signed Codex in with the key from the environment, which Codex saved.
-    let auth = std::fs::read_to_string(f.town.env.home().join(".codex/auth.json"))
-        .unwrap_or_default();
+    let auth =
+        std::fs::read_to_string(f.town.env.home().join(".codex/auth.json")).unwrap_or_default();
     assert!(auth.contains("apikey"), "{auth}");
     let debug = || format!("{}\n--- model ---\n{}", f.town.panes(), server.describe());
 

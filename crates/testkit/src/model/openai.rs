@@ -14,10 +14,14 @@
 //! `apply_patch` tool when the request offers one and otherwise as the `apply_patch <<'EOF'`
 //! command Codex intercepts in `exec_command` and applies itself. An edit's `old` text is
 //! replaced as whole lines (a patch hunk's `-` lines), so it must be one or more whole lines of
-//! the file. Streaming requests get the real event sequence (`response.created`,
-//! `response.in_progress`, per output item `response.output_item.added`, its deltas and
-//! `…done` events, `response.output_item.done`, then `response.completed` carrying `usage`), so
-//! Codex's rollout records token counts for cost accounting.
+//! the file. Codex's code mode (the `exec` JavaScript tool it gives its default `gpt-6` models)
+//! is not scripted: a test picks a model Codex gives plain function tools (`model =
+//! "gpt-5.1-codex-mini"` in its `config.toml`).
+//!
+//! Streaming requests get the real event sequence (`response.created`, `response.in_progress`,
+//! per output item `response.output_item.added`, its deltas and `…done` events,
+//! `response.output_item.done`, then `response.completed` carrying `usage`), so Codex's rollout
+//! records token counts for cost accounting.
 
 use std::sync::Arc;
 
