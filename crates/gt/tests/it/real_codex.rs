@@ -78,7 +78,8 @@ fn write_codex_config(town: &Town, text: &str) {
     let dir = town.env.home().join(".codex");
     std::fs::create_dir_all(&dir).expect("create ~/.codex");
     std::fs::write(dir.join("config.toml"), text).expect("write ~/.codex/config.toml");
-    let now = jiff::Timestamp::now();
+    // Codex compares it with the real clock, not the town's test clock.
+    let now = jiff::Timestamp::try_from(std::time::SystemTime::now()).expect("a time after 1970");
     let version = serde_json::json!({
         "latest_version": "99.0.0",
         "last_checked_at": now.to_string(),
