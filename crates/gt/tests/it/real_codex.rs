@@ -229,8 +229,8 @@ fn codex_runs_the_loop_from_sling_to_landing_through_a_nudge_and_a_restart() {
 
     // `gt done` recorded Codex's rollout as far as Codex had written it: Codex writes a turn's
     // items when the turn ends, so the turns before the one that ran `gt done` (the deacon
-    // records the rest before it reaps the idle session). One session: the witness recorded
-    // it at the restart, and `gt done` replaced those totals.
+    // records the rest before it reaps the idle session). One session, counted once: the
+    // witness recorded it at the restart, `gt done` read it again.
     let costs = stdout(&ok(f.town.gt(&["--json", "costs"])));
     let costs: serde_json::Value = serde_json::from_str(&costs).unwrap();
     // The endpoint's usage is four bytes a token of the body it received; the log keeps the
