@@ -2,7 +2,7 @@
 //! runs must find its rows by key, never walk a table or every edge of a type. SQLite plans
 //! without statistics (the store never runs `ANALYZE`), and a plan that scans costs a write
 //! time in proportion to the store (at 100 000 issues, 2.9 ms per readiness evaluation through
-//! `idx_deps_type` against 0.005 ms through the key). So this test records the statements
+//! schema 9's `idx_deps_type` against 0.005 ms through the key). So this test records the statements
 //! the operations run (SQLite's trace) and checks each one's `EXPLAIN QUERY PLAN`.
 
 use std::sync::Mutex;
@@ -66,9 +66,6 @@ fn scan(detail: &str) -> Option<&'static str> {
         if is_store_table && !detail.contains("idx_issues_default_order") {
             return Some("walks a whole table");
         }
-    }
-    if detail.contains("idx_deps_type (type=?)") {
-        return Some("walks every edge of a type");
     }
     None
 }

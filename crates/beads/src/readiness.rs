@@ -50,9 +50,10 @@ fn failure_predicate(col: &str) -> String {
 /// SQL computing `is_blocked` for the issue `i` (alias), given the done list.
 ///
 /// Every subquery over `d` (the issue's own edges) names `+d.type`: the unary plus keeps
-/// SQLite from planning it through `idx_deps_type`, which without statistics it prefers and
-/// which walks every edge of that type in the store, so the primary key (`issue_id`, …) is
-/// used and each evaluation reads only the issue's own edges (`hot_queries_use_keys` checks).
+/// SQLite from planning it through any index led by `type` (schema version 9 had one, which
+/// without statistics it preferred and which walks every edge of that type in the store), so
+/// the primary key (`issue_id`, …) is used and each evaluation reads only the issue's own
+/// edges (`plans::hot_paths_find_their_rows_by_key` checks).
 fn blocked_expr(done: &str) -> String {
     let failed = failure_predicate("t.close_reason");
     format!(

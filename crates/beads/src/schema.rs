@@ -627,6 +627,19 @@ CREATE TABLE cost_usage (
 ) WITHOUT ROWID;
 ";
 
+/// Version 10: fewer and smaller indexes, so each write updates fewer B-trees and an import
+/// builds fewer. `idx_deps_type` served no query that needs it (every edge lookup names an
+/// end, which the primary key or `idx_deps_target` finds; the few that want every edge of a
+/// type read most of the table anyway), and without statistics SQLite planned readiness's
+/// per-issue checks through it, walking every edge of a type. `idx_issues_ready` holds only
+/// unblocked issues, which is all `ready` reads: the condition is the query's own
+/// `is_blocked = 0` term, so SQLite uses it.
+const V10: &str = r"
+DROP INDEX idx_deps_type;
+DROP INDEX idx_issues_ready;
+CREATE INDEX idx_issues_ready ON issues (status, priority, created_at DESC, id) WHERE is_blocked = 0;
+";
+
 /// All migrations, oldest first. Append, never edit.
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -639,11 +652,12 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V7),
         M::up(V8),
         M::up(V9),
+        M::up(V10),
     ])
 }
 
 /// The schema version a fully migrated database has.
-pub const LATEST_VERSION: i64 = 9;
+pub const LATEST_VERSION: i64 = 10;
 
 /// Every table, view and trigger of a fully migrated store (not indexes: a missing index is
 /// slow, not wrong). Each write checks they are all there; a unit test checks this list
@@ -763,6 +777,51 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert!(stale.is_empty(), "{stale:?}");
+    }
+
+    /// A version 9 store upgrades in place: `ready`'s index holds the unblocked issues already
+    /// there (built from the table, not only from later writes), the type index of edges is
+    /// gone, and a ready query reads the partial index in order instead of the table.
+    #[test]
+    fn upgrading_to_10_indexes_only_unblocked_issues_for_ready() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        super::migrations().to_version(&mut conn, 9).unwrap();
+        conn.execute_batch(
+            "INSERT INTO issues (id, title, status, priority, created_at, updated_at, is_blocked) VALUES
+                ('bd-a', 'a', 'open', 1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 0),
+                ('bd-b', 'b', 'open', 0, '2026-01-02T00:00:00Z', '2026-01-02T00:00:00Z', 1),
+                ('bd-c', 'c', 'open', 2, '2026-01-03T00:00:00Z', '2026-01-03T00:00:00Z', 0);
+             INSERT INTO dependencies (issue_id, depends_on_id, type, created_at) VALUES
+                ('bd-b', 'bd-a', 'blocks', '2026-01-02T00:00:00Z');",
+        )
+        .unwrap();
+        super::migrations().to_latest(&mut conn).unwrap();
+        let ready = "SELECT id FROM issues INDEXED BY idx_issues_ready
+            WHERE status = 'open' AND is_blocked = 0 ORDER BY priority, created_at DESC, id";
+        let ids: Vec<String> = conn
+            .prepare(ready)
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(ids, ["bd-a", "bd-c"]);
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", ready.replace("INDEXED BY idx_issues_ready", "")))
+            .unwrap()
+            .query_map([], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(plan, ["SEARCH issues USING INDEX idx_issues_ready (status=?)"]);
+        let type_index: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'idx_deps_type'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(type_index, 0);
     }
 
     /// A store written before the summaries existed gets them filled in by the upgrade.
