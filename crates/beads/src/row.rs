@@ -327,25 +327,13 @@ pub(crate) struct RowSummary {
 /// Inserts a new issue row with its summaries and readiness already computed: the bulk path
 /// of an import into an empty store, which writes with the summary triggers off.
 pub(crate) fn insert_summarized(
-    conn: &rusqlite::Connection,
+    stmt: &mut rusqlite::Statement<'_>,
     i: &Issue,
     content_hash: &str,
     s: &RowSummary,
 ) -> rusqlite::Result<()> {
     let stored = Stored::new(i, content_hash);
     let rare = has_rare_fields(i);
-    // Built once: an import runs this for every row.
-    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        let marks: Vec<String> = (1..=55).map(|n| format!("?{n}")).collect();
-        format!(
-            "INSERT INTO issues ({ISSUE_INSERT_COLUMNS}, cached_labels, cached_parent,
-                cached_dependency_count, cached_dependent_count, cached_comment_count,
-                cached_rare_fields, is_blocked)
-             VALUES ({})",
-            marks.join(", ")
-        )
-    });
-    let mut stmt = conn.prepare_cached(&SQL)?;
     let mut params = stored.params();
     params.extend([
         &s.labels as &dyn rusqlite::ToSql,
@@ -358,6 +346,23 @@ pub(crate) fn insert_summarized(
     ]);
     stmt.execute(params.as_slice())?;
     Ok(())
+}
+
+/// The statement [`insert_summarized`] runs: prepared once by a bulk writer, which then
+/// runs it for every row without looking it up in the statement cache (hashing its 1 kB of
+/// SQL) each time.
+pub(crate) fn insert_summarized_sql() -> &'static str {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let marks: Vec<String> = (1..=55).map(|n| format!("?{n}")).collect();
+        format!(
+            "INSERT INTO issues ({ISSUE_INSERT_COLUMNS}, cached_labels, cached_parent,
+                cached_dependency_count, cached_dependent_count, cached_comment_count,
+                cached_rare_fields, is_blocked)
+             VALUES ({})",
+            marks.join(", ")
+        )
+    });
+    &SQL
 }
 
 /// Whether any of the rarely used fields holds something other than its default: what the

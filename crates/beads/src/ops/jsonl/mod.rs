@@ -570,10 +570,17 @@ fn insert_fresh(
     }
     let blocked = readiness::compute(&graph, w.settings);
     let mut counts: BTreeMap<(String, &str, &str, bool, bool, bool), i64> = BTreeMap::new();
-    let label_sql = "INSERT INTO labels (issue_id, label) VALUES (?1, ?2)";
-    let edge_sql =
+    // Prepared once for the whole loop, not looked up in the statement cache row by row.
+    let mut insert_issue = tx.prepare(crate::row::insert_summarized_sql())?;
+    let mut insert_event = tx.prepare(
+        "INSERT INTO events (issue_id, event_type, actor, created_at, comment)
+         VALUES (?1, 'imported', ?2, ?3, 'created')",
+    )?;
+    let mut insert_label = tx.prepare("INSERT INTO labels (issue_id, label) VALUES (?1, ?2)")?;
+    let mut insert_edge = tx.prepare(
         "INSERT INTO dependencies (issue_id, depends_on_id, type, created_at, created_by, metadata)
-                    VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
     for (rec, deps) in records.iter().zip(&edges) {
         let issue = &rec.issue;
         let summary = crate::row::RowSummary {
@@ -588,9 +595,10 @@ fn insert_fresh(
             comment_count: rec.comments.len() as i64,
             blocked: blocked.get(&issue.id).copied().unwrap_or(false),
         };
-        crate::row::insert_summarized(tx, issue, &rec.hash, &summary)
+        crate::row::insert_summarized(&mut insert_issue, issue, &rec.hash, &summary)
             .map_err(|e| row_err(rec, &e))?;
-        event(tx, w, &issue.id, "imported", None, None, Some("created"))?;
+        // What `event(…, "imported", None, None, Some("created"))` writes.
+        insert_event.execute([&issue.id, w.actor, w.now])?;
         report.created += 1;
         let prefix = issue.id.split_once('-').map_or("", |(p, _)| p).to_owned();
         *counts
@@ -604,11 +612,11 @@ fn insert_fresh(
             ))
             .or_default() += 1;
         for label in &rec.labels {
-            tx.prepare_cached(label_sql)?.execute([&issue.id, label])?;
+            insert_label.execute([&issue.id, label])?;
             report.labels_changed += 1;
         }
         for d in deps {
-            tx.prepare_cached(edge_sql)?
+            insert_edge
                 .execute([
                     &d.issue_id,
                     &d.depends_on_id,
