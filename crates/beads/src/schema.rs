@@ -807,7 +807,10 @@ mod tests {
             .unwrap();
         assert_eq!(ids, ["bd-a", "bd-c"]);
         let plan: Vec<String> = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {}", ready.replace("INDEXED BY idx_issues_ready", "")))
+            .prepare(&format!(
+                "EXPLAIN QUERY PLAN {}",
+                ready.replace("INDEXED BY idx_issues_ready", "")
+            ))
             .unwrap()
             .query_map([], |r| r.get(3))
             .unwrap()
