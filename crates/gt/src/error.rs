@@ -53,6 +53,7 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
                 .hint("the other beads run; each failed one was undone: fix its cause, then sling it again"),
             E::Session { .. } => Classified::new(ErrorKind::User)
                 .hint("check the agent CLI with `gt doctor`, then try again (a failed sling undoes everything it made)"),
+            E::AgentCannotStart(e) => Classified::new(ErrorKind::User).hint(e.hint()),
             E::Store(e) => return classify_store(e),
             E::Git(_) | E::Io { .. } => Classified::new(ErrorKind::Internal),
             // Transparent wrappers hide the inner error from the chain; classify it directly.
@@ -127,9 +128,9 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
         use town::agents::AgentError as E;
         return Some(match err {
             E::UnknownPreset { .. } => Classified::new(ErrorKind::User).hint(
-                "`gt config agent list` shows the presets; `gt config agent set <name> --command <program>` adds one",
+                "`gt config agent list` shows the presets; `gt config agent set <name> \"<program> <args…>\"` adds one",
             ),
-            E::MissingCommand(_) => Classified::new(ErrorKind::User).hint("give the program with `--command <program>`"),
+            E::MissingCommand(_) => Classified::new(ErrorKind::User).hint("give its command line: `gt config agent set <name> \"<program> <args…>\"`"),
             E::NotInUserPresets { .. } => {
                 Classified::new(ErrorKind::User).hint("`gt config agent list` marks the town's own presets and overrides")
             }

@@ -45,6 +45,8 @@ pub const GT_TEST_NOW: &str = "GT_TEST_NOW";
 /// Set by tmux inside its panes (`<socket path>,<server pid>,<session index>`): which server
 /// a command runs under, so attaching can switch that client instead of nesting.
 pub const TMUX: &str = "TMUX";
+/// Where tmux keeps its sockets (instead of `/tmp`): the one variable tmux clients keep.
+pub const TMUX_TMPDIR: &str = "TMUX_TMPDIR";
 /// Claude Code's configuration directory (its transcripts are under `projects/`), instead of
 /// `~/.claude`.
 pub const CLAUDE_CONFIG_DIR: &str = "CLAUDE_CONFIG_DIR";

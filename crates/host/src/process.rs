@@ -186,12 +186,18 @@ pub fn shell_output(command: &str, cwd: &Path, input: &[u8]) -> Result<ShellOutp
 
 /// The first executable named `name` on `PATH` (or `name` itself if it is a path).
 pub fn which(name: &str) -> Option<PathBuf> {
+    which_in(name, &crate::env::var_os("PATH")?)
+}
+
+/// The first executable named `name` on the search path `path` (or `name` itself if it is a
+/// path): where a program started with that `PATH` is found.
+pub fn which_in(name: &str, path: impl AsRef<std::ffi::OsStr>) -> Option<PathBuf> {
     if name.contains('/') {
         let p = Path::new(name);
         return is_executable(p).then(|| p.to_owned());
     }
-    let path = crate::env::var_os("PATH")?;
-    std::env::split_paths(&path)
+    std::env::split_paths(path.as_ref())
+        .filter(|dir| !dir.as_os_str().is_empty())
         .map(|dir| dir.join(name))
         .find(|p| is_executable(p))
 }
@@ -200,6 +206,12 @@ fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     p.metadata()
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Whether this process runs as root (effective uid 0): some agent CLIs refuse to, or need to
+/// be told the machine is a sandbox.
+pub fn running_as_root() -> bool {
+    rustix::process::geteuid().is_root()
 }
 
 /// Parses the first `major.minor` in a version banner (`tmux 3.3a`, `git version 2.47.3`).

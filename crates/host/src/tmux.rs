@@ -16,6 +16,12 @@
 //! and `.` for targets. Commands address a session as `=<name>` (exact match, never a prefix)
 //! and its pane as `=<name>:`.
 //!
+//! The server never inherits the environment of whichever `gt` happened to start it: every
+//! tmux client runs with a cleared environment (only `TMUX_TMPDIR`, which picks the socket
+//! directory, is kept), and a new session first empties the server's `update-environment`, so
+//! no client's variables are copied into sessions either. A pane gets exactly the `-e`
+//! variables its caller passes (plus what tmux itself sets: `TERM`, `TMUX`, `TMUX_PANE`).
+//!
 //! A server may be shared (two towns given one `GT_TMUX_SOCKET`). A [`Tmux`] made
 //! [`Tmux::with_owner`] stamps each session it creates with the user option [`OWNER_OPTION`]
 //! in the same tmux call, and [`Tmux::pane`] reports every session's stamp
@@ -169,11 +175,14 @@ impl Tmux {
     pub fn run<S: AsRef<str>>(&self, args: &[S]) -> Result<String, TmuxError> {
         let argv = self.argv(args);
         tracing::debug!(?argv, "tmux");
-        let output = Command::new(&argv[0])
-            .args(&argv[1..])
-            // Inside another tmux these name the caller's server and pane; -L already picks ours.
-            .env_remove("TMUX")
-            .env_remove("TMUX_PANE")
+        let mut command = Command::new(&argv[0]);
+        // The client that starts the server hands it its environment, which every pane would
+        // inherit; the caller's `TMUX`/`TMUX_PANE` would name another server.
+        command.args(&argv[1..]).env_clear();
+        if let Some(dir) = crate::env::var_os(crate::env::TMUX_TMPDIR) {
+            command.env(crate::env::TMUX_TMPDIR, dir);
+        }
+        let output = command
             .stdin(Stdio::null())
             .output()
             .map_err(|source| TmuxError::Spawn {
@@ -203,6 +212,12 @@ impl Tmux {
     ) -> Result<Vec<String>, TmuxError> {
         check_name(name)?;
         let mut args = vec![
+            // Before the session exists: this call may be the one that starts the server.
+            "set-option".to_owned(),
+            "-g".to_owned(),
+            "update-environment".to_owned(),
+            String::new(),
+            ";".to_owned(),
             "new-session".to_owned(),
             "-d".to_owned(),
             "-s".to_owned(),
@@ -998,6 +1013,11 @@ mod tests {
                 "gt-1234abcd",
                 "-f",
                 "/dev/null",
+                "set-option",
+                "-g",
+                "update-environment",
+                "",
+                ";",
                 "new-session",
                 "-d",
                 "-s",

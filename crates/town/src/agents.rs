@@ -93,6 +93,24 @@ pub struct PresetOverride {
     pub config_dir_env: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub non_interactive: Option<NonInteractive>,
+    /// Variables set only when `gt` runs as root (Claude Code's `IS_SANDBOX=1`, without which
+    /// it refuses `--dangerously-skip-permissions` as root). Merges key by key, like `env`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env_as_root: Option<BTreeMap<String, String>>,
+    /// The variables of `gt`'s own environment the agent gets, by name or by pattern with `*`
+    /// (`ANTHROPIC_*`), on top of the town's own (see [`crate::agent_env`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env_passthrough: Option<Vec<String>>,
+    /// Variables any one of which holds the agent's credential (`OPENAI_API_KEY`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential_env: Option<Vec<String>>,
+    /// Files any one of which holds the credential instead, the CLI's own sign-in record:
+    /// `~/` is the agent's home, `$VAR/` the directory a variable names (skipped when unset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential_files: Option<Vec<String>>,
+    /// How to sign in to the agent CLI, named when no credential is found (`codex login`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub login_command: Option<String>,
     /// Keys of upstream's preset shape that we keep but do not interpret.
     #[serde(flatten, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -187,6 +205,15 @@ pub struct AgentPreset {
     pub session_id_env: Option<String>,
     pub config_dir_env: Option<String>,
     pub non_interactive: Option<NonInteractive>,
+    /// Added to `env` when `gt` runs as root.
+    pub env_as_root: BTreeMap<String, String>,
+    /// Names and `*` patterns of `gt`'s variables the agent gets.
+    pub env_passthrough: Vec<String>,
+    /// Variables any one of which is the credential (none: the agent needs none).
+    pub credential_env: Vec<String>,
+    /// Sign-in files any one of which is the credential instead.
+    pub credential_files: Vec<String>,
+    pub login_command: Option<String>,
 }
 
 impl AgentPreset {
@@ -310,6 +337,11 @@ impl AgentPreset {
             session_id_env: self.session_id_env.clone(),
             config_dir_env: self.config_dir_env.clone(),
             non_interactive: self.non_interactive.clone(),
+            env_as_root: (!self.env_as_root.is_empty()).then(|| self.env_as_root.clone()),
+            env_passthrough: some_vec(&self.env_passthrough),
+            credential_env: some_vec(&self.credential_env),
+            credential_files: some_vec(&self.credential_files),
+            login_command: self.login_command.clone(),
             extra: BTreeMap::new(),
         }
     }
@@ -748,6 +780,15 @@ fn apply(base: &mut PresetOverride, layer: &PresetOverride) {
         set(&mut slot.prompt_flag, ni.prompt_flag.as_ref());
         set(&mut slot.output_flag, ni.output_flag.as_ref());
     }
+    if let Some(env) = &layer.env_as_root {
+        base.env_as_root
+            .get_or_insert_with(BTreeMap::new)
+            .extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    set(&mut base.env_passthrough, layer.env_passthrough.as_ref());
+    set(&mut base.credential_env, layer.credential_env.as_ref());
+    set(&mut base.credential_files, layer.credential_files.as_ref());
+    set(&mut base.login_command, layer.login_command.as_ref());
 }
 
 /// Turns a merged flat preset into an [`AgentPreset`], checking every value.
@@ -763,6 +804,37 @@ fn finish(name: &str, flat: &PresetOverride) -> Result<AgentPreset, AgentError> 
     let env = flat.env.clone().unwrap_or_default();
     if let Some(key) = env.keys().find(|k| !is_env_name(k)) {
         return Err(invalid("env", key, "a variable name like `MY_VAR`"));
+    }
+    let env_as_root = flat.env_as_root.clone().unwrap_or_default();
+    if let Some(key) = env_as_root.keys().find(|k| !is_env_name(k)) {
+        return Err(invalid("env_as_root", key, "a variable name like `MY_VAR`"));
+    }
+    let env_passthrough = flat.env_passthrough.clone().unwrap_or_default();
+    if let Some(bad) = env_passthrough.iter().find(|p| !is_env_pattern(p)) {
+        return Err(invalid(
+            "env_passthrough",
+            bad,
+            "a variable name, or a pattern with `*` like `ANTHROPIC_*`",
+        ));
+    }
+    let credential_env = flat.credential_env.clone().unwrap_or_default();
+    if let Some(key) = credential_env.iter().find(|k| !is_env_name(k)) {
+        return Err(invalid(
+            "credential_env",
+            key,
+            "a variable name like `MY_API_KEY`",
+        ));
+    }
+    let credential_files = flat.credential_files.clone().unwrap_or_default();
+    if let Some(bad) = credential_files
+        .iter()
+        .find(|f| !(f.starts_with('/') || f.starts_with("~/") || f.starts_with('$')))
+    {
+        return Err(invalid(
+            "credential_files",
+            bad,
+            "an absolute path, `~/…` or `$VAR/…`",
+        ));
     }
     let process_names = match flat.process_names.as_deref() {
         Some(names) if !names.is_empty() => names.to_vec(),
@@ -837,7 +909,20 @@ fn finish(name: &str, flat: &PresetOverride) -> Result<AgentPreset, AgentError> 
         session_id_env: nonempty(&flat.session_id_env),
         config_dir_env: nonempty(&flat.config_dir_env),
         non_interactive,
+        env_as_root,
+        env_passthrough,
+        credential_env,
+        credential_files,
+        login_command: nonempty(&flat.login_command),
     })
+}
+
+/// A variable name with `*` standing for any run of characters (`ANTHROPIC_*`, `*_API_KEY`).
+fn is_env_pattern(pattern: &str) -> bool {
+    pattern.contains(|c| c != '*')
+        && pattern
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'*')
 }
 
 fn is_env_name(key: &str) -> bool {
@@ -879,6 +964,26 @@ fn builtin_flat(name: &str) -> Option<PresetOverride> {
             session_id_env: s("CLAUDE_SESSION_ID"),
             config_dir_env: s("CLAUDE_CONFIG_DIR"),
             non_interactive: ni(None, Some("-p"), None),
+            // Agents are updated by whoever installed them, not behind the town's back.
+            env: Some(BTreeMap::from([(
+                "DISABLE_AUTOUPDATER".to_owned(),
+                "1".to_owned(),
+            )])),
+            // Claude Code exits at start when run as root with
+            // `--dangerously-skip-permissions`, unless `IS_SANDBOX=1` says the machine is a
+            // sandbox (its own check: `getuid() === 0 && IS_SANDBOX !== "1"`).
+            env_as_root: Some(BTreeMap::from([("IS_SANDBOX".to_owned(), "1".to_owned())])),
+            env_passthrough: list(&["ANTHROPIC_*", "CLAUDE_CODE_*", "CLAUDE_CONFIG_DIR"]),
+            credential_env: list(&[
+                "ANTHROPIC_API_KEY",
+                "ANTHROPIC_AUTH_TOKEN",
+                "CLAUDE_CODE_OAUTH_TOKEN",
+            ]),
+            credential_files: list(&[
+                "$CLAUDE_CONFIG_DIR/.credentials.json",
+                "~/.claude/.credentials.json",
+            ]),
+            login_command: s("claude auth login"),
             ..PresetOverride::default()
         },
         // Codex 0.169 (checked against the real CLI): `--no-daemon` gives every agent its own
@@ -906,6 +1011,12 @@ fn builtin_flat(name: &str) -> Option<PresetOverride> {
             resume_style: s("subcommand"),
             continue_flag: s("--last"),
             non_interactive: ni(Some("exec"), None, Some("--json")),
+            env_passthrough: list(&["OPENAI_*", "CODEX_*"]),
+            // Its interactive screens take the key from `OPENAI_API_KEY` only (`CODEX_API_KEY`
+            // is for `codex exec`); `codex login` writes `auth.json`.
+            credential_env: list(&["OPENAI_API_KEY"]),
+            credential_files: list(&["$CODEX_HOME/auth.json", "~/.codex/auth.json"]),
+            login_command: s("codex login"),
             ..PresetOverride::default()
         },
         "gemini" => PresetOverride {
@@ -928,6 +1039,16 @@ fn builtin_flat(name: &str) -> Option<PresetOverride> {
             resume_style: s("flag"),
             session_id_env: s("GEMINI_SESSION_ID"),
             non_interactive: ni(None, Some("-p"), Some("--output-format json")),
+            env_passthrough: list(&["GEMINI_*", "GOOGLE_*"]),
+            // Gemini CLI's own auth check: `GEMINI_API_KEY`, Vertex AI's `GOOGLE_API_KEY` or
+            // application default credentials, or a Google sign-in (`oauth_creds.json`).
+            credential_env: list(&[
+                "GEMINI_API_KEY",
+                "GOOGLE_API_KEY",
+                "GOOGLE_APPLICATION_CREDENTIALS",
+            ]),
+            credential_files: list(&["~/.gemini/oauth_creds.json"]),
+            login_command: s("gemini"),
             ..PresetOverride::default()
         },
         "cursor" => PresetOverride {
@@ -943,6 +1064,7 @@ fn builtin_flat(name: &str) -> Option<PresetOverride> {
             resume_flag: s("--resume"),
             resume_style: s("flag"),
             non_interactive: ni(None, Some("-p"), Some("--output-format json")),
+            env_passthrough: list(&["CURSOR_*"]),
             ..PresetOverride::default()
         },
         "amp" => PresetOverride {
@@ -953,6 +1075,7 @@ fn builtin_flat(name: &str) -> Option<PresetOverride> {
             instructions_file: s("AGENTS.md"),
             resume_flag: s("threads continue"),
             resume_style: s("subcommand"),
+            env_passthrough: list(&["AMP_*"]),
             ..PresetOverride::default()
         },
         "opencode" => PresetOverride {
@@ -969,6 +1092,8 @@ fn builtin_flat(name: &str) -> Option<PresetOverride> {
             hooks_settings_file: s("gastown.js"),
             instructions_file: s("AGENTS.md"),
             non_interactive: ni(Some("run"), None, Some("--format json")),
+            // It talks to many providers, each with its own key.
+            env_passthrough: list(&["OPENCODE_*", "*_API_KEY"]),
             ..PresetOverride::default()
         },
         "copilot" => PresetOverride {
@@ -986,6 +1111,7 @@ fn builtin_flat(name: &str) -> Option<PresetOverride> {
             continue_flag: s("--continue"),
             config_dir_env: s("COPILOT_HOME"),
             non_interactive: ni(None, Some("-p"), None),
+            env_passthrough: list(&["COPILOT_*", "GH_TOKEN", "GITHUB_TOKEN"]),
             ..PresetOverride::default()
         },
         "auggie" => PresetOverride {
@@ -996,6 +1122,7 @@ fn builtin_flat(name: &str) -> Option<PresetOverride> {
             instructions_file: s("AGENTS.md"),
             resume_flag: s("--resume"),
             resume_style: s("flag"),
+            env_passthrough: list(&["AUGMENT_*"]),
             ..PresetOverride::default()
         },
         "pi" => PresetOverride {
@@ -1009,6 +1136,7 @@ fn builtin_flat(name: &str) -> Option<PresetOverride> {
             hooks_settings_file: s("gastown-hooks.js"),
             session_id_env: s("PI_SESSION_ID"),
             non_interactive: ni(None, Some("-p"), Some("--no-session")),
+            env_passthrough: list(&["PI_*", "*_API_KEY"]),
             ..PresetOverride::default()
         },
         // Not an AI: the scripted agent that ships with gt (`gt-scripted-agent`), for tests,
@@ -1020,6 +1148,7 @@ fn builtin_flat(name: &str) -> Option<PresetOverride> {
             ready_prompt_prefix: s("❯ "),
             ready_delay_ms: Some(10_000),
             instructions_file: s("AGENTS.md"),
+            env_passthrough: list(&["GT_AGENT_SCRIPT", "GT_SCRIPTED_AGENT_*"]),
             ..PresetOverride::default()
         },
         _ => return None,
@@ -1268,7 +1397,10 @@ mod tests {
         assert_eq!(p.command, "claude");
         assert_eq!(p.args, ["--model", "opus"]);
         assert_eq!(p.process_names, ["node", "claude"]);
-        assert_eq!(p.env.len(), 2);
+        assert_eq!(
+            p.env.keys().collect::<Vec<_>>(),
+            ["A", "B", "DISABLE_AUTOUPDATER"]
+        );
         assert_eq!(
             p.readiness,
             Readiness::Prompt {
@@ -1449,6 +1581,8 @@ mod tests {
         let claude = serde_json::to_value(builtin("claude").unwrap()).unwrap();
         assert_eq!(claude["ready_prompt_prefix"], "❯ ");
         assert_eq!(claude["hooks_settings_file"], "settings.json");
-        assert!(claude.get("env").is_none(), "empty maps are left out");
+        assert_eq!(claude["env_as_root"]["IS_SANDBOX"], "1");
+        let codex = serde_json::to_value(builtin("codex").unwrap()).unwrap();
+        assert!(codex.get("env").is_none(), "empty maps are left out");
     }
 }

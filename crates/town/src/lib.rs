@@ -30,6 +30,7 @@
 //! merge queue) lives under it.
 
 pub mod address;
+pub mod agent_env;
 pub mod agents;
 pub mod costs;
 pub mod daemon;

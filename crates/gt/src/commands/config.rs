@@ -13,6 +13,14 @@ pub enum ConfigCommand {
     /// Agent presets: list, show, add or override, remove.
     #[command(subcommand)]
     Agent(super::agent::AgentCommand),
+    /// Print the town's default agent preset, or set it (checked against the known presets).
+    DefaultAgent(DefaultAgentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DefaultAgentArgs {
+    /// The preset to make the default; without it, the current default is printed.
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -40,7 +48,50 @@ pub fn run(cmd: ConfigCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
         ConfigCommand::Get(a) => get(&a, ui),
         ConfigCommand::Set(a) => set(&a, ui),
         ConfigCommand::Agent(cmd) => super::agent::run(cmd, ui),
+        ConfigCommand::DefaultAgent(a) => default_agent(&a, ui),
     }
+}
+
+fn default_agent(args: &DefaultAgentArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
+    let town = super::town()?;
+    let (user, settings) = super::agent::sources(&town)?;
+    let Some(name) = &args.name else {
+        let eff = super::effective_settings(&town, None, &[])?;
+        let (name, layer) = match eff.values.iter().find(|v| v.key == "default_agent") {
+            Some(v) if !eff.settings.default_agent.is_empty() => {
+                (eff.settings.default_agent.clone(), v.layer.to_string())
+            }
+            _ => (
+                town::agents::DEFAULT_AGENT.to_owned(),
+                "built-in default".to_owned(),
+            ),
+        };
+        if ui.is_json() {
+            ui.json(&serde_json::json!({"default_agent": name, "from": layer}))?;
+        } else {
+            ui.line(format!("{}  ({layer})", super::safe(&name)))?;
+        }
+        return Ok(());
+    };
+    // Resolves it the way an agent start would: an unknown name fails here, listing the known.
+    town::agents::preset(name, &user, &settings)?;
+    let path = town.settings_json();
+    let value = settings::set_in_file(
+        &path,
+        "town-settings",
+        "default_agent",
+        &serde_json::Value::String(name.clone()).to_string(),
+    )?;
+    if ui.is_json() {
+        ui.json(&serde_json::json!({"default_agent": value, "file": path}))?;
+    } else {
+        ui.status(format!(
+            "Default agent is now `{}` (in `{}`)",
+            super::safe(name),
+            path.display()
+        ));
+    }
+    Ok(())
 }
 
 fn get(args: &GetArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {

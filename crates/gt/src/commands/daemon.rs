@@ -197,7 +197,7 @@ fn deacon(town: &Town) -> Result<Box<dyn town::service::Service>, town::service:
         .settings;
     let mut cx = super::context();
     cx.actor = "daemon/deacon".into();
-    let cost_homes = town::costs::locate::Homes::from_vars(&super::agent_env());
+    let cost_homes = town::costs::locate::Homes::from_vars(&super::caller_env());
     Ok(Box::new(
         town::deacon::Deacon::new(
             town.clone(),
@@ -215,7 +215,7 @@ fn starter(town: &Town) -> town::witness::Starter {
     town::witness::Starter {
         runtimes: super::runtimes(town),
         gt_bin: host::env::current_exe().unwrap_or_else(|_| "gt".into()),
-        inherited_env: super::agent_env(),
+        inherited_env: super::caller_env(),
         ready_timeout: Duration::from_secs(60),
     }
 }

@@ -183,7 +183,7 @@ fn demo(root: &Path, args: &DemoArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         town::runtime::SubprocessRuntime::new(runtime_dir),
         "subprocess",
     );
-    let mut env = super::agent_env();
+    let mut env = super::caller_env();
     env.retain(|(k, _)| k != "GT_TMUX_SOCKET" && k != "GT_RUNTIME");
     env.push(("GT_SCRIPTED_AGENT_READY_DELAY_MS".into(), "20".into()));
     let cx = sling::SlingContext {

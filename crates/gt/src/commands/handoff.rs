@@ -114,7 +114,7 @@ pub fn run(args: &HandoffArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     // exit, so what is printed below reaches the agent before the pane is replaced.
     let log = town.logs_dir().join("handoff.log");
     std::fs::create_dir_all(town.logs_dir())?;
-    let mut env = super::agent_env();
+    let mut env = super::caller_env();
     env.push(("GT_TOWN_ROOT".into(), town.root().display().to_string()));
     env.push(("BD_ACTOR".into(), prepared.address.clone()));
     if let Some(filter) = host::env::var(host::env::GT_LOG) {
@@ -176,7 +176,7 @@ pub fn respawn(args: &RespawnArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         town: &town,
         runtimes: &runtimes,
         gt_bin: host::env::current_exe()?,
-        inherited_env: super::agent_env(),
+        inherited_env: super::caller_env(),
         ready_timeout: READY_TIMEOUT,
         env: Some(&town::rigctx::process_env),
     };

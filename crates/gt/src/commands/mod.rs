@@ -117,7 +117,7 @@ pub fn start_context<'a>(
         town,
         runtimes,
         gt_bin: host::env::current_exe().unwrap_or_else(|_| "gt".into()),
-        inherited_env: agent_env(),
+        inherited_env: caller_env(),
         ready_timeout: std::time::Duration::from_secs(60),
         env: Some(&town::rigctx::process_env),
     }
@@ -200,41 +200,13 @@ pub fn runtimes(town: &Town) -> town::runtime::Runtimes {
     )
 }
 
-/// Names an agent session inherits from the caller: enough to run a coding CLI (home, terminal,
-/// locale, credentials by `*_API_KEY`, tool config) and nothing else; Gas Town sets the rest.
-pub fn agent_env() -> Vec<(String, String)> {
-    const PASS: &[&str] = &[
-        "PATH",
-        "HOME",
-        "USER",
-        "LOGNAME",
-        "LANG",
-        "LC_ALL",
-        "TERM",
-        "COLORTERM",
-        "TMPDIR",
-        "SHELL",
-        "XDG_CONFIG_HOME",
-        "XDG_DATA_HOME",
-        "XDG_CACHE_HOME",
-        "GIT_CONFIG_GLOBAL",
-        "GIT_CONFIG_NOSYSTEM",
-        "GT_TMUX_SOCKET",
-        "GT_RUNTIME",
-        "GT_TEST_NOW",
-        "GT_AGENT_SCRIPT",
-        "GT_SCRIPTED_AGENT_READY_DELAY_MS",
-        "CLAUDE_CONFIG_DIR",
-        "CODEX_HOME",
-        "ANTHROPIC_BASE_URL",
-        "OPENAI_BASE_URL",
-    ];
+/// This process's environment, handed to the agents it starts: `town::agent_env` keeps of it
+/// only the town's variables and what each agent's preset declares.
+pub fn caller_env() -> Vec<(String, String)> {
     // Inside an agent session, what its own preset added is that agent's, not the town's: an
     // agent started from here (a polecat the mayor slings) gets its own preset's instead.
     let own_preset: Vec<String> = host::env::var(host::env::GT_PRESET_ENV)
         .map(|keys| keys.split(',').map(str::to_owned).collect())
         .unwrap_or_default();
-    host::env::vars_matching(|k| {
-        (PASS.contains(&k) || k.ends_with("_API_KEY")) && !own_preset.iter().any(|o| o == k)
-    })
+    host::env::vars_matching(|k| !own_preset.iter().any(|o| o == k))
 }

@@ -102,7 +102,7 @@ pub fn context<'a>(
         town,
         runtimes,
         gt_bin: host::env::current_exe()?,
-        inherited_env: super::agent_env(),
+        inherited_env: super::caller_env(),
         ready_timeout,
         env: Some(&town::rigctx::process_env),
     })

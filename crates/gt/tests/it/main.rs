@@ -6,6 +6,7 @@ use std::process::{Output, Stdio};
 
 use testkit::{TestEnv, assert_cmd_snapshot};
 
+mod agent_env;
 mod agents_cli;
 mod costs;
 mod daemon;

@@ -23,12 +23,13 @@ use beads::{Desired, NewRoleAgent, RoleAgent, RoleKind};
 use serde::Serialize;
 
 use crate::address::Address;
+use crate::agent_env::{AgentIdentity, agent_env};
 use crate::agents::{self, AgentPreset, AgentRequest, PromptMode};
 use crate::layout::{RigPaths, Town};
 use crate::rigctx::RigCtx;
 use crate::runtime::{Runtime, Runtimes, SendWhen, SessionSpec};
 use crate::work::provision::{self, Seat};
-use crate::work::sling::{AgentIdentity, SlingContext, agent_env};
+use crate::work::sling::SlingContext;
 use crate::work::{Result, WorkError, refused};
 
 /// How long a start waits for another start of the same agent.
@@ -330,6 +331,7 @@ fn launch(
 ) -> Result<Started> {
     let address = role.address().canonical();
     let session = role.session(cx.town)?;
+    crate::agent_env::check_start(cx, preset)?;
     provision::provision(&role.dir(cx.town), preset, &cx.gt_bin, role.seat())?;
     let row = store.begin_role_start(&address, &preset.name, runtime.kind(), how.by_keeper)?;
     let generation = row.generation;
@@ -450,7 +452,14 @@ fn session_spec(
         RoleId::Mayor => "mayor@gastown.local".to_owned(),
         RoleId::Crew { rig, name } => format!("{rig}.crew.{name}@gastown.local"),
     };
-    let mut env = agent_env(
+    let vars = match role {
+        RoleId::Crew { rig, name } => vec![
+            ("GT_RIG".to_owned(), rig.clone()),
+            ("GT_CREW".to_owned(), name.clone()),
+        ],
+        RoleId::Mayor => Vec::new(),
+    };
+    let env = agent_env(
         cx,
         preset,
         &AgentIdentity {
@@ -458,15 +467,9 @@ fn session_spec(
             session,
             generation,
             git_email: &email,
+            vars,
         },
     );
-    if let RoleId::Crew { rig, name } = role {
-        env.extend([
-            ("GT_RIG".to_owned(), rig.clone()),
-            ("GT_CREW".to_owned(), name.clone()),
-        ]);
-    }
-    env.extend(preset.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     let mut argv = resume
         .then(|| preset.continue_argv())
         .flatten()

@@ -214,8 +214,8 @@ impl TmuxRuntime {
             Dialog::ApiKeyMissing => Err(RuntimeError::Unanswerable {
                 session: name.to_owned(),
                 why: "it asks for an API key and none is in its environment: set \
-                      OPENAI_API_KEY where `gt` runs (agents inherit `*_API_KEY`), or sign \
-                      in once with `codex login`"
+                      OPENAI_API_KEY where `gt` runs (the codex preset passes `OPENAI_*` \
+                      through), or sign in once with `codex login`"
                     .to_owned(),
                 output: tail_for_error(&self.screen(name).unwrap_or_default()),
             }),

@@ -54,6 +54,9 @@ pub enum WorkError {
     Settings(#[from] crate::settings::SettingsError),
     #[error(transparent)]
     Agent(#[from] crate::agents::AgentError),
+    /// The agent would fail at once (its program, a credential or a root restriction).
+    #[error(transparent)]
+    AgentCannotStart(#[from] crate::agent_env::StartRefused),
     #[error(transparent)]
     Namepool(#[from] crate::namepool::NamepoolError),
     #[error(transparent)]

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use beads::{Admission, PolecatState};
 
+use crate::agent_env::{AgentIdentity, agent_env};
 use crate::agents::{self, AgentRequest, PromptMode};
 use crate::layout::{RigPaths, Town};
 use crate::rigctx::RigCtx;
@@ -53,7 +54,7 @@ pub struct SlingContext<'a> {
     pub runtimes: &'a Runtimes,
     /// The `gt` binary: put first on the agent's `PATH` and run by its hooks.
     pub gt_bin: PathBuf,
-    /// Variables the agent inherits from the caller (HOME, TERM, API keys…).
+    /// The caller's environment, of which [`crate::agent_env`] keeps what agents get.
     pub inherited_env: Vec<(String, String)>,
     /// How long to wait for the agent to be ready.
     pub ready_timeout: Duration,
@@ -195,6 +196,9 @@ pub fn sling(
             )));
         }
     }
+    // Before anything is made: an agent that would fail at once is refused here.
+    let settings = RigCtx::load(cx.town, &rig, cx.env)?.settings;
+    crate::agent_env::check_start(cx, &polecat_preset(cx, &settings, opts)?)?;
     let convoy = if opts.no_convoy || opts.dry_run {
         None
     } else {
@@ -290,6 +294,24 @@ fn batch_convoy(store: &mut beads::Store, ids: &[String], rig: &str) -> Result<O
     Ok(Some(store.create_convoy(&title, &untracked)?.id))
 }
 
+/// The preset a polecat of a rig with `settings` runs: `--agent`, else the configured one.
+fn polecat_preset(
+    cx: &SlingContext<'_>,
+    settings: &crate::settings::Settings,
+    opts: &SlingOptions,
+) -> Result<agents::AgentPreset> {
+    let user_presets = agents::load_user_presets(&agents::user_presets_path(cx.town.root()))?;
+    Ok(agents::resolve_agent(
+        &AgentRequest {
+            role: "polecat",
+            settings,
+            crew: None,
+            flag: opts.agent.as_deref(),
+        },
+        &user_presets,
+    )?)
+}
+
 fn sling_one(
     store: &mut beads::Store,
     cx: &SlingContext<'_>,
@@ -309,16 +331,7 @@ fn sling_one(
     let rig_ctx = RigCtx::load(town, rig, cx.env)?;
     let (entry, paths, rig_config) = (&rig_ctx.entry, &rig_ctx.paths, &rig_ctx.config);
     let settings = &rig_ctx.settings;
-    let user_presets = agents::load_user_presets(&agents::user_presets_path(town.root()))?;
-    let preset = agents::resolve_agent(
-        &AgentRequest {
-            role: "polecat",
-            settings,
-            crew: None,
-            flag: opts.agent.as_deref(),
-        },
-        &user_presets,
-    )?;
+    let preset = polecat_preset(cx, settings, opts)?;
     let scope = format!("sling:{bead}");
     let cps = store.checkpoints(&scope)?;
     let issue = store.get(bead)?;
@@ -1005,7 +1018,7 @@ pub(crate) fn session_spec(
     resume: bool,
 ) -> Result<SessionSpec> {
     let address = polecat.address();
-    let mut env = agent_env(
+    let env = agent_env(
         cx,
         preset,
         &AgentIdentity {
@@ -1013,16 +1026,15 @@ pub(crate) fn session_spec(
             session,
             generation,
             git_email: &format!("{}.polecats.{}@gastown.local", polecat.rig, polecat.name),
+            vars: vec![
+                ("GT_RIG".into(), polecat.rig.clone()),
+                ("GT_POLECAT".into(), polecat.name.clone()),
+                ("GT_HOOK_BEAD".into(), bead.to_owned()),
+                ("GT_BRANCH".into(), branch.to_owned()),
+                ("GT_POLECAT_PATH".into(), worktree.display().to_string()),
+            ],
         },
     );
-    env.extend([
-        ("GT_RIG".into(), polecat.rig.clone()),
-        ("GT_POLECAT".into(), polecat.name.clone()),
-        ("GT_HOOK_BEAD".into(), bead.to_owned()),
-        ("GT_BRANCH".into(), branch.to_owned()),
-        ("GT_POLECAT_PATH".into(), worktree.display().to_string()),
-    ]);
-    env.extend(preset.env.iter().map(|(k, v)| (k.clone(), v.clone())));
     // A restarted agent picks up its conversation where the agent CLI can (`--continue`
     // resumes the latest one in the worktree), and is told to re-read its work either way.
     let mut argv = resume
@@ -1040,76 +1052,6 @@ pub(crate) fn session_spec(
         readiness: preset.readiness.clone(),
         process_names: preset.process_names.clone(),
     })
-}
-
-/// Who an agent session is, for [`agent_env`].
-pub(crate) struct AgentIdentity<'a> {
-    /// `GT_ROLE`, `BD_ACTOR` and the git author's name: the agent's address.
-    pub role: &'a str,
-    pub session: &'a str,
-    pub generation: i64,
-    pub git_email: &'a str,
-}
-
-/// The environment every agent session of the town gets (a polecat, the mayor, a crew
-/// member): what the caller passes on, `gt`'s own directory first on `PATH`, where the town
-/// and its store are, who the agent is, and its preset's liveness names. Callers add their
-/// role's own variables, then the preset's `env` last.
-pub(crate) fn agent_env(
-    cx: &SlingContext<'_>,
-    preset: &agents::AgentPreset,
-    who: &AgentIdentity<'_>,
-) -> Vec<(String, String)> {
-    let town = cx.town.root();
-    let gt_dir = cx
-        .gt_bin
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let caller_path = cx
-        .inherited_env
-        .iter()
-        .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    let mut env: Vec<(String, String)> = cx
-        .inherited_env
-        .iter()
-        .filter(|(k, _)| k != "PATH")
-        .cloned()
-        .collect();
-    // A caller that is itself an agent (a handoff's helper) has `gt`'s directory first already.
-    let gt_first = format!("{}:", gt_dir.display());
-    let path = if caller_path.starts_with(&gt_first) {
-        caller_path
-    } else {
-        format!("{gt_first}{caller_path}")
-    };
-    env.extend([
-        ("PATH".to_owned(), path),
-        ("GT_ROLE".into(), who.role.to_owned()),
-        ("GT_TOWN_ROOT".into(), town.display().to_string()),
-        ("GT_ROOT".into(), town.display().to_string()),
-        ("GT_AGENT".into(), preset.name.clone()),
-        ("GT_PROCESS_NAMES".into(), preset.process_names.join(",")),
-        ("GT_SESSION".into(), who.session.to_owned()),
-        ("GT_GENERATION".into(), who.generation.to_string()),
-        (
-            "BEADS_DIR".into(),
-            cx.town.beads_dir().display().to_string(),
-        ),
-        ("BD_ACTOR".into(), who.role.to_owned()),
-        ("GIT_AUTHOR_NAME".into(), who.role.to_owned()),
-        ("GIT_AUTHOR_EMAIL".into(), who.git_email.to_owned()),
-        ("GIT_COMMITTER_NAME".into(), who.role.to_owned()),
-        ("GIT_COMMITTER_EMAIL".into(), who.git_email.to_owned()),
-        ("GIT_CEILING_DIRECTORIES".into(), town.display().to_string()),
-    ]);
-    if !preset.env.is_empty() {
-        let keys: Vec<&str> = preset.env.keys().map(String::as_str).collect();
-        env.push((host::env::GT_PRESET_ENV.to_owned(), keys.join(",")));
-    }
-    env
 }
 
 fn rollback(store: &mut beads::Store, cx: &SlingContext<'_>, bead: &str, undo: Vec<Undo>) {
