@@ -61,10 +61,7 @@ fn default_agent(args: &DefaultAgentArgs, ui: &mut ui::Ui) -> anyhow::Result<()>
             Some(v) if !eff.settings.default_agent.is_empty() => {
                 (eff.settings.default_agent.clone(), v.layer.to_string())
             }
-            _ => (
-                town::agents::DEFAULT_AGENT.to_owned(),
-                "built-in default".to_owned(),
-            ),
+            _ => (town::agents::DEFAULT_AGENT.to_owned(), "default".to_owned()),
         };
         if ui.is_json() {
             ui.json(&serde_json::json!({"default_agent": name, "from": layer}))?;

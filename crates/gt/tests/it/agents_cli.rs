@@ -322,3 +322,173 @@ fn namepool_set_rejects_bad_input_without_writing() {
     fails(&env, &["namepool", "set", "minerals", "--names", "a"], 2);
     assert!(!root.join("settings/config.json").exists());
 }
+
+#[test]
+fn upstreams_positional_command_line_round_trips_with_quotes_and_flags() {
+    let env = TestEnv::new();
+    let root = town(&env);
+    let line = r#"claude --model haiku --append-system-prompt 'be brief; say "done"' --max-turns=3 -- "two words""#;
+    ok(&env, &["config", "agent", "set", "myagent", line]);
+    let file = read(&root.join("settings/agents.json"));
+    assert_eq!(file["agents"]["myagent"]["command"], "claude");
+    let got = json(&ok(&env, &["--json", "config", "agent", "get", "myagent"]));
+    assert_eq!(got["command"], "claude");
+    assert_eq!(
+        got["args"],
+        serde_json::json!([
+            "--model",
+            "haiku",
+            "--append-system-prompt",
+            "be brief; say \"done\"",
+            "--max-turns=3",
+            "--",
+            "two words"
+        ])
+    );
+    // Set again: the new line replaces program and arguments; other fields stay.
+    ok(
+        &env,
+        &[
+            "config",
+            "agent",
+            "set",
+            "myagent",
+            "--ready-delay-ms",
+            "7000",
+        ],
+    );
+    ok(
+        &env,
+        &["config", "agent", "set", "myagent", "/opt/bin/claude -p"],
+    );
+    let got = json(&ok(&env, &["--json", "config", "agent", "get", "myagent"]));
+    assert_eq!(got["command"], "/opt/bin/claude");
+    assert_eq!(got["args"], serde_json::json!(["-p"]));
+    assert_eq!(got["ready_delay_ms"], 7000);
+    // A built-in's command line is replaced the same way.
+    ok(
+        &env,
+        &["config", "agent", "set", "codex", "codex --full-auto"],
+    );
+    let got = json(&ok(&env, &["--json", "config", "agent", "get", "codex"]));
+    assert_eq!(got["args"], serde_json::json!(["--full-auto"]));
+}
+
+#[test]
+fn a_command_with_spaces_or_a_broken_line_is_refused_with_the_positional_form() {
+    let env = TestEnv::new();
+    let root = town(&env);
+    let mut errors = String::new();
+    for args in [
+        &["config", "agent", "set", "mine", "--command", "prog --flag"][..],
+        &["config", "agent", "set", "mine", "prog 'unclosed"],
+        &["config", "agent", "set", "mine", "  "],
+    ] {
+        errors += &format!("$ gt {}\n", args.join(" "));
+        errors += &fails(&env, args, 2);
+    }
+    insta::assert_snapshot!(errors, @r#"
+    $ gt config agent set mine --command prog --flag
+    error: `--command "prog --flag"` is a whole command line, but `--command` takes the program alone
+
+    hint: give the command line positionally, split like a shell does: `gt config agent set NAME 'prog --flag'`
+    $ gt config agent set mine prog 'unclosed
+    error: cannot split the command line `prog 'unclosed`
+
+    hint: close every quote: `gt config agent set NAME "prog --flag 'two words'"`
+    $ gt config agent set mine   
+    error: the command line is empty
+
+    hint: give the program first: `gt config agent set NAME "prog --flag"`
+    "#);
+    // Both forms at once is a usage error too.
+    fails(
+        &env,
+        &["config", "agent", "set", "mine", "prog", "--command", "x"],
+        2,
+    );
+    assert!(
+        !root.join("settings/agents.json").exists(),
+        "nothing was written"
+    );
+}
+
+#[test]
+fn default_agent_prints_sets_and_validates_the_name() {
+    let env = TestEnv::new();
+    let root = town(&env);
+    assert_eq!(
+        ok(&env, &["config", "default-agent"]),
+        "claude  (default)\n"
+    );
+    ok(&env, &["config", "agent", "set", "mine", "mine-cli --fast"]);
+    let out = gt(&env, &["config", "default-agent", "mine"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Default agent is now `mine`"));
+    let settings = read(&root.join("settings/config.json"));
+    assert_eq!(settings["default_agent"], "mine");
+    let shown = ok(&env, &["config", "default-agent"]);
+    assert!(shown.starts_with("mine  (town ("), "{shown}");
+    let err = fails(&env, &["config", "default-agent", "clod"], 1);
+    insta::assert_snapshot!(err, @r#"
+    error: unknown agent preset `clod`; known presets: claude, codex, gemini, cursor, amp, opencode, copilot, auggie, pi, scripted, mine
+
+    hint: `gt config agent list` shows the presets; `gt config agent set <name> "<program> <args…>"` adds one
+    "#);
+    assert_eq!(
+        read(&root.join("settings/config.json"))["default_agent"],
+        "mine",
+        "unchanged"
+    );
+}
+
+#[test]
+fn agent_list_shows_where_each_preset_comes_from_town_and_rig() {
+    let env = TestEnv::new();
+    let root = town(&env);
+    ok(&env, &["config", "agent", "set", "mine", "mine-cli --fast"]);
+    ok(
+        &env,
+        &["config", "agent", "set", "codex", "codex --full-auto"],
+    );
+    std::fs::create_dir_all(root.join("settings")).unwrap();
+    std::fs::write(
+        root.join("settings/config.json"),
+        r#"{"type":"town-settings","version":1,"agents":{"codex":{"ready_delay_ms":9000}}}"#,
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("gastown/settings")).unwrap();
+    std::fs::write(
+        root.join("gastown/settings/config.json"),
+        r#"{"type":"rig-settings","version":1,"agents":{"rigonly":{"command":"rig-cli"},"gemini":{"args":["--sandbox"]}}}"#,
+    )
+    .unwrap();
+    insta::assert_snapshot!(ok(&env, &["config", "agent", "list"]), @r"
+    NAME                   KIND      COMMAND                                FROM
+    claude                 built-in  claude --dangerously-skip-permissions  built-in
+    codex                  override  codex --full-auto                      settings/agents.json < settings/config.json
+    gemini                 built-in  gemini --approval-mode yolo            built-in
+    cursor                 built-in  cursor-agent -f                        built-in
+    amp                    built-in  amp --dangerously-allow-all --no-ide   built-in
+    opencode               built-in  opencode                               built-in
+    copilot                built-in  copilot --yolo                         built-in
+    auggie                 built-in  auggie --allow-indexing                built-in
+    pi                     built-in  pi -e .pi/extensions/gastown-hooks.js  built-in
+    scripted               built-in  gt-scripted-agent                      built-in
+    mine                   user      mine-cli --fast                        settings/agents.json
+    gemini (rig gastown)   override  gemini --sandbox                       gastown/settings/config.json
+    rigonly (rig gastown)  user      rig-cli                                gastown/settings/config.json
+    ");
+    let rows = json(&ok(&env, &["--json", "config", "agent", "list"]));
+    let rig_only = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "rigonly")
+        .unwrap();
+    assert_eq!(rig_only["rig"], "gastown");
+    assert_eq!(
+        rig_only["from"],
+        serde_json::json!(["gastown/settings/config.json"])
+    );
+}
