@@ -70,7 +70,7 @@ pub fn agent_env(
     who: &AgentIdentity<'_>,
 ) -> Vec<(String, String)> {
     let town = cx.town.root().display().to_string();
-    let mut env = caller_part(cx);
+    let mut env = caller_part(&cx.inherited_env, &cx.gt_bin);
     env.extend(passthrough(&cx.inherited_env, preset));
     env.extend([
         ("GT_ROLE".to_owned(), who.role.to_owned()),
@@ -109,10 +109,26 @@ pub fn agent_env(
 /// it. Run before anything is made (a polecat, a worktree, a session).
 pub fn check_start(cx: &SlingContext<'_>, preset: &AgentPreset) -> Result<(), StartRefused> {
     let as_root = host::process::running_as_root();
-    let mut env = caller_part(cx);
-    env.extend(passthrough(&cx.inherited_env, preset));
+    check(
+        preset,
+        &start_env(&cx.inherited_env, &cx.gt_bin, preset, as_root),
+        as_root,
+    )
+}
+
+/// What of an agent's environment decides whether it can start (everything but who it is):
+/// the caller's town variables, `PATH` with `gt_bin`'s directory first, and what `preset`
+/// declares.
+pub fn start_env(
+    caller: &[(String, String)],
+    gt_bin: &Path,
+    preset: &AgentPreset,
+    as_root: bool,
+) -> Vec<(String, String)> {
+    let mut env = caller_part(caller, gt_bin);
+    env.extend(passthrough(caller, preset));
     env.extend(added(preset, as_root));
-    check(preset, &env, as_root)
+    env
 }
 
 /// Why an agent cannot start.
@@ -155,17 +171,14 @@ impl StartRefused {
             Self::MissingProgram { preset, program } => format!(
                 "install `{program}` where `gt` can find it (the agent's PATH is gt's), or point the preset at it: `gt config agent set {preset} \"/path/to/{program} …\"`"
             ),
-            Self::NoCredential {
-                preset, env, login, ..
-            } => {
+            Self::NoCredential { env, login, .. } => {
                 let key = env.first().map_or("its key", String::as_str);
+                let export = format!(
+                    "export {key}=… where `gt` runs (the agent gets it through the preset's `env_passthrough`)"
+                );
                 match login {
-                    Some(login) => format!(
-                        "export {key}=… where `gt` runs (the agent gets it through the preset's `env_passthrough`), or sign in once with `{login}`; `gt doctor` checks preset `{preset}`"
-                    ),
-                    None => format!(
-                        "export {key}=… where `gt` runs; `gt doctor` checks preset `{preset}`"
-                    ),
+                    Some(login) => format!("{export}, or sign in once with `{login}`"),
+                    None => export,
                 }
             }
             Self::Root {
@@ -178,13 +191,9 @@ impl StartRefused {
 }
 
 /// The caller's variables every agent gets, and `PATH` with `gt`'s directory first.
-fn caller_part(cx: &SlingContext<'_>) -> Vec<(String, String)> {
-    let gt_dir = cx
-        .gt_bin
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let caller_path = lookup(&cx.inherited_env, "PATH").unwrap_or_default();
+fn caller_part(caller: &[(String, String)], gt_bin: &Path) -> Vec<(String, String)> {
+    let gt_dir = gt_bin.parent().map(Path::to_path_buf).unwrap_or_default();
+    let caller_path = lookup(caller, "PATH").unwrap_or_default();
     // A caller that is itself an agent (a handoff's helper) has `gt`'s directory first already.
     let gt_first = format!("{}:", gt_dir.display());
     let path = if caller_path.starts_with(&gt_first) {
@@ -192,8 +201,7 @@ fn caller_part(cx: &SlingContext<'_>) -> Vec<(String, String)> {
     } else {
         format!("{gt_first}{caller_path}")
     };
-    let mut env: Vec<(String, String)> = cx
-        .inherited_env
+    let mut env: Vec<(String, String)> = caller
         .iter()
         .filter(|(k, _)| TOWN_PASSTHROUGH.contains(&k.as_str()))
         .cloned()
@@ -242,15 +250,15 @@ fn matches(pattern: &str, name: &str) -> bool {
 }
 
 /// The value of `key` in `env` (the last one wins, as for a process).
-fn lookup<'a>(env: &'a [(String, String)], key: &str) -> Option<&'a str> {
+pub fn lookup<'a>(env: &'a [(String, String)], key: &str) -> Option<&'a str> {
     env.iter()
         .rev()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.as_str())
 }
 
-/// [`check_start`] on a given environment.
-fn check(
+/// [`check_start`] on a given environment (see [`start_env`]).
+pub fn check(
     preset: &AgentPreset,
     env: &[(String, String)],
     as_root: bool,
@@ -262,27 +270,33 @@ fn check(
             program: preset.command.clone(),
         });
     }
-    let set = |key: &str| lookup(env, key).is_some_and(|v| !v.is_empty());
-    if !preset.credential_env.is_empty() || !preset.credential_files.is_empty() {
-        let found = preset.credential_env.iter().any(|k| set(k))
-            || preset
-                .credential_files
-                .iter()
-                .filter_map(|f| expand(f, env))
-                .any(|p| p.is_file());
-        if !found {
-            return Err(StartRefused::NoCredential {
-                preset: preset.name.clone(),
-                env: preset.credential_env.clone(),
-                files: preset.credential_files.clone(),
-                login: preset.login_command.clone(),
-            });
-        }
+    let needs_credential = !preset.credential_env.is_empty() || !preset.credential_files.is_empty();
+    if needs_credential && credential(preset, env).is_none() {
+        return Err(StartRefused::NoCredential {
+            preset: preset.name.clone(),
+            env: preset.credential_env.clone(),
+            files: preset.credential_files.clone(),
+            login: preset.login_command.clone(),
+        });
     }
     if as_root {
         claude_as_root(preset, env)?;
     }
     Ok(())
+}
+
+/// Which of `preset`'s credentials `env` has, as the preset names it: a variable, or a sign-in
+/// file that exists. `None` when it has none (or the preset declares none).
+pub fn credential(preset: &AgentPreset, env: &[(String, String)]) -> Option<String> {
+    let set = |key: &str| lookup(env, key).is_some_and(|v| !v.is_empty());
+    if let Some(key) = preset.credential_env.iter().find(|k| set(k)) {
+        return Some(format!("`{key}`"));
+    }
+    preset
+        .credential_files
+        .iter()
+        .find(|f| expand(f, env).is_some_and(|p| p.is_file()))
+        .map(|f| format!("`{f}`"))
 }
 
 /// Claude Code's own check at start (`getuid() === 0 && IS_SANDBOX !== "1" &&

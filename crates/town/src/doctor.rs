@@ -1,17 +1,24 @@
 //! `gt doctor`: check the town and repair what is safe to repair.
 //!
 //! Checks run in order and never stop early: tool versions, the town's files and layout,
-//! every rig's layout, settings validity, the store's integrity, agent CLIs on `PATH`, that
+//! every rig's layout, settings validity, the store's integrity, each configured agent
+//! preset's real start (its program on the agents' `PATH`, `--version` answering, a
+//! credential, what it refuses as root: see [`agent`]), that
 //! locks can be taken, and leftovers of interrupted `rig add`s. With `fix`, missing
 //! directories and files are recreated (never overwriting what exists), missing routes
 //! restored and the store's readiness flags rebuilt; each finding says whether it was fixed.
 //! Lock files are never "stale" (see [`locks`]).
 
 use std::path::Path;
+use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::agents::AgentPreset;
 use crate::layout::{RigPaths, TOWN_PREFIX, Town};
+
+/// How long an agent CLI gets to print its version.
+pub const VERSION_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The oldest tmux we drive.
 pub const MIN_TMUX: (u32, u32) = (3, 0);
@@ -52,12 +59,16 @@ impl Check {
     }
 }
 
-/// What the doctor needs from outside: which agent commands are configured (resolved by the
-/// caller through the agent presets) and the store context.
+/// What the doctor needs from outside: which agent presets are configured (resolved by the
+/// caller through the one preset resolver), the environment agents would start from, and the
+/// store context.
 pub struct DoctorInput<'a> {
-    /// Every agent preset the town's settings name, with its command or why it does not
-    /// resolve.
-    pub agent_commands: &'a [(String, Result<String, String>)],
+    /// Every agent preset the town's settings name, resolved, or why it does not resolve.
+    pub agents: &'a [(String, Result<AgentPreset, String>)],
+    /// The caller's environment, of which agents get what [`crate::agent_env`] keeps.
+    pub caller_env: &'a [(String, String)],
+    /// The `gt` binary, first on the agents' `PATH`.
+    pub gt_bin: &'a Path,
     pub ctx: beads::Context,
     pub fix: bool,
 }
@@ -71,34 +82,92 @@ pub fn run(town: &Town, input: DoctorInput<'_>) -> Vec<Check> {
     rigs_layout(town, fix, &mut out);
     settings_validity(town, &mut out);
     store(town, input.ctx, fix, &mut out);
-    for (name, command) in input.agent_commands {
-        let program = match command {
-            Ok(command) => command.split_whitespace().next().unwrap_or_default(),
-            Err(why) => {
-                out.push(Check::new(
-                    format!("agent:{name}"),
-                    Severity::Error,
-                    why.clone(),
-                ));
-                continue;
-            }
-        };
-        out.push(match host::process::which(program) {
-            Some(path) => Check::ok(
-                format!("agent:{name}"),
-                format!("`{program}` found at `{}`", path.display()),
-            ),
-            None => Check::new(
-                format!("agent:{name}"),
-                Severity::Warning,
-                format!("`{program}` is not on PATH; agents using preset `{name}` cannot start"),
-            ),
+    let as_root = host::process::running_as_root();
+    for (name, preset) in input.agents {
+        out.push(match preset {
+            Ok(preset) => agent(town, preset, input.caller_env, input.gt_bin, as_root),
+            Err(why) => Check::new(format!("agent:{name}"), Severity::Error, why.clone()),
         });
     }
     locks(town, &mut out);
     leftovers(town, &mut out);
     leftover_branches(town, fix, &mut out);
     out
+}
+
+/// Whether `preset` would start as `gt sling` starts it: its program on the agents' `PATH`,
+/// `<program> --version` answering within [`VERSION_TIMEOUT`] with the agent's variables, then
+/// the checks a start makes ([`crate::agent_env::check`]: a credential, root restrictions). A
+/// preset that cannot start is a warning: the town works without it until an agent uses it.
+pub fn agent(
+    town: &Town,
+    preset: &AgentPreset,
+    caller_env: &[(String, String)],
+    gt_bin: &Path,
+    as_root: bool,
+) -> Check {
+    let check = format!("agent:{}", preset.name);
+    let warn = |message: String| Check::new(check.clone(), Severity::Warning, message);
+    let env = crate::agent_env::start_env(caller_env, gt_bin, preset, as_root);
+    let path = crate::agent_env::lookup(&env, "PATH").unwrap_or_default();
+    let Some(program) = host::process::which_in(&preset.command, path) else {
+        let refused = crate::agent_env::StartRefused::MissingProgram {
+            preset: preset.name.clone(),
+            program: preset.command.clone(),
+        };
+        return warn(format!("{refused}; {}", refused.hint()));
+    };
+    let quoted = host::tmux::shell_quote(&program.to_string_lossy());
+    let version = match host::shell::run(
+        &format!("{quoted} --version"),
+        town.root(),
+        &env,
+        VERSION_TIMEOUT,
+        None,
+    ) {
+        Ok(run) if run.success => run
+            .output
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("no version printed")
+            .to_owned(),
+        Ok(run) if run.timed_out => {
+            return warn(format!(
+                "`{} --version` did not answer within {} s; the CLI may be waiting for input or the network",
+                program.display(),
+                VERSION_TIMEOUT.as_secs()
+            ));
+        }
+        Ok(run) => {
+            let last = run.output.lines().rev().find(|l| !l.trim().is_empty());
+            return warn(format!(
+                "`{} --version` failed ({}){}",
+                program.display(),
+                run.code.map_or_else(
+                    || "killed by a signal".to_owned(),
+                    |c| format!("exit status {c}")
+                ),
+                last.map(|l| format!(": {}", l.trim())).unwrap_or_default()
+            ));
+        }
+        Err(e) => return warn(format!("cannot run `{}`: {e}", program.display())),
+    };
+    if let Err(refused) = crate::agent_env::check(preset, &env, as_root) {
+        return warn(format!(
+            "{version} at `{}`, but {refused}; {}",
+            program.display(),
+            refused.hint()
+        ));
+    }
+    let credential = crate::agent_env::credential(preset, &env).map_or_else(
+        || "needs no credential".to_owned(),
+        |found| format!("credential: {found}"),
+    );
+    Check::ok(
+        check,
+        format!("{version} at `{}`; {credential}", program.display()),
+    )
 }
 
 fn tools(out: &mut Vec<Check>) {

@@ -16,10 +16,14 @@ pub struct DoctorArgs {
 pub fn run(args: &DoctorArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let town = super::town()?;
     let agents = configured_agents(&town);
+    let caller_env = super::caller_env();
+    let gt_bin = host::env::current_exe().unwrap_or_else(|_| "gt".into());
     let checks = doctor::run(
         &town,
         doctor::DoctorInput {
-            agent_commands: &agents,
+            agents: &agents,
+            caller_env: &caller_env,
+            gt_bin: &gt_bin,
             ctx: super::context(),
             fix: args.fix,
         },
@@ -55,9 +59,11 @@ pub fn run(args: &DoctorArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every preset the town and its rigs name, resolved to its command through the one preset
-/// resolver (or the reason it does not resolve).
-fn configured_agents(town: &town::layout::Town) -> Vec<(String, Result<String, String>)> {
+/// Every preset the town and its rigs name, resolved through the one preset resolver (or the
+/// reason it does not resolve).
+fn configured_agents(
+    town: &town::layout::Town,
+) -> Vec<(String, Result<town::agents::AgentPreset, String>)> {
     let user = match town::agents::load_user_presets(&town::agents::user_presets_path(town.root()))
     {
         Ok(u) => u,
@@ -88,10 +94,8 @@ fn configured_agents(town: &town::layout::Town) -> Vec<(String, Result<String, S
     settings_for_name
         .into_iter()
         .map(|(name, settings)| {
-            let command = town::agents::preset(&name, &user, &settings)
-                .map(|p| p.command)
-                .map_err(|e| e.to_string());
-            (name, command)
+            let preset = town::agents::preset(&name, &user, &settings).map_err(|e| e.to_string());
+            (name, preset)
         })
         .collect()
 }

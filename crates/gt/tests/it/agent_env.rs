@@ -133,7 +133,7 @@ fn each_builtin_ai_preset_is_refused_without_its_program_or_its_credential() {
     $ gt sling <bead> gastown --agent claude   # no credential
     error: agent preset `claude` cannot start: no credential found (none of `ANTHROPIC_API_KEY`, `ANTHROPIC_AUTH_TOKEN`, `CLAUDE_CODE_OAUTH_TOKEN` is set, and none of `$CLAUDE_CONFIG_DIR/.credentials.json`, `~/.claude/.credentials.json` exists)
 
-    hint: export ANTHROPIC_API_KEY=… where `gt` runs (the agent gets it through the preset's `env_passthrough`), or sign in once with `claude auth login`; `gt doctor` checks preset `claude`
+    hint: export ANTHROPIC_API_KEY=… where `gt` runs (the agent gets it through the preset's `env_passthrough`), or sign in once with `claude auth login`
     $ gt sling <bead> gastown --agent codex   # no `codex`
     error: agent preset `codex` cannot start: its program `codex` is not on PATH
 
@@ -141,7 +141,7 @@ fn each_builtin_ai_preset_is_refused_without_its_program_or_its_credential() {
     $ gt sling <bead> gastown --agent codex   # no credential
     error: agent preset `codex` cannot start: no credential found (none of `OPENAI_API_KEY` is set, and none of `$CODEX_HOME/auth.json`, `~/.codex/auth.json` exists)
 
-    hint: export OPENAI_API_KEY=… where `gt` runs (the agent gets it through the preset's `env_passthrough`), or sign in once with `codex login`; `gt doctor` checks preset `codex`
+    hint: export OPENAI_API_KEY=… where `gt` runs (the agent gets it through the preset's `env_passthrough`), or sign in once with `codex login`
     $ gt sling <bead> gastown --agent gemini   # no `gemini`
     error: agent preset `gemini` cannot start: its program `gemini` is not on PATH
 
@@ -149,7 +149,7 @@ fn each_builtin_ai_preset_is_refused_without_its_program_or_its_credential() {
     $ gt sling <bead> gastown --agent gemini   # no credential
     error: agent preset `gemini` cannot start: no credential found (none of `GEMINI_API_KEY`, `GOOGLE_API_KEY`, `GOOGLE_APPLICATION_CREDENTIALS` is set, and none of `~/.gemini/oauth_creds.json` exists)
 
-    hint: export GEMINI_API_KEY=… where `gt` runs (the agent gets it through the preset's `env_passthrough`), or sign in once with `gemini`; `gt doctor` checks preset `gemini`
+    hint: export GEMINI_API_KEY=… where `gt` runs (the agent gets it through the preset's `env_passthrough`), or sign in once with `gemini`
     "#);
 
     // A credential in the environment, or the CLI's own sign-in file, lets the start through
@@ -164,4 +164,45 @@ fn each_builtin_ai_preset_is_refused_without_its_program_or_its_credential() {
     let bead = town.create("gemini signed in", "anything");
     let out = town.gt(&["sling", &bead, "gastown", "--agent", "gemini"]);
     assert!(!stderr(&out).contains("no credential"), "{}", stderr(&out));
+}
+
+/// A stand-in CLI whose `--version` runs `body` (a shell script).
+fn fake_cli_with(town: &Town, name: &str, body: &str) {
+    fake_cli(town, name);
+    let bin = town.env.root().join("fake-clis").join(name);
+    std::fs::write(&bin, format!("#!/bin/sh\n{body}\n")).expect("write the fake CLI");
+}
+
+#[test]
+fn doctor_checks_each_configured_presets_real_start() {
+    let Some(town) = Town::new() else { return };
+    // codex: found, answers, has its key; gemini: found, answers, no credential; claude: not
+    // installed; `broken`: its `--version` fails.
+    fake_cli_with(&town, "codex", "echo 'codex-cli 0.169.0'");
+    fake_cli_with(&town, "gemini", "echo 0.61.0");
+    fake_cli_with(
+        &town,
+        "broken-cli",
+        "echo 'broken: missing library' >&2; exit 3",
+    );
+    town.env.set("OPENAI_API_KEY", "sk-test");
+    ok(town.gt(&["config", "agent", "set", "broken", "broken-cli --fast"]));
+    ok(town.gt(&["config", "default-agent", "codex"]));
+    ok(town.gt(&["config", "set", "role_agents.mayor", "gemini"]));
+    ok(town.gt(&["config", "set", "role_agents.crew", "claude"]));
+    ok(town.gt(&["config", "set", "agent", "broken", "--rig", "gastown"]));
+    let out = town.gt(&["doctor"]);
+    let report = super::work_loop::stdout(&out);
+    let agents: String = report
+        .lines()
+        .filter(|l| l.contains("agent:"))
+        .map(|l| format!("{}\n", l.trim_end()))
+        .collect();
+    let root = town.env.root().display().to_string();
+    insta::assert_snapshot!(agents.replace(&root, "[ROOT]"), @r#"
+    ok       agent:codex                  codex-cli 0.169.0 at `[ROOT]/fake-clis/codex`; credential: `OPENAI_API_KEY`
+    warning  agent:claude                 agent preset `claude` cannot start: its program `claude` is not on PATH; install `claude` where `gt` can find it (the agent's PATH is gt's), or point the preset at it: `gt config agent set claude "/path/to/claude …"`
+    warning  agent:gemini                 0.61.0 at `[ROOT]/fake-clis/gemini`, but agent preset `gemini` cannot start: no credential found (none of `GEMINI_API_KEY`, `GOOGLE_API_KEY`, `GOOGLE_APPLICATION_CREDENTIALS` is set, and none of `~/.gemini/oauth_creds.json` exists); export GEMINI_API_KEY=… where `gt` runs (the agent gets it through the preset's `env_passthrough`), or sign in once with `gemini`
+    warning  agent:broken                 `[ROOT]/fake-clis/broken-cli --version` failed (exit status 3): broken: missing library
+    "#);
 }
