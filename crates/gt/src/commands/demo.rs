@@ -3,7 +3,10 @@
 //! It builds a town around a small sample repository whose gate is a real test command,
 //! files a handful of beads (one of them breaks the tests on purpose), slings them to
 //! scripted agents — programs that follow a script, not AI models — runs the refinery until
-//! the queue is empty, and prints the convoy and the new history of `main`.
+//! the queue is empty, and tells what happened: the batch, the bisection that found the broken
+//! change, the failing test output sent back, the convoy (in the order the beads were filed)
+//! and the new history of `main`; then where the town was and that it is removed (`--keep`
+//! keeps it).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -67,9 +70,20 @@ pub fn run(args: &DemoArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         .context("creating the demo directory")?;
     let root = dir.path().canonicalize()?;
     let result = demo(&root, args, ui);
+    let town = root.join("town");
     if args.keep {
-        let kept = dir.keep();
-        ui.status(format!("Kept the demo at `{}`", kept.display()));
+        let _kept = dir.keep();
+        ui.line(format!(
+            "\nKept the demo town at {}: `cd {}` and look around (`gt status`, `bd list --all`, `gt convoy list --all`).",
+            town.display(),
+            town.display()
+        ))?;
+    } else {
+        drop(dir);
+        ui.line(format!(
+            "\nRemoved the demo town at {}; `gt demo --keep` keeps it to look around.",
+            town.display()
+        ))?;
     }
     result
 }
@@ -92,7 +106,10 @@ fn demo(root: &Path, args: &DemoArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
             .hint("build both: `cargo build --release -p gt`, or install with `cargo install --path crates/gt`")
             .into());
     }
-    ui.status(format!("Demo directory: {}", root.display()));
+    ui.line(format!(
+        "Demo town: {} (a temporary directory, removed at the end unless `--keep`)",
+        root.join("town").display()
+    ))?;
     // A sample repository on a local "remote", with a test suite as its gate.
     let remote = root.join("greetings.git");
     git(
@@ -161,7 +178,7 @@ fn demo(root: &Path, args: &DemoArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         "merge_queue.test_command",
         "sh test.sh",
     )?;
-    ui.status("Built a town with rig `greetings` (gate: `sh test.sh`); agents are scripted agents, not AI models");
+    ui.line("Built a town with rig `greetings`, a sample repository whose gate is its test suite (`sh test.sh`); its agents are scripted agents, programs following a script, not AI models.")?;
     // The beads.
     let mut store = beads::Store::open(&town.beads_dir(), super::context())?;
     let mut ids = Vec::new();
@@ -197,11 +214,16 @@ fn demo(root: &Path, args: &DemoArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     let slung = sling::sling(&mut store, &cx, &ids, "greetings", &SlingOptions::default())?
         .into_result()?;
     let convoy = slung.iter().find_map(|s| s.convoy.clone());
-    for s in &slung {
-        ui.status(format!(
-            "Slung {} to {} (scripted agent)",
-            s.bead, s.polecat
-        ));
+    ui.line(format!(
+        "\nFiled {} beads (one breaks the tests on purpose) and slung them to rig `greetings`{}; each gets a polecat, its own worktree and a scripted agent:",
+        ids.len(),
+        convoy
+            .as_deref()
+            .map(|c| format!(" as convoy {c}"))
+            .unwrap_or_default()
+    ))?;
+    for (s, (title, _)) in slung.iter().zip(BEADS) {
+        ui.line(format!("  {}  {:<26}  {title}", s.bead, s.polecat))?;
     }
     // Wait for every agent to submit its work.
     let deadline = Instant::now() + Duration::from_secs(args.timeout);
@@ -228,10 +250,10 @@ fn demo(root: &Path, args: &DemoArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    ui.status(format!(
-        "All {} beads are submitted; running the refinery",
+    ui.line(format!(
+        "\nEvery agent committed its change and ran `gt done`: {} merge requests wait in the queue. The refinery runs:",
         ids.len()
-    ));
+    ))?;
     // Land what passes.
     let mut runner = town::refinery::runner::Runner::new(
         town.clone(),
@@ -239,37 +261,29 @@ fn demo(root: &Path, args: &DemoArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         super::store(&town)?,
     );
     runner.acquire()?;
+    let mrs: Vec<beads::MergeRequest> = store.mrs(Some("greetings"), &[])?;
     for report in runner.run_until_idle()? {
-        let sha = report
-            .landed_sha
-            .as_deref()
-            .map(|s| &s[..s.len().min(12)])
-            .unwrap_or("-");
-        ui.status(format!(
-            "refinery: batch of {}, {} gate run(s): landed [{}] at {sha}; sent back [{}]",
-            report.batch_size,
-            report.gate_runs,
-            report.landed.join(", "),
-            report.failed.join(", ")
-        ));
+        narrate_pass(ui, &report, &mrs, &store)?;
     }
     // The outcome.
-    let out = ui.out();
-    use std::io::Write as _;
     if let Some(c) = &convoy {
         let status = store.convoy_status(c)?;
-        writeln!(
-            out,
-            "Convoy {}: {} ({}/{} merged)",
+        ui.line(format!(
+            "\nConvoy {}: {} ({}/{} merged)",
             status.id,
             status.title,
             status.merged,
             status.tracked.len()
-        )?;
-        for t in &status.tracked {
-            writeln!(out, "  {:<10} {:<10} {}", t.id, t.status, t.title)?;
+        ))?;
+        // In the order the beads were filed, not the order of their random ids.
+        let mut tracked = status.tracked;
+        tracked.sort_by_key(|t| ids.iter().position(|id| *id == t.id));
+        for t in &tracked {
+            ui.line(format!("  {:<10} {:<10} {}", t.id, t.status, t.title))?;
         }
     }
+    let out = ui.out();
+    use std::io::Write as _;
     writeln!(out, "\nmain after the refinery:")?;
     let log = git(
         &seed,
@@ -282,17 +296,79 @@ fn demo(root: &Path, args: &DemoArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         ],
     )?;
     write!(out, "{log}")?;
-    let failed: Vec<String> = store
-        .mrs(Some("greetings"), &[beads::MrState::Failed])?
-        .into_iter()
-        .map(|m| format!("{} ({})", m.bead_id, m.label()))
-        .collect();
-    if !failed.is_empty() {
-        writeln!(
-            out,
-            "\nSent back to its polecat with the test output: {}",
-            failed.join(", ")
-        )?;
+    Ok(())
+}
+
+/// Tells what one refinery pass did: the batch it tested, the bisection when the gate failed,
+/// what landed, and what was sent back with which test output.
+fn narrate_pass(
+    ui: &mut ui::Ui,
+    report: &town::refinery::PassReport,
+    mrs: &[beads::MergeRequest],
+    store: &beads::Store,
+) -> anyhow::Result<()> {
+    let describe = |label: &str| {
+        mrs.iter().find(|m| m.label() == label).map_or_else(
+            || label.to_owned(),
+            |m| {
+                let title = store.get(&m.bead_id).map(|i| i.title).unwrap_or_default();
+                format!("{label} ({}, \"{title}\")", m.bead_id)
+            },
+        )
+    };
+    let changes = |n: usize| if n == 1 { "change" } else { "changes" };
+    if report.failed.is_empty() {
+        let what = if report.batch_size == 1 {
+            "Tested the one change left".to_owned()
+        } else {
+            format!("Tested a batch of {} changes together", report.batch_size)
+        };
+        ui.line(format!("  {what}: the gate passed."))?;
+    } else {
+        ui.line(format!(
+            "  Tested a batch of {} {} together: the gate failed, so the refinery bisected the batch ({} gate runs) and found the change that breaks it: {}.",
+            report.batch_size,
+            changes(report.batch_size),
+            report.gate_runs,
+            report.failed.iter().map(|l| describe(l)).collect::<Vec<_>>().join(", ")
+        ))?;
+    }
+    if !report.landed.is_empty() {
+        let sha = report
+            .landed_sha
+            .as_deref()
+            .map_or("", |s| &s[..s.len().min(7)]);
+        ui.line(format!(
+            "  Landed {} on main in one fast-forward ({sha}).",
+            report.landed.join(", ")
+        ))?;
+    }
+    for label in &report.failed {
+        let Some(mr) = mrs.iter().find(|m| m.label() == *label) else {
+            continue;
+        };
+        // What the polecat was told: its `FIX_NEEDED` mail, with the gate's output.
+        let all = beads::InboxQuery {
+            unread_only: false,
+            include_archived: true,
+            limit: 0,
+        };
+        let subject = format!("FIX_NEEDED: {}", mr.bead_id);
+        let mail = store
+            .mail_inbox(&mr.polecat, &all)?
+            .into_iter()
+            .find(|m| m.message.subject.starts_with(&subject));
+        ui.line(format!(
+            "  Sent {label} back to its polecat ({}) with the failing test output, in this mail:",
+            mr.polecat
+        ))?;
+        let body = mail.map_or_else(|| mr.reason.clone(), |m| m.message.body);
+        for line in body.lines().filter(|l| !l.trim().is_empty()) {
+            ui.line(format!("    | {line}"))?;
+        }
+    }
+    for label in &report.requeued {
+        ui.line(format!("  Requeued {label} for the next pass."))?;
     }
     Ok(())
 }

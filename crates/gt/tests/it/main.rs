@@ -11,6 +11,7 @@ mod agents_cli;
 mod costs;
 mod daemon;
 mod dashboard;
+mod demo;
 mod escalate;
 mod events;
 mod feed;
