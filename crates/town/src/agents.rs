@@ -59,6 +59,10 @@ pub struct PresetOverride {
     /// How long to wait for readiness: the fallback after a prompt prefix, or the whole wait.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ready_delay_ms: Option<u64>,
+    /// The agent's own startup screens (trust, key approval, warnings) and how readiness
+    /// answers them, checked before the prompt counts as ready; needs `ready_prompt_prefix`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ready_dialogs: Option<Vec<DialogRule>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hooks_provider: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -128,6 +132,35 @@ pub struct NonInteractive {
     pub output_flag: Option<String>,
 }
 
+/// A screen an agent shows at start before its prompt, recognised by its text, and how
+/// readiness answers it. In `settings/agents.json`:
+/// `{"name": "workspace trust", "when": ["Accessing workspace:"], "choose": "Yes, I trust"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DialogRule {
+    /// What the screen is, for logs and errors (`workspace trust`).
+    pub name: String,
+    /// Texts that all show (case-insensitive) while the screen is up, on or below the last
+    /// line holding the first of them, with no empty input prompt below: an answered screen
+    /// that scrolled up does not count.
+    pub when: Vec<String>,
+    #[serde(flatten)]
+    pub answer: DialogAnswer,
+}
+
+/// How readiness answers a [`DialogRule`]'s screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DialogAnswer {
+    /// Select the menu option whose label starts with this text (case-insensitive): the
+    /// cursor is read from the pane and moved one step at a time (Up/Down) until the pane shows
+    /// it on the option, then Enter. A number typed or a cursor assumed could pick another.
+    Choose(String),
+    /// Send these keys as they are, in tmux's names (`Escape`, `Enter`, `y`).
+    Keys(Vec<String>),
+    /// Nothing can answer it: the start fails with this advice.
+    Refuse(String),
+}
+
 /// How the first prompt reaches the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PromptMode {
@@ -150,8 +183,13 @@ impl PromptMode {
 /// How to tell that a freshly started agent accepts input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Readiness {
-    /// Poll the pane for `prefix`; give up waiting after `fallback_ms`.
-    Prompt { prefix: String, fallback_ms: u64 },
+    /// Poll the pane for `prefix`, answering the `dialogs` that show before it; give up
+    /// waiting after `fallback_ms`.
+    Prompt {
+        prefix: String,
+        fallback_ms: u64,
+        dialogs: Vec<DialogRule>,
+    },
     /// Wait `ms` (0: no readiness signal, proceed at once).
     Delay { ms: u64 },
 }
@@ -292,12 +330,13 @@ impl AgentPreset {
     pub fn to_flat(&self) -> PresetOverride {
         let some_str = |s: &str| (!s.is_empty()).then(|| s.to_owned());
         let some_vec = |v: &[String]| (!v.is_empty()).then(|| v.to_vec());
-        let (prefix, delay) = match &self.readiness {
+        let (prefix, delay, dialogs) = match &self.readiness {
             Readiness::Prompt {
                 prefix,
                 fallback_ms,
-            } => (Some(prefix.clone()), *fallback_ms),
-            Readiness::Delay { ms } => (None, *ms),
+                dialogs,
+            } => (Some(prefix.clone()), *fallback_ms, some_vec_of(dialogs)),
+            Readiness::Delay { ms } => (None, *ms, None),
         };
         let (resume_flag, resume_style, continue_flag) = match &self.resume {
             None => (None, None, None),
@@ -322,6 +361,7 @@ impl AgentPreset {
             prompt_mode: Some(self.prompt_mode.as_str().to_owned()),
             ready_prompt_prefix: prefix,
             ready_delay_ms: Some(delay),
+            ready_dialogs: dialogs,
             hooks_provider: self.hooks.as_ref().map(|h| h.provider.clone()),
             hooks_dir: self.hooks.as_ref().map(|h| h.dir.clone()),
             hooks_settings_file: self.hooks.as_ref().and_then(|h| h.settings_file.clone()),
@@ -345,6 +385,11 @@ impl AgentPreset {
             extra: BTreeMap::new(),
         }
     }
+}
+
+/// `Some(list)` unless it is empty.
+fn some_vec_of<T: Clone>(list: &[T]) -> Option<Vec<T>> {
+    (!list.is_empty()).then(|| list.to_vec())
 }
 
 /// Serialized in upstream's flat `AgentPresetInfo` shape: `{"name": …, "command": …, …}`.
@@ -749,6 +794,7 @@ fn apply(base: &mut PresetOverride, layer: &PresetOverride) {
         layer.ready_prompt_prefix.as_ref(),
     );
     set(&mut base.ready_delay_ms, layer.ready_delay_ms.as_ref());
+    set(&mut base.ready_dialogs, layer.ready_dialogs.as_ref());
     set(&mut base.hooks_provider, layer.hooks_provider.as_ref());
     set(&mut base.hooks_dir, layer.hooks_dir.as_ref());
     set(
@@ -851,11 +897,30 @@ fn finish(name: &str, flat: &PresetOverride) -> Result<AgentPreset, AgentError> 
         Some(other) => return Err(invalid("prompt_mode", other, "`arg` or `none`")),
     };
     let delay = flat.ready_delay_ms.unwrap_or(0);
+    let dialogs = flat.ready_dialogs.clone().unwrap_or_default();
+    if let Some(rule) = dialogs
+        .iter()
+        .find(|r| r.name.trim().is_empty() || r.when.iter().all(|w| w.trim().is_empty()))
+    {
+        return Err(invalid(
+            "ready_dialogs",
+            &rule.name,
+            "a `name` and at least one non-empty `when` text for every dialog",
+        ));
+    }
     let readiness = match nonempty(&flat.ready_prompt_prefix) {
         Some(prefix) => Readiness::Prompt {
             prefix,
             fallback_ms: delay,
+            dialogs,
         },
+        None if !dialogs.is_empty() => {
+            return Err(invalid(
+                "ready_dialogs",
+                &dialogs[0].name,
+                "a `ready_prompt_prefix` too: dialogs are answered while waiting for the prompt",
+            ));
+        }
         None => Readiness::Delay { ms: delay },
     };
     let hooks = match nonempty(&flat.hooks_provider).filter(|p| p != "none") {
@@ -933,6 +998,39 @@ fn is_env_name(key: &str) -> bool {
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
+/// Claude Code's startup screens (as 2.1.328 draws them), in the order it shows them. Each is
+/// a menu without numbers whose cursor starts on the refusing option, so the answer moves it.
+/// The folder trust screen shows once per directory (a polecat's new worktree is a new one);
+/// the key screen once per key (`customApiKeyResponses` in `.claude.json`), when
+/// `ANTHROPIC_API_KEY` is set; the bypass-permissions warning once per config directory.
+fn claude_dialogs() -> Vec<DialogRule> {
+    let rule = |name: &str, when: &[&str], choose: &str| DialogRule {
+        name: name.to_owned(),
+        when: when.iter().map(|w| (*w).to_owned()).collect(),
+        answer: DialogAnswer::Choose(choose.to_owned()),
+    };
+    vec![
+        rule(
+            "workspace trust",
+            &["Accessing workspace:", "Yes, I trust this folder"],
+            "Yes, I trust this folder",
+        ),
+        rule(
+            "API key from the environment",
+            &[
+                "Detected a custom API key",
+                "Do you want to use this API key?",
+            ],
+            "Yes",
+        ),
+        rule(
+            "bypass-permissions warning",
+            &["Bypass Permissions mode", "Yes, I accept"],
+            "Yes, I accept",
+        ),
+    ]
+}
+
 /// The built-in presets in flat form. Facts follow upstream's preset table.
 fn builtin_flat(name: &str) -> Option<PresetOverride> {
     let s = |v: &str| Some(v.to_owned());
@@ -952,6 +1050,7 @@ fn builtin_flat(name: &str) -> Option<PresetOverride> {
             prompt_mode: s("arg"),
             ready_prompt_prefix: s("❯ "),
             ready_delay_ms: Some(10_000),
+            ready_dialogs: Some(claude_dialogs()),
             hooks_provider: s("claude"),
             hooks_dir: s(".claude"),
             hooks_settings_file: s("settings.json"),
@@ -1234,7 +1333,8 @@ mod tests {
             claude.readiness,
             Readiness::Prompt {
                 prefix: "❯ ".into(),
-                fallback_ms: 10_000
+                fallback_ms: 10_000,
+                dialogs: claude_dialogs(),
             }
         );
         assert_eq!(claude.instructions_file, "CLAUDE.md");
@@ -1405,7 +1505,8 @@ mod tests {
             p.readiness,
             Readiness::Prompt {
                 prefix: "❯ ".into(),
-                fallback_ms: 20_000
+                fallback_ms: 20_000,
+                dialogs: claude_dialogs(),
             }
         );
         assert!(p.resume.is_none(), "an empty resume_flag turns resume off");

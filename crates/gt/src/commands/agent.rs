@@ -326,6 +326,16 @@ fn check_one_word(command: &str) -> anyhow::Result<()> {
     .into())
 }
 
+/// A readiness dialog in one line: `workspace trust: choose "Yes, I trust this folder"`.
+fn describe_dialog(rule: &agents::DialogRule) -> String {
+    let answer = match &rule.answer {
+        agents::DialogAnswer::Choose(label) => format!("choose {label:?}"),
+        agents::DialogAnswer::Keys(keys) => format!("keys {}", keys.join(" ")),
+        agents::DialogAnswer::Refuse(why) => format!("refuse ({why})"),
+    };
+    format!("{}: {answer}", rule.name)
+}
+
 /// `field  value` rows describing a preset.
 fn describe(p: &AgentPreset) -> Vec<Vec<String>> {
     let mut rows: Vec<(&str, String)> = vec![
@@ -342,10 +352,14 @@ fn describe(p: &AgentPreset) -> Vec<Vec<String>> {
             Readiness::Prompt {
                 prefix,
                 fallback_ms,
+                ..
             } => format!("prompt `{prefix}` (fallback {fallback_ms} ms)"),
             Readiness::Delay { ms } => format!("delay {ms} ms"),
         },
     ));
+    if let Readiness::Prompt { dialogs, .. } = &p.readiness {
+        rows.extend(dialogs.iter().map(|d| ("dialog", describe_dialog(d))));
+    }
     rows.push((
         "hooks",
         p.hooks.as_ref().map_or_else(

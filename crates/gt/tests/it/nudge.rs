@@ -77,6 +77,7 @@ impl Fixture {
             readiness: Readiness::Prompt {
                 prefix: "❯ ".into(),
                 fallback_ms: 10_000,
+                dialogs: Vec::new(),
             },
             process_names: Vec::new(),
         };

@@ -164,6 +164,7 @@ mod tests {
             readiness: Readiness::Prompt {
                 prefix: "❯ ".into(),
                 fallback_ms: 5_000,
+                dialogs: Vec::new(),
             },
             process_names: Vec::new(),
         })

@@ -512,6 +512,7 @@ mod tests {
         let prompt = Readiness::Prompt {
             prefix: "❯ ".to_owned(),
             fallback_ms: 10_000,
+            dialogs: Vec::new(),
         };
         f.start("ready", "sleep 0.3; printf '❯ \\n'; exec sleep 300");
         f.runtime.wait_ready("ready", &prompt, T).unwrap();

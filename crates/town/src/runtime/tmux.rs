@@ -13,6 +13,7 @@ use host::tmux::{PaneInfo, Tmux, TmuxError};
 
 mod attach;
 mod delivery;
+mod dialogs;
 
 pub use attach::AttachCommand;
 pub use delivery::DEFAULT_PROMPT;
@@ -22,7 +23,7 @@ use super::{
     canonical_root, check_session_name, check_spec, is_prompt_line, poll, runs_any,
     socket_for_town, tail_for_error, town_tag,
 };
-use crate::agents::Readiness;
+use crate::agents::{DialogRule, Readiness};
 
 pub(super) const KIND: &str = "tmux";
 /// How many lines readiness and delivery checks look at.
@@ -219,14 +220,33 @@ impl TmuxRuntime {
                     .to_owned(),
                 output: tail_for_error(&self.screen(name).unwrap_or_default()),
             }),
-            Dialog::BypassPermissions => {
-                tracing::info!(
-                    session = name,
-                    "accepting the bypass-permissions warning (Down, Enter)"
-                );
-                self.keys(name, &["Down"])?;
-                std::thread::sleep(KEY_PAUSE);
-                self.keys(name, &["Enter"])
+        }
+    }
+
+    /// Takes the next step of the answer to the declared dialog `rule` shown in `region`:
+    /// keys, or the error a refused screen is.
+    fn answer_declared(
+        &self,
+        name: &str,
+        rule: &DialogRule,
+        region: &[&str],
+    ) -> Result<(), RuntimeError> {
+        match dialogs::next_step(rule, region) {
+            dialogs::Step::Wait => Ok(()),
+            dialogs::Step::Refuse(why) => Err(RuntimeError::Unanswerable {
+                session: name.to_owned(),
+                why,
+                output: tail_for_error(&region.join("\n")),
+            }),
+            dialogs::Step::Keys(keys) => {
+                tracing::info!(session = name, dialog = %rule.name, ?keys, "answering a startup screen");
+                for (i, key) in keys.iter().enumerate() {
+                    if i > 0 {
+                        std::thread::sleep(KEY_PAUSE);
+                    }
+                    self.keys(name, &[key])?;
+                }
+                Ok(())
             }
         }
     }
@@ -235,32 +255,46 @@ impl TmuxRuntime {
         &self,
         name: &str,
         prefix: &str,
+        rules: &[DialogRule],
         timeout: Duration,
     ) -> Result<(), RuntimeError> {
         let start = Instant::now();
-        let mut answered: Option<(Dialog, Instant)> = None;
+        // What the pane showed when it was last answered (the same dialog with its cursor in
+        // the same place is answered again only after a while), and when.
+        let mut answered: Option<(String, Instant)> = None;
         let mut last = String::new();
         let ready = poll(timeout, || {
             // Read the screen before asking whether the agent still runs: a quick agent may show
             // its prompt, do its work and exit between two polls, and it was ready all the same.
             if let Ok(screen) = self.screen(name) {
-                if screen_state(&screen, prefix) == Screen::Ready {
+                if screen_state(&screen, prefix, rules) == Screen::Ready {
                     return Ok(Some(()));
                 }
                 last = screen;
             }
             self.running_pane(name)?;
-            match screen_state(&last, prefix) {
+            let lines: Vec<&str> = last.lines().collect();
+            let state = screen_state(&last, prefix, rules);
+            let seen = match &state {
                 Screen::Ready => return Ok(Some(())),
-                Screen::Dialog(dialog) => {
-                    let again = answered
-                        .is_none_or(|(prev, at)| prev != dialog || at.elapsed() >= REANSWER_AFTER);
-                    if again {
-                        self.answer(name, dialog)?;
-                        answered = Some((dialog, Instant::now()));
+                Screen::Starting => return Ok(None),
+                Screen::Dialog(dialog) => format!("{dialog:?}"),
+                Screen::Declared { rule, menu } => format!("{} {menu:?}", rule.name),
+            };
+            let again = answered
+                .as_ref()
+                .is_none_or(|(prev, at)| *prev != seen || at.elapsed() >= REANSWER_AFTER);
+            if again {
+                match state {
+                    Screen::Dialog(dialog) => self.answer(name, dialog)?,
+                    Screen::Declared { rule, .. } => {
+                        let region = dialogs::showing(&lines, prefix, rules)
+                            .map_or(&lines[..], |(_, region)| region);
+                        self.answer_declared(name, rule, region)?;
                     }
+                    Screen::Ready | Screen::Starting => {}
                 }
-                Screen::Starting => {}
+                answered = Some((seen, Instant::now()));
             }
             Ok(None)
         })?;
@@ -319,7 +353,9 @@ impl Runtime for TmuxRuntime {
         // Whose session it is, before its screen is read.
         self.pane(name)?;
         match readiness {
-            Readiness::Prompt { prefix, .. } => self.wait_for_prompt(name, prefix, timeout),
+            Readiness::Prompt {
+                prefix, dialogs, ..
+            } => self.wait_for_prompt(name, prefix, dialogs, timeout),
             Readiness::Delay { ms } => {
                 let delay = Duration::from_millis(*ms).min(timeout);
                 poll(delay, || self.running_pane(name).map(|_| None::<()>))?;
@@ -448,8 +484,6 @@ enum Dialog {
     /// "Do you trust the files in this folder?" with `1. Yes, proceed` selected (Claude Code),
     /// or "Trust this folder?" with `1. Trust and continue` (Codex): Enter.
     Trust,
-    /// Claude's bypass-permissions warning, `1. No, exit` selected: Down, Enter.
-    BypassPermissions,
     /// Codex's welcome, shown without a stored login even when `OPENAI_API_KEY` is set: the
     /// number of `Sign in another way` ("Use an API key or another provider").
     SignInMethod { option: u8 },
@@ -465,24 +499,38 @@ enum Dialog {
 }
 
 /// What a pane shows while an agent starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Screen {
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Screen<'r> {
     /// The prompt, with no dialog after it.
     Ready,
-    /// A dialog to answer.
+    /// A dialog readiness knows of itself.
     Dialog(Dialog),
+    /// A dialog the preset declares, and its menu as the pane shows it.
+    Declared {
+        rule: &'r DialogRule,
+        menu: Option<dialogs::Menu>,
+    },
     /// Neither yet.
     Starting,
 }
 
-/// Reads a captured screen. Only what follows the last prompt line counts for dialogs, so a
-/// dialog that was answered and scrolled up does not hide the prompt below it.
-fn screen_state(screen: &str, prefix: &str) -> Screen {
+/// Reads a captured screen: first the dialogs the preset declares (`rules`). Only what follows
+/// the last prompt line counts for the others, so a dialog that was answered and scrolled up
+/// does not hide the prompt below it; a menu's cursor line (`❯ No, exit`) is no prompt line.
+fn screen_state<'r>(screen: &str, prefix: &str, rules: &'r [DialogRule]) -> Screen<'r> {
     if prefix.trim().is_empty() {
         return Screen::Ready;
     }
     let lines: Vec<&str> = screen.lines().collect();
-    let prompt = lines.iter().rposition(|l| is_prompt_line(l, prefix));
+    if let Some((rule, region)) = dialogs::showing(&lines, prefix, rules) {
+        return Screen::Declared {
+            rule,
+            menu: dialogs::last_menu(region),
+        };
+    }
+    let prompt = (0..lines.len())
+        .rev()
+        .find(|&i| is_prompt_line(lines[i], prefix) && dialogs::menu_at(&lines, i).is_none());
     let after = prompt.map_or(&lines[..], |i| &lines[i + 1..]);
     match (detect_dialog(after), prompt) {
         (Some(dialog), _) => Screen::Dialog(dialog),
@@ -506,9 +554,6 @@ fn is_provisional(after_prompt: &[&str]) -> bool {
 
 fn detect_dialog(lines: &[&str]) -> Option<Dialog> {
     let text = lines.join("\n").to_lowercase();
-    if text.contains("bypass permissions") && text.contains("accept") {
-        return Some(Dialog::BypassPermissions);
-    }
     if text.contains("paste or type your api key") {
         return Some(if text.contains("detected openai_api_key") {
             Dialog::ApiKeyFromEnv
@@ -560,29 +605,33 @@ mod tests {
         Readiness::Prompt {
             prefix: PROMPT.to_owned(),
             fallback_ms: 10_000,
+            dialogs: Vec::new(),
         }
     }
 
     #[test]
     fn screens_are_read() {
-        assert_eq!(screen_state("loading…\n", PROMPT), Screen::Starting);
-        assert_eq!(screen_state("welcome\n❯\n", PROMPT), Screen::Ready);
+        assert_eq!(screen_state("loading…\n", PROMPT, &[]), Screen::Starting);
+        assert_eq!(screen_state("welcome\n❯\n", PROMPT, &[]), Screen::Ready);
         assert_eq!(
-            screen_state(&format!("{TRUST}\n"), PROMPT),
+            screen_state(&format!("{TRUST}\n"), PROMPT, &[]),
             Screen::Dialog(Dialog::Trust)
         );
+        // A menu without numbers, cursor on its first option: no prompt, and not ready.
         assert_eq!(
-            screen_state(&format!("{TRUST}\nanswered\n❯\n"), PROMPT),
+            screen_state(
+                " ❯ No, exit\n   Yes, I accept\n Enter to confirm · Esc to cancel\n",
+                PROMPT,
+                &[]
+            ),
+            Screen::Starting
+        );
+        assert_eq!(
+            screen_state(&format!("{TRUST}\nanswered\n❯\n"), PROMPT, &[]),
             Screen::Ready,
             "an answered dialog above the prompt"
         );
-        let bypass = "WARNING: Claude Code running in Bypass Permissions mode\n\
-                      ❯ 1. No, exit\n  2. Yes, I accept\n";
-        assert_eq!(
-            screen_state(bypass, PROMPT),
-            Screen::Dialog(Dialog::BypassPermissions)
-        );
-        assert_eq!(screen_state("", ""), Screen::Ready);
+        assert_eq!(screen_state("", "", &[]), Screen::Ready);
     }
 
     // --- on a private tmux server -------------------------------------------------------
@@ -726,7 +775,7 @@ mod tests {
     #[test]
     fn codex_s_startup_screens_are_read() {
         const P: &str = "› ";
-        let state = |screen: &str| screen_state(screen, P);
+        let state = |screen: &str| screen_state(screen, P, &[]);
         assert_eq!(
             state(codex::WELCOME),
             Screen::Dialog(Dialog::SignInMethod { option: 3 })
@@ -778,6 +827,7 @@ mod tests {
         let ready = Readiness::Prompt {
             prefix: "› ".to_owned(),
             fallback_ms: 3_000,
+            dialogs: Vec::new(),
         };
         f.runtime.wait_ready("codex", &ready, T).unwrap();
         let text = f.runtime.capture("codex").unwrap();
@@ -792,6 +842,7 @@ mod tests {
         let ready = Readiness::Prompt {
             prefix: "› ".to_owned(),
             fallback_ms: 3_000,
+            dialogs: Vec::new(),
         };
         let start = Instant::now();
         let err = f.runtime.wait_ready("keyless", &ready, T).unwrap_err();
@@ -820,15 +871,35 @@ mod tests {
         assert!(text.contains("answered\n❯"), "{text}");
     }
 
+    /// A menu like Claude Code's bypass-permissions warning, cursor first on `No, exit`, that
+    /// moves with the arrow keys and exits unless Enter is pressed on `Yes, I accept`.
+    const BYPASS_MENU: &str = r#"sel=0
+draw() {
+  printf '\033[2J\033[H  WARNING: Claude Code running in Bypass Permissions mode\n'
+  if [ $sel = 0 ]; then printf '  ❯ No, exit\n    Yes, I accept\n'
+  else printf '    No, exit\n  ❯ Yes, I accept\n'; fi
+  printf '  Enter to confirm · Esc to cancel\n'
+}
+draw
+while IFS= read -rsn1 k; do
+  case "$k" in
+    $'\e') read -rsn2 k; case "$k" in '[B') sel=1;; '[A') sel=0;; esac; draw;;
+    '') [ $sel = 1 ] || exit 9; printf '\033[2J\033[Haccepted\n❯ '; exec cat;;
+  esac
+done"#;
+
     #[test]
-    fn answers_the_bypass_warning_with_down_then_enter() {
+    fn a_declared_menu_is_answered_by_moving_its_cursor_as_the_pane_shows_it() {
         let Some(f) = fixture() else { return };
-        let script = "printf 'WARNING: Claude Code running in Bypass Permissions mode\\n\
-                      ❯ 1. No, exit\\n  2. Yes, I accept\\n'; read a; \
-                      case \"$a\" in *B*) echo accepted; printf '❯ '; exec cat;; esac; exit 9";
-        f.start("bypass", script);
-        f.runtime.wait_ready("bypass", &prompt(), T).unwrap();
-        assert!(f.runtime.capture("bypass").unwrap().contains("accepted"));
+        f.runtime
+            .start(&f.spec_argv("bypass", &["bash", "-c", BYPASS_MENU]))
+            .unwrap();
+        let claude = crate::agents::builtin("claude").unwrap();
+        f.runtime
+            .wait_ready("bypass", &claude.readiness, T)
+            .unwrap();
+        let text = f.runtime.capture("bypass").unwrap();
+        assert!(text.contains("accepted"), "{text}");
     }
 
     #[test]
