@@ -1000,13 +1000,17 @@ fn is_env_name(key: &str) -> bool {
 
 /// Claude Code's startup screens (as 2.1.328 draws them), in the order it shows them. Each is
 /// a menu without numbers whose cursor starts on the refusing option, so the answer moves it.
-/// The folder trust screen shows once per directory (a polecat's new worktree is a new one);
+/// The folder trust screen shows once per repository (Claude keys a worktree's trust by the
+/// repository it belongs to);
 /// the key screen once per key (`customApiKeyResponses` in `.claude.json`), when
 /// `ANTHROPIC_API_KEY` is set; the bypass-permissions warning once per config directory.
+/// Without a key or a login Claude starts all the same and says so in its status line, which
+/// fails the start: nothing typed there could sign it in.
 fn claude_dialogs() -> Vec<DialogRule> {
-    let rule = |name: &str, when: &[&str], choose: &str| DialogRule {
+    let when = |texts: &[&str]| texts.iter().map(|w| (*w).to_owned()).collect();
+    let rule = |name: &str, texts: &[&str], choose: &str| DialogRule {
         name: name.to_owned(),
-        when: when.iter().map(|w| (*w).to_owned()).collect(),
+        when: when(texts),
         answer: DialogAnswer::Choose(choose.to_owned()),
     };
     vec![
@@ -1028,6 +1032,15 @@ fn claude_dialogs() -> Vec<DialogRule> {
             &["Bypass Permissions mode", "Yes, I accept"],
             "Yes, I accept",
         ),
+        DialogRule {
+            name: "sign-in notice".to_owned(),
+            when: when(&["Not logged in", "/login"]),
+            answer: DialogAnswer::Refuse(
+                "Claude Code has no credentials: set ANTHROPIC_API_KEY where `gt` runs \
+                 (agents inherit `*_API_KEY`), or sign in once with `claude /login`"
+                    .to_owned(),
+            ),
+        },
     ]
 }
 

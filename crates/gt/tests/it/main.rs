@@ -19,6 +19,7 @@ mod handoff;
 mod mail;
 mod mq;
 mod nudge;
+mod real_claude;
 mod real_codex;
 mod roles;
 mod scripted_agent;

@@ -7,8 +7,11 @@
 //! {file_path, old_string, new_string}`. Streaming requests get the real event sequence
 //! (`message_start`, `content_block_start`/`delta`/`stop` per block, `message_delta` with the
 //! stop reason and usage, `message_stop`); usage is filled in so cost accounting has tokens.
+//! Every response has its own message id and a `request-id` header, which Claude Code writes
+//! into its transcript as `requestId`: cost readers tell responses apart by the two.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -85,17 +88,24 @@ fn messages(shared: &Shared, method: &Method, uri: &Uri, body: &Bytes) -> Respon
         shared.side(method, uri, json, "side message");
         vec![json!({"type": "text", "text": "Working on it"})]
     };
+    static RESPONSES: AtomicU64 = AtomicU64::new(1);
+    let n = RESPONSES.fetch_add(1, Ordering::Relaxed);
     let message = Outgoing {
-        id: format!("msg_{input_tokens:08}_{}", blocks.len()),
+        id: format!("msg_loopback{n:08}"),
         model,
         input_tokens,
         blocks,
     };
-    if stream {
+    let mut response = if stream {
         sse_response(message.sse())
     } else {
         json_response(StatusCode::OK, &message.whole())
+    };
+    let request_id = format!("req_loopback{n:08}");
+    if let Ok(value) = request_id.parse() {
+        response.headers_mut().insert("request-id", value);
     }
+    response
 }
 
 fn offers_shell_tool(request: &Value) -> bool {
@@ -343,6 +353,7 @@ mod tests {
         );
         assert!(first.starts_with("HTTP/1.1 200"), "{first}");
         assert!(first.contains("content-type: text/event-stream"), "{first}");
+        assert!(first.contains("request-id: req_loopback"), "{first}");
         let events: Vec<&str> = first
             .lines()
             .filter_map(|l| l.strip_prefix("event: "))

@@ -34,6 +34,10 @@ const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(3);
 const REANSWER_AFTER: Duration = Duration::from_secs(2);
 /// The pause between the keys of a dialog answer, so the program reads them as two presses.
 const KEY_PAUSE: Duration = Duration::from_millis(100);
+/// How long a declared dialog must show unchanged before it is answered. A CLI draws its first
+/// screen before it reads its terminal key by key: an arrow key sent then is echoed, or read
+/// as a lone Escape (which cancels Claude Code's trust screen and exits).
+const SETTLE: Duration = Duration::from_millis(700);
 
 /// Agent sessions in tmux.
 #[derive(Debug, Clone)]
@@ -263,12 +267,17 @@ impl TmuxRuntime {
         // the same place is answered again only after a while), and when.
         let mut answered: Option<(String, Instant)> = None;
         let mut last = String::new();
+        // Since when the pane has shown `last` unchanged.
+        let mut unchanged_since = Instant::now();
         let ready = poll(timeout, || {
             // Read the screen before asking whether the agent still runs: a quick agent may show
             // its prompt, do its work and exit between two polls, and it was ready all the same.
             if let Ok(screen) = self.screen(name) {
                 if screen_state(&screen, prefix, rules) == Screen::Ready {
                     return Ok(Some(()));
+                }
+                if screen != last {
+                    unchanged_since = Instant::now();
                 }
                 last = screen;
             }
@@ -279,6 +288,7 @@ impl TmuxRuntime {
                 Screen::Ready => return Ok(Some(())),
                 Screen::Starting => return Ok(None),
                 Screen::Dialog(dialog) => format!("{dialog:?}"),
+                Screen::Declared { .. } if unchanged_since.elapsed() < SETTLE => return Ok(None),
                 Screen::Declared { rule, menu } => format!("{} {menu:?}", rule.name),
             };
             let again = answered

@@ -1,0 +1,347 @@
+//! The real Claude Code (`@anthropic-ai/claude-code`, pinned by `scripts/install-agent-clis`)
+//! drives the whole loop against a loopback Anthropic Messages endpoint
+//! ([`ModelServer::anthropic`]): `gt sling` → Claude's own startup screens (folder trust, the
+//! API key found in its environment, the bypass-permissions warning) answered by readiness from
+//! the preset's declared dialogs → primed by its `SessionStart` hook → an edit and a commit
+//! through its `Write` and `Bash` tools → a `gt nudge` starts a turn → the agent is killed and
+//! the daemon's witness restarts it with `claude --continue`, which sends the earlier
+//! conversation → `gt done` → the refinery lands it → `gt costs` shows the tokens of Claude's
+//! own session transcript.
+//!
+//! Skipped without the CLI (see `testkit::require_agent_cli`). Claude's config directory is
+//! `CLAUDE_CONFIG_DIR` inside the `TestEnv`'s home, never the real `~/.claude`. Pre-seeded
+//! there, as a user's is after Claude's first run: `hasCompletedOnboarding` (the onboarding
+//! checks `api.anthropic.com` itself, which a loopback test cannot answer). The endpoint and
+//! key are the documented `ANTHROPIC_BASE_URL` and `ANTHROPIC_API_KEY`; everything Claude still
+//! fetches from the internet (feature flags, telemetry, update checks) goes to a refusing
+//! loopback proxy.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use testkit::{ModelServer, Scenario, Turn, wait_until};
+
+use super::daemon::Factory;
+use super::stderr;
+use super::work_loop::{TIMEOUT, Town, ok, stdout};
+
+/// Claude's model here: one `gt costs` has a price for.
+const MODEL: &str = "claude-sonnet-4-5";
+const NUDGE: &str = "Please confirm the greeting is committed";
+const KEY: &str = "sk-ant-loopback-test-0123456789abcdef";
+
+/// Claude Code's config directory inside the test's home, seeded as after a first run.
+fn claude_config_dir(town: &Town) -> PathBuf {
+    let dir = town.env.home().join(".claude-loopback");
+    std::fs::create_dir_all(&dir).expect("create the Claude config directory");
+    let state = serde_json::json!({ "hasCompletedOnboarding": true });
+    std::fs::write(dir.join(".claude.json"), state.to_string()).expect("write .claude.json");
+    dir
+}
+
+/// Makes `town` run Claude from `cli`'s directory against `server`, with `key` (if any) as its
+/// API key, its internet traffic sent to a loopback port nothing listens on.
+fn use_claude(town: &Town, cli: &Path, server: &ModelServer, key: Option<&str>) {
+    town.env
+        .prepend_path(cli.parent().expect("the CLI has a directory"));
+    let config = claude_config_dir(town);
+    town.env
+        .set("CLAUDE_CONFIG_DIR", config.to_str().expect("a UTF-8 path"));
+    town.env.set("ANTHROPIC_BASE_URL", server.url());
+    if let Some(key) = key {
+        town.env.set("ANTHROPIC_API_KEY", key);
+    }
+    let refused = {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free loopback port")
+            .port();
+        format!("http://127.0.0.1:{port}")
+    };
+    ok(town.gt(&[
+        "config",
+        "agent",
+        "set",
+        "claude",
+        "--env",
+        &format!("ANTHROPIC_MODEL={MODEL}"),
+        "--env",
+        &format!("HTTPS_PROXY={refused}"),
+        "--env",
+        &format!("HTTP_PROXY={refused}"),
+        "--env",
+        "NO_PROXY=127.0.0.1,localhost",
+        // Claude Code's auto-updater installs a newer release with `npm install --global`:
+        // never from a test.
+        "--env",
+        "DISABLE_AUTOUPDATER=1",
+        // Claude Code refuses `--dangerously-skip-permissions` as root outside a sandbox.
+        "--env",
+        "IS_SANDBOX=1",
+    ]));
+    ok(town.gt(&["config", "set", "default_agent", "claude"]));
+}
+
+/// The bead's polecat name, from `gt sling --json`.
+fn polecat_name(slung: &[serde_json::Value]) -> String {
+    slung[0]["polecat"]
+        .as_str()
+        .and_then(|p| p.rsplit('/').next())
+        .expect("sling names its polecat")
+        .to_owned()
+}
+
+/// The pids of this town's agent processes that are Claude itself, not the pane's shell.
+fn claude_processes(f: &Factory) -> Vec<u32> {
+    f.agent_processes()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| matches!(comm.trim(), "claude" | "node"))
+        })
+        .collect()
+}
+
+#[test]
+fn claude_runs_the_loop_from_sling_to_landing_through_a_nudge_and_a_restart() {
+    let Some(cli) = testkit::require_agent_cli("claude") else {
+        return;
+    };
+    let Some(f) = Factory::new() else { return };
+    let scenario = Scenario::new()
+        // The first prompt (sling's beacon, an argument): write, edit, commit.
+        .turn(
+            Turn::new()
+                .write("hello.txt", "hello from claude")
+                .edit("hello.txt", "from claude", "from claude code")
+                .shell("git add hello.txt && git commit -q -m 'add a greeting'")
+                .end("Committed the greeting."),
+        )
+        // The nudge.
+        .turn(Turn::new().end("Yes: the greeting is committed."))
+        // The prompt the restarted agent gets: finish.
+        .turn(Turn::new().shell("gt done").end("Submitted."))
+        .fallback("Nothing more to do.");
+    let server = ModelServer::anthropic(scenario);
+    use_claude(&f.town, &cli, &server, Some(KEY));
+    f.up(&[]);
+
+    let bead = f
+        .town
+        .create("add a greeting", "Write hello.txt and commit it.");
+    let slung = f.town.sling(&[&bead, "gastown"]);
+    let name = polecat_name(&slung);
+    let debug = || format!("{}\n--- model ---\n{}", f.town.panes(), server.describe());
+
+    // Primed by its hook, edited and committed: the first turn ended with its closing words.
+    wait_for_end_of_turn(&server, 0)
+        .unwrap_or_else(|e| panic!("the first turn never ended: {e}\n{}", debug()));
+    let first = server.conversations()[0].conversation().unwrap().clone();
+    let prompt = first.prompts().next().unwrap().to_owned();
+    assert!(
+        prompt.contains("[GAS TOWN]") && prompt.contains(&bead),
+        "the first prompt is sling's beacon: {prompt}"
+    );
+    let events = stdout(&ok(f.town.gt(&["events", "--json"])));
+    assert!(
+        events.contains(&format!("gastown/polecats/{name} primed (startup)")),
+        "{events}\n{}",
+        tool_outputs(&server)
+    );
+    // Readiness trusted the rig's repository (Claude keys a worktree's trust by the repository
+    // it belongs to) and approved the key Claude found in its
+    // environment, which Claude saved.
+    let state = std::fs::read_to_string(f.town.env.home().join(".claude-loopback/.claude.json"))
+        .unwrap_or_default();
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap_or_default();
+    let approved = &state["customApiKeyResponses"]["approved"];
+    assert_eq!(
+        approved,
+        &serde_json::json!([&KEY[KEY.len() - 20..]]),
+        "{state:#}"
+    );
+    let trusted: Vec<&String> = state["projects"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, p)| p["hasTrustDialogAccepted"] == true)
+        .map(|(dir, _)| dir)
+        .collect();
+    assert!(trusted.iter().any(|d| d.contains("/gastown/")), "{state:#}");
+
+    // A nudge mid-session starts a new turn that carries its text.
+    let address = format!("gastown/polecats/{name}");
+    let nudged = f.town.gt(&["nudge", &address, NUDGE]);
+    assert!(
+        matches!(nudged.status.code(), Some(0 | 75)),
+        "{}",
+        stderr(&nudged)
+    );
+    server
+        .wait_for_conversation(TIMEOUT, |c| c.prompts().any(|p| p.contains(NUDGE)))
+        .unwrap_or_else(|e| panic!("the nudge never reached the model: {e}\n{}", debug()));
+    wait_for_end_of_turn(&server, 1)
+        .unwrap_or_else(|e| panic!("the nudge's turn never ended: {e}\n{}", debug()));
+    wait_until(TIMEOUT, || {
+        f.town.panes().contains("Yes: the greeting is committed")
+    })
+    .unwrap_or_else(|e| panic!("Claude never showed the answer: {e}\n{}", debug()));
+    // Claude writes its transcript a moment after it shows a turn: killed before, it would
+    // resume without it.
+    wait_until(TIMEOUT, || {
+        transcripts(&f.town).contains("Yes: the greeting is committed")
+    })
+    .unwrap_or_else(|e| panic!("Claude never wrote the answer down: {e}\n{}", debug()));
+
+    // Killed; the witness restarts it, and `claude --continue` sends what came before.
+    let before = server.conversations().len();
+    let pids = claude_processes(&f);
+    assert!(!pids.is_empty(), "no claude process runs\n{}", debug());
+    for pid in pids {
+        testkit::sigkill(pid);
+    }
+    let resumed = wait_for_new_conversation(&server, before, |c| c.prompts().count() >= 3)
+        .unwrap_or_else(|| {
+            panic!(
+                "never restarted with its conversation\n{}\n{}",
+                debug(),
+                f.log()
+            )
+        });
+    assert!(f.log().contains("witness acts"), "{}", f.log());
+    let prompts: Vec<String> = resumed.prompts().map(str::to_owned).collect();
+    assert!(
+        prompts[0].contains("[GAS TOWN]") && prompts[1].contains(NUDGE),
+        "the restarted agent resumed its conversation: {prompts:#?}"
+    );
+
+    // `gt done` in the resumed session; the refinery lands the greeting.
+    f.town.wait_status(&bead, "closed");
+    let main = f.town.git(&f.town.remote, &["show", "main:hello.txt"]);
+    assert_eq!(main.trim(), "hello from claude code");
+    assert!(
+        server.unknown_requests().is_empty(),
+        "{}",
+        server.describe()
+    );
+
+    // Costs from Claude's own transcript (its `Stop` hook records it at the end of a turn, and
+    // `gt done` once more): every response up to the one that ran `gt done`, each counted once
+    // (`--continue` goes on in the same session); side requests are not in it. The answer
+    // after `gt done` is the deacon's to record when it reaps the session.
+    // The endpoint's usage is four bytes a token of the body it received; the log keeps the
+    // body as parsed JSON, whose text may differ by an escape or two.
+    let reported: u64 = server
+        .conversations()
+        .iter()
+        .filter(|e| e.reply().is_some_and(|r| r.turn < 2 || r.step == 0))
+        .map(|e| testkit::model::estimate_tokens(&e.body.to_string()))
+        .sum();
+    let costs = || -> serde_json::Value {
+        let out = stdout(&ok(f.town.gt(&["--json", "costs"])));
+        serde_json::from_str(&out).unwrap()
+    };
+    let input = |costs: &serde_json::Value| costs["total"]["tokens"]["input"].as_u64().unwrap_or(0);
+    let _ = wait_until(TIMEOUT, || {
+        input(&costs()).abs_diff(reported) <= reported / 100
+    });
+    let costs = costs();
+    let total = &costs["total"];
+    assert!(
+        input(&costs).abs_diff(reported) <= reported / 100
+            && total["tokens"]["output"].as_u64().is_some_and(|n| n > 0)
+            && total["sessions"] == 1
+            && total["models"] == serde_json::json!([MODEL])
+            && total["usd"].as_f64().is_some_and(|usd| usd > 0.0),
+        "reported {reported} input tokens; gt costs: {costs:#}\n{}",
+        tool_outputs(&server)
+    );
+}
+
+/// Every session transcript Claude wrote in its config directory, concatenated.
+fn transcripts(town: &Town) -> String {
+    let projects = town.env.home().join(".claude-loopback/projects");
+    let dirs = std::fs::read_dir(projects).into_iter().flatten().flatten();
+    dirs.flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten())
+        .filter(|f| f.path().extension().is_some_and(|e| e == "jsonl"))
+        .filter_map(|f| std::fs::read_to_string(f.path()).ok())
+        .collect()
+}
+
+/// Every tool result the model has seen, for failure messages.
+fn tool_outputs(server: &ModelServer) -> String {
+    let last = server.conversations().pop();
+    let messages = last
+        .and_then(|e| e.conversation().cloned())
+        .unwrap_or_default()
+        .messages;
+    messages
+        .iter()
+        .filter_map(|m| match m {
+            testkit::model::Message::ToolResult { id, output } => Some(format!("{id}: {output}")),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Waits until the model has ended turn `turn` (answered it without a tool call).
+fn wait_for_end_of_turn(server: &ModelServer, turn: usize) -> Result<(), testkit::TimedOut> {
+    wait_until(TIMEOUT, || {
+        server
+            .conversations()
+            .iter()
+            .filter_map(|e| e.reply())
+            .any(|r| r.turn == turn && r.tool.is_none())
+    })
+}
+
+/// The first conversation after the `before`th that satisfies `pred`.
+fn wait_for_new_conversation(
+    server: &ModelServer,
+    before: usize,
+    mut pred: impl FnMut(&testkit::model::Conversation) -> bool,
+) -> Option<testkit::model::Conversation> {
+    testkit::wait_for(TIMEOUT + Duration::from_secs(30), || {
+        server
+            .conversations()
+            .into_iter()
+            .skip(before)
+            .filter_map(|e| e.conversation().cloned())
+            .find(|c| pred(c))
+    })
+    .ok()
+}
+
+#[test]
+fn claude_is_refused_with_a_clear_message_without_its_binary_or_its_key() {
+    let Some(cli) = testkit::require_agent_cli("claude") else {
+        return;
+    };
+    let Some(town) = Town::new() else { return };
+    let server = ModelServer::anthropic(Scenario::new());
+    ok(town.gt(&["config", "set", "default_agent", "claude"]));
+
+    // No `claude` on PATH.
+    let bead = town.create("needs claude", "anything");
+    let out = town.gt(&["sling", &bead, "gastown"]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(err.contains("claude"), "{err}");
+    assert_eq!(town.status(&bead), "open", "{err}");
+
+    // Claude, but no key (nor a login in its config directory).
+    use_claude(&town, &cli, &server, None);
+    let out = town.gt(&["sling", &bead, "gastown"]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    // Claude starts without a key and says so in its status line; readiness fails the start.
+    assert!(
+        err.contains("ANTHROPIC_API_KEY")
+            && err.contains("claude /login")
+            && err.contains("Not logged in"),
+        "{err}"
+    );
+    assert_eq!(town.status(&bead), "open", "{err}");
+    assert!(server.conversations().is_empty(), "{}", server.describe());
+}
