@@ -150,6 +150,10 @@ mod tests {
         assert_eq!(classify(working, CODEX), Screen::Busy);
         let trust = "Trust this folder?\n› 1. Trust and continue\n  2. Back\n";
         assert_eq!(classify(trust, CODEX), Screen::Menu);
+        // Claude Code 2.1.328 draws its menus without numbers.
+        let key = "  Do you want to use this API key?\n    Yes\n  ❯ No (recommended)\n\
+                   \x20 Enter to confirm · Esc to cancel\n";
+        assert_eq!(classify(key, P), Screen::Menu);
     }
 
     #[test]

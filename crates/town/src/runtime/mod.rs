@@ -477,15 +477,19 @@ pub(crate) fn is_prompt_line(line: &str, prefix: &str) -> bool {
 }
 
 /// Whether the end of a captured screen shows a menu waiting for a choice: a numbered option
-/// under a cursor (`❯ 1. Yes, proceed`), as an agent CLI's dialogs draw it. Typing text there
+/// under a cursor (`❯ 1. Yes, proceed`), or options without numbers over their keys' hint
+/// (`Enter to confirm · Esc to cancel`), as agent CLIs' dialogs draw them. Typing text there
 /// would pick an option, so a stalled agent at a menu is escalated, never nudged.
 pub fn shows_menu(screen: &str) -> bool {
-    screen
+    let tail: Vec<&str> = screen
         .lines()
         .rev()
         .filter(|l| !l.trim().is_empty())
         .take(15)
-        .any(|line| {
+        .collect();
+    let top_down: Vec<&str> = tail.iter().rev().copied().collect();
+    tmux::last_menu(&top_down).is_some()
+        || tail.iter().any(|line| {
             let line = line
                 .trim_start_matches(|c: char| c.is_whitespace() || matches!(c, '│' | '┃' | '|'));
             ["❯", ">", "›"].iter().any(|cursor| {

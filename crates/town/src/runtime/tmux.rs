@@ -17,6 +17,7 @@ mod dialogs;
 
 pub use attach::AttachCommand;
 pub use delivery::DEFAULT_PROMPT;
+pub(crate) use dialogs::last_menu;
 
 use super::{
     CAPTURE_LINES, DEFAULT_KILL_GRACE, Runtime, RuntimeError, SendWhen, SessionHandle, SessionSpec,

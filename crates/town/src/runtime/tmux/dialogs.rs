@@ -15,7 +15,7 @@ const CURSORS: [char; 3] = ['❯', '›', '>'];
 
 /// A menu as the pane shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Menu {
+pub(crate) struct Menu {
     /// The options' labels, top to bottom, numbers (`1. `) left out.
     pub options: Vec<String>,
     /// The option the cursor is on.
@@ -96,7 +96,7 @@ pub(super) fn next_step(rule: &DialogRule, region: &[&str]) -> Step {
 }
 
 /// The lowest menu on `lines`.
-pub(super) fn last_menu(lines: &[&str]) -> Option<Menu> {
+pub(crate) fn last_menu(lines: &[&str]) -> Option<Menu> {
     (0..lines.len()).rev().find_map(|at| menu_at(lines, at))
 }
 
