@@ -20,6 +20,7 @@ mod mail;
 mod mq;
 mod nudge;
 mod real_claude;
+mod real_cli;
 mod real_codex;
 mod roles;
 mod scripted_agent;

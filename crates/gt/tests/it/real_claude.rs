@@ -17,17 +17,19 @@
 //! loopback proxy.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use testkit::{ModelServer, Scenario, Turn, wait_until};
 
 use super::daemon::Factory;
+use super::real_cli::{
+    assert_landed, kill_and_wait_for_resume, nudge_mid_session, polecat_name, refusing_proxy,
+    tool_outputs, wait_for_end_of_turn,
+};
 use super::stderr;
 use super::work_loop::{TIMEOUT, Town, ok, stdout};
 
 /// Claude's model here: one `gt costs` has a price for.
 const MODEL: &str = "claude-sonnet-4-5";
-const NUDGE: &str = "Please confirm the greeting is committed";
 const KEY: &str = "sk-ant-loopback-test-0123456789abcdef";
 
 /// Claude Code's config directory inside the test's home, seeded as after a first run.
@@ -51,13 +53,7 @@ fn use_claude(town: &Town, cli: &Path, server: &ModelServer, key: Option<&str>) 
     if let Some(key) = key {
         town.env.set("ANTHROPIC_API_KEY", key);
     }
-    let refused = {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
-        format!("http://127.0.0.1:{port}")
-    };
+    let refused = refusing_proxy();
     ok(town.gt(&[
         "config",
         "agent",
@@ -80,26 +76,6 @@ fn use_claude(town: &Town, cli: &Path, server: &ModelServer, key: Option<&str>) 
         "IS_SANDBOX=1",
     ]));
     ok(town.gt(&["config", "set", "default_agent", "claude"]));
-}
-
-/// The bead's polecat name, from `gt sling --json`.
-fn polecat_name(slung: &[serde_json::Value]) -> String {
-    slung[0]["polecat"]
-        .as_str()
-        .and_then(|p| p.rsplit('/').next())
-        .expect("sling names its polecat")
-        .to_owned()
-}
-
-/// The pids of this town's agent processes that are Claude itself, not the pane's shell.
-fn claude_processes(f: &Factory) -> Vec<u32> {
-    f.agent_processes()
-        .into_iter()
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|comm| matches!(comm.trim(), "claude" | "node"))
-        })
-        .collect()
 }
 
 #[test]
@@ -176,22 +152,7 @@ fn claude_runs_the_loop_from_sling_to_landing_through_a_nudge_and_a_restart() {
     assert!(trusted.iter().any(|d| d.contains("/gastown/")), "{state:#}");
 
     // A nudge mid-session starts a new turn that carries its text.
-    let address = format!("gastown/polecats/{name}");
-    let nudged = f.town.gt(&["nudge", &address, NUDGE]);
-    assert!(
-        matches!(nudged.status.code(), Some(0 | 75)),
-        "{}",
-        stderr(&nudged)
-    );
-    server
-        .wait_for_conversation(TIMEOUT, |c| c.prompts().any(|p| p.contains(NUDGE)))
-        .unwrap_or_else(|e| panic!("the nudge never reached the model: {e}\n{}", debug()));
-    wait_for_end_of_turn(&server, 1)
-        .unwrap_or_else(|e| panic!("the nudge's turn never ended: {e}\n{}", debug()));
-    wait_until(TIMEOUT, || {
-        f.town.panes().contains("Yes: the greeting is committed")
-    })
-    .unwrap_or_else(|e| panic!("Claude never showed the answer: {e}\n{}", debug()));
+    nudge_mid_session(&f, &server, &name, "Yes: the greeting is committed", &debug);
     // Claude writes its transcript a moment after it shows a turn: killed before, it would
     // resume without it.
     wait_until(TIMEOUT, || {
@@ -200,36 +161,11 @@ fn claude_runs_the_loop_from_sling_to_landing_through_a_nudge_and_a_restart() {
     .unwrap_or_else(|e| panic!("Claude never wrote the answer down: {e}\n{}", debug()));
 
     // Killed; the witness restarts it, and `claude --continue` sends what came before.
-    let before = server.conversations().len();
-    let pids = claude_processes(&f);
-    assert!(!pids.is_empty(), "no claude process runs\n{}", debug());
-    for pid in pids {
-        testkit::sigkill(pid);
-    }
-    let resumed = wait_for_new_conversation(&server, before, |c| c.prompts().count() >= 3)
-        .unwrap_or_else(|| {
-            panic!(
-                "never restarted with its conversation\n{}\n{}",
-                debug(),
-                f.log()
-            )
-        });
+    kill_and_wait_for_resume(&f, &server, &["claude", "node"], &debug);
     assert!(f.log().contains("witness acts"), "{}", f.log());
-    let prompts: Vec<String> = resumed.prompts().map(str::to_owned).collect();
-    assert!(
-        prompts[0].contains("[GAS TOWN]") && prompts[1].contains(NUDGE),
-        "the restarted agent resumed its conversation: {prompts:#?}"
-    );
 
     // `gt done` in the resumed session; the refinery lands the greeting.
-    f.town.wait_status(&bead, "closed");
-    let main = f.town.git(&f.town.remote, &["show", "main:hello.txt"]);
-    assert_eq!(main.trim(), "hello from claude code");
-    assert!(
-        server.unknown_requests().is_empty(),
-        "{}",
-        server.describe()
-    );
+    assert_landed(&f, &server, &bead, "hello from claude code");
 
     // Costs from Claude's own transcript, recorded by its `Stop` hook at the end of a turn and
     // by `gt done`: the turns before the restart, and the response that ran `gt done` if Claude
@@ -275,51 +211,6 @@ fn transcripts(town: &Town) -> String {
         .filter(|f| f.path().extension().is_some_and(|e| e == "jsonl"))
         .filter_map(|f| std::fs::read_to_string(f.path()).ok())
         .collect()
-}
-
-/// Every tool result the model has seen, for failure messages.
-fn tool_outputs(server: &ModelServer) -> String {
-    let last = server.conversations().pop();
-    let messages = last
-        .and_then(|e| e.conversation().cloned())
-        .unwrap_or_default()
-        .messages;
-    messages
-        .iter()
-        .filter_map(|m| match m {
-            testkit::model::Message::ToolResult { id, output } => Some(format!("{id}: {output}")),
-            _ => None,
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Waits until the model has ended turn `turn` (answered it without a tool call).
-fn wait_for_end_of_turn(server: &ModelServer, turn: usize) -> Result<(), testkit::TimedOut> {
-    wait_until(TIMEOUT, || {
-        server
-            .conversations()
-            .iter()
-            .filter_map(|e| e.reply())
-            .any(|r| r.turn == turn && r.tool.is_none())
-    })
-}
-
-/// The first conversation after the `before`th that satisfies `pred`.
-fn wait_for_new_conversation(
-    server: &ModelServer,
-    before: usize,
-    mut pred: impl FnMut(&testkit::model::Conversation) -> bool,
-) -> Option<testkit::model::Conversation> {
-    testkit::wait_for(TIMEOUT + Duration::from_secs(30), || {
-        server
-            .conversations()
-            .into_iter()
-            .skip(before)
-            .filter_map(|e| e.conversation().cloned())
-            .find(|c| pred(c))
-    })
-    .ok()
 }
 
 #[test]

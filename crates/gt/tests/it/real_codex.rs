@@ -16,18 +16,20 @@
 //! check) goes to a refusing loopback proxy.
 
 use std::path::Path;
-use std::time::Duration;
 
 use testkit::{ModelServer, Scenario, Turn, wait_until};
 
 use super::daemon::Factory;
+use super::real_cli::{
+    assert_landed, kill_and_wait_for_resume, nudge_mid_session, polecat_name, refusing_proxy,
+    tool_outputs, wait_for_end_of_turn,
+};
 use super::stderr;
 use super::work_loop::{TIMEOUT, Town, ok, stdout};
 
 /// Codex's model here: one `gt costs` has a price for, and one Codex 0.169 gives plain
 /// function tools (`exec_command`), not its JavaScript code mode.
 const MODEL: &str = "gpt-5.1-codex-mini";
-const NUDGE: &str = "Please confirm the greeting is committed";
 
 /// Codex's `config.toml` pointing at `server`: what a user writes once.
 fn codex_config(server: &ModelServer) -> String {
@@ -49,13 +51,7 @@ fn use_codex(town: &Town, cli: &Path, key: Option<&str>) {
     if let Some(key) = key {
         town.env.set("OPENAI_API_KEY", key);
     }
-    let refused = {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free loopback port")
-            .port();
-        format!("http://127.0.0.1:{port}")
-    };
+    let refused = refusing_proxy();
     ok(town.gt(&[
         "config",
         "agent",
@@ -87,27 +83,6 @@ fn write_codex_config(town: &Town, text: &str) {
     });
     std::fs::write(dir.join("version.json"), version.to_string())
         .expect("write ~/.codex/version.json");
-}
-
-/// The bead's polecat name, from `gt sling --json`.
-fn polecat_name(slung: &[serde_json::Value]) -> String {
-    slung[0]["polecat"]
-        .as_str()
-        .and_then(|p| p.rsplit('/').next())
-        .expect("sling names its polecat")
-        .to_owned()
-}
-
-/// The pids of this town's agent processes that are Codex itself (the npm shim `node` and the
-/// native `codex`), not the pane's shell.
-fn codex_processes(f: &Factory) -> Vec<u32> {
-    f.agent_processes()
-        .into_iter()
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                .is_ok_and(|comm| matches!(comm.trim(), "codex" | "node"))
-        })
-        .collect()
 }
 
 #[test]
@@ -173,59 +148,19 @@ fn codex_runs_the_loop_from_sling_to_landing_through_a_nudge_and_a_restart() {
         f.town.panes().contains("Ask Codex to do anything")
     })
     .unwrap_or_else(|e| panic!("never idle after the first turn: {e}\n{}", debug()));
-    let address = format!("gastown/polecats/{name}");
-    let nudged = f.town.gt(&["nudge", &address, NUDGE]);
-    assert!(
-        matches!(nudged.status.code(), Some(0 | 75)),
-        "{}",
-        stderr(&nudged)
-    );
-    server
-        .wait_for_conversation(TIMEOUT, |c| c.prompts().any(|p| p.contains(NUDGE)))
-        .unwrap_or_else(|e| panic!("the nudge never reached the model: {e}\n{}", debug()));
-    wait_for_end_of_turn(&server, 1)
-        .unwrap_or_else(|e| panic!("the nudge's turn never ended: {e}\n{}", debug()));
-    wait_until(TIMEOUT, || {
-        f.town.panes().contains("Yes: the greeting is committed")
-    })
-    .unwrap_or_else(|e| panic!("Codex never showed the answer: {e}\n{}", debug()));
+    nudge_mid_session(&f, &server, &name, "Yes: the greeting is committed", &debug);
 
     // Killed; the witness restarts it, and `codex resume --last` sends what came before.
-    let before = server.conversations().len();
-    let pids = codex_processes(&f);
-    assert!(!pids.is_empty(), "no codex process runs\n{}", debug());
-    for pid in pids {
-        testkit::sigkill(pid);
-    }
-    let resumed = wait_for_new_conversation(&server, before, |c| c.prompts().count() >= 3)
-        .unwrap_or_else(|| {
-            panic!(
-                "never restarted with its conversation\n{}\n{}",
-                debug(),
-                f.log()
-            )
-        });
+    kill_and_wait_for_resume(&f, &server, &["codex", "node"], &debug);
     // The daemon's witness restarted it, past Codex's update screen.
     let log = f.log();
     assert!(
         log.contains("witness acts") && log.contains("skipping the update notice"),
         "{log}"
     );
-    let prompts: Vec<String> = resumed.prompts().map(str::to_owned).collect();
-    assert!(
-        prompts[0].contains("[GAS TOWN]") && prompts[1].contains(NUDGE),
-        "the restarted agent resumed its conversation: {prompts:#?}"
-    );
 
     // `gt done` in the resumed session; the refinery lands the greeting.
-    f.town.wait_status(&bead, "closed");
-    let main = f.town.git(&f.town.remote, &["show", "main:hello.txt"]);
-    assert_eq!(main.trim(), "hello from codex");
-    assert!(
-        server.unknown_requests().is_empty(),
-        "{}",
-        server.describe()
-    );
+    assert_landed(&f, &server, &bead, "hello from codex");
 
     // `gt done` recorded Codex's rollout as far as Codex had written it: Codex writes a turn's
     // items when the turn ends, so the turns before the one that ran `gt done` (the deacon
@@ -251,51 +186,6 @@ fn codex_runs_the_loop_from_sling_to_landing_through_a_nudge_and_a_restart() {
         "reported {reported} input tokens; gt costs: {costs:#}\n{}",
         tool_outputs(&server)
     );
-}
-
-/// Every tool result the model has seen, for failure messages.
-fn tool_outputs(server: &ModelServer) -> String {
-    let last = server.conversations().pop();
-    let messages = last
-        .and_then(|e| e.conversation().cloned())
-        .unwrap_or_default()
-        .messages;
-    messages
-        .iter()
-        .filter_map(|m| match m {
-            testkit::model::Message::ToolResult { id, output } => Some(format!("{id}: {output}")),
-            _ => None,
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// Waits until the model has ended turn `turn` (answered it without a tool call).
-fn wait_for_end_of_turn(server: &ModelServer, turn: usize) -> Result<(), testkit::TimedOut> {
-    wait_until(TIMEOUT, || {
-        server
-            .conversations()
-            .iter()
-            .filter_map(|e| e.reply())
-            .any(|r| r.turn == turn && r.tool.is_none())
-    })
-}
-
-/// The first conversation after the `before`th that satisfies `pred`.
-fn wait_for_new_conversation(
-    server: &ModelServer,
-    before: usize,
-    mut pred: impl FnMut(&testkit::model::Conversation) -> bool,
-) -> Option<testkit::model::Conversation> {
-    testkit::wait_for(TIMEOUT + Duration::from_secs(30), || {
-        server
-            .conversations()
-            .into_iter()
-            .skip(before)
-            .filter_map(|e| e.conversation().cloned())
-            .find(|c| pred(c))
-    })
-    .ok()
 }
 
 #[test]
