@@ -1037,7 +1037,7 @@ fn claude_dialogs() -> Vec<DialogRule> {
             when: when(&["Not logged in", "/login"]),
             answer: DialogAnswer::Refuse(
                 "Claude Code has no credentials: set ANTHROPIC_API_KEY where `gt` runs \
-                 (agents inherit `*_API_KEY`), or sign in once with `claude /login`"
+                 or sign in once with `claude auth login`"
                     .to_owned(),
             ),
         },

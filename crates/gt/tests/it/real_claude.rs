@@ -67,13 +67,6 @@ fn use_claude(town: &Town, cli: &Path, server: &ModelServer, key: Option<&str>) 
         &format!("HTTP_PROXY={refused}"),
         "--env",
         "NO_PROXY=127.0.0.1,localhost",
-        // Claude Code's auto-updater installs a newer release with `npm install --global`:
-        // never from a test.
-        "--env",
-        "DISABLE_AUTOUPDATER=1",
-        // Claude Code refuses `--dangerously-skip-permissions` as root outside a sandbox.
-        "--env",
-        "IS_SANDBOX=1",
     ]));
     ok(town.gt(&["config", "set", "default_agent", "claude"]));
 }
@@ -231,16 +224,28 @@ fn claude_is_refused_with_a_clear_message_without_its_binary_or_its_key() {
     assert!(err.contains("claude"), "{err}");
     assert_eq!(town.status(&bead), "open", "{err}");
 
-    // Claude, but no key (nor a login in its config directory).
+    // Claude, but no key nor a login: refused before anything starts.
     use_claude(&town, &cli, &server, None);
     let out = town.gt(&["sling", &bead, "gastown"]);
     assert_ne!(out.status.code(), Some(0));
     let err = stderr(&out);
-    // Claude starts without a key and says so in its status line; readiness fails the start.
     assert!(
-        err.contains("ANTHROPIC_API_KEY")
-            && err.contains("claude /login")
-            && err.contains("Not logged in"),
+        err.contains("ANTHROPIC_API_KEY") && err.contains("claude auth login"),
+        "{err}"
+    );
+    assert_eq!(town.status(&bead), "open", "{err}");
+
+    // A login Claude cannot use (an empty sign-in file): Claude starts, says it is not logged
+    // in, and readiness fails the start with what to do.
+    let config = town.env.home().join(".claude-loopback");
+    std::fs::write(config.join(".credentials.json"), "{}").expect("write .credentials.json");
+    let out = town.gt(&["sling", &bead, "gastown"]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(
+        err.contains("Not logged in")
+            && err.contains("ANTHROPIC_API_KEY")
+            && err.contains("claude auth login"),
         "{err}"
     );
     assert_eq!(town.status(&bead), "open", "{err}");

@@ -191,6 +191,13 @@ mod tests {
             \x20 ❯ No, exit\n\
             \x20   Yes, I accept\n\
             \x20 Enter to confirm · Esc to cancel\n";
+        /// Started without a key or a usable login, its argument prompt refused.
+        pub const NOT_LOGGED_IN: &str = "❯ hello\n  ⎿  Not logged in · Please run /login\n\
+            ────────────────\n\
+            ❯ Once fixed, resend your message\n\
+            ────────────────\n\
+            \x20 ⏵⏵ bypass permissions on (shift+tab to cycle) · ← for agents    \
+            Not logged in · run /login\n";
         pub const READY: &str = " ▐▛███▛█   Claude Code v2.1.328\n\
             ▝▜██████▀  Opus 5.5 · API Usage Billing\n\
             ────────────────\n\
@@ -260,6 +267,13 @@ mod tests {
             Some(("bypass-permissions warning".into(), keys("Down")))
         );
         assert_eq!(step(claude::READY), None);
+        let Some((name, Step::Refuse(why))) = step(claude::NOT_LOGGED_IN) else {
+            panic!("a start without credentials goes on");
+        };
+        assert!(
+            name == "sign-in notice" && why.contains("ANTHROPIC_API_KEY"),
+            "{why}"
+        );
         // Answered screens above the next one, or above the prompt, are not showing.
         let later = format!("{}{}", claude::TRUST, claude::API_KEY);
         assert_eq!(
