@@ -492,3 +492,49 @@ fn agent_list_shows_where_each_preset_comes_from_town_and_rig() {
         serde_json::json!(["gastown/settings/config.json"])
     );
 }
+
+#[test]
+fn ready_dialogs_are_declared_in_agents_json_and_shown() {
+    let env = TestEnv::new();
+    let root = town(&env);
+    let text = ok(&env, &["config", "agent", "get", "claude"]);
+    assert!(
+        text.contains("workspace trust: choose \"Yes, I trust this folder\""),
+        "{text}"
+    );
+
+    let presets = root.join("settings/agents.json");
+    std::fs::create_dir_all(presets.parent().unwrap()).unwrap();
+    let mine = serde_json::json!({"version": 1, "agents": {"mine": {
+        "command": "mine-cli",
+        "ready_prompt_prefix": "> ",
+        "ready_dialogs": [
+            {"name": "update", "when": ["Update available"], "keys": ["Escape"]},
+            {"name": "trust", "when": ["Trust this folder?"], "choose": "Trust"},
+        ],
+    }}});
+    std::fs::write(&presets, mine.to_string()).unwrap();
+    let got = json(&ok(&env, &["--json", "config", "agent", "get", "mine"]));
+    assert_eq!(
+        got["ready_dialogs"],
+        mine["agents"]["mine"]["ready_dialogs"]
+    );
+    let text = ok(&env, &["config", "agent", "get", "mine"]);
+    assert!(
+        text.contains("update: keys Escape") && text.contains("trust: choose \"Trust\""),
+        "{text}"
+    );
+
+    // A dialog with nothing to recognise it by is refused, naming the field.
+    let bad = serde_json::json!({"version": 1, "agents": {"mine": {
+        "command": "mine-cli",
+        "ready_prompt_prefix": "> ",
+        "ready_dialogs": [{"name": "blank", "when": [""], "keys": ["Enter"]}],
+    }}});
+    std::fs::write(&presets, bad.to_string()).unwrap();
+    let err = fails(&env, &["config", "agent", "get", "mine"], 1);
+    assert!(
+        err.contains("ready_dialogs") && err.contains("blank"),
+        "{err}"
+    );
+}
