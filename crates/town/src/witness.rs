@@ -494,12 +494,17 @@ impl Witness {
             &target,
             &SlingOptions {
                 no_convoy: true,
+                starter: crate::scheduler::admission::Starter::Dispatcher,
                 ..Default::default()
             },
         )?;
         if let Some((bead, error)) = report.failed.first() {
             tracing::warn!(polecat = %p.name, bead = %bead, error = %error, "restart failed");
-            if matches!(error, crate::work::WorkError::Busy { .. }) {
+            // Another command on the bead, or every account rate-limited: try again later.
+            if matches!(
+                error,
+                crate::work::WorkError::Busy { .. } | crate::work::WorkError::RateLimited(_)
+            ) {
                 return Ok(Restarted::Busy);
             }
             if matches!(error, crate::work::WorkError::Limit(_)) {
