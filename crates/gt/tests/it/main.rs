@@ -21,6 +21,7 @@ mod mq;
 mod nudge;
 mod real_codex;
 mod roles;
+mod scheduler;
 mod scripted_agent;
 mod seance;
 mod sent_back;
