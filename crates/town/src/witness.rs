@@ -430,17 +430,20 @@ impl Witness {
             return Ok(false);
         };
         let now = self.clock.now();
+        // Forgotten only with a new generation: a screen that failed to capture once must
+        // not make the same message a new hold.
+        if self
+            .limits
+            .get(&p.name)
+            .is_some_and(|(generation, _)| *generation != p.generation)
+        {
+            self.limits.remove(&p.name);
+        }
         let Some(found) =
             crate::scheduler::ratelimit::detect(&preset.rate_limit_patterns, screen, now)
         else {
-            self.limits.remove(&p.name);
             return Ok(false);
         };
-        let seen = (p.generation, found.line.clone());
-        if self.limits.get(&p.name) == Some(&seen) {
-            return Ok(true);
-        }
-        self.limits.insert(p.name.clone(), seen);
         let address = PolecatId::new(&p.rig, &p.name)
             .map(|id| id.address())
             .unwrap_or_default();
@@ -450,7 +453,21 @@ impl Witness {
                 crate::scheduler::accounts::IMPLICIT.to_owned(),
             )
         });
-        let until = found.until(now);
+        let seen = (p.generation, found.line.clone());
+        if self.limits.get(&p.name) == Some(&seen) {
+            // Seen before: left alone while its account's hold lasts, judged as usual after.
+            let key = format!("{provider}/{account}");
+            return Ok(self
+                .store
+                .holds()?
+                .iter()
+                .any(|h| h.account == key && crate::scheduler::accounts::holds(h, now)));
+        }
+        self.limits.insert(p.name.clone(), seen);
+        // Its printed window is over already: an old message, nothing to hold.
+        let Some(until) = found.until(now) else {
+            return Ok(false);
+        };
         tracing::warn!(polecat = %address, account = %format!("{provider}/{account}"), until = %until, line = %found.line, "rate limit");
         self.store.set_hold(
             &format!("{provider}/{account}"),

@@ -67,11 +67,14 @@ pub struct Detected {
 }
 
 impl Detected {
-    /// When the hold ends: the reset the CLI printed, else `now` plus the default window.
-    pub fn until(&self, now: jiff::Timestamp) -> jiff::Timestamp {
-        self.resets_at
-            .filter(|t| *t > now)
-            .unwrap_or_else(|| now + DEFAULT_WINDOW)
+    /// When the hold ends: the reset the CLI printed, else `now` plus the default window;
+    /// `None` when the printed reset has passed (an old message still on the screen).
+    pub fn until(&self, now: jiff::Timestamp) -> Option<jiff::Timestamp> {
+        match self.resets_at {
+            Some(t) if t > now => Some(t),
+            Some(_) => None,
+            None => Some(now + DEFAULT_WINDOW),
+        }
     }
 }
 
@@ -217,7 +220,10 @@ mod tests {
         );
         // No time given: the default window.
         let d = detect(&claude(), "usage limit reached", now()).unwrap();
-        assert_eq!(d.until(now()), now() + DEFAULT_WINDOW);
+        assert_eq!(d.until(now()), Some(now() + DEFAULT_WINDOW));
+        // A message whose window has passed holds nothing.
+        let old = detect(&claude(), "Claude AI usage limit reached|1772360000", now()).unwrap();
+        assert_eq!(old.until(now()), None);
     }
 
     #[test]

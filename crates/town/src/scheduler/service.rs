@@ -23,7 +23,15 @@ pub struct SchedulerService {
     clock: Box<dyn host::clock::Clock>,
     /// Stranded convoys already escalated (by convoy and reason), so each is raised once.
     escalated: BTreeSet<(String, &'static str)>,
+    /// Convoys found stranded at the last scan, and when that scan ran: a convoy is escalated
+    /// only when two scans [`STRANDED_SCAN`] apart both find it (a sling between making its
+    /// convoy and hooking its bead is not stranded).
+    suspects: BTreeSet<(String, &'static str)>,
+    scanned_at: Option<std::time::Instant>,
 }
+
+/// How often stranded convoys are looked for (upstream's interval).
+const STRANDED_SCAN: Duration = Duration::from_secs(30);
 
 impl SchedulerService {
     pub fn new(
@@ -38,6 +46,8 @@ impl SchedulerService {
             starter,
             clock,
             escalated: BTreeSet::new(),
+            suspects: BTreeSet::new(),
+            scanned_at: None,
         }
     }
 
@@ -139,15 +149,24 @@ impl SchedulerService {
         Ok(())
     }
 
-    /// Escalates each newly stranded convoy once.
+    /// Escalates each convoy stranded across two scans, once.
     fn check_stranded(&mut self) -> Result<(), ServiceError> {
+        if self
+            .scanned_at
+            .is_some_and(|at| at.elapsed() < STRANDED_SCAN)
+        {
+            return Ok(());
+        }
+        self.scanned_at = Some(std::time::Instant::now());
         let stranded = convoy::stranded(&self.store)?;
         let now: BTreeSet<(String, &'static str)> = stranded
             .iter()
             .map(|s| (s.convoy.clone(), s.reason))
             .collect();
+        let suspects = std::mem::replace(&mut self.suspects, now.clone());
         for s in stranded {
-            if self.escalated.contains(&(s.convoy.clone(), s.reason)) {
+            let key = (s.convoy.clone(), s.reason);
+            if self.escalated.contains(&key) || !suspects.contains(&key) {
                 continue;
             }
             let what = match s.reason {
@@ -174,7 +193,7 @@ impl SchedulerService {
             )?;
         }
         // A convoy that moved again may strand again later, and is told again then.
-        self.escalated = now;
+        self.escalated = now.intersection(&suspects).cloned().collect();
         Ok(())
     }
 }
