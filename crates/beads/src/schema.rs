@@ -640,6 +640,59 @@ DROP INDEX idx_issues_ready;
 CREATE INDEX idx_issues_ready ON issues (status, priority, created_at DESC, id) WHERE is_blocked = 0;
 ";
 
+/// Version 11: capacity-controlled dispatch. A `sling_contexts` row is a sling waiting for
+/// capacity (`gt sling` over `scheduler.max_polecats`, or a convoy's children): the bead, its
+/// rig, its priority when queued, and the sling's options as JSON; the work bead itself is
+/// never changed by queueing. At most one queued context per bead (`idx_sling_contexts_queued`).
+/// It ends `dispatched`, `cleared` (by hand, or its bead closed) or `circuit_broken` (after
+/// repeated dispatch failures). `rate_holds` is a provider account under a rate or usage
+/// limit until its window resets: nothing starts on it meanwhile. `accounts` are the provider
+/// accounts agents may run as (each with its own config directory); `account_assignments`
+/// says which account each agent address last started with, which is how a rate limit seen in
+/// a pane is charged to its account.
+const V11: &str = r"
+CREATE TABLE sling_contexts (
+    id INTEGER PRIMARY KEY,
+    bead_id TEXT NOT NULL CHECK (bead_id != ''),
+    rig TEXT NOT NULL CHECK (rig != ''),
+    priority INTEGER NOT NULL DEFAULT 2,
+    options TEXT NOT NULL DEFAULT '{}',
+    state TEXT NOT NULL DEFAULT 'queued'
+        CHECK (state IN ('queued', 'dispatched', 'cleared', 'circuit_broken')),
+    failures INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),
+    last_failure TEXT NOT NULL DEFAULT '',
+    enqueued_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX idx_sling_contexts_queued ON sling_contexts (bead_id) WHERE state = 'queued';
+
+CREATE TABLE rate_holds (
+    account TEXT PRIMARY KEY CHECK (account != ''),
+    provider TEXT NOT NULL CHECK (provider != ''),
+    until TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    seen_in TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE accounts (
+    provider TEXT NOT NULL CHECK (provider != ''),
+    name TEXT NOT NULL CHECK (name != ''),
+    config_dir TEXT NOT NULL,
+    is_default INTEGER NOT NULL DEFAULT 0 CHECK (is_default IN (0, 1)),
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (provider, name)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX idx_accounts_default ON accounts (provider) WHERE is_default = 1;
+
+CREATE TABLE account_assignments (
+    address TEXT PRIMARY KEY CHECK (address != ''),
+    provider TEXT NOT NULL,
+    account TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) WITHOUT ROWID;
+";
+
 /// All migrations, oldest first. Append, never edit.
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -653,11 +706,12 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V8),
         M::up(V9),
         M::up(V10),
+        M::up(V11),
     ])
 }
 
 /// The schema version a fully migrated database has.
-pub const LATEST_VERSION: i64 = 10;
+pub const LATEST_VERSION: i64 = 11;
 
 /// Every table, view and trigger of a fully migrated store (not indexes: a missing index is
 /// slow, not wrong). Each write checks they are all there; a unit test checks this list
@@ -699,6 +753,10 @@ pub const REQUIRED_OBJECTS: &[&str] = &[
     "role_agents",
     "cost_sessions",
     "cost_usage",
+    "sling_contexts",
+    "rate_holds",
+    "accounts",
+    "account_assignments",
 ];
 
 /// The `metadata` key `bd doctor` sets while the store has errors it could not repair; writes
@@ -830,6 +888,40 @@ mod tests {
             )
             .unwrap();
         assert_eq!(type_index, 0);
+    }
+
+    /// A version 10 store upgrades in place: its polecats and issues stay, and the scheduler's
+    /// tables are there, empty, with one queued context allowed per bead.
+    #[test]
+    fn upgrading_to_11_adds_the_scheduler_tables() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        super::migrations().to_version(&mut conn, 10).unwrap();
+        conn.execute_batch(
+            "INSERT INTO issues (id, title, status, created_at, updated_at) VALUES
+                ('gt-a', 'a', 'open', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z');",
+        )
+        .unwrap();
+        super::migrations().to_latest(&mut conn).unwrap();
+        let issues: i64 = conn
+            .query_row("SELECT count(*) FROM issues", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(issues, 1);
+        let queue = "INSERT INTO sling_contexts (bead_id, rig, enqueued_at, updated_at)
+            VALUES ('gt-a', 'gastown', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')";
+        conn.execute_batch(queue).unwrap();
+        assert!(
+            conn.execute_batch(queue).is_err(),
+            "a second queued context"
+        );
+        conn.execute_batch("UPDATE sling_contexts SET state = 'dispatched'")
+            .unwrap();
+        conn.execute_batch(queue).unwrap();
+        for table in ["rate_holds", "accounts", "account_assignments"] {
+            let n: i64 = conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, 0, "{table}");
+        }
     }
 
     /// A store written before the summaries existed gets them filled in by the upgrade.

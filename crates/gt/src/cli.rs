@@ -81,6 +81,13 @@ pub enum Command {
     /// Convoys: tracked batches of beads.
     #[command(subcommand)]
     Convoy(commands::convoy::ConvoyCommand),
+    /// The queue of slings waiting for capacity and its dispatcher: status, list, pause,
+    /// resume, clear, run.
+    #[command(subcommand)]
+    Scheduler(commands::scheduler::SchedulerCommand),
+    /// Provider accounts agents run as (rotated when one is rate-limited).
+    #[command(subcommand)]
+    Account(commands::account::AccountCommand),
     /// The merge queue runner of a rig.
     #[command(subcommand)]
     Refinery(commands::refinery::RefineryCommand),

@@ -49,6 +49,8 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
             E::Refused(_) | E::Formula(_) => Classified::new(ErrorKind::User),
             E::Busy { .. } => Classified::new(ErrorKind::User).hint("wait for the other command to finish, then run this again"),
             E::Limit(_) => Classified::new(ErrorKind::User).hint("`gt polecat list` shows what is running; raise the limit with `gt config set`"),
+            E::Full(_) => Classified::new(ErrorKind::User).hint("`gt scheduler status` shows what runs and waits; `gt config set scheduler.max_polecats N` queues slings beyond N"),
+            E::RateLimited(_) => Classified::new(ErrorKind::User).hint("`gt scheduler status` shows the holds; `gt account add` adds another account to rotate to"),
             E::NotAllSlung { .. } => Classified::new(ErrorKind::User)
                 .hint("the other beads run; each failed one was undone: fix its cause, then sling it again"),
             E::Session { .. } => Classified::new(ErrorKind::User)

@@ -329,6 +329,30 @@ impl Tmux {
         }
     }
 
+    /// Every session's first pane, in one call: `(session name, pane)`. An absent server has
+    /// none. What a caller that asks about many sessions reads once instead of one call each.
+    pub fn all_panes(&self) -> Result<Vec<(String, PaneInfo)>, TmuxError> {
+        let format = format!("#{{session_name}}{SEP}{PANE_FORMAT}");
+        let out = match self.run(&["list-panes", "-a", "-F", &format]) {
+            Ok(out) => out,
+            Err(e) if is_no_server(&e) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let mut panes: Vec<(String, PaneInfo)> = Vec::new();
+        for line in out.lines() {
+            let Some((session, rest)) = line.split_once(SEP) else {
+                continue;
+            };
+            if panes.last().is_some_and(|(s, _)| s == session) {
+                continue;
+            }
+            if let Some(pane) = parse_pane(rest) {
+                panes.push((session.to_owned(), pane));
+            }
+        }
+        Ok(panes)
+    }
+
     /// The argv of [`Tmux::pane`].
     pub fn list_panes_argv(&self, name: &str) -> Vec<String> {
         self.argv(&["list-panes", "-t", &pane_target(name), "-F", PANE_FORMAT])

@@ -115,6 +115,10 @@ pub struct PresetOverride {
     /// How to sign in to the agent CLI, named when no credential is found (`codex login`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub login_command: Option<String>,
+    /// Regular expressions over the pane's text that mean the CLI hit a rate or usage limit
+    /// (the built-in presets carry their CLI's own messages: `scheduler::ratelimit`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_patterns: Option<Vec<String>>,
     /// Keys of upstream's preset shape that we keep but do not interpret.
     #[serde(flatten, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -252,6 +256,8 @@ pub struct AgentPreset {
     /// Sign-in files any one of which is the credential instead.
     pub credential_files: Vec<String>,
     pub login_command: Option<String>,
+    /// What in the pane means a rate or usage limit (checked regexes).
+    pub rate_limit_patterns: Vec<String>,
 }
 
 impl AgentPreset {
@@ -376,6 +382,8 @@ impl AgentPreset {
             supports_fork_session: self.supports_fork_session.then_some(true),
             session_id_env: self.session_id_env.clone(),
             config_dir_env: self.config_dir_env.clone(),
+            rate_limit_patterns: (!self.rate_limit_patterns.is_empty())
+                .then(|| self.rate_limit_patterns.clone()),
             non_interactive: self.non_interactive.clone(),
             env_as_root: (!self.env_as_root.is_empty()).then(|| self.env_as_root.clone()),
             env_passthrough: some_vec(&self.env_passthrough),
@@ -818,6 +826,10 @@ fn apply(base: &mut PresetOverride, layer: &PresetOverride) {
     );
     set(&mut base.session_id_env, layer.session_id_env.as_ref());
     set(&mut base.config_dir_env, layer.config_dir_env.as_ref());
+    set(
+        &mut base.rate_limit_patterns,
+        layer.rate_limit_patterns.as_ref(),
+    );
     if let Some(ni) = &layer.non_interactive {
         let slot = base
             .non_interactive
@@ -979,6 +991,11 @@ fn finish(name: &str, flat: &PresetOverride) -> Result<AgentPreset, AgentError> 
         credential_env,
         credential_files,
         login_command: nonempty(&flat.login_command),
+        rate_limit_patterns: crate::scheduler::ratelimit::preset_patterns(
+            name,
+            flat.rate_limit_patterns.as_deref(),
+        )
+        .map_err(|bad| invalid("rate_limit_patterns", &bad, "regular expressions"))?,
     })
 }
 

@@ -1,6 +1,6 @@
 //! The town daemon: one process per town hosting the factory's long-running duties as
-//! supervised threads ([`crate::service`]) — each rig's refinery runner and witness, and the
-//! deacon's town-wide duties.
+//! supervised threads ([`crate::service`]) — each rig's refinery runner and witness, the
+//! deacon's town-wide duties, and the scheduler that dispatches slings queued for capacity.
 //!
 //! It wakes on pokes, not polls: every command that changes the store pokes the daemon's Unix
 //! socket (`<town>/daemon/daemon.sock`) after committing ([`poke`], installed as the store's
@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::layout::Town;
 use crate::refinery::runner::{Runner, Step};
 use crate::rigctx::RigCtx;
+use crate::scheduler::service::SchedulerService;
 use crate::service::{
     Factory, Next, RestartPolicy, Service, ServiceError, ServiceStatus, Supervisor, Wake,
 };
@@ -412,6 +413,20 @@ fn start_services(
         let (town, build) = (town.clone(), Arc::clone(build));
         spawn(name.clone(), Box::new(move || build(&town)))?;
     }
+    // The dispatcher of the sling queue; its commits (each dispatch) wake the witnesses.
+    let name = "scheduler".to_owned();
+    spawn(name.clone(), {
+        let (town, opts, tx) = (town.clone(), opts.clone(), tx.clone());
+        Box::new(move || {
+            let store = service_store(&opts, "scheduler", &name, &tx)?;
+            Ok(Box::new(SchedulerService::new(
+                town.clone(),
+                store,
+                (opts.starter)(),
+                Box::new(host::clock::SystemClock),
+            )) as Box<dyn Service>)
+        })
+    })?;
     Ok(Services { supervisor, names })
 }
 

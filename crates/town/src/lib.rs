@@ -52,6 +52,7 @@ pub mod rigctx;
 pub mod roles;
 pub mod roster;
 pub mod runtime;
+pub mod scheduler;
 pub mod service;
 pub mod settings;
 pub mod views;

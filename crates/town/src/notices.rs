@@ -75,17 +75,33 @@ pub fn convoys_landed(town: &Town, store: &mut Store, rig: &str, convoys: &[Stri
             status.title,
             beads.join("\n")
         );
-        tell(
-            town,
-            store,
-            rig,
-            &owner.canonical(),
-            format!("🚚 Convoy landed: {}", status.title),
-            body,
-            PRIORITY_INFO,
-        );
+        // The owner, then everyone who asked with `gt convoy watch`, each once.
+        let mut told = vec![owner.canonical()];
+        for watcher in store.labels(id).unwrap_or_default().iter().filter_map(|l| {
+            l.strip_prefix(WATCHER_LABEL)
+                .and_then(|a| Address::parse(a).ok())
+                .filter(Address::is_mailbox)
+        }) {
+            if !told.contains(&watcher.canonical()) {
+                told.push(watcher.canonical());
+            }
+        }
+        for to in &told {
+            tell(
+                town,
+                store,
+                rig,
+                to,
+                format!("🚚 Convoy landed: {}", status.title),
+                body.clone(),
+                PRIORITY_INFO,
+            );
+        }
     }
 }
+
+/// The label prefix on a convoy naming an address told when it lands (`gt convoy watch`).
+pub const WATCHER_LABEL: &str = "gt:watcher:";
 
 /// Sends `FIX_NEEDED` to the polecat of `mr`: `why` in one line, `detail` (the failing output,
 /// the conflicting paths) below it.

@@ -74,14 +74,73 @@ pub struct NamepoolSettings {
     pub reserved: Vec<String>,
 }
 
-/// `scheduler`: how much runs at once.
+/// `scheduler`: how much runs at once (upstream's keys and meanings).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Scheduler {
-    /// Town-wide cap on working polecats.
-    pub max_polecats: u32,
+    /// N > 0: at most N polecats work at once and further slings queue until one frees up
+    /// (deferred dispatch). 0 or -1: every sling starts at once (direct dispatch), up to the
+    /// fixed safety cap.
+    pub max_polecats: i64,
+    /// At most this many polecats work at once in one rig; 0 is no limit.
+    pub max_polecats_per_rig: u32,
+    /// How many queued beads the scheduler dispatches in one round.
+    pub batch_size: u32,
+    /// The pause between two dispatches (`"2s"`, `"500ms"`, or seconds), so agents do not all
+    /// start at once (nor all resume at once after a rate-limit window).
+    pub spawn_delay: Delay,
+    /// A queued bead moves up one priority level for each this many seconds it waits.
+    pub aging_secs: u64,
     /// How many times one bead may be respawned before the breaker trips.
     pub max_bead_respawns: u32,
+}
+
+/// A duration written as `"2s"`, `"500ms"`, `"1m"` or a number of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delay(pub std::time::Duration);
+
+impl Serialize for Delay {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let ms = self.0.as_millis();
+        if ms.is_multiple_of(1000) {
+            s.serialize_str(&format!("{}s", ms / 1000))
+        } else {
+            s.serialize_str(&format!("{ms}ms"))
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Delay {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let value = Value::deserialize(d)?;
+        let parsed = match &value {
+            Value::Number(n) => n.as_f64().and_then(parse_secs),
+            Value::String(text) => parse_delay(text),
+            _ => None,
+        };
+        parsed.map(Self).ok_or_else(|| {
+            D::Error::custom(format!(
+                "`{value}` is not a delay: write \"2s\", \"500ms\", \"1m\" or a number of seconds"
+            ))
+        })
+    }
+}
+
+fn parse_secs(secs: f64) -> Option<std::time::Duration> {
+    std::time::Duration::try_from_secs_f64(secs).ok()
+}
+
+fn parse_delay(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.find(|c: char| c.is_ascii_alphabetic())?);
+    let n: f64 = number.trim().parse().ok()?;
+    match unit {
+        "ms" => parse_secs(n / 1000.0),
+        "s" => parse_secs(n),
+        "m" => parse_secs(n * 60.0),
+        _ => None,
+    }
 }
 
 /// `daemon`: when the witness and the deacon act. Times are in seconds.
@@ -164,7 +223,11 @@ impl Default for NamepoolSettings {
 impl Default for Scheduler {
     fn default() -> Self {
         Self {
-            max_polecats: 25,
+            max_polecats: -1,
+            max_polecats_per_rig: 0,
+            batch_size: 5,
+            spawn_delay: Delay(std::time::Duration::from_secs(2)),
+            aging_secs: 600,
             max_bead_respawns: 3,
         }
     }
@@ -474,7 +537,7 @@ mod tests {
         assert_eq!(eff.settings.merge_queue.test_command, "cargo test");
         assert_eq!(eff.settings.merge_queue.retry_flaky_tests, 2);
         assert_eq!(eff.settings.default_agent, "gemini");
-        assert_eq!(eff.settings.scheduler.max_polecats, 25);
+        assert_eq!(eff.settings.scheduler.max_polecats, -1);
         let layer = |k: &str| {
             eff.values
                 .iter()
@@ -540,12 +603,18 @@ mod tests {
         set_in_file(&path, "town-settings", "role_agents.witness", "codex").unwrap();
         set_in_file(&path, "town-settings", "scheduler.max_polecats", "10").unwrap();
         assert!(set_in_file(&path, "town-settings", "scheduler.max_polecats", "ten").is_err());
+        set_in_file(&path, "town-settings", "scheduler.spawn_delay", "500ms").unwrap();
+        assert!(set_in_file(&path, "town-settings", "scheduler.spawn_delay", "soon").is_err());
         let eff = resolve(&Sources {
             town: Some(&path),
             ..Sources::default()
         })
         .unwrap();
         assert_eq!(eff.settings.scheduler.max_polecats, 10);
+        assert_eq!(
+            eff.settings.scheduler.spawn_delay,
+            Delay(std::time::Duration::from_millis(500))
+        );
         assert_eq!(eff.settings.role_agents["witness"], "codex");
     }
 }

@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::daemon::DaemonStatus;
 use crate::layout::Town;
 use crate::rig::RigSummary;
-use crate::runtime::Runtimes;
+use crate::runtime::{Runtime, Runtimes};
 
 mod roster;
 mod sessions;
@@ -155,16 +155,22 @@ pub struct AgentView {
 /// Builds [`AgentsView`] for one rig or all. Each session is asked of the runtime its polecat
 /// was started in ([`Runtimes::get`]); a nuked polecat is not asked.
 pub fn agents(store: &beads::Store, runtimes: &Runtimes, rig: Option<&str>) -> Result<AgentsView> {
+    // One tmux call for every tmux session, not one per polecat (fifty agents, one `gt
+    // status`); a subprocess session is asked on its own (a pid file).
+    let live_tmux = runtimes.tmux().live_sessions().ok();
     let agents = store
         .polecats(rig)?
         .into_iter()
         .map(|p| {
+            let runtime = runtimes.get(&p.runtime);
             let alive = p.state != PolecatState::Nuked
                 && !p.session.is_empty()
-                && runtimes
-                    .get(&p.runtime)
-                    .is_alive(&p.session, &[])
-                    .unwrap_or(false);
+                && match &live_tmux {
+                    Some(live) if runtime.kind() == runtimes.tmux().kind() => {
+                        live.contains(&p.session)
+                    }
+                    _ => runtime.is_alive(&p.session, &[]).unwrap_or(false),
+                };
             AgentView {
                 address: format!("{}/polecats/{}", p.rig, p.name),
                 dead: p.state == PolecatState::Working && !alive,

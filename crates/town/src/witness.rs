@@ -146,6 +146,9 @@ pub struct Witness {
     starter: Starter,
     clock: Box<dyn host::clock::Clock>,
     watches: HashMap<String, Watch>,
+    /// The rate-limit message last recorded per polecat (generation and line), so one message
+    /// in a pane is one hold, not one per look.
+    limits: HashMap<String, (i64, String)>,
 }
 
 /// The message a woken agent gets when the refinery sent its change back.
@@ -192,6 +195,7 @@ impl Witness {
             starter,
             clock,
             watches: HashMap::new(),
+            limits: HashMap::new(),
         }
     }
 
@@ -264,6 +268,16 @@ impl Witness {
         self.forward_help()?;
         let holds = crate::lifecycle::holds(&self.store).unwrap_or_default();
         let polecats = self.store.polecats(Some(&rig))?;
+        // One read of the rig's merge requests for the whole pass, not one per polecat.
+        let mut latest_mrs: HashMap<String, beads::MergeRequest> = HashMap::new();
+        for m in self.store.mrs(Some(&rig), &[])? {
+            match latest_mrs.get(&m.bead_id) {
+                Some(have) if have.id >= m.id => {}
+                _ => {
+                    latest_mrs.insert(m.bead_id.clone(), m);
+                }
+            }
+        }
         self.watches
             .retain(|name, _| polecats.iter().any(|p| &p.name == name));
         for p in polecats {
@@ -279,18 +293,16 @@ impl Witness {
                 Err(beads::Error::NotFound { .. }) => None,
                 Err(e) => return Err(e.into()),
             };
-            let latest_mr = self
-                .store
-                .mrs(Some(&rig), &[])?
-                .into_iter()
-                .filter(|m| m.bead_id == p.bead_id)
-                .max_by_key(|m| m.id);
+            let latest_mr = latest_mrs.get(&p.bead_id).cloned();
             let alive = self.alive(&p);
             let screen = if alive {
                 self.screen(&p)
             } else {
                 String::new()
             };
+            if alive && self.rate_limited(&p, &screen)? {
+                continue;
+            }
             let (quiet_for, nudged) = self.progress(&p, hash(&screen));
             let woken_key = format!("witness.woke.{rig}.{}", p.name);
             let woken_for = self.store.kv_get(&woken_key)?.and_then(|v| v.parse().ok());
@@ -402,6 +414,78 @@ impl Witness {
                 .unwrap_or(false)
     }
 
+    /// Whether the agent's pane says it hit a rate or usage limit. A new message records a
+    /// hold on the agent's provider account until the window resets (the scheduler stops
+    /// starting agents on it meanwhile), and when another account of the provider is free the
+    /// session is rotated to it: stopped and restarted through sling's path, which picks that
+    /// account. A rate-limited agent is otherwise left alone (not nudged as stalled).
+    fn rate_limited(
+        &mut self,
+        p: &beads::Polecat,
+        screen: &str,
+    ) -> Result<bool, crate::work::WorkError> {
+        let user =
+            crate::agents::load_user_presets(&crate::agents::user_presets_path(self.town.root()))?;
+        let Ok(preset) = crate::agents::preset(&p.agent, &user, &self.ctx.settings) else {
+            return Ok(false);
+        };
+        let now = self.clock.now();
+        // Forgotten only with a new generation: a screen that failed to capture once must
+        // not make the same message a new hold.
+        if self
+            .limits
+            .get(&p.name)
+            .is_some_and(|(generation, _)| *generation != p.generation)
+        {
+            self.limits.remove(&p.name);
+        }
+        let Some(found) =
+            crate::scheduler::ratelimit::detect(&preset.rate_limit_patterns, screen, now)
+        else {
+            return Ok(false);
+        };
+        let address = PolecatId::new(&p.rig, &p.name)
+            .map(|id| id.address())
+            .unwrap_or_default();
+        let (provider, account) = self.store.assigned_account(&address)?.unwrap_or_else(|| {
+            (
+                preset.name.clone(),
+                crate::scheduler::accounts::IMPLICIT.to_owned(),
+            )
+        });
+        let seen = (p.generation, found.line.clone());
+        if self.limits.get(&p.name) == Some(&seen) {
+            // Seen before: left alone while its account's hold lasts, judged as usual after.
+            let key = format!("{provider}/{account}");
+            return Ok(self
+                .store
+                .holds()?
+                .iter()
+                .any(|h| h.account == key && crate::scheduler::accounts::holds(h, now)));
+        }
+        self.limits.insert(p.name.clone(), seen);
+        // Its printed window is over already: an old message, nothing to hold.
+        let Some(until) = found.until(now) else {
+            return Ok(false);
+        };
+        tracing::warn!(polecat = %address, account = %format!("{provider}/{account}"), until = %until, line = %found.line, "rate limit");
+        self.store.set_hold(
+            &format!("{provider}/{account}"),
+            &provider,
+            &beads::store::format_ts(until),
+            &found.line,
+            &address,
+        )?;
+        if let Ok(Some(other)) = crate::scheduler::accounts::choose(&self.store, &provider, now)?
+            && other.name != account
+        {
+            tracing::info!(polecat = %address, to = %other.key(), "rotating a rate-limited session to another account");
+            let _ = self.starter.runtimes.get(&p.runtime).stop(&p.session);
+            self.restart(p)?;
+        }
+        Ok(true)
+    }
+
     /// The session's screen; empty when it cannot be captured.
     fn screen(&self, p: &beads::Polecat) -> String {
         self.starter
@@ -494,12 +578,17 @@ impl Witness {
             &target,
             &SlingOptions {
                 no_convoy: true,
+                starter: crate::scheduler::admission::Starter::Dispatcher,
                 ..Default::default()
             },
         )?;
         if let Some((bead, error)) = report.failed.first() {
             tracing::warn!(polecat = %p.name, bead = %bead, error = %error, "restart failed");
-            if matches!(error, crate::work::WorkError::Busy { .. }) {
+            // Another command on the bead, or every account rate-limited: try again later.
+            if matches!(
+                error,
+                crate::work::WorkError::Busy { .. } | crate::work::WorkError::RateLimited(_)
+            ) {
                 return Ok(Restarted::Busy);
             }
             if matches!(error, crate::work::WorkError::Limit(_)) {

@@ -16,6 +16,7 @@ pub mod molecule;
 pub mod mr;
 pub mod query;
 pub mod roles;
+pub mod scheduler;
 pub mod sessions;
 pub mod slot;
 pub mod update;

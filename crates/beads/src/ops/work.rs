@@ -132,22 +132,53 @@ pub enum Admission {
     Admitted { before: Option<Polecat> },
     /// The polecat holds another bead (or is busy without one).
     Taken(Polecat),
-    /// Starting one more would pass the cap: this many polecats are working.
-    AtCap(i64),
+    /// Starting one more would pass a cap: this many polecats are working (or waiting ahead in
+    /// the scheduler's queue) where it counts.
+    AtCap { working: i64, scope: CapScope },
+}
+
+/// Which cap an admission met.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CapScope {
+    Town,
+    Rig,
+}
+
+/// The limits an admission is checked against, in its own transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    /// Polecats spawning or working in the whole town.
+    pub town: i64,
+    /// Polecats spawning or working in the polecat's rig; 0 is no limit.
+    pub rig: i64,
+    /// Beads waiting in the scheduler's queue (ready to run) go first: they count against the
+    /// town cap. Set for a new `gt sling`, not for the scheduler dispatching the queue.
+    pub behind_queue: bool,
+}
+
+impl Caps {
+    /// Only a town cap.
+    pub fn town(cap: i64) -> Self {
+        Self {
+            town: cap,
+            rig: 0,
+            behind_queue: false,
+        }
+    }
 }
 
 impl Store {
     /// Reserves polecat `rig/name` for `bead` in one transaction: it must be missing, idle or
     /// nuked with no bead, or already hold `bead` (a restart, or a resumed `gt sling`); and,
-    /// unless it already holds the bead, fewer than `cap` polecats may be spawning or working
-    /// in the town. Concurrent admissions are serialized by the write lock, so the cap is exact
-    /// and no polecat is ever given two beads.
+    /// unless it already holds the bead, the caps must leave room for one more. Concurrent
+    /// admissions are serialized by the write lock, so the caps are exact and no polecat is
+    /// ever given two beads.
     pub fn admit_polecat(
         &mut self,
         rig: &str,
         name: &str,
         bead: &str,
-        cap: i64,
+        caps: Caps,
     ) -> Result<Admission> {
         self.write(|tx, w| {
             let sql =
@@ -164,15 +195,8 @@ impl Store {
             {
                 return Ok(Admission::Taken(p.clone()));
             }
-            if !holds_bead {
-                let working: i64 = tx
-                    .prepare_cached(
-                        "SELECT count(*) FROM polecats WHERE state IN ('spawning', 'working')",
-                    )?
-                    .query_row([], |r| r.get(0))?;
-                if working >= cap {
-                    return Ok(Admission::AtCap(working));
-                }
+            if !holds_bead && let Some(at_cap) = at_cap(tx, rig, bead, caps)? {
+                return Ok(at_cap);
             }
             tx.prepare_cached(
                 "INSERT INTO polecats (rig, name, state, bead_id, created_at, updated_at)
@@ -451,4 +475,35 @@ fn move_polecat_in_tx(
         None,
     )?;
     Ok(polecat)
+}
+
+/// Whether one more polecat for `bead` in `rig` would pass a cap (read inside the admission's
+/// transaction).
+fn at_cap(tx: &Connection, rig: &str, bead: &str, caps: Caps) -> Result<Option<Admission>> {
+    let (town, in_rig): (i64, i64) = tx
+        .prepare_cached(
+            "SELECT count(*), count(*) FILTER (WHERE rig = ?1) FROM polecats
+             WHERE state IN ('spawning', 'working')",
+        )?
+        .query_row([rig], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if caps.rig > 0 && in_rig >= caps.rig {
+        return Ok(Some(Admission::AtCap {
+            working: in_rig,
+            scope: CapScope::Rig,
+        }));
+    }
+    let waiting: i64 = if caps.behind_queue {
+        tx.prepare_cached(
+            "SELECT count(*) FROM sling_contexts c CROSS JOIN issues i ON i.id = c.bead_id
+             WHERE c.state = 'queued' AND c.bead_id != ?1 AND i.is_blocked = 0
+               AND i.status = 'open'",
+        )?
+        .query_row([bead], |r| r.get(0))?
+    } else {
+        0
+    };
+    Ok((town + waiting >= caps.town).then_some(Admission::AtCap {
+        working: town + waiting,
+        scope: CapScope::Town,
+    }))
 }

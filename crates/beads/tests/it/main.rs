@@ -16,6 +16,7 @@ mod ids;
 mod jsonl;
 mod mutations;
 mod readiness;
+mod scheduler;
 mod work;
 
 use std::sync::Arc;

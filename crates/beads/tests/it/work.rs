@@ -4,8 +4,8 @@
 use std::sync::{Arc, Barrier};
 
 use beads::{
-    Admission, Error, Landing, MergeRequest, MrState, MrTransition, NewMergeRequest, PolecatState,
-    PolecatUpdate, Store,
+    Admission, CapScope, Caps, Error, Landing, MergeRequest, MrState, MrTransition,
+    NewMergeRequest, PolecatState, PolecatUpdate, Store,
 };
 
 use crate::{assert_no_drift, fresh, open_as, task};
@@ -22,7 +22,9 @@ fn refused_from<T: std::fmt::Debug>(r: beads::Result<T>) -> Option<&'static str>
 fn polecats_move_only_through_named_transitions_and_count_toward_the_cap() {
     let (_dir, mut store) = fresh();
     assert!(matches!(
-        store.admit_polecat("gastown", "nux", "bd-1", 2).unwrap(),
+        store
+            .admit_polecat("gastown", "nux", "bd-1", Caps::town(2))
+            .unwrap(),
         Admission::Admitted { before: None }
     ));
     let p = store
@@ -47,11 +49,18 @@ fn polecats_move_only_through_named_transitions_and_count_toward_the_cap() {
         refused_from(store.mark_polecat_working("gastown", "nux")),
         Some("working")
     );
-    store.admit_polecat("gastown", "slit", "bd-2", 2).unwrap();
+    store
+        .admit_polecat("gastown", "slit", "bd-2", Caps::town(2))
+        .unwrap();
     assert_eq!(store.working_polecats().unwrap(), 2);
     assert!(matches!(
-        store.admit_polecat("gastown", "rictus", "bd-3", 2).unwrap(),
-        Admission::AtCap(2)
+        store
+            .admit_polecat("gastown", "rictus", "bd-3", Caps::town(2))
+            .unwrap(),
+        Admission::AtCap {
+            working: 2,
+            scope: CapScope::Town
+        }
     ));
     let p = store.finish_polecat("gastown", "nux").unwrap();
     assert_eq!(

@@ -1,4 +1,4 @@
-//! `gt convoy create/add/status/list/close`.
+//! `gt convoy create/add/status/list/close/stranded/stage/launch/watch`.
 
 use clap::{Args, Subcommand};
 
@@ -14,6 +14,42 @@ pub enum ConvoyCommand {
     List(ListArgs),
     /// Close a convoy by hand.
     Close(CloseArgs),
+    /// Convoys that cannot move on their own: ready work nobody is on and nothing queued, or
+    /// only blocked beads left (the daemon checks this too, and escalates).
+    Stranded,
+    /// A convoy's or epic's open beads in waves by their dependencies: each wave can start
+    /// once the waves before it have landed.
+    Stage(StageArgs),
+    /// Queue every open bead of a convoy or epic for a rig: the scheduler starts each wave as
+    /// the one before it lands (what `gt sling <convoy-or-epic> <rig>` does).
+    Launch(LaunchArgs),
+    /// Be told (by mail) when a convoy lands; the convoy's owner always is.
+    Watch(WatchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StageArgs {
+    /// The convoy or epic.
+    pub id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct LaunchArgs {
+    /// The convoy or epic.
+    pub id: String,
+    /// The rig its beads go to.
+    pub rig: String,
+    /// The agent preset to run, instead of the configured one.
+    #[arg(long)]
+    pub agent: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    pub convoy: String,
+    /// Who is told [default: you, from `GT_ROLE`, else the overseer].
+    #[arg(long)]
+    pub address: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -167,6 +203,72 @@ pub fn run(cmd: ConvoyCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
                 ui.json(&closed)?;
             } else {
                 ui.status(format!("Closed convoy {}", closed.id));
+            }
+        }
+        ConvoyCommand::Stranded => {
+            let stranded = town::scheduler::convoy::stranded(&store)?;
+            if ui.is_json() {
+                ui.json(&stranded)?;
+            } else if stranded.is_empty() {
+                ui.status("No stranded convoys");
+            } else {
+                let rows: Vec<Vec<String>> = stranded
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            c.convoy.clone(),
+                            c.reason.replace('_', " "),
+                            c.beads.join(","),
+                            super::safe(&c.title),
+                        ]
+                    })
+                    .collect();
+                super::table(ui, &rows)?;
+            }
+        }
+        ConvoyCommand::Stage(a) => {
+            let waves = town::scheduler::convoy::stage(&store, &a.id)?;
+            if ui.is_json() {
+                ui.json(&waves)?;
+            } else if waves.is_empty() {
+                ui.status("Nothing left to stage: every bead is closed (or in a dependency cycle)");
+            } else {
+                for (i, wave) in waves.iter().enumerate() {
+                    ui.line(format!("Wave {}: {}", i + 1, wave.join(" ")))?;
+                }
+            }
+        }
+        ConvoyCommand::Launch(a) => {
+            let runtimes = super::runtimes(&town);
+            let cx = super::sling::context(&town, &runtimes, std::time::Duration::from_secs(60))?;
+            let opts = town::work::sling::SlingOptions {
+                agent: a.agent.clone(),
+                ..Default::default()
+            };
+            super::sling::launch(ui, &town, &mut store, &cx, &a.id, &a.rig, &opts)?;
+        }
+        ConvoyCommand::Watch(a) => {
+            let convoy = store.convoy_id(&a.convoy)?;
+            let who = match &a.address {
+                Some(text) => town::address::Address::parse(text)?,
+                None => town::address::Address::current()?,
+            };
+            if !who.is_mailbox() {
+                return Err(ui::CliError::usage(format!(
+                    "`{}` is not one mailbox",
+                    who.canonical()
+                ))
+                .into());
+            }
+            let label = format!("{}{}", town::notices::WATCHER_LABEL, who.canonical());
+            store.add_labels(&convoy, &[label])?;
+            if ui.is_json() {
+                ui.json(&serde_json::json!({"convoy": convoy, "watcher": who.canonical()}))?;
+            } else {
+                ui.status(format!(
+                    "{} is told when convoy {convoy} lands",
+                    who.canonical()
+                ));
             }
         }
     }

@@ -1,6 +1,7 @@
 //! One module per `gt` subcommand, and what they share: finding the town, opening its store,
 //! layering its settings.
 
+pub mod account;
 pub mod agent;
 pub mod agents;
 pub mod config;
@@ -28,6 +29,7 @@ pub mod refinery;
 pub mod rig;
 pub mod roles;
 pub mod root;
+pub mod scheduler;
 pub mod seance;
 pub mod session;
 pub mod sling;
@@ -74,6 +76,8 @@ pub fn run(cli: Cli, ui: &mut ui::Ui) -> anyhow::Result<()> {
         Command::Agents(args) => agents::run(&args, ui),
         Command::Feed(args) => feed::run(&args, ui),
         Command::Convoy(cmd) => convoy::run(cmd, ui),
+        Command::Scheduler(cmd) => scheduler::run(cmd, ui),
+        Command::Account(cmd) => account::run(cmd, ui),
         Command::Refinery(cmd) => refinery::run(cmd, ui),
         Command::Mq(cmd) => mq::run(cmd, ui),
         Command::Mail(args) => mail::run(args, ui),

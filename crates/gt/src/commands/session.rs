@@ -260,6 +260,7 @@ fn restart_polecat(
         &address.canonical(),
         &SlingOptions {
             no_convoy: true,
+            starter: town::scheduler::admission::Starter::Dispatcher,
             ..SlingOptions::default()
         },
     )?

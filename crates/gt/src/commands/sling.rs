@@ -80,7 +80,16 @@ pub fn run(args: &SlingArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         create: args.create,
         formula,
         vars,
+        ..SlingOptions::default()
     };
+    // A convoy or an epic: queue every open bead; the scheduler starts what is ready now and
+    // the rest as their blockers land.
+    if let [one] = beads.as_slice()
+        && !args.dry_run
+        && town::scheduler::convoy::is_batch(&store, &store.resolve(one)?)
+    {
+        return launch(ui, &town, &mut store, &cx, one, target, &opts);
+    }
     let report = sling::sling(&mut store, &cx, &beads, target, &opts)?;
     if !report.slung.is_empty() || report.failed.is_empty() {
         print(ui, &report.slung)?;
@@ -89,6 +98,52 @@ pub fn run(args: &SlingArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         Some(e) => Err(e.into()),
         None => Ok(()),
     }
+}
+
+/// Queues a convoy's or epic's beads for `rig`, then (when no daemon runs to do it) starts a
+/// round of what is ready.
+pub fn launch(
+    ui: &mut ui::Ui,
+    town: &town::layout::Town,
+    store: &mut beads::Store,
+    cx: &sling::SlingContext<'_>,
+    id: &str,
+    rig: &str,
+    opts: &SlingOptions,
+) -> anyhow::Result<()> {
+    town::rig::entry(town, rig)?;
+    let launch = town::scheduler::convoy::launch(store, id, rig, opts)?;
+    let mut round = None;
+    if !town::daemon::status(town).running {
+        let settings = town::scheduler::town_settings(town)?;
+        let now = store.now_ts();
+        let batch = settings.scheduler.batch_size.max(1) as usize;
+        round = Some(town::scheduler::dispatch::run_round(
+            store, cx, &settings, now, batch,
+        )?);
+    }
+    if ui.is_json() {
+        ui.json(&serde_json::json!({ "launch": launch, "round": round }))?;
+        return Ok(());
+    }
+    for (bead, position) in &launch.queued {
+        ui.status(format!("Queued {bead}, position {position}"));
+    }
+    if let Some(round) = &round {
+        for bead in &round.dispatched {
+            ui.status(format!("Slung {bead} to {rig}"));
+        }
+    } else {
+        ui.status(
+            "The daemon's scheduler starts the ready beads and each next wave as beads land.",
+        );
+    }
+    ui.status(format!(
+        "Tracking in convoy {}: `gt convoy status {}`",
+        launch.convoy, launch.convoy
+    ));
+    ui.line(&launch.convoy)?;
+    Ok(())
 }
 
 /// What a sling started from this command needs: this `gt` for the agent's hooks, the
@@ -120,6 +175,13 @@ fn print(ui: &mut ui::Ui, slung: &[sling::Slung]) -> anyhow::Result<()> {
             Action::Restarted => "Restarted",
             Action::AlreadyRunning => "Already running:",
             Action::WouldStart => "Would sling",
+            Action::Queued { position } => {
+                ui.status(format!(
+                    "Queued {}: the town is at its cap; queued, position {position} (`gt scheduler list`)",
+                    s.bead
+                ));
+                continue;
+            }
         };
         ui.status(format!(
             "{verb} {} to {} (session {}, agent {}, branch {})",
@@ -129,7 +191,7 @@ fn print(ui: &mut ui::Ui, slung: &[sling::Slung]) -> anyhow::Result<()> {
     if let Some(c) = slung.iter().find_map(|s| s.convoy.clone()) {
         ui.status(format!("Tracking in convoy {c}: `gt convoy status {c}`"));
     }
-    for s in slung {
+    for s in slung.iter().filter(|s| !s.polecat.is_empty()) {
         ui.line(&s.polecat)?;
     }
     Ok(())

@@ -110,7 +110,8 @@ fn after_gt_up_and_gt_sling_the_work_lands_with_nobody_typing() {
             "witness:gastown",
             "deacon",
             "nudges",
-            "keeper"
+            "keeper",
+            "scheduler"
         ]
     );
     // Twice is an answer, not an error.

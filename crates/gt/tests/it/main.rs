@@ -23,6 +23,7 @@ mod real_claude;
 mod real_cli;
 mod real_codex;
 mod roles;
+mod scheduler;
 mod scripted_agent;
 mod seance;
 mod sent_back;

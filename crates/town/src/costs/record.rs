@@ -193,7 +193,9 @@ mod tests {
             .create_convoy("Retries", std::slice::from_ref(&bead))
             .unwrap()
             .id;
-        store.admit_polecat("gastown", "nux", &bead, 4).unwrap();
+        store
+            .admit_polecat("gastown", "nux", &bead, beads::Caps::town(4))
+            .unwrap();
         let role = Role::Polecat(PolecatId::new("gastown", "nux").unwrap());
         let who = Attribution::of(&store, &role, "gastown/polecats/nux").unwrap();
         assert_eq!(

@@ -94,17 +94,40 @@ impl TmuxRuntime {
     /// The logical names of this town's sessions on the server: tagged with the town's tag and
     /// stamped as its own (another town's or the user's sessions are never listed).
     pub fn town_sessions(&self) -> Result<Vec<String>, RuntimeError> {
+        Ok(self
+            .town_panes()?
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect())
+    }
+
+    /// The town's sessions whose agent runs (pane not dead), read in one tmux call: what a
+    /// view of many agents asks instead of [`Runtime::is_alive`] once per agent.
+    pub fn live_sessions(&self) -> Result<std::collections::HashSet<String>, RuntimeError> {
+        Ok(self
+            .town_panes()?
+            .into_iter()
+            .filter(|(_, pane)| !pane.dead)
+            .map(|(name, _)| name)
+            .collect())
+    }
+
+    /// The first pane of each session stamped as this town's, by logical session name, in
+    /// one tmux call.
+    fn town_panes(&self) -> Result<Vec<(String, PaneInfo)>, RuntimeError> {
         let suffix = self.tmux_name("");
-        let mut names = Vec::new();
-        for tmux_name in self.tmux.list_sessions().map_err(|e| tmux_error("*", e))? {
-            if let Some(name) = tmux_name.strip_suffix(&suffix)
-                && check_session_name(name).is_ok()
-                && matches!(self.pane(name), Ok(Some(_)))
-            {
-                names.push(name.to_owned());
-            }
-        }
-        Ok(names)
+        Ok(self
+            .tmux
+            .all_panes()
+            .map_err(|e| tmux_error("*", e))?
+            .into_iter()
+            .filter(|(_, pane)| pane.owner == self.town)
+            .filter_map(|(tmux_name, pane)| {
+                let name = tmux_name.strip_suffix(&suffix)?;
+                check_session_name(name).ok()?;
+                Some((name.to_owned(), pane))
+            })
+            .collect())
     }
 
     /// Stops the tmux server when no session at all is left on it; returns whether it did.

@@ -35,6 +35,12 @@ pub enum WorkError {
     /// A limit stops the work (the town-wide cap, the respawn breaker).
     #[error("{0}")]
     Limit(String),
+    /// No room under a cap (the town's, the rig's, or direct dispatch's safety cap).
+    #[error("{0}")]
+    Full(crate::scheduler::admission::Full),
+    /// Every account of the agent's provider is rate-limited.
+    #[error("{0}")]
+    RateLimited(String),
     /// Some beads of a multi-bead sling failed (each was undone); the others run.
     #[error("{} of {total} beads were not slung:{}", failed.len(), failed.iter().map(|(b, e)| format!("\n  {b}: {e}")).collect::<String>())]
     NotAllSlung {

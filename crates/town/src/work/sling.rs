@@ -13,13 +13,14 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use beads::{Admission, PolecatState};
+use beads::PolecatState;
 
 use crate::agent_env::{AgentIdentity, agent_env};
 use crate::agents::{self, AgentRequest, PromptMode};
 use crate::layout::{RigPaths, Town};
 use crate::rigctx::RigCtx;
 use crate::runtime::{Runtime, Runtimes, SessionSpec};
+use crate::scheduler::{accounts, admission};
 use crate::work::identity::PolecatId;
 use crate::work::{Result, WorkError, gitops, provision, refused};
 
@@ -45,6 +46,9 @@ pub struct SlingOptions {
     pub formula: Option<String>,
     /// Formula variables (`--var k=v`), over those the rig provides.
     pub vars: Vec<(String, String)>,
+    /// Who starts it: a new sling queues behind the scheduler's queue when the town is full;
+    /// the dispatcher (the scheduler, a restart) never queues.
+    pub starter: admission::Starter,
 }
 
 /// What the caller provides besides the store.
@@ -74,6 +78,8 @@ pub enum Action {
     Restarted,
     /// `--dry-run`: this is what would happen.
     WouldStart,
+    /// The town is at its cap: the bead waits in the scheduler's queue at this place.
+    Queued { position: i64 },
 }
 
 /// The outcome for one bead.
@@ -388,6 +394,38 @@ fn sling_one(
             }
         }
     }
+    // Waiting in the queue already: a new sling says where, the scheduler's own dispatch goes on.
+    if opts.starter == admission::Starter::Sling
+        && let Some(queued) = store.queued_context(bead)?
+    {
+        let position = store
+            .sling_contexts(false)?
+            .iter()
+            .position(|c| c.id == queued.id)
+            .map_or(1, |i| i as i64 + 1);
+        return Ok(queued_slung(bead, &preset.name, convoy, position));
+    }
+    // Which provider account it runs as; while every one is rate-limited nothing starts.
+    let account = match accounts::choose(store, &preset.name, store.now_ts())? {
+        Ok(account) => account,
+        Err(hold) if opts.dry_run => {
+            tracing::debug!(account = %hold.account, "rate-limited");
+            None
+        }
+        Err(hold) => {
+            let why = format!(
+                "the `{}` account is rate-limited until {} ({})",
+                hold.account, hold.until, hold.reason
+            );
+            if opts.starter == admission::Starter::Sling {
+                let options = crate::scheduler::queue::QueuedOptions::of(opts, convoy);
+                let queued = store.enqueue_sling(bead, rig, &options.to_json())?;
+                tracing::info!(bead, "{why}; queued");
+                return Ok(queued_slung(bead, &preset.name, convoy, queued.position));
+            }
+            return Err(WorkError::RateLimited(why));
+        }
+    };
     if !opts.dry_run {
         let spawns = store.respawns(bead)?;
         if spawns >= i64::from(settings.scheduler.max_bead_respawns) {
@@ -464,7 +502,7 @@ fn sling_one(
         }
         provision::provision(worktree, &preset, &cx.gt_bin, provision::Seat::Polecat)?;
         store.bump_respawns(bead)?;
-        let spec = session_spec(
+        let mut spec = session_spec(
             cx,
             store,
             polecat,
@@ -476,6 +514,10 @@ fn sling_one(
             *generation,
             restart.is_some(),
         )?;
+        spec.env
+            .extend(accounts::env_for(&preset, account.as_ref()));
+        let provider_account = account.as_ref().map_or(accounts::IMPLICIT, |a| &a.name);
+        store.assign_account(&polecat.address(), &preset.name, provider_account)?;
         // A reused idle polecat's old agent may still be in its session (it ran `gt done` and
         // has not exited, or stays at its prompt): its work is finished, so it goes. It is
         // looked for in the runtime it was started in.
@@ -532,7 +574,29 @@ fn sling_one(
         rollback(store, cx, bead, undo);
         let _ = store.clear_checkpoints(&scope);
     }
-    result
+    match result {
+        Err(WorkError::Full(full))
+            if full.queues() && opts.starter == admission::Starter::Sling =>
+        {
+            let options = crate::scheduler::queue::QueuedOptions::of(opts, convoy);
+            let queued = store.enqueue_sling(bead, rig, &options.to_json())?;
+            Ok(queued_slung(bead, &preset.name, convoy, queued.position))
+        }
+        other => other,
+    }
+}
+
+/// The report for a bead that waits in the queue.
+fn queued_slung(bead: &str, agent: &str, convoy: Option<&str>, position: i64) -> Slung {
+    Slung {
+        bead: bead.to_owned(),
+        polecat: String::new(),
+        session: String::new(),
+        branch: String::new(),
+        agent: agent.to_owned(),
+        convoy: convoy.map(str::to_owned),
+        action: Action::Queued { position },
+    }
 }
 
 /// Whether a polecat's session runs, asked of the runtime it was started in.
@@ -588,20 +652,23 @@ fn admit(
     let bead = req.bead;
     let _admission = super::admission_lock(town, req.target.rig())?;
     let polecat = choose_polecat(store, town, req)?;
-    let cap = i64::from(req.settings.scheduler.max_polecats);
-    let before = match store.admit_polecat(&polecat.rig, &polecat.name, bead, cap)? {
-        Admission::Admitted { before } => before,
-        Admission::Taken(row) => {
+    let admitted = admission::admit(
+        store,
+        &req.settings.scheduler,
+        req.opts.starter,
+        &polecat.rig,
+        &polecat.name,
+        bead,
+    )?;
+    let before = match admitted {
+        admission::Outcome::Admitted { before } => before,
+        admission::Outcome::Full(full) => return Err(WorkError::Full(full)),
+        admission::Outcome::Taken(row) => {
             return Err(refused(format!(
                 "polecat `{}` is {} on `{}`",
                 polecat.address(),
                 row.state,
                 row.bead_id
-            )));
-        }
-        Admission::AtCap(working) => {
-            return Err(WorkError::Limit(format!(
-                "{working} polecats are working, the town's cap (`scheduler.max_polecats` = {cap})"
             )));
         }
     };

@@ -1,0 +1,299 @@
+//! The scheduler end to end: the real daemon dispatching queued slings to scripted agents in
+//! tmux as capacity frees, a lowered cap that retires idle sessions and never working ones, a
+//! rate-limit message that pauses dispatch for its window, and an epic's convoy landing wave
+//! by wave. Nobody types after the slings; every wait polls an outcome.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+use testkit::wait_until;
+
+use super::daemon::Factory;
+use super::work_loop::{TIMEOUT, json, ok, script, stdout};
+
+/// Time for several agents to run one after another on a busy machine.
+const LONG: Duration = Duration::from_secs(180);
+
+fn set(f: &Factory, key: &str, value: &str) {
+    ok(f.town.gt(&["config", "set", key, value]));
+}
+
+/// A rig bead with a priority and a script.
+fn bead(f: &Factory, title: &str, priority: &str, lines: &str) -> String {
+    let out = ok(f.town.bd(&[
+        "create",
+        title,
+        "-p",
+        priority,
+        "-d",
+        &script(lines),
+        "--silent",
+    ]));
+    stdout(&out).trim().to_owned()
+}
+
+/// The beads slung, in the order their slings were recorded.
+fn sling_order(f: &Factory) -> Vec<String> {
+    let out = ok(f.town.gt(&["--json", "events", "--limit", "1000"]));
+    let text = stdout(&out);
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .chain(
+            serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v.as_array().cloned())
+                .unwrap_or_default(),
+        )
+        .filter(|e| e["kind"] == "sling")
+        .filter_map(|e| e["bead"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn scheduler_status(f: &Factory) -> Value {
+    json(&ok(f.town.gt(&["--json", "scheduler", "status"])))
+}
+
+#[test]
+fn two_start_three_queue_and_all_five_land_in_priority_order() {
+    let Some(f) = Factory::new() else { return };
+    set(&f, "scheduler.max_polecats", "2");
+    set(&f, "scheduler.spawn_delay", "0");
+    f.up(&[]);
+    let work = |file: &str| {
+        format!("sleep 1500\nwrite {file}.txt {file}\ncommit add {file}\ndone COMPLETED")
+    };
+    let first = bead(&f, "first", "2", &work("first"));
+    let second = bead(&f, "second", "2", &work("second"));
+    let low = bead(&f, "low", "3", &work("low"));
+    let urgent = bead(&f, "urgent", "1", &work("urgent"));
+    let middle = bead(&f, "middle", "2", &work("middle"));
+    for b in [&first, &second] {
+        assert_eq!(f.town.sling(&[b, "gastown"])[0]["action"], "started");
+    }
+    for (b, position) in [(&low, 1), (&urgent, 2), (&middle, 3)] {
+        let out = ok(f.town.gt(&["sling", b, "gastown"]));
+        let said = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(
+            said.contains(&format!("queued, position {position}")),
+            "{b}: {said}"
+        );
+    }
+    let status = scheduler_status(&f);
+    assert_eq!(
+        (status["mode"].as_str(), status["ready"].as_u64()),
+        (Some("deferred"), Some(3))
+    );
+    // Nobody types from here on: the daemon dispatches as polecats finish.
+    for b in [&first, &second, &low, &urgent, &middle] {
+        let mut last = String::new();
+        wait_until(LONG, || {
+            last = f.town.status(b);
+            last == "closed"
+        })
+        .unwrap_or_else(|e| panic!("{b} did not land ({last}): {e}\n{}", f.log()));
+    }
+    // The queued three started best first: urgent, then middle, then low.
+    let order = sling_order(&f);
+    let queued: Vec<&String> = order
+        .iter()
+        .filter(|b| [&low, &urgent, &middle].contains(b))
+        .collect();
+    assert_eq!(queued, [&urgent, &middle, &low], "{order:?}");
+    assert_eq!(
+        f.town.merge_requests(),
+        [("merged".to_owned(), 5)],
+        "{}",
+        f.log()
+    );
+    assert!(
+        json(&ok(f.town.gt(&["--json", "scheduler", "list"])))
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn lowering_the_cap_retires_idle_sessions_and_never_kills_a_working_polecat() {
+    let Some(f) = Factory::new() else { return };
+    set(&f, "scheduler.max_polecats", "3");
+    f.up(&[]);
+    // Two work for a while; one finishes and idles at its prompt (slung last, so neither
+    // working one reuses its polecat).
+    let slow_a = bead(&f, "slow a", "2", "sleep 10000\nwork");
+    let slow_b = bead(&f, "slow b", "2", "sleep 10000\nwork");
+    let idle = bead(&f, "idle", "2", "work\nstay");
+    let slung_a = f.town.sling(&[&slow_a, "gastown"]);
+    let slung_b = f.town.sling(&[&slow_b, "gastown"]);
+    f.town.sling(&[&idle, "gastown"]);
+    wait_until(TIMEOUT, || f.town.status(&idle) == "closed").unwrap();
+    let session_of = |slung: &[Value]| slung[0]["session"].as_str().unwrap().to_owned();
+    let (session_a, session_b) = (session_of(&slung_a), session_of(&slung_b));
+    let idle_polecat = f
+        .town
+        .polecats()
+        .into_iter()
+        .find(|p| p["state"] == "idle" && p["alive"] == true)
+        .unwrap_or_else(|| panic!("no idle polecat at its prompt: {:?}", f.town.polecats()));
+
+    set(&f, "scheduler.max_polecats", "1");
+    // The idle session goes; both working ones go on.
+    wait_until(TIMEOUT, || {
+        f.town
+            .polecats()
+            .iter()
+            .any(|p| p["name"] == idle_polecat["name"] && p["alive"] == false)
+    })
+    .unwrap_or_else(|e| panic!("the idle session was not retired: {e}\n{}", f.log()));
+    let sessions = f.town.sessions();
+    assert!(
+        sessions.contains(&session_a) && sessions.contains(&session_b),
+        "{sessions:?}"
+    );
+    // A new sling waits: two work, the cap is one.
+    let later = bead(&f, "later", "2", "work");
+    let out = ok(f.town.gt(&["sling", &later, "gastown"]));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("queued, position 1"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for b in [&slow_a, &slow_b, &later] {
+        wait_until(LONG, || f.town.status(b) == "closed")
+            .unwrap_or_else(|e| panic!("{b} did not land: {e}\n{}", f.log()));
+    }
+    // Neither working polecat was stopped and restarted: one generation each.
+    for b in [&slow_a, &slow_b] {
+        let restarts = ok(f.town.gt(&["--json", "events", "--limit", "1000"]));
+        let text = stdout(&restarts);
+        assert!(
+            !text.contains("witness_restart"),
+            "{b} was restarted: {text}"
+        );
+    }
+    // The later bead started only once both had finished.
+    let order = sling_order(&f);
+    assert_eq!(order.last(), Some(&later), "{order:?}");
+}
+
+#[test]
+fn a_rate_limit_message_pauses_dispatch_until_its_window_resets() {
+    let Some(f) = Factory::new() else { return };
+    set(&f, "scheduler.max_polecats", "5");
+    set(&f, "daemon.liveness_secs", "1");
+    f.up(&[]);
+    // Claude Code's own message, with the window's reset as epoch seconds, 15 s from now.
+    let limited = bead(
+        &f,
+        "limited",
+        "2",
+        "run echo \"Claude AI usage limit reached|$(( $(date +%s) + 15 ))\"\nsleep 5000\nwork",
+    );
+    f.town.sling(&[&limited, "gastown"]);
+    let mut status = Value::Null;
+    wait_until(TIMEOUT, || {
+        status = scheduler_status(&f);
+        status["holds"].as_array().is_some_and(|h| !h.is_empty())
+    })
+    .unwrap_or_else(|e| panic!("no hold recorded: {e}\n{}", f.log()));
+    let hold = &status["holds"][0];
+    assert_eq!(hold["account"], "scripted/default");
+    let until: jiff::Timestamp = hold["until"].as_str().unwrap().parse().unwrap();
+    let text = stdout(&ok(f.town.gt(&["scheduler", "status"])));
+    assert!(
+        text.contains("scripted/default rate-limited until"),
+        "{text}"
+    );
+
+    // Nothing starts on the held account meanwhile: the sling waits in the queue.
+    let waiting = bead(&f, "waiting", "2", "work");
+    let slung = f.town.sling(&[&waiting, "gastown"]);
+    assert_eq!(slung[0]["action"]["queued"]["position"], 1, "{slung:?}");
+    // It starts once the window has reset, without anyone typing.
+    wait_until(LONG, || f.town.status(&waiting) != "open")
+        .unwrap_or_else(|e| panic!("never dispatched after the window: {e}\n{}", f.log()));
+    let now = jiff::Timestamp::try_from(SystemTime::now()).unwrap();
+    assert!(
+        now >= until,
+        "started at {now}, before the window reset at {until}"
+    );
+    for b in [&limited, &waiting] {
+        wait_until(LONG, || f.town.status(b) == "closed")
+            .unwrap_or_else(|e| panic!("{b} did not land: {e}\n{}", f.log()));
+    }
+    assert!(
+        scheduler_status(&f)["holds"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
+}
+
+#[test]
+fn a_convoy_of_an_epic_lands_wave_by_wave() {
+    let Some(f) = Factory::new() else { return };
+    set(&f, "scheduler.spawn_delay", "0");
+    let epic = stdout(&ok(f.town.bd(&[
+        "create",
+        "greetings",
+        "-t",
+        "epic",
+        "--silent",
+    ])))
+    .trim()
+    .to_owned();
+    let child = |title: &str, file: &str| {
+        let out = ok(f.town.bd(&[
+            "create",
+            title,
+            "--parent",
+            &epic,
+            "-d",
+            &script(&format!(
+                "write {file}.txt {file}\ncommit add {file}\ndone COMPLETED"
+            )),
+            "--silent",
+        ]));
+        stdout(&out).trim().to_owned()
+    };
+    let hello = child("hello", "hello");
+    let hola = child("hola", "hola");
+    let both = child("both", "both");
+    ok(f.town.bd(&["dep", "add", &both, &hello]));
+    ok(f.town.bd(&["dep", "add", &both, &hola]));
+    let stage = stdout(&ok(f.town.gt(&["convoy", "stage", &epic])));
+    let mut first = [hello.clone(), hola.clone()];
+    first.sort();
+    assert_eq!(
+        stage.trim(),
+        format!("Wave 1: {}\nWave 2: {both}", first.join(" "))
+    );
+
+    f.up(&[]);
+    let out = ok(f.town.gt(&["sling", &epic, "gastown"]));
+    let convoy = stdout(&out).trim().to_owned();
+    assert!(convoy.starts_with("hq-cv-"), "{convoy}");
+    // The second wave starts only after the first has landed.
+    wait_until(LONG, || {
+        if f.town.status(&both) == "open" {
+            return false;
+        }
+        assert_eq!(
+            (f.town.status(&hello), f.town.status(&hola)),
+            ("closed".to_owned(), "closed".to_owned()),
+            "the second wave started early"
+        );
+        true
+    })
+    .unwrap_or_else(|e| panic!("the second wave never started: {e}\n{}", f.log()));
+    f.town.wait_status(&both, "closed");
+    let landed = json(&ok(f.town.gt(&["--json", "convoy", "list", "--all"])));
+    let c = landed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == convoy.as_str())
+        .unwrap_or_else(|| panic!("{landed}"));
+    assert!(c["landed_at"].is_string(), "{c}");
+    let stranded = json(&ok(f.town.gt(&["--json", "convoy", "stranded"])));
+    assert_eq!(stranded, serde_json::json!([]));
+}
