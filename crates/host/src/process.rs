@@ -184,6 +184,64 @@ pub fn shell_output(command: &str, cwd: &Path, input: &[u8]) -> Result<ShellOutp
     })
 }
 
+/// Runs `program args…` directly (no shell) in `cwd` with `env` added and stdin closed, for at
+/// most `limit`, and returns its exit code and output whatever the code (a forge CLI says
+/// "checks pending" with exit 8). A program still running at the limit is killed.
+pub fn run_in(
+    program: &str,
+    args: &[String],
+    cwd: &Path,
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> Result<ShellOutput, ProcessError> {
+    let spawn_err = |source| ProcessError::Spawn {
+        program: program.to_owned(),
+        source,
+    };
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .env("LC_ALL", "C")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(spawn_err)?;
+    // Read both pipes aside so a chatty program never blocks on a full pipe while we wait.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait().map_err(spawn_err)? {
+            Some(status) => break status,
+            None if started.elapsed() >= limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(ProcessError::TimedOut {
+                    program: program.to_owned(),
+                    limit,
+                });
+            }
+            None => std::thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    Ok(ShellOutput {
+        code: status.code(),
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
+}
+
 /// The first executable named `name` on `PATH` (or `name` itself if it is a path).
 pub fn which(name: &str) -> Option<PathBuf> {
     which_in(name, &crate::env::var_os("PATH")?)

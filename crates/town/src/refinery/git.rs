@@ -163,6 +163,20 @@ pub fn land(worktree: &Path, sha: &str, target: &str) -> Result<Landing, GitErro
     Ok(Landing::Landed)
 }
 
+/// Pushes `sha` as the remote branch `branch`, replacing whatever it held (a pull request's
+/// head, which the refinery alone writes).
+pub fn push_branch(worktree: &Path, sha: &str, branch: &str) -> Result<(), GitError> {
+    git(worktree)
+        .run(&[
+            "push",
+            "--quiet",
+            "--force",
+            "origin",
+            &format!("{sha}:refs/heads/{branch}"),
+        ])
+        .map(drop)
+}
+
 /// The SHA the remote holds for `branch` (empty when none).
 pub fn remote_sha(worktree: &Path, branch: &str) -> Result<String, GitError> {
     let out = git(worktree).run(&["ls-remote", "origin", &format!("refs/heads/{branch}")])?;

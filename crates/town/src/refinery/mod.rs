@@ -25,6 +25,7 @@
 pub mod gates;
 pub mod git;
 pub mod policy;
+pub mod pull;
 pub mod runner;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,6 +57,8 @@ pub enum RefineryError {
     Lock(#[from] host::lock::LockError),
     #[error("cannot run a gate")]
     Gate(#[from] std::io::Error),
+    #[error(transparent)]
+    Forge(#[from] crate::forge::ForgeError),
 }
 
 type Result<T, E = RefineryError> = std::result::Result<T, E>;
@@ -85,6 +88,12 @@ pub struct PassReport {
     pub paused: Option<String>,
     /// The remote target moved during landing; the batch was requeued to be rebuilt.
     pub remote_moved: bool,
+    /// Pull requests opened or updated for changes that passed (`mr-N #P`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub opened: Vec<String>,
+    /// Requests whose pull requests wait on the forge (checks, reviews, the merge queue).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub awaiting: Vec<String>,
 }
 
 /// The kv key that pauses a rig's queue, with the reason as its value.
@@ -98,6 +107,8 @@ pub struct Refinery<'a> {
     rig: String,
     prefix: String,
     target: String,
+    /// The rig's remote, which names its forge.
+    remote_url: String,
     paths: RigPaths,
     settings: Settings,
     store: &'a mut beads::Store,
@@ -114,6 +125,7 @@ impl<'a> Refinery<'a> {
             rig: ctx.name.clone(),
             prefix: ctx.prefix().to_owned(),
             target: ctx.target().to_owned(),
+            remote_url: ctx.entry.git_url.clone(),
             paths: ctx.paths.clone(),
             settings: ctx.settings.clone(),
             store,
@@ -159,7 +171,8 @@ impl<'a> Refinery<'a> {
     }
 
     /// After a crash: finish the bookkeeping of a landing that reached the remote, and put every
-    /// request that was being tested back in the queue.
+    /// request that was being tested back in the queue, except those whose pull request the
+    /// forge holds (they are waited on again, [`pull`]).
     pub fn recover(&mut self) -> Result<()> {
         // First, before any git in the worktree: a gate a killed runner left there.
         if let Some(pgid) = gates::reap_orphan(self.town, &self.rig)? {
@@ -180,6 +193,9 @@ impl<'a> Refinery<'a> {
             .store
             .mrs(Some(&self.rig), &[beads::MrState::Testing])?
         {
+            if self.waiting_on_forge(mr.id)?.is_some() {
+                continue;
+            }
             self.store
                 .requeue_mr(mr.id, "requeued after a refinery restart")?;
         }
@@ -197,6 +213,9 @@ impl<'a> Refinery<'a> {
             return Ok(None);
         }
         let mut report = PassReport::default();
+        if self.uses_forge() {
+            self.poll_forge(&mut report)?;
+        }
         let mut ready = Vec::new();
         for mr in self.store.mrs(Some(&self.rig), &[beads::MrState::Queued])? {
             let bead = self.store.show(&mr.bead_id);
@@ -213,11 +232,11 @@ impl<'a> Refinery<'a> {
             }
         }
         if ready.is_empty() {
-            return Ok(if report.waiting.is_empty() {
-                None
-            } else {
-                Some(report)
-            });
+            let quiet = report.waiting.is_empty()
+                && report.awaiting.is_empty()
+                && report.landed.is_empty()
+                && report.failed.is_empty();
+            return Ok(if quiet { None } else { Some(report) });
         }
         let started_at = self.store.now();
         let now = self.store.now_ts();
@@ -397,7 +416,11 @@ impl<'a> Refinery<'a> {
                 .requeue_mr(mr.id, "requeued behind a failing change")?;
             report.requeued.push(mr.label());
         }
-        if landable > 0 {
+        if landable > 0 && self.uses_forge() {
+            let changes: Vec<beads::MergeRequest> =
+                stacked[..landable].iter().map(|(m, _)| m.clone()).collect();
+            self.open_pull_requests(&base, &changes, &mut report)?;
+        } else if landable > 0 {
             let sha = stacked[landable - 1].1.clone();
             let ids: Vec<i64> = stacked[..landable].iter().map(|(m, _)| m.id).collect();
             let scope = self.landing_scope();
@@ -425,6 +448,8 @@ impl<'a> Refinery<'a> {
         }
         let outcome = if report.remote_moved {
             "remote moved"
+        } else if !report.opened.is_empty() {
+            "pull requests"
         } else if culprit.is_some() {
             "bisected"
         } else {
