@@ -15,6 +15,7 @@ mod demo;
 mod escalate;
 mod events;
 mod feed;
+mod forge;
 mod handoff;
 mod mail;
 mod mq;

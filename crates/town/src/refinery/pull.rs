@@ -87,11 +87,15 @@ impl Refinery<'_> {
             git::push_branch(&worktree, &tip, &head)?;
             let bead = self.store.get(&mr.bead_id)?;
             let title: String = bead.title.clone();
+            let by = if mr.polecat.is_empty() {
+                String::new()
+            } else {
+                format!(" by {}", mr.polecat)
+            };
             let body = format!(
-                "Lands bead {} ({}): {}\n\n{}\n\n---\nMerge request {} from `{}` (commit {}), tested by the \
+                "Lands bead {}{by}: {}\n\n{}\n\n---\nMerge request {} from `{}` (commit {}), tested by the \
                  Gas Town refinery of `{}`. It merges once the forge's required checks{} pass.",
                 mr.bead_id,
-                mr.polecat,
                 bead.title,
                 bead.description,
                 mr.label(),
