@@ -77,6 +77,13 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
             E::Git(_) | E::Lock(_) | E::Gate(_) => Classified::new(ErrorKind::Internal),
         });
     }
+    if let Some(err) = err.downcast_ref::<town::refinery::integration::LandError>() {
+        use town::refinery::integration::LandError as E;
+        return match err {
+            E::Refused(_) => Some(Classified::new(ErrorKind::User)),
+            E::Refinery(e) => classify(e),
+        };
+    }
     if let Some(err) = err.downcast_ref::<town::forge::ForgeError>() {
         use town::forge::ForgeError as E;
         return Some(match err {

@@ -6,10 +6,15 @@ use std::path::Path;
 
 use host::git::{Git, GitError};
 
-/// The committer the refinery writes as (authors are kept).
-const COMMITTER: [(&str, &str); 2] = [
+/// The marker the refinery's pushes carry in their environment: the hooks guarding
+/// integration branches ([`super::integration`]) let only these through.
+pub const REFINERY_PUSH: &str = "GT_REFINERY_PUSH";
+
+/// The committer the refinery writes as (authors are kept), and its push marker.
+const COMMITTER: [(&str, &str); 3] = [
     ("GIT_COMMITTER_NAME", "Gas Town refinery"),
     ("GIT_COMMITTER_EMAIL", "refinery@gastown.local"),
+    (REFINERY_PUSH, "1"),
 ];
 
 fn git(dir: &Path) -> Git {
@@ -195,6 +200,14 @@ pub fn target_contains(worktree: &Path, target: &str, sha: &str) -> Result<bool,
     ])?
     .status
     .success())
+}
+
+/// How many commits `sha` has that the remote's `target` lacks (after a fetch).
+pub fn count_ahead(worktree: &Path, target: &str, sha: &str) -> Result<usize, GitError> {
+    let g = git(worktree);
+    g.run(&["fetch", "--quiet", "origin"])?;
+    let n = g.run(&["rev-list", "--count", &format!("origin/{target}..{sha}")])?;
+    Ok(n.trim().parse().unwrap_or(0))
 }
 
 /// Deletes a merged branch on the remote (a branch already gone is fine).

@@ -24,6 +24,7 @@
 
 pub mod gates;
 pub mod git;
+pub mod integration;
 pub mod policy;
 pub mod pull;
 pub mod runner;
@@ -106,7 +107,11 @@ pub struct Refinery<'a> {
     town: &'a Town,
     rig: String,
     prefix: String,
+    /// The branch this pass lands on: the rig's target, or an epic's integration branch
+    /// when the pass's batch is of changes submitted against it.
     target: String,
+    /// The rig's target.
+    default_target: String,
     /// The rig's remote, which names its forge.
     remote_url: String,
     paths: RigPaths,
@@ -125,6 +130,7 @@ impl<'a> Refinery<'a> {
             rig: ctx.name.clone(),
             prefix: ctx.prefix().to_owned(),
             target: ctx.target().to_owned(),
+            default_target: ctx.target().to_owned(),
             remote_url: ctx.entry.git_url.clone(),
             paths: ctx.paths.clone(),
             settings: ctx.settings.clone(),
@@ -182,6 +188,10 @@ impl<'a> Refinery<'a> {
         let cps = self.store.checkpoints(&scope)?;
         if let (Some(sha), Some(ids)) = (cps.get("sha"), cps.get("mrs")) {
             let worktree = self.paths.refinery_worktree();
+            self.target = cps
+                .get("target")
+                .cloned()
+                .unwrap_or_else(|| self.default_target.clone());
             if git::target_contains(&worktree, &self.target, sha)? {
                 let ids: Vec<i64> = ids.split(',').filter_map(|i| i.parse().ok()).collect();
                 let mut report = PassReport::default();
@@ -212,6 +222,7 @@ impl<'a> Refinery<'a> {
         if self.paused()?.is_some() {
             return Ok(None);
         }
+        self.target = self.default_target.clone();
         let mut report = PassReport::default();
         if self.uses_forge() {
             self.poll_forge(&mut report)?;
@@ -253,6 +264,17 @@ impl<'a> Refinery<'a> {
             scored.push((mr, score));
         }
         let ordered = policy::order(scored);
+        // One target a pass: that of the most urgent request (the rig's, or an integration
+        // branch's); the others wait for a later pass.
+        self.target = ordered
+            .first()
+            .map(|mr| mr.target.clone())
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| self.default_target.clone());
+        let ordered: Vec<beads::MergeRequest> = ordered
+            .into_iter()
+            .filter(|mr| mr.target == self.target || mr.target.is_empty())
+            .collect();
         let size = policy::batch_size(
             &self.store.recent_mr_failures(&self.rig, 20)?,
             self.settings.merge_queue.max_batch_size,
@@ -425,6 +447,7 @@ impl<'a> Refinery<'a> {
             let ids: Vec<i64> = stacked[..landable].iter().map(|(m, _)| m.id).collect();
             let scope = self.landing_scope();
             self.store.checkpoint(&scope, "sha", &sha)?;
+            self.store.checkpoint(&scope, "target", &self.target)?;
             self.store.checkpoint(
                 &scope,
                 "mrs",
