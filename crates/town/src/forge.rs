@@ -593,6 +593,9 @@ struct GlMr {
     has_conflicts: bool,
     #[serde(default)]
     head_pipeline: Option<GlPipelineRef>,
+    /// "Merge when the pipeline succeeds" is set: GitLab holds it to merge.
+    #[serde(default)]
+    merge_when_pipeline_succeeds: bool,
 }
 
 #[derive(Deserialize)]
@@ -624,7 +627,7 @@ impl GlMr {
                 _ => Review::None,
             },
             conflicting: self.has_conflicts,
-            queued: false,
+            queued: self.merge_when_pipeline_succeeds,
             pipeline: self.head_pipeline.map(|p| p.id),
         }
     }

@@ -343,6 +343,28 @@ fn a_pull_request_merged_by_hand_while_the_refinery_was_down_is_recognised() {
 }
 
 #[test]
+fn a_change_already_on_the_target_lands_without_a_second_pull_request() {
+    let Some(t) = forge_town("github", "pr") else {
+        return;
+    };
+    let (bead, label) = change(&t, "Already there");
+    // Its pull request merged before the refinery could record it; here: pushed by hand.
+    let clone = t.env.work().join(format!("clone-{bead}"));
+    t.git(
+        &clone,
+        &["push", "-q", "origin", &format!("polecat/nux/{bead}:main")],
+    );
+    let main = main_sha(&t);
+    refinery_once(&t);
+    let status = mr_state(&t, &label);
+    assert_eq!(status["state"], "merged", "{status}");
+    assert_eq!(status["merged_sha"], main);
+    assert_eq!(t.status(&bead), "closed");
+    assert!(prs(&t).is_empty(), "{:?}", prs(&t));
+    assert_eq!(main_sha(&t), main);
+}
+
+#[test]
 fn a_forge_cli_that_is_missing_or_logged_out_is_refused_up_front() {
     let Some(t) = Town::new() else { return };
     // No `gh` on PATH at all.

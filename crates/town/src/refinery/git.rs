@@ -202,6 +202,14 @@ pub fn target_contains(worktree: &Path, target: &str, sha: &str) -> Result<bool,
     .success())
 }
 
+/// Whether commits `a` and `b` hold the same tree.
+pub fn same_tree(worktree: &Path, a: &str, b: &str) -> Result<bool, GitError> {
+    Ok(git(worktree)
+        .output(&["diff", "--quiet", a, b])?
+        .status
+        .success())
+}
+
 /// How many commits `sha` has that the remote's `target` lacks (after a fetch).
 pub fn count_ahead(worktree: &Path, target: &str, sha: &str) -> Result<usize, GitError> {
     let g = git(worktree);

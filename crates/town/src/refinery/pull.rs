@@ -22,7 +22,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{PassReport, Refinery, Result, git, unless_moved};
+use super::{PassReport, Refinery, RefineryError, Result, git, unless_moved};
 use crate::forge::{Bucket, Forge, NewPr, PrState, PullRequest, Review};
 use crate::settings::Strategy;
 
@@ -83,6 +83,14 @@ impl Refinery<'_> {
                     continue;
                 }
             };
+            if git::same_tree(&worktree, &tip, base)? {
+                // Its content is on the target already: its pull request merged before this
+                // refinery recorded it (killed in between), or someone pushed it. It has landed;
+                // a second pull request would merge nothing.
+                self.after_landing(&[mr.id], base, report)?;
+                report.landed_sha = Some(base.to_owned());
+                continue;
+            }
             let head = pr_branch(&mr.branch);
             git::push_branch(&worktree, &tip, &head)?;
             let bead = self.store.get(&mr.bead_id)?;
@@ -154,8 +162,25 @@ impl Refinery<'_> {
                 continue;
             };
             let head = cps.get(HEAD).cloned().unwrap_or_default();
-            let pr = forge.view(number)?;
-            match self.judge(&forge, &mr, &pr, &head, cps.contains_key(ASKED))? {
+            // One pull request the forge cannot answer for (gone, a CLI hiccup) must not stop
+            // the queue: it waits, and is asked about again next time.
+            let looked = forge
+                .view(number)
+                .map_err(RefineryError::from)
+                .and_then(|pr| {
+                    let verdict = self.judge(&forge, &mr, &pr, &head, cps.contains_key(ASKED))?;
+                    Ok((pr, verdict))
+                });
+            let (pr, verdict) = match looked {
+                Ok(looked) => looked,
+                Err(RefineryError::Forge(e)) => {
+                    tracing::warn!(rig = %self.rig, mr = %mr.label(), pr = number, error = %e, "cannot read a pull request");
+                    report.awaiting.push(mr.label());
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            match verdict {
                 Verdict::Landed(sha) => {
                     self.after_landing(&[mr.id], &sha, report)?;
                     self.forget_pr(&mr)?;
@@ -235,13 +260,16 @@ impl Refinery<'_> {
                 ),
             ));
         }
-        if asked || checks.iter().any(|c| c.bucket == Bucket::Pending) {
+        // Asked and the forge holds it (auto-merge, the merge queue): its to decide. Asked and
+        // not held (an auto-merge someone turned off): ask again once it is ready — the forge
+        // never merges a pull request twice.
+        if (asked && pr.queued) || checks.iter().any(|c| c.bucket == Bucket::Pending) {
             return Ok(Verdict::Wait);
         }
         if self.settings.merge_queue.require_review && pr.review != Review::Approved {
             return Ok(Verdict::Wait);
         }
-        // Ready: ask once, and record that we asked before anything else.
+        // Ready: ask, and record that we asked.
         let scope = self.pr_scope(mr.id);
         let asked_with = match strategy {
             Strategy::GithubMergeQueue => forge.enqueue(pr.number, head),
