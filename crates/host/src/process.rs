@@ -119,21 +119,7 @@ pub fn run_with_input(
         }
         text
     });
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait().map_err(spawn_err)? {
-            Some(status) => break status,
-            None if started.elapsed() >= limit => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(ProcessError::TimedOut {
-                    program: program.to_owned(),
-                    limit,
-                });
-            }
-            None => std::thread::sleep(Duration::from_millis(20)),
-        }
-    };
+    let status = wait_limited(&mut child, program, limit)?;
     let stderr = reader.join().unwrap_or_default();
     if status.success() {
         Ok(())
@@ -143,6 +129,35 @@ pub fn run_with_input(
             status: status.to_string(),
             stderr: stderr.trim().to_owned(),
         })
+    }
+}
+
+/// Waits for `child` at most `limit`, killing it (and failing) at the limit.
+fn wait_limited(
+    child: &mut std::process::Child,
+    program: &str,
+    limit: Duration,
+) -> Result<ExitStatus, ProcessError> {
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) if started.elapsed() >= limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(ProcessError::TimedOut {
+                    program: program.to_owned(),
+                    limit,
+                });
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(source) => {
+                return Err(ProcessError::Spawn {
+                    program: program.to_owned(),
+                    source,
+                });
+            }
+        }
     }
 }
 
@@ -220,21 +235,7 @@ pub fn run_in(
     };
     let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
     let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait().map_err(spawn_err)? {
-            Some(status) => break status,
-            None if started.elapsed() >= limit => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(ProcessError::TimedOut {
-                    program: program.to_owned(),
-                    limit,
-                });
-            }
-            None => std::thread::sleep(Duration::from_millis(10)),
-        }
-    };
+    let status = wait_limited(&mut child, program, limit)?;
     Ok(ShellOutput {
         code: status.code(),
         stdout: stdout.join().unwrap_or_default(),

@@ -20,20 +20,30 @@ const FAKE_FORGE: &str = env!("CARGO_BIN_EXE_gt-fake-forge");
 /// stand-in CLIs first on `PATH`.
 fn forge_town(forge: &str, strategy: &str) -> Option<Town> {
     let t = Town::new()?;
+    install_fake_forge(&t);
+    for (key, value) in [
+        ("merge_queue.forge", forge),
+        ("merge_queue.strategy", strategy),
+        ("merge_queue.forge_poll_secs", "1"),
+    ] {
+        ok(set_rig(&t, key, value));
+    }
+    Some(t)
+}
+
+/// `gt config set <key> <value> --rig gastown`.
+fn set_rig(t: &Town, key: &str, value: &str) -> std::process::Output {
+    t.gt(&["config", "set", key, value, "--rig", "gastown"])
+}
+
+/// Links the stand-in as `gh` and `glab` into a directory put first on the town's `PATH`.
+fn install_fake_forge(t: &Town) {
     let bin = t.env.root().join("forge-bin");
     std::fs::create_dir_all(&bin).expect("make the forge bin dir");
     for name in ["gh", "glab"] {
         std::os::unix::fs::symlink(FAKE_FORGE, bin.join(name)).expect("link the fake forge");
     }
     t.env.prepend_path(&bin);
-    for (key, value) in [
-        ("merge_queue.forge", forge),
-        ("merge_queue.strategy", strategy),
-        ("merge_queue.forge_poll_secs", "1"),
-    ] {
-        ok(t.gt(&["config", "set", key, value, "--rig", "gastown"]));
-    }
-    Some(t)
 }
 
 fn forge_dir(t: &Town) -> PathBuf {
@@ -108,14 +118,7 @@ fn a_clean_change_lands_through_a_github_pull_request_labelled_and_linked_to_its
     let Some(t) = forge_town("github", "pr") else {
         return;
     };
-    ok(t.gt(&[
-        "config",
-        "set",
-        "merge_queue.labels",
-        r#"["gas-town"]"#,
-        "--rig",
-        "gastown",
-    ]));
+    ok(set_rig(&t, "merge_queue.labels", r#"["gas-town"]"#));
     let before = main_sha(&t);
     let (bead, label) = change(&t, "Teach the widget to spin");
     let passes = refinery_once(&t);
@@ -156,14 +159,7 @@ fn a_clean_change_lands_through_a_gitlab_merge_request_squashed() {
     let Some(t) = forge_town("gitlab", "pr") else {
         return;
     };
-    ok(t.gt(&[
-        "config",
-        "set",
-        "merge_queue.merge_method",
-        "squash",
-        "--rig",
-        "gastown",
-    ]));
+    ok(set_rig(&t, "merge_queue.merge_method", "squash"));
     let before = main_sha(&t);
     let (bead, label) = change(&t, "Squash me");
     refinery_once(&t);
@@ -227,14 +223,7 @@ fn a_required_review_holds_the_change_until_approved() {
         return;
     };
     knob(&t, "require-review", "");
-    ok(t.gt(&[
-        "config",
-        "set",
-        "merge_queue.require_review",
-        "true",
-        "--rig",
-        "gastown",
-    ]));
+    ok(set_rig(&t, "merge_queue.require_review", "true"));
     let (bead, label) = change(&t, "Needs eyes");
     let before = main_sha(&t);
     for _ in 0..2 {
@@ -368,33 +357,12 @@ fn a_change_already_on_the_target_lands_without_a_second_pull_request() {
 fn a_forge_cli_that_is_missing_or_logged_out_is_refused_up_front() {
     let Some(t) = Town::new() else { return };
     // No `gh` on PATH at all.
-    let out = t.gt(&[
-        "config",
-        "set",
-        "merge_queue.strategy",
-        "pr",
-        "--rig",
-        "gastown",
-    ]);
+    let out = set_rig(&t, "merge_queue.strategy", "pr");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("cannot tell the forge of"), "{err}");
-    ok(t.gt(&[
-        "config",
-        "set",
-        "merge_queue.forge",
-        "github",
-        "--rig",
-        "gastown",
-    ]));
-    let out = t.gt(&[
-        "config",
-        "set",
-        "merge_queue.strategy",
-        "pr",
-        "--rig",
-        "gastown",
-    ]);
+    ok(set_rig(&t, "merge_queue.forge", "github"));
+    let out = set_rig(&t, "merge_queue.strategy", "pr");
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("`gh` (the GitHub CLI) is not on PATH"),
@@ -402,14 +370,7 @@ fn a_forge_cli_that_is_missing_or_logged_out_is_refused_up_front() {
         stderr(&out)
     );
     // A bad word is named with the ones allowed; nothing is written.
-    let out = t.gt(&[
-        "config",
-        "set",
-        "merge_queue.strategy",
-        "yolo",
-        "--rig",
-        "gastown",
-    ]);
+    let out = set_rig(&t, "merge_queue.strategy", "yolo");
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("`direct`, `pr`, `github-merge-queue`"),
@@ -427,19 +388,9 @@ fn a_forge_cli_that_is_missing_or_logged_out_is_refused_up_front() {
     assert!(got.to_string().contains("direct"), "{got}");
 
     // Logged out: refused at `config set`, and `gt doctor` says so for a rig already set.
-    let bin = t.env.root().join("forge-bin");
-    std::fs::create_dir_all(&bin).expect("make the forge bin dir");
-    std::os::unix::fs::symlink(FAKE_FORGE, bin.join("gh")).expect("link the fake forge");
-    t.env.prepend_path(&bin);
+    install_fake_forge(&t);
     t.env.set("GT_FAKE_FORGE_AUTH", "fail");
-    let out = t.gt(&[
-        "config",
-        "set",
-        "merge_queue.strategy",
-        "pr",
-        "--rig",
-        "gastown",
-    ]);
+    let out = set_rig(&t, "merge_queue.strategy", "pr");
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("`gh` is not logged in"),
@@ -447,14 +398,7 @@ fn a_forge_cli_that_is_missing_or_logged_out_is_refused_up_front() {
         stderr(&out)
     );
     t.env.set("GT_FAKE_FORGE_AUTH", "ok");
-    ok(t.gt(&[
-        "config",
-        "set",
-        "merge_queue.strategy",
-        "pr",
-        "--rig",
-        "gastown",
-    ]));
+    ok(set_rig(&t, "merge_queue.strategy", "pr"));
     t.env.set("GT_FAKE_FORGE_AUTH", "fail");
     let doctor = json(&t.gt(&["--json", "doctor"]));
     let check = doctor
