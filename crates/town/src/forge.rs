@@ -299,7 +299,19 @@ impl Forge {
             }
             Kind::Gitlab => {
                 let v: GlMr = self.json(&["mr", "view", &n, "-F", "json"])?;
-                Ok(v.into_pr())
+                let mut pr = v.into_pr();
+                // The merge request object says "not approved" only while approval blocks it;
+                // whether anyone approved is the approvals endpoint's.
+                if pr.state == PrState::Open {
+                    let path = format!("projects/:id/merge_requests/{number}/approvals");
+                    let a: Value = self.json(&["api", &path])?;
+                    if a["approved"].as_bool() == Some(true)
+                        && a["approved_by"].as_array().is_some_and(|by| !by.is_empty())
+                    {
+                        pr.review = Review::Approved;
+                    }
+                }
+                Ok(pr)
             }
         }
     }

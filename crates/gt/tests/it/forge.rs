@@ -182,8 +182,20 @@ fn a_clean_change_lands_through_a_gitlab_merge_request_squashed() {
 }
 
 #[test]
-fn a_failing_forge_check_sends_the_change_back_with_its_name_and_link() {
-    let Some(t) = forge_town("github", "pr") else {
+fn a_failing_github_check_sends_the_change_back_with_its_name_and_link() {
+    failing_check_sends_back("github", "https://github.com/fake/repo/pull/1/checks/lint");
+}
+
+#[test]
+fn a_failing_gitlab_job_sends_the_change_back_with_its_name_and_link() {
+    failing_check_sends_back(
+        "gitlab",
+        "https://gitlab.com/fake/repo/-/merge_requests/1/jobs/lint",
+    );
+}
+
+fn failing_check_sends_back(forge: &str, link: &str) {
+    let Some(t) = forge_town(forge, "pr") else {
         return;
     };
     knob(
@@ -209,17 +221,23 @@ fn a_failing_forge_check_sends_the_change_back_with_its_name_and_link() {
         notes.contains("check `lint` failed on pull request #1"),
         "{notes}"
     );
-    assert!(
-        notes.contains("https://github.com/fake/repo/pull/1/checks/lint"),
-        "{notes}"
-    );
+    assert!(notes.contains(link), "{notes}");
     assert_eq!(main_sha(&t), before, "nothing landed");
-    assert!(!calls(&t).contains("pr merge"), "never asked to merge");
+    assert!(!calls(&t).contains(" merge "), "never asked to merge");
 }
 
 #[test]
-fn a_required_review_holds_the_change_until_approved() {
-    let Some(t) = forge_town("github", "pr") else {
+fn a_required_github_review_holds_the_change_until_approved() {
+    review_holds_until_approved("github", "gh", &["pr", "review", "1", "--approve"]);
+}
+
+#[test]
+fn a_required_gitlab_approval_holds_the_change_until_given() {
+    review_holds_until_approved("gitlab", "glab", &["mr", "approve", "1"]);
+}
+
+fn review_holds_until_approved(forge: &str, program: &str, approve: &[&str]) {
+    let Some(t) = forge_town(forge, "pr") else {
         return;
     };
     knob(&t, "require-review", "");
@@ -234,7 +252,7 @@ fn a_required_review_holds_the_change_until_approved() {
     assert_eq!(main_sha(&t), before);
     assert_eq!(prs(&t)[0]["state"], "OPEN");
 
-    human(&t, "gh", &["pr", "review", "1", "--approve"]);
+    human(&t, program, approve);
     refinery_once(&t);
     assert_eq!(mr_state(&t, &label)["state"], "merged");
     assert_eq!(t.status(&bead), "closed");

@@ -204,7 +204,11 @@ impl<'a> Refinery<'a> {
             .mrs(Some(&self.rig), &[beads::MrState::Testing])?
         {
             if self.waiting_on_forge(mr.id)?.is_some() {
-                continue;
+                if self.uses_forge() {
+                    continue;
+                }
+                // The rig went back to direct landing: its pull request is no longer followed.
+                self.forget_waiting(mr.id)?;
             }
             self.store
                 .requeue_mr(mr.id, "requeued after a refinery restart")?;

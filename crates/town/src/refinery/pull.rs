@@ -61,6 +61,11 @@ impl Refinery<'_> {
         Ok(cps.contains_key(NUMBER).then_some(cps))
     }
 
+    /// Stops following a request's pull request (its checkpoints go).
+    pub(super) fn forget_waiting(&mut self, mr: i64) -> Result<()> {
+        Ok(self.store.clear_checkpoints(&self.pr_scope(mr))?)
+    }
+
     /// Gives each change that passed the gates its pull request: rebased alone onto `base`,
     /// pushed, opened (or found open), and its number checkpointed.
     pub(super) fn open_pull_requests(
@@ -191,7 +196,7 @@ impl Refinery<'_> {
                         self.tell_sent_back(&mr, &pr, &reason, &detail)?;
                         report.failed.push(mr.label());
                     }
-                    self.store.clear_checkpoints(&self.pr_scope(mr.id))?;
+                    self.forget_waiting(mr.id)?;
                 }
                 Verdict::Wait => report.awaiting.push(mr.label()),
             }
@@ -298,7 +303,7 @@ impl Refinery<'_> {
 
     /// After a landing: the pull request's checkpoints and head branch go.
     fn forget_pr(&mut self, mr: &beads::MergeRequest) -> Result<()> {
-        self.store.clear_checkpoints(&self.pr_scope(mr.id))?;
+        self.forget_waiting(mr.id)?;
         if let Err(e) =
             git::delete_remote_branch(&self.paths.refinery_worktree(), &pr_branch(&mr.branch))
         {

@@ -106,6 +106,7 @@ fn run(kind: Kind, args: &[&str]) -> anyhow::Result<Reply> {
         (Kind::Gitlab, ["mr", "approve", n, ..]) => forge.approve(number(n)?)?,
         (Kind::Github, ["repo", "view", rest @ ..]) => forge.repo_view(rest)?,
         (Kind::Github, ["api", "graphql", rest @ ..]) => forge.graphql(rest)?,
+        (Kind::Gitlab, ["api", path]) => forge.gl_api(path)?,
         _ => bail!("gt-fake-forge: unknown command `{}`", args.join(" ")),
     };
     forge.save()?;
@@ -500,6 +501,24 @@ impl Forge {
         let queued = pr["queued"] == true;
         Ok(Reply::json(&json!({
             "data": {"repository": {"pullRequest": {"isInMergeQueue": queued}}}
+        })))
+    }
+
+    /// `glab api projects/:id/merge_requests/<n>/approvals`, the one endpoint asked.
+    fn gl_api(&mut self, path: &str) -> anyhow::Result<Reply> {
+        let n = path
+            .strip_prefix("projects/:id/merge_requests/")
+            .and_then(|rest| rest.strip_suffix("/approvals"))
+            .with_context(|| format!("gt-fake-forge knows no endpoint `{path}`"))?;
+        let pr = self.pr(number(n)?)?.clone();
+        let approved = pr["approved"] == true;
+        let missing = self.review_missing(&pr);
+        Ok(Reply::json(&json!({
+            "iid": pr["number"],
+            "approved": !missing,
+            "approvals_required": u8::from(self.knob("require-review").is_some()),
+            "approvals_left": u8::from(missing),
+            "approved_by": if approved { json!([{"user": {"username": "reviewer"}}]) } else { json!([]) },
         })))
     }
 
