@@ -101,8 +101,13 @@ pub fn run(cmd: MqCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
         }
         MqCommand::Status(a) => {
             let mr = store.mr(parse(&a.mr)?)?;
+            let pr = town::refinery::pull::waiting_pr(&store, &mr.rig, mr.id)?;
             if ui.is_json() {
-                ui.json(&mr)?;
+                let mut v = serde_json::to_value(&mr)?;
+                if let (Some(n), Some(obj)) = (pr, v.as_object_mut()) {
+                    obj.insert("pull_request".into(), n.into());
+                }
+                ui.json(&v)?;
             } else {
                 for (k, v) in [
                     ("mr", mr.label()),
@@ -115,6 +120,10 @@ pub fn run(cmd: MqCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
                     ("polecat", mr.polecat.clone()),
                     ("retries", mr.retries.to_string()),
                     ("merged as", mr.merged_sha.clone()),
+                    (
+                        "waits on",
+                        pr.map(|n| format!("pull request #{n}")).unwrap_or_default(),
+                    ),
                     ("reason", super::safe(&mr.reason)),
                 ] {
                     if !v.is_empty() {

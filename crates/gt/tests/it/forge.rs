@@ -251,6 +251,7 @@ fn review_holds_until_approved(forge: &str, program: &str, approve: &[&str]) {
     }
     assert_eq!(main_sha(&t), before);
     assert_eq!(prs(&t)[0]["state"], "OPEN");
+    assert_eq!(mr_state(&t, &label)["pull_request"], 1);
 
     human(&t, program, approve);
     refinery_once(&t);

@@ -38,6 +38,18 @@ pub fn pr_branch(branch: &str) -> String {
     format!("refinery/{branch}")
 }
 
+/// The number of the pull request request `mr` of `rig` waits on, if it waits on one.
+pub fn waiting_pr(store: &beads::Store, rig: &str, mr: i64) -> beads::Result<Option<u64>> {
+    Ok(store
+        .checkpoints(&scope(rig, mr))?
+        .get(NUMBER)
+        .and_then(|n| n.parse().ok()))
+}
+
+fn scope(rig: &str, mr: i64) -> String {
+    format!("refinery:{rig}:pr:{mr}")
+}
+
 impl Refinery<'_> {
     pub(super) fn forge(&self) -> Result<Forge> {
         Ok(Forge::for_rig(
@@ -52,7 +64,7 @@ impl Refinery<'_> {
     }
 
     fn pr_scope(&self, mr: i64) -> String {
-        format!("refinery:{}:pr:{mr}", self.rig)
+        scope(&self.rig, mr)
     }
 
     /// The checkpoints of a request waiting on its pull request, if it is.
