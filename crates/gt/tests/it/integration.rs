@@ -90,6 +90,35 @@ fn an_epics_children_land_on_its_integration_branch_and_the_branch_lands_once() 
         stderr(&out)
     );
     assert_eq!(remote_sha(&t, &branch), main_before);
+    // Nor does a worktree of the rig (a polecat's, here the refinery's without its marker):
+    // the rig's shared repository refuses before anything is sent.
+    let worktree = t.rig().join("refinery/rig");
+    let commit = t.git(
+        &worktree,
+        &["commit-tree", "HEAD^{tree}", "-p", "HEAD", "-m", "sneak"],
+    );
+    let out = t
+        .env
+        .command("git")
+        .current_dir(&worktree)
+        .args([
+            "push",
+            "-q",
+            "origin",
+            &format!("{}:refs/heads/{branch}", commit.trim()),
+        ])
+        .output()
+        .expect("run git push");
+    assert!(!out.status.success(), "the push went through");
+    assert!(
+        stderr(&out).contains("takes changes only through the refinery"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !stderr(&out).contains("remote:"),
+        "refused by pre-push, not the remote"
+    );
 
     // A child's change lands on the integration branch, not on main.
     let mr_a = submit(&t, &a, &format!("polecat/nux/{a}"));
