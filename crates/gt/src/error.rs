@@ -75,7 +75,26 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
             E::Rig(e) => return classify(e),
             E::Settings(e) => return classify(e),
             E::File(e) => return classify(e),
+            E::Forge(e) => return classify(e),
             E::Git(_) | E::Lock(_) | E::Gate(_) => Classified::new(ErrorKind::Internal),
+        });
+    }
+    if let Some(err) = err.downcast_ref::<town::refinery::integration::LandError>() {
+        use town::refinery::integration::LandError as E;
+        return match err {
+            E::Refused(_) => Some(Classified::new(ErrorKind::User)),
+            E::Refinery(e) => classify(e),
+        };
+    }
+    if let Some(err) = err.downcast_ref::<town::forge::ForgeError>() {
+        use town::forge::ForgeError as E;
+        return Some(match err {
+            E::Undetected { .. } => Classified::new(ErrorKind::User)
+                .hint("`gt config set merge_queue.forge github --rig <rig>` (or `gitlab`)"),
+            E::Missing { .. } | E::Unauthenticated { .. } => Classified::new(ErrorKind::User).hint(
+                "or land by pushing: `gt config set merge_queue.strategy direct --rig <rig>`",
+            ),
+            E::Failed { .. } | E::Parse { .. } => Classified::new(ErrorKind::Internal),
         });
     }
     if let Some(err) = err.downcast_ref::<town::views::ViewError>() {

@@ -59,6 +59,10 @@ pub const USER: &str = "USER";
 /// `1` wraps every `bd --json` output as `{"schema_version": 1, "data": …}` (upstream's opt-in).
 pub const BD_JSON_ENVELOPE: &str = "BD_JSON_ENVELOPE";
 
+/// For tests: `fail` makes the stand-in forge CLIs (`gt-fake-forge` as `gh`/`glab`) report that
+/// they are not logged in.
+pub const GT_FAKE_FORGE_AUTH: &str = "GT_FAKE_FORGE_AUTH";
+
 /// The value of `name` if it is set, valid UTF-8 and not empty.
 pub fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())

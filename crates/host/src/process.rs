@@ -119,21 +119,7 @@ pub fn run_with_input(
         }
         text
     });
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait().map_err(spawn_err)? {
-            Some(status) => break status,
-            None if started.elapsed() >= limit => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(ProcessError::TimedOut {
-                    program: program.to_owned(),
-                    limit,
-                });
-            }
-            None => std::thread::sleep(Duration::from_millis(20)),
-        }
-    };
+    let status = wait_limited(&mut child, program, limit)?;
     let stderr = reader.join().unwrap_or_default();
     if status.success() {
         Ok(())
@@ -143,6 +129,35 @@ pub fn run_with_input(
             status: status.to_string(),
             stderr: stderr.trim().to_owned(),
         })
+    }
+}
+
+/// Waits for `child` at most `limit`, killing it (and failing) at the limit.
+fn wait_limited(
+    child: &mut std::process::Child,
+    program: &str,
+    limit: Duration,
+) -> Result<ExitStatus, ProcessError> {
+    let started = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) if started.elapsed() >= limit => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(ProcessError::TimedOut {
+                    program: program.to_owned(),
+                    limit,
+                });
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(source) => {
+                return Err(ProcessError::Spawn {
+                    program: program.to_owned(),
+                    source,
+                });
+            }
+        }
     }
 }
 
@@ -181,6 +196,50 @@ pub fn shell_output(command: &str, cwd: &Path, input: &[u8]) -> Result<ShellOutp
         code: out.status.code(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// Runs `program args…` directly (no shell) in `cwd` with `env` added and stdin closed, for at
+/// most `limit`, and returns its exit code and output whatever the code (a forge CLI says
+/// "checks pending" with exit 8). A program still running at the limit is killed.
+pub fn run_in(
+    program: &str,
+    args: &[String],
+    cwd: &Path,
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> Result<ShellOutput, ProcessError> {
+    let spawn_err = |source| ProcessError::Spawn {
+        program: program.to_owned(),
+        source,
+    };
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(cwd)
+        .env("LC_ALL", "C")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(spawn_err)?;
+    // Read both pipes aside so a chatty program never blocks on a full pipe while we wait.
+    let drain = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
+    let status = wait_limited(&mut child, program, limit)?;
+    Ok(ShellOutput {
+        code: status.code(),
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
     })
 }
 

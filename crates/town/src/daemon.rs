@@ -457,6 +457,7 @@ impl Service for RefineryService {
         Ok(match self.0.step() {
             Step::Worked(_) => Next::Busy,
             Step::Idle | Step::Paused(_) => Next::Idle,
+            Step::Waiting(poll) => Next::After(poll),
             // A `gt refinery run` in a terminal has the queue; look again at the tick.
             Step::Elsewhere => Next::Idle,
             Step::Failed { retry_in, .. } => Next::After(retry_in),

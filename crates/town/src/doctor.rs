@@ -81,6 +81,7 @@ pub fn run(town: &Town, input: DoctorInput<'_>) -> Vec<Check> {
     town_layout(town, fix, &mut out);
     rigs_layout(town, fix, &mut out);
     settings_validity(town, &mut out);
+    forges(town, &mut out);
     store(town, input.ctx, fix, &mut out);
     let as_root = host::process::running_as_root();
     for (name, preset) in input.agents {
@@ -333,6 +334,32 @@ fn restore_refinery(paths: &RigPaths) -> bool {
         &config.default_branch,
     ])
     .is_ok()
+}
+
+/// Each rig landing through a forge: its CLI installed and logged in (else landings would fail
+/// halfway).
+fn forges(town: &Town, out: &mut Vec<Check>) {
+    let Ok(rigs) = town.rigs() else { return };
+    for name in rigs.rigs.keys() {
+        let Ok(ctx) = crate::rigctx::RigCtx::load(town, name, None) else {
+            continue;
+        };
+        let dir = ctx.paths.refinery_worktree();
+        let dir = if dir.is_dir() {
+            dir
+        } else {
+            town.root().to_owned()
+        };
+        let check = format!("forge:{name}");
+        match crate::forge::check(&ctx.settings.merge_queue, &ctx.entry.git_url, &dir) {
+            Ok(None) => {}
+            Ok(Some(kind)) => out.push(Check::ok(
+                check,
+                format!("`{}` is logged in to {}", kind.program(), kind.name()),
+            )),
+            Err(e) => out.push(Check::new(check, Severity::Error, e.to_string())),
+        }
+    }
 }
 
 fn settings_validity(town: &Town, out: &mut Vec<Check>) {

@@ -39,6 +39,7 @@ pub mod doctor;
 pub mod escalation;
 pub mod events;
 pub mod files;
+pub mod forge;
 pub mod install;
 pub mod layout;
 pub mod lifecycle;

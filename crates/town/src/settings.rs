@@ -61,6 +61,62 @@ pub struct MergeQueue {
     pub retry_flaky_tests: u32,
     /// The largest batch the queue tests at once.
     pub max_batch_size: u32,
+    /// How a tested change reaches the target: pushed (`direct`), through a pull request the
+    /// forge merges (`pr`), or through GitHub's merge queue (`github-merge-queue`).
+    pub strategy: Strategy,
+    /// The forge behind the rig's remote (`auto`: told by the remote's host).
+    pub forge: ForgeKind,
+    /// How the forge merges a pull request (`auto`: the method the repository allows).
+    pub merge_method: MergeMethod,
+    /// Hold a pull request until the forge reports it approved.
+    pub require_review: bool,
+    /// Labels put on every pull request the refinery opens.
+    pub labels: Vec<String>,
+    /// Seconds between looks at the forge while a pull request waits.
+    pub forge_poll_secs: u64,
+}
+
+/// `merge_queue.strategy`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// The refinery pushes the tested change to the target itself.
+    #[default]
+    Direct,
+    /// One pull request per change, merged through the forge once its checks pass.
+    Pr,
+    /// One pull request per change, put in GitHub's merge queue, which merges it.
+    GithubMergeQueue,
+}
+
+impl Strategy {
+    /// Whether changes land through a forge (and its CLI must work).
+    pub fn uses_forge(self) -> bool {
+        self != Self::Direct
+    }
+}
+
+/// `merge_queue.forge`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ForgeKind {
+    /// Told by the remote's URL (`github.com`, a host naming `gitlab`).
+    #[default]
+    Auto,
+    Github,
+    Gitlab,
+}
+
+/// `merge_queue.merge_method`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MergeMethod {
+    /// The one the repository allows, as the forge reports it.
+    #[default]
+    Auto,
+    Merge,
+    Squash,
+    Rebase,
 }
 
 /// `namepool`: how polecats are named.
@@ -206,6 +262,12 @@ impl Default for MergeQueue {
             delete_merged_branches: true,
             retry_flaky_tests: 1,
             max_batch_size: 8,
+            strategy: Strategy::Direct,
+            forge: ForgeKind::Auto,
+            merge_method: MergeMethod::Auto,
+            require_review: false,
+            labels: Vec::new(),
+            forge_poll_secs: 30,
         }
     }
 }
@@ -616,5 +678,46 @@ mod tests {
             Delay(std::time::Duration::from_millis(500))
         );
         assert_eq!(eff.settings.role_agents["witness"], "codex");
+    }
+
+    #[test]
+    fn forge_settings_take_only_their_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("settings/config.json");
+        set_in_file(
+            &path,
+            "rig-settings",
+            "merge_queue.strategy",
+            "github-merge-queue",
+        )
+        .unwrap();
+        set_in_file(&path, "rig-settings", "merge_queue.forge", "gitlab").unwrap();
+        set_in_file(&path, "rig-settings", "merge_queue.merge_method", "squash").unwrap();
+        set_in_file(
+            &path,
+            "rig-settings",
+            "merge_queue.labels",
+            r#"["gt","bot"]"#,
+        )
+        .unwrap();
+        let err = set_in_file(&path, "rig-settings", "merge_queue.strategy", "yolo")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("merge_queue.strategy"), "{err}");
+        assert!(
+            err.contains("`direct`, `pr`, `github-merge-queue`"),
+            "{err}"
+        );
+        assert!(set_in_file(&path, "rig-settings", "merge_queue.merge_method", "fast").is_err());
+        let eff = resolve(&Sources {
+            rig: Some(&path),
+            ..Sources::default()
+        })
+        .unwrap();
+        let mq = &eff.settings.merge_queue;
+        assert_eq!(mq.strategy, Strategy::GithubMergeQueue);
+        assert_eq!(mq.forge, ForgeKind::Gitlab);
+        assert_eq!(mq.merge_method, MergeMethod::Squash);
+        assert_eq!(mq.labels, ["gt", "bot"]);
     }
 }

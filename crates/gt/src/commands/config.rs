@@ -125,6 +125,20 @@ fn set(args: &SetArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         }
         None => (town.settings_json(), "town-settings"),
     };
+    // A rig switched to landing through a forge: its CLI must work now, not mid-landing. (A
+    // value that does not parse fails below, named as the file's.)
+    if let Some(rig) = &args.rig
+        && args.key.starts_with("merge_queue.")
+        && let Ok(eff) =
+            super::effective_settings(&town, Some(rig), &[(args.key.clone(), args.value.clone())])
+    {
+        let ctx = super::rig_ctx(&town, rig)?;
+        town::forge::check(
+            &eff.settings.merge_queue,
+            &ctx.entry.git_url,
+            &ctx.paths.refinery_worktree(),
+        )?;
+    }
     let value = settings::set_in_file(&path, kind, &args.key, &args.value)?;
     if ui.is_json() {
         ui.json(&serde_json::json!({"key": args.key, "value": value, "file": path}))?;

@@ -16,6 +16,28 @@ pub enum MqCommand {
     Reject(RejectArgs),
     /// Queue wait, gate runs per landed change, bisection depth.
     Stats(StatsArgs),
+    /// An epic's integration branch: its children land there, then it lands once.
+    #[command(subcommand)]
+    Integration(IntegrationCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntegrationCommand {
+    /// Start `integration/<epic>` from the rig's target; the epic's children land there.
+    Create(EpicArgs),
+    /// The branch, its children and its landing.
+    Status(EpicArgs),
+    /// Queue the whole branch to land on the target once every child has landed on it.
+    Land(EpicArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EpicArgs {
+    /// The epic bead.
+    pub epic: String,
+    /// The rig [default: the one whose prefix the epic's id has].
+    #[arg(long)]
+    pub rig: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -79,8 +101,13 @@ pub fn run(cmd: MqCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
         }
         MqCommand::Status(a) => {
             let mr = store.mr(parse(&a.mr)?)?;
+            let pr = town::refinery::pull::waiting_pr(&store, &mr.rig, mr.id)?;
             if ui.is_json() {
-                ui.json(&mr)?;
+                let mut v = serde_json::to_value(&mr)?;
+                if let (Some(n), Some(obj)) = (pr, v.as_object_mut()) {
+                    obj.insert("pull_request".into(), n.into());
+                }
+                ui.json(&v)?;
             } else {
                 for (k, v) in [
                     ("mr", mr.label()),
@@ -93,6 +120,10 @@ pub fn run(cmd: MqCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
                     ("polecat", mr.polecat.clone()),
                     ("retries", mr.retries.to_string()),
                     ("merged as", mr.merged_sha.clone()),
+                    (
+                        "waits on",
+                        pr.map(|n| format!("pull request #{n}")).unwrap_or_default(),
+                    ),
                     ("reason", super::safe(&mr.reason)),
                 ] {
                     if !v.is_empty() {
@@ -120,7 +151,8 @@ pub fn run(cmd: MqCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
                 bead_id: bead.clone(),
                 branch: a.branch.clone(),
                 sha,
-                target: config.default_branch,
+                target: town::refinery::integration::target_for(&store, &bead)?
+                    .unwrap_or(config.default_branch),
                 polecat: String::new(),
                 priority: issue.priority,
             })?;
@@ -144,6 +176,7 @@ pub fn run(cmd: MqCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
             let mr = store.reject_mr(parse(&a.mr)?, &a.reason)?;
             report(ui, &mr)?;
         }
+        MqCommand::Integration(c) => integration(&town, &mut store, c, ui)?,
         MqCommand::Stats(a) => {
             if let Some(rig) = &a.rig {
                 town::rig::entry(&town, rig)?;
@@ -178,6 +211,107 @@ pub fn run(cmd: MqCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn integration(
+    town: &town::layout::Town,
+    store: &mut beads::Store,
+    cmd: IntegrationCommand,
+    ui: &mut ui::Ui,
+) -> anyhow::Result<()> {
+    use town::refinery::integration as int;
+    let (IntegrationCommand::Create(a)
+    | IntegrationCommand::Status(a)
+    | IntegrationCommand::Land(a)) = &cmd;
+    let epic = store.resolve(&a.epic)?;
+    let rig = match &a.rig {
+        Some(rig) => rig.clone(),
+        None => match int::rig_of(store, &epic)? {
+            Some(rig) => rig,
+            None => rig_by_prefix(town, &epic)?,
+        },
+    };
+    let ctx = super::rig_ctx(town, &rig)?;
+    match cmd {
+        IntegrationCommand::Create(_) => {
+            let c = int::create(&ctx, store, &epic)?;
+            if ui.is_json() {
+                ui.json(&c)?;
+            } else {
+                ui.status(format!(
+                    "{} `{}` at {} for the children of {epic}",
+                    if c.created {
+                        "Started"
+                    } else {
+                        "Already started:"
+                    },
+                    c.branch,
+                    &c.sha[..c.sha.len().min(12)]
+                ));
+            }
+        }
+        IntegrationCommand::Status(_) => {
+            let st = int::status(&ctx, store, &epic)?;
+            if ui.is_json() {
+                ui.json(&st)?;
+            } else {
+                ui.line(format!(
+                    "{}  {}",
+                    st.branch,
+                    if st.sha.is_empty() {
+                        "not on the remote".to_owned()
+                    } else {
+                        format!("{} commit(s) ahead of `{}`", st.ahead, ctx.target())
+                    }
+                ))?;
+                for c in &st.children {
+                    ui.line(format!(
+                        "  {:<12} {:<10} {}",
+                        c.id,
+                        c.status,
+                        super::safe(&c.title)
+                    ))?;
+                }
+                if let Some(mr) = &st.landing {
+                    ui.line(format!("landing: {} {}", mr.label(), mr.state))?;
+                }
+            }
+        }
+        IntegrationCommand::Land(_) => {
+            let (mr, created) = int::land(&ctx, store, &epic)?;
+            if ui.is_json() {
+                ui.json(&serde_json::json!({"mr": mr, "created": created}))?;
+            } else {
+                ui.line(mr.label())?;
+                ui.status(if created {
+                    format!(
+                        "Queued {} to land `{}` on `{}`",
+                        mr.label(),
+                        mr.branch,
+                        mr.target
+                    )
+                } else {
+                    format!("{} already lands that commit ({})", mr.label(), mr.state)
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The rig whose bead prefix `id` carries.
+fn rig_by_prefix(town: &town::layout::Town, id: &str) -> anyhow::Result<String> {
+    town.rigs()?
+        .rigs
+        .into_iter()
+        .find(|(_, e)| id.starts_with(&format!("{}-", e.beads.prefix)))
+        .map(|(name, _)| name)
+        .ok_or_else(|| {
+            ui::CliError::user(format!(
+                "no rig has the prefix of `{id}`; name one with `--rig`"
+            ))
+            .into()
+        })
 }
 
 /// Merge requests as a table, each row indented by `indent`.

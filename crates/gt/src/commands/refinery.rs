@@ -131,6 +131,7 @@ fn run_queue(town: &town::layout::Town, a: &RunArgs, ui: &mut ui::Ui) -> anyhow:
                 continue;
             }
             Step::Idle => Duration::from_secs(a.interval.max(1)),
+            Step::Waiting(poll) => poll.min(Duration::from_secs(a.interval.max(1))),
             Step::Paused(reason) => {
                 if !warned_paused {
                     ui.warn(format!("the queue of `{}` is paused: {reason}; `gt refinery resume {}` after fixing it", a.rig, a.rig));
@@ -187,6 +188,15 @@ fn describe(ui: &ui::Ui, rig: &str, r: &refinery::PassReport) {
     }
     if !r.waiting.is_empty() {
         parts.push(format!("waiting on blocked {}", r.waiting.join(", ")));
+    }
+    if !r.opened.is_empty() {
+        parts.push(format!("pull requests {}", r.opened.join(", ")));
+    }
+    if !r.awaiting.is_empty() {
+        parts.push(format!(
+            "waiting on the forge for {}",
+            r.awaiting.join(", ")
+        ));
     }
     if r.remote_moved {
         parts.push("the target moved; rebuilding".into());

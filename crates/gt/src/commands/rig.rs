@@ -74,6 +74,9 @@ pub fn run(cmd: RigCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
                 progress: std::io::stderr().is_terminal() && !ui.is_json(),
             };
             rig::validate_name(&a.name)?;
+            // A town that lands through a forge: its CLI must work before the rig exists.
+            let eff = super::effective_settings(&town, None, &[])?;
+            town::forge::check(&eff.settings.merge_queue, &url, town.root())?;
             ui.status(format!("Cloning `{url}` into rig `{}`…", a.name));
             let entry = rig::add(&town, &a.name, &url, &opts, &now)?;
             if ui.is_json() {

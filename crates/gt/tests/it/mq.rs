@@ -7,7 +7,7 @@ use super::stderr;
 use super::work_loop::{Town, json, ok};
 
 /// Pushes a one-commit branch for `bead` to the town's remote and queues it by hand.
-fn submit(t: &Town, bead: &str, branch: &str) -> Value {
+pub(super) fn submit(t: &Town, bead: &str, branch: &str) -> Value {
     let clone = t.env.work().join(format!("clone-{bead}"));
     t.git(
         t.env.work(),

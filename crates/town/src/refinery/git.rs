@@ -6,10 +6,15 @@ use std::path::Path;
 
 use host::git::{Git, GitError};
 
-/// The committer the refinery writes as (authors are kept).
-const COMMITTER: [(&str, &str); 2] = [
+/// The marker the refinery's pushes carry in their environment: the hooks guarding
+/// integration branches ([`super::integration`]) let only these through.
+pub const REFINERY_PUSH: &str = "GT_REFINERY_PUSH";
+
+/// The committer the refinery writes as (authors are kept), and its push marker.
+const COMMITTER: [(&str, &str); 3] = [
     ("GIT_COMMITTER_NAME", "Gas Town refinery"),
     ("GIT_COMMITTER_EMAIL", "refinery@gastown.local"),
+    (REFINERY_PUSH, "1"),
 ];
 
 fn git(dir: &Path) -> Git {
@@ -163,6 +168,20 @@ pub fn land(worktree: &Path, sha: &str, target: &str) -> Result<Landing, GitErro
     Ok(Landing::Landed)
 }
 
+/// Pushes `sha` as the remote branch `branch`, replacing whatever it held (a pull request's
+/// head, which the refinery alone writes).
+pub fn push_branch(worktree: &Path, sha: &str, branch: &str) -> Result<(), GitError> {
+    git(worktree)
+        .run(&[
+            "push",
+            "--quiet",
+            "--force",
+            "origin",
+            &format!("{sha}:refs/heads/{branch}"),
+        ])
+        .map(drop)
+}
+
 /// The SHA the remote holds for `branch` (empty when none).
 pub fn remote_sha(worktree: &Path, branch: &str) -> Result<String, GitError> {
     let out = git(worktree).run(&["ls-remote", "origin", &format!("refs/heads/{branch}")])?;
@@ -181,6 +200,22 @@ pub fn target_contains(worktree: &Path, target: &str, sha: &str) -> Result<bool,
     ])?
     .status
     .success())
+}
+
+/// Whether commits `a` and `b` hold the same tree.
+pub fn same_tree(worktree: &Path, a: &str, b: &str) -> Result<bool, GitError> {
+    Ok(git(worktree)
+        .output(&["diff", "--quiet", a, b])?
+        .status
+        .success())
+}
+
+/// How many commits `sha` has that the remote's `target` lacks (after a fetch).
+pub fn count_ahead(worktree: &Path, target: &str, sha: &str) -> Result<usize, GitError> {
+    let g = git(worktree);
+    g.run(&["fetch", "--quiet", "origin"])?;
+    let n = g.run(&["rev-list", "--count", &format!("origin/{target}..{sha}")])?;
+    Ok(n.trim().parse().unwrap_or(0))
 }
 
 /// Deletes a merged branch on the remote (a branch already gone is fine).

@@ -24,7 +24,9 @@
 
 pub mod gates;
 pub mod git;
+pub mod integration;
 pub mod policy;
+pub mod pull;
 pub mod runner;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -56,6 +58,8 @@ pub enum RefineryError {
     Lock(#[from] host::lock::LockError),
     #[error("cannot run a gate")]
     Gate(#[from] std::io::Error),
+    #[error(transparent)]
+    Forge(#[from] crate::forge::ForgeError),
 }
 
 type Result<T, E = RefineryError> = std::result::Result<T, E>;
@@ -85,6 +89,12 @@ pub struct PassReport {
     pub paused: Option<String>,
     /// The remote target moved during landing; the batch was requeued to be rebuilt.
     pub remote_moved: bool,
+    /// Pull requests opened or updated for changes that passed (`mr-N #P`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub opened: Vec<String>,
+    /// Requests whose pull requests wait on the forge (checks, reviews, the merge queue).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub awaiting: Vec<String>,
 }
 
 /// The kv key that pauses a rig's queue, with the reason as its value.
@@ -97,7 +107,13 @@ pub struct Refinery<'a> {
     town: &'a Town,
     rig: String,
     prefix: String,
+    /// The branch this pass lands on: the rig's target, or an epic's integration branch
+    /// when the pass's batch is of changes submitted against it.
     target: String,
+    /// The rig's target.
+    default_target: String,
+    /// The rig's remote, which names its forge.
+    remote_url: String,
     paths: RigPaths,
     settings: Settings,
     store: &'a mut beads::Store,
@@ -114,6 +130,8 @@ impl<'a> Refinery<'a> {
             rig: ctx.name.clone(),
             prefix: ctx.prefix().to_owned(),
             target: ctx.target().to_owned(),
+            default_target: ctx.target().to_owned(),
+            remote_url: ctx.entry.git_url.clone(),
             paths: ctx.paths.clone(),
             settings: ctx.settings.clone(),
             store,
@@ -159,7 +177,8 @@ impl<'a> Refinery<'a> {
     }
 
     /// After a crash: finish the bookkeeping of a landing that reached the remote, and put every
-    /// request that was being tested back in the queue.
+    /// request that was being tested back in the queue, except those whose pull request the
+    /// forge holds (they are waited on again, [`pull`]).
     pub fn recover(&mut self) -> Result<()> {
         // First, before any git in the worktree: a gate a killed runner left there.
         if let Some(pgid) = gates::reap_orphan(self.town, &self.rig)? {
@@ -169,6 +188,10 @@ impl<'a> Refinery<'a> {
         let cps = self.store.checkpoints(&scope)?;
         if let (Some(sha), Some(ids)) = (cps.get("sha"), cps.get("mrs")) {
             let worktree = self.paths.refinery_worktree();
+            self.target = cps
+                .get("target")
+                .cloned()
+                .unwrap_or_else(|| self.default_target.clone());
             if git::target_contains(&worktree, &self.target, sha)? {
                 let ids: Vec<i64> = ids.split(',').filter_map(|i| i.parse().ok()).collect();
                 let mut report = PassReport::default();
@@ -180,6 +203,13 @@ impl<'a> Refinery<'a> {
             .store
             .mrs(Some(&self.rig), &[beads::MrState::Testing])?
         {
+            if self.waiting_on_forge(mr.id)?.is_some() {
+                if self.uses_forge() {
+                    continue;
+                }
+                // The rig went back to direct landing: its pull request is no longer followed.
+                self.forget_waiting(mr.id)?;
+            }
             self.store
                 .requeue_mr(mr.id, "requeued after a refinery restart")?;
         }
@@ -196,7 +226,11 @@ impl<'a> Refinery<'a> {
         if self.paused()?.is_some() {
             return Ok(None);
         }
+        self.target = self.default_target.clone();
         let mut report = PassReport::default();
+        if self.uses_forge() {
+            self.poll_forge(&mut report)?;
+        }
         let mut ready = Vec::new();
         for mr in self.store.mrs(Some(&self.rig), &[beads::MrState::Queued])? {
             let bead = self.store.show(&mr.bead_id);
@@ -213,11 +247,11 @@ impl<'a> Refinery<'a> {
             }
         }
         if ready.is_empty() {
-            return Ok(if report.waiting.is_empty() {
-                None
-            } else {
-                Some(report)
-            });
+            let quiet = report.waiting.is_empty()
+                && report.awaiting.is_empty()
+                && report.landed.is_empty()
+                && report.failed.is_empty();
+            return Ok(if quiet { None } else { Some(report) });
         }
         let started_at = self.store.now();
         let now = self.store.now_ts();
@@ -234,6 +268,17 @@ impl<'a> Refinery<'a> {
             scored.push((mr, score));
         }
         let ordered = policy::order(scored);
+        // One target a pass: that of the most urgent request (the rig's, or an integration
+        // branch's); the others wait for a later pass.
+        self.target = ordered
+            .first()
+            .map(|mr| mr.target.clone())
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| self.default_target.clone());
+        let ordered: Vec<beads::MergeRequest> = ordered
+            .into_iter()
+            .filter(|mr| mr.target == self.target || mr.target.is_empty())
+            .collect();
         let size = policy::batch_size(
             &self.store.recent_mr_failures(&self.rig, 20)?,
             self.settings.merge_queue.max_batch_size,
@@ -397,11 +442,16 @@ impl<'a> Refinery<'a> {
                 .requeue_mr(mr.id, "requeued behind a failing change")?;
             report.requeued.push(mr.label());
         }
-        if landable > 0 {
+        if landable > 0 && self.uses_forge() {
+            let changes: Vec<beads::MergeRequest> =
+                stacked[..landable].iter().map(|(m, _)| m.clone()).collect();
+            self.open_pull_requests(&base, &changes, &mut report)?;
+        } else if landable > 0 {
             let sha = stacked[landable - 1].1.clone();
             let ids: Vec<i64> = stacked[..landable].iter().map(|(m, _)| m.id).collect();
             let scope = self.landing_scope();
             self.store.checkpoint(&scope, "sha", &sha)?;
+            self.store.checkpoint(&scope, "target", &self.target)?;
             self.store.checkpoint(
                 &scope,
                 "mrs",
@@ -425,6 +475,8 @@ impl<'a> Refinery<'a> {
         }
         let outcome = if report.remote_moved {
             "remote moved"
+        } else if !report.opened.is_empty() {
+            "pull requests"
         } else if culprit.is_some() {
             "bisected"
         } else {

@@ -26,6 +26,8 @@ pub enum Step {
     Worked(PassReport),
     /// Nothing to do: the queue is empty or holds only requests of blocked beads.
     Idle,
+    /// Nothing to do but wait on the forge: look again after this long (`forge_poll_secs`).
+    Waiting(Duration),
     /// The queue is paused; why. `gt refinery resume` lifts it.
     Paused(String),
     /// Another process runs this rig's refinery.
@@ -103,6 +105,9 @@ impl Runner {
             }
             Ok(match refinery.pass()? {
                 Some(report) if did_something(&report) => Step::Worked(report),
+                Some(report) if !report.awaiting.is_empty() => Step::Waiting(Duration::from_secs(
+                    self.ctx.settings.merge_queue.forge_poll_secs.max(1),
+                )),
                 _ => Step::Idle,
             })
         })();
@@ -130,7 +135,7 @@ impl Runner {
                         return Ok(reports);
                     }
                 }
-                Step::Idle | Step::Paused(_) => return Ok(reports),
+                Step::Idle | Step::Waiting(_) | Step::Paused(_) => return Ok(reports),
                 Step::Elsewhere => {
                     return Err(RefineryError::Busy {
                         rig: self.ctx.name.clone(),
@@ -148,6 +153,7 @@ fn did_something(r: &PassReport) -> bool {
         && r.failed.is_empty()
         && r.conflicted.is_empty()
         && r.rejected.is_empty()
+        && r.opened.is_empty()
         && r.paused.is_none()
         && !r.remote_moved)
 }

@@ -265,7 +265,9 @@ pub fn done(
                 bead_id: bead.clone(),
                 branch: branch.clone(),
                 sha: out.pushed.clone().unwrap_or_default(),
-                target,
+                // A child of an epic with an integration branch lands there.
+                target: crate::refinery::integration::target_for(store, &bead)?
+                    .unwrap_or_else(|| target.clone()),
                 polecat: id.address(),
                 priority: issue.priority,
             })?;

@@ -1,0 +1,451 @@
+//! Landing through a forge (`merge_queue.strategy = pr | github-merge-queue`) with the
+//! stand-in `gh` and `glab` (`gt-fake-forge`, linked under both names on the test's `PATH`):
+//! the pull request's life as the forge tells it — checks, reviews, the merge queue, a human's
+//! merge — decides when the bead closes, and a refinery killed while waiting picks up the same
+//! pull request.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use serde_json::Value;
+use testkit::{sigkill, wait_until};
+
+use super::mq::submit;
+use super::stderr;
+use super::work_loop::{TIMEOUT, Town, json, ok, stdout};
+
+const FAKE_FORGE: &str = env!("CARGO_BIN_EXE_gt-fake-forge");
+
+/// A town whose rig `gastown` lands through `forge` (`github`/`gitlab`) with `strategy`, the
+/// stand-in CLIs first on `PATH`.
+fn forge_town(forge: &str, strategy: &str) -> Option<Town> {
+    let t = Town::new()?;
+    install_fake_forge(&t);
+    for (key, value) in [
+        ("merge_queue.forge", forge),
+        ("merge_queue.strategy", strategy),
+        ("merge_queue.forge_poll_secs", "1"),
+    ] {
+        ok(set_rig(&t, key, value));
+    }
+    Some(t)
+}
+
+/// `gt config set <key> <value> --rig gastown`.
+fn set_rig(t: &Town, key: &str, value: &str) -> std::process::Output {
+    t.gt(&["config", "set", key, value, "--rig", "gastown"])
+}
+
+/// Links the stand-in as `gh` and `glab` into a directory put first on the town's `PATH`.
+fn install_fake_forge(t: &Town) {
+    let bin = t.env.root().join("forge-bin");
+    std::fs::create_dir_all(&bin).expect("make the forge bin dir");
+    for name in ["gh", "glab"] {
+        std::os::unix::fs::symlink(FAKE_FORGE, bin.join(name)).expect("link the fake forge");
+    }
+    t.env.prepend_path(&bin);
+}
+
+fn forge_dir(t: &Town) -> PathBuf {
+    t.remote.join("fake-forge")
+}
+
+fn knob(t: &Town, name: &str, text: &str) {
+    let dir = forge_dir(t).join("knobs");
+    std::fs::create_dir_all(&dir).expect("make the knobs dir");
+    std::fs::write(dir.join(name), text).expect("write a knob");
+}
+
+fn unknob(t: &Town, name: &str) {
+    std::fs::remove_file(forge_dir(t).join("knobs").join(name)).expect("remove a knob");
+}
+
+/// The forge's pull requests.
+fn prs(t: &Town) -> Vec<Value> {
+    std::fs::read_to_string(forge_dir(t).join("prs.json"))
+        .map(|text| serde_json::from_str(&text).expect("prs.json is JSON"))
+        .unwrap_or_default()
+}
+
+/// Every call the refinery (or a test) made to the forge CLIs.
+fn calls(t: &Town) -> String {
+    std::fs::read_to_string(forge_dir(t).join("log")).unwrap_or_default()
+}
+
+/// Runs the stand-in CLI as a human would, in a checkout of the remote.
+fn human(t: &Town, program: &str, args: &[&str]) {
+    let dir = t.rig().join("refinery/rig");
+    let out = t
+        .env
+        .command(t.env.root().join("forge-bin").join(program))
+        .current_dir(&dir)
+        .args(args)
+        .output()
+        .expect("run the forge CLI");
+    assert!(out.status.success(), "{program} {args:?}: {}", stderr(&out));
+}
+
+fn refinery_once(t: &Town) -> Value {
+    json(&ok(
+        t.gt(&["--json", "refinery", "run", "gastown", "--once"])
+    ))
+}
+
+fn mr_state(t: &Town, label: &str) -> Value {
+    json(&ok(t.gt(&["--json", "mq", "status", label])))
+}
+
+/// The remote's `main`.
+fn main_sha(t: &Town) -> String {
+    t.git(&t.remote, &["rev-parse", "refs/heads/main"])
+        .trim()
+        .to_owned()
+}
+
+fn comments(t: &Town, bead: &str) -> String {
+    stdout(&ok(t.bd(&["comments", bead])))
+}
+
+/// One queued change: its bead and request label.
+fn change(t: &Town, title: &str) -> (String, String) {
+    let bead = t.create(title, "Make the thing do the other thing.");
+    let mr = submit(t, &bead, &format!("polecat/nux/{bead}"));
+    (bead, format!("mr-{}", mr["id"]))
+}
+
+#[test]
+fn a_clean_change_lands_through_a_github_pull_request_labelled_and_linked_to_its_bead() {
+    let Some(t) = forge_town("github", "pr") else {
+        return;
+    };
+    ok(set_rig(&t, "merge_queue.labels", r#"["gas-town"]"#));
+    let before = main_sha(&t);
+    let (bead, label) = change(&t, "Teach the widget to spin");
+    let passes = refinery_once(&t);
+    assert!(
+        passes.to_string().contains(&format!("{label} #1")),
+        "{passes}"
+    );
+
+    let status = mr_state(&t, &label);
+    assert_eq!(status["state"], "merged", "{status}");
+    assert_eq!(t.status(&bead), "closed");
+    let prs = prs(&t);
+    assert_eq!(prs.len(), 1, "{prs:?}");
+    let pr = &prs[0];
+    assert_eq!(pr["state"], "MERGED");
+    assert_eq!(pr["title"], "Teach the widget to spin");
+    assert!(
+        pr["body"].as_str().unwrap_or_default().contains(&bead),
+        "{pr}"
+    );
+    assert_eq!(pr["labels"], serde_json::json!(["gas-town"]));
+    assert_eq!(pr["head"], format!("refinery/polecat/nux/{bead}"));
+    // The repository allows every method; the first, a merge commit, is what it used.
+    assert_eq!(pr["method"], "merge");
+    let merged = pr["merge_commit"].as_str().expect("a merge commit");
+    assert_eq!(status["merged_sha"], merged);
+    assert_eq!(main_sha(&t), merged);
+    let parents = t.git(&t.remote, &["rev-list", "--parents", "-n1", merged]);
+    assert!(parents.contains(&before), "{parents}");
+    assert!(comments(&t, &bead).contains("waiting on pull request #1"));
+    let log = calls(&t);
+    assert!(log.contains("gh pr merge 1 --match-head-commit"), "{log}");
+    assert!(!log.contains("--admin"), "{log}");
+}
+
+#[test]
+fn a_clean_change_lands_through_a_gitlab_merge_request_squashed() {
+    let Some(t) = forge_town("gitlab", "pr") else {
+        return;
+    };
+    ok(set_rig(&t, "merge_queue.merge_method", "squash"));
+    let before = main_sha(&t);
+    let (bead, label) = change(&t, "Squash me");
+    refinery_once(&t);
+    assert_eq!(mr_state(&t, &label)["state"], "merged");
+    assert_eq!(t.status(&bead), "closed");
+    let pr = &prs(&t)[0];
+    assert_eq!(
+        (&pr["state"], &pr["method"]),
+        (&"MERGED".into(), &"squash".into())
+    );
+    // One commit on top of the old target, with the change's file.
+    let main = main_sha(&t);
+    assert_eq!(
+        t.git(&t.remote, &["rev-parse", &format!("{main}^")]).trim(),
+        before
+    );
+    let files = t.git(&t.remote, &["ls-tree", "--name-only", &main]);
+    assert!(files.contains(&format!("{bead}.txt")), "{files}");
+    assert!(calls(&t).contains("glab mr merge 1 --yes --sha"));
+}
+
+#[test]
+fn a_failing_github_check_sends_the_change_back_with_its_name_and_link() {
+    failing_check_sends_back("github", "https://github.com/fake/repo/pull/1/checks/lint");
+}
+
+#[test]
+fn a_failing_gitlab_job_sends_the_change_back_with_its_name_and_link() {
+    failing_check_sends_back(
+        "gitlab",
+        "https://gitlab.com/fake/repo/-/merge_requests/1/jobs/lint",
+    );
+}
+
+fn failing_check_sends_back(forge: &str, link: &str) {
+    let Some(t) = forge_town(forge, "pr") else {
+        return;
+    };
+    knob(
+        &t,
+        "checks",
+        r#"[{"name":"ci","bucket":"pass"},{"name":"lint","bucket":"fail"}]"#,
+    );
+    let before = main_sha(&t);
+    let (bead, label) = change(&t, "Break the lint");
+    refinery_once(&t);
+    let status = mr_state(&t, &label);
+    assert_eq!(status["state"], "failed", "{status}");
+    assert!(
+        status["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("check `lint` failed"),
+        "{status}"
+    );
+    assert_eq!(t.status(&bead), "open");
+    let notes = comments(&t, &bead);
+    assert!(
+        notes.contains("check `lint` failed on pull request #1"),
+        "{notes}"
+    );
+    assert!(notes.contains(link), "{notes}");
+    assert_eq!(main_sha(&t), before, "nothing landed");
+    assert!(!calls(&t).contains(" merge "), "never asked to merge");
+}
+
+#[test]
+fn a_required_github_review_holds_the_change_until_approved() {
+    review_holds_until_approved("github", "gh", &["pr", "review", "1", "--approve"]);
+}
+
+#[test]
+fn a_required_gitlab_approval_holds_the_change_until_given() {
+    review_holds_until_approved("gitlab", "glab", &["mr", "approve", "1"]);
+}
+
+fn review_holds_until_approved(forge: &str, program: &str, approve: &[&str]) {
+    let Some(t) = forge_town(forge, "pr") else {
+        return;
+    };
+    knob(&t, "require-review", "");
+    ok(set_rig(&t, "merge_queue.require_review", "true"));
+    let (bead, label) = change(&t, "Needs eyes");
+    let before = main_sha(&t);
+    for _ in 0..2 {
+        refinery_once(&t);
+        assert_eq!(mr_state(&t, &label)["state"], "testing");
+        assert_ne!(t.status(&bead), "closed");
+    }
+    assert_eq!(main_sha(&t), before);
+    assert_eq!(prs(&t)[0]["state"], "OPEN");
+    assert_eq!(mr_state(&t, &label)["pull_request"], 1);
+
+    human(&t, program, approve);
+    refinery_once(&t);
+    assert_eq!(mr_state(&t, &label)["state"], "merged");
+    assert_eq!(t.status(&bead), "closed");
+}
+
+#[test]
+fn the_merge_queue_merges_a_change_and_an_ejection_sends_one_back() {
+    let Some(t) = forge_town("github", "github-merge-queue") else {
+        return;
+    };
+    let (landed_bead, landed) = change(&t, "Through the queue");
+    refinery_once(&t);
+    assert_eq!(mr_state(&t, &landed)["state"], "merged");
+    assert_eq!(t.status(&landed_bead), "closed");
+    assert!(calls(&t).contains("gh pr merge 1 --auto --match-head-commit"));
+
+    knob(&t, "eject", "");
+    let before = main_sha(&t);
+    let (bead, label) = change(&t, "Ejected");
+    refinery_once(&t);
+    // Enqueued; the queue ejects it meanwhile, and the next look sees that.
+    assert_eq!(mr_state(&t, &label)["state"], "testing");
+    refinery_once(&t);
+    let status = mr_state(&t, &label);
+    assert_eq!(status["state"], "failed", "{status}\n{}", calls(&t));
+    assert!(
+        status["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("removed from the merge queue"),
+        "{status}"
+    );
+    assert_eq!(t.status(&bead), "open");
+    assert_eq!(main_sha(&t), before);
+}
+
+#[test]
+fn a_refinery_killed_while_waiting_resumes_on_the_same_pull_request() {
+    let Some(t) = forge_town("github", "pr") else {
+        return;
+    };
+    knob(&t, "checks", r#"[{"name":"ci","bucket":"pending"}]"#);
+    let (bead, label) = change(&t, "Slow checks");
+    let mut child = t
+        .env
+        .command(super::GT)
+        .args(["refinery", "run", "gastown", "--interval", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the refinery");
+    // Waiting on the forge: the pull request is open and the refinery has looked at its checks.
+    wait_until(TIMEOUT, || {
+        calls(&t).contains("gh pr checks 1") && mr_state(&t, &label)["state"] == "testing"
+    })
+    .expect("the refinery waits on pull request #1");
+    sigkill(child.id());
+    let _ = child.wait();
+
+    knob(&t, "checks", r#"[{"name":"ci","bucket":"pass"}]"#);
+    refinery_once(&t);
+    assert_eq!(mr_state(&t, &label)["state"], "merged");
+    assert_eq!(t.status(&bead), "closed");
+    let prs = prs(&t);
+    assert_eq!(prs.len(), 1, "one pull request, reused: {prs:?}");
+    assert_eq!(prs[0]["state"], "MERGED");
+    assert_eq!(calls(&t).matches("gh pr create").count(), 1);
+    assert_eq!(calls(&t).matches("gh pr merge").count(), 1);
+}
+
+#[test]
+fn a_pull_request_merged_by_hand_while_the_refinery_was_down_is_recognised() {
+    let Some(t) = forge_town("github", "pr") else {
+        return;
+    };
+    knob(&t, "checks", r#"[{"name":"ci","bucket":"pending"}]"#);
+    let (bead, label) = change(&t, "Merged by a human");
+    refinery_once(&t);
+    assert_eq!(mr_state(&t, &label)["state"], "testing");
+
+    unknob(&t, "checks");
+    human(&t, "gh", &["pr", "merge", "1", "--squash"]);
+    let merged = prs(&t)[0]["merge_commit"]
+        .as_str()
+        .expect("merged by hand")
+        .to_owned();
+    refinery_once(&t);
+    let status = mr_state(&t, &label);
+    assert_eq!(status["state"], "merged", "{status}");
+    assert_eq!(status["merged_sha"], merged);
+    assert_eq!(t.status(&bead), "closed");
+    assert_eq!(main_sha(&t), merged);
+    // The refinery never asked the forge to merge it: the human did, once.
+    assert_eq!(calls(&t).matches("pr merge").count(), 1);
+}
+
+#[test]
+fn a_change_already_on_the_target_lands_without_a_second_pull_request() {
+    let Some(t) = forge_town("github", "pr") else {
+        return;
+    };
+    let (bead, label) = change(&t, "Already there");
+    // Its pull request merged before the refinery could record it; here: pushed by hand.
+    let clone = t.env.work().join(format!("clone-{bead}"));
+    t.git(
+        &clone,
+        &["push", "-q", "origin", &format!("polecat/nux/{bead}:main")],
+    );
+    let main = main_sha(&t);
+    refinery_once(&t);
+    let status = mr_state(&t, &label);
+    assert_eq!(status["state"], "merged", "{status}");
+    assert_eq!(status["merged_sha"], main);
+    assert_eq!(t.status(&bead), "closed");
+    assert!(prs(&t).is_empty(), "{:?}", prs(&t));
+    assert_eq!(main_sha(&t), main);
+}
+
+#[test]
+fn a_forge_cli_that_is_missing_or_logged_out_is_refused_up_front() {
+    let Some(t) = Town::new() else { return };
+    // No `gh` on PATH at all.
+    let out = set_rig(&t, "merge_queue.strategy", "pr");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("cannot tell the forge of"), "{err}");
+    ok(set_rig(&t, "merge_queue.forge", "github"));
+    let out = set_rig(&t, "merge_queue.strategy", "pr");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("`gh` (the GitHub CLI) is not on PATH"),
+        "{}",
+        stderr(&out)
+    );
+    // A bad word is named with the ones allowed; nothing is written.
+    let out = set_rig(&t, "merge_queue.strategy", "yolo");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("`direct`, `pr`, `github-merge-queue`"),
+        "{}",
+        stderr(&out)
+    );
+    let got = json(&ok(t.gt(&[
+        "--json",
+        "config",
+        "get",
+        "merge_queue.strategy",
+        "--rig",
+        "gastown",
+    ])));
+    assert!(got.to_string().contains("direct"), "{got}");
+
+    // Logged out: refused at `config set`, and `gt doctor` says so for a rig already set.
+    install_fake_forge(&t);
+    t.env.set("GT_FAKE_FORGE_AUTH", "fail");
+    let out = set_rig(&t, "merge_queue.strategy", "pr");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("`gh` is not logged in"),
+        "{}",
+        stderr(&out)
+    );
+    t.env.set("GT_FAKE_FORGE_AUTH", "ok");
+    ok(set_rig(&t, "merge_queue.strategy", "pr"));
+    t.env.set("GT_FAKE_FORGE_AUTH", "fail");
+    let doctor = json(&t.gt(&["--json", "doctor"]));
+    let check = doctor
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(doctor["checks"].as_array().into_iter().flatten())
+        .find(|c| c["check"] == "forge:gastown")
+        .cloned()
+        .unwrap_or_else(|| panic!("no forge check: {doctor}"));
+    assert_eq!(check["status"], "error", "{check}");
+    assert!(
+        check["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("`gh` is not logged in"),
+        "{check}"
+    );
+    // And a new rig of a town that lands through a logged-out forge is not added.
+    ok(t.gt(&["config", "set", "merge_queue.strategy", "pr"]));
+    ok(t.gt(&["config", "set", "merge_queue.forge", "github"]));
+    let url = format!("file://{}", t.remote.display());
+    let out = t.gt(&["rig", "add", "second", &url]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`gh` is not logged in"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!t.root.join("second").exists());
+}
