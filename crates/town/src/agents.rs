@@ -1061,6 +1061,25 @@ fn claude_dialogs() -> Vec<DialogRule> {
     ]
 }
 
+/// Codex 0.169's startup screens that a menu choice or a key answers (its sign-in screens,
+/// answered with the key from the environment, are readiness's own). The trust screen's
+/// cursor is checked like any menu's; Escape skips an update this time.
+fn codex_dialogs() -> Vec<DialogRule> {
+    let when = |texts: &[&str]| texts.iter().map(|w| (*w).to_owned()).collect();
+    vec![
+        DialogRule {
+            name: "update notice".to_owned(),
+            when: when(&["Update available", "Skip"]),
+            answer: DialogAnswer::Keys(vec!["Escape".to_owned()]),
+        },
+        DialogRule {
+            name: "workspace trust".to_owned(),
+            when: when(&["Trust this folder?", "Trust and continue"]),
+            answer: DialogAnswer::Choose("Trust and continue".to_owned()),
+        },
+    ]
+}
+
 /// The built-in presets in flat form. Facts follow upstream's preset table.
 fn builtin_flat(name: &str) -> Option<PresetOverride> {
     let s = |v: &str| Some(v.to_owned());
@@ -1135,6 +1154,7 @@ fn builtin_flat(name: &str) -> Option<PresetOverride> {
             prompt_mode: s("none"),
             ready_prompt_prefix: s("› "),
             ready_delay_ms: Some(3_000),
+            ready_dialogs: Some(codex_dialogs()),
             instructions_file: s("AGENTS.md"),
             resume_flag: s("resume"),
             resume_style: s("subcommand"),

@@ -155,7 +155,7 @@ fn codex_runs_the_loop_from_sling_to_landing_through_a_nudge_and_a_restart() {
     // The daemon's witness restarted it, past Codex's update screen.
     let log = f.log();
     assert!(
-        log.contains("witness acts") && log.contains("skipping the update notice"),
+        log.contains("witness acts") && log.contains("dialog=update notice"),
         "{log}"
     );
 

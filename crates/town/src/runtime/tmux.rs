@@ -236,10 +236,6 @@ impl TmuxRuntime {
                 );
                 self.keys(name, &["Enter"])
             }
-            Dialog::UpdateAvailable => {
-                tracing::info!(session = name, "skipping the update notice (Escape)");
-                self.keys(name, &["Escape"])
-            }
             Dialog::ApiKeyMissing => Err(RuntimeError::Unanswerable {
                 session: name.to_owned(),
                 why: "it asks for an API key and none is in its environment: set \
@@ -528,8 +524,6 @@ enum Dialog {
     ApiKeyFromEnv,
     /// Codex's API key form with no key in the environment: nothing to answer with.
     ApiKeyMissing,
-    /// Codex's "Update available" with `1. Update now` selected: Escape skips it this time.
-    UpdateAvailable,
 }
 
 /// What a pane shows while an agent starts.
@@ -602,9 +596,6 @@ fn detect_dialog(lines: &[&str]) -> Option<Dialog> {
         && let Some(option) = option_number(lines, "sign in another way")
     {
         return Some(Dialog::SignInMethod { option });
-    }
-    if text.contains("update available") && text.contains("skip") {
-        return Some(Dialog::UpdateAvailable);
     }
     let trust = text.contains("trust") && (text.contains("folder") || text.contains("files"));
     (trust && (text.contains("1. yes") || text.contains("1. trust and continue")))
@@ -824,10 +815,17 @@ mod tests {
             Screen::Dialog(Dialog::ApiKeyMissing)
         );
         assert_eq!(state(codex::TRUST), Screen::Dialog(Dialog::Trust));
-        assert_eq!(
-            state(codex::UPDATE),
-            Screen::Dialog(Dialog::UpdateAvailable)
-        );
+        // The preset declares the update notice and its own trust screen.
+        let preset = crate::agents::builtin("codex").unwrap();
+        let Readiness::Prompt { dialogs, .. } = &preset.readiness else {
+            panic!("codex waits for its prompt");
+        };
+        let declared = |screen: &str| match screen_state(screen, P, dialogs) {
+            Screen::Declared { rule, .. } => rule.name.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(declared(codex::UPDATE), "update notice");
+        assert_eq!(declared(codex::TRUST), "workspace trust");
         assert_eq!(state(codex::READY), Screen::Ready);
         assert_eq!(state(codex::PROVISIONAL), Screen::Starting);
         assert_eq!(
