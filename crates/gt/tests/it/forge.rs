@@ -243,6 +243,12 @@ fn review_holds_until_approved(forge: &str, program: &str, approve: &[&str]) {
     knob(&t, "require-review", "");
     ok(set_rig(&t, "merge_queue.require_review", "true"));
     let (bead, label) = change(&t, "Needs eyes");
+    let convoy = json(&ok(t.gt(&["--json", "convoy", "create", "Eyes", &bead])))["id"]
+        .as_str()
+        .expect("a convoy id")
+        .to_owned();
+    let convoy_state =
+        || json(&ok(t.gt(&["--json", "convoy", "status", &convoy])))[0]["state"].clone();
     let before = main_sha(&t);
     for _ in 0..2 {
         refinery_once(&t);
@@ -252,11 +258,17 @@ fn review_holds_until_approved(forge: &str, program: &str, approve: &[&str]) {
     assert_eq!(main_sha(&t), before);
     assert_eq!(prs(&t)[0]["state"], "OPEN");
     assert_eq!(mr_state(&t, &label)["pull_request"], 1);
+    assert_eq!(
+        convoy_state(),
+        "open",
+        "not landed while the forge holds it"
+    );
 
     human(&t, program, approve);
     refinery_once(&t);
     assert_eq!(mr_state(&t, &label)["state"], "merged");
     assert_eq!(t.status(&bead), "closed");
+    assert_eq!(convoy_state(), "landed");
 }
 
 #[test]
