@@ -461,3 +461,35 @@ fn a_forge_cli_that_is_missing_or_logged_out_is_refused_up_front() {
     );
     assert!(!t.root.join("second").exists());
 }
+
+#[test]
+fn the_daemon_lands_a_slung_change_through_its_pull_request_once_the_checks_pass() {
+    let Some(f) = super::daemon::Factory::new() else {
+        return;
+    };
+    let t = &f.town;
+    install_fake_forge(t);
+    for (key, value) in [
+        ("merge_queue.forge", "github"),
+        ("merge_queue.strategy", "pr"),
+        ("merge_queue.forge_poll_secs", "1"),
+    ] {
+        ok(set_rig(t, key, value));
+    }
+    knob(t, "checks", r#"[{"name":"ci","bucket":"pending"}]"#);
+    f.up(&[]);
+    let bead = t.create(
+        "add a greeting",
+        &super::work_loop::script("write hello.txt hello\ncommit add a greeting\ndone COMPLETED"),
+    );
+    t.sling(&[&bead, "gastown"]);
+    // The daemon's refinery opens the pull request and keeps looking while the check runs.
+    wait_until(TIMEOUT, || calls(t).matches("gh pr checks 1").count() >= 2)
+        .unwrap_or_else(|e| panic!("the daemon never waited on #1: {e}\n{}", f.log()));
+    assert_eq!(t.status(&bead), "submitted");
+    knob(t, "checks", r#"[{"name":"ci","bucket":"pass"}]"#);
+    t.wait_status(&bead, "closed");
+    assert_eq!(prs(t)[0]["state"], "MERGED");
+    let main = t.git(&t.remote, &["show", "main:hello.txt"]);
+    assert_eq!(main.trim(), "hello");
+}
