@@ -243,6 +243,12 @@ fn review_holds_until_approved(forge: &str, program: &str, approve: &[&str]) {
     knob(&t, "require-review", "");
     ok(set_rig(&t, "merge_queue.require_review", "true"));
     let (bead, label) = change(&t, "Needs eyes");
+    let convoy = json(&ok(t.gt(&["--json", "convoy", "create", "Eyes", &bead])))["id"]
+        .as_str()
+        .expect("a convoy id")
+        .to_owned();
+    let convoy_state =
+        || json(&ok(t.gt(&["--json", "convoy", "status", &convoy])))[0]["state"].clone();
     let before = main_sha(&t);
     for _ in 0..2 {
         refinery_once(&t);
@@ -252,11 +258,17 @@ fn review_holds_until_approved(forge: &str, program: &str, approve: &[&str]) {
     assert_eq!(main_sha(&t), before);
     assert_eq!(prs(&t)[0]["state"], "OPEN");
     assert_eq!(mr_state(&t, &label)["pull_request"], 1);
+    assert_eq!(
+        convoy_state(),
+        "open",
+        "not landed while the forge holds it"
+    );
 
     human(&t, program, approve);
     refinery_once(&t);
     assert_eq!(mr_state(&t, &label)["state"], "merged");
     assert_eq!(t.status(&bead), "closed");
+    assert_eq!(convoy_state(), "landed");
 }
 
 #[test]
@@ -448,4 +460,36 @@ fn a_forge_cli_that_is_missing_or_logged_out_is_refused_up_front() {
         stderr(&out)
     );
     assert!(!t.root.join("second").exists());
+}
+
+#[test]
+fn the_daemon_lands_a_slung_change_through_its_pull_request_once_the_checks_pass() {
+    let Some(f) = super::daemon::Factory::new() else {
+        return;
+    };
+    let t = &f.town;
+    install_fake_forge(t);
+    for (key, value) in [
+        ("merge_queue.forge", "github"),
+        ("merge_queue.strategy", "pr"),
+        ("merge_queue.forge_poll_secs", "1"),
+    ] {
+        ok(set_rig(t, key, value));
+    }
+    knob(t, "checks", r#"[{"name":"ci","bucket":"pending"}]"#);
+    f.up(&[]);
+    let bead = t.create(
+        "add a greeting",
+        &super::work_loop::script("write hello.txt hello\ncommit add a greeting\ndone COMPLETED"),
+    );
+    t.sling(&[&bead, "gastown"]);
+    // The daemon's refinery opens the pull request and keeps looking while the check runs.
+    wait_until(TIMEOUT, || calls(t).matches("gh pr checks 1").count() >= 2)
+        .unwrap_or_else(|e| panic!("the daemon never waited on #1: {e}\n{}", f.log()));
+    assert_eq!(t.status(&bead), "submitted");
+    knob(t, "checks", r#"[{"name":"ci","bucket":"pass"}]"#);
+    t.wait_status(&bead, "closed");
+    assert_eq!(prs(t)[0]["state"], "MERGED");
+    let main = t.git(&t.remote, &["show", "main:hello.txt"]);
+    assert_eq!(main.trim(), "hello");
 }

@@ -199,6 +199,13 @@ impl Refinery<'_> {
             };
             match verdict {
                 Verdict::Landed(sha) => {
+                    // Its own target (an integration branch, maybe); the pass picks its batch's
+                    // target after this.
+                    self.target = if mr.target.is_empty() {
+                        self.default_target.clone()
+                    } else {
+                        mr.target.clone()
+                    };
                     self.after_landing(&[mr.id], &sha, report)?;
                     self.forget_pr(&mr)?;
                     report.landed_sha = Some(sha);
@@ -243,11 +250,11 @@ impl Refinery<'_> {
             return Ok(Verdict::back(
                 format!(
                     "pull request #{} no longer merges into `{}`",
-                    pr.number, self.target
+                    pr.number, mr.target
                 ),
                 format!(
                     "Rebase onto `origin/{}` and submit again. {}",
-                    self.target, pr.url
+                    mr.target, pr.url
                 ),
             ));
         }
@@ -277,7 +284,7 @@ impl Refinery<'_> {
                 ),
             ));
         }
-        // Asked and the forge holds it (auto-merge, the merge queue): its to decide. Asked and
+        // Asked and the forge holds it (auto-merge, the merge queue): it is the forge's to decide. Asked and
         // not held (an auto-merge someone turned off): ask again once it is ready — the forge
         // never merges a pull request twice.
         if (asked && pr.queued) || checks.iter().any(|c| c.bucket == Bucket::Pending) {
