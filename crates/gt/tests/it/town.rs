@@ -209,7 +209,7 @@ fn failed_rig_adds_leave_nothing_behind() {
     let routes_before = std::fs::read(root.join(".beads/routes.jsonl")).unwrap();
     let url = remote.remote_url();
     for (name, url, needle) in [
-        ("my-rig", url.as_str(), "invalid rig name"),
+        ("my_rig.", url.as_str(), "invalid rig name"),
         ("a.b", url.as_str(), "invalid rig name"),
         ("..", url.as_str(), "invalid rig name"),
         ("two words", url.as_str(), "invalid rig name"),
