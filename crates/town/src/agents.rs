@@ -792,13 +792,18 @@ fn apply(base: &mut PresetOverride, layer: &PresetOverride) {
             *slot = Some(v.clone());
         }
     }
+    fn merge(
+        slot: &mut Option<BTreeMap<String, String>>,
+        value: Option<&BTreeMap<String, String>>,
+    ) {
+        if let Some(map) = value {
+            slot.get_or_insert_with(BTreeMap::new)
+                .extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    }
     set(&mut base.command, layer.command.as_ref());
     set(&mut base.args, layer.args.as_ref());
-    if let Some(env) = &layer.env {
-        base.env
-            .get_or_insert_with(BTreeMap::new)
-            .extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
+    merge(&mut base.env, layer.env.as_ref());
     set(&mut base.process_names, layer.process_names.as_ref());
     set(&mut base.prompt_mode, layer.prompt_mode.as_ref());
     set(
@@ -842,11 +847,7 @@ fn apply(base: &mut PresetOverride, layer: &PresetOverride) {
         set(&mut slot.prompt_flag, ni.prompt_flag.as_ref());
         set(&mut slot.output_flag, ni.output_flag.as_ref());
     }
-    if let Some(env) = &layer.env_as_root {
-        base.env_as_root
-            .get_or_insert_with(BTreeMap::new)
-            .extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
+    merge(&mut base.env_as_root, layer.env_as_root.as_ref());
     set(&mut base.env_passthrough, layer.env_passthrough.as_ref());
     set(&mut base.credential_env, layer.credential_env.as_ref());
     set(&mut base.credential_files, layer.credential_files.as_ref());
@@ -863,41 +864,40 @@ fn finish(name: &str, flat: &PresetOverride) -> Result<AgentPreset, AgentError> 
         expected,
     };
     let command = nonempty(&flat.command).ok_or_else(|| AgentError::MissingCommand(name.into()))?;
-    let env = flat.env.clone().unwrap_or_default();
-    if let Some(key) = env.keys().find(|k| !is_env_name(k)) {
-        return Err(invalid("env", key, "a variable name like `MY_VAR`"));
-    }
-    let env_as_root = flat.env_as_root.clone().unwrap_or_default();
-    if let Some(key) = env_as_root.keys().find(|k| !is_env_name(k)) {
-        return Err(invalid("env_as_root", key, "a variable name like `MY_VAR`"));
-    }
-    let env_passthrough = flat.env_passthrough.clone().unwrap_or_default();
-    if let Some(bad) = env_passthrough.iter().find(|p| !is_env_pattern(p)) {
-        return Err(invalid(
-            "env_passthrough",
-            bad,
-            "a variable name, or a pattern with `*` like `ANTHROPIC_*`",
-        ));
-    }
-    let credential_env = flat.credential_env.clone().unwrap_or_default();
-    if let Some(key) = credential_env.iter().find(|k| !is_env_name(k)) {
-        return Err(invalid(
-            "credential_env",
-            key,
-            "a variable name like `MY_API_KEY`",
-        ));
-    }
-    let credential_files = flat.credential_files.clone().unwrap_or_default();
-    if let Some(bad) = credential_files
-        .iter()
-        .find(|f| !(f.starts_with('/') || f.starts_with("~/") || f.starts_with('$')))
-    {
-        return Err(invalid(
-            "credential_files",
-            bad,
-            "an absolute path, `~/…` or `$VAR/…`",
-        ));
-    }
+    let vars = |field, map: &Option<BTreeMap<String, String>>| {
+        let map = map.clone().unwrap_or_default();
+        match map.keys().find(|k| !is_env_name(k)) {
+            Some(key) => Err(invalid(field, key, "a variable name like `MY_VAR`")),
+            None => Ok(map),
+        }
+    };
+    let env = vars("env", &flat.env)?;
+    let env_as_root = vars("env_as_root", &flat.env_as_root)?;
+    let list = |field, list: &Option<Vec<String>>, ok: fn(&str) -> bool, expected| {
+        let list = list.clone().unwrap_or_default();
+        match list.iter().find(|item| !ok(item)) {
+            Some(bad) => Err(invalid(field, bad, expected)),
+            None => Ok(list),
+        }
+    };
+    let env_passthrough = list(
+        "env_passthrough",
+        &flat.env_passthrough,
+        is_env_pattern,
+        "a variable name, or a pattern with `*` like `ANTHROPIC_*`",
+    )?;
+    let credential_env = list(
+        "credential_env",
+        &flat.credential_env,
+        is_env_name,
+        "a variable name like `MY_API_KEY`",
+    )?;
+    let credential_files = list(
+        "credential_files",
+        &flat.credential_files,
+        |f| f.starts_with('/') || f.starts_with("~/") || f.starts_with('$'),
+        "an absolute path, `~/…` or `$VAR/…`",
+    )?;
     let process_names = match flat.process_names.as_deref() {
         Some(names) if !names.is_empty() => names.to_vec(),
         // The binary's own name is the best guess at what the pane will show.
