@@ -122,6 +122,14 @@ fn failed<S: AsRef<str>>(args: &[S], output: &Output) -> GitError {
     }
 }
 
+/// git's `user.name` as seen from the current directory (repository, global and system
+/// config), if set: who the user is when nothing else says.
+pub fn user_name() -> Option<String> {
+    let out = Git::new(".").run(&["config", "--get", "user.name"]).ok()?;
+    let name = out.trim();
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
 /// The installed git's version as (major, minor, patch).
 pub fn version() -> Result<(u32, u32, u32), GitError> {
     let out = Git::new(".").run(&["--version"])?;

@@ -4,7 +4,8 @@
 //! A preset is assembled in layers, field by field: the built-in preset of that name (if
 //! any), then the town's `settings/agents.json`, then the `agents` map of the layered
 //! [`Settings`] (town `settings/config.json` < rig `settings/config.json`). Every layer is a
-//! [`PresetOverride`]; a name with no built-in stands alone and must supply a `command`.
+//! [`PresetOverride`]; a name with no built-in must supply a `command`, and starts from the
+//! built-in whose program that is, if any (`claude --model haiku` is Claude Code), else alone.
 //!
 //! [`resolve_agent`] picks the preset for one agent start, most specific first:
 //! `--agent` > rig `worker_agents[crew]` > town `crew_agents[crew]` > `role_agents[role]` >
@@ -594,20 +595,23 @@ pub fn preset(
     user: &UserPresets,
     settings: &Settings,
 ) -> Result<AgentPreset, AgentError> {
-    let layers = [user.agents.get(name), settings.agents.get(name)];
-    let builtin = builtin_flat(name);
-    if builtin.is_none() && layers.iter().all(Option::is_none) {
+    let layers: Vec<&PresetOverride> = [user.agents.get(name), settings.agents.get(name)]
+        .into_iter()
+        .flatten()
+        .collect();
+    let is_builtin = BUILTIN_PRESETS.contains(&name);
+    if !is_builtin && layers.is_empty() {
         return Err(AgentError::UnknownPreset {
             name: name.to_owned(),
             origin: None,
             known: known_names(user, settings),
         });
     }
-    if builtin.is_none() {
+    if !is_builtin {
         validate_name(name)?;
     }
-    let mut flat = builtin.unwrap_or_default();
-    for layer in layers.into_iter().flatten() {
+    let mut flat = base(name, &layers);
+    for layer in layers {
         apply(&mut flat, layer);
     }
     finish(name, &flat)
@@ -754,7 +758,7 @@ impl UserPresets {
     pub fn validate(&self) -> Result<(), AgentError> {
         for (name, layer) in &self.agents {
             validate_name(name)?;
-            let mut flat = builtin_flat(name).unwrap_or_default();
+            let mut flat = base(name, &[layer]);
             apply(&mut flat, layer);
             finish(name, &flat)?;
         }
@@ -767,7 +771,7 @@ impl UserPresets {
         validate_name(name)?;
         let mut entry = self.agents.get(name).cloned().unwrap_or_default();
         apply(&mut entry, patch);
-        let mut flat = builtin_flat(name).unwrap_or_default();
+        let mut flat = base(name, &[&entry]);
         apply(&mut flat, &entry);
         let resolved = finish(name, &flat)?;
         self.agents.insert(name.to_owned(), entry);
@@ -788,13 +792,18 @@ fn apply(base: &mut PresetOverride, layer: &PresetOverride) {
             *slot = Some(v.clone());
         }
     }
+    fn merge(
+        slot: &mut Option<BTreeMap<String, String>>,
+        value: Option<&BTreeMap<String, String>>,
+    ) {
+        if let Some(map) = value {
+            slot.get_or_insert_with(BTreeMap::new)
+                .extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    }
     set(&mut base.command, layer.command.as_ref());
     set(&mut base.args, layer.args.as_ref());
-    if let Some(env) = &layer.env {
-        base.env
-            .get_or_insert_with(BTreeMap::new)
-            .extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
+    merge(&mut base.env, layer.env.as_ref());
     set(&mut base.process_names, layer.process_names.as_ref());
     set(&mut base.prompt_mode, layer.prompt_mode.as_ref());
     set(
@@ -838,11 +847,7 @@ fn apply(base: &mut PresetOverride, layer: &PresetOverride) {
         set(&mut slot.prompt_flag, ni.prompt_flag.as_ref());
         set(&mut slot.output_flag, ni.output_flag.as_ref());
     }
-    if let Some(env) = &layer.env_as_root {
-        base.env_as_root
-            .get_or_insert_with(BTreeMap::new)
-            .extend(env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
+    merge(&mut base.env_as_root, layer.env_as_root.as_ref());
     set(&mut base.env_passthrough, layer.env_passthrough.as_ref());
     set(&mut base.credential_env, layer.credential_env.as_ref());
     set(&mut base.credential_files, layer.credential_files.as_ref());
@@ -859,41 +864,40 @@ fn finish(name: &str, flat: &PresetOverride) -> Result<AgentPreset, AgentError> 
         expected,
     };
     let command = nonempty(&flat.command).ok_or_else(|| AgentError::MissingCommand(name.into()))?;
-    let env = flat.env.clone().unwrap_or_default();
-    if let Some(key) = env.keys().find(|k| !is_env_name(k)) {
-        return Err(invalid("env", key, "a variable name like `MY_VAR`"));
-    }
-    let env_as_root = flat.env_as_root.clone().unwrap_or_default();
-    if let Some(key) = env_as_root.keys().find(|k| !is_env_name(k)) {
-        return Err(invalid("env_as_root", key, "a variable name like `MY_VAR`"));
-    }
-    let env_passthrough = flat.env_passthrough.clone().unwrap_or_default();
-    if let Some(bad) = env_passthrough.iter().find(|p| !is_env_pattern(p)) {
-        return Err(invalid(
-            "env_passthrough",
-            bad,
-            "a variable name, or a pattern with `*` like `ANTHROPIC_*`",
-        ));
-    }
-    let credential_env = flat.credential_env.clone().unwrap_or_default();
-    if let Some(key) = credential_env.iter().find(|k| !is_env_name(k)) {
-        return Err(invalid(
-            "credential_env",
-            key,
-            "a variable name like `MY_API_KEY`",
-        ));
-    }
-    let credential_files = flat.credential_files.clone().unwrap_or_default();
-    if let Some(bad) = credential_files
-        .iter()
-        .find(|f| !(f.starts_with('/') || f.starts_with("~/") || f.starts_with('$')))
-    {
-        return Err(invalid(
-            "credential_files",
-            bad,
-            "an absolute path, `~/…` or `$VAR/…`",
-        ));
-    }
+    let vars = |field, map: &Option<BTreeMap<String, String>>| {
+        let map = map.clone().unwrap_or_default();
+        match map.keys().find(|k| !is_env_name(k)) {
+            Some(key) => Err(invalid(field, key, "a variable name like `MY_VAR`")),
+            None => Ok(map),
+        }
+    };
+    let env = vars("env", &flat.env)?;
+    let env_as_root = vars("env_as_root", &flat.env_as_root)?;
+    let list = |field, list: &Option<Vec<String>>, ok: fn(&str) -> bool, expected| {
+        let list = list.clone().unwrap_or_default();
+        match list.iter().find(|item| !ok(item)) {
+            Some(bad) => Err(invalid(field, bad, expected)),
+            None => Ok(list),
+        }
+    };
+    let env_passthrough = list(
+        "env_passthrough",
+        &flat.env_passthrough,
+        is_env_pattern,
+        "a variable name, or a pattern with `*` like `ANTHROPIC_*`",
+    )?;
+    let credential_env = list(
+        "credential_env",
+        &flat.credential_env,
+        is_env_name,
+        "a variable name like `MY_API_KEY`",
+    )?;
+    let credential_files = list(
+        "credential_files",
+        &flat.credential_files,
+        |f| f.starts_with('/') || f.starts_with("~/") || f.starts_with('$'),
+        "an absolute path, `~/…` or `$VAR/…`",
+    )?;
     let process_names = match flat.process_names.as_deref() {
         Some(names) if !names.is_empty() => names.to_vec(),
         // The binary's own name is the best guess at what the pane will show.
@@ -1078,6 +1082,27 @@ fn codex_dialogs() -> Vec<DialogRule> {
             answer: DialogAnswer::Choose("Trust and continue".to_owned()),
         },
     ]
+}
+
+/// What the layers of preset `name` apply over: its built-in; or, for a preset that is not
+/// built in but runs a built-in's program (upstream's `gt config agent set myagent "claude
+/// --model haiku"`), that built-in, so it is started, primed, detected and given its
+/// environment and credential checks as that CLI is; else nothing.
+fn base(name: &str, layers: &[&PresetOverride]) -> PresetOverride {
+    if let Some(flat) = builtin_flat(name) {
+        return flat;
+    }
+    let program = layers
+        .iter()
+        .rev()
+        .find_map(|l| l.command.as_deref())
+        .and_then(|c| Path::new(c).file_name())
+        .and_then(|n| n.to_str());
+    BUILTIN_PRESETS
+        .iter()
+        .filter_map(|b| builtin_flat(b))
+        .find(|flat| program.is_some() && flat.command.as_deref() == program)
+        .unwrap_or_default()
 }
 
 /// The built-in presets in flat form. Facts follow upstream's preset table.
@@ -1595,6 +1620,40 @@ mod tests {
         }
         let listing = list_presets(&user, &Settings::default()).unwrap();
         assert_eq!(listing.last().unwrap().kind, PresetKind::User);
+    }
+
+    #[test]
+    fn a_preset_running_a_builtins_program_starts_from_that_builtin() {
+        let mut user = UserPresets::default();
+        let haiku = PresetOverride {
+            command: Some("/usr/local/bin/claude".into()),
+            args: Some(vec!["--model".into(), "haiku".into()]),
+            ..PresetOverride::default()
+        };
+        let p = user.set("myagent", &haiku).unwrap();
+        let claude = builtin("claude").unwrap();
+        assert_eq!(
+            p.start_argv(),
+            ["/usr/local/bin/claude", "--model", "haiku"]
+        );
+        assert_eq!(p.readiness, claude.readiness);
+        assert_eq!(p.process_names, claude.process_names);
+        assert_eq!(p.credential_env, claude.credential_env);
+        assert_eq!(p.env_passthrough, claude.env_passthrough);
+        assert_eq!(p.env_as_root, claude.env_as_root);
+        assert_eq!(p.hooks, claude.hooks);
+        let loaded = preset("myagent", &user, &Settings::default()).unwrap();
+        assert_eq!(loaded, p, "resolving it again gives the same preset");
+        let other = user
+            .set(
+                "mine",
+                &PresetOverride {
+                    command: Some("claude-wrapper".into()),
+                    ..PresetOverride::default()
+                },
+            )
+            .unwrap();
+        assert!(other.credential_env.is_empty(), "another program: no base");
     }
 
     #[test]

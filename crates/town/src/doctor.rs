@@ -126,13 +126,7 @@ pub fn agent(
         VERSION_TIMEOUT,
         None,
     ) {
-        Ok(run) if run.success => run
-            .output
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .unwrap_or("no version printed")
-            .to_owned(),
+        Ok(run) if run.success => version_line(&run.output),
         Ok(run) if run.timed_out => {
             return warn(format!(
                 "`{} --version` did not answer within {} s; the CLI may be waiting for input or the network",
@@ -169,6 +163,23 @@ pub fn agent(
         check,
         format!("{version} at `{}`; {credential}", program.display()),
     )
+}
+
+/// The line of a `--version` output that names the version (CLIs print warnings around it):
+/// the first with a word like `0.169.0` or `v2.1`, else the first line.
+fn version_line(output: &str) -> String {
+    let is_version = |word: &str| {
+        let w = word.trim_start_matches('v');
+        w.starts_with(|c: char| c.is_ascii_digit())
+            && w.contains('.')
+            && w.chars().all(|c| c.is_ascii_digit() || c == '.')
+    };
+    let lines = || output.lines().map(str::trim).filter(|l| !l.is_empty());
+    lines()
+        .find(|l| l.split_whitespace().any(is_version))
+        .or_else(|| lines().next())
+        .unwrap_or("no version printed")
+        .to_owned()
 }
 
 fn tools(out: &mut Vec<Check>) {
@@ -525,4 +536,21 @@ fn leftover_branches(town: &Town, fix: bool, out: &mut Vec<Check>) {
 fn is_rig_dir(path: &Path) -> bool {
     path.join(".repo.git").is_dir()
         || path.join("config.json").is_file() && path.join("polecats").is_dir()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_version_line_is_found_among_warnings() {
+        assert_eq!(
+            super::version_line("WARNING: proceeding at /tmp\ncodex-cli 0.169.0\n"),
+            "codex-cli 0.169.0"
+        );
+        assert_eq!(
+            super::version_line("2.1.328 (Claude Code)"),
+            "2.1.328 (Claude Code)"
+        );
+        assert_eq!(super::version_line("\nsome tool\n"), "some tool");
+        assert_eq!(super::version_line(""), "no version printed");
+    }
 }

@@ -331,7 +331,7 @@ mod tests {
             },
             ..RigEntry::default()
         };
-        for bad in ["../victim", "/abs/victim", "a-b", ""] {
+        for bad in ["../victim", "/abs/victim", "-rf", "a.b", ""] {
             let mut rigs = RigsConfig {
                 version: 1,
                 ..RigsConfig::default()

@@ -67,8 +67,9 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> RigError + '_ {
     }
 }
 
-/// Checks a rig name: a letter, then letters, digits or `_`; at most 32; not reserved.
-/// `-` and `.` are refused because ids and session names are split on them.
+/// Checks a rig name: a letter, then letters, digits, `_` or `-` (a repository's name often
+/// has one); at most 32; not reserved. So no leading `-` (it would read as a flag), no `.` (no
+/// `..`), no `/` or whitespace: the name is a directory of the town and a word in addresses.
 pub fn validate_name(name: &str) -> Result<(), RigError> {
     let bad = |reason: &str| {
         Err(RigError::BadName {
@@ -84,10 +85,10 @@ pub fn validate_name(name: &str) -> Result<(), RigError> {
     }
     if let Some(c) = name
         .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
     {
         return bad(&format!(
-            "`{}` is not allowed (letters, digits and `_` only)",
+            "`{}` is not allowed (letters, digits, `_` and `-` only)",
             c.escape_default()
         ));
     }
@@ -97,7 +98,7 @@ pub fn validate_name(name: &str) -> Result<(), RigError> {
     Ok(())
 }
 
-/// A bead prefix from a rig name: the initials of its words (camelCase, `_`, or a known
+/// A bead prefix from a rig name: the initials of its words (camelCase, `_`, `-`, or a known
 /// compound ending such as `gastown` → `gt`), else its first two letters.
 pub fn derive_prefix(name: &str) -> String {
     const ENDINGS: &[&str] = &[
@@ -105,7 +106,7 @@ pub fn derive_prefix(name: &str) -> String {
         "core", "flow", "stack", "server", "service", "store", "db",
     ];
     let mut words: Vec<String> = Vec::new();
-    for part in name.split('_').filter(|p| !p.is_empty()) {
+    for part in name.split(['_', '-']).filter(|p| !p.is_empty()) {
         let mut cur = String::new();
         for c in part.chars() {
             if c.is_ascii_uppercase() && !cur.is_empty() {
@@ -146,6 +147,20 @@ pub struct AddOptions {
     pub progress: bool,
 }
 
+/// Checks that a rig called `name` can be added: a valid name, not registered, no directory
+/// in the way. [`add`] checks it again; a caller checks first to refuse before saying it clones.
+pub fn check_new(town: &Town, name: &str) -> Result<(), RigError> {
+    validate_name(name)?;
+    if town.rigs()?.rigs.contains_key(name) {
+        return Err(RigError::Exists(name.to_owned()));
+    }
+    let dir = RigPaths::new(town, name).dir;
+    if dir.exists() {
+        return Err(RigError::DirExists { path: dir });
+    }
+    Ok(())
+}
+
 /// Adds a rig: validate, clone, build, register — or leave everything as it was.
 pub fn add(
     town: &Town,
@@ -154,17 +169,9 @@ pub fn add(
     opts: &AddOptions,
     now: &str,
 ) -> Result<RigEntry, RigError> {
-    validate_name(name)?;
+    check_new(town, name)?;
     let mut rigs = town.rigs()?;
-    if rigs.rigs.contains_key(name) {
-        return Err(RigError::Exists(name.to_owned()));
-    }
     let paths = RigPaths::new(town, name);
-    if paths.dir.exists() {
-        return Err(RigError::DirExists {
-            path: paths.dir.clone(),
-        });
-    }
     let prefix = choose_prefix(&rigs.rigs, name, opts.prefix.as_deref())?;
     let beads_dir = town.beads_dir();
     let routes_before = beads::routes::read(&beads_dir)?;
@@ -515,9 +522,14 @@ mod tests {
     fn names_are_validated() {
         assert!(validate_name("gastown").is_ok());
         assert!(validate_name("my_project2").is_ok());
+        assert!(validate_name("my-rig").is_ok());
+        assert!(validate_name("gas-town-2").is_ok());
         for bad in [
-            "my-rig",
+            "-rf",
+            "--help",
             "a.b",
+            "a..b",
+            "../x",
             "a/b",
             "..",
             "two words",
@@ -537,6 +549,7 @@ mod tests {
         assert_eq!(derive_prefix("myProject"), "mp");
         assert_eq!(derive_prefix("beads"), "be");
         assert_eq!(derive_prefix("web_app_server"), "was");
+        assert_eq!(derive_prefix("my-project"), "mp");
     }
 
     #[test]

@@ -97,13 +97,15 @@ pub fn run(cli: Cli, ui: &mut Ui) -> anyhow::Result<()> {
     }
 }
 
-/// The actor for this run: `--actor`, then `BD_ACTOR`, `BEADS_ACTOR`, `USER`.
+/// The actor for this run: `--actor`, then `BD_ACTOR`, `BEADS_ACTOR`, `USER`, git's
+/// `user.name`.
 pub fn actor(g: &Global) -> String {
     g.actor
         .clone()
         .or_else(|| host::env::var(host::env::BD_ACTOR))
         .or_else(|| host::env::var(host::env::BEADS_ACTOR))
         .or_else(|| host::env::var(host::env::USER))
+        .or_else(host::git::user_name)
         .unwrap_or_else(|| "unknown".into())
 }
 

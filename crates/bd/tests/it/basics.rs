@@ -612,6 +612,29 @@ fn actor_comes_from_flag_or_environment() {
     assert_eq!(by_flag["created_by"], "carol");
 }
 
+/// Without `--actor`, `BD_ACTOR`, `BEADS_ACTOR` or `USER` (a container, a cron job), the actor
+/// is git's `user.name`, as upstream's bd does; with none of those either, `unknown`.
+#[test]
+fn without_user_the_actor_is_gits_user_name() {
+    let env = TestEnv::new();
+    let git = |args: &[&str]| {
+        let out = env.command("git").args(args).output().expect("run git");
+        assert!(out.status.success(), "git {args:?}");
+    };
+    git(&["init", "--quiet"]);
+    crate::ok(&env, &["init", "--prefix", "t"]);
+    let unknown = json(&env, &["create", "Before git knows me"]);
+    assert_eq!(unknown["created_by"], "unknown");
+    git(&["config", "user.name", "Dana Git"]);
+    let issue = json(&env, &["create", "From git"]);
+    assert_eq!(issue["created_by"], "Dana Git");
+    let id = issue["id"].as_str().unwrap().to_owned();
+    let shown = crate::run(&env, &["show", &id]);
+    crate::assert_code(&shown, 0);
+    env.set("USER", "erin");
+    assert_eq!(json(&env, &["create", "From USER"])["created_by"], "erin");
+}
+
 #[test]
 fn description_from_stdin_and_from_a_file() {
     let env = store();

@@ -34,6 +34,7 @@ pub mod seance;
 pub mod session;
 pub mod sling;
 pub mod status;
+pub mod suggest;
 pub mod updown;
 
 use std::path::PathBuf;
@@ -104,6 +105,7 @@ pub fn town() -> anyhow::Result<Town> {
 pub fn context() -> beads::Context {
     let actor = host::env::var(host::env::BD_ACTOR)
         .or_else(|| host::env::var(host::env::USER))
+        .or_else(host::git::user_name)
         .unwrap_or_else(|| "overseer".into());
     beads::Context {
         actor,

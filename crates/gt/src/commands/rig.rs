@@ -73,7 +73,8 @@ pub fn run(cmd: RigCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
                 prefix: a.prefix.clone(),
                 progress: std::io::stderr().is_terminal() && !ui.is_json(),
             };
-            rig::validate_name(&a.name)?;
+            // A duplicate is refused before anything is cloned (or said to be).
+            rig::check_new(&town, &a.name)?;
             // A town that lands through a forge: its CLI must work before the rig exists.
             let eff = super::effective_settings(&town, None, &[])?;
             town::forge::check(&eff.settings.merge_queue, &url, town.root())?;

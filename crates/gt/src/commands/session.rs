@@ -157,7 +157,29 @@ pub fn tail(town: &Town, address: &Address, n: usize) -> anyhow::Result<(Member,
 }
 
 fn capture(town: &Town, args: &CaptureArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
-    let (member, lines) = tail(town, &Address::parse(&args.address)?, args.lines)?;
+    let address = Address::parse(&args.address).map_err(|e| {
+        // A polecat's bare name (`nux`) is the usual slip: point at its address.
+        let near = super::store(town)
+            .ok()
+            .and_then(|store| super::suggest::polecat_near(&store, &args.address));
+        let forms = format!("addresses: {}", town::address::ADDRESS_FORMS);
+        let hint = match near {
+            Some(near) => format!("did you mean `{near}`? {forms}"),
+            None => forms,
+        };
+        anyhow::Error::from(ui::CliError::user(e.to_string()).hint(hint))
+    })?;
+    let (member, lines) = tail(town, &address, args.lines).map_err(|e| {
+        let unknown_polecat = matches!(address, Address::Polecat { .. })
+            && e.downcast_ref::<town::roster::RosterError>()
+                .is_some_and(|r| matches!(r, town::roster::RosterError::NoSession { .. }));
+        match super::store(town) {
+            Ok(store) if unknown_polecat => ui::CliError::user(e.to_string())
+                .hint(super::suggest::polecat_hint(&store, &address.canonical()))
+                .into(),
+            _ => e,
+        }
+    })?;
     if ui.is_json() {
         ui.json(&serde_json::json!({
             "address": member.address.canonical(),

@@ -86,11 +86,17 @@ pub fn run(args: &SlingArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     // the rest as their blockers land.
     if let [one] = beads.as_slice()
         && !args.dry_run
-        && town::scheduler::convoy::is_batch(&store, &store.resolve(one)?)
+        && town::scheduler::convoy::is_batch(
+            &store,
+            &store.resolve(one).map_err(|e| unknown_bead(&store, e))?,
+        )
     {
         return launch(ui, &town, &mut store, &cx, one, target, &opts);
     }
-    let report = sling::sling(&mut store, &cx, &beads, target, &opts)?;
+    let report = sling::sling(&mut store, &cx, &beads, target, &opts).map_err(|e| match e {
+        town::work::WorkError::Store(e) => unknown_bead(&store, e),
+        other => other.into(),
+    })?;
     if !report.slung.is_empty() || report.failed.is_empty() {
         print(ui, &report.slung)?;
     }
@@ -144,6 +150,17 @@ pub fn launch(
     ));
     ui.line(&launch.convoy)?;
     Ok(())
+}
+
+/// A bead that does not exist gets a hint naming the one probably meant; any other store error
+/// is passed on as it is.
+fn unknown_bead(store: &beads::Store, e: beads::Error) -> anyhow::Error {
+    match e {
+        beads::Error::NotFound { id } => ui::CliError::user(format!("no bead `{id}`"))
+            .hint(super::suggest::bead_hint(store, &id))
+            .into(),
+        other => town::work::WorkError::Store(other).into(),
+    }
 }
 
 /// What a sling started from this command needs: this `gt` for the agent's hooks, the

@@ -206,3 +206,21 @@ fn doctor_checks_each_configured_presets_real_start() {
     warning  agent:broken                 `[ROOT]/fake-clis/broken-cli --version` failed (exit status 3): broken: missing library
     "#);
 }
+
+#[test]
+fn a_mayor_whose_agent_cannot_start_is_refused_and_not_wanted() {
+    let Some(town) = Town::new() else { return };
+    let out = town.gt(&["mayor", "start", "--agent", "codex"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("agent preset `codex` cannot start"),
+        "{}",
+        stderr(&out)
+    );
+    let status = super::work_loop::json(&ok(town.gt(&["--json", "mayor", "status"])));
+    assert_eq!(
+        status["desired"], "stopped",
+        "the daemon will not keep retrying it"
+    );
+    assert_eq!(status["generation"], 0, "nothing was started");
+}

@@ -345,6 +345,9 @@ fn upstreams_positional_command_line_round_trips_with_quotes_and_flags() {
             "two words"
         ])
     );
+    // It runs Claude Code's program, so it is started and checked as Claude Code is.
+    assert_eq!(got["ready_prompt_prefix"], "❯ ");
+    assert_eq!(got["credential_env"][0], "ANTHROPIC_API_KEY");
     // Set again: the new line replaces program and arguments; other fields stay.
     ok(
         &env,

@@ -17,6 +17,7 @@ mod events;
 mod feed;
 mod forge;
 mod handoff;
+mod hints;
 mod integration;
 mod mail;
 mod mq;

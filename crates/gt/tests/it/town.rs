@@ -209,7 +209,7 @@ fn failed_rig_adds_leave_nothing_behind() {
     let routes_before = std::fs::read(root.join(".beads/routes.jsonl")).unwrap();
     let url = remote.remote_url();
     for (name, url, needle) in [
-        ("my-rig", url.as_str(), "invalid rig name"),
+        ("my_rig.", url.as_str(), "invalid rig name"),
         ("a.b", url.as_str(), "invalid rig name"),
         ("..", url.as_str(), "invalid rig name"),
         ("two words", url.as_str(), "invalid rig name"),
@@ -259,6 +259,49 @@ fn failed_rig_adds_leave_nothing_behind() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("already used"), "{}", stderr(&out));
     assert!(!root.join("other").exists());
+}
+
+/// A repository's name often has a `-`: such a rig is added and works (its prefix from the
+/// words' initials); hostile names stay refused; and a duplicate is refused before anything is
+/// cloned (or said to be), even with a URL that cannot be cloned.
+#[test]
+fn rig_names_may_have_dashes_and_a_duplicate_is_refused_before_cloning() {
+    let env = TestEnv::new();
+    let remote = GitFixture::with_commits(&env, 1);
+    let root = town(&env);
+    let url = remote.remote_url();
+    let added = json(&ok(gt(&env, &["--json", "rig", "add", "my-project", &url])));
+    assert_eq!(added["rig"]["beads"]["prefix"], "mp");
+    let rig = root.join("my-project");
+    let bead = stdout(&ok(in_dir(
+        &env,
+        &rig,
+        bd_bin(),
+        &["create", "works", "--silent"],
+    )));
+    assert!(bead.starts_with("mp-"), "{bead}");
+    assert!(stdout(&ok(gt(&env, &["rig", "list"]))).contains("my-project"));
+
+    let rigs_before = std::fs::read(root.join("mayor/rigs.json")).unwrap();
+    let out = gt(
+        &env,
+        &["rig", "add", "my-project", "file:///nowhere/at/all.git"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    insta::assert_snapshot!(stderr(&out), @"error: a rig named `my-project` already exists");
+    for hostile in ["-rf", "../x", "a/b", "a..b", "a b"] {
+        let out = gt(&env, &["rig", "add", "--", hostile, &url]);
+        assert_eq!(out.status.code(), Some(1), "{hostile}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("invalid rig name"),
+            "{hostile}: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(
+        std::fs::read(root.join("mayor/rigs.json")).unwrap(),
+        rigs_before
+    );
 }
 
 #[test]

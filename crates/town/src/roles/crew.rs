@@ -70,7 +70,8 @@ impl WorkState {
 }
 
 fn crew_lock(town: &Town, rig: &str, name: &str) -> Result<host::lock::LockGuard> {
-    crate::work::lock_waiting(town, &format!("crew-{rig}-{name}.lock"), CREW_WAIT, || {
+    // `.` cannot be in a rig name, so a rig `a-b` and a rig `a` never share a crew lock.
+    crate::work::lock_waiting(town, &format!("crew-{rig}.{name}.lock"), CREW_WAIT, || {
         format!("crew member `{rig}/crew/{name}`")
     })
 }

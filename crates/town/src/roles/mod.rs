@@ -250,6 +250,10 @@ fn start_locked(
             "`{address}` was stopped meanwhile; the daemon leaves it stopped"
         )));
     }
+    // A human's start of an agent that would fail at once is refused before it is wanted.
+    if !opts.by_keeper {
+        crate::agent_env::check_start(cx, &role.preset(cx, opts.agent.as_deref())?)?;
+    }
     let row = store.set_role_desired(&role.registration(&address, &session), Desired::Running)?;
     if let Some(pid) = live_pid(cx.town, cx.runtimes, &row)? {
         return Ok(Started {
