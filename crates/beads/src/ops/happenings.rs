@@ -100,13 +100,20 @@ impl Store {
                 ),
             });
         }
-        if !detail.is_object() {
-            return Err(Error::Invalid {
-                field: "detail",
-                reason: format!("a {} needs a JSON object, not `{detail}`", kind.as_str()),
-            });
-        }
+        check_detail(kind, detail)?;
         let text = detail.to_string();
         self.write(|tx, w| event(tx, w, subject, kind.as_str(), None, Some(&text), None))
+    }
+}
+
+/// A happening's detail must be one JSON object.
+pub(crate) fn check_detail(kind: Happening, detail: &serde_json::Value) -> Result<()> {
+    if detail.is_object() {
+        Ok(())
+    } else {
+        Err(Error::Invalid {
+            field: "detail",
+            reason: format!("a {} needs a JSON object, not `{detail}`", kind.as_str()),
+        })
     }
 }
