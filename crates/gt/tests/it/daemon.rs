@@ -572,16 +572,7 @@ fn mail_sent_before_a_hookless_agent_starts_reaches_it_as_a_nudge_once_it_idles(
     assert!(!alive(&f, &name));
     // Sent while its agent is stopped: kept, and nobody is told now. This and the daemon
     // run on the wall clock, as the daemon's drain reads queued nudges (not the test's).
-    let wall_clock = |args: &[&str]| {
-        f.town
-            .env
-            .command(super::GT)
-            .current_dir(f.town.env.work())
-            .env_remove("GT_TEST_NOW")
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let wall_clock = |args: &[&str]| f.town.gt_on_wall_clock(args);
     let sent = json(&ok(wall_clock(&[
         "--json",
         "mail",

@@ -203,16 +203,7 @@ fn nudges_queued_delivered_and_expired_and_mail_read_are_events() {
     let Some(f) = Factory::new() else { return };
     // The scripted preset has no hooks: the daemon delivers its queue once it idles. The
     // daemon's drain reads queued nudges on the wall clock, so the commands here do too.
-    let wall_clock = |args: &[&str]| {
-        f.town
-            .env
-            .command(super::GT)
-            .current_dir(f.town.env.work())
-            .env_remove("GT_TEST_NOW")
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let wall_clock = |args: &[&str]| f.town.gt_on_wall_clock(args);
     let bead = f.town.create("waits", &script("stay"));
     ok(wall_clock(&["up", "--no-mayor"]));
     let slung = f.town.sling(&[&bead, "gastown"]);
