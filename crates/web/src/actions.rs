@@ -42,7 +42,7 @@ pub async fn nudge(
         .read(move |dash, store| Ok(nudge::session_of(&dash.town, Some(store), &located)?))
         .await?;
     let this = std::sync::Arc::clone(&shared);
-    let outcome = tokio::task::spawn_blocking(move || {
+    let sent = tokio::task::spawn_blocking(move || {
         let message = Nudge {
             target: target.clone(),
             session,
@@ -59,13 +59,22 @@ pub async fn nudge(
             false,
             now,
         )
-        .map(|outcome| (target.canonical(), outcome))
+        .map(|outcome| (message, outcome))
     })
     .await
     .map_err(|e| Error::Join(e.to_string()))??;
+    // The town's event stream hears of it as of a `gt nudge`.
+    let (message, outcome) = shared
+        .write(move |_, store| {
+            let (message, outcome) = sent;
+            nudge::record(store, &message, &outcome);
+            Ok((message, outcome))
+        })
+        .await?;
+    let target = message.target.canonical();
     Ok(match outcome {
-        (target, Outcome::Delivered) => ok(&format!("nudged {target}")),
-        (target, Outcome::Queued { expires_at, .. }) => ok(&format!(
+        Outcome::Delivered => ok(&format!("nudged {target}")),
+        Outcome::Queued { expires_at, .. } => ok(&format!(
             "{target} is not at its prompt: the nudge is queued until {expires_at}"
         )),
     })

@@ -102,6 +102,26 @@ impl Store {
         self.write(|tx, w| insert_new(tx, w, &checked, nanos))
     }
 
+    /// Creates an issue and records `kind` about it, with `detail` (a JSON object), in the
+    /// same transaction: the town's event stream never holds one without the other (an
+    /// escalation raised).
+    pub fn create_with_happening(
+        &mut self,
+        new: NewIssue,
+        kind: crate::Happening,
+        detail: &serde_json::Value,
+    ) -> Result<Issue> {
+        crate::ops::happenings::check_detail(kind, detail)?;
+        let checked = self.check_new(new)?;
+        let nanos = self.ctx.clock.now().as_nanosecond();
+        let text = detail.to_string();
+        self.write(|tx, w| {
+            let issue = insert_new(tx, w, &checked, nanos)?;
+            crate::ops::event(tx, w, &issue.id, kind.as_str(), None, Some(&text), None)?;
+            Ok(issue)
+        })
+    }
+
     /// Creates several issues in one transaction: all of them or, if any is refused, none.
     pub fn create_all(&mut self, news: Vec<NewIssue>) -> Result<Vec<Issue>> {
         let checked = news

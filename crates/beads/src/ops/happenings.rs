@@ -1,5 +1,5 @@
 //! Town happenings the store has no row of its own for (a sling, a session spawned, a nudge
-//! delivered or queued, a handoff, the daemon starting or stopping, an escalation raised or
+//! delivered, queued or expired, a handoff, the daemon starting or stopping, an escalation raised or
 //! acknowledged, a witness restart): one `events` row each, so the town's event stream
 //! (`town::events`) is complete. The row's `issue_id` is what it concerns (a bead id, or a
 //! pseudo id such as `polecat:<rig>/<name>`, `agent:<address>`, `daemon`), and `new_value`
@@ -27,6 +27,8 @@ pub enum Happening {
     NudgeDelivered,
     /// A nudge waits in an agent's queue.
     NudgeQueued,
+    /// A queued nudge outlived its time to live undelivered.
+    NudgeExpired,
     /// An agent handed its work to its next session.
     Handoff,
     DaemonStarted,
@@ -36,13 +38,14 @@ pub enum Happening {
 }
 
 impl Happening {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Sling,
         Self::Spawn,
         Self::Primed,
         Self::WitnessRestart,
         Self::NudgeDelivered,
         Self::NudgeQueued,
+        Self::NudgeExpired,
         Self::Handoff,
         Self::DaemonStarted,
         Self::DaemonStopped,
@@ -59,6 +62,7 @@ impl Happening {
             Self::WitnessRestart => "witness_restart",
             Self::NudgeDelivered => "nudge_delivered",
             Self::NudgeQueued => "nudge_queued",
+            Self::NudgeExpired => "nudge_expired",
             Self::Handoff => "handoff",
             Self::DaemonStarted => "daemon_started",
             Self::DaemonStopped => "daemon_stopped",
@@ -70,6 +74,9 @@ impl Happening {
 
 /// The `event_type` of a sent message's row.
 pub const MAIL_SENT: &str = "mail_sent";
+/// The `event_type` of a message's first reading by a mailbox (written in the read's own
+/// transaction, detail `{"id", "mailbox"}`).
+pub const MAIL_READ: &str = "mail_read";
 
 /// The `issue_id` of the daemon's own rows.
 pub const DAEMON_KEY: &str = "daemon";
@@ -93,13 +100,20 @@ impl Store {
                 ),
             });
         }
-        if !detail.is_object() {
-            return Err(Error::Invalid {
-                field: "detail",
-                reason: format!("a {} needs a JSON object, not `{detail}`", kind.as_str()),
-            });
-        }
+        check_detail(kind, detail)?;
         let text = detail.to_string();
         self.write(|tx, w| event(tx, w, subject, kind.as_str(), None, Some(&text), None))
+    }
+}
+
+/// A happening's detail must be one JSON object.
+pub(crate) fn check_detail(kind: Happening, detail: &serde_json::Value) -> Result<()> {
+    if detail.is_object() {
+        Ok(())
+    } else {
+        Err(Error::Invalid {
+            field: "detail",
+            reason: format!("a {} needs a JSON object, not `{detail}`", kind.as_str()),
+        })
     }
 }

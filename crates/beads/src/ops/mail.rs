@@ -250,6 +250,36 @@ fn sql_limit(limit: usize) -> i64 {
     }
 }
 
+/// Whether `mailbox`'s delivery of message `id` is unread.
+fn is_unread(tx: &Connection, mailbox: &str, id: i64) -> Result<bool> {
+    Ok(tx
+        .prepare_cached(
+            "SELECT read_at IS NULL FROM mail_deliveries WHERE mailbox = ?1 AND message_id = ?2",
+        )?
+        .query_row(rusqlite::params![mailbox, id], |r| r.get(0))
+        .optional()?
+        .unwrap_or(false))
+}
+
+/// The town's event stream sees a message's first reading in the read's own transaction.
+fn read_event(
+    tx: &Connection,
+    w: &crate::store::WriteCtx<'_>,
+    mailbox: &str,
+    id: i64,
+) -> Result<()> {
+    let detail = serde_json::json!({ "id": id, "mailbox": mailbox });
+    crate::ops::event(
+        tx,
+        w,
+        &format!("mail:{id}"),
+        crate::ops::happenings::MAIL_READ,
+        None,
+        Some(&detail.to_string()),
+        None,
+    )
+}
+
 impl Store {
     /// Sends a message: the message row and one delivery per `(mailbox, role)`, in one
     /// transaction. A mailbox named twice gets one delivery, the first role given (so list
@@ -384,12 +414,16 @@ impl Store {
         self.write(|tx, w| {
             for &id in ids {
                 let row = holding_row(tx, mailbox, id)?;
+                let unread = read && is_unread(tx, &row, id)?;
                 tx.prepare_cached(
                     "UPDATE mail_deliveries SET read_at = CASE WHEN ?3 THEN coalesce(read_at, ?4) END,
                         updated_at = ?4
                      WHERE mailbox = ?1 AND message_id = ?2",
                 )?
                 .execute(rusqlite::params![row, id, read, w.now])?;
+                if unread {
+                    read_event(tx, w, mailbox, id)?;
+                }
             }
             Ok(())
         })
@@ -399,11 +433,15 @@ impl Store {
     pub fn mail_read(&mut self, mailbox: &str, id: i64) -> Result<MailItem> {
         self.write(|tx, w| {
             let row = holding_row(tx, mailbox, id)?;
-            tx.prepare_cached(
-                "UPDATE mail_deliveries SET read_at = ?3, updated_at = ?3
-                 WHERE mailbox = ?1 AND message_id = ?2 AND read_at IS NULL",
-            )?
-            .execute(rusqlite::params![row, id, w.now])?;
+            let first = tx
+                .prepare_cached(
+                    "UPDATE mail_deliveries SET read_at = ?3, updated_at = ?3
+                     WHERE mailbox = ?1 AND message_id = ?2 AND read_at IS NULL",
+                )?
+                .execute(rusqlite::params![row, id, w.now])?;
+            if first > 0 {
+                read_event(tx, w, mailbox, id)?;
+            }
             item(tx, &row, id)
         })
     }
@@ -628,6 +666,39 @@ mod tests {
         include_archived: false,
         limit: 0,
     };
+
+    #[test]
+    fn a_first_reading_is_an_event_in_the_reads_transaction_and_a_second_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = store_at(dir.path(), "2026-01-15T12:00:00Z");
+        let a = s.send_mail(&msg("overseer", "a"), &to("mayor/")).unwrap();
+        let b = s.send_mail(&msg("overseer", "b"), &to("mayor/")).unwrap();
+        let start = s.last_event_id().unwrap();
+        s.mail_read("mayor/", a.id).unwrap();
+        s.mail_read("mayor/", a.id).unwrap();
+        s.mail_mark_read("mayor/", &[a.id, b.id], true).unwrap();
+        s.mail_mark_read("mayor/", &[b.id], false).unwrap();
+        s.mail_mark_read("mayor/", &[b.id], true).unwrap();
+        let reads: Vec<(String, String)> = s
+            .events_after(start, 100)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.issue_id, e.new_value.unwrap_or_default()))
+            .collect();
+        let detail = |id: i64| format!(r#"{{"id":{id},"mailbox":"mayor/"}}"#);
+        assert_eq!(
+            reads,
+            [
+                (format!("mail:{}", a.id), detail(a.id)),
+                (format!("mail:{}", b.id), detail(b.id)),
+                (format!("mail:{}", b.id), detail(b.id)),
+            ],
+            "once per reading, again after being marked unread"
+        );
+        let e = s.mail_read("mayor/", 999).unwrap_err();
+        assert!(matches!(e, Error::NoMessage { .. }), "{e}");
+        assert_eq!(s.events_after(start, 100).unwrap().len(), 3);
+    }
 
     #[test]
     fn sent_mail_lands_in_each_mailbox_once_and_threads_follow_replies() {

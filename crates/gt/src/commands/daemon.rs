@@ -234,8 +234,11 @@ fn keeper(town: &Town) -> Result<Box<dyn town::service::Service>, town::service:
 
 /// The daemon's delivery of queued nudges to idle agents.
 fn nudges(town: &Town) -> Result<Box<dyn town::service::Service>, town::service::ServiceError> {
+    let mut cx = super::context();
+    cx.actor = "daemon/nudges".into();
     Ok(Box::new(town::nudge::DrainService::new(
         town.clone(),
+        beads::Store::open(&town.beads_dir(), cx)?,
         super::runtimes(town),
         Box::new(host::clock::SystemClock),
     )))

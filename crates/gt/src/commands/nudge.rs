@@ -248,11 +248,32 @@ fn drain(town: &Town, args: &NudgeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     };
     // Removed only once printed: a hook that could not print them leaves them queued.
     match printed.and_then(|()| ui.flush()) {
-        Ok(()) => claim.done()?,
+        Ok(()) => settle_delivered(town, claim)?,
         Err(e) => {
             claim.release()?;
             return Err(e.into());
         }
+    }
+    Ok(())
+}
+
+/// Removes the nudges of `claim`, which reached the agent (printed by its hook), and records
+/// their delivery in the town's event stream.
+pub fn settle_delivered(town: &Town, claim: nudge::Claim) -> anyhow::Result<()> {
+    let delivered = claim.entries().to_vec();
+    let session = claim.session().to_owned();
+    claim.done()?;
+    if delivered.is_empty() {
+        return Ok(());
+    }
+    match super::store(town) {
+        Ok(mut store) => nudge::record::delivered(
+            &mut store,
+            &session,
+            &delivered,
+            nudge::record::DeliveredBy::Hook,
+        ),
+        Err(e) => tracing::warn!(error = %e, "delivered nudges not recorded in the event stream"),
     }
     Ok(())
 }

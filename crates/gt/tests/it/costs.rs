@@ -141,6 +141,22 @@ fn session_end_records_a_transcript_once_and_gt_costs_sums_it() {
     ----- stderr -----
     "#);
 
+    // The session was active on 2026-12-05 (its transcript's times): in that day and the
+    // week after it, not in the next day or a week later.
+    let sessions_at = |now: &str, period: &str| {
+        let out = ok(env
+            .command(GT)
+            .env("GT_TEST_NOW", now)
+            .args(["--json", "costs", period])
+            .output()
+            .unwrap());
+        json(&out)["total"]["sessions"].as_u64().unwrap()
+    };
+    assert_eq!(sessions_at("2026-12-05T23:59:00Z", "--today"), 1);
+    assert_eq!(sessions_at("2026-12-06T00:01:00Z", "--today"), 0);
+    assert_eq!(sessions_at("2026-12-12T09:00:00Z", "--week"), 1);
+    assert_eq!(sessions_at("2026-12-12T09:30:00Z", "--week"), 0);
+
     // A transcript with bad lines: each is named by file and line, the rest still counts; a
     // model the table has no price for shows tokens and no dollars.
     let bad = env.work().join("bad.jsonl");

@@ -500,13 +500,18 @@ fn mail_sent_to_an_agent_that_dies_is_injected_into_its_successor() {
     f.up(&[]);
     let bead = f.town.create(
         "dies with mail unread",
-        &script("once sleep 3000\nonce crash\nsleep 500\nstay"),
+        &script("once sleep 5000\nonce crash\nsleep 500\nstay"),
     );
     let slung = f.town.sling(&[&bead, "gastown"]);
     let address = slung[0]["polecat"].as_str().unwrap().to_owned();
     let name = address.rsplit('/').next().unwrap().to_owned();
     let generation = f.polecat(&name)["generation"].as_i64().unwrap();
-    // Sent while the agent is busy in its turn: the mail is kept and a nudge queued.
+    // Sent while the agent is busy in its turn: the mail is kept and a nudge queued. Only once
+    // its turn is under way: sent earlier, its prompt's `UserPromptSubmit` hook may still be
+    // starting, and would hand the nudge to this first session (rightly: a turn boundary),
+    // which then dies with it.
+    wait_until(TIMEOUT, || f.town.panes().contains("step: once sleep 5000"))
+        .unwrap_or_else(|_| panic!("its turn did not start; panes:\n{}", f.town.panes()));
     let send = f
         .town
         .env
@@ -567,16 +572,7 @@ fn mail_sent_before_a_hookless_agent_starts_reaches_it_as_a_nudge_once_it_idles(
     assert!(!alive(&f, &name));
     // Sent while its agent is stopped: kept, and nobody is told now. This and the daemon
     // run on the wall clock, as the daemon's drain reads queued nudges (not the test's).
-    let wall_clock = |args: &[&str]| {
-        f.town
-            .env
-            .command(super::GT)
-            .current_dir(f.town.env.work())
-            .env_remove("GT_TEST_NOW")
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let wall_clock = |args: &[&str]| f.town.gt_on_wall_clock(args);
     let sent = json(&ok(wall_clock(&[
         "--json",
         "mail",

@@ -176,6 +176,34 @@ fn an_escalation_follows_its_route() {
     [ID]  closed  HIGH      yes  [DURATION]   gastown/polecats/nux  Tests fail on main; $(touch /tmp/pwned) second line
     ----- stderr -----
     ");
+    // The event stream: the escalation's bead and its raising written together (one
+    // transaction: nothing between them), its acknowledgement once.
+    let all: Vec<serde_json::Value> = stdout(&ok(gt(&env, &["--json", "events"])))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let of = |kind: &str| {
+        all.iter()
+            .position(|e| e["bead"] == id.as_str() && e["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} of {id}: {all:#?}"))
+    };
+    let (created, raised_at) = (of("bead_created"), of("escalation_raised"));
+    assert!(created < raised_at);
+    assert!(
+        all[created..raised_at]
+            .iter()
+            .all(|e| e["bead"] == id.as_str()),
+        "{:#?}",
+        &all[created..=raised_at]
+    );
+    let events: Vec<&serde_json::Value> = all.iter().filter(|e| e["bead"] == id.as_str()).collect();
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(all[raised_at]["payload"]["severity"], "HIGH");
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "escalation_acked").count(),
+        1,
+        "{kinds:?}"
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::daemon::Factory;
-use super::work_loop::{TIMEOUT, Town, ok, script, stdout};
+use super::work_loop::{TIMEOUT, Town, json, ok, script, stdout};
 
 /// Every line of `gt events --json` (JSONL) with these extra arguments.
 fn events(town: &Town, args: &[&str]) -> Vec<Value> {
@@ -61,39 +61,93 @@ fn the_event_stream_is_complete_for_a_whole_loop() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    let of_bead: Vec<Value> = all
+    // The loop's events: the bead's, its convoy's, its polecat's, and the mail they sent.
+    let spawn = all.iter().find(|e| e["kind"] == "spawn").unwrap();
+    let polecat = spawn["payload"]["polecat"].as_str().unwrap().to_owned();
+    let convoy = all
+        .iter()
+        .find(|e| e["kind"] == "convoy_landed")
+        .and_then(|e| e["bead"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let of_loop: Vec<Value> = all
         .iter()
         .filter(|e| {
-            e["bead"] == bead.as_str() || e["kind"] == "convoy_landed" || e["kind"] == "done"
+            e["bead"] == bead.as_str()
+                || (!convoy.is_empty() && e["bead"] == convoy.as_str())
+                || e["summary"]
+                    .as_str()
+                    .is_some_and(|s| s.starts_with(&format!("{polecat} ")))
+                || e["kind"] == "daemon_started"
         })
         .cloned()
         .collect();
-    let loop_kinds = kinds(&of_bead);
-    assert!(
-        in_order(
-            &loop_kinds,
-            &[
-                "sling",
-                "spawn",
-                "prime",
-                "mr_queued",
-                "mr_testing",
-                "mr_merged",
-                "convoy_landed"
-            ]
-        ),
-        "{loop_kinds:?}\n{}",
-        f.log()
+    let loop_kinds = kinds(&of_loop);
+    let why = || format!("{loop_kinds:?}\n{}", f.log());
+    // Every transition, in the order the loop makes them. Writers that race (the agent's
+    // prime and sling's bookkeeping, `gt done` and the refinery) are ordered only where one
+    // causes the other.
+    for chain in [
+        &[
+            "daemon_started",
+            "bead_created",
+            "polecat_admitted",
+            "sling",
+            "spawn",
+            "polecat_working",
+            "mr_queued",
+            "done",
+        ][..],
+        &["spawn", "prime", "mr_queued"],
+        &[
+            "mr_queued",
+            "mr_testing",
+            "mr_merged",
+            "bead_closed",
+            "convoy_landed",
+        ],
+    ] {
+        assert!(in_order(&loop_kinds, chain), "{chain:?} in {}", why());
+    }
+    // The bead's own status walks its states once each, in order.
+    let statuses: Vec<&str> = of_loop
+        .iter()
+        .filter(|e| e["kind"] == "bead_status" && e["bead"] == bead.as_str())
+        .filter_map(|e| e["summary"].as_str())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            format!("{bead} open → hooked"),
+            format!("{bead} hooked → in_progress"),
+            format!("{bead} in_progress → submitted"),
+        ],
+        "{}",
+        why()
     );
-    assert!(in_order(
-        &kinds(&all),
-        &["daemon_started", "sling", "spawn", "done"]
-    ));
+    // The refinery tells the polecat and the overseer, after the landing.
+    let after_landing: Vec<&str> = all
+        .iter()
+        .skip_while(|e| e["kind"] != "convoy_landed")
+        .filter(|e| e["kind"] == "mail_sent")
+        .filter_map(|e| e["summary"].as_str())
+        .collect();
+    assert!(
+        after_landing
+            .iter()
+            .any(|s| s.contains(&format!("to {polecat}: MERGED: {bead}"))),
+        "{after_landing:?}"
+    );
+    assert!(
+        after_landing
+            .iter()
+            .any(|s| s.contains("to overseer: 🚚 Convoy landed")),
+        "{after_landing:?}"
+    );
     // Every event of the loop names its rig, and the spawn its session.
     for e in all.iter().filter(|e| e["bead"] == bead.as_str()) {
         assert_eq!(e["rig"], "gastown", "{e}");
     }
-    let spawn = all.iter().find(|e| e["kind"] == "spawn").unwrap();
     assert!(spawn["payload"]["session"].as_str().is_some(), "{spawn}");
     // `--rig` keeps the rig's; ids only grow; `--since` starts after one.
     let rig = events(&f.town, &["--rig", "gastown"]);
@@ -142,6 +196,81 @@ fn mail_and_a_restart_are_events_and_a_refused_nudge_is_not() {
     );
     assert_eq!(mail["payload"]["to"][0], "mayor/");
     assert!(in_order(&k, &["restart", "sling", "spawn"]), "{k:?}");
+}
+
+#[test]
+fn nudges_queued_delivered_and_expired_and_mail_read_are_events() {
+    let Some(f) = Factory::new() else { return };
+    // The scripted preset has no hooks: the daemon delivers its queue once it idles. The
+    // daemon's drain reads queued nudges on the wall clock, so the commands here do too.
+    let wall_clock = |args: &[&str]| f.town.gt_on_wall_clock(args);
+    let bead = f.town.create("waits", &script("stay"));
+    ok(wall_clock(&["up", "--no-mayor"]));
+    let slung = f.town.sling(&[&bead, "gastown"]);
+    let address = slung[0]["polecat"].as_str().unwrap().to_owned();
+    let start = events(&f.town, &[]).last().unwrap()["id"].as_i64().unwrap();
+    let sent = json(&ok(wall_clock(&[
+        "--json", "mail", "send", &address, "-s", "v7", "-m", "read it",
+    ])));
+    assert_eq!(sent["notified"][0]["outcome"], "queued", "{sent}");
+    // A nudge queued on a clock eleven months behind is long expired when the daemon reads it.
+    let stale = f
+        .town
+        .env
+        .command(super::GT)
+        .current_dir(f.town.env.work())
+        .args(["nudge", "--mode", "queue", &address, "stale news"])
+        .output()
+        .unwrap();
+    assert_eq!(stale.status.code(), Some(75), "queued: {stale:?}");
+    let wanted = ["nudge_queued", "nudge_delivered", "nudge_expired"];
+    let deadline = Instant::now() + TIMEOUT;
+    let seen = loop {
+        let seen = events(&f.town, &["--since", &start.to_string()]);
+        if wanted.iter().all(|w| kinds(&seen).iter().any(|k| k == w)) || Instant::now() > deadline {
+            break seen;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let summaries: Vec<String> = seen
+        .iter()
+        .filter(|e| e["kind"].as_str().is_some_and(|k| k.starts_with("nudge_")))
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["kind"].as_str().unwrap(),
+                e["summary"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let queued_for_mail = format!("nudge_queued nudge queued for {address}: mail");
+    let delivered = format!("nudge_delivered queued nudge delivered to {address} by the daemon");
+    let expired = format!("nudge_expired nudge from overseer to {address} expired undelivered");
+    for want in [&queued_for_mail, &delivered, &expired] {
+        assert!(
+            summaries.contains(want),
+            "{want}\nin {summaries:#?}\nlog:\n{}",
+            f.log()
+        );
+    }
+    let at = |s: &str| summaries.iter().position(|x| x == s).unwrap();
+    assert!(at(&queued_for_mail) < at(&delivered), "{summaries:#?}");
+    for e in seen.iter().filter(|e| e["kind"] == "nudge_delivered") {
+        assert_eq!(e["rig"], "gastown", "{e}");
+        assert_eq!(e["payload"]["by"], "daemon", "{e}");
+    }
+    // Reading the message is one event, the first time only.
+    ok(f.town
+        .gt(&["mail", "read", "msg-1", "--identity", &address]));
+    ok(f.town
+        .gt(&["mail", "read", "msg-1", "--identity", &address]));
+    let reads: Vec<Value> = events(&f.town, &["--since", &start.to_string()])
+        .into_iter()
+        .filter(|e| e["kind"] == "mail_read")
+        .collect();
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    assert_eq!(reads[0]["summary"], format!("msg-1 read by {address}"));
+    assert_eq!(reads[0]["rig"], "gastown");
 }
 
 #[test]

@@ -102,6 +102,18 @@ impl Town {
         self.gt_in(self.env.work(), args)
     }
 
+    /// `gt` on the system clock (no `GT_TEST_NOW`), as the daemon's nudge drain reads queued
+    /// nudges: for what queues a nudge the daemon must deliver, not expire.
+    pub(super) fn gt_on_wall_clock(&self, args: &[&str]) -> Output {
+        self.env
+            .command(GT)
+            .current_dir(self.env.work())
+            .env_remove("GT_TEST_NOW")
+            .args(args)
+            .output()
+            .expect("run gt")
+    }
+
     pub(super) fn gt_in(&self, dir: &Path, args: &[&str]) -> Output {
         self.env
             .command(GT)

@@ -118,3 +118,96 @@ pub fn build(rows: &[CostRow], by: GroupBy, prices: &Prices, since: Option<Strin
         total: total.finish("total".to_owned()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use beads::CostSource;
+
+    use super::*;
+
+    fn row(session: &str, bead: &str, convoy: &str, model: &str, input: u64) -> CostRow {
+        CostRow {
+            source: CostSource::Claude,
+            session_id: session.into(),
+            address: format!("gastown/polecats/{session}"),
+            role: "polecat".into(),
+            rig: "gastown".into(),
+            bead: bead.into(),
+            convoy: convoy.into(),
+            started_at: "2026-12-05T09:00:00Z".into(),
+            ended_at: "2026-12-05T10:00:00Z".into(),
+            model: model.into(),
+            tokens: Tokens {
+                input,
+                output: 10,
+                cache_write: 0,
+                cache_read: 0,
+            },
+        }
+    }
+
+    fn rows() -> Vec<CostRow> {
+        vec![
+            // One session on two models counts once, its tokens twice.
+            row(
+                "nux",
+                "gt-a",
+                "hq-cv-1",
+                "claude-sonnet-4-5-20250929",
+                1_000_000,
+            ),
+            row("nux", "gt-a", "hq-cv-1", "claude-haiku-4-5-20251001", 90),
+            row("max", "gt-b", "hq-cv-1", "local-llama", 500),
+            row("ace", "gt-c", "", "claude-sonnet-4-5", 10),
+        ]
+    }
+
+    #[test]
+    fn by_bead_and_by_convoy_sum_each_group_most_tokens_first() {
+        let prices = Prices::built_in();
+        let by_bead = build(&rows(), GroupBy::Bead, &prices, None);
+        let summary: Vec<(&str, usize, u64)> = by_bead
+            .groups
+            .iter()
+            .map(|g| (g.key.as_str(), g.sessions, g.total_tokens))
+            .collect();
+        assert_eq!(
+            summary,
+            [("gt-a", 1, 1_000_110), ("gt-b", 1, 510), ("gt-c", 1, 20)]
+        );
+        // $3 per million input and $15 per million output for Sonnet, $1 and $5 for Haiku.
+        let a = &by_bead.groups[0];
+        let usd = a.usd.unwrap();
+        assert!(
+            (usd - (3.0 + 10.0 * 15e-6 + 90.0 * 1e-6 + 10.0 * 5e-6)).abs() < 1e-9,
+            "{usd}"
+        );
+        assert_eq!(a.models.len(), 2);
+
+        let by_convoy = build(&rows(), GroupBy::Convoy, &prices, None);
+        let convoys: Vec<(&str, usize)> = by_convoy
+            .groups
+            .iter()
+            .map(|g| (g.key.as_str(), g.sessions))
+            .collect();
+        assert_eq!(
+            convoys,
+            [("hq-cv-1", 2), ("", 1)],
+            "no convoy is its own group"
+        );
+        assert_eq!(by_convoy.total.sessions, 3);
+    }
+
+    #[test]
+    fn tokens_without_a_price_are_counted_and_kept_out_of_the_dollars() {
+        let report = build(&rows(), GroupBy::Rig, &Prices::built_in(), None);
+        assert_eq!(report.groups.len(), 1);
+        let rig = &report.groups[0];
+        assert_eq!(rig.unpriced_tokens, 510);
+        assert_eq!(rig.unpriced_models, ["local-llama"]);
+        assert_eq!(rig.total_tokens, 1_000_110 + 510 + 20);
+        let llama_only = build(&rows()[2..3], GroupBy::Agent, &Prices::built_in(), None);
+        assert_eq!(llama_only.total.usd, None, "no price: no dollars, not $0");
+        assert_eq!(llama_only.total.total_tokens, 510);
+    }
+}

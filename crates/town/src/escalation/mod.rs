@@ -265,32 +265,31 @@ fn bead(store: &mut beads::Store, new: &NewEscalation) -> Result<Escalation, bea
     }
     let mut metadata = serde_json::Map::new();
     metadata.insert("escalated_at".into(), store.now().into());
-    let issue = store.create(beads::NewIssue {
-        title: title.trim().to_owned(),
-        description: new.description.clone(),
-        issue_type: Some("bug".into()),
-        priority: Some(severity.priority()),
-        labels: labels.clone(),
-        metadata: Some(metadata),
-        deps: new
-            .related
-            .iter()
-            .map(|r| ("related".to_owned(), r.clone()))
-            .collect(),
-        prefix: Some(crate::layout::TOWN_PREFIX.into()),
-        ..Default::default()
-    })?;
-    crate::events::emit(
-        store,
+    let detail = serde_json::json!({
+        "severity": severity.to_string(),
+        "title": title.trim(),
+        "from": new.from,
+        "related": new.related,
+    });
+    let issue = store.create_with_happening(
+        beads::NewIssue {
+            title: title.trim().to_owned(),
+            description: new.description.clone(),
+            issue_type: Some("bug".into()),
+            priority: Some(severity.priority()),
+            labels: labels.clone(),
+            metadata: Some(metadata),
+            deps: new
+                .related
+                .iter()
+                .map(|r| ("related".to_owned(), r.clone()))
+                .collect(),
+            prefix: Some(crate::layout::TOWN_PREFIX.into()),
+            ..Default::default()
+        },
         beads::Happening::EscalationRaised,
-        &issue.id,
-        &serde_json::json!({
-            "severity": severity.to_string(),
-            "title": issue.title,
-            "from": new.from,
-            "related": new.related,
-        }),
-    );
+        &detail,
+    )?;
     Ok(Escalation::from_bead(&issue, &labels).expect("it carries the escalation label"))
 }
 

@@ -42,7 +42,11 @@ pub enum EventKind {
     Restart,
     NudgeDelivered,
     NudgeQueued,
+    /// A queued nudge outlived its time to live undelivered.
+    NudgeExpired,
     MailSent,
+    /// A mailbox read a message for the first time.
+    MailRead,
     EscalationRaised,
     EscalationAcked,
     Handoff,
@@ -79,6 +83,7 @@ impl EventKind {
         }
         match event_type {
             beads::ops::happenings::MAIL_SENT => Self::MailSent,
+            beads::ops::happenings::MAIL_READ => Self::MailRead,
             "polecat_spawning" => Self::PolecatAdmitted,
             "session_start" => Self::Prime,
             "session_end" => Self::SessionEnd,
@@ -128,6 +133,7 @@ impl EventKind {
             Happening::WitnessRestart => Self::Restart,
             Happening::NudgeDelivered => Self::NudgeDelivered,
             Happening::NudgeQueued => Self::NudgeQueued,
+            Happening::NudgeExpired => Self::NudgeExpired,
             Happening::Handoff => Self::Handoff,
             Happening::DaemonStarted => Self::DaemonStarted,
             Happening::DaemonStopped => Self::DaemonStopped,
@@ -164,7 +170,9 @@ impl EventKind {
             Self::Restart => "restart",
             Self::NudgeDelivered => "nudge_delivered",
             Self::NudgeQueued => "nudge_queued",
+            Self::NudgeExpired => "nudge_expired",
             Self::MailSent => "mail_sent",
+            Self::MailRead => "mail_read",
             Self::EscalationRaised => "escalation_raised",
             Self::EscalationAcked => "escalation_acked",
             Self::Handoff => "handoff",
@@ -237,6 +245,11 @@ mod tests {
         assert_eq!(EventKind::of("session_spawned", None), EventKind::Spawn);
         assert_eq!(EventKind::of("witness_restart", None), EventKind::Restart);
         assert_eq!(EventKind::of("mail_sent", None), EventKind::MailSent);
+        assert_eq!(EventKind::of("mail_read", None), EventKind::MailRead);
+        assert_eq!(
+            EventKind::of("nudge_expired", None),
+            EventKind::NudgeExpired
+        );
         assert_eq!(
             EventKind::of("role_desired", Some("running")),
             EventKind::RoleWanted

@@ -40,8 +40,13 @@ pub(crate) fn map(e: beads::model::Event, routes: &Routes) -> TownEvent {
         Subject::Bead(id) => Some(id.clone()),
         _ => None,
     });
+    let reader = (kind == EventKind::MailRead)
+        .then(|| str_field(&payload, "mailbox"))
+        .flatten()
+        .map(Subject::Agent);
     let rig = str_field(&payload, "rig")
         .or_else(|| subject.rig())
+        .or_else(|| reader.and_then(|r| r.rig()))
         .or_else(|| bead.as_deref().and_then(|b| routes.rig_of_bead(b)));
     let summary = one_line(&summarize(kind, &e, &subject, &payload));
     TownEvent {
@@ -63,7 +68,11 @@ fn detail_of(e: &beads::model::Event) -> Option<Map<String, Value>> {
         .any(|h| h.as_str() == e.event_type)
         || matches!(
             e.event_type.as_str(),
-            beads::ops::happenings::MAIL_SENT | "session_start" | "session_end" | "cost_recorded"
+            beads::ops::happenings::MAIL_SENT
+                | beads::ops::happenings::MAIL_READ
+                | "session_start"
+                | "session_end"
+                | "cost_recorded"
         );
     if !structured {
         return None;
@@ -240,14 +249,24 @@ fn summarize(kind: EventKind, e: &beads::model::Event, subject: &Subject, p: &Va
         }
         EventKind::ConvoyLanded => format!("convoy {who} landed"),
         EventKind::Restart => with_reason(format!("witness restarted {}", field(p, "polecat"))),
-        EventKind::NudgeDelivered => format!("nudge delivered to {}", field(p, "to")),
+        EventKind::NudgeDelivered => match p.get("by").and_then(Value::as_str) {
+            Some("daemon") => format!("queued nudge delivered to {} by the daemon", field(p, "to")),
+            Some(_) => format!("queued nudge delivered to {} by its hook", field(p, "to")),
+            None => format!("nudge delivered to {}", field(p, "to")),
+        },
         EventKind::NudgeQueued => with_reason(format!("nudge queued for {}", field(p, "to"))),
+        EventKind::NudgeExpired => format!(
+            "nudge from {} to {} expired undelivered",
+            field(p, "from"),
+            field(p, "to")
+        ),
         EventKind::MailSent => format!(
             "mail from {} to {}: {}",
             field(p, "from"),
             field(p, "to"),
             field(p, "subject")
         ),
+        EventKind::MailRead => format!("msg-{} read by {}", field(p, "id"), field(p, "mailbox")),
         EventKind::EscalationRaised => {
             format!("{who} [{}] {}", field(p, "severity"), field(p, "title"))
         }
@@ -441,6 +460,46 @@ mod tests {
             r"mail from mayor/ to gastown/polecats/nux: hi\n\u{1b}[2Jthere"
         );
         assert_eq!(e.bead, None);
+    }
+
+    #[test]
+    fn a_read_names_the_readers_rig_and_an_expiry_its_sender() {
+        let read = map(
+            row(
+                "mail:4",
+                "mail_read",
+                Some(r#"{"id":4,"mailbox":"gastown/polecats/nux"}"#),
+                None,
+            ),
+            &routes(),
+        );
+        assert_eq!(read.kind, EventKind::MailRead);
+        assert_eq!(read.rig.as_deref(), Some("gastown"));
+        assert_eq!(read.summary, "msg-4 read by gastown/polecats/nux");
+        let detail = r#"{"to":"gastown/polecats/nux","from":"mayor/","session":"gt-nux","priority":"normal","rig":"gastown"}"#;
+        let expired = map(
+            row(
+                "agent:gastown/polecats/nux",
+                "nudge_expired",
+                Some(detail),
+                None,
+            ),
+            &routes(),
+        );
+        assert_eq!(expired.kind, EventKind::NudgeExpired);
+        assert_eq!(
+            expired.summary,
+            "nudge from mayor/ to gastown/polecats/nux expired undelivered"
+        );
+        let by_daemon = r#"{"to":"mayor/","from":"mail","session":"hq-mayor","priority":"normal","by":"daemon"}"#;
+        let delivered = map(
+            row("agent:mayor/", "nudge_delivered", Some(by_daemon), None),
+            &routes(),
+        );
+        assert_eq!(
+            delivered.summary,
+            "queued nudge delivered to mayor/ by the daemon"
+        );
     }
 
     #[test]

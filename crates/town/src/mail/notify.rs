@@ -65,7 +65,7 @@ impl serde::Serialize for Outcome {
 }
 
 /// Queues a nudge about `sent` for each mailbox it reached whose agent runs now.
-pub fn notify(town: &Town, store: &Store, runtimes: &Runtimes, sent: &Sent) -> Vec<Notified> {
+pub fn notify(town: &Town, store: &mut Store, runtimes: &Runtimes, sent: &Sent) -> Vec<Notified> {
     let m = &sent.message;
     let label = message_label(m.id);
     let text = format!(
@@ -98,7 +98,7 @@ pub fn notify(town: &Town, store: &Store, runtimes: &Runtimes, sent: &Sent) -> V
 
 fn notify_one(
     town: &Town,
-    store: &Store,
+    store: &mut Store,
     runtimes: &Runtimes,
     mailbox: &str,
     entry: impl Fn(&Address) -> QueuedNudge,
@@ -120,7 +120,8 @@ fn notify_one(
         return Ok(Outcome::NotRunning);
     }
     let entry = entry(&target);
-    nudge::enqueue(town, &session, &entry, entry.timestamp)?;
+    let depth = nudge::enqueue(town, &session, &entry, entry.timestamp)?;
+    nudge::record::queued(store, &session, &entry, "mail", depth);
     Ok(Outcome::Queued)
 }
 

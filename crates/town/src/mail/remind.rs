@@ -21,7 +21,7 @@ pub const SENDER: &str = "mail";
 /// Returns how many unread messages it named (0: nothing queued).
 pub fn remind_unread(
     town: &Town,
-    store: &Store,
+    store: &mut Store,
     who: &Address,
     session: &str,
 ) -> Result<usize, NudgeError> {
@@ -37,13 +37,14 @@ pub fn remind_unread(
     };
     let now = store.now_ts();
     let entry = QueuedNudge::new(SENDER, &who.canonical(), &text, priority, now);
-    nudge::enqueue(town, session, &entry, now)?;
+    let depth = nudge::enqueue(town, session, &entry, now)?;
+    nudge::record::queued(store, session, &entry, "mail-reminder", depth);
     Ok(unread.len())
 }
 
 /// [`remind_unread`] for a start path: the mail is kept whatever happens here, so a failure is
 /// logged, never a failed start.
-pub fn remind_or_log(town: &Town, store: &Store, who: &Address, session: &str) {
+pub fn remind_or_log(town: &Town, store: &mut Store, who: &Address, session: &str) {
     match remind_unread(town, store, who, session) {
         Ok(0) => {}
         Ok(n) => tracing::info!(agent = %who, unread = n, "queued a reminder of unread mail"),

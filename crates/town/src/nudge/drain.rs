@@ -43,26 +43,34 @@ pub fn render(entries: &[QueuedNudge]) -> String {
         .join("\n\n")
 }
 
-/// The daemon's duty: deliver the queues of idle agents. It reads the queue directory only
-/// when woken (a `gt nudge` that queued pokes it) or at the safety tick, and asks to be woken
-/// sooner only while some nudge waits.
+/// The daemon's duty: deliver the queues of idle agents, and record in the town's event
+/// stream what it delivered and what expired undelivered (set aside by whoever read the queue
+/// when it expired). It reads the queue directory only when woken (a `gt nudge` that queued
+/// pokes it) or at the safety tick, and asks to be woken sooner only while some nudge waits.
 pub struct DrainService {
     town: Town,
+    store: beads::Store,
     runtimes: Runtimes,
     clock: Box<dyn host::clock::Clock>,
 }
 
 impl DrainService {
-    pub fn new(town: Town, runtimes: Runtimes, clock: Box<dyn host::clock::Clock>) -> Self {
+    pub fn new(
+        town: Town,
+        store: beads::Store,
+        runtimes: Runtimes,
+        clock: Box<dyn host::clock::Clock>,
+    ) -> Self {
         Self {
             town,
+            store,
             runtimes,
             clock,
         }
     }
 
     /// One pass over every queue; when the next pass is due, if some nudge still waits.
-    pub fn pass(&self) -> Result<Option<Duration>, NudgeError> {
+    pub fn pass(&mut self) -> Result<Option<Duration>, NudgeError> {
         let files = DaemonFiles::of(&self.town);
         if self.town.shutdown_sentinel().exists() || files.estop().exists() {
             return Ok(None);
@@ -73,6 +81,8 @@ impl DrainService {
             let now = self.clock.now();
             let queue = Queue::new(&self.town, &session)?;
             let pending = queue.pending(now)?;
+            let expired = queue.take_expired()?;
+            super::record::expired(&mut self.store, &session, &expired);
             // The queue lists urgent nudges first: the oldest is the earliest timestamp.
             let Some(oldest) = pending.iter().map(|n| n.timestamp).min() else {
                 continue;
@@ -105,7 +115,14 @@ impl DrainService {
             match runtime.send(&session, &text, SendWhen::Idle(IDLE_PROBE)) {
                 Ok(()) => {
                     tracing::info!(session = %session, count = claim.entries().len(), "delivered queued nudges");
+                    let delivered = claim.entries().to_vec();
                     claim.done()?;
+                    super::record::delivered(
+                        &mut self.store,
+                        &session,
+                        &delivered,
+                        super::record::DeliveredBy::Daemon,
+                    );
                 }
                 Err(e) => {
                     tracing::debug!(session = %session, error = %e, "queued nudges wait");
@@ -175,15 +192,32 @@ mod tests {
             .unwrap()
             .enqueue(&entry, queued_at)
             .unwrap();
+        let store = || {
+            let ctx = beads::Context {
+                actor: "daemon/nudges".into(),
+                clock: Box::new(FixedClock(queued_at)),
+            };
+            beads::Store::open(&town.beads_dir(), ctx).unwrap()
+        };
+        beads::Store::init(
+            &town.beads_dir(),
+            "hq",
+            beads::Context {
+                actor: "test".into(),
+                clock: Box::new(FixedClock(queued_at)),
+            },
+        )
+        .unwrap();
         let service = |now: Timestamp| {
             DrainService::new(
                 town.clone(),
+                store(),
                 Runtimes::new(tmux.clone(), SubprocessRuntime::new(dir.path()), "tmux"),
                 Box::new(FixedClock(now)),
             )
         };
         // Within the grace the agent's own hook may still take it: asked back when it ends.
-        let early = service(
+        let mut early = service(
             queued_at
                 .saturating_add(jiff::SignedDuration::from_millis(500))
                 .unwrap(),
@@ -191,7 +225,7 @@ mod tests {
         assert_eq!(early.pass().unwrap(), Some(Duration::from_millis(1500)));
         assert!(!tmux.capture("hq-mayor").unwrap().contains("wake up"));
         // After it, the idle agent gets it, once, and the queue is empty.
-        let later = service(
+        let mut later = service(
             queued_at
                 .saturating_add(jiff::SignedDuration::from_secs(3))
                 .unwrap(),
@@ -219,5 +253,37 @@ mod tests {
             .unwrap();
         assert_eq!(later.pass().unwrap(), None);
         assert!(!tmux.capture("hq-mayor").unwrap().contains("not now"));
+        // Past its time to live it is set aside by whoever reads the queue, and the daemon's
+        // next pass records it.
+        let mut expiry = service(
+            queued_at
+                .saturating_add(jiff::SignedDuration::from_secs(31 * 60))
+                .unwrap(),
+        );
+        assert_eq!(expiry.pass().unwrap(), None);
+        assert_eq!(expiry.pass().unwrap(), None);
+        let events = crate::events::after(&store(), 0, 100).unwrap();
+        let seen: Vec<(crate::events::EventKind, String)> =
+            events.iter().map(|e| (e.kind, e.summary.clone())).collect();
+        assert_eq!(
+            seen,
+            [
+                (
+                    crate::events::EventKind::NudgeDelivered,
+                    "queued nudge delivered to mayor/ by the daemon".to_owned()
+                ),
+                (
+                    crate::events::EventKind::NudgeExpired,
+                    "nudge from mayor/ to mayor/ expired undelivered".to_owned()
+                ),
+            ]
+        );
+        assert!(
+            Queue::new(&town, "hq-mayor")
+                .unwrap()
+                .take_expired()
+                .unwrap()
+                .is_empty()
+        );
     }
 }

@@ -7,11 +7,13 @@
 //! - [`send`]: the policy of `gt nudge` (modes, DND, busy → queue) over
 //!   [`Runtime::send`](crate::runtime::Runtime::send), the one delivery path.
 //! - [`drain`]: what an agent's hook and the daemon do with a queue.
+//! - [`record`]: the nudges' events in the town's event stream.
 //! - [`target`]: which session an address's nudges go to.
 
 pub mod dnd;
 pub mod drain;
 pub mod queue;
+pub mod record;
 pub mod screen;
 pub mod send;
 pub mod target;
@@ -23,7 +25,8 @@ use serde::{Deserialize, Serialize};
 
 pub use drain::{DrainService, drain, render};
 pub use queue::{Claim, Queue, QueuedNudge};
-pub use send::{Mode, Nudge, Outcome, QueueReason, deliver, enqueue, record};
+pub use record::record;
+pub use send::{Mode, Nudge, Outcome, QueueReason, deliver, enqueue};
 pub use target::{address_of_session, session_of};
 
 /// How urgent a nudge is: urgent ones live longer in the queue.

@@ -5,8 +5,9 @@
 //! through a temporary file and a rename, so a reader never sees half an entry. A drain claims entries by renaming each to `<name>.claimed-<unix seconds>` (only
 //! one claimant can win a rename) and removes them once the caller has used them
 //! ([`Claim::done`]); a claimant that died leaves claimed files, which return to the queue
-//! after [`CLAIM_TIMEOUT`]. Entries past `expires_at` are dropped; a queue holds at most
-//! [`MAX_DEPTH`] entries, pending and claimed. Writers and claimants take the queue's flock,
+//! after [`CLAIM_TIMEOUT`]. An entry past `expires_at` is set aside as `<name>.expired` until
+//! the daemon records its expiry in the town's event stream and removes it
+//! ([`Queue::take_expired`]); a queue holds at most [`MAX_DEPTH`] entries, pending and claimed. Writers and claimants take the queue's flock,
 //! so the depth limit holds under concurrent `gt nudge` calls.
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ pub const MAX_DEPTH: usize = 50;
 pub const CLAIM_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 const ENTRY_EXT: &str = ".json";
 const CLAIMED: &str = ".claimed-";
+const EXPIRED: &str = ".expired";
 const LOCK_FILE: &str = ".lock";
 
 /// A queued nudge as stored (upstream's JSON fields, plus the target's address, which the
@@ -89,6 +91,7 @@ pub struct Queue {
 /// [`Claim::release`]; left claimed (they return after [`CLAIM_TIMEOUT`]) if neither runs.
 #[derive(Debug)]
 pub struct Claim {
+    session: String,
     entries: Vec<QueuedNudge>,
     files: Vec<(PathBuf, PathBuf)>,
 }
@@ -115,6 +118,11 @@ impl Claim {
         Ok(())
     }
 
+    /// The session whose queue they came from.
+    pub fn session(&self) -> &str {
+        &self.session
+    }
+
     /// The nudges could not be used: back into the queue, for the next drain.
     pub fn release(self) -> Result<(), NudgeError> {
         for (claimed, pending) in &self.files {
@@ -128,11 +136,15 @@ impl Claim {
 enum Kind {
     Pending,
     Claimed { at_secs: i64, stem: String },
+    Expired,
 }
 
 fn kind(name: &str) -> Option<Kind> {
     if name.starts_with('.') {
         return None;
+    }
+    if name.ends_with(EXPIRED) {
+        return Some(Kind::Expired);
     }
     if let Some(stem) = name.strip_suffix(ENTRY_EXT) {
         return (!stem.contains(CLAIMED)).then_some(Kind::Pending);
@@ -217,6 +229,7 @@ impl Queue {
     /// Claims every pending entry, in [`Queue::pending`]'s order (see [`Claim`]).
     pub fn claim(&self, now: Timestamp) -> Result<Claim, NudgeError> {
         let mut claim = Claim {
+            session: self.session.clone(),
             entries: Vec::new(),
             files: Vec::new(),
         };
@@ -241,6 +254,32 @@ impl Queue {
             }
         }
         Ok(claim)
+    }
+
+    /// Removes the entries that expired undelivered and returns them, oldest first, for the
+    /// caller to record (the daemon's drain, which holds the town's store).
+    pub fn take_expired(&self) -> Result<Vec<QueuedNudge>, NudgeError> {
+        if !self.dir.exists() {
+            return Ok(Vec::new());
+        }
+        let _lock = self.lock()?;
+        let mut expired = Vec::new();
+        for name in self.names()? {
+            if !matches!(kind(&name), Some(Kind::Expired)) {
+                continue;
+            }
+            let path = self.dir.join(&name);
+            match std::fs::read(&path).map(|bytes| serde_json::from_slice::<QueuedNudge>(&bytes)) {
+                Ok(Ok(nudge)) => expired.push(nudge),
+                Ok(Err(_)) => {
+                    tracing::warn!(session = %self.session, entry = %name, "dropping an unreadable expired nudge");
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(io(&path, source)),
+            }
+            remove(&path)?;
+        }
+        Ok(expired)
     }
 
     fn lock(&self) -> Result<host::lock::LockGuard, NudgeError> {
@@ -272,8 +311,8 @@ impl Queue {
             .count())
     }
 
-    /// Under the lock: returns orphaned claims to the queue, drops expired and unreadable
-    /// entries, and lists the pending ones, urgent first, then oldest first.
+    /// Under the lock: returns orphaned claims to the queue, sets expired entries aside, drops
+    /// unreadable ones, and lists the pending ones, urgent first, then oldest first.
     fn sweep(&self, now: Timestamp) -> Result<Vec<(PathBuf, QueuedNudge)>, NudgeError> {
         let timeout = i64::try_from(CLAIM_TIMEOUT.as_secs()).unwrap_or(i64::MAX);
         for name in self.names()? {
@@ -299,7 +338,8 @@ impl Queue {
                 Some(nudge) if nudge.expires_at > now => pending.push((path, nudge)),
                 Some(_) => {
                     tracing::info!(session = %self.session, entry = %name, "a queued nudge expired undelivered");
-                    remove(&path)?;
+                    let aside = self.dir.join(format!("{name}{EXPIRED}"));
+                    std::fs::rename(&path, &aside).map_err(|source| io(&path, source))?;
                 }
                 None => {
                     tracing::warn!(session = %self.session, entry = %name, "dropping an unreadable queued nudge");
@@ -443,6 +483,32 @@ mod tests {
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].message, "urgent");
         assert!(q.pending(at(2 * 3600 + 1)).unwrap().is_empty());
+        // Set aside for the daemon to record, oldest first; not counted in the depth.
+        let expired: Vec<String> = q
+            .take_expired()
+            .unwrap()
+            .into_iter()
+            .map(|n| n.message)
+            .collect();
+        assert_eq!(expired, ["normal", "urgent"]);
+        assert!(q.take_expired().unwrap().is_empty());
+        assert_eq!(q.names().unwrap(), [LOCK_FILE]);
+    }
+
+    #[test]
+    fn expired_entries_do_not_count_toward_the_depth() {
+        let (_d, q) = setup();
+        for i in 0..MAX_DEPTH {
+            q.enqueue(&nudge(&format!("n{i}"), Priority::Normal, at(0)), at(0))
+                .unwrap();
+        }
+        let later = at(31 * 60);
+        assert_eq!(
+            q.enqueue(&nudge("fresh", Priority::Normal, later), later)
+                .unwrap(),
+            1
+        );
+        assert_eq!(q.take_expired().unwrap().len(), MAX_DEPTH);
     }
 
     #[test]

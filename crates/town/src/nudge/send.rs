@@ -124,30 +124,6 @@ pub fn deliver(
     }
 }
 
-/// Records what happened to `nudge` in the town's event stream (best effort: it already
-/// happened).
-pub fn record(store: &mut beads::Store, nudge: &Nudge, outcome: &Outcome) {
-    let target = nudge.target.canonical();
-    let (kind, mut detail) = match outcome {
-        Outcome::Delivered => (
-            beads::Happening::NudgeDelivered,
-            serde_json::json!({ "to": target }),
-        ),
-        Outcome::Queued { reason, depth, .. } => (
-            beads::Happening::NudgeQueued,
-            serde_json::json!({ "to": target, "reason": reason.as_str(), "depth": depth }),
-        ),
-    };
-    detail["from"] = nudge.sender.clone().into();
-    detail["session"] = nudge.session.clone().into();
-    detail["priority"] = nudge.priority.as_str().into();
-    if let Some(rig) = nudge.target.rig() {
-        detail["rig"] = rig.into();
-    }
-    let subject = beads::ops::sessions::session_key(&target);
-    crate::events::emit(store, kind, &subject, &detail);
-}
-
 /// Adds `entry` to `session`'s queue and wakes the daemon, which delivers queues of idle
 /// agents; returns the queue's depth with it. For callers that queue directly (mail
 /// notifications).

@@ -219,7 +219,7 @@ pub fn run(args: MailArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
                 ephemeral: flag_pair(a.ephemeral, a.permanent),
             };
             let mut sent = town::mail::send(&town, &mut store, &me, &out)?;
-            sent.notified = notify(&town, &store, &sent);
+            sent.notified = notify(&town, &mut store, &sent);
             render::sent(ui, &sent)?;
         }
         MailCommand::Inbox(a) => {
@@ -275,7 +275,7 @@ pub fn run(args: MailArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
                 ephemeral: Some(original.ephemeral),
             };
             let mut sent = town::mail::send(&town, &mut store, &me, &out)?;
-            sent.notified = notify(&town, &store, &sent);
+            sent.notified = notify(&town, &mut store, &sent);
             render::sent(ui, &sent)?;
         }
         MailCommand::Thread(a) => {
@@ -334,7 +334,7 @@ pub fn run(args: MailArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
 /// committed, so nothing here can lose it.
 fn notify(
     town: &town::layout::Town,
-    store: &beads::Store,
+    store: &mut beads::Store,
     sent: &town::mail::Sent,
 ) -> Vec<town::mail::notify::Notified> {
     let notified = town::mail::notify::notify(town, store, &super::runtimes(town), sent);
@@ -392,12 +392,12 @@ fn inject(identity_arg: Option<&str>, format: HookFormat, ui: &mut ui::Ui) {
     // Nudges are removed only once printed; a hook that could not print them leaves them.
     if let Some(claim) = claim {
         let settled = if printed.is_ok() {
-            claim.done()
+            super::town().and_then(|town| super::nudge::settle_delivered(&town, claim))
         } else {
-            claim.release()
+            claim.release().map_err(Into::into)
         };
         if let Err(e) = settled {
-            warn(ui, &format_args!("queued nudges: {e}"));
+            warn(ui, &format_args!("queued nudges: {e:#}"));
         }
     }
 }
