@@ -1,5 +1,7 @@
 //! Mapping between `issues` rows and [`Issue`].
 
+use std::borrow::Cow;
+
 use rusqlite::Row;
 
 use crate::model::{Issue, IssueView};
@@ -190,22 +192,29 @@ const ISSUE_INSERT_COLUMNS: &str = "id, title, description, design, acceptance_c
 /// An issue with the stored form of the fields that are not stored as they are.
 struct Stored<'a> {
     i: &'a Issue,
-    metadata: String,
-    waiters: String,
-    content_hash: String,
+    metadata: Cow<'a, str>,
+    waiters: Cow<'a, str>,
+    content_hash: &'a str,
 }
 
 impl<'a> Stored<'a> {
-    fn new(i: &'a Issue, content_hash: &str) -> Self {
+    fn new(i: &'a Issue, content_hash: &'a str) -> Self {
+        // Most issues have neither: nothing to allocate for them (an import stores thousands).
         let metadata = match &i.metadata {
-            Some(v) if !v.is_null() => v.to_string(),
-            _ => "{}".to_owned(),
+            Some(serde_json::Value::Object(m)) if m.is_empty() => Cow::Borrowed("{}"),
+            Some(v) if !v.is_null() => Cow::Owned(v.to_string()),
+            _ => Cow::Borrowed("{}"),
+        };
+        let waiters = match i.waiters.as_slice() {
+            [] => Cow::Borrowed(""),
+            [one] => Cow::Borrowed(one.as_str()),
+            many => Cow::Owned(many.join(",")),
         };
         Self {
             i,
             metadata,
-            waiters: i.waiters.join(","),
-            content_hash: content_hash.to_owned(),
+            waiters,
+            content_hash,
         }
     }
 
@@ -314,55 +323,91 @@ pub(crate) fn upsert_issue(
 /// What the schema keeps on an issue's row besides its fields: its relation summaries (what
 /// the `relation_summaries` view computes) and its readiness.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct RowSummary {
+pub(crate) struct RowSummary<'a> {
     /// The issue's labels, sorted, as a JSON array.
-    pub labels: String,
-    pub parent: Option<String>,
+    pub labels: &'a str,
+    pub parent: Option<&'a str>,
     pub dependency_count: i64,
     pub dependent_count: i64,
     pub comment_count: i64,
     pub blocked: bool,
 }
 
-/// Inserts a new issue row with its summaries and readiness already computed: the bulk path
-/// of an import into an empty store, which writes with the summary triggers off.
-pub(crate) fn insert_summarized(
-    stmt: &mut rusqlite::Statement<'_>,
-    i: &Issue,
-    content_hash: &str,
-    s: &RowSummary,
-) -> rusqlite::Result<()> {
-    let stored = Stored::new(i, content_hash);
-    let rare = has_rare_fields(i);
-    let mut params = stored.params();
-    params.extend([
-        &s.labels as &dyn rusqlite::ToSql,
-        &s.parent,
-        &s.dependency_count,
-        &s.dependent_count,
-        &s.comment_count,
-        &rare,
-        &s.blocked,
-    ]);
-    stmt.execute(params.as_slice())?;
-    Ok(())
+/// The columns every row binds when it goes in with [`SummarizedInsert`]: the fields that
+/// are not rare, and the summaries. A row whose rare fields all hold their defaults (most)
+/// binds only these and leaves the rest to the schema's column defaults.
+const PLAIN_INSERT_COLUMNS: &str = "id, title, description, status, priority, issue_type,
+    assignee, created_at, created_by, updated_at, started_at, closed_at, close_reason, content_hash";
+const SUMMARY_INSERT_COLUMNS: &str = "cached_labels, cached_parent, cached_dependency_count,
+    cached_dependent_count, cached_comment_count, cached_rare_fields, is_blocked";
+
+/// Inserts new issue rows with their summaries and readiness already computed: the bulk path
+/// of an import into an empty store, which writes with the summary triggers off. Both
+/// statements are prepared once for the whole bulk write, not looked up in the statement
+/// cache (hashing 1 kB of SQL) row by row.
+pub(crate) struct SummarizedInsert<'c> {
+    full: rusqlite::Statement<'c>,
+    plain: rusqlite::Statement<'c>,
 }
 
-/// The statement [`insert_summarized`] runs: prepared once by a bulk writer, which then
-/// runs it for every row without looking it up in the statement cache (hashing its 1 kB of
-/// SQL) each time.
-pub(crate) fn insert_summarized_sql() -> &'static str {
-    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        let marks: Vec<String> = (1..=55).map(|n| format!("?{n}")).collect();
-        format!(
-            "INSERT INTO issues ({ISSUE_INSERT_COLUMNS}, cached_labels, cached_parent,
-                cached_dependency_count, cached_dependent_count, cached_comment_count,
-                cached_rare_fields, is_blocked)
-             VALUES ({})",
-            marks.join(", ")
-        )
-    });
-    &SQL
+impl<'c> SummarizedInsert<'c> {
+    pub(crate) fn prepare(conn: &'c rusqlite::Connection) -> rusqlite::Result<Self> {
+        let sql = |columns: &str, n: usize| {
+            let marks: Vec<String> = (1..=n).map(|k| format!("?{k}")).collect();
+            format!(
+                "INSERT INTO issues ({columns}, {SUMMARY_INSERT_COLUMNS}) VALUES ({})",
+                marks.join(", ")
+            )
+        };
+        Ok(Self {
+            full: conn.prepare(&sql(ISSUE_INSERT_COLUMNS, 55))?,
+            plain: conn.prepare(&sql(PLAIN_INSERT_COLUMNS, 21))?,
+        })
+    }
+
+    pub(crate) fn insert(
+        &mut self,
+        i: &Issue,
+        content_hash: &str,
+        s: &RowSummary<'_>,
+    ) -> rusqlite::Result<()> {
+        let rare = has_rare_fields(i);
+        let summary = [
+            &s.labels as &dyn rusqlite::ToSql,
+            &s.parent,
+            &s.dependency_count,
+            &s.dependent_count,
+            &s.comment_count,
+            &rare,
+            &s.blocked,
+        ];
+        if rare {
+            let stored = Stored::new(i, content_hash);
+            let mut params = stored.params();
+            params.extend(summary);
+            self.full.execute(params.as_slice())?;
+        } else {
+            let mut params: Vec<&dyn rusqlite::ToSql> = vec![
+                &i.id,
+                &i.title,
+                &i.description,
+                &i.status,
+                &i.priority,
+                &i.issue_type,
+                &i.assignee,
+                &i.created_at,
+                &i.created_by,
+                &i.updated_at,
+                &i.started_at,
+                &i.closed_at,
+                &i.close_reason,
+                &content_hash,
+            ];
+            params.extend(summary);
+            self.plain.execute(params.as_slice())?;
+        }
+        Ok(())
+    }
 }
 
 /// Whether any of the rarely used fields holds something other than its default: what the
