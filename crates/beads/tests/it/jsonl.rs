@@ -425,3 +425,28 @@ fn the_bulk_path_writes_what_the_row_by_row_path_does() {
     assert_eq!(events(&mut bulk), events(&mut rows));
     assert_eq!(events(&mut bulk).len(), ISSUES);
 }
+
+/// A listing reads every row into one reused view: nothing of a row (labels, parent, rare
+/// fields, counts) may stay behind in the next. It gives what reading each row afresh does.
+#[test]
+fn a_listing_reads_each_row_whole_into_its_reused_view() {
+    let (_dir, mut s) = fresh();
+    import_str(&mut s, FIXTURE, false).unwrap();
+    for sort in [beads::Sort::Id, beads::Sort::Title] {
+        for reverse in [false, true] {
+            let listed = s
+                .list(&Filter {
+                    all: true,
+                    include_ephemeral: true,
+                    include_templates: true,
+                    sort,
+                    reverse,
+                    ..Filter::default()
+                })
+                .unwrap();
+            let ids: Vec<String> = listed.iter().map(|v| v.issue.id.clone()).collect();
+            assert_eq!(ids.len(), ISSUES - 1, "{ids:?}"); // all but the tombstone
+            assert_eq!(listed, s.views_of(&ids).unwrap(), "{sort:?} {reverse}");
+        }
+    }
+}
