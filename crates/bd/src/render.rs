@@ -48,7 +48,7 @@ pub fn issue_query(
     if !ui.is_json() {
         let mut views = Vec::new();
         store.for_each(filter, ready, |v| -> anyhow::Result<()> {
-            views.push(v);
+            views.push(v.clone());
             Ok(())
         })?;
         return issues(ui, &views, empty);
@@ -62,7 +62,7 @@ pub fn issue_query(
     let mut json = serde_json::Serializer::pretty(ui.out());
     let mut array = json.serialize_seq(None).map_err(io::Error::from)?;
     store.for_each(filter, ready, |v| -> anyhow::Result<()> {
-        array.serialize_element(&v).map_err(io::Error::from)?;
+        array.serialize_element(v).map_err(io::Error::from)?;
         Ok(())
     })?;
     SerializeSeq::end(array).map_err(io::Error::from)?;

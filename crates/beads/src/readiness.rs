@@ -17,7 +17,10 @@
 //! After a write, [`refresh`] recomputes the seeds the write names and walks down to the
 //! children of every issue whose flag changed, to a fixed point.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::borrow::Cow;
+use std::collections::{HashSet, VecDeque};
+
+use foldhash::{HashMap, HashMapExt, HashSet as FastSet, HashSetExt};
 
 use rusqlite::{Connection, params_from_iter};
 
@@ -178,19 +181,29 @@ pub(crate) fn refresh(conn: &Connection, settings: &Settings, seeds: Vec<String>
 
 /// The graph as the from-scratch recompute needs it: each issue's status and close reason,
 /// every edge `(from, to, kind, waits-for gate)`, and the capabilities closed issues provide.
+/// Its text is borrowed where the caller holds it already (an import's parsed records) and
+/// owned where it is read from the store.
 #[derive(Default)]
-pub(crate) struct Graph {
-    pub status: HashMap<String, (String, String)>,
-    pub edges: Vec<(String, String, String, Option<String>)>,
-    pub provided: HashSet<String>,
+pub(crate) struct Graph<'a> {
+    pub status: HashMap<Cow<'a, str>, (Cow<'a, str>, Cow<'a, str>)>,
+    pub edges: Vec<GraphEdge<'a>>,
+    pub provided: FastSet<Cow<'a, str>>,
 }
+
+/// An edge of a [`Graph`]: from, to, kind, and a `waits-for` edge's gate.
+pub(crate) type GraphEdge<'a> = (
+    Cow<'a, str>,
+    Cow<'a, str>,
+    Cow<'a, str>,
+    Option<Cow<'a, str>>,
+);
 
 /// The capability a `provides:<capability>` label names, if it is one.
 pub(crate) fn provided_capability(label: &str) -> Option<&str> {
     label.strip_prefix("provides:")
 }
 
-fn load_graph(conn: &Connection) -> Result<Graph> {
+fn load_graph(conn: &Connection) -> Result<Graph<'static>> {
     let mut status = HashMap::new();
     let mut stmt = conn.prepare("SELECT id, status, close_reason FROM issues")?;
     for row in stmt.query_map([], |r| {
@@ -200,23 +213,30 @@ fn load_graph(conn: &Connection) -> Result<Graph> {
             r.get::<_, String>(2)?,
         ))
     })? {
-        let (id, st, reason) = row?;
-        status.insert(id, (st, reason));
+        let (id, st, reason): (String, String, String) = row?;
+        status.insert(Cow::Owned(id), (Cow::Owned(st), Cow::Owned(reason)));
     }
     let mut edges = Vec::new();
     let mut stmt = conn.prepare(
         "SELECT issue_id, depends_on_id, type, json_extract(metadata, '$.gate') FROM dependencies",
     )?;
-    for row in stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))? {
+    for row in stmt.query_map([], |r| {
+        Ok((
+            Cow::Owned(r.get(0)?),
+            Cow::Owned(r.get(1)?),
+            Cow::Owned(r.get(2)?),
+            r.get::<_, Option<String>>(3)?.map(Cow::Owned),
+        ))
+    })? {
         edges.push(row?);
     }
-    let mut provided = HashSet::new();
+    let mut provided = FastSet::new();
     let mut stmt = conn.prepare(
         "SELECT substr(l.label, 10) FROM labels l JOIN issues i ON i.id = l.issue_id
          WHERE l.label >= 'provides:' AND l.label < 'provides;' AND i.status = 'closed'",
     )?;
     for row in stmt.query_map([], |r| r.get::<_, String>(0))? {
-        provided.insert(row?);
+        provided.insert(Cow::Owned(row?));
     }
     Ok(Graph {
         status,
@@ -225,16 +245,15 @@ fn load_graph(conn: &Connection) -> Result<Graph> {
     })
 }
 
-/// Computes every issue's blocked flag from scratch, in memory, by the rules above. This is
-/// deliberately independent of the SQL in [`refresh`], so each checks the other.
-pub(crate) fn compute_all(conn: &Connection, settings: &Settings) -> Result<HashMap<String, bool>> {
-    Ok(compute(&load_graph(conn)?, settings))
-}
-
-/// Every issue's blocked flag in `g`, by the rules above.
-pub(crate) fn compute(g: &Graph, settings: &Settings) -> HashMap<String, bool> {
+/// Every issue's blocked flag in `g`, by the rules above, computed from scratch in memory.
+/// This is deliberately independent of the SQL in [`refresh`], so each checks the other.
+pub(crate) fn compute<'g>(g: &'g Graph<'_>, settings: &Settings) -> HashMap<&'g str, bool> {
     let done: HashSet<String> = settings.done_statuses().into_iter().collect();
-    let is_done = |id: &str| g.status.get(id).is_some_and(|(s, _)| done.contains(s));
+    let is_done = |id: &str| {
+        g.status
+            .get(id)
+            .is_some_and(|(s, _)| done.contains(s.as_ref()))
+    };
     let failed = |id: &str| {
         g.status.get(id).is_some_and(|(s, r)| {
             let r = r.to_lowercase();
@@ -243,25 +262,25 @@ pub(crate) fn compute(g: &Graph, settings: &Settings) -> HashMap<String, bool> {
     };
     let mut children: HashMap<&str, Vec<&str>> = HashMap::new();
     for (from, to, kind, _) in &g.edges {
-        if kind == "parent-child" && g.status.contains_key(from) {
-            children.entry(to.as_str()).or_default().push(from.as_str());
+        if kind == "parent-child" && g.status.contains_key(from.as_ref()) {
+            children.entry(to.as_ref()).or_default().push(from.as_ref());
         }
     }
     // Direct reasons (everything except propagation from a blocked parent).
-    let mut direct: HashMap<&str, bool> = g.status.keys().map(|id| (id.as_str(), false)).collect();
+    let mut direct: Vec<&str> = Vec::new();
     for (from, to, kind, gate) in &g.edges {
-        if is_done(from) || !g.status.contains_key(from) {
+        if is_done(from) || !g.status.contains_key(from.as_ref()) {
             continue;
         }
         let blocks = if let Some(cap) = to.strip_prefix("external:") {
             let cap = cap.split_once(':').map_or("", |(_, c)| c);
             !g.provided.contains(cap)
         } else {
-            match kind.as_str() {
-                "blocks" => g.status.contains_key(to) && !is_done(to),
-                "conditional-blocks" => g.status.contains_key(to) && !failed(to),
+            match kind.as_ref() {
+                "blocks" => g.status.contains_key(to.as_ref()) && !is_done(to),
+                "conditional-blocks" => g.status.contains_key(to.as_ref()) && !failed(to),
                 "waits-for" => {
-                    let kids = children.get(to.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+                    let kids = children.get(to.as_ref()).map(Vec::as_slice).unwrap_or(&[]);
                     if gate.as_deref() == Some("any-children") {
                         !kids.is_empty()
                             && !kids
@@ -275,22 +294,18 @@ pub(crate) fn compute(g: &Graph, settings: &Settings) -> HashMap<String, bool> {
             }
         };
         if blocks {
-            direct.insert(from.as_str(), true);
+            direct.push(from);
         }
     }
     // Propagate down parent-child edges from every blocked issue.
-    let mut blocked: HashMap<String, bool> =
-        g.status.keys().map(|id| (id.clone(), false)).collect();
-    let mut queue: VecDeque<&str> = direct
-        .iter()
-        .filter(|(_, b)| **b)
-        .map(|(id, _)| *id)
-        .collect();
+    let mut blocked: HashMap<&str, bool> = HashMap::with_capacity(g.status.len());
+    blocked.extend(g.status.keys().map(|id| (id.as_ref(), false)));
+    let mut queue: VecDeque<&str> = direct.into();
     while let Some(id) = queue.pop_front() {
         if blocked.get(id).copied().unwrap_or(true) {
             continue;
         }
-        blocked.insert(id.to_owned(), true);
+        blocked.insert(id, true);
         for child in children.get(id).map(Vec::as_slice).unwrap_or(&[]) {
             if !is_done(child) && !blocked.get(*child).copied().unwrap_or(true) {
                 queue.push_back(child);
@@ -302,12 +317,13 @@ pub(crate) fn compute(g: &Graph, settings: &Settings) -> HashMap<String, bool> {
 
 /// Ids whose stored flag differs from the from-scratch value, with the correct value.
 pub(crate) fn drift(conn: &Connection, settings: &Settings) -> Result<Vec<(String, bool)>> {
-    let truth = compute_all(conn, settings)?;
+    let graph = load_graph(conn)?;
+    let truth = compute(&graph, settings);
     let mut out = Vec::new();
     let mut stmt = conn.prepare("SELECT id, is_blocked FROM issues")?;
     for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, bool>(1)?)))? {
         let (id, stored) = row?;
-        let want = truth.get(&id).copied().unwrap_or(false);
+        let want = truth.get(id.as_str()).copied().unwrap_or(false);
         if stored != want {
             out.push((id, want));
         }

@@ -1,6 +1,9 @@
 //! Mapping between `issues` rows and [`Issue`].
 
+use std::borrow::Cow;
+
 use rusqlite::Row;
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ValueRef};
 
 use crate::model::{Issue, IssueView};
 
@@ -47,22 +50,25 @@ pub(crate) const LISTING_COLUMNS: &str = "i.id, i.title, i.description, NULL, NU
     NULL, NULL, NULL, i.cached_rare_fields, i.cached_labels, i.cached_parent,
     i.cached_dependency_count, i.cached_dependent_count, i.cached_comment_count";
 
-/// Reads an [`IssueView`] from a row selected with [`LISTING_COLUMNS`]; an issue with rare
-/// fields set is read again whole.
-pub(crate) fn listing_view_from_row(
+/// Reads the row (selected with [`LISTING_COLUMNS`]) into `view`, reusing the text it held:
+/// a listing decodes thousands of rows into one view, and a fresh one each would allocate
+/// and free every field of every row. An issue with rare fields set is read again whole.
+pub(crate) fn read_listing_view(
     r: &Row<'_>,
     conn: &rusqlite::Connection,
-) -> rusqlite::Result<IssueView> {
-    let issue = if r.get::<_, bool>(RARE_FIELDS_COLUMN)? {
+    view: &mut IssueView,
+) -> rusqlite::Result<()> {
+    if r.get::<_, bool>(RARE_FIELDS_COLUMN)? {
         let id: String = r.get(0)?;
-        conn.prepare_cached(&format!(
-            "SELECT {ISSUE_COLUMNS} FROM issues i WHERE i.id = ?1"
-        ))?
-        .query_row([&id], issue_from_row)?
+        view.issue = conn
+            .prepare_cached(&format!(
+                "SELECT {ISSUE_COLUMNS} FROM issues i WHERE i.id = ?1"
+            ))?
+            .query_row([&id], issue_from_row)?;
     } else {
-        issue_from_row(r)?
-    };
-    with_summaries(r, issue)
+        read_issue(r, &mut view.issue)?;
+    }
+    read_summaries(r, view)
 }
 
 /// How many columns [`ISSUE_COLUMNS`] selects: a query's own extra columns start here.
@@ -77,105 +83,182 @@ const RARE_FIELDS_COLUMN: usize = 47;
 /// Reads an [`IssueView`] (without dependencies or comments) from a row selected with
 /// [`VIEW_COLUMNS`].
 pub(crate) fn view_from_row(r: &Row<'_>) -> rusqlite::Result<IssueView> {
-    with_summaries(r, issue_from_row(r)?)
+    let mut view = IssueView {
+        issue: issue_from_row(r)?,
+        ..IssueView::default()
+    };
+    read_summaries(r, &mut view)?;
+    Ok(view)
 }
 
-/// `issue` with the relation summaries of row `r` (selected with [`VIEW_COLUMNS`] or
-/// [`LISTING_COLUMNS`]).
-fn with_summaries(r: &Row<'_>, issue: Issue) -> rusqlite::Result<IssueView> {
-    let labels: String = r.get(FIRST_SUMMARY_COLUMN)?;
-    Ok(IssueView {
-        labels: if labels == "[]" {
-            Vec::new()
-        } else {
-            serde_json::from_str(&labels).map_err(|e| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    FIRST_SUMMARY_COLUMN,
-                    rusqlite::types::Type::Text,
-                    Box::new(e),
-                )
-            })?
-        },
-        parent: r.get(FIRST_SUMMARY_COLUMN + 1)?,
-        dependency_count: r.get(FIRST_SUMMARY_COLUMN + 2)?,
-        dependent_count: r.get(FIRST_SUMMARY_COLUMN + 3)?,
-        comment_count: r.get(FIRST_SUMMARY_COLUMN + 4)?,
-        dependencies: None,
-        comments: None,
-        issue,
-    })
+/// Reads the relation summaries of row `r` (selected with [`VIEW_COLUMNS`] or
+/// [`LISTING_COLUMNS`]) into `view`.
+fn read_summaries(r: &Row<'_>, view: &mut IssueView) -> rusqlite::Result<()> {
+    let labels = r.get_ref(FIRST_SUMMARY_COLUMN)?.as_str()?;
+    if labels == "[]" {
+        view.labels.clear();
+    } else {
+        view.labels = serde_json::from_str(labels).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(
+                FIRST_SUMMARY_COLUMN,
+                rusqlite::types::Type::Text,
+                Box::new(e),
+            )
+        })?;
+    }
+    column(r, FIRST_SUMMARY_COLUMN + 1, &mut view.parent)?;
+    column(r, FIRST_SUMMARY_COLUMN + 2, &mut view.dependency_count)?;
+    column(r, FIRST_SUMMARY_COLUMN + 3, &mut view.dependent_count)?;
+    column(r, FIRST_SUMMARY_COLUMN + 4, &mut view.comment_count)?;
+    view.dependencies = None;
+    view.comments = None;
+    Ok(())
 }
 
 /// Reads an [`Issue`] from a row selected with [`ISSUE_COLUMNS`].
 pub(crate) fn issue_from_row(r: &Row<'_>) -> rusqlite::Result<Issue> {
+    let mut issue = Issue::default();
+    read_issue(r, &mut issue)?;
+    Ok(issue)
+}
+
+/// Reads a row selected with [`ISSUE_COLUMNS`] into `i`, reusing the text it held.
+fn read_issue(r: &Row<'_>, i: &mut Issue) -> rusqlite::Result<()> {
     let plain = !r.get::<_, bool>(RARE_FIELDS_COLUMN)?;
-    let metadata: String = rare(r, plain, 24)?;
-    let waiters: String = rare(r, plain, 36)?;
-    Ok(Issue {
-        id: r.get(0)?,
-        title: r.get(1)?,
-        description: r.get(2)?,
-        design: rare(r, plain, 3)?,
-        acceptance_criteria: rare(r, plain, 4)?,
-        notes: rare(r, plain, 5)?,
-        status: r.get(6)?,
-        priority: r.get(7)?,
-        issue_type: r.get(8)?,
-        assignee: r.get(9)?,
-        owner: rare(r, plain, 10)?,
-        estimated_minutes: rare(r, plain, 11)?,
-        created_at: r.get(12)?,
-        created_by: r.get(13)?,
-        updated_at: r.get(14)?,
-        started_at: r.get(15)?,
-        closed_at: r.get(16)?,
-        close_reason: r.get(17)?,
-        closed_by_session: rare(r, plain, 18)?,
-        due_at: rare(r, plain, 19)?,
-        defer_until: rare(r, plain, 20)?,
-        external_ref: rare(r, plain, 21)?,
-        source_system: rare(r, plain, 22)?,
-        spec_id: rare(r, plain, 23)?,
-        metadata: if metadata.is_empty() || metadata == "{}" {
-            None
-        } else {
-            serde_json::from_str(&metadata).ok()
-        },
-        sender: rare(r, plain, 25)?,
-        ephemeral: rare(r, plain, 26)?,
-        no_history: rare(r, plain, 27)?,
-        wisp_type: rare(r, plain, 28)?,
-        pinned: rare(r, plain, 29)?,
-        is_template: rare(r, plain, 30)?,
-        mol_type: rare(r, plain, 31)?,
-        work_type: rare(r, plain, 32)?,
-        await_type: rare(r, plain, 33)?,
-        await_id: rare(r, plain, 34)?,
-        timeout: rare(r, plain, 35)?,
-        waiters: if waiters.is_empty() {
-            Vec::new()
-        } else {
-            waiters.split(',').map(str::to_owned).collect()
-        },
-        event_kind: rare(r, plain, 37)?,
-        actor: rare(r, plain, 38)?,
-        target: rare(r, plain, 39)?,
-        payload: rare(r, plain, 40)?,
-        source_formula: rare(r, plain, 41)?,
-        source_location: rare(r, plain, 42)?,
-        deleted_at: rare(r, plain, 43)?,
-        deleted_by: rare(r, plain, 44)?,
-        delete_reason: rare(r, plain, 45)?,
-        original_type: rare(r, plain, 46)?,
+    let metadata: String = rare_value(r, plain, 24)?;
+    let waiters: String = rare_value(r, plain, 36)?;
+    column(r, 0, &mut i.id)?;
+    column(r, 1, &mut i.title)?;
+    column(r, 2, &mut i.description)?;
+    rare(r, plain, 3, &mut i.design)?;
+    rare(r, plain, 4, &mut i.acceptance_criteria)?;
+    rare(r, plain, 5, &mut i.notes)?;
+    column(r, 6, &mut i.status)?;
+    column(r, 7, &mut i.priority)?;
+    column(r, 8, &mut i.issue_type)?;
+    column(r, 9, &mut i.assignee)?;
+    rare(r, plain, 10, &mut i.owner)?;
+    rare(r, plain, 11, &mut i.estimated_minutes)?;
+    column(r, 12, &mut i.created_at)?;
+    column(r, 13, &mut i.created_by)?;
+    column(r, 14, &mut i.updated_at)?;
+    column(r, 15, &mut i.started_at)?;
+    column(r, 16, &mut i.closed_at)?;
+    column(r, 17, &mut i.close_reason)?;
+    rare(r, plain, 18, &mut i.closed_by_session)?;
+    rare(r, plain, 19, &mut i.due_at)?;
+    rare(r, plain, 20, &mut i.defer_until)?;
+    rare(r, plain, 21, &mut i.external_ref)?;
+    rare(r, plain, 22, &mut i.source_system)?;
+    rare(r, plain, 23, &mut i.spec_id)?;
+    i.metadata = if metadata.is_empty() || metadata == "{}" {
+        None
+    } else {
+        serde_json::from_str(&metadata).ok()
+    };
+    rare(r, plain, 25, &mut i.sender)?;
+    rare(r, plain, 26, &mut i.ephemeral)?;
+    rare(r, plain, 27, &mut i.no_history)?;
+    rare(r, plain, 28, &mut i.wisp_type)?;
+    rare(r, plain, 29, &mut i.pinned)?;
+    rare(r, plain, 30, &mut i.is_template)?;
+    rare(r, plain, 31, &mut i.mol_type)?;
+    rare(r, plain, 32, &mut i.work_type)?;
+    rare(r, plain, 33, &mut i.await_type)?;
+    rare(r, plain, 34, &mut i.await_id)?;
+    rare(r, plain, 35, &mut i.timeout)?;
+    i.waiters = if waiters.is_empty() {
+        Vec::new()
+    } else {
+        waiters.split(',').map(str::to_owned).collect()
+    };
+    rare(r, plain, 37, &mut i.event_kind)?;
+    rare(r, plain, 38, &mut i.actor)?;
+    rare(r, plain, 39, &mut i.target)?;
+    rare(r, plain, 40, &mut i.payload)?;
+    rare(r, plain, 41, &mut i.source_formula)?;
+    rare(r, plain, 42, &mut i.source_location)?;
+    rare(r, plain, 43, &mut i.deleted_at)?;
+    rare(r, plain, 44, &mut i.deleted_by)?;
+    rare(r, plain, 45, &mut i.delete_reason)?;
+    rare(r, plain, 46, &mut i.original_type)?;
+    Ok(())
+}
+
+/// A field read from a column in place: text is copied into the string already there, so a
+/// value decoded again and again keeps its allocations.
+trait Column: Default {
+    fn set(&mut self, v: ValueRef<'_>) -> FromSqlResult<()>;
+    /// Back to the default, keeping any allocation.
+    fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
+
+impl Column for String {
+    fn set(&mut self, v: ValueRef<'_>) -> FromSqlResult<()> {
+        let text = v.as_str()?;
+        self.clear();
+        self.push_str(text);
+        Ok(())
+    }
+    fn reset(&mut self) {
+        self.clear();
+    }
+}
+
+impl Column for Option<String> {
+    fn set(&mut self, v: ValueRef<'_>) -> FromSqlResult<()> {
+        match (v, self.as_mut()) {
+            (ValueRef::Null, _) => *self = None,
+            (v, Some(s)) => s.set(v)?,
+            (v, None) => *self = Some(v.as_str()?.to_owned()),
+        }
+        Ok(())
+    }
+}
+
+/// Values without an allocation to keep: read as they are.
+macro_rules! plain_column {
+    ($($t:ty),*) => {$(
+        impl Column for $t {
+            fn set(&mut self, v: ValueRef<'_>) -> FromSqlResult<()> {
+                *self = FromSql::column_result(v)?;
+                Ok(())
+            }
+        }
+    )*};
+}
+plain_column!(i64, bool, Option<i64>);
+
+/// Column `k` of a row into `into`.
+fn column<T: Column>(r: &Row<'_>, k: usize, into: &mut T) -> rusqlite::Result<()> {
+    let v = r.get_ref(k)?;
+    into.set(v).map_err(|e| match e {
+        FromSqlError::InvalidType => {
+            let name = r
+                .as_ref()
+                .column_name(k)
+                .map_or_else(|_| k.to_string(), str::to_owned);
+            rusqlite::Error::InvalidColumnType(k, name, v.data_type())
+        }
+        e => rusqlite::Error::FromSqlConversionFailure(k, v.data_type(), Box::new(e)),
     })
 }
 
+/// Column `k` of a row into `into`, or its type's default without reading it when the row
+/// is `plain`.
+fn rare<T: Column>(r: &Row<'_>, plain: bool, k: usize, into: &mut T) -> rusqlite::Result<()> {
+    if plain {
+        into.reset();
+        Ok(())
+    } else {
+        column(r, k, into)
+    }
+}
+
 /// Column `k` of a row, or its type's default without reading it when the row is `plain`.
-fn rare<T: rusqlite::types::FromSql + Default>(
-    r: &Row<'_>,
-    plain: bool,
-    k: usize,
-) -> rusqlite::Result<T> {
+fn rare_value<T: FromSql + Default>(r: &Row<'_>, plain: bool, k: usize) -> rusqlite::Result<T> {
     if plain { Ok(T::default()) } else { r.get(k) }
 }
 
@@ -190,22 +273,29 @@ const ISSUE_INSERT_COLUMNS: &str = "id, title, description, design, acceptance_c
 /// An issue with the stored form of the fields that are not stored as they are.
 struct Stored<'a> {
     i: &'a Issue,
-    metadata: String,
-    waiters: String,
-    content_hash: String,
+    metadata: Cow<'a, str>,
+    waiters: Cow<'a, str>,
+    content_hash: &'a str,
 }
 
 impl<'a> Stored<'a> {
-    fn new(i: &'a Issue, content_hash: &str) -> Self {
+    fn new(i: &'a Issue, content_hash: &'a str) -> Self {
+        // Most issues have neither: nothing to allocate for them (an import stores thousands).
         let metadata = match &i.metadata {
-            Some(v) if !v.is_null() => v.to_string(),
-            _ => "{}".to_owned(),
+            Some(serde_json::Value::Object(m)) if m.is_empty() => Cow::Borrowed("{}"),
+            Some(v) if !v.is_null() => Cow::Owned(v.to_string()),
+            _ => Cow::Borrowed("{}"),
+        };
+        let waiters = match i.waiters.as_slice() {
+            [] => Cow::Borrowed(""),
+            [one] => Cow::Borrowed(one.as_str()),
+            many => Cow::Owned(many.join(",")),
         };
         Self {
             i,
             metadata,
-            waiters: i.waiters.join(","),
-            content_hash: content_hash.to_owned(),
+            waiters,
+            content_hash,
         }
     }
 
@@ -314,55 +404,91 @@ pub(crate) fn upsert_issue(
 /// What the schema keeps on an issue's row besides its fields: its relation summaries (what
 /// the `relation_summaries` view computes) and its readiness.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct RowSummary {
+pub(crate) struct RowSummary<'a> {
     /// The issue's labels, sorted, as a JSON array.
-    pub labels: String,
-    pub parent: Option<String>,
+    pub labels: &'a str,
+    pub parent: Option<&'a str>,
     pub dependency_count: i64,
     pub dependent_count: i64,
     pub comment_count: i64,
     pub blocked: bool,
 }
 
-/// Inserts a new issue row with its summaries and readiness already computed: the bulk path
-/// of an import into an empty store, which writes with the summary triggers off.
-pub(crate) fn insert_summarized(
-    stmt: &mut rusqlite::Statement<'_>,
-    i: &Issue,
-    content_hash: &str,
-    s: &RowSummary,
-) -> rusqlite::Result<()> {
-    let stored = Stored::new(i, content_hash);
-    let rare = has_rare_fields(i);
-    let mut params = stored.params();
-    params.extend([
-        &s.labels as &dyn rusqlite::ToSql,
-        &s.parent,
-        &s.dependency_count,
-        &s.dependent_count,
-        &s.comment_count,
-        &rare,
-        &s.blocked,
-    ]);
-    stmt.execute(params.as_slice())?;
-    Ok(())
+/// The columns every row binds when it goes in with [`SummarizedInsert`]: the fields that
+/// are not rare, and the summaries. A row whose rare fields all hold their defaults (most)
+/// binds only these and leaves the rest to the schema's column defaults.
+const PLAIN_INSERT_COLUMNS: &str = "id, title, description, status, priority, issue_type,
+    assignee, created_at, created_by, updated_at, started_at, closed_at, close_reason, content_hash";
+const SUMMARY_INSERT_COLUMNS: &str = "cached_labels, cached_parent, cached_dependency_count,
+    cached_dependent_count, cached_comment_count, cached_rare_fields, is_blocked";
+
+/// Inserts new issue rows with their summaries and readiness already computed: the bulk path
+/// of an import into an empty store, which writes with the summary triggers off. Both
+/// statements are prepared once for the whole bulk write, not looked up in the statement
+/// cache (hashing 1 kB of SQL) row by row.
+pub(crate) struct SummarizedInsert<'c> {
+    full: rusqlite::Statement<'c>,
+    plain: rusqlite::Statement<'c>,
 }
 
-/// The statement [`insert_summarized`] runs: prepared once by a bulk writer, which then
-/// runs it for every row without looking it up in the statement cache (hashing its 1 kB of
-/// SQL) each time.
-pub(crate) fn insert_summarized_sql() -> &'static str {
-    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        let marks: Vec<String> = (1..=55).map(|n| format!("?{n}")).collect();
-        format!(
-            "INSERT INTO issues ({ISSUE_INSERT_COLUMNS}, cached_labels, cached_parent,
-                cached_dependency_count, cached_dependent_count, cached_comment_count,
-                cached_rare_fields, is_blocked)
-             VALUES ({})",
-            marks.join(", ")
-        )
-    });
-    &SQL
+impl<'c> SummarizedInsert<'c> {
+    pub(crate) fn prepare(conn: &'c rusqlite::Connection) -> rusqlite::Result<Self> {
+        let sql = |columns: &str, n: usize| {
+            let marks: Vec<String> = (1..=n).map(|k| format!("?{k}")).collect();
+            format!(
+                "INSERT INTO issues ({columns}, {SUMMARY_INSERT_COLUMNS}) VALUES ({})",
+                marks.join(", ")
+            )
+        };
+        Ok(Self {
+            full: conn.prepare(&sql(ISSUE_INSERT_COLUMNS, 55))?,
+            plain: conn.prepare(&sql(PLAIN_INSERT_COLUMNS, 21))?,
+        })
+    }
+
+    pub(crate) fn insert(
+        &mut self,
+        i: &Issue,
+        content_hash: &str,
+        s: &RowSummary<'_>,
+    ) -> rusqlite::Result<()> {
+        let rare = has_rare_fields(i);
+        let summary = [
+            &s.labels as &dyn rusqlite::ToSql,
+            &s.parent,
+            &s.dependency_count,
+            &s.dependent_count,
+            &s.comment_count,
+            &rare,
+            &s.blocked,
+        ];
+        if rare {
+            let stored = Stored::new(i, content_hash);
+            let mut params = stored.params();
+            params.extend(summary);
+            self.full.execute(params.as_slice())?;
+        } else {
+            let mut params: Vec<&dyn rusqlite::ToSql> = vec![
+                &i.id,
+                &i.title,
+                &i.description,
+                &i.status,
+                &i.priority,
+                &i.issue_type,
+                &i.assignee,
+                &i.created_at,
+                &i.created_by,
+                &i.updated_at,
+                &i.started_at,
+                &i.closed_at,
+                &i.close_reason,
+                &content_hash,
+            ];
+            params.extend(summary);
+            self.plain.execute(params.as_slice())?;
+        }
+        Ok(())
+    }
 }
 
 /// Whether any of the rarely used fields holds something other than its default: what the

@@ -63,7 +63,9 @@ impl Triggers {
 /// The secondary indexes of the tables an import fills, dropped while it writes into an empty
 /// store and built again from their own SQL before it commits: building an index from the
 /// finished table sorts once, where keeping it up to date costs a B-tree insert per row. Like
-/// [`Triggers`], undone by a rollback.
+/// [`Triggers`], undone by a rollback. Left in place: the indexes of `events` and `comments`,
+/// which an import (writing issue by issue in id order) only appends to, and the partial
+/// indexes that hold few issues (a rebuild would read every row to find them).
 pub(crate) struct Indexes(Vec<String>);
 
 impl Indexes {
@@ -71,7 +73,8 @@ impl Indexes {
         let list: Vec<(String, String)> = tx
             .prepare(
                 "SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL
-                 AND tbl_name IN ('issues', 'labels', 'dependencies', 'comments', 'events')
+                 AND tbl_name IN ('issues', 'labels', 'dependencies')
+                 AND name NOT IN ('idx_issues_defer', 'idx_issues_external_ref')
                  ORDER BY name",
             )?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?

@@ -84,16 +84,85 @@ pub fn discover(start: &Path) -> Result<PathBuf> {
 /// Formats an instant the way the store keeps it: UTC, fixed width, microseconds, so text
 /// order is time order.
 pub fn format_ts(ts: jiff::Timestamp) -> String {
-    ts.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    let dt = jiff::tz::Offset::UTC.to_datetime(ts);
+    let Ok(year) = u32::try_from(dt.year()) else {
+        return ts.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    };
+    // Digit by digit rather than through `strftime`, whose format interpreter costs more
+    // than the rest of reading a timestamp (an import formats two or three per line).
+    let mut out = [0u8; 27];
+    let mut put = |at: usize, width: usize, mut n: u32| {
+        for k in (at..at + width).rev() {
+            out[k] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+    };
+    put(0, 4, year);
+    put(5, 2, dt.month().unsigned_abs().into());
+    put(8, 2, dt.day().unsigned_abs().into());
+    put(11, 2, dt.hour().unsigned_abs().into());
+    put(14, 2, dt.minute().unsigned_abs().into());
+    put(17, 2, dt.second().unsigned_abs().into());
+    put(20, 6, dt.subsec_nanosecond().unsigned_abs() / 1000);
+    for (at, sep) in [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+    ] {
+        out[at] = sep;
+    }
+    out[26] = b'Z';
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Parses an RFC 3339 instant (any offset) into the stored form.
 pub fn normalize_ts(s: &str) -> Result<String> {
+    if is_stored_form(s) {
+        return Ok(s.to_owned());
+    }
     let ts: jiff::Timestamp = s
         .trim()
         .parse()
         .map_err(|e| Error::invalid("timestamp", format!("`{s}`: {e}")))?;
     Ok(format_ts(ts))
+}
+
+/// Whether `s` is a valid instant already in the stored form (what the store's own exports
+/// hold): then normalizing it is checking it, with no parse and format round trip.
+fn is_stored_form(s: &str) -> bool {
+    let b = s.as_bytes();
+    let shape = b.len() == 27
+        && b.iter().enumerate().all(|(k, c)| match k {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'.',
+            26 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        });
+    if !shape {
+        return false;
+    }
+    let n = |from: usize, to: usize| {
+        b[from..to]
+            .iter()
+            .fold(0i32, |acc, c| acc * 10 + i32::from(c - b'0'))
+    };
+    let (Ok(year), Ok(month), Ok(day), Ok(hour), Ok(minute), Ok(second)) = (
+        i16::try_from(n(0, 4)),
+        i8::try_from(n(5, 7)),
+        i8::try_from(n(8, 10)),
+        i8::try_from(n(11, 13)),
+        i8::try_from(n(14, 16)),
+        i8::try_from(n(17, 19)),
+    ) else {
+        return false;
+    };
+    jiff::civil::DateTime::new(year, month, day, hour, minute, second, n(20, 26) * 1000)
+        .is_ok_and(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC).is_ok())
 }
 
 /// Parses a date the way `--due` and `--defer` take it: RFC 3339, `YYYY-MM-DD` (midnight
@@ -478,5 +547,68 @@ pub fn validate_prefix(prefix: &str) -> Result<()> {
             "prefix",
             format!("`{prefix}` must be 1-16 lowercase letters or digits, starting with a letter"),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// An instant already in the stored form is kept as it is exactly when parsing and
+    /// formatting it would give it back; anything else goes the long way (or is refused).
+    #[test]
+    fn the_stored_form_is_recognized_without_a_round_trip() {
+        for s in [
+            "2026-01-31T23:59:59.999999Z",
+            "2024-02-29T00:00:00.000000Z",
+            "0001-01-01T00:00:00.000000Z",
+            "9999-12-30T00:00:00.000000Z",
+        ] {
+            assert!(super::is_stored_form(s), "{s}");
+            let ts: jiff::Timestamp = s.parse().unwrap();
+            assert_eq!(super::format_ts(ts), s);
+        }
+        for s in [
+            "2026-02-29T00:00:00.000000Z",
+            "2026-13-01T00:00:00.000000Z",
+            "2026-01-01T24:00:00.000000Z",
+            "2026-01-01T00:00:60.000000Z",
+            "2026-01-01T00:00:00.00000Z",
+            "2026-01-01T00:00:00.000000+00:00",
+            "2026-01-01 00:00:00.000000Z",
+            "+026-01-01T00:00:00.000000Z",
+        ] {
+            assert!(!super::is_stored_form(s), "{s}");
+        }
+        assert_eq!(
+            super::normalize_ts("2026-01-01T02:00:00+02:00").unwrap(),
+            "2026-01-01T00:00:00.000000Z"
+        );
+        assert!(super::normalize_ts("2026-02-29T00:00:00.000000Z").is_err());
+    }
+
+    /// The hand-written formatter writes what `strftime` would, across years, leap days,
+    /// sub-second digits (truncated, not rounded) and instants before 1970 and year 0.
+    #[test]
+    fn format_ts_matches_strftime() {
+        let spaced = (0..2_000i64).map(|k| k * 157_600_003_331 / 1_000 - 62_167_219_200);
+        let edges = [
+            0,
+            -1,
+            951_782_400,
+            253_402_300_799,
+            -62_167_219_200,
+            -62_167_219_201,
+        ];
+        for secs in spaced.chain(edges) {
+            for nanos in [0, 1, 999, 1_000, 123_456_789, 999_999_999] {
+                let Ok(ts) = jiff::Timestamp::new(secs, nanos) else {
+                    continue;
+                };
+                assert_eq!(
+                    super::format_ts(ts),
+                    ts.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+                    "{secs}.{nanos}"
+                );
+            }
+        }
     }
 }

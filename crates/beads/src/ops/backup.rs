@@ -17,7 +17,6 @@
 //! export shape; a row naming an issue that `issues.jsonl` lacks is counted as an orphan.
 
 use std::collections::HashMap;
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -26,7 +25,9 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::ops::deps::validate_label;
-use crate::ops::jsonl::{ImportInput, Line, UpstreamEvent, bad_row, parse_lines, read_lines};
+use crate::ops::jsonl::{
+    ImportInput, Line, UpstreamEvent, bad_row, numbered_lines, parse_lines, read_text,
+};
 use crate::store::normalize_ts;
 
 /// The files of a backup besides `issues.jsonl`.
@@ -84,8 +85,9 @@ pub(crate) fn read(issues: &Path) -> Result<ImportInput> {
     let dir = issues.parent().unwrap_or(Path::new("."));
     let mut input = ImportInput::default();
     let f = std::fs::File::open(issues).map_err(|e| Error::io(issues, e))?;
-    let lines = read_lines(BufReader::new(f), issues, Some("issues.jsonl"))?;
-    (input.lines, input.ignored_fields) = parse_lines(&lines, Some("issues.jsonl"))?;
+    let text = read_text(f, issues, Some("issues.jsonl"))?;
+    (input.lines, input.ignored_fields) =
+        parse_lines(&numbered_lines(&text), Some("issues.jsonl"))?;
     let index: HashMap<String, usize> = input
         .lines
         .iter()
@@ -102,8 +104,8 @@ pub(crate) fn read(issues: &Path) -> Result<ImportInput> {
             .filter(|k| matches!(input.lines.get(*k), Some(Line::Issue(_))))
     };
 
-    for (n, line) in table(dir, "config.jsonl")? {
-        let row: ConfigRow = row_of(&line, n, "config.jsonl")?;
+    for (n, line) in numbered_lines(&table(dir, "config.jsonl")?) {
+        let row: ConfigRow = row_of(line, n, "config.jsonl")?;
         let bad = |reason: String| bad_row(Some("config.jsonl"), n, reason);
         if row.key.trim().is_empty() {
             return Err(bad("field `key` is empty".into()));
@@ -122,8 +124,8 @@ pub(crate) fn read(issues: &Path) -> Result<ImportInput> {
         }
     }
 
-    for (n, line) in table(dir, "labels.jsonl")? {
-        let row: LabelRow = row_of(&line, n, "labels.jsonl")?;
+    for (n, line) in numbered_lines(&table(dir, "labels.jsonl")?) {
+        let row: LabelRow = row_of(line, n, "labels.jsonl")?;
         validate_label(&row.label)
             .map_err(|e| bad_row(Some("labels.jsonl"), n, format!("field `label`: {e}")))?;
         match attach(&mut input, &row.issue_id) {
@@ -136,8 +138,8 @@ pub(crate) fn read(issues: &Path) -> Result<ImportInput> {
         }
     }
 
-    for (n, line) in table(dir, "dependencies.jsonl")? {
-        let (map, raw) = object_of(&line, n, "dependencies.jsonl")?;
+    for (n, line) in numbered_lines(&table(dir, "dependencies.jsonl")?) {
+        let (map, raw) = object_of(line, n, "dependencies.jsonl")?;
         let from = required_str(&map, "issue_id", n, "dependencies.jsonl")?;
         match attach(&mut input, &from) {
             Some(k) => {
@@ -151,8 +153,8 @@ pub(crate) fn read(issues: &Path) -> Result<ImportInput> {
         }
     }
 
-    for (n, line) in table(dir, "comments.jsonl")? {
-        let (map, raw) = object_of(&line, n, "comments.jsonl")?;
+    for (n, line) in numbered_lines(&table(dir, "comments.jsonl")?) {
+        let (map, raw) = object_of(line, n, "comments.jsonl")?;
         let on = required_str(&map, "issue_id", n, "comments.jsonl")?;
         match attach(&mut input, &on) {
             Some(k) => {
@@ -166,8 +168,8 @@ pub(crate) fn read(issues: &Path) -> Result<ImportInput> {
         }
     }
 
-    for (n, line) in table(dir, "events.jsonl")? {
-        let row: EventRow = row_of(&line, n, "events.jsonl")?;
+    for (n, line) in numbered_lines(&table(dir, "events.jsonl")?) {
+        let row: EventRow = row_of(line, n, "events.jsonl")?;
         let bad = |reason: String| bad_row(Some("events.jsonl"), n, reason);
         if row.issue_id.trim().is_empty() {
             return Err(bad("field `issue_id` is empty".into()));
@@ -190,12 +192,12 @@ pub(crate) fn read(issues: &Path) -> Result<ImportInput> {
     Ok(input)
 }
 
-/// The non-blank lines of one table file; none when the file is missing.
-fn table(dir: &Path, name: &str) -> Result<Vec<(usize, String)>> {
+/// The text of one table file; empty when the file is missing.
+fn table(dir: &Path, name: &str) -> Result<String> {
     let path = dir.join(name);
     match std::fs::File::open(&path) {
-        Ok(f) => read_lines(BufReader::new(f), &path, Some(name)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Ok(f) => read_text(f, &path, Some(name)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
         Err(e) => Err(Error::io(&path, e)),
     }
 }

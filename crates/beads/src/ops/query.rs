@@ -17,8 +17,7 @@ use crate::ops::fetch;
 use crate::ops::update::claim_in_tx;
 use crate::readiness::{self, sql_list};
 use crate::row::{
-    ISSUE_COLUMNS, LISTING_COLUMNS, VIEW_COLUMNS, issue_from_row, listing_view_from_row,
-    view_from_row,
+    ISSUE_COLUMNS, LISTING_COLUMNS, VIEW_COLUMNS, issue_from_row, read_listing_view, view_from_row,
 };
 use crate::store::Store;
 
@@ -589,7 +588,7 @@ impl Store {
     fn collect_views(&self, f: &Filter, ready: bool) -> Result<Vec<IssueView>> {
         let mut views = Vec::new();
         self.for_each(f, ready, |v| -> Result<()> {
-            views.push(v);
+            views.push(v.clone());
             Ok(())
         })?;
         Ok(views)
@@ -852,12 +851,13 @@ impl Store {
 
     /// Calls `each` with every issue the filter selects (`ready` rules when `ready`), in
     /// order, without holding them all: large listings stream from one query, labels and
-    /// counts included (the schema keeps them on each row).
+    /// counts included (the schema keeps them on each row). Every row is read into the same
+    /// view, so `each` borrows it; one that keeps rows clones them.
     pub fn for_each<E: From<Error>>(
         &self,
         f: &Filter,
         ready: bool,
-        mut each: impl FnMut(IssueView) -> std::result::Result<(), E>,
+        mut each: impl FnMut(&IssueView) -> std::result::Result<(), E>,
     ) -> std::result::Result<usize, E> {
         let (sql, params) = self.select_sql(f, ready, LISTING_COLUMNS)?;
         let conn = self.conn();
@@ -866,8 +866,10 @@ impl Store {
             .query(params_from_iter(params.iter()))
             .map_err(Error::from)?;
         let mut n = 0;
+        let mut view = IssueView::default();
         while let Some(row) = rows.next().map_err(Error::from)? {
-            each(listing_view_from_row(row, conn).map_err(Error::from)?)?;
+            read_listing_view(row, conn, &mut view).map_err(Error::from)?;
+            each(&view)?;
             n += 1;
         }
         Ok(n)

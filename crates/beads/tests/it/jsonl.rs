@@ -380,3 +380,73 @@ fn a_closed_line_with_only_created_at_gets_a_closed_at() {
     );
     assert_no_drift(&s);
 }
+
+/// An import into an empty store takes the bulk path (rows, summaries, readiness, labels and
+/// events written from the records); into a store that has issues, each line goes in one by
+/// one through the same upserts and triggers as any write. Both leave the same rows.
+#[test]
+fn the_bulk_path_writes_what_the_row_by_row_path_does() {
+    let (_d1, mut bulk) = fresh();
+    import_str(&mut bulk, FIXTURE, false).unwrap();
+    let (_d2, mut rows) = fresh();
+    let other = r#"{"id":"bd-zzzz","title":"Already here","created_at":"2025-01-01T00:00:00Z"}"#;
+    import_str(&mut rows, other, false).unwrap();
+    import_str(&mut rows, FIXTURE, false).unwrap();
+    assert_no_drift(&bulk);
+    assert_no_drift(&rows);
+    let fixture_rows = |s: &mut Store, table: &str, key: &str| {
+        s.sql(&format!(
+            "SELECT * FROM {table} WHERE {key} != 'bd-zzzz' ORDER BY 1, 2"
+        ))
+        .unwrap()
+        .rows
+    };
+    for (table, key) in [
+        ("issues", "id"),
+        ("labels", "issue_id"),
+        ("dependencies", "issue_id"),
+        ("comments", "issue_id"),
+    ] {
+        assert_eq!(
+            fixture_rows(&mut bulk, table, key),
+            fixture_rows(&mut rows, table, key),
+            "{table}"
+        );
+    }
+    // Each issue's `imported` event (the row-by-row path also records each label it adds).
+    let events = |s: &mut Store| {
+        s.sql(
+            "SELECT issue_id, actor, comment FROM events
+             WHERE issue_id != 'bd-zzzz' AND event_type = 'imported' ORDER BY issue_id",
+        )
+        .unwrap()
+        .rows
+    };
+    assert_eq!(events(&mut bulk), events(&mut rows));
+    assert_eq!(events(&mut bulk).len(), ISSUES);
+}
+
+/// A listing reads every row into one reused view: nothing of a row (labels, parent, rare
+/// fields, counts) may stay behind in the next. It gives what reading each row afresh does.
+#[test]
+fn a_listing_reads_each_row_whole_into_its_reused_view() {
+    let (_dir, mut s) = fresh();
+    import_str(&mut s, FIXTURE, false).unwrap();
+    for sort in [beads::Sort::Id, beads::Sort::Title] {
+        for reverse in [false, true] {
+            let listed = s
+                .list(&Filter {
+                    all: true,
+                    include_ephemeral: true,
+                    include_templates: true,
+                    sort,
+                    reverse,
+                    ..Filter::default()
+                })
+                .unwrap();
+            let ids: Vec<String> = listed.iter().map(|v| v.issue.id.clone()).collect();
+            assert_eq!(ids.len(), ISSUES - 1, "{ids:?}"); // all but the tombstone
+            assert_eq!(listed, s.views_of(&ids).unwrap(), "{sort:?} {reverse}");
+        }
+    }
+}

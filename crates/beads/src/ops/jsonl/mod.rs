@@ -1,6 +1,7 @@
 //! JSONL interchange: `bd export` (deterministic, sorted, atomic) and `bd import` (upstream's
 //! classic and 1.0 shapes, all-or-nothing, idempotent by content hash).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -183,8 +184,8 @@ impl Store {
     ) -> Result<ImportReport> {
         let started = std::time::Instant::now();
         let mut input = ImportInput::default();
-        let lines = read_lines(reader, source, None)?;
-        (input.lines, input.ignored_fields) = parse_lines(&lines, None)?;
+        let text = read_text(reader, source, None)?;
+        (input.lines, input.ignored_fields) = parse_lines(&numbered_lines(&text), None)?;
         tracing::debug!(ms = started.elapsed().as_millis(), "import: parsed");
         self.import_input(input, dry_run)
     }
@@ -424,16 +425,16 @@ fn insert_upstream_event(tx: &Connection, ev: &UpstreamEvent, copies: usize) -> 
 
 /// Parses issue lines on all cores, in order; the first bad line (by position) is the error.
 pub(crate) fn parse_lines(
-    lines: &[(usize, String)],
+    lines: &[(usize, &str)],
     file: Option<&str>,
 ) -> Result<(Vec<Line>, BTreeMap<String, usize>)> {
     type Parsed = Option<Result<(Line, BTreeMap<String, usize>)>>;
     let mut parsed: Vec<Parsed> = lines.iter().map(|_| None).collect();
-    let mut work: Vec<(&(usize, String), &mut Parsed)> =
+    let mut work: Vec<(&(usize, &str), &mut Parsed)> =
         lines.iter().zip(parsed.iter_mut()).collect();
     par_for_each(&mut work, |(line, out)| {
         let mut ignored = BTreeMap::new();
-        **out = Some(parse_line(&line.1, line.0, file, &mut ignored).map(|l| (l, ignored)));
+        **out = Some(parse_line(line.1, line.0, file, &mut ignored).map(|l| (l, ignored)));
         Ok(())
     })?;
     let mut out = Vec::with_capacity(lines.len());
@@ -476,26 +477,36 @@ fn par_for_each<T: Send>(items: &mut [T], f: impl Fn(&mut T) -> Result<()> + Syn
     })
 }
 
-/// Reads non-blank lines with their numbers; `file` names the input in errors of a backup.
-pub(crate) fn read_lines(
-    reader: impl BufRead,
+/// Reads the whole input as text, in one buffer (an import's lines are slices of it, not a
+/// copy each); `file` names the input in errors of a backup. Text that is not UTF-8 is
+/// refused with the line it breaks on.
+pub(crate) fn read_text(
+    mut reader: impl std::io::Read,
     source: &Path,
     file: Option<&str>,
-) -> Result<Vec<(usize, String)>> {
-    let mut out = Vec::new();
-    for (n, line) in reader.lines().enumerate() {
-        let line_no = n + 1;
-        let line = line.map_err(|e| match e.kind() {
-            std::io::ErrorKind::InvalidData => {
-                bad_row(file, line_no, format!("not valid UTF-8 text ({e})"))
-            }
-            _ => Error::io(source, e),
-        })?;
-        if !line.trim().is_empty() {
-            out.push((line_no, line));
-        }
-    }
-    Ok(out)
+) -> Result<String> {
+    let mut bytes = Vec::new();
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::io(source, e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        bad_row(
+            file,
+            line,
+            format!("not valid UTF-8 text ({})", e.utf8_error()),
+        )
+    })
+}
+
+/// The non-blank lines of `text` with their numbers.
+pub(crate) fn numbered_lines(text: &str) -> Vec<(usize, &str)> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(n, line)| (n + 1, line))
+        .collect()
 }
 
 /// A line error, naming the file when the import reads several.
@@ -512,14 +523,16 @@ pub(crate) fn bad_row(file: Option<&str>, line: usize, reason: String) -> Error 
 
 /// The bulk path: the store has no issues, so nothing is compared or replaced. Rows go in
 /// sorted by id (B-tree appends rather than random inserts) with their summaries, counts and
-/// readiness computed here from the records themselves, since the triggers are off.
+/// readiness computed here from the records themselves, since the triggers are off. What is
+/// the same for every row (its `imported` event) is written afterwards by one statement
+/// rather than row by row.
 fn insert_fresh(
     tx: &Connection,
     w: &WriteCtx<'_>,
     records: &mut Vec<&Record>,
     report: &mut ImportReport,
 ) -> Result<()> {
-    records.sort_by(|a, b| a.issue.id.cmp(&b.issue.id));
+    records.sort_unstable_by(|a, b| a.issue.id.cmp(&b.issue.id).then(a.line.cmp(&b.line)));
     // A later line for the same id wins, as it does when lines are applied one by one.
     records.dedup_by(|later, earlier| {
         if later.issue.id == earlier.issue.id {
@@ -529,78 +542,90 @@ fn insert_fresh(
             false
         }
     });
-    let mut graph = readiness::Graph::default();
-    let mut dependents: HashMap<&str, i64> = HashMap::new();
     // Each record's edges by target, the last one for a target winning (as an upsert would).
     let edges: Vec<Vec<&Dependency>> = records
         .iter()
-        .map(|rec| {
-            let by_target: BTreeMap<&str, &Dependency> = rec
-                .deps
-                .iter()
-                .map(|d| (d.depends_on_id.as_str(), d))
-                .collect();
-            by_target.into_values().collect()
+        .map(|rec| match rec.deps.as_slice() {
+            [] => Vec::new(),
+            [one] => vec![one],
+            many => {
+                let by_target: BTreeMap<&str, &Dependency> =
+                    many.iter().map(|d| (d.depends_on_id.as_str(), d)).collect();
+                by_target.into_values().collect()
+            }
         })
         .collect();
+    let mut graph = readiness::Graph::default();
+    graph.status.reserve(records.len());
+    let mut dependents: foldhash::HashMap<&str, i64> = foldhash::HashMap::default();
     for (rec, deps) in records.iter().zip(&edges) {
+        let issue = &rec.issue;
         graph.status.insert(
-            rec.issue.id.clone(),
-            (rec.issue.status.clone(), rec.issue.close_reason.clone()),
+            Cow::Borrowed(&issue.id),
+            (
+                Cow::Borrowed(&issue.status),
+                Cow::Borrowed(&issue.close_reason),
+            ),
         );
         for d in deps {
             *dependents.entry(d.depends_on_id.as_str()).or_default() += 1;
-            let gate = serde_json::from_str::<Value>(&d.metadata)
-                .ok()
-                .and_then(|m| m.get("gate").and_then(Value::as_str).map(str::to_owned));
+            let gate = if d.metadata == "{}" {
+                None
+            } else {
+                serde_json::from_str::<Value>(&d.metadata)
+                    .ok()
+                    .and_then(|m| m.get("gate").and_then(Value::as_str).map(str::to_owned))
+                    .map(Cow::Owned)
+            };
             graph.edges.push((
-                d.issue_id.clone(),
-                d.depends_on_id.clone(),
-                d.kind.clone(),
+                Cow::Borrowed(&d.issue_id),
+                Cow::Borrowed(&d.depends_on_id),
+                Cow::Borrowed(&d.kind),
                 gate,
             ));
         }
-        if rec.issue.status == "closed" {
+        if issue.status == "closed" {
             for l in &rec.labels {
                 if let Some(cap) = readiness::provided_capability(l) {
-                    graph.provided.insert(cap.to_owned());
+                    graph.provided.insert(Cow::Borrowed(cap));
                 }
             }
         }
     }
     let blocked = readiness::compute(&graph, w.settings);
-    let mut counts: BTreeMap<(String, &str, &str, bool, bool, bool), i64> = BTreeMap::new();
+    let mut counts: BTreeMap<(&str, &str, &str, bool, bool, bool), i64> = BTreeMap::new();
     // Prepared once for the whole loop, not looked up in the statement cache row by row.
-    let mut insert_issue = tx.prepare(crate::row::insert_summarized_sql())?;
-    let mut insert_event = tx.prepare(
-        "INSERT INTO events (issue_id, event_type, actor, created_at, comment)
-         VALUES (?1, 'imported', ?2, ?3, 'created')",
-    )?;
-    let mut insert_label = tx.prepare("INSERT INTO labels (issue_id, label) VALUES (?1, ?2)")?;
+    let mut insert_issue = crate::row::SummarizedInsert::prepare(tx)?;
     let mut insert_edge = tx.prepare(
         "INSERT INTO dependencies (issue_id, depends_on_id, type, created_at, created_by, metadata)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
+    let mut insert_label = tx.prepare("INSERT INTO labels (issue_id, label) VALUES (?1, ?2)")?;
+    let mut labels_json: Vec<u8> = Vec::new();
+    // Issues whose comments include one the store already had (a comment id given twice):
+    // their comment count is recounted once the rows are in.
+    let mut recount: Vec<&str> = Vec::new();
     for (rec, deps) in records.iter().zip(&edges) {
         let issue = &rec.issue;
+        labels_json.clear();
+        serde_json::to_writer(&mut labels_json, &rec.labels).expect("labels serialize");
         let summary = crate::row::RowSummary {
-            labels: serde_json::to_string(&rec.labels).expect("labels serialize"),
+            labels: std::str::from_utf8(&labels_json).expect("JSON is UTF-8"),
             parent: deps
                 .iter()
                 .filter(|d| d.kind == "parent-child")
-                .map(|d| d.depends_on_id.clone())
+                .map(|d| d.depends_on_id.as_str())
                 .max(),
             dependency_count: deps.len() as i64,
             dependent_count: dependents.get(issue.id.as_str()).copied().unwrap_or(0),
             comment_count: rec.comments.len() as i64,
-            blocked: blocked.get(&issue.id).copied().unwrap_or(false),
+            blocked: blocked.get(issue.id.as_str()).copied().unwrap_or(false),
         };
-        crate::row::insert_summarized(&mut insert_issue, issue, &rec.hash, &summary)
+        insert_issue
+            .insert(issue, &rec.hash, &summary)
             .map_err(|e| row_err(rec, &e))?;
-        // What `event(…, "imported", None, None, Some("created"))` writes.
-        insert_event.execute([&issue.id, w.actor, w.now])?;
         report.created += 1;
-        let prefix = issue.id.split_once('-').map_or("", |(p, _)| p).to_owned();
+        let prefix = issue.id.split_once('-').map_or("", |(p, _)| p);
         *counts
             .entry((
                 prefix,
@@ -631,8 +656,21 @@ fn insert_fresh(
         for c in &rec.comments {
             if insert_comment(tx, c)? {
                 report.comments_added += 1;
+            } else {
+                recount.push(&issue.id);
             }
         }
+    }
+    // Every issue in the store is one of these: each gets what
+    // `event(…, "imported", None, None, Some("created"))` writes, in id order.
+    tx.execute(
+        "INSERT INTO events (issue_id, event_type, actor, created_at, comment)
+         SELECT id, 'imported', ?1, ?2, 'created' FROM issues ORDER BY id",
+        [w.actor, w.now],
+    )?;
+    if !recount.is_empty() {
+        let ids = serde_json::to_string(&recount).expect("ids serialize");
+        tx.execute(REFRESH_SUMMARIES_OF, [ids])?;
     }
     let mut put = tx.prepare_cached(
         "INSERT INTO issue_counts (prefix, status, issue_type, ephemeral, is_template, pinned, n)
@@ -740,7 +778,8 @@ fn import_record<'a>(
     Ok(())
 }
 
-fn row_err(rec: &Record, e: &rusqlite::Error) -> Error {
+/// An error about a record, naming its file (in a backup), line and issue.
+fn row_err(rec: &Record, e: &dyn std::fmt::Display) -> Error {
     bad_row(
         rec.file.as_deref(),
         rec.line,
@@ -771,17 +810,20 @@ fn refuse_cycles(tx: &Connection, parsed: &[Line]) -> Result<()> {
         if !records.iter().any(|r| r.deps.iter().any(|d| blocking(&d))) {
             continue;
         }
-        let imported: HashSet<&str> = records.iter().map(|r| r.issue.id.as_str()).collect();
         let mut stored: Vec<(String, String)> = Vec::new();
         {
             let mut stmt = tx.prepare(&format!(
                 "SELECT issue_id, depends_on_id FROM dependencies WHERE type IN {}",
                 readiness::sql_list(&kinds.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>())
             ))?;
+            // Built only if the store has edges of these kinds (an empty store has none).
+            let mut imported: Option<foldhash::HashSet<&str>> = None;
             for row in
                 stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
             {
                 let (from, to) = row?;
+                let imported = imported
+                    .get_or_insert_with(|| records.iter().map(|r| r.issue.id.as_str()).collect());
                 if !imported.contains(from.as_str()) {
                     stored.push((from, to));
                 }
@@ -791,32 +833,24 @@ fn refuse_cycles(tx: &Connection, parsed: &[Line]) -> Result<()> {
         for (from, to) in &stored {
             graph.edge(from, to);
         }
+        let mut file_edges = Vec::new();
         for rec in &records {
             for d in rec.deps.iter().filter(blocking) {
-                graph.edge(&d.issue_id, &d.depends_on_id);
+                file_edges.push((graph.edge(&d.issue_id, &d.depends_on_id), *rec, d));
             }
         }
         let component = graph.components();
-        for rec in &records {
-            for d in rec.deps.iter().filter(blocking) {
-                let (from, to) = (
-                    graph.index[d.issue_id.as_str()],
-                    graph.index[d.depends_on_id.as_str()],
-                );
-                if component[from] == component[to] {
-                    let mut path = vec![d.issue_id.clone()];
-                    path.extend(graph.path(to, from, &component));
-                    let cycle = Error::Cycle {
-                        from: d.issue_id.clone(),
-                        to: d.depends_on_id.clone(),
-                        kind: d.kind.clone(),
-                        path,
-                    };
-                    return Err(Error::BadLine {
-                        line: rec.line,
-                        reason: format!("`{}`: {cycle}", rec.issue.id),
-                    });
-                }
+        for ((from, to), rec, d) in file_edges {
+            if component[from] == component[to] {
+                let mut path = vec![d.issue_id.clone()];
+                path.extend(graph.path(to, from, &component));
+                let cycle = Error::Cycle {
+                    from: d.issue_id.clone(),
+                    to: d.depends_on_id.clone(),
+                    kind: d.kind.clone(),
+                    path,
+                };
+                return Err(row_err(rec, &cycle));
             }
         }
     }
@@ -826,26 +860,27 @@ fn refuse_cycles(tx: &Connection, parsed: &[Line]) -> Result<()> {
 /// A directed graph over issue ids, for [`refuse_cycles`].
 #[derive(Default)]
 struct Graph<'a> {
-    index: HashMap<&'a str, usize>,
+    index: foldhash::HashMap<&'a str, usize>,
     names: Vec<&'a str>,
     next: Vec<Vec<usize>>,
 }
 
 impl<'a> Graph<'a> {
     fn node(&mut self, id: &'a str) -> usize {
-        if let Some(&i) = self.index.get(id) {
-            return i;
+        let fresh = self.names.len();
+        let i = *self.index.entry(id).or_insert(fresh);
+        if i == fresh {
+            self.names.push(id);
+            self.next.push(Vec::new());
         }
-        let i = self.names.len();
-        self.index.insert(id, i);
-        self.names.push(id);
-        self.next.push(Vec::new());
         i
     }
 
-    fn edge(&mut self, from: &'a str, to: &'a str) {
+    /// Adds the edge; returns its ends' node numbers.
+    fn edge(&mut self, from: &'a str, to: &'a str) -> (usize, usize) {
         let (a, b) = (self.node(from), self.node(to));
         self.next[a].push(b);
+        (a, b)
     }
 
     /// Each node's strongly connected component (Tarjan's algorithm, iterative).

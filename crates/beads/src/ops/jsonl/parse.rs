@@ -603,7 +603,10 @@ fn label(raw: &RawValue) -> std::result::Result<String, String> {
 
 /// A string field; absent is empty.
 fn text(key: &str, raw: Raw<'_>) -> std::result::Result<String, String> {
-    raw.map_or_else(|| Ok(String::new()), |raw| read(key, raw))
+    match raw {
+        None => Ok(String::new()),
+        Some(raw) => as_str(raw).map_or_else(|| read(key, raw), Ok),
+    }
 }
 
 /// A boolean field, which upstream's backup writes as `0` or `1`; absent is false.
@@ -670,12 +673,14 @@ fn read<T: DeserializeOwned>(key: &str, raw: &RawValue) -> std::result::Result<T
     })
 }
 
-/// A JSON string's text; none for any other type.
+/// A JSON string's text; none for any other type. The raw text is valid JSON already, so a
+/// string without escapes is the text between its quotes (most are: no decoding needed).
 fn as_str(raw: &RawValue) -> Option<String> {
-    if raw_type(raw) == "a string" {
+    let inner = raw.get().strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('\\') {
         serde_json::from_str(raw.get()).ok()
     } else {
-        None
+        Some(inner.to_owned())
     }
 }
 
