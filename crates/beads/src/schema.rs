@@ -696,6 +696,44 @@ CREATE TABLE account_assignments (
 ) WITHOUT ROWID;
 ";
 
+/// Version 12: Gemini CLI's sessions are costed too: `cost_sessions.source` may be `gemini`.
+/// SQLite cannot change a `CHECK`, so both cost tables are rebuilt (the usage rows first and
+/// dropped first, so dropping the sessions cascades to nothing) and their rows copied.
+const V12: &str = r"
+CREATE TABLE cost_sessions_v12 (
+    source TEXT NOT NULL CHECK (source IN ('claude', 'codex', 'gemini')),
+    session_id TEXT NOT NULL CHECK (session_id != ''),
+    address TEXT NOT NULL CHECK (address != ''),
+    role TEXT NOT NULL CHECK (role != ''),
+    rig TEXT NOT NULL DEFAULT '',
+    bead TEXT NOT NULL DEFAULT '',
+    convoy TEXT NOT NULL DEFAULT '',
+    transcript TEXT NOT NULL DEFAULT '',
+    started_at TEXT NOT NULL,
+    ended_at TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (source, session_id)
+) WITHOUT ROWID;
+CREATE TABLE cost_usage_v12 (
+    source TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL DEFAULT 0 CHECK (input_tokens >= 0),
+    output_tokens INTEGER NOT NULL DEFAULT 0 CHECK (output_tokens >= 0),
+    cache_write_tokens INTEGER NOT NULL DEFAULT 0 CHECK (cache_write_tokens >= 0),
+    cache_read_tokens INTEGER NOT NULL DEFAULT 0 CHECK (cache_read_tokens >= 0),
+    PRIMARY KEY (source, session_id, model),
+    FOREIGN KEY (source, session_id) REFERENCES cost_sessions_v12 (source, session_id) ON DELETE CASCADE
+) WITHOUT ROWID;
+INSERT INTO cost_sessions_v12 SELECT * FROM cost_sessions;
+INSERT INTO cost_usage_v12 SELECT * FROM cost_usage;
+DROP TABLE cost_usage;
+DROP TABLE cost_sessions;
+ALTER TABLE cost_sessions_v12 RENAME TO cost_sessions;
+ALTER TABLE cost_usage_v12 RENAME TO cost_usage;
+CREATE INDEX idx_cost_sessions_ended ON cost_sessions (ended_at);
+";
+
 /// All migrations, oldest first. Append, never edit.
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -710,11 +748,12 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V9),
         M::up(V10),
         M::up(V11),
+        M::up(V12),
     ])
 }
 
 /// The schema version a fully migrated database has.
-pub const LATEST_VERSION: i64 = 11;
+pub const LATEST_VERSION: i64 = 12;
 
 /// Every table, view and trigger of a fully migrated store (not indexes: a missing index is
 /// slow, not wrong). Each write checks they are all there; a unit test checks this list
@@ -790,6 +829,43 @@ mod tests {
         names.sort();
         expected.sort();
         assert_eq!(names, expected);
+    }
+
+    /// A version 11 store keeps its recorded costs through version 12, which takes Gemini's.
+    #[test]
+    fn upgrading_keeps_costs_and_admits_gemini_sessions() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", true).unwrap();
+        super::migrations().to_version(&mut conn, 11).unwrap();
+        let session = |source: &str| {
+            format!(
+                "INSERT INTO cost_sessions (source, session_id, address, role, started_at, \
+                 ended_at, recorded_at) VALUES ('{source}', 's1', 'gastown/polecats/nux', \
+                 'polecat', '2026-12-05T10:00:00Z', '2026-12-05T10:05:00Z', \
+                 '2026-12-05T10:05:00Z');
+                 INSERT INTO cost_usage (source, session_id, model, input_tokens) VALUES \
+                 ('{source}', 's1', 'm', 42);"
+            )
+        };
+        conn.execute_batch(&session("codex")).unwrap();
+        assert!(conn.execute_batch(&session("gemini")).is_err());
+        super::migrations().to_latest(&mut conn).unwrap();
+        conn.execute_batch(&session("gemini")).unwrap();
+        let rows: Vec<(String, i64)> = conn
+            .prepare("SELECT source, input_tokens FROM cost_usage ORDER BY 1")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows, [("codex".into(), 42), ("gemini".into(), 42)]);
+        // The usage rows still belong to their session.
+        conn.execute_batch("DELETE FROM cost_sessions WHERE source = 'codex'")
+            .unwrap();
+        let left: i64 = conn
+            .query_row("SELECT count(*) FROM cost_usage", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 1);
     }
 
     #[test]

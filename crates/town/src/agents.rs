@@ -1105,6 +1105,62 @@ fn base(name: &str, layers: &[&PresetOverride]) -> PresetOverride {
         .unwrap_or_default()
 }
 
+/// Gemini CLI 0.61's startup screens, as the real CLI draws them. Its trust dialog shows only
+/// where a preset leaves the worktree untrusted (the built-in one trusts it through
+/// `GEMINI_CLI_TRUST_WORKSPACE`). Its auth menu shows until a method is saved, even with
+/// `GEMINI_API_KEY` set ("Existing API key detected"); its API key form then shows the key from
+/// the environment, and Enter saves it. Without a key either screen has nothing to answer with.
+fn gemini_dialogs() -> Vec<DialogRule> {
+    let rule = |name: &str, when: &[&str], answer: DialogAnswer| DialogRule {
+        name: name.to_owned(),
+        when: when.iter().map(|w| (*w).to_owned()).collect(),
+        answer,
+    };
+    let no_key = || {
+        DialogAnswer::Refuse(
+            "Gemini CLI has no API key to sign in with: set GEMINI_API_KEY where `gt` runs, \
+             or sign in once by running `gemini` yourself"
+                .to_owned(),
+        )
+    };
+    vec![
+        rule(
+            "folder trust",
+            &["Do you trust the files in this folder?", "Trust folder ("],
+            DialogAnswer::Choose("Trust folder".to_owned()),
+        ),
+        rule(
+            "auth method, key in the environment",
+            &[
+                "How would you like to authenticate",
+                "Existing API key detected (GEMINI_API_KEY)",
+            ],
+            DialogAnswer::Choose("Use Gemini API Key".to_owned()),
+        ),
+        rule(
+            "auth method without a key",
+            &[
+                "How would you like to authenticate",
+                "No authentication method selected",
+            ],
+            no_key(),
+        ),
+        rule(
+            "API key form, filled from the environment",
+            &[
+                "Enter Gemini API Key",
+                "Existing API key detected (GEMINI_API_KEY)",
+            ],
+            DialogAnswer::Keys(vec!["Enter".to_owned()]),
+        ),
+        rule(
+            "API key form without a key",
+            &["Enter Gemini API Key", "Paste your API key here"],
+            no_key(),
+        ),
+    ]
+}
+
 /// The built-in presets in flat form. Facts follow upstream's preset table.
 fn builtin_flat(name: &str) -> Option<PresetOverride> {
     let s = |v: &str| Some(v.to_owned());
@@ -1193,35 +1249,52 @@ fn builtin_flat(name: &str) -> Option<PresetOverride> {
             login_command: s("codex login"),
             ..PresetOverride::default()
         },
+        // Gemini CLI 0.61 (checked against the real CLI): the npm shim `gemini` is `node`, which
+        // relaunches itself as a second `node`. Folder trust: the first prompt of a start runs
+        // before Gemini's trust dialog and runs again after it, since trusting relaunches the
+        // CLI; so gt, whose worktrees are the town's own, trusts them through the environment,
+        // which also lets the worktree's `.gemini/settings.json` hooks run. The first prompt is
+        // typed once the input box shows: given as an argument on a first run, it is sent
+        // while Gemini still signs in and fails ("Content generator not initialized"). The
+        // input box's prompt is `*` in YOLO mode (`>` otherwise). `--resume=latest` (one word:
+        // the value is optional) resumes the worktree's latest session and starts afresh where
+        // there is none.
         "gemini" => PresetOverride {
             command: s("gemini"),
             args: list(&["--approval-mode", "yolo"]),
-            // Gemini runs a project's hooks only in a trusted folder; a polecat's worktree is
-            // the town's own, and without this its `.gemini/settings.json` hooks are blocked.
             env: Some(BTreeMap::from([(
                 "GEMINI_CLI_TRUST_WORKSPACE".to_owned(),
                 "true".to_owned(),
             )])),
-            process_names: list(&["gemini"]),
-            prompt_mode: s("arg"),
+            process_names: list(&["node", "gemini"]),
+            prompt_mode: s("none"),
+            ready_prompt_prefix: s("* "),
             ready_delay_ms: Some(5_000),
+            ready_dialogs: Some(gemini_dialogs()),
             hooks_provider: s("gemini"),
             hooks_dir: s(".gemini"),
             hooks_settings_file: s("settings.json"),
             instructions_file: s("AGENTS.md"),
             resume_flag: s("--resume"),
             resume_style: s("flag"),
+            continue_flag: s("--resume=latest"),
+            // Set for its hooks (`gt session-end` and the rest).
             session_id_env: s("GEMINI_SESSION_ID"),
             non_interactive: ni(None, Some("-p"), Some("--output-format json")),
             env_passthrough: list(&["GEMINI_*", "GOOGLE_*"]),
             // Gemini CLI's own auth check: `GEMINI_API_KEY`, Vertex AI's `GOOGLE_API_KEY` or
-            // application default credentials, or a Google sign-in (`oauth_creds.json`).
+            // application default credentials, a Google sign-in (`oauth_creds.json`), or a key
+            // typed into its API key form (saved to `gemini-credentials.json` where there is
+            // no system keychain).
             credential_env: list(&[
                 "GEMINI_API_KEY",
                 "GOOGLE_API_KEY",
                 "GOOGLE_APPLICATION_CREDENTIALS",
             ]),
-            credential_files: list(&["~/.gemini/oauth_creds.json"]),
+            credential_files: list(&[
+                "~/.gemini/oauth_creds.json",
+                "~/.gemini/gemini-credentials.json",
+            ]),
             login_command: s("gemini"),
             ..PresetOverride::default()
         },
@@ -1461,9 +1534,19 @@ mod tests {
         assert_eq!(opencode.env["OPENCODE_PERMISSION"], r#"{"*":"allow"}"#);
         assert!(opencode.resume.is_none());
         assert_eq!(builtin("pi").unwrap().instructions_file, "AGENTS.md");
+        let gemini = builtin("gemini").unwrap();
         assert_eq!(
-            builtin("gemini").unwrap().readiness,
-            Readiness::Delay { ms: 5_000 }
+            gemini.readiness,
+            Readiness::Prompt {
+                prefix: "* ".into(),
+                fallback_ms: 5_000,
+                dialogs: gemini_dialogs(),
+            }
+        );
+        assert_eq!(gemini.prompt_mode, PromptMode::None);
+        assert_eq!(
+            gemini.continue_argv().unwrap(),
+            ["gemini", "--approval-mode", "yolo", "--resume=latest"]
         );
     }
 

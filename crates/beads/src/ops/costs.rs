@@ -21,6 +21,8 @@ pub enum CostSource {
     Claude,
     /// Codex CLI (`~/.codex/sessions/YYYY/MM/DD/rollout-….jsonl`).
     Codex,
+    /// Gemini CLI (`~/.gemini/tmp/<project>/chats/session-….jsonl`).
+    Gemini,
 }
 
 impl CostSource {
@@ -29,6 +31,7 @@ impl CostSource {
         match self {
             Self::Claude => "claude",
             Self::Codex => "codex",
+            Self::Gemini => "gemini",
         }
     }
 
@@ -36,6 +39,7 @@ impl CostSource {
         match word {
             "claude" => Some(Self::Claude),
             "codex" => Some(Self::Codex),
+            "gemini" => Some(Self::Gemini),
             _ => None,
         }
     }

@@ -147,7 +147,7 @@ fn each_builtin_ai_preset_is_refused_without_its_program_or_its_credential() {
 
     hint: install `gemini` where `gt` can find it (the agent's PATH is gt's), or point the preset at it: `gt config agent set gemini "/path/to/gemini …"`
     $ gt sling <bead> gastown --agent gemini   # no credential
-    error: agent preset `gemini` cannot start: no credential found (none of `GEMINI_API_KEY`, `GOOGLE_API_KEY`, `GOOGLE_APPLICATION_CREDENTIALS` is set, and none of `~/.gemini/oauth_creds.json` exists)
+    error: agent preset `gemini` cannot start: no credential found (none of `GEMINI_API_KEY`, `GOOGLE_API_KEY`, `GOOGLE_APPLICATION_CREDENTIALS` is set, and none of `~/.gemini/oauth_creds.json`, `~/.gemini/gemini-credentials.json` exists)
 
     hint: export GEMINI_API_KEY=… where `gt` runs (the agent gets it through the preset's `env_passthrough`), or sign in once with `gemini`
     "#);
@@ -202,7 +202,7 @@ fn doctor_checks_each_configured_presets_real_start() {
     insta::assert_snapshot!(agents.replace(&root, "[ROOT]"), @r#"
     ok       agent:codex                  codex-cli 0.169.0 at `[ROOT]/fake-clis/codex`; credential: `OPENAI_API_KEY`
     warning  agent:claude                 agent preset `claude` cannot start: its program `claude` is not on PATH; install `claude` where `gt` can find it (the agent's PATH is gt's), or point the preset at it: `gt config agent set claude "/path/to/claude …"`
-    warning  agent:gemini                 0.61.0 at `[ROOT]/fake-clis/gemini`, but agent preset `gemini` cannot start: no credential found (none of `GEMINI_API_KEY`, `GOOGLE_API_KEY`, `GOOGLE_APPLICATION_CREDENTIALS` is set, and none of `~/.gemini/oauth_creds.json` exists); export GEMINI_API_KEY=… where `gt` runs (the agent gets it through the preset's `env_passthrough`), or sign in once with `gemini`
+    warning  agent:gemini                 0.61.0 at `[ROOT]/fake-clis/gemini`, but agent preset `gemini` cannot start: no credential found (none of `GEMINI_API_KEY`, `GOOGLE_API_KEY`, `GOOGLE_APPLICATION_CREDENTIALS` is set, and none of `~/.gemini/oauth_creds.json`, `~/.gemini/gemini-credentials.json` exists); export GEMINI_API_KEY=… where `gt` runs (the agent gets it through the preset's `env_passthrough`), or sign in once with `gemini`
     warning  agent:broken                 `[ROOT]/fake-clis/broken-cli --version` failed (exit status 3): broken: missing library
     "#);
 }

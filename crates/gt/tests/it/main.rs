@@ -25,6 +25,7 @@ mod nudge;
 mod real_claude;
 mod real_cli;
 mod real_codex;
+mod real_gemini;
 mod roles;
 mod scheduler;
 mod scripted_agent;

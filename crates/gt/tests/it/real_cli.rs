@@ -1,4 +1,4 @@
-//! What the real agent CLIs' end-to-end tests (`real_claude`, `real_codex`) share: reading
+//! What the real agent CLIs' end-to-end tests (`real_claude`, `real_codex`, `real_gemini`) share: reading
 //! sling's answer, finding the CLI's processes, a refusing proxy for its internet traffic, and
 //! waiting on the loopback model's log.
 
@@ -159,4 +159,16 @@ pub(super) fn assert_landed(f: &Factory, server: &ModelServer, bead: &str, text:
         "{}",
         server.describe()
     );
+}
+
+/// The input tokens the endpoint reported for its answers to turns up to `last_turn`: four
+/// bytes a token of the body it received (the log keeps the body as parsed JSON, whose text
+/// may differ by an escape or two).
+pub(super) fn input_tokens_through(server: &ModelServer, last_turn: usize) -> u64 {
+    server
+        .conversations()
+        .iter()
+        .filter(|e| e.reply().is_some_and(|r| r.turn <= last_turn))
+        .map(|e| testkit::model::estimate_tokens(&e.body.to_string()))
+        .sum()
 }

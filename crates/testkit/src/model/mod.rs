@@ -2,7 +2,7 @@
 //!
 //! A test writes a [`Scenario`] — a list of [`Turn`]s, each a list of [`Action`]s (run a shell
 //! command, write or edit a file, say something) and the text that ends it — and starts a
-//! [`ModelServer`] for one API family ([`ModelServer::anthropic`], …) on `127.0.0.1` at a random
+//! [`ModelServer`] for one API family ([`ModelServer::anthropic`], [`ModelServer::openai`], [`ModelServer::gemini`]) on `127.0.0.1` at a random
 //! port. The CLI is pointed at [`ModelServer::url`] through its own base-URL setting.
 //!
 //! What comes next is decided from the conversation each request carries, never from how many
@@ -19,6 +19,7 @@
 //! [`ModelServer::unknown_requests`] lists them, so a test can insist the CLI got real answers.
 
 pub mod anthropic;
+pub mod gemini;
 pub mod openai;
 
 use std::net::SocketAddr;

@@ -1,6 +1,6 @@
 //! What the agents cost, read from their own transcripts.
 //!
-//! `claude` and `codex` read one session's transcript into a [`Reading`] (token totals per
+//! `claude`, `codex` and `gemini` read one session's transcript into a [`Reading`] (token totals per
 //! model, first and last activity); `locate` finds a transcript where its CLI writes it;
 //! `record` attributes a reading to the agent, its rig, bead and convoy and stores it (`gt
 //! session-end`, and the daemon for agents without hooks); `prices` is the price table;
@@ -8,6 +8,7 @@
 
 pub mod claude;
 pub mod codex;
+pub mod gemini;
 pub mod locate;
 pub mod prices;
 pub mod record;

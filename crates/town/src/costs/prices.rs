@@ -63,7 +63,8 @@ impl Price {
 
 /// Claude: Opus 4.5 and later Opus 4.x cost $5/$25, Opus 4 and 4.1 $15/$75; cache writes
 /// (5 min) 1.25× input, cache reads 0.1× (0.05× for Opus 5.5 and, since 2026-10-07, Sonnet
-/// 5.5). OpenAI: cached input 0.1× input (0.25× for codex-mini).
+/// 5.5). OpenAI: cached input 0.1× input (0.25× for codex-mini). Gemini: prompts up to 200k
+/// tokens, cached input 0.1× input.
 const BUILT_IN: &[(&str, Price)] = &[
     ("claude-opus-5-5", Price::new(4.0, 20.0, 5.0, 0.20)),
     ("claude-opus-5", Price::new(5.0, 25.0, 6.25, 0.50)),
@@ -97,6 +98,9 @@ const BUILT_IN: &[(&str, Price)] = &[
     ("gpt-5-mini", Price::new(0.25, 2.0, 0.0, 0.025)),
     ("gpt-5-nano", Price::new(0.05, 0.40, 0.0, 0.005)),
     ("codex-mini-latest", Price::new(1.50, 6.0, 0.0, 0.375)),
+    ("gemini-2.5-pro", Price::new(1.25, 10.0, 0.0, 0.125)),
+    ("gemini-2.5-flash", Price::new(0.30, 2.50, 0.0, 0.03)),
+    ("gemini-2.5-flash-lite", Price::new(0.10, 0.40, 0.0, 0.01)),
 ];
 
 /// The town's price table: overrides, then the built-in prices.

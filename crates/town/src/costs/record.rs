@@ -62,14 +62,24 @@ pub fn source_of_preset(preset: &str) -> Option<CostSource> {
     match preset {
         "claude" => Some(CostSource::Claude),
         "codex" => Some(CostSource::Codex),
+        "gemini" => Some(CostSource::Gemini),
         _ => None,
     }
 }
 
-/// Records the sessions a hookless agent CLI ran in `cwd` since `since` (its `Stop` hook would
-/// have done it): Codex's rollouts whose recorded working directory is `cwd`. Claude Code
-/// records its own through the hook. Returns how many sessions were written. Bad lines are
-/// skipped as the readers skip them; a rollout that cannot be read is logged and passed over.
+/// Whether the town finds `source`'s transcripts by where the agent ran, for whoever sees it
+/// finish or die: Codex has no hook that could name them; Gemini CLI's `AfterAgent` hook
+/// records each finished turn, but an agent killed mid-turn, or running `gt done` in its last
+/// turn, never reaches it. Claude Code's `Stop` and `SessionEnd` hooks record all of it.
+fn found_by_where_it_ran(source: Option<CostSource>) -> bool {
+    matches!(source, Some(CostSource::Codex | CostSource::Gemini))
+}
+
+/// Records the sessions an agent CLI ran in `cwd` since `since`, for CLIs whose hooks cannot
+/// have recorded all of it ([`found_by_where_it_ran`]): Codex's rollouts whose recorded working
+/// directory is `cwd`, Gemini CLI's session files of the project at `cwd`. Returns how many
+/// sessions were written. Bad lines are skipped as the readers skip them; a transcript that
+/// cannot be read is logged and passed over.
 pub fn record_ended(
     store: &mut beads::Store,
     homes: &super::locate::Homes,
@@ -78,20 +88,29 @@ pub fn record_ended(
     cwd: &Path,
     since: std::time::SystemTime,
 ) -> Result<usize, CostError> {
-    if source_of_preset(preset) != Some(CostSource::Codex) {
-        return Ok(0);
-    }
+    let source = source_of_preset(preset);
     let want = cwd.to_string_lossy();
+    let found = match source {
+        Some(CostSource::Codex) => super::locate::codex_rollouts(homes, since),
+        Some(CostSource::Gemini) => super::locate::gemini_sessions(homes, cwd, since),
+        _ => return Ok(0),
+    };
     let mut written = 0;
-    for path in super::locate::codex_rollouts(homes, since) {
-        let reading = match super::codex::read(&path) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(transcript = %path.display(), error = %e, "cannot read a rollout");
+    for path in found {
+        let reading = match source.map(|s| read(s, &path)) {
+            Some(Ok(r)) => r,
+            Some(Err(e)) => {
+                tracing::warn!(transcript = %path.display(), error = %e, "cannot read a transcript");
                 continue;
             }
+            None => continue,
         };
-        if reading.cwd.as_deref() != Some(&*want) || reading.session_id.is_empty() {
+        // A rollout says where it ran; a Gemini session file was found by its project.
+        let elsewhere = reading.cwd.as_deref().is_some_and(|c| c != want);
+        if elsewhere
+            || (source == Some(CostSource::Codex) && reading.cwd.is_none())
+            || reading.session_id.is_empty()
+        {
             continue;
         }
         if record(store, &reading, who, store.now_ts())? == Recorded::Written {
@@ -101,11 +120,11 @@ pub fn record_ended(
     Ok(written)
 }
 
-/// How far back a hookless polecat's transcripts are looked for: a day covers any session.
+/// How far back such a polecat's transcripts are looked for: a day covers any session.
 pub const HOOKLESS_LOOKBACK: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
-/// Records what polecat `p`'s hookless agent CLI (Codex) has used so far, from the transcripts
-/// it wrote in the polecat's worktree, attributed to the polecat and the bead it holds now. For
+/// Records what polecat `p`'s agent CLI (Codex, Gemini CLI: [`found_by_where_it_ran`]) has used
+/// so far, from the transcripts it wrote in the polecat's worktree, attributed to the polecat and the bead it holds now. For
 /// whoever sees such an agent finish or die: `gt done` (it has no `Stop` hook to record its
 /// own), the witness when it is dead, the deacon before it stops it idle. Returns how many
 /// sessions were written.
@@ -115,8 +134,8 @@ pub fn record_polecat(
     homes: &super::locate::Homes,
     p: &beads::Polecat,
 ) -> Result<usize, CostError> {
-    let hookless = source_of_preset(&p.agent) == Some(CostSource::Codex);
-    let Some(id) = crate::work::identity::PolecatId::new(&p.rig, &p.name).filter(|_| hookless)
+    let by_place = found_by_where_it_ran(source_of_preset(&p.agent));
+    let Some(id) = crate::work::identity::PolecatId::new(&p.rig, &p.name).filter(|_| by_place)
     else {
         return Ok(0);
     };
@@ -130,6 +149,7 @@ pub fn read(source: CostSource, path: &Path) -> Result<Reading, CostError> {
     match source {
         CostSource::Claude => super::claude::read(path),
         CostSource::Codex => super::codex::read(path),
+        CostSource::Gemini => super::gemini::read(path),
     }
 }
 
@@ -243,6 +263,7 @@ mod tests {
         let homes = crate::costs::locate::Homes {
             claude: fixtures.join("claude"),
             codex: fixtures.join("codex"),
+            gemini: fixtures.join("gemini"),
         };
         let who = Attribution {
             address: "gastown/polecats/rust".into(),
@@ -262,6 +283,15 @@ mod tests {
         );
         assert_eq!(ended(&mut store, "codex", here), 1);
         assert_eq!(ended(&mut store, "codex", here), 0, "recorded once");
+        assert_eq!(ended(&mut store, "gemini", here), 1);
+        assert_eq!(ended(&mut store, "gemini", here), 0, "recorded once");
+        let sources: Vec<_> = store
+            .session_costs(None)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.source)
+            .collect();
+        assert!(sources.contains(&beads::CostSource::Gemini), "{sources:?}");
         let rows = store.session_costs(None).unwrap();
         assert!(!rows.is_empty());
         assert!(rows.iter().all(|r| r.address == "gastown/polecats/rust"));

@@ -9,14 +9,20 @@ use crate::runtime::{is_prompt_line, shows_menu};
 /// How many non-blank lines at the bottom of the pane are read: the prompt and the status
 /// lines of a TUI agent are there.
 const TAIL_LINES: usize = 8;
-/// Shown by Claude Code (and the scripted agent) while it works on a turn.
-pub const BUSY_MARKER: &str = "esc to interrupt";
+/// Shown while an agent works on a turn: by Claude Code (and the scripted agent), and by
+/// Gemini CLI (`(esc to cancel, 3s)`; its dialogs say `Esc to cancel`, capitalised).
+pub const BUSY_MARKERS: [&str; 2] = ["esc to interrupt", "esc to cancel,"];
 /// What an agent shows in its input line in place of a long paste: Claude Code's `[Pasted text
-/// #1 +12 lines]`, Codex's `[Pasted Content 1234 chars]`.
-pub const PASTE_PLACEHOLDERS: [&str; 2] = ["[Pasted text", "[Pasted Content"];
-/// What an agent draws (dimmed) in its empty input line: Codex's `› Ask Codex to do anything`.
-/// A capture loses the dimming, so this text in the input line means the line is empty.
-pub const EMPTY_INPUT_PLACEHOLDERS: [&str; 1] = ["Ask Codex to do anything"];
+/// #1 +12 lines]`, Codex's `[Pasted Content 1234 chars]`, Gemini CLI's `[Pasted Text: 12
+/// lines]`.
+pub const PASTE_PLACEHOLDERS: [&str; 3] = ["[Pasted text", "[Pasted Content", "[Pasted Text"];
+/// What an agent draws (dimmed) in its empty input line: Codex's `› Ask Codex to do anything`,
+/// Gemini CLI's `*   Type your message or @path/to/file`. A capture loses the dimming, so this
+/// text in the input line means the line is empty.
+pub const EMPTY_INPUT_PLACEHOLDERS: [&str; 2] = [
+    "Ask Codex to do anything",
+    "Type your message or @path/to/file",
+];
 
 /// A pane as delivery sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +62,10 @@ pub fn classify(capture: &str, prefix: &str) -> Screen {
         .rev()
         .take(TAIL_LINES)
         .collect();
-    if tail.iter().any(|l| l.contains(BUSY_MARKER)) {
+    if tail
+        .iter()
+        .any(|l| BUSY_MARKERS.iter().any(|m| l.contains(m)))
+    {
         return Screen::Busy;
     }
     if shows_menu(capture) {
@@ -154,6 +163,30 @@ mod tests {
         let key = "  Do you want to use this API key?\n    Yes\n  ❯ No (recommended)\n\
                    \x20 Enter to confirm · Esc to cancel\n";
         assert_eq!(classify(key, P), Screen::Menu);
+    }
+
+    #[test]
+    fn gemini_s_placeholder_is_an_empty_input_line_and_its_spinner_is_busy() {
+        const GEMINI: &str = "* ";
+        let footer = "────────────────\n YOLO Ctrl+Y\n *   Type your message or @path/to/file\n \
+                      workspace (/directory)     sandbox      /model\n \
+                      /w/proj                    no sandbox   gemini-2.5-flash\n";
+        let idle = format!(" > say hi\n✦ Hello.\n                  ? for shortcuts\n{footer}");
+        assert_eq!(classify(&idle, GEMINI), Screen::Idle);
+        let working = format!(" > say hi\n⠏ Thinking... (esc to cancel, 3s)\n{footer}");
+        assert_eq!(classify(&working, GEMINI), Screen::Busy);
+        assert!(input_holds(
+            " *   [Pasted Text: 12 lines]\n",
+            GEMINI,
+            "You are"
+        ));
+        assert_eq!(
+            classify(" *   half typed\n", GEMINI),
+            Screen::Partial("half typed".into())
+        );
+        // Its API key form says `Esc to cancel` too: a dialog, not a turn at work.
+        let form = "│ (Press Enter to submit, Esc to cancel, Ctrl+C to clear stored key) │\n";
+        assert_ne!(classify(form, GEMINI), Screen::Busy);
     }
 
     #[test]

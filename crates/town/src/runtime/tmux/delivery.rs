@@ -16,7 +16,9 @@
 //!    reads it as one input) and must show in the input line, or the change of the pane for a
 //!    program without a known prompt; it is never pasted again, so it cannot arrive twice;
 //! 4. Enter is pressed and the input line must empty (the agent took it), pressing Enter again
-//!    with a growing pause if it did not.
+//!    with a growing pause if it did not — but never while the agent has not read the last
+//!    press (its screen unchanged), for up to a second: a busy TUI reading two presses at once
+//!    may submit the text twice.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -35,6 +37,8 @@ const MODE_WAIT: Duration = Duration::from_secs(2);
 const ENTER_ATTEMPTS: u32 = 4;
 /// The pause after the first Enter before it is judged; doubled after each further press.
 const ENTER_SETTLE: Duration = Duration::from_millis(150);
+/// How long an Enter the program has not read yet is waited for before it is pressed again.
+const UNREAD_ENTER_WAIT: Duration = Duration::from_secs(1);
 /// Two idle reads this far apart count as idle: an agent between two steps of a turn may show
 /// its prompt for an instant (upstream requires the same).
 const IDLE_CONFIRM: Duration = Duration::from_millis(60);
@@ -165,17 +169,27 @@ impl TmuxRuntime {
         }
     }
 
-    /// Presses Enter until the input line no longer holds the text.
+    /// Presses Enter until the input line no longer holds the text. An Enter the program has
+    /// not read yet (its screen unchanged since the press) is waited for, up to
+    /// [`UNREAD_ENTER_WAIT`], before Enter is pressed again: a busy TUI reads two quick presses
+    /// at once and may submit the text twice (Gemini CLI then sends it again as a hint to the
+    /// turn the first started).
     fn submit(&self, name: &str, prefix: &str, needle: &str) -> Result<(), RuntimeError> {
         let mut pause = ENTER_SETTLE;
         let mut last = String::new();
         for attempt in 1..=ENTER_ATTEMPTS {
+            let before = self.screen(name)?;
             self.keys(name, &["Enter"])?;
-            let taken = poll(pause, || {
+            let pressed = std::time::Instant::now();
+            let taken = poll(pause.max(UNREAD_ENTER_WAIT), || {
                 last = self.screen(name)?;
-                Ok((!screen::input_holds(&last, prefix, needle)).then_some(()))
+                if !screen::input_holds(&last, prefix, needle) {
+                    return Ok(Some(true));
+                }
+                let read = last != before;
+                Ok((read && pressed.elapsed() >= pause).then_some(false))
             })?;
-            if taken.is_some() {
+            if taken == Some(true) {
                 return Ok(());
             }
             tracing::warn!(

@@ -1,7 +1,7 @@
 //! The startup screens a preset declares ([`DialogRule`]), read from a captured pane: which
 //! one shows, and the menu under it with the option its cursor is on.
 //!
-//! A menu is read, never assumed: the cursor line is a cursor mark (`❯`, `›`, `>`) and a
+//! A menu is read, never assumed: the cursor line is a cursor mark (`❯`, `›`, `>`, `●`) and a
 //! label, and its options are the lines around it whose labels start in the same column
 //! (`❯ No, exit` over `  Yes, I trust this folder`). Claude Code draws its menus without
 //! numbers and with the cursor on the refusing option, so readiness moves the cursor one step,
@@ -10,8 +10,9 @@
 use crate::agents::{DialogAnswer, DialogRule};
 use crate::runtime::is_prompt_line;
 
-/// The marks an agent CLI draws before the selected option of a menu.
-const CURSORS: [char; 3] = ['❯', '›', '>'];
+/// The marks an agent CLI draws before the selected option of a menu (Gemini CLI's is a
+/// radio button, `●`).
+const CURSORS: [char; 4] = ['❯', '›', '>', '●'];
 
 /// A menu as the pane shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
