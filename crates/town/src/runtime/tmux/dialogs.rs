@@ -107,8 +107,8 @@ pub(crate) fn last_menu(lines: &[&str]) -> Option<Menu> {
 pub(super) fn menu_at(lines: &[&str], at: usize) -> Option<Menu> {
     let (column, label) = cursor_line(lines[at])?;
     let option = |line: &&str| {
-        let indent = line.chars().take_while(|c| *c == ' ').count();
-        let rest = line.trim();
+        let indent = line.chars().take_while(|c| is_margin(*c)).count();
+        let rest = unframed(line);
         (indent == column && !rest.is_empty() && !is_keys_hint(rest))
             .then(|| without_number(rest).to_owned())
     };
@@ -120,29 +120,44 @@ pub(super) fn menu_at(lines: &[&str], at: usize) -> Option<Menu> {
         .filter(|l| !l.trim().is_empty())
         .take(3)
         .any(|l| is_keys_hint(l.trim()));
+    // Gemini CLI's trust dialog has no hint, but numbers its options.
+    let numbered = without_number(label) != label;
     let mut options: Vec<String> = above.into_iter().rev().collect();
     let selected = options.len();
     options.push(without_number(label).to_owned());
     options.extend(below);
-    (options.len() >= 2 && hinted).then_some(Menu { options, selected })
+    (options.len() >= 2 && (hinted || numbered)).then_some(Menu { options, selected })
+}
+
+/// What stands left of a line's text: spaces, and the side of a frame (`│`) Gemini CLI draws
+/// round its dialogs.
+fn is_margin(c: char) -> bool {
+    c == ' ' || c == '│'
+}
+
+/// A line's text without its margins and the frame's right side.
+fn unframed(line: &str) -> &str {
+    line.trim_matches(|c: char| c.is_whitespace() || c == '│')
 }
 
 /// The line under a menu naming its keys: Claude Code's `Enter to confirm · Esc to cancel`,
-/// Codex's `enter continue · esc back` and `Press enter to continue`.
+/// Codex's `enter continue · esc back` and `Press enter to continue`, Gemini CLI's `(Use Enter
+/// to select)`.
 fn is_keys_hint(text: &str) -> bool {
     let text = text.to_lowercase();
-    text.contains("enter") && (text.contains("esc") || text.starts_with("press enter"))
+    text.contains("enter")
+        && (text.contains("esc") || text.starts_with("press enter") || text.contains("use enter"))
 }
 
 /// A cursor line's label and the column (in characters) it starts at.
 fn cursor_line(line: &str) -> Option<(usize, &str)> {
-    let indent = line.chars().take_while(|c| *c == ' ').count();
-    let rest = &line[indent..];
+    let indent = line.chars().take_while(|c| is_margin(*c)).count();
+    let rest = line.trim_start_matches(is_margin);
     let mark = rest.chars().next().filter(|c| CURSORS.contains(c))?;
     let after = &rest[mark.len_utf8()..];
     let label = after.trim_start_matches(' ');
     let gap = after.len() - label.len();
-    let label = label.trim_end();
+    let label = unframed(label);
     (gap > 0 && !label.is_empty()).then_some((indent + 1 + gap, label))
 }
 
@@ -250,6 +265,76 @@ mod tests {
         );
         let prompt: Vec<&str> = claude::READY.lines().collect();
         assert_eq!(last_menu(&prompt), None, "an input prompt is no menu");
+    }
+
+    /// Gemini CLI 0.61's framed startup screens, as captured from the real CLI (blank framed
+    /// lines kept: they end a menu).
+    mod gemini {
+        pub const TRUST: &str = " ╭──────────────────────────────────────────╮\n\
+            \x20│ Do you trust the files in this folder?                                     │\n\
+            \x20│                                                                            │\n\
+            \x20│ ● 1. Trust folder (proj)                                                   │\n\
+            \x20│   2. Trust parent folder (gem1)                                            │\n\
+            \x20│   3. Don't trust                                                           │\n\
+            \x20│                                                                            │\n\
+            \x20╰──────────────────────────────────────────╯\n";
+        pub const AUTH: &str = "╭──────────────────────────────────────────╮\n\
+            │ ? Get started                                                                │\n\
+            │   How would you like to authenticate for this project?                       │\n\
+            │                                                                              │\n\
+            │     1. Sign in with Google                                                   │\n\
+            │   ● 2. Use Gemini API Key                                                    │\n\
+            │     3. Vertex AI                                                             │\n\
+            │                                                                              │\n\
+            │   Existing API key detected (GEMINI_API_KEY). Select \"Gemini API Key\" option │\n\
+            │                                                                              │\n\
+            │   (Use Enter to select)                                                      │\n\
+            ╰──────────────────────────────────────────╯\n";
+        pub const API_KEY: &str = "│ Enter Gemini API Key                                       │\n\
+            │ ╭────────────────────────────────────────────╮ │\n\
+            │ │ sk-test-key                                │ │\n\
+            │ ╰────────────────────────────────────────────╯ │\n\
+            │ Existing API key detected (GEMINI_API_KEY). Select \"Gemini API Key\" option │\n\
+            │ (Press Enter to submit, Esc to cancel, Ctrl+C to clear stored key)         │\n";
+    }
+
+    #[test]
+    fn gemini_s_framed_screens_are_read_and_answered() {
+        let rules = match builtin("gemini").unwrap().readiness {
+            Readiness::Prompt { dialogs, .. } => dialogs,
+            Readiness::Delay { .. } => panic!("gemini waits for its prompt"),
+        };
+        let step = |screen: &str| {
+            let lines: Vec<&str> = screen.lines().collect();
+            showing(&lines, "* ", &rules).map(|(rule, region)| next_step(rule, region))
+        };
+        let trust: Vec<&str> = gemini::TRUST.lines().collect();
+        assert_eq!(
+            last_menu(&trust).map(|m| (m.options.len(), m.selected)),
+            Some((3, 0))
+        );
+        assert_eq!(step(gemini::TRUST), Some(keys("Enter")));
+        assert_eq!(step(gemini::AUTH), Some(keys("Enter")));
+        let on_google = gemini::AUTH
+            .replace("│     1. Sign in", "│   ● 1. Sign in")
+            .replace("│   ● 2. Use", "│     2. Use");
+        assert_eq!(step(&on_google), Some(keys("Down")));
+        assert_eq!(step(gemini::API_KEY), Some(keys("Enter")));
+        let keyless = gemini::AUTH.replace(
+            "Existing API key detected (GEMINI_API_KEY). Select \"Gemini API Key\" option",
+            "No authentication method selected.",
+        );
+        let Some(Step::Refuse(why)) = step(&keyless) else {
+            panic!("no key, nothing to answer with");
+        };
+        assert!(why.contains("GEMINI_API_KEY"), "{why}");
+        let no_key_form = gemini::API_KEY
+            .replace("sk-test-key", "Paste your API key here")
+            .replace(
+                "Existing API key detected (GEMINI_API_KEY). Select \"Gemini API Key\" option",
+                "",
+            );
+        assert!(matches!(step(&no_key_form), Some(Step::Refuse(_))));
     }
 
     #[test]
