@@ -21,7 +21,7 @@
 //! - nothing is ever restarted onto a bead that is closed, submitted or owned by another
 //!   polecat, and nothing at all happens while the shutdown or emergency-stop sentinel exists.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -33,7 +33,7 @@ use beads::{MrState, PolecatState};
 use crate::address::Address;
 use crate::layout::Town;
 use crate::rigctx::RigCtx;
-use crate::runtime::{Runtimes, SendWhen};
+use crate::runtime::{Runtime, Runtimes, SendWhen};
 use crate::service::{Next, Service, ServiceError};
 use crate::work::identity::PolecatId;
 use crate::work::sling::{self, SlingContext, SlingOptions};
@@ -268,7 +268,9 @@ impl Witness {
         self.forward_help()?;
         let holds = crate::lifecycle::holds(&self.store).unwrap_or_default();
         let polecats = self.store.polecats(Some(&rig))?;
-        // One read of the rig's merge requests for the whole pass, not one per polecat.
+        // One tmux call for every session's liveness, and one read of the rig's merge
+        // requests, for the whole pass: not one of each per polecat.
+        let live_tmux = self.starter.runtimes.tmux().live_sessions().ok();
         let mut latest_mrs: HashMap<String, beads::MergeRequest> = HashMap::new();
         for m in self.store.mrs(Some(&rig), &[])? {
             match latest_mrs.get(&m.bead_id) {
@@ -294,7 +296,7 @@ impl Witness {
                 Err(e) => return Err(e.into()),
             };
             let latest_mr = latest_mrs.get(&p.bead_id).cloned();
-            let alive = self.alive(&p);
+            let alive = self.alive(&p, live_tmux.as_ref());
             let screen = if alive {
                 self.screen(&p)
             } else {
@@ -404,14 +406,15 @@ impl Witness {
         Ok(acted)
     }
 
-    fn alive(&self, p: &beads::Polecat) -> bool {
+    fn alive(&self, p: &beads::Polecat, live_tmux: Option<&HashSet<String>>) -> bool {
+        let runtime = self.starter.runtimes.get(&p.runtime);
         !p.session.is_empty()
-            && self
-                .starter
-                .runtimes
-                .get(&p.runtime)
-                .is_alive(&p.session, &[])
-                .unwrap_or(false)
+            && match live_tmux {
+                Some(live) if runtime.kind() == self.starter.runtimes.tmux().kind() => {
+                    live.contains(&p.session)
+                }
+                _ => runtime.is_alive(&p.session, &[]).unwrap_or(false),
+            }
     }
 
     /// Whether the agent's pane says it hit a rate or usage limit. A new message records a

@@ -59,14 +59,15 @@ fn two_start_three_queue_and_all_five_land_in_priority_order() {
     set(&f, "scheduler.max_polecats", "2");
     set(&f, "scheduler.spawn_delay", "0");
     f.up(&[]);
-    let work = |file: &str| {
-        format!("sleep 1500\nwrite {file}.txt {file}\ncommit add {file}\ndone COMPLETED")
+    let work = |file: &str, ms: u32| {
+        format!("sleep {ms}\nwrite {file}.txt {file}\ncommit add {file}\ndone COMPLETED")
     };
-    let first = bead(&f, "first", "2", &work("first"));
-    let second = bead(&f, "second", "2", &work("second"));
-    let low = bead(&f, "low", "3", &work("low"));
-    let urgent = bead(&f, "urgent", "1", &work("urgent"));
-    let middle = bead(&f, "middle", "2", &work("middle"));
+    // The first two work long enough for the other slings to find the town full.
+    let first = bead(&f, "first", "2", &work("first", 10_000));
+    let second = bead(&f, "second", "2", &work("second", 10_000));
+    let low = bead(&f, "low", "3", &work("low", 500));
+    let urgent = bead(&f, "urgent", "1", &work("urgent", 500));
+    let middle = bead(&f, "middle", "2", &work("middle", 500));
     for b in [&first, &second] {
         assert_eq!(f.town.sling(&[b, "gastown"])[0]["action"], "started");
     }
