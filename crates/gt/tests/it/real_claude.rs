@@ -22,10 +22,9 @@ use testkit::{ModelServer, Scenario, Turn, wait_until};
 
 use super::daemon::Factory;
 use super::real_cli::{
-    assert_landed, kill_and_wait_for_resume, nudge_mid_session, polecat_name, refusing_proxy,
-    tool_outputs, wait_for_end_of_turn,
+    assert_landed, kill_and_wait_for_resume, nudge_mid_session, polecat_name, refused_sling,
+    refusing_proxy, tool_outputs, wait_for_end_of_turn,
 };
-use super::stderr;
 use super::work_loop::{TIMEOUT, Town, ok, stdout};
 
 /// Claude's model here: one `gt costs` has a price for.
@@ -218,17 +217,13 @@ fn claude_is_refused_with_a_clear_message_without_its_binary_or_its_key() {
 
     // No `claude` on PATH.
     let bead = town.create("needs claude", "anything");
-    let out = town.gt(&["sling", &bead, "gastown"]);
-    assert_ne!(out.status.code(), Some(0));
-    let err = stderr(&out);
+    let err = refused_sling(&town, &bead);
     assert!(err.contains("claude"), "{err}");
     assert_eq!(town.status(&bead), "open", "{err}");
 
     // Claude, but no key nor a login: refused before anything starts.
     use_claude(&town, &cli, &server, None);
-    let out = town.gt(&["sling", &bead, "gastown"]);
-    assert_ne!(out.status.code(), Some(0));
-    let err = stderr(&out);
+    let err = refused_sling(&town, &bead);
     assert!(
         err.contains("ANTHROPIC_API_KEY") && err.contains("claude auth login"),
         "{err}"
@@ -239,9 +234,7 @@ fn claude_is_refused_with_a_clear_message_without_its_binary_or_its_key() {
     // in, and readiness fails the start with what to do.
     let config = town.env.home().join(".claude-loopback");
     std::fs::write(config.join(".credentials.json"), "{}").expect("write .credentials.json");
-    let out = town.gt(&["sling", &bead, "gastown"]);
-    assert_ne!(out.status.code(), Some(0));
-    let err = stderr(&out);
+    let err = refused_sling(&town, &bead);
     assert!(
         err.contains("Not logged in")
             && err.contains("ANTHROPIC_API_KEY")

@@ -9,10 +9,17 @@ use testkit::{ModelServer, wait_until};
 
 use super::daemon::Factory;
 use super::stderr;
-use super::work_loop::TIMEOUT;
+use super::work_loop::{TIMEOUT, Town};
 
 /// The nudge every real-CLI test sends mid-session.
 pub(super) const NUDGE: &str = "Please confirm the greeting is committed";
+
+/// Slings `bead` to the rig expecting a refusal; returns what `gt` said on stderr.
+pub(super) fn refused_sling(town: &Town, bead: &str) -> String {
+    let out = town.gt(&["sling", bead, "gastown"]);
+    assert_ne!(out.status.code(), Some(0), "the sling was not refused");
+    stderr(&out)
+}
 
 /// The bead's polecat name, from `gt sling --json`.
 pub(super) fn polecat_name(slung: &[serde_json::Value]) -> String {

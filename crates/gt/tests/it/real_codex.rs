@@ -21,10 +21,9 @@ use testkit::{ModelServer, Scenario, Turn, wait_until};
 
 use super::daemon::Factory;
 use super::real_cli::{
-    assert_landed, kill_and_wait_for_resume, nudge_mid_session, polecat_name, refusing_proxy,
-    tool_outputs, wait_for_end_of_turn,
+    assert_landed, kill_and_wait_for_resume, nudge_mid_session, polecat_name, refused_sling,
+    refusing_proxy, tool_outputs, wait_for_end_of_turn,
 };
-use super::stderr;
 use super::work_loop::{TIMEOUT, Town, ok, stdout};
 
 /// Codex's model here: one `gt costs` has a price for, and one Codex 0.169 gives plain
@@ -200,17 +199,13 @@ fn codex_is_refused_with_a_clear_message_without_its_binary_or_its_key() {
 
     // No `codex` on PATH.
     let bead = town.create("needs codex", "anything");
-    let out = town.gt(&["sling", &bead, "gastown"]);
-    assert_ne!(out.status.code(), Some(0));
-    let err = stderr(&out);
+    let err = refused_sling(&town, &bead);
     assert!(err.contains("codex"), "{err}");
     assert_eq!(town.status(&bead), "open", "{err}");
 
     // Codex, but no key: its API key screen has nothing to fill in.
     use_codex(&town, &cli, None);
-    let out = town.gt(&["sling", &bead, "gastown"]);
-    assert_ne!(out.status.code(), Some(0));
-    let err = stderr(&out);
+    let err = refused_sling(&town, &bead);
     assert!(
         err.contains("OPENAI_API_KEY") && err.contains("codex login"),
         "{err}"

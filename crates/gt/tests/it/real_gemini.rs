@@ -26,9 +26,8 @@ use testkit::{ModelServer, Scenario, Turn, wait_until};
 use super::daemon::Factory;
 use super::real_cli::{
     assert_landed, input_tokens_through, kill_and_wait_for_resume, nudge_mid_session, polecat_name,
-    refusing_proxy, tool_outputs, wait_for_end_of_turn,
+    refused_sling, refusing_proxy, tool_outputs, wait_for_end_of_turn,
 };
-use super::stderr;
 use super::work_loop::{TIMEOUT, Town, ok, stdout};
 
 /// Gemini's model here: one `gt costs` has a price for.
@@ -202,17 +201,13 @@ fn gemini_is_refused_with_a_clear_message_without_its_binary_or_its_key() {
 
     // No `gemini` on PATH.
     let bead = town.create("needs gemini", "anything");
-    let out = town.gt(&["sling", &bead, "gastown"]);
-    assert_ne!(out.status.code(), Some(0));
-    let err = stderr(&out);
+    let err = refused_sling(&town, &bead);
     assert!(err.contains("gemini"), "{err}");
     assert_eq!(town.status(&bead), "open", "{err}");
 
     // Gemini, but no key: refused before anything is made.
     use_gemini(&town, &cli, &server, None);
-    let out = town.gt(&["sling", &bead, "gastown"]);
-    assert_ne!(out.status.code(), Some(0));
-    let err = stderr(&out);
+    let err = refused_sling(&town, &bead);
     assert!(err.contains("GEMINI_API_KEY"), "{err}");
     assert_eq!(town.status(&bead), "open", "{err}");
 
@@ -220,9 +215,7 @@ fn gemini_is_refused_with_a_clear_message_without_its_binary_or_its_key() {
     // choose, and readiness says so at once, not after the ready timeout.
     town.env.set("GOOGLE_API_KEY", KEY);
     let started = std::time::Instant::now();
-    let out = town.gt(&["sling", &bead, "gastown"]);
-    assert_ne!(out.status.code(), Some(0));
-    let err = stderr(&out);
+    let err = refused_sling(&town, &bead);
     assert!(
         err.contains("GEMINI_API_KEY") && err.contains("How would you like to authenticate"),
         "{err}"
