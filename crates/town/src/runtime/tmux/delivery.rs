@@ -169,7 +169,8 @@ impl TmuxRuntime {
         }
     }
 
-    /// Presses Enter until the input line no longer holds the text. An Enter the program has
+    /// Presses Enter until the input line shows and no longer holds the text (a prompt hidden
+    /// when the wait ends counts as taken). An Enter the program has
     /// not read yet (its screen unchanged since the press) is waited for, up to
     /// [`UNREAD_ENTER_WAIT`], before Enter is pressed again: a busy TUI reads two quick presses
     /// at once and may submit the text twice (Gemini CLI then sends it again as a hint to the
@@ -183,13 +184,20 @@ impl TmuxRuntime {
             let pressed = std::time::Instant::now();
             let taken = poll(pause.max(UNREAD_ENTER_WAIT), || {
                 last = self.screen(name)?;
+                if screen::prompt_input(&last, prefix).is_none() {
+                    // No prompt shows: the agent took the text, or it is redrawing (Gemini CLI
+                    // repaints its whole screen while resuming a session, and the text may
+                    // still sit in its input after). Judged at the end of the wait.
+                    return Ok(None);
+                }
                 if !screen::input_holds(&last, prefix, needle) {
                     return Ok(Some(true));
                 }
                 let read = last != before;
                 Ok((read && pressed.elapsed() >= pause).then_some(false))
             })?;
-            if taken == Some(true) {
+            let prompt_hidden = screen::prompt_input(&last, prefix).is_none();
+            if taken == Some(true) || (taken.is_none() && prompt_hidden) {
                 return Ok(());
             }
             tracing::warn!(
