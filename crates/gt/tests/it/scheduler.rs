@@ -177,27 +177,35 @@ fn lowering_the_cap_retires_idle_sessions_and_never_kills_a_working_polecat() {
     assert_eq!(order.last(), Some(&later), "{order:?}");
 }
 
+/// Slings a bead whose polecat prints Claude Code's limit message with its window's reset as
+/// epoch seconds, `secs` from now (the command line, which the agent shows, does not match: only
+/// its output does); returns the bead and the hold the witness recorded.
+fn limit_reached(f: &Factory, secs: u32) -> (String, Value) {
+    let limited = bead(
+        f,
+        "limited",
+        "2",
+        &format!(
+            "run printf 'Claude AI usage %s reached|%s\\n' limit $(( $(date +%s) + {secs} ))\nsleep 5000\nwork"
+        ),
+    );
+    f.town.sling(&[&limited, "gastown"]);
+    let mut status = Value::Null;
+    wait_until(TIMEOUT, || {
+        status = scheduler_status(f);
+        status["holds"].as_array().is_some_and(|h| !h.is_empty())
+    })
+    .unwrap_or_else(|e| panic!("no hold recorded: {e}\n{}", f.log()));
+    (limited, status["holds"][0].clone())
+}
+
 #[test]
 fn a_rate_limit_message_pauses_dispatch_until_its_window_resets() {
     let Some(f) = Factory::new() else { return };
     set(&f, "scheduler.max_polecats", "5");
     set(&f, "daemon.liveness_secs", "1");
     f.up(&[]);
-    // Claude Code's own message, with the window's reset as epoch seconds, 15 s from now.
-    let limited = bead(
-        &f,
-        "limited",
-        "2",
-        "run echo \"Claude AI usage limit reached|$(( $(date +%s) + 15 ))\"\nsleep 5000\nwork",
-    );
-    f.town.sling(&[&limited, "gastown"]);
-    let mut status = Value::Null;
-    wait_until(TIMEOUT, || {
-        status = scheduler_status(&f);
-        status["holds"].as_array().is_some_and(|h| !h.is_empty())
-    })
-    .unwrap_or_else(|e| panic!("no hold recorded: {e}\n{}", f.log()));
-    let hold = &status["holds"][0];
+    let (limited, hold) = limit_reached(&f, 15);
     assert_eq!(hold["account"], "scripted/default");
     let until: jiff::Timestamp = hold["until"].as_str().unwrap().parse().unwrap();
     let text = stdout(&ok(f.town.gt(&["scheduler", "status"])));
@@ -227,6 +235,75 @@ fn a_rate_limit_message_pauses_dispatch_until_its_window_resets() {
             .as_array()
             .is_some_and(Vec::is_empty)
     );
+}
+
+#[test]
+fn the_mayor_and_crew_pass_the_same_admission_and_wait_out_a_rate_limit() {
+    let Some(f) = Factory::new() else { return };
+    set(&f, "daemon.liveness_secs", "1");
+    ok(f.town.gt(&["crew", "add", "max", "--rig", "gastown"]));
+    f.up(&[]);
+    // A polecat of the scripted preset hits its limit: a hold on `scripted/default`, 30 s long.
+    let (_, hold) = limit_reached(&f, 30);
+    let until_text = hold["until"].as_str().unwrap().to_owned();
+    let until: jiff::Timestamp = until_text.parse().unwrap();
+
+    // The mayor and a crew member run the same preset on the same account: refused, naming
+    // the held account and when its window resets, and not wanted (the daemon starts nothing).
+    let starts: [(&[&str], &[&str]); 2] = [
+        (&["mayor", "start"], &["--json", "mayor", "status"]),
+        (
+            &["crew", "start", "max"],
+            &["--json", "crew", "status", "gastown/max"],
+        ),
+    ];
+    for (start, state) in starts {
+        let out = f.town.gt(start);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{start:?} started while held: {err}");
+        assert!(
+            err.contains(&format!(
+                "the `scripted/default` account is rate-limited until {until_text}"
+            )),
+            "{start:?}: {err}"
+        );
+        let s = json(&ok(f.town.gt(state)));
+        assert_eq!(
+            (s["desired"].as_str(), s["alive"].as_bool()),
+            (Some("stopped"), Some(false)),
+            "{s}"
+        );
+    }
+
+    // Once the window has reset, both start (the same preset, now staying at its prompt).
+    let stay = f.town.env.root().join("stay.script");
+    std::fs::write(&stay, "stay\n").unwrap();
+    let presets = serde_json::json!({"version": 1, "agents": {"scripted": {
+        "command": "gt-scripted-agent",
+        "process_names": ["gt-scripted-age"],
+        "prompt_mode": "arg",
+        "ready_prompt_prefix": "❯ ",
+        "ready_delay_ms": 10000,
+        "env": {"GT_AGENT_SCRIPT": stay},
+    }}});
+    std::fs::write(
+        f.town.root.join("settings/agents.json"),
+        serde_json::to_string_pretty(&presets).unwrap(),
+    )
+    .unwrap();
+    wait_until(LONG, || {
+        jiff::Timestamp::try_from(SystemTime::now()).is_ok_and(|now| now >= until)
+    })
+    .unwrap();
+    for (start, state) in starts {
+        ok(f.town.gt(start));
+        let s = json(&ok(f.town.gt(state)));
+        assert_eq!(
+            (s["desired"].as_str(), s["alive"].as_bool()),
+            (Some("running"), Some(true)),
+            "{s}"
+        );
+    }
 }
 
 #[test]

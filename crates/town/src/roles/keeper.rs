@@ -6,7 +6,9 @@
 //! agent is started again through [`super::start`] (the same lock and path as `gt mayor
 //! start`), continuing its conversation where the CLI can. An agent that dies again and again
 //! is given up on: after [`MAX_RESTARTS`] restarts without a healthy run it is escalated once
-//! and left for its human (`gt mayor restart`, `gt crew restart`), who resets the count.
+//! and left for its human (`gt mayor restart`, `gt crew restart`), who resets the count. A
+//! restart refused by the admission point (every account of its provider rate-limited) is
+//! deferred, not counted: it is tried again each look until the window resets.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -125,6 +127,13 @@ impl Keeper {
             Ok(started) if started.already_running => Ok(None),
             Ok(started) => {
                 tracing::info!(address = %row.address, generation = started.generation, "started");
+                Ok(None)
+            }
+            // Held back by a rate limit: not a failed restart; tried again each look until the
+            // window resets, as soon as it does (its wait so far still counts).
+            Err(crate::work::WorkError::RateLimited(why)) => {
+                tracing::debug!(address = %row.address, %why, "restart deferred");
+                self.dead_since.insert(row.address.clone(), since);
                 Ok(None)
             }
             Err(e) => {

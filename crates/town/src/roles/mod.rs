@@ -28,6 +28,7 @@ use crate::agents::{self, AgentPreset, AgentRequest, PromptMode};
 use crate::layout::{RigPaths, Town};
 use crate::rigctx::RigCtx;
 use crate::runtime::{Runtime, Runtimes, SendWhen, SessionSpec};
+use crate::scheduler::{accounts, admission};
 use crate::work::provision::{self, Seat};
 use crate::work::sling::SlingContext;
 use crate::work::{Result, WorkError, refused};
@@ -250,9 +251,18 @@ fn start_locked(
             "`{address}` was stopped meanwhile; the daemon leaves it stopped"
         )));
     }
-    // A human's start of an agent that would fail at once is refused before it is wanted.
+    // A human's start of an agent that would fail at once, or whose provider is rate-limited
+    // on every account, is refused before it is wanted (a running agent is kept either way).
     if !opts.by_keeper {
-        crate::agent_env::check_start(cx, &role.preset(cx, opts.agent.as_deref())?)?;
+        let preset = role.preset(cx, opts.agent.as_deref())?;
+        crate::agent_env::check_start(cx, &preset)?;
+        let running = match store.role_agent(&address)? {
+            Some(row) => live_pid(cx.town, cx.runtimes, &row)?.is_some(),
+            None => false,
+        };
+        if !running {
+            account(store, &preset)?;
+        }
     }
     let row = store.set_role_desired(&role.registration(&address, &session), Desired::Running)?;
     if let Some(pid) = live_pid(cx.town, cx.runtimes, &row)? {
@@ -336,11 +346,13 @@ fn launch(
     let address = role.address().canonical();
     let session = role.session(cx.town)?;
     crate::agent_env::check_start(cx, preset)?;
+    // Before the generation begins: a start held back by a rate limit is no failed restart.
+    let account = account(store, preset)?;
     provision::provision(&role.dir(cx.town), preset, &cx.gt_bin, role.seat())?;
     let row = store.begin_role_start(&address, &preset.name, runtime.kind(), how.by_keeper)?;
     let generation = row.generation;
     let beacon = beacon(role, store);
-    let spec = session_spec(
+    let mut spec = session_spec(
         cx,
         role,
         preset,
@@ -349,6 +361,9 @@ fn launch(
         how.by_keeper,
         &beacon,
     );
+    spec.env.extend(accounts::env_for(preset, account.as_ref()));
+    let provider_account = account.as_ref().map_or(accounts::IMPLICIT, |a| &a.name);
+    store.assign_account(&address, &preset.name, provider_account)?;
     let started = (|| -> Result<u32> {
         let handle = if how.in_place {
             runtime.respawn(&spec)
@@ -386,6 +401,13 @@ fn launch(
             Err(e)
         }
     }
+}
+
+/// The provider account `preset` starts on, through the one admission point; refused while
+/// every account of its provider is rate-limited.
+fn account(store: &beads::Store, preset: &AgentPreset) -> Result<Option<beads::Account>> {
+    admission::account_for(store, &preset.name, store.now_ts())?
+        .map_err(|held| WorkError::RateLimited(held.to_string()))
 }
 
 fn session_err(session: &str, e: crate::runtime::RuntimeError) -> WorkError {

@@ -1,14 +1,15 @@
-//! The one admission point: every polecat start (a new `gt sling`, the scheduler's dispatch,
-//! the witness's restart) reserves its polecat through [`admit`], which checks the town and
-//! rig caps in the reservation's own transaction; every agent start of any role (the mayor,
-//! crew) asks [`account_for`] which provider account it may run as, which refuses while every
-//! account of its provider is rate-limited.
+//! The one admission point: every agent start of any role (a polecat's sling, the scheduler's
+//! dispatch, the witness's restart, `gt session restart`; the mayor's and crew's starts by
+//! their human or the daemon's keeper) asks [`account_for`] which provider account it may run
+//! as, which refuses while every account of its provider is rate-limited; a polecat start then
+//! reserves its polecat through [`admit`], which checks the town and rig caps in the
+//! reservation's own transaction.
 //!
 //! `scheduler.max_polecats` keeps upstream's meaning: N > 0 is deferred dispatch (a sling
 //! beyond N waits in the queue), 0 or -1 is direct dispatch (every sling starts at once), with
 //! [`SAFETY_CAP`] as the ceiling that still holds a runaway loop.
 
-use beads::{Admission, CapScope, Caps};
+use beads::{Account, Admission, CapScope, Caps, RateHold};
 
 use crate::settings::Scheduler;
 
@@ -125,7 +126,41 @@ pub enum Outcome {
     Full(Full),
 }
 
-/// Reserves polecat `rig/name` for `bead` under the caps `starter` is held to.
+/// Why [`account_for`] refused a start: every account of its provider is rate-limited; the
+/// hold that ends soonest, named with when its window resets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held(pub RateHold);
+
+impl std::fmt::Display for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let RateHold {
+            account,
+            until,
+            reason,
+            ..
+        } = &self.0;
+        write!(
+            f,
+            "the `{account}` account is rate-limited until {until} ({reason})"
+        )
+    }
+}
+
+/// The provider account a start of preset `provider` runs as (`Ok(None)`: the CLI's own
+/// login), or [`Held`] while every account of the provider is rate-limited. Every start of
+/// every role passes here; the caps are not checked here: `scheduler.max_polecats` and
+/// `scheduler.max_polecats_per_rig` keep upstream's meaning and count polecats only, so the
+/// mayor and crew are held back by rate limits alone (polecats by [`admit`] as well).
+pub fn account_for(
+    store: &beads::Store,
+    provider: &str,
+    now: jiff::Timestamp,
+) -> beads::Result<Result<Option<Account>, Held>> {
+    Ok(crate::scheduler::accounts::choose(store, provider, now)?.map_err(Held))
+}
+
+/// Reserves polecat `rig/name` for `bead` under the caps `starter` is held to (polecats
+/// only: the caps count polecats, as upstream's do; the mayor and crew never reach here).
 pub fn admit(
     store: &mut beads::Store,
     settings: &Scheduler,

@@ -4,7 +4,8 @@
 //! The witness reads each working agent's pane against its preset's `rate_limit_patterns`;
 //! a match records a hold on the agent's provider account until the window resets (the time
 //! the CLI printed, else [`DEFAULT_WINDOW`]). While every account of a provider is held,
-//! nothing starts on it: the scheduler keeps its beads queued and a direct sling says why.
+//! nothing starts on it: the scheduler keeps its beads queued, a direct sling or a human's start
+//! of the mayor or crew says why, and the daemon's restart of the mayor or crew waits.
 
 use std::time::Duration;
 
@@ -157,7 +158,11 @@ pub fn held_for(
     let Ok(preset) = crate::agents::resolve_agent(&request, &user) else {
         return Ok(None);
     };
-    Ok(crate::scheduler::accounts::choose(store, &preset.name, now)?.err())
+    Ok(
+        crate::scheduler::admission::account_for(store, &preset.name, now)?
+            .err()
+            .map(|held| held.0),
+    )
 }
 
 #[cfg(test)]

@@ -406,17 +406,14 @@ fn sling_one(
         return Ok(queued_slung(bead, &preset.name, convoy, position));
     }
     // Which provider account it runs as; while every one is rate-limited nothing starts.
-    let account = match accounts::choose(store, &preset.name, store.now_ts())? {
+    let account = match admission::account_for(store, &preset.name, store.now_ts())? {
         Ok(account) => account,
-        Err(hold) if opts.dry_run => {
-            tracing::debug!(account = %hold.account, "rate-limited");
+        Err(held) if opts.dry_run => {
+            tracing::debug!(account = %held.0.account, "rate-limited");
             None
         }
-        Err(hold) => {
-            let why = format!(
-                "the `{}` account is rate-limited until {} ({})",
-                hold.account, hold.until, hold.reason
-            );
+        Err(held) => {
+            let why = held.to_string();
             if opts.starter == admission::Starter::Sling {
                 let options = crate::scheduler::queue::QueuedOptions::of(opts, convoy);
                 let queued = store.enqueue_sling(bead, rig, &options.to_json())?;
