@@ -22,8 +22,8 @@ use testkit::{ModelServer, Scenario, Turn, wait_until};
 
 use super::daemon::Factory;
 use super::real_cli::{
-    assert_landed, kill_and_wait_for_resume, nudge_mid_session, polecat_name, refused_sling,
-    refusing_proxy, tool_outputs, wait_for_end_of_turn,
+    assert_costs_recorded, assert_landed, kill_and_wait_for_resume, nudge_mid_session,
+    polecat_name, refused_sling, refusing_proxy, tool_outputs, wait_for_end_of_turn,
 };
 use super::work_loop::{TIMEOUT, Town, ok, stdout};
 
@@ -167,33 +167,7 @@ fn claude_runs_the_loop_from_sling_to_landing_through_a_nudge_and_a_restart() {
     // requests are not in it. The endpoint's usage is four bytes a token of the body it
     // received; the log keeps the body as parsed JSON, whose text may differ by an escape or
     // two.
-    let reported = |counted: fn(&testkit::model::Reply) -> bool| -> u64 {
-        server
-            .conversations()
-            .iter()
-            .filter(|e| e.reply().is_some_and(counted))
-            .map(|e| testkit::model::estimate_tokens(&e.body.to_string()))
-            .sum()
-    };
-    let least = reported(|r| r.turn < 2);
-    let most = reported(|_| true);
-    let costs = || -> serde_json::Value {
-        let out = stdout(&ok(f.town.gt(&["--json", "costs"])));
-        serde_json::from_str(&out).unwrap()
-    };
-    let input = |costs: &serde_json::Value| costs["total"]["tokens"]["input"].as_u64().unwrap_or(0);
-    let _ = wait_until(TIMEOUT, || input(&costs()) >= least - least / 100);
-    let costs = costs();
-    let total = &costs["total"];
-    assert!(
-        (least - least / 100..=most + most / 100).contains(&input(&costs))
-            && total["tokens"]["output"].as_u64().is_some_and(|n| n > 0)
-            && total["sessions"] == 1
-            && total["models"] == serde_json::json!([MODEL])
-            && total["usd"].as_f64().is_some_and(|usd| usd > 0.0),
-        "reported {least}..{most} input tokens; gt costs: {costs:#}\n{}",
-        tool_outputs(&server)
-    );
+    assert_costs_recorded(&f, &server, 1, MODEL, &|| tool_outputs(&server));
 }
 
 /// Every session transcript Claude wrote in its config directory, concatenated.

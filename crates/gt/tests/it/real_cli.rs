@@ -179,3 +179,39 @@ pub(super) fn input_tokens_through(server: &ModelServer, last_turn: usize) -> u6
         .map(|e| testkit::model::estimate_tokens(&e.body.to_string()))
         .sum()
 }
+
+/// Checks what `gt costs` recorded for the one agent session: input tokens at least those the
+/// endpoint reported through turn `least_turn` (waited for: a CLI writes its transcript a
+/// moment after a response) and at most all it reported, output tokens, `model` priced.
+/// `debug` describes the town for a failure.
+pub(super) fn assert_costs_recorded(
+    f: &Factory,
+    server: &ModelServer,
+    least_turn: usize,
+    model: &str,
+    debug: &dyn Fn() -> String,
+) {
+    let (least, most) = (
+        input_tokens_through(server, least_turn),
+        input_tokens_through(server, usize::MAX),
+    );
+    let costs = || -> serde_json::Value {
+        let out = f.town.gt(&["--json", "costs"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice(&out.stdout).expect("gt costs --json is JSON")
+    };
+    let input = |costs: &serde_json::Value| costs["total"]["tokens"]["input"].as_u64().unwrap_or(0);
+    let _ = wait_until(TIMEOUT, || input(&costs()) >= least - least / 100);
+    let costs = costs();
+    let total = &costs["total"];
+    assert!(
+        (least - least / 100..=most + most / 100).contains(&input(&costs))
+            && total["tokens"]["output"].as_u64().is_some_and(|n| n > 0)
+            && total["sessions"] == 1
+            && total["models"] == serde_json::json!([model])
+            && total["usd"].as_f64().is_some_and(|usd| usd > 0.0),
+        "the endpoint reported {least} input tokens through turn {least_turn}, {most} in all; \
+         gt costs: {costs:#}\n{}",
+        debug()
+    );
+}

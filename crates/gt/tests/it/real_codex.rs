@@ -21,8 +21,8 @@ use testkit::{ModelServer, Scenario, Turn, wait_until};
 
 use super::daemon::Factory;
 use super::real_cli::{
-    assert_landed, input_tokens_through, kill_and_wait_for_resume, nudge_mid_session, polecat_name,
-    refused_sling, refusing_proxy, tool_outputs, wait_for_end_of_turn,
+    assert_costs_recorded, assert_landed, kill_and_wait_for_resume, nudge_mid_session,
+    polecat_name, refused_sling, refusing_proxy, tool_outputs, wait_for_end_of_turn,
 };
 use super::work_loop::{TIMEOUT, Town, ok, stdout};
 
@@ -167,24 +167,7 @@ fn codex_runs_the_loop_from_sling_to_landing_through_a_nudge_and_a_restart() {
     // kill comes as soon as the nudge's answer shows, and Codex may not have written that
     // response's usage yet (seen once in CI). One session, counted once: the witness recorded
     // it at the restart, `gt done` read it again.
-    let costs = stdout(&ok(f.town.gt(&["--json", "costs"])));
-    let costs: serde_json::Value = serde_json::from_str(&costs).unwrap();
-    let (first_turn, all) = (
-        input_tokens_through(&server, 0),
-        input_tokens_through(&server, usize::MAX),
-    );
-    let total = &costs["total"];
-    let input = total["tokens"]["input"].as_u64().unwrap_or(0);
-    assert!(
-        input >= first_turn - first_turn / 100
-            && input <= all + all / 100
-            && total["sessions"] == 1
-            && total["models"] == serde_json::json!([MODEL])
-            && total["usd"].as_f64().is_some_and(|usd| usd > 0.0),
-        "the endpoint reported {first_turn} input tokens in the first turn, {all} in all; \
-         gt costs: {costs:#}\n{}",
-        tool_outputs(&server)
-    );
+    assert_costs_recorded(&f, &server, 0, MODEL, &|| tool_outputs(&server));
 }
 
 #[test]

@@ -25,8 +25,8 @@ use testkit::{ModelServer, Scenario, Turn, wait_until};
 
 use super::daemon::Factory;
 use super::real_cli::{
-    assert_landed, input_tokens_through, kill_and_wait_for_resume, nudge_mid_session, polecat_name,
-    refused_sling, refusing_proxy, tool_outputs, wait_for_end_of_turn,
+    assert_costs_recorded, assert_landed, kill_and_wait_for_resume, nudge_mid_session,
+    polecat_name, refused_sling, refusing_proxy, tool_outputs, wait_for_end_of_turn,
 };
 use super::work_loop::{TIMEOUT, Town, ok, stdout};
 
@@ -167,26 +167,14 @@ fn gemini_runs_the_loop_from_sling_to_landing_through_a_nudge_and_a_restart() {
     // and the witness read it too: every response the endpoint gave before `gt done` ran is in
     // it, in the first session and in the resumed one (Gemini appends to the same file), once,
     // and nothing the endpoint did not give (the log is read after `gt costs`).
-    let costs = stdout(&ok(f.town.gt(&["--json", "costs"])));
-    let costs: serde_json::Value = serde_json::from_str(&costs).unwrap();
-    let (before_done, all) = (
-        input_tokens_through(&server, 1),
-        input_tokens_through(&server, usize::MAX),
-    );
-    let total = &costs["total"];
-    let input = total["tokens"]["input"].as_u64().unwrap_or(0);
-    assert!(
-        input >= before_done - before_done / 100
-            && input <= all + all / 100
-            && total["sessions"] == 1
-            && total["models"] == serde_json::json!([MODEL])
-            && total["usd"].as_f64().is_some_and(|usd| usd > 0.0),
-        "the endpoint reported {before_done} input tokens before `gt done`, {all} in all; \
-         gt costs: {costs:#}\n{}\n--- Gemini's sessions ---\n{}\n--- daemon ---\n{}",
-        server.describe(),
-        gemini_sessions(&f.town),
-        f.log()
-    );
+    assert_costs_recorded(&f, &server, 1, MODEL, &|| {
+        format!(
+            "{}\n--- Gemini's sessions ---\n{}\n--- daemon ---\n{}",
+            server.describe(),
+            gemini_sessions(&f.town),
+            f.log()
+        )
+    });
 }
 
 #[test]
