@@ -139,6 +139,17 @@ fn set(args: &SetArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
             &ctx.paths.refinery_worktree(),
         )?;
     }
+    if names_an_agent(&args.key) {
+        // Resolved the way an agent start would, in the layer it is written to: an unknown
+        // preset fails now, listing the known ones, not at the next start.
+        let user = town::agents::load_user_presets(&town::agents::user_presets_path(town.root()))?;
+        let eff = super::effective_settings(&town, args.rig.as_deref(), &[])?;
+        let name = match serde_json::from_str::<serde_json::Value>(&args.value) {
+            Ok(serde_json::Value::String(s)) => s,
+            _ => args.value.clone(),
+        };
+        town::agents::preset(&name, &user, &eff.settings)?;
+    }
     let value = settings::set_in_file(&path, kind, &args.key, &args.value)?;
     if ui.is_json() {
         ui.json(&serde_json::json!({"key": args.key, "value": value, "file": path}))?;
@@ -150,4 +161,13 @@ fn set(args: &SetArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Whether a settings key's value is an agent preset's name (the default, a rig's, a role's or
+/// a crew member's agent).
+fn names_an_agent(key: &str) -> bool {
+    matches!(key, "default_agent" | "agent")
+        || ["role_agents.", "crew_agents.", "worker_agents."]
+            .iter()
+            .any(|map| key.starts_with(map))
 }

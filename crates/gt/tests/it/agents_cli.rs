@@ -443,6 +443,19 @@ fn default_agent_prints_sets_and_validates_the_name() {
         "mine",
         "unchanged"
     );
+    // `config set` checks every key that names an agent the same way, before writing.
+    for key in ["default_agent", "role_agents.polecat", "crew_agents.dave"] {
+        let err = fails(&env, &["config", "set", key, "clod"], 1);
+        assert!(err.contains("unknown agent preset `clod`"), "{key}: {err}");
+    }
+    let settings = read(&root.join("settings/config.json"));
+    assert_eq!(settings["default_agent"], "mine", "unchanged");
+    assert!(settings.get("role_agents").is_none(), "{settings}");
+    ok(&env, &["config", "set", "role_agents.polecat", "\"mine\""]);
+    assert_eq!(
+        read(&root.join("settings/config.json"))["role_agents"]["polecat"],
+        "mine"
+    );
 }
 
 #[test]
