@@ -138,8 +138,14 @@ fn parse_clock(
     .ok()?;
     let c = clock.captures(line)?;
     let mut hour: i8 = c["hour"].parse().ok()?;
-    let minute: i8 = c.name("minute").map_or(Some(0), |m| m.as_str().parse().ok())?;
-    match c.name("half").map(|m| m.as_str().to_ascii_lowercase()).as_deref() {
+    let minute: i8 = c
+        .name("minute")
+        .map_or(Some(0), |m| m.as_str().parse().ok())?;
+    match c
+        .name("half")
+        .map(|m| m.as_str().to_ascii_lowercase())
+        .as_deref()
+    {
         Some("pm") if hour < 12 => hour += 12,
         Some("am") if hour == 12 => hour = 0,
         _ => {}
@@ -293,7 +299,10 @@ mod tests {
             Some(ts("2026-03-02T11:00:00Z"))
         );
         assert_eq!(
-            at("■ You've hit your usage limit. Try again at 3:45 PM.", &kolkata),
+            at(
+                "■ You've hit your usage limit. Try again at 3:45 PM.",
+                &kolkata
+            ),
             Some(ts("2026-03-02T10:15:00Z"))
         );
         assert_eq!(
@@ -334,10 +343,7 @@ mod tests {
             Some(ts("2026-03-03T20:45:00Z"))
         );
         // A date without a year already past is next year's.
-        assert_eq!(
-            at("resets Feb 28, 9am"),
-            Some(ts("2027-02-28T14:00:00Z"))
-        );
+        assert_eq!(at("resets Feb 28, 9am"), Some(ts("2027-02-28T14:00:00Z")));
     }
 
     #[test]
