@@ -375,3 +375,65 @@ fn a_convoy_of_an_epic_lands_wave_by_wave() {
     let stranded = json(&ok(f.town.gt(&["--json", "convoy", "stranded"])));
     assert_eq!(stranded, serde_json::json!([]));
 }
+
+#[test]
+fn a_dry_run_sling_of_an_epic_shows_its_waves_and_changes_nothing() {
+    let Some(town) = super::work_loop::Town::new() else {
+        return;
+    };
+    let created = |args: &[&str]| stdout(&ok(town.bd(args))).trim().to_owned();
+    let epic = created(&["create", "greetings", "-t", "epic", "--silent"]);
+    let child = |title: &str| created(&["create", title, "--parent", &epic, "--silent"]);
+    let hello = child("hello");
+    let hola = child("hola");
+    let both = child("both");
+    let done = child("done already");
+    let waits = child("waits outside");
+    let elsewhere = created(&["create", "not in the epic", "--silent"]);
+    ok(town.bd(&["dep", "add", &both, &hello]));
+    ok(town.bd(&["dep", "add", &both, &hola]));
+    ok(town.bd(&["dep", "add", &waits, &elsewhere]));
+    ok(town.bd(&["close", &done]));
+    let everything = || {
+        [
+            stdout(&ok(town.bd(&["list", "--all", "--json"]))),
+            stdout(&ok(town.gt(&["--json", "convoy", "list", "--all"]))),
+            stdout(&ok(town.gt(&["--json", "scheduler", "list"]))),
+            stdout(&ok(town.gt(&["--json", "polecat", "list"]))),
+        ]
+    };
+    let before = everything();
+
+    let out = ok(town.gt(&["sling", &epic, "gastown", "--dry-run"]));
+    let mut shown = format!("{}{}", stdout(&out), super::stderr(&out));
+    for (id, name) in [
+        (&hello, "HELLO"),
+        (&hola, "HOLA"),
+        (&both, "BOTH"),
+        (&done, "DONE"),
+        (&waits, "WAITS"),
+        (&epic, "EPIC"),
+    ] {
+        shown = shown.replace(id.as_str(), name);
+    }
+    insta::assert_snapshot!(shown, @r"
+    Would queue 4 bead(s) of EPIC for gastown, tracked in a new convoy
+      ready now: HELLO HOLA
+      wave 1: HELLO HOLA
+      wave 2: BOTH
+      in no wave (blocked from outside the epic): WAITS
+      left alone (closed, running or in review): DONE
+    Dry run: nothing was queued or changed.
+    ");
+    assert_eq!(everything(), before, "a dry run changed the town");
+
+    // A rig that does not exist is named, and still nothing changes.
+    let out = town.gt(&["sling", &epic, "nowhere", "--dry-run"]);
+    assert!(!out.status.success());
+    assert!(
+        super::stderr(&out).contains("nowhere"),
+        "{}",
+        super::stderr(&out)
+    );
+    assert_eq!(everything(), before);
+}
