@@ -2,8 +2,9 @@
 //! unblocking the next wave, a new sling queued, a pause lifted), it releases rate-limit holds
 //! whose window ended (nudging the sessions they paused, one `spawn_delay` apart), retires idle
 //! polecats' sessions beyond a lowered cap, dispatches a round of the queue, and escalates a
-//! convoy found stranded (`stranded`, whose memory is in the store). Between rounds it sleeps until woken, until the next dispatch may
-//! start (`scheduler.spawn_delay`), or until the soonest hold ends.
+//! convoy found stranded (`stranded`, whose memory is in the store). Between rounds it sleeps
+//! until woken, until the next dispatch may start (`scheduler.spawn_delay`), or until the
+//! soonest hold ends.
 
 use std::time::Duration;
 
