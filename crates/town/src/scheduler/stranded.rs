@@ -118,12 +118,15 @@ fn escalation(s: convoy::Stranded) -> crate::escalation::NewEscalation {
 mod tests {
     use super::*;
 
-    fn open(town: &Town) -> beads::Store {
-        let ctx = beads::Context {
+    fn ctx() -> beads::Context {
+        beads::Context {
             actor: "test".into(),
             clock: Box::new(host::clock::FixedClock(at(0))),
-        };
-        beads::Store::open(&town.beads_dir(), ctx).unwrap()
+        }
+    }
+
+    fn open(town: &Town) -> beads::Store {
+        beads::Store::open(&town.beads_dir(), ctx()).unwrap()
     }
 
     fn at(secs: i64) -> jiff::Timestamp {
@@ -140,20 +143,7 @@ mod tests {
 
     /// A town with convoy `ready` tracking one open, unassigned bead: stranded with ready work.
     fn town(dir: &std::path::Path) -> (Town, String, String) {
-        let root = dir.join("town");
-        crate::install::install(
-            &root,
-            &crate::install::InstallOptions {
-                owner: "test@example.com".into(),
-                ..Default::default()
-            },
-            beads::Context {
-                actor: "test".into(),
-                clock: Box::new(host::clock::FixedClock(at(0))),
-            },
-        )
-        .unwrap();
-        let town = Town::at(root);
+        let town = crate::install::test_town(dir, ctx());
         let mut store = open(&town);
         let bead = store
             .create(beads::NewIssue {
