@@ -437,3 +437,47 @@ fn a_dry_run_sling_of_an_epic_shows_its_waves_and_changes_nothing() {
     );
     assert_eq!(everything(), before);
 }
+
+fn stranded_scan() -> Duration {
+    ::town::scheduler::stranded::SCAN_EVERY
+}
+
+#[test]
+fn a_stranded_convoy_is_escalated_once_across_daemon_restarts() {
+    let Some(f) = Factory::new() else { return };
+    let idle = bead(&f, "nobody takes this", "2", "work");
+    let convoy = stdout(&ok(f.town.gt(&["convoy", "create", "stuck", &idle])))
+        .trim()
+        .to_owned();
+    f.up(&[]);
+    // The daemon's first scan finds it stranded (remembered in the store), and tells no one yet.
+    let memory = || stdout(&f.town.bd(&["kv", "get", "scheduler.stranded"]));
+    wait_until(TIMEOUT, || memory().contains(&convoy))
+        .unwrap_or_else(|e| panic!("never suspected: {e}\n{}", f.log()));
+    let first_seen = SystemTime::now();
+    let restart = || {
+        ok(f.town.gt(&["daemon", "stop"]));
+        ok(f.town.gt(&["daemon", "start"]));
+    };
+    // Restarted between that scan and the next: told once it has been stranded 30 s, not
+    // 30 s after the restart (a daemon that forgot would take until about 45 s).
+    std::thread::sleep(Duration::from_secs(15));
+    restart();
+    wait_until(LONG, || !f.escalations().is_empty())
+        .unwrap_or_else(|e| panic!("never escalated: {e}\n{}", f.log()));
+    let after = first_seen.elapsed().unwrap();
+    assert!(
+        after >= Duration::from_secs(25) && after < Duration::from_secs(42),
+        "escalated {after:?} after it was first seen"
+    );
+    assert!(memory().contains(r#""told":true"#), "{}", memory());
+    // Restarted again: its scans over the next 30 s and more do not tell it a second time.
+    restart();
+    std::thread::sleep(stranded_scan() + Duration::from_secs(5));
+    let told = f.escalations();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(
+        told[0]["title"],
+        format!("Convoy {convoy} is stranded").as_str()
+    );
+}

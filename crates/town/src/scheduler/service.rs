@@ -21,8 +21,10 @@ pub struct SchedulerService {
     store: beads::Store,
     starter: Starter,
     clock: Box<dyn host::clock::Clock>,
-    /// When this run last looked for stranded convoys (what it found is in the store).
-    stranded_scan: Option<std::time::Instant>,
+    /// When this run looks for stranded convoys next (what it found is in the store).
+    next_scan: Option<jiff::Timestamp>,
+    /// When the soonest untold stranded convoy falls due, as the last scan found.
+    suspect_due: Option<jiff::Timestamp>,
 }
 
 impl SchedulerService {
@@ -37,7 +39,8 @@ impl SchedulerService {
             store,
             starter,
             clock,
-            stranded_scan: None,
+            next_scan: None,
+            suspect_due: None,
         }
     }
 
@@ -140,21 +143,35 @@ impl SchedulerService {
     }
 }
 
-impl Service for SchedulerService {
-    fn step(&mut self) -> Result<Next, ServiceError> {
-        if crate::daemon::held(&self.town) {
-            return Ok(Next::Idle);
+impl SchedulerService {
+    /// Looks for stranded convoys when a scan is due (every [`stranded::SCAN_EVERY`], and as
+    /// soon as a suspect has been stranded that long); returns how soon a suspect falls due,
+    /// the wake it needs to be told on time.
+    fn watch_stranded(&mut self) -> Result<Option<Duration>, ServiceError> {
+        let now = self.clock.now();
+        // Due, or the clock went back past the last scan.
+        let due = self
+            .next_scan
+            .is_none_or(|at| now >= at || at > now + stranded::SCAN_EVERY);
+        if due {
+            let scan = stranded::check(&self.town, &mut self.store, now)?;
+            let regular = now + stranded::SCAN_EVERY;
+            self.next_scan = Some(scan.due.map_or(regular, |d| d.min(regular)));
+            self.suspect_due = scan.due;
         }
+        Ok(self.suspect_due.and(self.next_scan).map(|at| {
+            Duration::try_from(at.duration_since(now))
+                .unwrap_or_default()
+                .max(Duration::from_millis(100))
+        }))
+    }
+
+    /// Releases ended holds, retires idle sessions over the cap and dispatches a round;
+    /// returns when it wants the next step.
+    fn dispatch(&mut self) -> Result<Next, ServiceError> {
         let settings = super::town_settings(&self.town)?;
         let spawn_delay = settings.scheduler.spawn_delay.0;
         self.release_holds(spawn_delay)?;
-        if self
-            .stranded_scan
-            .is_none_or(|at| at.elapsed() >= stranded::SCAN_EVERY)
-        {
-            self.stranded_scan = Some(std::time::Instant::now());
-            stranded::check(&self.town, &mut self.store, self.clock.now())?;
-        }
         if super::paused(&self.store)?.is_some() {
             return Ok(Next::Idle);
         }
@@ -196,6 +213,21 @@ impl Service for SchedulerService {
                     .max(Duration::from_millis(100)),
             ),
             None => Next::Idle,
+        })
+    }
+}
+
+impl Service for SchedulerService {
+    fn step(&mut self) -> Result<Next, ServiceError> {
+        if crate::daemon::held(&self.town) {
+            return Ok(Next::Idle);
+        }
+        let stranded = self.watch_stranded()?;
+        let next = self.dispatch()?;
+        Ok(match (next, stranded) {
+            (next, None) | (next @ Next::Busy, _) => next,
+            (Next::Idle, Some(soon)) => Next::After(soon),
+            (Next::After(after), Some(soon)) => Next::After(after.min(soon)),
         })
     }
 }

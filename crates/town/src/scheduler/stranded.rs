@@ -60,10 +60,18 @@ impl State {
     }
 }
 
+/// What a scan did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scan {
+    /// Convoys escalated.
+    pub told: usize,
+    /// When the soonest convoy found stranded and not yet told falls due.
+    pub due: Option<jiff::Timestamp>,
+}
+
 /// Scans for stranded convoys at `now`, escalates each stranded the same way since at least
-/// [`SCAN_EVERY`] ago and not yet told, and remembers what it found. Returns how many it
-/// escalated.
-pub fn check(town: &Town, store: &mut beads::Store, now: jiff::Timestamp) -> Result<usize> {
+/// [`SCAN_EVERY`] ago and not yet told, and remembers what it found.
+pub fn check(town: &Town, store: &mut beads::Store, now: jiff::Timestamp) -> Result<Scan> {
     let old = State::load(store)?;
     let mut next = State::default();
     let mut told = 0;
@@ -84,12 +92,18 @@ pub fn check(town: &Town, store: &mut beads::Store, now: jiff::Timestamp) -> Res
         }
         next.suspects.push(suspect);
     }
+    let due = next
+        .suspects
+        .iter()
+        .filter(|s| !s.told)
+        .map(|s| s.since + SCAN_EVERY)
+        .min();
     // A convoy no longer found is forgotten: if it strands again later, it is told again.
     if next != old {
         // Strings, bools and instants always serialize.
         store.kv_set(STATE_KEY, &serde_json::to_string(&next).unwrap_or_default())?;
     }
-    Ok(told)
+    Ok(Scan { told, due })
 }
 
 /// The escalation telling that convoy `s` is stranded.
@@ -164,14 +178,24 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (town, convoy, _) = town(dir.path());
         // First run of the daemon: suspected, not yet told.
-        assert_eq!(check(&town, &mut open(&town), at(0)).unwrap(), 0);
-        // Restarted (a fresh store handle, no memory in the process): too soon to tell.
-        assert_eq!(check(&town, &mut open(&town), at(10)).unwrap(), 0);
+        assert_eq!(check(&town, &mut open(&town), at(0)).unwrap().told, 0);
+        // Restarted (a fresh store handle, no memory in the process): too soon to tell, and
+        // due when it has been stranded 30 s, not 30 s after the restart.
+        assert_eq!(
+            check(&town, &mut open(&town), at(10)).unwrap(),
+            Scan {
+                told: 0,
+                due: Some(at(30))
+            }
+        );
         // Restarted again, 30 s after it was first found: told, not forgotten.
-        assert_eq!(check(&town, &mut open(&town), at(30)).unwrap(), 1);
+        assert_eq!(check(&town, &mut open(&town), at(30)).unwrap().told, 1);
         // Restarted once more: not told again while it stays stranded.
-        assert_eq!(check(&town, &mut open(&town), at(60)).unwrap(), 0);
-        assert_eq!(check(&town, &mut open(&town), at(600)).unwrap(), 0);
+        assert_eq!(
+            check(&town, &mut open(&town), at(60)).unwrap(),
+            Scan { told: 0, due: None }
+        );
+        assert_eq!(check(&town, &mut open(&town), at(600)).unwrap().told, 0);
         assert_eq!(
             escalations(&open(&town)),
             [format!("Convoy {convoy} is stranded")]
@@ -184,7 +208,7 @@ mod tests {
         let (town, _, bead) = town(dir.path());
         let mut store = open(&town);
         check(&town, &mut store, at(0)).unwrap();
-        assert_eq!(check(&town, &mut store, at(30)).unwrap(), 1);
+        assert_eq!(check(&town, &mut store, at(30)).unwrap().told, 1);
         // Someone takes the bead: the convoy moves, and is forgotten.
         let take = |store: &mut beads::Store, who: &str| {
             store
@@ -198,16 +222,16 @@ mod tests {
                 .unwrap();
         };
         take(&mut store, "gastown/polecats/nux");
-        assert_eq!(check(&town, &mut store, at(60)).unwrap(), 0);
+        assert_eq!(check(&town, &mut store, at(60)).unwrap().told, 0);
         assert_eq!(
             store.kv_get(STATE_KEY).unwrap().as_deref(),
             Some(r#"{"suspects":[]}"#)
         );
         // Dropped again: stranded anew, told once it has been for 30 s.
         take(&mut store, "");
-        assert_eq!(check(&town, &mut store, at(90)).unwrap(), 0);
-        assert_eq!(check(&town, &mut store, at(119)).unwrap(), 0);
-        assert_eq!(check(&town, &mut store, at(120)).unwrap(), 1);
+        assert_eq!(check(&town, &mut store, at(90)).unwrap().told, 0);
+        assert_eq!(check(&town, &mut store, at(119)).unwrap().told, 0);
+        assert_eq!(check(&town, &mut store, at(120)).unwrap().told, 1);
         assert_eq!(escalations(&store).len(), 2);
     }
 }
