@@ -238,6 +238,46 @@ fn a_rate_limit_message_pauses_dispatch_until_its_window_resets() {
 }
 
 #[test]
+fn a_printed_reset_clock_time_is_read_in_the_users_time_zone() {
+    let Some(f) = Factory::new() else { return };
+    // The user (and so the daemon's witness) is in Kolkata, UTC+05:30.
+    f.town.env.set("TZ", "Asia/Kolkata");
+    f.up(&[]);
+    let kolkata = jiff::tz::TimeZone::get("Asia/Kolkata").unwrap();
+    let now = jiff::Timestamp::try_from(SystemTime::now()).unwrap();
+    let reset = (now + Duration::from_secs(180))
+        .to_zoned(kolkata)
+        .round(jiff::Unit::Minute)
+        .unwrap();
+    let clock = reset.strftime("%-I:%M %p").to_string();
+    let limited = bead(
+        &f,
+        "limited",
+        "2",
+        &format!(
+            "run printf 'Claude AI usage %s reached · resets %s\\n' limit '{clock}'\nsleep 5000\nwork"
+        ),
+    );
+    f.town.sling(&[&limited, "gastown"]);
+    let mut status = Value::Null;
+    wait_until(TIMEOUT, || {
+        status = scheduler_status(&f);
+        status["holds"].as_array().is_some_and(|h| !h.is_empty())
+    })
+    .unwrap_or_else(|e| panic!("no hold recorded: {e}\n{}", f.log()));
+    let until: jiff::Timestamp = status["holds"][0]["until"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        until,
+        reset.timestamp(),
+        "resets {clock} in Kolkata: {status}"
+    );
+}
+
+#[test]
 fn the_mayor_and_crew_pass_the_same_admission_and_wait_out_a_rate_limit() {
     let Some(f) = Factory::new() else { return };
     set(&f, "daemon.liveness_secs", "1");
