@@ -141,9 +141,7 @@ impl SchedulerService {
         }
         Ok(())
     }
-}
 
-impl SchedulerService {
     /// Looks for stranded convoys when a scan is due (every [`stranded::SCAN_EVERY`], and as
     /// soon as a suspect has been stranded that long); returns how soon a suspect falls due,
     /// the wake it needs to be told on time.
