@@ -95,23 +95,31 @@ pub fn detect(patterns: &[String], pane: &str, now: jiff::Timestamp) -> Option<D
     })
 }
 
-/// A reset time in a limit message: Claude's `|<epoch seconds>`, "resets in 5 minutes", or a
-/// clock time read by [`parse_clock`] in the user's time zone (`TZ`, else the system's).
+/// A reset time in a limit message: Claude's `|<epoch seconds>`, a duration ("resets in 5
+/// minutes", "resets in 1h 30m"), or a clock time read by [`parse_clock`] in the user's time
+/// zone (`TZ`, else the system's).
 fn parse_reset(line: &str, now: jiff::Timestamp) -> Option<jiff::Timestamp> {
     let epoch = Regex::new(r"\|(\d{10})\b").ok()?;
     if let Some(c) = epoch.captures(line) {
         return jiff::Timestamp::from_second(c[1].parse().ok()?).ok();
     }
-    let relative =
-        Regex::new(r"(?i)\bin (\d+) ?(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h)\b").ok()?;
+    // A duration of one or more parts, as Claude Code prints them ("resets in 1h 30m").
+    let part = r"\d+ ?(?:days?|d|hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b";
+    let relative = Regex::new(&format!(r"(?i)\bin ((?:{part}\s*)+)")).ok()?;
     if let Some(c) = relative.captures(line) {
-        let n: u64 = c[1].parse().ok()?;
-        let unit = match c[2].to_ascii_lowercase().chars().next()? {
-            's' => 1,
-            'm' => 60,
-            _ => 3600,
-        };
-        return Some(now + Duration::from_secs(n * unit));
+        let parts = Regex::new(r"(?i)(\d+) ?([a-z])").ok()?;
+        let mut secs = 0u64;
+        for p in parts.captures_iter(&c[1]) {
+            let n: u64 = p[1].parse().ok()?;
+            let unit = match p[2].to_ascii_lowercase().as_str() {
+                "s" => 1,
+                "m" => 60,
+                "h" => 3600,
+                _ => 86_400,
+            };
+            secs = secs.checked_add(n.checked_mul(unit)?)?;
+        }
+        return Some(now + Duration::from_secs(secs));
     }
     parse_clock(line, now, &jiff::tz::TimeZone::system())
 }
@@ -262,6 +270,14 @@ mod tests {
         assert_eq!(
             at("rate limited, try again in 90 seconds"),
             Some("2026-03-01T12:01:30Z".parse().unwrap())
+        );
+        assert_eq!(
+            at("Claude usage limit reached · resets in 1h 30m"),
+            Some("2026-03-01T13:30:00Z".parse().unwrap())
+        );
+        assert_eq!(
+            at("usage limit reached, resets in 2 days 3 hours"),
+            Some("2026-03-03T15:00:00Z".parse().unwrap())
         );
         // No time given: the default window.
         let d = detect(&claude(), "usage limit reached", now()).unwrap();
