@@ -466,6 +466,23 @@ fn a_dry_run_sling_of_an_epic_shows_its_waves_and_changes_nothing() {
     Dry run: nothing was queued or changed.
     ");
     assert_eq!(everything(), before, "a dry run changed the town");
+    let plan = json(&ok(town.gt(&[
+        "--json",
+        "sling",
+        &epic,
+        "gastown",
+        "--dry-run",
+    ])));
+    assert_eq!(
+        (
+            plan["convoy"].clone(),
+            plan["queued"].as_array().map(Vec::len)
+        ),
+        (Value::Null, Some(4)),
+        "{plan}"
+    );
+    assert_eq!(plan["stuck"], serde_json::json!([waits]), "{plan}");
+    assert_eq!(everything(), before, "a dry run changed the town");
 
     // A rig that does not exist is named, and still nothing changes.
     let out = town.gt(&["sling", &epic, "nowhere", "--dry-run"]);
