@@ -178,16 +178,21 @@ fn lowering_the_cap_retires_idle_sessions_and_never_kills_a_working_polecat() {
 }
 
 /// Slings a bead whose polecat prints Claude Code's limit message with its window's reset as
-/// epoch seconds, `secs` from now (the command line, which the agent shows, does not match: only
-/// its output does); returns the bead and the hold the witness recorded.
+/// epoch seconds, `secs` from now; returns the bead and the hold the witness recorded.
 fn limit_reached(f: &Factory, secs: u32) -> (String, Value) {
+    limit_says(f, "|%s", &format!("$(( $(date +%s) + {secs} ))"))
+}
+
+/// Slings a bead whose polecat prints "Claude AI usage limit reached" and then `reset` (a
+/// printf format of the reset, filled with the shell word `arg`): the command line, which the
+/// agent shows, does not match, only its output does. Returns the bead and the hold the
+/// witness recorded.
+fn limit_says(f: &Factory, reset: &str, arg: &str) -> (String, Value) {
     let limited = bead(
         f,
         "limited",
         "2",
-        &format!(
-            "run printf 'Claude AI usage %s reached|%s\\n' limit $(( $(date +%s) + {secs} ))\nsleep 5000\nwork"
-        ),
+        &format!("run printf 'Claude AI usage %s reached{reset}\\n' limit {arg}\nsleep 5000\nwork"),
     );
     f.town.sling(&[&limited, "gastown"]);
     let mut status = Value::Null;
@@ -250,30 +255,12 @@ fn a_printed_reset_clock_time_is_read_in_the_users_time_zone() {
         .round(jiff::Unit::Minute)
         .unwrap();
     let clock = reset.strftime("%-I:%M %p").to_string();
-    let limited = bead(
-        &f,
-        "limited",
-        "2",
-        &format!(
-            "run printf 'Claude AI usage %s reached · resets %s\\n' limit '{clock}'\nsleep 5000\nwork"
-        ),
-    );
-    f.town.sling(&[&limited, "gastown"]);
-    let mut status = Value::Null;
-    wait_until(TIMEOUT, || {
-        status = scheduler_status(&f);
-        status["holds"].as_array().is_some_and(|h| !h.is_empty())
-    })
-    .unwrap_or_else(|e| panic!("no hold recorded: {e}\n{}", f.log()));
-    let until: jiff::Timestamp = status["holds"][0]["until"]
-        .as_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let (_, hold) = limit_says(&f, " · resets %s", &format!("'{clock}'"));
+    let until: jiff::Timestamp = hold["until"].as_str().unwrap().parse().unwrap();
     assert_eq!(
         until,
         reset.timestamp(),
-        "resets {clock} in Kolkata: {status}"
+        "resets {clock} in Kolkata: {hold}"
     );
 }
 
