@@ -85,13 +85,16 @@ pub fn detect(patterns: &[String], pane: &str, now: jiff::Timestamp) -> Option<D
     if regexes.is_empty() {
         return None;
     }
-    let line = pane
-        .lines()
-        .rev()
-        .find(|line| regexes.iter().any(|r| r.is_match(line)))?;
+    let lines: Vec<&str> = pane.lines().collect();
+    let at = lines
+        .iter()
+        .rposition(|line| regexes.iter().any(|r| r.is_match(line)))?;
+    // Gemini CLI gives the reset on the line after ("Access resets at 3:45 PM EST.").
+    let resets_at = parse_reset(lines[at], now)
+        .or_else(|| lines.get(at + 1).and_then(|next| parse_reset(next, now)));
     Some(Detected {
-        line: line.trim().to_owned(),
-        resets_at: parse_reset(line, now),
+        line: lines[at].trim().to_owned(),
+        resets_at,
     })
 }
 
@@ -128,7 +131,8 @@ fn parse_reset(line: &str, now: jiff::Timestamp) -> Option<jiff::Timestamp> {
 /// as the instant of its next occurrence after `now`. The forms, from the CLIs' sources:
 /// Claude Code 2.1 "resets 3pm (Europe/Berlin)", "resets at 3:30pm", more than a day out
 /// "resets Dec 8, 3pm (Europe/Berlin)" (a year when it is another one: "Jan 2, 2027, 3pm");
-/// Codex "Try again at 3:45 PM." or, on another day, "Try again at Dec 8th, 2026 3:45 PM.".
+/// Codex "Try again at 3:45 PM." or, on another day, "Try again at Dec 8th, 2026 3:45 PM.";
+/// Gemini CLI "Access resets at 3:45 PM EST." (its zone's abbreviation is the local zone's).
 /// A wall time that a DST change skips or repeats is read as jiff's `compatible` does (the
 /// later instant of a gap, the earlier of a fold).
 fn parse_clock(
@@ -279,6 +283,14 @@ mod tests {
             at("usage limit reached, resets in 2 days 3 hours"),
             Some("2026-03-03T15:00:00Z".parse().unwrap())
         );
+        // A reset on the line after the message, where Gemini CLI prints it, is read too (here
+        // as a duration, which reads the same in every zone).
+        let gemini = preset_patterns("gemini", None).unwrap();
+        let pane = "Usage limit reached for gemini-2.5-pro.\nAccess resets in 2 hours 5 minutes.\n/stats model for usage details";
+        assert_eq!(
+            detect(&gemini, pane, now()).and_then(|d| d.resets_at),
+            Some("2026-03-01T14:05:00Z".parse().unwrap())
+        );
         // No time given: the default window.
         let d = detect(&claude(), "usage limit reached", now()).unwrap();
         assert_eq!(d.until(now()), Some(now() + DEFAULT_WINDOW));
@@ -344,6 +356,11 @@ mod tests {
         assert_eq!(
             at("resets 3pm (Nowhere/Special)"),
             Some(ts("2026-03-01T20:00:00Z"))
+        );
+        // Gemini CLI's abbreviation names the local zone it formatted in.
+        assert_eq!(
+            at("Access resets at 3:45 PM EST."),
+            Some(ts("2026-03-01T20:45:00Z"))
         );
         // More than a day out, with a date (and a year when it is another one).
         assert_eq!(
