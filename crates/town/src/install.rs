@@ -267,3 +267,19 @@ fn build(
     }
     Ok(name)
 }
+
+/// A fresh town at `<dir>/town`, installed with `ctx`'s clock, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_town(dir: &Path, ctx: beads::Context) -> Town {
+    let root = dir.join("town");
+    install(
+        &root,
+        &InstallOptions {
+            owner: "test@example.com".into(),
+            ..Default::default()
+        },
+        ctx,
+    )
+    .unwrap();
+    Town::at(root)
+}

@@ -167,17 +167,7 @@ mod tests {
 
     /// A town with rig `app` (prefix `ap`), crew `max` and polecat `nux`.
     fn town(dir: &std::path::Path) -> (Town, Store) {
-        let root = dir.join("town");
-        crate::install::install(
-            &root,
-            &crate::install::InstallOptions {
-                owner: "test@example.com".into(),
-                ..Default::default()
-            },
-            ctx(),
-        )
-        .unwrap();
-        let town = Town::at(root);
+        let town = crate::install::test_town(dir, ctx());
         let mut rigs = town.rigs().unwrap();
         rigs.rigs.insert(
             "app".into(),

@@ -373,17 +373,7 @@ mod tests {
     }
 
     fn town(dir: &std::path::Path) -> Town {
-        let root = dir.join("town");
-        crate::install::install(
-            &root,
-            &crate::install::InstallOptions {
-                owner: "test@example.com".into(),
-                ..Default::default()
-            },
-            ctx(EPOCH),
-        )
-        .unwrap();
-        Town::at(root)
+        crate::install::test_town(dir, ctx(EPOCH))
     }
 
     fn runtimes(town: &Town) -> Runtimes {

@@ -85,12 +85,14 @@ pub fn run(args: &SlingArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     // A convoy or an epic: queue every open bead; the scheduler starts what is ready now and
     // the rest as their blockers land.
     if let [one] = beads.as_slice()
-        && !args.dry_run
         && town::scheduler::convoy::is_batch(
             &store,
             &store.resolve(one).map_err(|e| unknown_bead(&store, e))?,
         )
     {
+        if args.dry_run {
+            return show_plan(ui, &town, &store, one, target);
+        }
         return launch(ui, &town, &mut store, &cx, one, target, &opts);
     }
     let report = sling::sling(&mut store, &cx, &beads, target, &opts).map_err(|e| match e {
@@ -149,6 +151,52 @@ pub fn launch(
         launch.convoy, launch.convoy
     ));
     ui.line(&launch.convoy)?;
+    Ok(())
+}
+
+/// What slinging convoy or epic `id` to `rig` would queue, wave by wave; changes nothing.
+fn show_plan(
+    ui: &mut ui::Ui,
+    town: &town::layout::Town,
+    store: &beads::Store,
+    id: &str,
+    rig: &str,
+) -> anyhow::Result<()> {
+    town::rig::entry(town, rig)?;
+    let plan = town::scheduler::convoy::plan(store, id)?;
+    if ui.is_json() {
+        ui.json(&plan)?;
+        return Ok(());
+    }
+    let tracking = match &plan.convoy {
+        Some(c) => format!("tracked in convoy {c}"),
+        None => "tracked in a new convoy".to_owned(),
+    };
+    ui.line(format!(
+        "Would queue {} bead(s) of {} for {rig}, {tracking}",
+        plan.queued.len(),
+        plan.id
+    ))?;
+    let list = |label: &str, beads: &[String]| format!("  {label}: {}", beads.join(" "));
+    if !plan.ready.is_empty() {
+        ui.line(list("ready now", &plan.ready))?;
+    }
+    for (i, wave) in plan.waves.iter().enumerate() {
+        ui.line(list(&format!("wave {}", i + 1), wave))?;
+    }
+    if !plan.stuck.is_empty() {
+        ui.line(list(
+            "in no wave (blocked from outside the epic)",
+            &plan.stuck,
+        ))?;
+    }
+    if !plan.skipped.is_empty() {
+        ui.line(list(
+            "left alone (closed, running or in review)",
+            &plan.skipped,
+        ))?;
+    }
+    ui.status("Dry run: nothing was queued or changed.");
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 #![expect(clippy::unwrap_used, reason = "test steps fail the test by panicking")]
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 use testkit::wait_until;
@@ -152,6 +152,73 @@ fn the_mayor_starts_primed_is_kept_alive_and_stops_with_gt_down() {
         (Some("stopped"), Some(false)),
         "{s}"
     );
+}
+
+/// Holds the `default` account of `provider` (the login of a preset with no registered
+/// accounts) until `until`, as the witness records a rate limit it read in a pane.
+fn hold(town: &Town, provider: &str, until: jiff::Timestamp) {
+    let cx = beads::Context {
+        actor: "test".into(),
+        clock: Box::new(host::clock::SystemClock),
+    };
+    let mut store = beads::Store::open(&town.root.join(".beads"), cx).unwrap();
+    store
+        .set_hold(
+            &format!("{provider}/default"),
+            provider,
+            &beads::store::format_ts(until),
+            "You've hit your limit",
+            "hq-mayor",
+        )
+        .unwrap();
+}
+
+#[test]
+fn a_dead_mayor_whose_provider_is_held_is_restarted_when_the_window_ends_and_not_counted() {
+    let Some(f) = Factory::new() else { return };
+    ok(f.town.gt(&["config", "set", "daemon.liveness_secs", "1"]));
+    scripted_role(&f.town, "mayor", "mayor-scripted", "stay\n", None);
+    ok(f.town.gt(&["up"]));
+    let first = wait_alive(&f.town, &["mayor", "status"], 0);
+    let generation = first["generation"].as_i64().unwrap();
+
+    // Every account of its provider is held for a while (longer than the keeper's five
+    // counted restarts would last at one look a second), then the mayor dies.
+    let until = jiff::Timestamp::try_from(SystemTime::now()).unwrap() + Duration::from_secs(12);
+    hold(&f.town, "mayor-scripted", until);
+    testkit::sigkill(u32::try_from(first["pid"].as_u64().unwrap()).unwrap());
+
+    // While held, the keeper leaves it dead, still wanted, and counts nothing.
+    let mut seen = Value::Null;
+    while jiff::Timestamp::try_from(SystemTime::now()).unwrap() + Duration::from_secs(2) < until {
+        seen = status(&f.town, &["mayor", "status"]);
+        assert_eq!(
+            (
+                seen["alive"].as_bool(),
+                seen["desired"].as_str(),
+                seen["generation"].as_i64(),
+                seen["restarts"].as_i64()
+            ),
+            (Some(false), Some("running"), Some(generation), Some(0)),
+            "restarted while its provider was held: {seen}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(seen.is_object(), "the window ended before the first look");
+
+    // Once the window ends it is started again: one restart, no escalation.
+    let s = wait_alive(&f.town, &["mayor", "status"], generation);
+    let now = jiff::Timestamp::try_from(SystemTime::now()).unwrap();
+    assert!(
+        now >= until,
+        "restarted at {now}, before the window ended at {until}"
+    );
+    assert_eq!(
+        (s["generation"].as_i64(), s["restarts"].as_i64()),
+        (Some(generation + 1), Some(1)),
+        "{s}"
+    );
+    assert_eq!(f.escalations(), Vec::<Value>::new(), "{}", f.log());
 }
 
 #[test]

@@ -178,16 +178,21 @@ fn lowering_the_cap_retires_idle_sessions_and_never_kills_a_working_polecat() {
 }
 
 /// Slings a bead whose polecat prints Claude Code's limit message with its window's reset as
-/// epoch seconds, `secs` from now (the command line, which the agent shows, does not match: only
-/// its output does); returns the bead and the hold the witness recorded.
+/// epoch seconds, `secs` from now; returns the bead and the hold the witness recorded.
 fn limit_reached(f: &Factory, secs: u32) -> (String, Value) {
+    limit_says(f, "|%s", &format!("$(( $(date +%s) + {secs} ))"))
+}
+
+/// Slings a bead whose polecat prints "Claude AI usage limit reached" and then `reset` (a
+/// printf format of the reset, filled with the shell word `arg`): the command line, which the
+/// agent shows, does not match, only its output does. Returns the bead and the hold the
+/// witness recorded.
+fn limit_says(f: &Factory, reset: &str, arg: &str) -> (String, Value) {
     let limited = bead(
         f,
         "limited",
         "2",
-        &format!(
-            "run printf 'Claude AI usage %s reached|%s\\n' limit $(( $(date +%s) + {secs} ))\nsleep 5000\nwork"
-        ),
+        &format!("run printf 'Claude AI usage %s reached{reset}\\n' limit {arg}\nsleep 5000\nwork"),
     );
     f.town.sling(&[&limited, "gastown"]);
     let mut status = Value::Null;
@@ -234,6 +239,28 @@ fn a_rate_limit_message_pauses_dispatch_until_its_window_resets() {
         scheduler_status(&f)["holds"]
             .as_array()
             .is_some_and(Vec::is_empty)
+    );
+}
+
+#[test]
+fn a_printed_reset_clock_time_is_read_in_the_users_time_zone() {
+    let Some(f) = Factory::new() else { return };
+    // The user (and so the daemon's witness) is in Kolkata, UTC+05:30.
+    f.town.env.set("TZ", "Asia/Kolkata");
+    f.up(&[]);
+    let kolkata = jiff::tz::TimeZone::get("Asia/Kolkata").unwrap();
+    let now = jiff::Timestamp::try_from(SystemTime::now()).unwrap();
+    let reset = (now + Duration::from_secs(180))
+        .to_zoned(kolkata)
+        .round(jiff::Unit::Minute)
+        .unwrap();
+    let clock = reset.strftime("%-I:%M %p").to_string();
+    let (_, hold) = limit_says(&f, " · resets %s", &format!("'{clock}'"));
+    let until: jiff::Timestamp = hold["until"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        until,
+        reset.timestamp(),
+        "resets {clock} in Kolkata: {hold}"
     );
 }
 
@@ -374,4 +401,127 @@ fn a_convoy_of_an_epic_lands_wave_by_wave() {
     assert!(c["landed_at"].is_string(), "{c}");
     let stranded = json(&ok(f.town.gt(&["--json", "convoy", "stranded"])));
     assert_eq!(stranded, serde_json::json!([]));
+}
+
+#[test]
+fn a_dry_run_sling_of_an_epic_shows_its_waves_and_changes_nothing() {
+    let Some(town) = super::work_loop::Town::new() else {
+        return;
+    };
+    let created = |args: &[&str]| stdout(&ok(town.bd(args))).trim().to_owned();
+    let epic = created(&["create", "greetings", "-t", "epic", "--silent"]);
+    let child = |title: &str| created(&["create", title, "--parent", &epic, "--silent"]);
+    let hello = child("hello");
+    let hola = child("hola");
+    let both = child("both");
+    let done = child("done already");
+    let waits = child("waits outside");
+    let elsewhere = created(&["create", "not in the epic", "--silent"]);
+    ok(town.bd(&["dep", "add", &both, &hello]));
+    ok(town.bd(&["dep", "add", &both, &hola]));
+    ok(town.bd(&["dep", "add", &waits, &elsewhere]));
+    ok(town.bd(&["close", &done]));
+    let everything = || {
+        [
+            stdout(&ok(town.bd(&["list", "--all", "--json"]))),
+            stdout(&ok(town.gt(&["--json", "convoy", "list", "--all"]))),
+            stdout(&ok(town.gt(&["--json", "scheduler", "list"]))),
+            stdout(&ok(town.gt(&["--json", "polecat", "list"]))),
+        ]
+    };
+    let before = everything();
+
+    let out = ok(town.gt(&["sling", &epic, "gastown", "--dry-run"]));
+    let mut shown = format!("{}{}", stdout(&out), super::stderr(&out));
+    for (id, name) in [
+        (&hello, "HELLO"),
+        (&hola, "HOLA"),
+        (&both, "BOTH"),
+        (&done, "DONE"),
+        (&waits, "WAITS"),
+        (&epic, "EPIC"),
+    ] {
+        shown = shown.replace(id.as_str(), name);
+    }
+    insta::assert_snapshot!(shown, @r"
+    Would queue 4 bead(s) of EPIC for gastown, tracked in a new convoy
+      ready now: HELLO HOLA
+      wave 1: HELLO HOLA
+      wave 2: BOTH
+      in no wave (blocked from outside the epic): WAITS
+      left alone (closed, running or in review): DONE
+    Dry run: nothing was queued or changed.
+    ");
+    assert_eq!(everything(), before, "a dry run changed the town");
+    let plan = json(&ok(town.gt(&[
+        "--json",
+        "sling",
+        &epic,
+        "gastown",
+        "--dry-run",
+    ])));
+    assert_eq!(
+        (
+            plan["convoy"].clone(),
+            plan["queued"].as_array().map(Vec::len)
+        ),
+        (Value::Null, Some(4)),
+        "{plan}"
+    );
+    assert_eq!(plan["stuck"], serde_json::json!([waits]), "{plan}");
+    assert_eq!(everything(), before, "a dry run changed the town");
+
+    // A rig that does not exist is named, and still nothing changes.
+    let out = town.gt(&["sling", &epic, "nowhere", "--dry-run"]);
+    assert!(!out.status.success());
+    assert!(
+        super::stderr(&out).contains("nowhere"),
+        "{}",
+        super::stderr(&out)
+    );
+    assert_eq!(everything(), before);
+}
+
+fn stranded_scan() -> Duration {
+    ::town::scheduler::stranded::SCAN_EVERY
+}
+
+#[test]
+fn a_stranded_convoy_is_escalated_once_across_daemon_restarts() {
+    let Some(f) = Factory::new() else { return };
+    let idle = bead(&f, "nobody takes this", "2", "work");
+    let convoy = stdout(&ok(f.town.gt(&["convoy", "create", "stuck", &idle])))
+        .trim()
+        .to_owned();
+    f.up(&[]);
+    // The daemon's first scan finds it stranded (remembered in the store), and tells no one yet.
+    let memory = || stdout(&f.town.bd(&["kv", "get", "scheduler.stranded"]));
+    wait_until(TIMEOUT, || memory().contains(&convoy))
+        .unwrap_or_else(|e| panic!("never suspected: {e}\n{}", f.log()));
+    let first_seen = SystemTime::now();
+    let restart = || {
+        ok(f.town.gt(&["daemon", "stop"]));
+        ok(f.town.gt(&["daemon", "start"]));
+    };
+    // Restarted between that scan and the next: told once it has been stranded 30 s, not
+    // 30 s after the restart (a daemon that forgot would take until about 45 s).
+    std::thread::sleep(Duration::from_secs(15));
+    restart();
+    wait_until(LONG, || !f.escalations().is_empty())
+        .unwrap_or_else(|e| panic!("never escalated: {e}\n{}", f.log()));
+    let after = first_seen.elapsed().unwrap();
+    assert!(
+        after >= Duration::from_secs(25) && after < Duration::from_secs(42),
+        "escalated {after:?} after it was first seen"
+    );
+    assert!(memory().contains(r#""told":true"#), "{}", memory());
+    // Restarted again: its scans over the next 30 s and more do not tell it a second time.
+    restart();
+    std::thread::sleep(stranded_scan() + Duration::from_secs(5));
+    let told = f.escalations();
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(
+        told[0]["title"],
+        format!("Convoy {convoy} is stranded").as_str()
+    );
 }

@@ -89,17 +89,7 @@ mod tests {
     }
 
     fn town(dir: &std::path::Path) -> Town {
-        let root = dir.join("town");
-        crate::install::install(
-            &root,
-            &crate::install::InstallOptions {
-                owner: "test@example.com".into(),
-                ..Default::default()
-            },
-            ctx(),
-        )
-        .unwrap();
-        Town::at(root)
+        crate::install::test_town(dir, ctx())
     }
 
     fn open(town: &Town) -> beads::Store {

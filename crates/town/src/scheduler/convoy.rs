@@ -88,7 +88,7 @@ pub fn launch(
         skipped: Vec::new(),
     };
     for bead in &beads {
-        if bead.status == "open" && bead.issue_type != "epic" {
+        if is_queued(bead) {
             let q = store.enqueue_sling(&bead.id, rig, &options)?;
             launch.queued.push((bead.id.clone(), q.position));
         } else {
@@ -98,16 +98,29 @@ pub fn launch(
     Ok(launch)
 }
 
+/// Whether a launch queues `bead`: open work, not a nested epic (closed, running or
+/// in-review beads are left alone).
+fn is_queued(bead: &beads::Issue) -> bool {
+    bead.status == "open" && bead.issue_type != "epic"
+}
+
+/// The open convoy already tracking an epic's children (found by its first child), if any.
+fn tracking_convoy(store: &beads::Store, beads: &[beads::Issue]) -> Result<Option<String>> {
+    let Some(first) = beads.first() else {
+        return Ok(None);
+    };
+    Ok(store
+        .convoys_tracking(&first.id)?
+        .into_iter()
+        .find(|c| store.get(c).is_ok_and(|i| i.status != "closed")))
+}
+
 /// The open convoy tracking an epic's children, made if there is none.
 fn epic_convoy(store: &mut beads::Store, epic: &str, beads: &[beads::Issue]) -> Result<String> {
     let ids: Vec<String> = beads.iter().map(|b| b.id.clone()).collect();
-    if let Some(first) = ids.first() {
-        for c in store.convoys_tracking(first)? {
-            if store.get(&c).is_ok_and(|i| i.status != "closed") {
-                store.convoy_add(&c, &ids)?;
-                return Ok(c);
-            }
-        }
+    if let Some(c) = tracking_convoy(store, beads)? {
+        store.convoy_add(&c, &ids)?;
+        return Ok(c);
     }
     let title: String = format!("Epic: {}", store.get(epic)?.title)
         .chars()
@@ -115,6 +128,63 @@ fn epic_convoy(store: &mut beads::Store, epic: &str, beads: &[beads::Issue]) -> 
         .take(beads::model::MAX_TITLE_CHARS)
         .collect();
     Ok(store.create_convoy(&title, &ids)?.id)
+}
+
+/// What a launch would do (`gt sling <convoy-or-epic> <rig> --dry-run`); nothing is written.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// The convoy or epic.
+    pub id: String,
+    /// The convoy that would track the beads; `None` when an epic would get a new one.
+    pub convoy: Option<String>,
+    /// The beads that would be queued.
+    pub queued: Vec<String>,
+    /// Of those, the ones ready to start now (capacity permitting).
+    pub ready: Vec<String>,
+    /// The open beads in waves, as [`stage`] gives them.
+    pub waves: Vec<Vec<String>>,
+    /// Beads that would be queued but are in no wave: they wait on a bead outside the convoy
+    /// or epic (or on one that does).
+    pub stuck: Vec<String>,
+    /// Beads left alone: closed, running, or waiting for review.
+    pub skipped: Vec<String>,
+}
+
+/// What [`launch`] would queue for convoy or epic `id`, and in which waves it would run.
+pub fn plan(store: &beads::Store, id: &str) -> Result<Plan> {
+    let id = store.resolve(id)?;
+    let (kind, beads) = members(store, &id)?;
+    if beads.is_empty() {
+        return Err(refused(format!("`{id}` has no beads to work on")));
+    }
+    let convoy = if kind == "convoy" {
+        Some(id.clone())
+    } else {
+        tracking_convoy(store, &beads)?
+    };
+    let (queued, skipped): (Vec<&beads::Issue>, Vec<&beads::Issue>) =
+        beads.iter().partition(|b| is_queued(b));
+    let mut ready = Vec::new();
+    for bead in &queued {
+        if !store.is_blocked(&bead.id)? {
+            ready.push(bead.id.clone());
+        }
+    }
+    let waves = stage(store, &id)?;
+    let stuck = queued
+        .iter()
+        .filter(|b| !waves.iter().flatten().any(|w| *w == b.id))
+        .map(|b| b.id.clone())
+        .collect();
+    Ok(Plan {
+        waves,
+        stuck,
+        id,
+        convoy,
+        queued: queued.iter().map(|b| b.id.clone()).collect(),
+        ready,
+        skipped: skipped.iter().map(|b| b.id.clone()).collect(),
+    })
 }
 
 /// The open beads of a convoy or epic in waves: each wave's beads depend (`blocks`) only on

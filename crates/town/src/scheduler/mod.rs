@@ -5,7 +5,8 @@
 //! `admission` checks the caps in the reservation's own transaction; `queue` orders waiting
 //! slings (priority with aging); `dispatch` runs one round under the scheduler lock;
 //! `service` is the daemon's dispatcher, woken by store events; `ratelimit` recognises a CLI's
-//! limit message and its reset time; `accounts` chooses the provider account a start runs as.
+//! limit message and its reset time; `accounts` chooses the provider account a start runs as;
+//! `stranded` is the daemon's watch for convoys that cannot move on their own.
 
 pub mod accounts;
 pub mod admission;
@@ -14,6 +15,7 @@ pub mod dispatch;
 pub mod queue;
 pub mod ratelimit;
 pub mod service;
+pub mod stranded;
 
 use crate::layout::Town;
 

@@ -85,55 +85,116 @@ pub fn detect(patterns: &[String], pane: &str, now: jiff::Timestamp) -> Option<D
     if regexes.is_empty() {
         return None;
     }
-    let line = pane
-        .lines()
-        .rev()
-        .find(|line| regexes.iter().any(|r| r.is_match(line)))?;
+    let lines: Vec<&str> = pane.lines().collect();
+    let at = lines
+        .iter()
+        .rposition(|line| regexes.iter().any(|r| r.is_match(line)))?;
+    // Gemini CLI gives the reset on the line after ("Access resets at 3:45 PM EST.").
+    let resets_at = parse_reset(lines[at], now)
+        .or_else(|| lines.get(at + 1).and_then(|next| parse_reset(next, now)));
     Some(Detected {
-        line: line.trim().to_owned(),
-        resets_at: parse_reset(line, now),
+        line: lines[at].trim().to_owned(),
+        resets_at,
     })
 }
 
-/// A reset time in a limit message: Claude's `|<epoch seconds>`, "resets in 5 minutes", or
-/// a clock time ("resets 3pm", "try again at 3:45 PM"; read as UTC, the next one after now).
+/// A reset time in a limit message: Claude's `|<epoch seconds>`, a duration ("resets in 5
+/// minutes", "resets in 1h 30m"), or a clock time read by [`parse_clock`] in the user's time
+/// zone (`TZ`, else the system's).
 fn parse_reset(line: &str, now: jiff::Timestamp) -> Option<jiff::Timestamp> {
     let epoch = Regex::new(r"\|(\d{10})\b").ok()?;
     if let Some(c) = epoch.captures(line) {
         return jiff::Timestamp::from_second(c[1].parse().ok()?).ok();
     }
-    let relative =
-        Regex::new(r"(?i)\bin (\d+) ?(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|h)\b").ok()?;
+    // A duration of one or more parts, as Claude Code prints them ("resets in 1h 30m").
+    let part = r"\d+ ?(?:days?|d|hours?|hrs?|h|minutes?|mins?|m|seconds?|secs?|s)\b";
+    let relative = Regex::new(&format!(r"(?i)\bin ((?:{part}\s*)+)")).ok()?;
     if let Some(c) = relative.captures(line) {
-        let n: u64 = c[1].parse().ok()?;
-        let unit = match c[2].to_ascii_lowercase().chars().next()? {
-            's' => 1,
-            'm' => 60,
-            _ => 3600,
-        };
-        return Some(now + Duration::from_secs(n * unit));
+        let parts = Regex::new(r"(?i)(\d+) ?([a-z])").ok()?;
+        let mut secs = 0u64;
+        for p in parts.captures_iter(&c[1]) {
+            let n: u64 = p[1].parse().ok()?;
+            let unit = match p[2].to_ascii_lowercase().as_str() {
+                "s" => 1,
+                "m" => 60,
+                "h" => 3600,
+                _ => 86_400,
+            };
+            secs = secs.checked_add(n.checked_mul(unit)?)?;
+        }
+        return Some(now + Duration::from_secs(secs));
     }
-    let clock =
-        Regex::new(r"(?i)\b(?:resets?|again at|at)\s+(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b").ok()?;
+    parse_clock(line, now, &jiff::tz::TimeZone::system())
+}
+
+/// A clock time the CLI printed in the user's local time, `local` (unless it names its zone),
+/// as the instant of its next occurrence after `now`. The forms, from the CLIs' sources:
+/// Claude Code 2.1 "resets 3pm (Europe/Berlin)", "resets at 3:30pm", more than a day out
+/// "resets Dec 8, 3pm (Europe/Berlin)" (a year when it is another one: "Jan 2, 2027, 3pm");
+/// Codex "Try again at 3:45 PM." or, on another day, "Try again at Dec 8th, 2026 3:45 PM.";
+/// Gemini CLI "Access resets at 3:45 PM EST." (its zone's abbreviation is the local zone's).
+/// A wall time that a DST change skips or repeats is read as jiff's `compatible` does (the
+/// later instant of a gap, the earlier of a fold).
+fn parse_clock(
+    line: &str,
+    now: jiff::Timestamp,
+    local: &jiff::tz::TimeZone,
+) -> Option<jiff::Timestamp> {
+    let clock = Regex::new(
+        r"(?ix)\b(?:resets?(?:\s+at)?|again\s+at|at)\s+
+          (?:(?P<month>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+
+             (?P<day>\d{1,2})(?:st|nd|rd|th)?,?\s+(?:(?P<year>\d{4}),?\s+)?(?:at\s+)?)?
+          (?P<hour>\d{1,2})(?::(?P<minute>\d{2}))?\s*(?P<half>am|pm)?\b
+          (?:\s*\((?P<zone>[A-Za-z][A-Za-z0-9_+/-]*)\))?",
+    )
+    .ok()?;
     let c = clock.captures(line)?;
-    let mut hour: i8 = c[1].parse().ok()?;
-    let minute: i8 = c.get(2).map_or(Some(0), |m| m.as_str().parse().ok())?;
-    match c.get(3).map(|m| m.as_str().to_ascii_lowercase()).as_deref() {
+    let mut hour: i8 = c["hour"].parse().ok()?;
+    let minute: i8 = c
+        .name("minute")
+        .map_or(Some(0), |m| m.as_str().parse().ok())?;
+    match c
+        .name("half")
+        .map(|m| m.as_str().to_ascii_lowercase())
+        .as_deref()
+    {
         Some("pm") if hour < 12 => hour += 12,
         Some("am") if hour == 12 => hour = 0,
         _ => {}
     }
-    let today = now.to_zoned(jiff::tz::TimeZone::UTC).date();
-    let at = today
-        .at(hour, minute, 0, 0)
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .ok()?;
-    let at = at.timestamp();
-    Some(if at > now {
-        at
-    } else {
-        at + Duration::from_secs(24 * 3600)
-    })
+    let tz = c
+        .name("zone")
+        .and_then(|z| jiff::tz::TimeZone::get(z.as_str()).ok())
+        .unwrap_or_else(|| local.clone());
+    let today = now.to_zoned(tz.clone()).date();
+    let time = jiff::civil::Time::new(hour, minute, 0, 0).ok()?;
+    let at = |date: jiff::civil::Date| -> Option<jiff::Timestamp> {
+        let zoned = tz.to_ambiguous_zoned(date.to_datetime(time)).compatible();
+        zoned.ok().map(|z| z.timestamp())
+    };
+    let Some(month) = c.name("month") else {
+        // A bare time: today's, else tomorrow's (a calendar day on, not 24 hours).
+        let first = at(today)?;
+        return if first > now {
+            Some(first)
+        } else {
+            at(today.tomorrow().ok()?)
+        };
+    };
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let prefix = month.as_str()[..3].to_ascii_lowercase();
+    let month = MONTHS.iter().position(|m| *m == prefix)? as i8 + 1;
+    let day: i8 = c["day"].parse().ok()?;
+    let on = |year: i16| jiff::civil::Date::new(year, month, day).ok().and_then(at);
+    match c.name("year") {
+        Some(year) => on(year.as_str().parse().ok()?),
+        // No year: this year's date, else next year's (a message read across New Year).
+        None => on(today.year())
+            .filter(|t| *t > now)
+            .or_else(|| on(today.year() + 1)),
+    }
 }
 
 /// The hold that keeps an agent of `agent` (or the polecat default) from starting now: every
@@ -211,17 +272,24 @@ mod tests {
             Some(jiff::Timestamp::from_second(1_772_373_600).unwrap())
         );
         assert_eq!(
-            at("You've hit your limit · resets 3pm"),
-            Some("2026-03-01T15:00:00Z".parse().unwrap())
-        );
-        // A time already past today is tomorrow's.
-        assert_eq!(
-            at("You've hit your limit · resets 9am"),
-            Some("2026-03-02T09:00:00Z".parse().unwrap())
-        );
-        assert_eq!(
             at("rate limited, try again in 90 seconds"),
             Some("2026-03-01T12:01:30Z".parse().unwrap())
+        );
+        assert_eq!(
+            at("Claude usage limit reached · resets in 1h 30m"),
+            Some("2026-03-01T13:30:00Z".parse().unwrap())
+        );
+        assert_eq!(
+            at("usage limit reached, resets in 2 days 3 hours"),
+            Some("2026-03-03T15:00:00Z".parse().unwrap())
+        );
+        // A reset on the line after the message, where Gemini CLI prints it, is read too (here
+        // as a duration, which reads the same in every zone).
+        let gemini = preset_patterns("gemini", None).unwrap();
+        let pane = "Usage limit reached for gemini-2.5-pro.\nAccess resets in 2 hours 5 minutes.\n/stats model for usage details";
+        assert_eq!(
+            detect(&gemini, pane, now()).and_then(|d| d.resets_at),
+            Some("2026-03-01T14:05:00Z".parse().unwrap())
         );
         // No time given: the default window.
         let d = detect(&claude(), "usage limit reached", now()).unwrap();
@@ -229,6 +297,106 @@ mod tests {
         // A message whose window has passed holds nothing.
         let old = detect(&claude(), "Claude AI usage limit reached|1772360000", now()).unwrap();
         assert_eq!(old.until(now()), None);
+    }
+
+    fn zone(name: &str) -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::get(name).unwrap()
+    }
+
+    fn ts(s: &str) -> jiff::Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_clock_time_is_the_users_local_time_next_after_now() {
+        // 12:00 UTC is 07:00 in New York and 17:30 in Kolkata.
+        let ny = zone("America/New_York");
+        let kolkata = zone("Asia/Kolkata");
+        let at = |line: &str, tz: &jiff::tz::TimeZone| parse_clock(line, now(), tz);
+        assert_eq!(
+            at("You've hit your limit · resets 3pm", &ny),
+            Some(ts("2026-03-01T20:00:00Z"))
+        );
+        assert_eq!(
+            at("You've hit your limit · resets 11pm", &kolkata),
+            Some(ts("2026-03-01T17:30:00Z"))
+        );
+        // Already past there today: tomorrow's.
+        assert_eq!(
+            at("You've hit your limit · resets 6am", &ny),
+            Some(ts("2026-03-02T11:00:00Z"))
+        );
+        assert_eq!(
+            at(
+                "■ You've hit your usage limit. Try again at 3:45 PM.",
+                &kolkata
+            ),
+            Some(ts("2026-03-02T10:15:00Z"))
+        );
+        assert_eq!(
+            at("usage limit resets at 12:30am", &kolkata),
+            Some(ts("2026-03-01T19:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_zone_or_date_the_cli_names_is_honoured() {
+        let ny = zone("America/New_York");
+        let at = |line: &str| parse_clock(line, now(), &ny);
+        // Claude Code names the zone it formatted in; 15:00 in Berlin is 14:00 UTC.
+        assert_eq!(
+            at("You've hit your limit · resets 3pm (Europe/Berlin)"),
+            Some(ts("2026-03-01T14:00:00Z"))
+        );
+        assert_eq!(
+            at("You've hit your limit · resets 3pm (UTC)"),
+            Some(ts("2026-03-01T15:00:00Z"))
+        );
+        // An unknown zone name falls back to the local zone.
+        assert_eq!(
+            at("resets 3pm (Nowhere/Special)"),
+            Some(ts("2026-03-01T20:00:00Z"))
+        );
+        // Gemini CLI's abbreviation names the local zone it formatted in.
+        assert_eq!(
+            at("Access resets at 3:45 PM EST."),
+            Some(ts("2026-03-01T20:45:00Z"))
+        );
+        // More than a day out, with a date (and a year when it is another one).
+        assert_eq!(
+            at("You've hit your weekly limit · resets Dec 8, 3:30pm (Europe/Berlin)"),
+            Some(ts("2026-12-08T14:30:00Z"))
+        );
+        assert_eq!(
+            at("You've hit your limit · resets Jan 2, 2027, 3pm (Asia/Kolkata)"),
+            Some(ts("2027-01-02T09:30:00Z"))
+        );
+        assert_eq!(
+            at("You've hit your usage limit. Try again at Mar 3rd, 2026 3:45 PM."),
+            Some(ts("2026-03-03T20:45:00Z"))
+        );
+        // A date without a year already past is next year's.
+        assert_eq!(at("resets Feb 28, 9am"), Some(ts("2027-02-28T14:00:00Z")));
+    }
+
+    #[test]
+    fn clock_times_across_a_dst_change_keep_the_wall_time() {
+        let ny = zone("America/New_York");
+        // Saturday 15:00 EST; tomorrow 9am is in EDT (UTC-4), not 24 hours after today's.
+        assert_eq!(
+            parse_clock("resets 9am", ts("2026-03-07T20:00:00Z"), &ny),
+            Some(ts("2026-03-08T13:00:00Z"))
+        );
+        // 2:30am does not exist on 8 March: the instant after the gap.
+        assert_eq!(
+            parse_clock("resets 2:30am", ts("2026-03-08T06:00:00Z"), &ny),
+            Some(ts("2026-03-08T07:30:00Z"))
+        );
+        // 1:30am happens twice on 1 November: the first of them (EDT).
+        assert_eq!(
+            parse_clock("resets 1:30am", ts("2026-11-01T04:00:00Z"), &ny),
+            Some(ts("2026-11-01T05:30:00Z"))
+        );
     }
 
     #[test]

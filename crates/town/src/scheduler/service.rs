@@ -2,16 +2,16 @@
 //! unblocking the next wave, a new sling queued, a pause lifted), it releases rate-limit holds
 //! whose window ended (nudging the sessions they paused, one `spawn_delay` apart), retires idle
 //! polecats' sessions beyond a lowered cap, dispatches a round of the queue, and escalates a
-//! convoy found stranded. Between rounds it sleeps until woken, until the next dispatch may
-//! start (`scheduler.spawn_delay`), or until the soonest hold ends.
+//! convoy found stranded (`stranded`, whose memory is in the store). Between rounds it sleeps
+//! until woken, until the next dispatch may start (`scheduler.spawn_delay`), or until the
+//! soonest hold ends.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::layout::Town;
 use crate::nudge::Priority;
 use crate::nudge::queue::{Queue, QueuedNudge};
-use crate::scheduler::{accounts, admission, convoy, dispatch};
+use crate::scheduler::{accounts, admission, dispatch, stranded};
 use crate::service::{Next, Service, ServiceError};
 use crate::witness::Starter;
 use crate::work::sling::SlingContext;
@@ -21,17 +21,11 @@ pub struct SchedulerService {
     store: beads::Store,
     starter: Starter,
     clock: Box<dyn host::clock::Clock>,
-    /// Stranded convoys already escalated (by convoy and reason), so each is raised once.
-    escalated: BTreeSet<(String, &'static str)>,
-    /// Convoys found stranded at the last scan, and when that scan ran: a convoy is escalated
-    /// only when two scans [`STRANDED_SCAN`] apart both find it (a sling between making its
-    /// convoy and hooking its bead is not stranded).
-    suspects: BTreeSet<(String, &'static str)>,
-    scanned_at: Option<std::time::Instant>,
+    /// When this run looks for stranded convoys next (what it found is in the store).
+    next_scan: Option<jiff::Timestamp>,
+    /// When the soonest untold stranded convoy falls due, as the last scan found.
+    suspect_due: Option<jiff::Timestamp>,
 }
-
-/// How often stranded convoys are looked for (upstream's interval).
-const STRANDED_SCAN: Duration = Duration::from_secs(30);
 
 impl SchedulerService {
     pub fn new(
@@ -45,9 +39,8 @@ impl SchedulerService {
             store,
             starter,
             clock,
-            escalated: BTreeSet::new(),
-            suspects: BTreeSet::new(),
-            scanned_at: None,
+            next_scan: None,
+            suspect_due: None,
         }
     }
 
@@ -149,64 +142,34 @@ impl SchedulerService {
         Ok(())
     }
 
-    /// Escalates each convoy stranded across two scans, once.
-    fn check_stranded(&mut self) -> Result<(), ServiceError> {
-        if self
-            .scanned_at
-            .is_some_and(|at| at.elapsed() < STRANDED_SCAN)
-        {
-            return Ok(());
+    /// Looks for stranded convoys when a scan is due (every [`stranded::SCAN_EVERY`], and as
+    /// soon as a suspect has been stranded that long); returns how soon a suspect falls due,
+    /// the wake it needs to be told on time.
+    fn watch_stranded(&mut self) -> Result<Option<Duration>, ServiceError> {
+        let now = self.clock.now();
+        // Due, or the clock went back past the last scan.
+        let due = self
+            .next_scan
+            .is_none_or(|at| now >= at || at > now + stranded::SCAN_EVERY);
+        if due {
+            let scan = stranded::check(&self.town, &mut self.store, now)?;
+            let regular = now + stranded::SCAN_EVERY;
+            self.next_scan = Some(scan.due.map_or(regular, |d| d.min(regular)));
+            self.suspect_due = scan.due;
         }
-        self.scanned_at = Some(std::time::Instant::now());
-        let stranded = convoy::stranded(&self.store)?;
-        let now: BTreeSet<(String, &'static str)> = stranded
-            .iter()
-            .map(|s| (s.convoy.clone(), s.reason))
-            .collect();
-        let suspects = std::mem::replace(&mut self.suspects, now.clone());
-        for s in stranded {
-            let key = (s.convoy.clone(), s.reason);
-            if self.escalated.contains(&key) || !suspects.contains(&key) {
-                continue;
-            }
-            let what = match s.reason {
-                "ready_unassigned" => "has ready work that nobody is on and nothing queued",
-                _ => "has only blocked beads left and nothing running that could unblock them",
-            };
-            crate::escalation::raise_for_service(
-                &self.town,
-                &mut self.store,
-                &crate::escalation::NewEscalation {
-                    title: format!("Convoy {} is stranded", s.convoy),
-                    description: format!(
-                        "Convoy `{}` ({}) {what}: {}.\n\n`gt convoy stranded` lists it; `gt sling {} <rig>` queues its beads.",
-                        s.convoy,
-                        s.title,
-                        s.beads.join(", "),
-                        s.convoy
-                    ),
-                    severity: Some(crate::escalation::Severity::Medium),
-                    source: Some("scheduler".into()),
-                    from: "deacon/".into(),
-                    related: std::iter::once(s.convoy.clone()).chain(s.beads).collect(),
-                },
-            )?;
-        }
-        // A convoy that moved again may strand again later, and is told again then.
-        self.escalated = now.intersection(&suspects).cloned().collect();
-        Ok(())
+        Ok(self.suspect_due.and(self.next_scan).map(|at| {
+            Duration::try_from(at.duration_since(now))
+                .unwrap_or_default()
+                .max(Duration::from_millis(100))
+        }))
     }
-}
 
-impl Service for SchedulerService {
-    fn step(&mut self) -> Result<Next, ServiceError> {
-        if crate::daemon::held(&self.town) {
-            return Ok(Next::Idle);
-        }
+    /// Releases ended holds, retires idle sessions over the cap and dispatches a round;
+    /// returns when it wants the next step.
+    fn dispatch(&mut self) -> Result<Next, ServiceError> {
         let settings = super::town_settings(&self.town)?;
         let spawn_delay = settings.scheduler.spawn_delay.0;
         self.release_holds(spawn_delay)?;
-        self.check_stranded()?;
         if super::paused(&self.store)?.is_some() {
             return Ok(Next::Idle);
         }
@@ -248,6 +211,21 @@ impl Service for SchedulerService {
                     .max(Duration::from_millis(100)),
             ),
             None => Next::Idle,
+        })
+    }
+}
+
+impl Service for SchedulerService {
+    fn step(&mut self) -> Result<Next, ServiceError> {
+        if crate::daemon::held(&self.town) {
+            return Ok(Next::Idle);
+        }
+        let stranded = self.watch_stranded()?;
+        let next = self.dispatch()?;
+        Ok(match (next, stranded) {
+            (next, None) | (next @ Next::Busy, _) => next,
+            (Next::Idle, Some(soon)) => Next::After(soon),
+            (Next::After(after), Some(soon)) => Next::After(after.min(soon)),
         })
     }
 }
