@@ -97,6 +97,15 @@ pub struct Claim {
 }
 
 impl Claim {
+    /// A claim of nothing (a queue that has nothing to give now).
+    pub(crate) fn empty(session: &str) -> Self {
+        Self {
+            session: session.to_owned(),
+            entries: Vec::new(),
+            files: Vec::new(),
+        }
+    }
+
     /// The claimed nudges, urgent first, then oldest first.
     pub fn entries(&self) -> &[QueuedNudge] {
         &self.entries
@@ -228,11 +237,7 @@ impl Queue {
 
     /// Claims every pending entry, in [`Queue::pending`]'s order (see [`Claim`]).
     pub fn claim(&self, now: Timestamp) -> Result<Claim, NudgeError> {
-        let mut claim = Claim {
-            session: self.session.clone(),
-            entries: Vec::new(),
-            files: Vec::new(),
-        };
+        let mut claim = Claim::empty(&self.session);
         if !self.dir.exists() {
             return Ok(claim);
         }
@@ -254,6 +259,31 @@ impl Queue {
             }
         }
         Ok(claim)
+    }
+
+    /// Holds every pending entry back until `until` (its agent's rate-limit window): each
+    /// keeps at least its whole time to live after it, so a nudge deferred is not lost to the
+    /// wait. Returns how many entries wait.
+    pub fn defer(&self, until: Timestamp, now: Timestamp) -> Result<usize, NudgeError> {
+        if !self.dir.exists() {
+            return Ok(0);
+        }
+        let _lock = self.lock()?;
+        let pending = self.sweep(now)?;
+        for (path, nudge) in &pending {
+            let ttl = jiff::SignedDuration::try_from(nudge.priority.ttl())
+                .unwrap_or(jiff::SignedDuration::MAX);
+            let after = until.saturating_add(ttl).unwrap_or(until);
+            if nudge.expires_at < after {
+                let held = QueuedNudge {
+                    expires_at: after,
+                    ..nudge.clone()
+                };
+                let text = serde_json::to_vec_pretty(&held).expect("a nudge serializes");
+                crate::files::write_atomic(path, &text)?;
+            }
+        }
+        Ok(pending.len())
     }
 
     /// Removes the entries that expired undelivered and returns them, oldest first, for the

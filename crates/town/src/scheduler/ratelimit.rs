@@ -58,6 +58,19 @@ pub fn preset_patterns(preset: &str, given: Option<&[String]>) -> Result<Vec<Str
     }
 }
 
+/// A preset's rate-limit exit statuses: those its configuration gives, each from 1 to 255
+/// (0 is a normal exit; the bad one is returned). None are built in: interactive, as we run
+/// them, the pinned CLIs print their limit and stay at their prompt (the pane's text is the
+/// signal); Gemini CLI 0.61 exits with its quota error's HTTP status (429, seen as 173) only
+/// in its JSON non-interactive mode, and with 1, any error's status, otherwise.
+pub fn preset_exit_codes(given: Option<&[i64]>) -> Result<Vec<u8>, i64> {
+    given
+        .unwrap_or_default()
+        .iter()
+        .map(|&code| u8::try_from(code).ok().filter(|&c| c != 0).ok_or(code))
+        .collect()
+}
+
 /// A limit seen in a pane.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Detected {
@@ -229,6 +242,15 @@ mod tests {
         // A message whose window has passed holds nothing.
         let old = detect(&claude(), "Claude AI usage limit reached|1772360000", now()).unwrap();
         assert_eq!(old.until(now()), None);
+    }
+
+    #[test]
+    fn exit_codes_are_given_by_the_preset_and_checked() {
+        assert_eq!(preset_exit_codes(None), Ok(Vec::new()));
+        assert_eq!(preset_exit_codes(Some(&[75, 2])), Ok(vec![75, 2]));
+        for bad in [0, 256, -1] {
+            assert_eq!(preset_exit_codes(Some(&[3, bad])), Err(bad));
+        }
     }
 
     #[test]
