@@ -1421,6 +1421,9 @@ fn builtin_flat(name: &str) -> Option<PresetOverride> {
             ready_prompt_prefix: s("❯ "),
             ready_delay_ms: Some(10_000),
             instructions_file: s("AGENTS.md"),
+            // Stands in for `CLAUDE_CONFIG_DIR`: which account a session runs as shows in its
+            // environment (`run echo $GT_SCRIPTED_AGENT_CONFIG_DIR`).
+            config_dir_env: s("GT_SCRIPTED_AGENT_CONFIG_DIR"),
             env_passthrough: list(&["GT_AGENT_SCRIPT", "GT_SCRIPTED_AGENT_*"]),
             ..PresetOverride::default()
         },
@@ -1796,6 +1799,13 @@ mod tests {
                     ..PresetOverride::default()
                 },
                 "hooks_dir",
+            ),
+            (
+                PresetOverride {
+                    rate_limit_exit_codes: Some(vec![75, 0]),
+                    ..PresetOverride::default()
+                },
+                "rate_limit_exit_codes",
             ),
         ] {
             let err = user.set("amp", &patch).unwrap_err();

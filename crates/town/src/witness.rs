@@ -455,7 +455,11 @@ impl Witness {
             screen,
             exit_status,
         };
-        let Some(limited) = self.limits.look(&mut self.store, &preset, &look, now)? else {
+        let window = self.ctx.settings.scheduler.rate_limit_window.0;
+        let Some(limited) = self
+            .limits
+            .look(&mut self.store, &preset, &look, now, window)?
+        else {
             return Ok(false);
         };
         if limited.new

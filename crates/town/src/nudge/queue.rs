@@ -526,6 +526,31 @@ mod tests {
     }
 
     #[test]
+    fn a_deferred_entry_keeps_its_whole_ttl_after_the_window() {
+        let (_d, q) = setup();
+        q.enqueue(&nudge("normal", Priority::Normal, at(0)), at(0))
+            .unwrap();
+        // Held for an hour at minute 10: it waits, and lives 30 minutes past the hour.
+        assert_eq!(q.defer(at(3600), at(600)).unwrap(), 1);
+        assert_eq!(q.pending(at(3600 + 29 * 60)).unwrap().len(), 1);
+        assert!(q.pending(at(3600 + 31 * 60)).unwrap().is_empty());
+        // An entry that expired before the hold is not brought back.
+        let (_d, q) = setup();
+        q.enqueue(&nudge("old", Priority::Normal, at(0)), at(0))
+            .unwrap();
+        q.enqueue(&nudge("new", Priority::Normal, at(20 * 60)), at(20 * 60))
+            .unwrap();
+        assert_eq!(q.defer(at(3 * 3600), at(31 * 60)).unwrap(), 1);
+        let left: Vec<String> = q
+            .pending(at(3 * 3600))
+            .unwrap()
+            .into_iter()
+            .map(|n| n.message)
+            .collect();
+        assert_eq!(left, ["new"]);
+    }
+
+    #[test]
     fn expired_entries_do_not_count_toward_the_depth() {
         let (_d, q) = setup();
         for i in 0..MAX_DEPTH {

@@ -86,10 +86,15 @@ impl Keeper {
 
     /// Looks at one wanted agent: fine, restarted, waiting out its backoff, or given up on.
     /// Returns how soon it wants another look.
-    fn keep(&mut self, row: &RoleAgent) -> Result<Option<Duration>, ServiceError> {
+    /// `window`: how long a limit that gives no reset time holds (`scheduler.rate_limit_window`).
+    fn keep(
+        &mut self,
+        row: &RoleAgent,
+        window: Duration,
+    ) -> Result<Option<Duration>, ServiceError> {
         let now = self.clock.now();
         let alive = super::live_pid(&self.town, &self.starter.runtimes, row)?.is_some();
-        self.watch_limit(row, alive, now)?;
+        self.watch_limit(row, alive, now, window)?;
         if alive {
             self.dead_since.remove(&row.address);
             let healthy = row
@@ -162,6 +167,7 @@ impl Keeper {
         row: &RoleAgent,
         alive: bool,
         now: jiff::Timestamp,
+        window: Duration,
     ) -> Result<(), ServiceError> {
         if row.runtime.is_empty() {
             return Ok(());
@@ -185,7 +191,8 @@ impl Keeper {
             screen: &screen,
             exit_status,
         };
-        self.limits.look(&mut self.store, &preset, &look, now)?;
+        self.limits
+            .look(&mut self.store, &preset, &look, now, window)?;
         Ok(())
     }
 
@@ -245,8 +252,12 @@ impl Service for Keeper {
             return Ok(Next::Idle);
         }
         let mut next = self.liveness();
+        let window = crate::scheduler::town_settings(&self.town)
+            .map_or(crate::scheduler::ratelimit::DEFAULT_WINDOW, |s| {
+                s.scheduler.rate_limit_window.0
+            });
         for row in &wanted {
-            if let Some(soon) = self.keep(row)? {
+            if let Some(soon) = self.keep(row, window)? {
                 next = next.min(soon);
             }
         }

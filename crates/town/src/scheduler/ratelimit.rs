@@ -3,7 +3,7 @@
 //!
 //! The witness reads each working agent's pane against its preset's `rate_limit_patterns`;
 //! a match records a hold on the agent's provider account until the window resets (the time
-//! the CLI printed, else [`DEFAULT_WINDOW`]). While every account of a provider is held,
+//! the CLI printed, else `scheduler.rate_limit_window`, [`DEFAULT_WINDOW`] by default). While every account of a provider is held,
 //! nothing starts on it: the scheduler keeps its beads queued, a direct sling or a human's start
 //! of the mayor or crew says why, and the daemon's restart of the mayor or crew waits.
 
@@ -14,7 +14,8 @@ use regex::Regex;
 use crate::layout::Town;
 use crate::settings::Settings;
 
-/// How long a hold lasts when the CLI did not say when its window resets.
+/// How long a hold lasts when the CLI did not say when its window resets, unless
+/// `scheduler.rate_limit_window` says otherwise.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// The messages the built-in presets' CLIs print, as found in their own sources (Claude Code
@@ -81,13 +82,14 @@ pub struct Detected {
 }
 
 impl Detected {
-    /// When the hold ends: the reset the CLI printed, else `now` plus the default window;
-    /// `None` when the printed reset has passed (an old message still on the screen).
-    pub fn until(&self, now: jiff::Timestamp) -> Option<jiff::Timestamp> {
+    /// When the hold ends: the reset the CLI printed, else `now` plus `window` (the town's
+    /// `scheduler.rate_limit_window`); `None` when the printed reset has passed (an old
+    /// message still on the screen).
+    pub fn until(&self, now: jiff::Timestamp, window: Duration) -> Option<jiff::Timestamp> {
         match self.resets_at {
             Some(t) if t > now => Some(t),
             Some(_) => None,
-            None => Some(now + DEFAULT_WINDOW),
+            None => Some(now + window),
         }
     }
 }
@@ -238,10 +240,10 @@ mod tests {
         );
         // No time given: the default window.
         let d = detect(&claude(), "usage limit reached", now()).unwrap();
-        assert_eq!(d.until(now()), Some(now() + DEFAULT_WINDOW));
+        assert_eq!(d.until(now(), DEFAULT_WINDOW), Some(now() + DEFAULT_WINDOW));
         // A message whose window has passed holds nothing.
         let old = detect(&claude(), "Claude AI usage limit reached|1772360000", now()).unwrap();
-        assert_eq!(old.until(now()), None);
+        assert_eq!(old.until(now(), DEFAULT_WINDOW), None);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! the hold lasts the caller leaves the agent alone (no nudge, no restart in a loop).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use jiff::Timestamp;
 
@@ -40,7 +41,7 @@ pub struct Limited {
 }
 
 /// The limit `look` shows for `preset`: its pane's last matching line, else a rate-limit exit
-/// status (with the default window, as it gives no reset time).
+/// status (no reset time: the hold lasts the town's default window).
 pub fn detect_in(preset: &AgentPreset, look: &Look<'_>, now: Timestamp) -> Option<Detected> {
     let text = detect(&preset.rate_limit_patterns, look.screen, now);
     let exited_on_limit = look
@@ -65,13 +66,15 @@ pub struct Watcher {
 }
 
 impl Watcher {
-    /// Whether the agent of `look` is rate-limited now; a new limit records its hold.
+    /// Whether the agent of `look` is rate-limited now; a new limit records its hold, until
+    /// the reset its CLI printed, else for `window` (`scheduler.rate_limit_window`).
     pub fn look(
         &mut self,
         store: &mut beads::Store,
         preset: &AgentPreset,
         look: &Look<'_>,
         now: Timestamp,
+        window: Duration,
     ) -> beads::Result<Option<Limited>> {
         // Forgotten only with a new generation: a screen that failed to capture once must not
         // make the same message a new hold.
@@ -101,7 +104,7 @@ impl Watcher {
         }
         self.seen.insert(look.address.to_owned(), seen);
         // Its printed window is over already: an old message, nothing to hold.
-        let Some(until) = found.until(now) else {
+        let Some(until) = found.until(now, window) else {
             return Ok(None);
         };
         tracing::warn!(agent = %look.address, %account, until = %until, line = %found.line, "rate limit");
@@ -128,6 +131,8 @@ impl Watcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const WINDOW: Duration = Duration::from_secs(300);
 
     fn now() -> Timestamp {
         "2026-03-01T12:00:00Z".parse().unwrap()
@@ -158,17 +163,17 @@ mod tests {
         let p = preset(&[75]);
         let bare = detect_in(&p, &look("bye\n", Some(75)), now()).unwrap();
         assert_eq!(bare.line, "exited with status 75");
-        assert_eq!(
-            bare.until(now()),
-            Some(now() + super::super::ratelimit::DEFAULT_WINDOW)
-        );
+        assert_eq!(bare.until(now(), WINDOW), Some(now() + WINDOW));
         let told = detect_in(
             &p,
             &look("Claude AI usage limit reached|1772380800\n", Some(75)),
             now(),
         )
         .unwrap();
-        assert_eq!(told.until(now()), "2026-03-01T16:00:00Z".parse().ok());
+        assert_eq!(
+            told.until(now(), WINDOW),
+            "2026-03-01T16:00:00Z".parse().ok()
+        );
         // Another status, or none declared, is an ordinary exit.
         assert!(detect_in(&p, &look("bye\n", Some(1)), now()).is_none());
         assert!(detect_in(&preset(&[]), &look("bye\n", Some(75)), now()).is_none());
@@ -193,19 +198,22 @@ mod tests {
         let p = preset(&[75]);
         let mut w = Watcher::default();
         let dead = look("", Some(75));
-        let first = w.look(&mut store, &p, &dead, now()).unwrap().unwrap();
+        let first = w
+            .look(&mut store, &p, &dead, now(), WINDOW)
+            .unwrap()
+            .unwrap();
         assert_eq!((first.account.as_str(), first.new), ("claude/work", true));
         let later = now() + std::time::Duration::from_secs(60);
-        let again = w.look(&mut store, &p, &dead, later).unwrap().unwrap();
+        let again = w
+            .look(&mut store, &p, &dead, later, WINDOW)
+            .unwrap()
+            .unwrap();
         assert!(!again.new);
         let holds = store.holds().unwrap();
         assert_eq!(holds.len(), 1);
-        assert_eq!(
-            holds[0].until,
-            beads::store::format_ts(now() + super::super::ratelimit::DEFAULT_WINDOW)
-        );
+        assert_eq!(holds[0].until, beads::store::format_ts(now() + WINDOW));
         // Once the window ends, the same exit holds nothing more.
-        let after = now() + super::super::ratelimit::DEFAULT_WINDOW;
-        assert_eq!(w.look(&mut store, &p, &dead, after).unwrap(), None);
+        let after = now() + WINDOW;
+        assert_eq!(w.look(&mut store, &p, &dead, after, WINDOW).unwrap(), None);
     }
 }
