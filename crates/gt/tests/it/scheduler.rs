@@ -14,12 +14,12 @@ use super::work_loop::{TIMEOUT, json, ok, script, stdout};
 /// Time for several agents to run one after another on a busy machine.
 const LONG: Duration = Duration::from_secs(180);
 
-fn set(f: &Factory, key: &str, value: &str) {
+pub(super) fn set(f: &Factory, key: &str, value: &str) {
     ok(f.town.gt(&["config", "set", key, value]));
 }
 
 /// A rig bead with a priority and a script.
-fn bead(f: &Factory, title: &str, priority: &str, lines: &str) -> String {
+pub(super) fn bead(f: &Factory, title: &str, priority: &str, lines: &str) -> String {
     let out = ok(f.town.bd(&[
         "create",
         title,
@@ -32,8 +32,8 @@ fn bead(f: &Factory, title: &str, priority: &str, lines: &str) -> String {
     stdout(&out).trim().to_owned()
 }
 
-/// The beads slung, in the order their slings were recorded.
-fn sling_order(f: &Factory) -> Vec<String> {
+/// The town's events of `kind`, oldest first.
+pub(super) fn events(f: &Factory, kind: &str) -> Vec<Value> {
     let out = ok(f.town.gt(&["--json", "events", "--limit", "1000"]));
     let text = stdout(&out);
     text.lines()
@@ -44,12 +44,19 @@ fn sling_order(f: &Factory) -> Vec<String> {
                 .and_then(|v| v.as_array().cloned())
                 .unwrap_or_default(),
         )
-        .filter(|e| e["kind"] == "sling")
+        .filter(|e| e["kind"] == kind)
+        .collect()
+}
+
+/// The beads slung, in the order their slings were recorded.
+fn sling_order(f: &Factory) -> Vec<String> {
+    events(f, "sling")
+        .into_iter()
         .filter_map(|e| e["bead"].as_str().map(str::to_owned))
         .collect()
 }
 
-fn scheduler_status(f: &Factory) -> Value {
+pub(super) fn scheduler_status(f: &Factory) -> Value {
     json(&ok(f.town.gt(&["--json", "scheduler", "status"])))
 }
 

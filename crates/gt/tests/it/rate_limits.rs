@@ -1,0 +1,241 @@
+//! Rate limits end to end, with the real daemon and scripted agents in tmux: a polecat whose
+//! CLI exits with its preset's rate-limit status, a crew member whose pane shows a limit (and
+//! the mail nudges that wait for its window), and a rate-limited polecat rotated to another
+//! account of its provider until every account is held and dispatch waits. Nobody types after
+//! the slings; every wait polls an outcome.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::Value;
+use testkit::wait_until;
+
+use super::daemon::Factory;
+use super::scheduler::{bead, events, scheduler_status, set};
+use super::work_loop::{TIMEOUT, ok, stdout};
+
+/// Time for several agents to run one after another on a busy machine.
+const LONG: Duration = Duration::from_secs(180);
+
+fn now() -> jiff::Timestamp {
+    jiff::Timestamp::try_from(SystemTime::now()).unwrap()
+}
+
+/// Overrides of the built-in presets in the user layer (`settings/agents.json`).
+fn presets(f: &Factory, agents: Value) {
+    let file = serde_json::json!({"version": 1, "agents": agents});
+    std::fs::write(
+        f.town.root.join("settings/agents.json"),
+        serde_json::to_string_pretty(&file).unwrap(),
+    )
+    .unwrap();
+}
+
+/// The holds in force once at least `n` are, soonest reset first.
+fn holds(f: &Factory, n: usize) -> Vec<Value> {
+    let mut holds = Vec::new();
+    wait_until(TIMEOUT, || {
+        holds = scheduler_status(f)["holds"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        holds.len() >= n
+    })
+    .unwrap_or_else(|e| panic!("no {n} holds ({holds:?}): {e}\n{}", f.log()));
+    holds
+}
+
+fn until(hold: &Value) -> jiff::Timestamp {
+    hold["until"].as_str().unwrap().parse().unwrap()
+}
+
+/// When events of `kind` about `bead` were recorded.
+fn times(f: &Factory, kind: &str, bead: &str) -> Vec<jiff::Timestamp> {
+    events(f, kind)
+        .iter()
+        .filter(|e| e["bead"] == bead || e["payload"]["bead"] == bead)
+        .filter_map(|e| e["at"].as_str()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn a_polecat_exiting_with_its_presets_limit_status_is_restarted_only_after_the_window() {
+    let Some(f) = Factory::new() else { return };
+    set(&f, "daemon.liveness_secs", "1");
+    set(&f, "scheduler.rate_limit_window", "20s");
+    presets(
+        &f,
+        serde_json::json!({"scripted": {"rate_limit_exit_codes": [75]}}),
+    );
+    let shown = stdout(&ok(f.town.gt(&["config", "agent", "get", "scripted"])));
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.starts_with("limit_exit_codes") && l.ends_with(" 75")),
+        "{shown}"
+    );
+    f.up(&[]);
+    // It exits with 75 once sling has seen it start; its successor finishes the bead.
+    let quota = bead(&f, "quota", "2", "once sleep 1500\nonce exit 75\nwork");
+    f.town.sling(&[&quota, "gastown"]);
+    let hold = holds(&f, 1).remove(0);
+    assert_eq!(
+        (hold["account"].as_str(), hold["reason"].as_str()),
+        (Some("scripted/default"), Some("exited with status 75")),
+        "{hold}"
+    );
+    let until = until(&hold);
+    let text = stdout(&ok(f.town.gt(&["scheduler", "status"])));
+    assert!(
+        text.contains("scripted/default rate-limited until"),
+        "{text}"
+    );
+    // Dead and held: not restarted while the window lasts, however often the witness looks.
+    while now() + Duration::from_secs(2) < until {
+        assert!(
+            times(&f, "witness_restart", &quota).is_empty(),
+            "restarted while held\n{}",
+            f.log()
+        );
+        assert_ne!(f.town.status(&quota), "closed");
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    // Then restarted, and the bead lands.
+    wait_until(LONG, || f.town.status(&quota) == "closed")
+        .unwrap_or_else(|e| panic!("never restarted after the window: {e}\n{}", f.log()));
+    let restarts = times(&f, "witness_restart", &quota);
+    assert_eq!(restarts.len(), 1, "{}", f.log());
+    assert!(
+        restarts[0] >= until,
+        "restarted at {}, before the window reset at {until}",
+        restarts[0]
+    );
+}
+
+#[test]
+fn a_crew_member_showing_a_limit_holds_its_account_and_its_mail_nudges_wait_for_the_window() {
+    let Some(f) = Factory::new() else { return };
+    set(&f, "daemon.liveness_secs", "1");
+    ok(f.town.gt(&["account", "add", "scripted", "home"]));
+    ok(f.town.gt(&["crew", "add", "max", "--rig", "gastown"]));
+    // The crew member's CLI says its limit resets in 30 s, then waits at its prompt.
+    let limited = f.town.root.join("limited.script");
+    std::fs::write(
+        &limited,
+        "run printf 'Claude AI usage %s reached|%s\\n' limit $(( $(date +%s) + 30 ))\nstay\n",
+    )
+    .unwrap();
+    presets(
+        &f,
+        serde_json::json!({"scripted": {"env": {"GT_AGENT_SCRIPT": limited}}}),
+    );
+    f.up(&[]);
+    ok(f.town.gt(&["crew", "start", "max"]));
+    // The keeper reads its pane: a hold on the account it was started on.
+    let hold = holds(&f, 1).remove(0);
+    assert_eq!(
+        (hold["account"].as_str(), hold["seen_in"].as_str()),
+        (Some("scripted/home"), Some("gastown/crew/max")),
+        "{hold}"
+    );
+    let until = until(&hold);
+
+    // Mail to it is queued as a nudge, and not delivered while the hold lasts.
+    ok(f.town.gt(&[
+        "mail",
+        "send",
+        "gastown/crew/max",
+        "-s",
+        "while-held",
+        "-m",
+        "look at this",
+    ]));
+    let to_max = |kind: &str| -> Vec<jiff::Timestamp> {
+        events(&f, kind)
+            .iter()
+            .filter(|e| e["payload"]["to"] == "gastown/crew/max")
+            .filter_map(|e| e["at"].as_str()?.parse().ok())
+            .collect()
+    };
+    wait_until(TIMEOUT, || !to_max("nudge_queued").is_empty())
+        .unwrap_or_else(|e| panic!("the mail was not nudged: {e}\n{}", f.log()));
+    while now() + Duration::from_secs(2) < until {
+        assert!(
+            to_max("nudge_delivered").is_empty(),
+            "delivered while held\n{}",
+            f.town.panes()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    // After the window it is delivered, not lost.
+    wait_until(LONG, || !to_max("nudge_delivered").is_empty())
+        .unwrap_or_else(|e| panic!("never delivered: {e}\n{}\n{}", f.log(), f.town.panes()));
+    let delivered = to_max("nudge_delivered")[0];
+    assert!(
+        delivered >= until,
+        "delivered at {delivered}, held until {until}"
+    );
+    wait_until(TIMEOUT, || f.town.panes().contains("while-held"))
+        .unwrap_or_else(|e| panic!("not in its pane: {e}\n{}", f.town.panes()));
+}
+
+#[test]
+fn a_limited_polecat_rotates_to_a_free_account_and_dispatch_waits_when_all_are_held() {
+    let Some(f) = Factory::new() else { return };
+    set(&f, "daemon.liveness_secs", "1");
+    set(&f, "scheduler.max_polecats", "5");
+    set(&f, "scheduler.spawn_delay", "0");
+    for name in ["a", "b"] {
+        ok(f.town.gt(&["account", "add", "scripted", name]));
+    }
+    f.up(&[]);
+    // On account `a` (the default) its CLI hits its limit for two minutes; on `b` it works.
+    let which = "run echo \"account=$(basename \"$GT_SCRIPTED_AGENT_CONFIG_DIR\")\"";
+    let rotating = bead(
+        &f,
+        "rotating",
+        "2",
+        &format!(
+            "{which}\nrun [ \"$(basename \"$GT_SCRIPTED_AGENT_CONFIG_DIR\")\" != a ] || printf 'Claude AI usage %s reached|%s\\n' limit $(( $(date +%s) + 120 ))\nsleep 10000\nwork\nstay"
+        ),
+    );
+    let first = f.town.sling(&[&rotating, "gastown"]);
+    let session = first[0]["session"].as_str().unwrap().to_owned();
+    let hold = holds(&f, 1).remove(0);
+    assert_eq!(hold["account"], "scripted/a", "{hold}");
+    // The witness stopped it and started it again on `b`, where it finishes.
+    wait_until(LONG, || f.town.status(&rotating) == "closed")
+        .unwrap_or_else(|e| panic!("never finished on `b`: {e}\n{}", f.log()));
+    let panes = f.town.panes();
+    let own = panes
+        .split("--- ")
+        .find(|p| p.starts_with(&session))
+        .unwrap_or_else(|| panic!("no pane of {session}: {panes}"));
+    assert!(own.contains("account=b"), "{own}");
+    assert!(!own.contains("account=a"), "{own}");
+
+    // Now `b` hits its limit too: every account is held, and a sling waits.
+    let on_b = bead(
+        &f,
+        "limited on b",
+        "2",
+        "run printf 'Claude AI usage %s reached|%s\\n' limit $(( $(date +%s) + 20 ))\nsleep 5000\nwork",
+    );
+    f.town.sling(&[&on_b, "gastown"]);
+    let both = holds(&f, 2);
+    let soonest = both.iter().map(until).min().unwrap();
+    let waiting = bead(&f, "waiting", "2", &format!("{which}\nwork"));
+    let slung = f.town.sling(&[&waiting, "gastown"]);
+    assert_eq!(slung[0]["action"]["queued"]["position"], 1, "{slung:?}");
+    // It starts once the first window resets, without anyone typing.
+    wait_until(LONG, || f.town.status(&waiting) != "open")
+        .unwrap_or_else(|e| panic!("never dispatched after the window: {e}\n{}", f.log()));
+    let started = now();
+    assert!(
+        started >= soonest,
+        "started at {started}, before the first window reset at {soonest}"
+    );
+    for b in [&on_b, &waiting] {
+        wait_until(LONG, || f.town.status(b) == "closed")
+            .unwrap_or_else(|e| panic!("{b} did not land: {e}\n{}", f.log()));
+    }
+}
