@@ -1,11 +1,14 @@
 //! Rate and usage limits: how each CLI says it hit one, when its window resets, and whether a
 //! start must wait for it.
 //!
-//! The witness reads each working agent's pane against its preset's `rate_limit_patterns`;
-//! a match records a hold on the agent's provider account until the window resets (the time
-//! the CLI printed, else `scheduler.rate_limit_window`, [`DEFAULT_WINDOW`] by default). While every account of a provider is held,
-//! nothing starts on it: the scheduler keeps its beads queued, a direct sling or a human's start
-//! of the mayor or crew says why, and the daemon's restart of the mayor or crew waits.
+//! The witness (polecats) and the keeper (the mayor and crew) read each agent's pane against
+//! its preset's `rate_limit_patterns`, and a dead one's exit status against its
+//! `rate_limit_exit_codes` (`scheduler::watch`); a match records a hold on the agent's provider
+//! account until the window resets (the time the CLI printed, else
+//! `scheduler.rate_limit_window`, [`DEFAULT_WINDOW`] by default). While every account of a
+//! provider is held, nothing starts on it: the scheduler keeps its beads queued, a direct sling
+//! or a human's start of the mayor or crew says why, and the daemon's restart of the mayor or
+//! crew waits.
 
 use std::time::Duration;
 
