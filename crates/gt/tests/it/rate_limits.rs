@@ -17,17 +17,14 @@ use super::work_loop::{TIMEOUT, ok, stdout};
 const LONG: Duration = Duration::from_secs(180);
 
 fn now() -> jiff::Timestamp {
-    jiff::Timestamp::try_from(SystemTime::now()).unwrap()
+    jiff::Timestamp::try_from(SystemTime::now()).expect("the wall clock is a timestamp")
 }
 
 /// Overrides of the built-in presets in the user layer (`settings/agents.json`).
 fn presets(f: &Factory, agents: Value) {
     let file = serde_json::json!({"version": 1, "agents": agents});
-    std::fs::write(
-        f.town.root.join("settings/agents.json"),
-        serde_json::to_string_pretty(&file).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(f.town.root.join("settings/agents.json"), file.to_string())
+        .expect("write settings/agents.json");
 }
 
 /// The holds in force once at least `n` are, soonest reset first.
@@ -45,7 +42,10 @@ fn holds(f: &Factory, n: usize) -> Vec<Value> {
 }
 
 fn until(hold: &Value) -> jiff::Timestamp {
-    hold["until"].as_str().unwrap().parse().unwrap()
+    hold["until"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("a hold without its reset time: {hold}"))
 }
 
 /// When events of `kind` about `bead` were recorded.
