@@ -10,7 +10,7 @@ use serde_json::Value;
 use testkit::wait_until;
 
 use super::daemon::Factory;
-use super::scheduler::{bead, events, scheduler_status, set};
+use super::scheduler::{bead, events, scheduler_status, set, waits_for_the_window};
 use super::work_loop::{TIMEOUT, ok, stdout};
 
 /// Time for several agents to run one after another on a busy machine.
@@ -227,17 +227,9 @@ fn a_limited_polecat_rotates_to_a_free_account_and_dispatch_waits_when_all_are_h
     f.town.sling(&[&on_b, "gastown"]);
     let both = holds(&f, 2);
     let soonest = both.iter().map(until).min().unwrap();
+    // It starts once the first window resets.
     let waiting = bead(&f, "waiting", "2", &format!("{which}\nwork"));
-    let slung = f.town.sling(&[&waiting, "gastown"]);
-    assert_eq!(slung[0]["action"]["queued"]["position"], 1, "{slung:?}");
-    // It starts once the first window resets, without anyone typing.
-    wait_until(LONG, || f.town.status(&waiting) != "open")
-        .unwrap_or_else(|e| panic!("never dispatched after the window: {e}\n{}", f.log()));
-    let started = now();
-    assert!(
-        started >= soonest,
-        "started at {started}, before the first window reset at {soonest}"
-    );
+    waits_for_the_window(&f, &waiting, soonest);
     for b in [&on_b, &waiting] {
         wait_until(LONG, || f.town.status(b) == "closed")
             .unwrap_or_else(|e| panic!("{b} did not land: {e}\n{}", f.log()));

@@ -206,6 +206,20 @@ fn limit_reached(f: &Factory, secs: u32) -> (String, Value) {
     (limited, status["holds"][0].clone())
 }
 
+/// Slings `bead` while every account of its provider is held: it waits in the queue, and
+/// starts once the window has reset at `until`, without anyone typing.
+pub(super) fn waits_for_the_window(f: &Factory, bead: &str, until: jiff::Timestamp) {
+    let slung = f.town.sling(&[bead, "gastown"]);
+    assert_eq!(slung[0]["action"]["queued"]["position"], 1, "{slung:?}");
+    wait_until(LONG, || f.town.status(bead) != "open")
+        .unwrap_or_else(|e| panic!("never dispatched after the window: {e}\n{}", f.log()));
+    let now = jiff::Timestamp::try_from(SystemTime::now()).expect("the wall clock is a timestamp");
+    assert!(
+        now >= until,
+        "started at {now}, before the window reset at {until}"
+    );
+}
+
 #[test]
 fn a_rate_limit_message_pauses_dispatch_until_its_window_resets() {
     let Some(f) = Factory::new() else { return };
@@ -223,16 +237,7 @@ fn a_rate_limit_message_pauses_dispatch_until_its_window_resets() {
 
     // Nothing starts on the held account meanwhile: the sling waits in the queue.
     let waiting = bead(&f, "waiting", "2", "work");
-    let slung = f.town.sling(&[&waiting, "gastown"]);
-    assert_eq!(slung[0]["action"]["queued"]["position"], 1, "{slung:?}");
-    // It starts once the window has reset, without anyone typing.
-    wait_until(LONG, || f.town.status(&waiting) != "open")
-        .unwrap_or_else(|e| panic!("never dispatched after the window: {e}\n{}", f.log()));
-    let now = jiff::Timestamp::try_from(SystemTime::now()).unwrap();
-    assert!(
-        now >= until,
-        "started at {now}, before the window reset at {until}"
-    );
+    waits_for_the_window(&f, &waiting, until);
     for b in [&limited, &waiting] {
         wait_until(LONG, || f.town.status(b) == "closed")
             .unwrap_or_else(|e| panic!("{b} did not land: {e}\n{}", f.log()));
