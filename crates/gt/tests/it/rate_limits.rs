@@ -11,7 +11,7 @@ use testkit::wait_until;
 
 use super::daemon::Factory;
 use super::scheduler::{bead, events, scheduler_status, set, waits_for_the_window};
-use super::work_loop::{TIMEOUT, ok, stdout};
+use super::work_loop::{TIMEOUT, json, ok, stdout};
 
 /// Time for several agents to run one after another on a busy machine.
 const LONG: Duration = Duration::from_secs(180);
@@ -180,6 +180,51 @@ fn a_crew_member_showing_a_limit_holds_its_account_and_its_mail_nudges_wait_for_
     );
     wait_until(TIMEOUT, || f.town.panes().contains("while-held"))
         .unwrap_or_else(|e| panic!("not in its pane: {e}\n{}", f.town.panes()));
+}
+
+#[test]
+fn a_crew_member_whose_cli_exits_with_its_limit_status_is_restarted_only_after_the_window() {
+    let Some(f) = Factory::new() else { return };
+    // The hold's window and the keeper's restart are read on the wall clock.
+    f.town.env.set("GT_TEST_NOW", "wall clock");
+    set(&f, "daemon.liveness_secs", "1");
+    set(&f, "scheduler.rate_limit_window", "15s");
+    ok(f.town.gt(&["crew", "add", "max", "--rig", "gastown"]));
+    let quits = f.town.root.join("quits.script");
+    std::fs::write(&quits, "sleep 1500\nexit 75\n").unwrap();
+    presets(
+        &f,
+        serde_json::json!({"scripted": {
+            "env": {"GT_AGENT_SCRIPT": quits},
+            "rate_limit_exit_codes": [75],
+        }}),
+    );
+    f.up(&[]);
+    ok(f.town.gt(&["crew", "start", "max"]));
+    let generation = || {
+        let s = json(&ok(f.town.gt(&["--json", "crew", "status", "gastown/max"])));
+        s["generation"].as_i64().unwrap_or_default()
+    };
+    let first = generation();
+    // The keeper sees its exit status: a hold on the account it ran as.
+    let hold = holds(&f, 1).remove(0);
+    assert_eq!(
+        (hold["account"].as_str(), hold["seen_in"].as_str()),
+        (Some("scripted/default"), Some("gastown/crew/max")),
+        "{hold}"
+    );
+    let until = until(&hold);
+    // Not restarted while the hold lasts, then restarted without anyone typing.
+    while now() + Duration::from_secs(2) < until {
+        assert_eq!(generation(), first, "restarted while held\n{}", f.log());
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    wait_until(LONG, || generation() > first)
+        .unwrap_or_else(|e| panic!("never restarted after the window: {e}\n{}", f.log()));
+    assert!(
+        now() >= until,
+        "restarted before the window reset at {until}"
+    );
 }
 
 #[test]
