@@ -20,6 +20,17 @@ fn now() -> jiff::Timestamp {
     jiff::Timestamp::try_from(SystemTime::now()).expect("the wall clock is a timestamp")
 }
 
+/// A factory whose witness and keeper look every second and whose limits without a printed
+/// reset hold for `window`; every command, agent and the daemon on the wall clock, as the
+/// holds' windows, the daemon's events and queued nudges' expiry are compared across them.
+fn factory(window: &str) -> Option<Factory> {
+    let f = Factory::new()?;
+    f.town.env.set("GT_TEST_NOW", "wall clock");
+    set(&f, "daemon.liveness_secs", "1");
+    set(&f, "scheduler.rate_limit_window", window);
+    Some(f)
+}
+
 /// Overrides of the built-in presets in the user layer (`settings/agents.json`).
 fn presets(f: &Factory, agents: Value) {
     let file = serde_json::json!({"version": 1, "agents": agents});
@@ -41,6 +52,18 @@ fn holds(f: &Factory, n: usize) -> Vec<Value> {
     holds
 }
 
+/// Waits for the first hold and checks its account and one more field (`reason`, `seen_in`);
+/// returns when its window resets.
+fn the_hold(f: &Factory, (account, field, value): (&str, &str, &str)) -> jiff::Timestamp {
+    let hold = holds(f, 1).remove(0);
+    assert_eq!(
+        (hold["account"].as_str(), hold[field].as_str()),
+        (Some(account), Some(value)),
+        "{hold}"
+    );
+    until(&hold)
+}
+
 fn until(hold: &Value) -> jiff::Timestamp {
     hold["until"]
         .as_str()
@@ -59,11 +82,7 @@ fn times(f: &Factory, kind: &str, bead: &str) -> Vec<jiff::Timestamp> {
 
 #[test]
 fn a_polecat_exiting_with_its_presets_limit_status_is_restarted_only_after_the_window() {
-    let Some(f) = Factory::new() else { return };
-    // The daemon's events on the wall clock, to compare with the hold's window.
-    f.town.env.set("GT_TEST_NOW", "wall clock");
-    set(&f, "daemon.liveness_secs", "1");
-    set(&f, "scheduler.rate_limit_window", "20s");
+    let Some(f) = factory("20s") else { return };
     presets(
         &f,
         serde_json::json!({"scripted": {"rate_limit_exit_codes": [75]}}),
@@ -79,13 +98,7 @@ fn a_polecat_exiting_with_its_presets_limit_status_is_restarted_only_after_the_w
     // It exits with 75 once sling has seen it start; its successor finishes the bead.
     let quota = bead(&f, "quota", "2", "once sleep 1500\nonce exit 75\nwork");
     f.town.sling(&[&quota, "gastown"]);
-    let hold = holds(&f, 1).remove(0);
-    assert_eq!(
-        (hold["account"].as_str(), hold["reason"].as_str()),
-        (Some("scripted/default"), Some("exited with status 75")),
-        "{hold}"
-    );
-    let until = until(&hold);
+    let until = the_hold(&f, ("scripted/default", "reason", "exited with status 75"));
     let text = stdout(&ok(f.town.gt(&["scheduler", "status"])));
     assert!(
         text.contains("scripted/default rate-limited until"),
@@ -115,10 +128,7 @@ fn a_polecat_exiting_with_its_presets_limit_status_is_restarted_only_after_the_w
 
 #[test]
 fn a_crew_member_showing_a_limit_holds_its_account_and_its_mail_nudges_wait_for_the_window() {
-    let Some(f) = Factory::new() else { return };
-    // Everyone on the wall clock: the queued nudge's expiry is read by the daemon.
-    f.town.env.set("GT_TEST_NOW", "wall clock");
-    set(&f, "daemon.liveness_secs", "1");
+    let Some(f) = factory("15m") else { return };
     ok(f.town.gt(&["account", "add", "scripted", "home"]));
     ok(f.town.gt(&["crew", "add", "max", "--rig", "gastown"]));
     // The crew member's CLI says its limit resets in 30 s, then waits at its prompt.
@@ -135,13 +145,7 @@ fn a_crew_member_showing_a_limit_holds_its_account_and_its_mail_nudges_wait_for_
     f.up(&[]);
     ok(f.town.gt(&["crew", "start", "max"]));
     // The keeper reads its pane: a hold on the account it was started on.
-    let hold = holds(&f, 1).remove(0);
-    assert_eq!(
-        (hold["account"].as_str(), hold["seen_in"].as_str()),
-        (Some("scripted/home"), Some("gastown/crew/max")),
-        "{hold}"
-    );
-    let until = until(&hold);
+    let until = the_hold(&f, ("scripted/home", "seen_in", "gastown/crew/max"));
 
     // Mail to it is queued as a nudge, and not delivered while the hold lasts.
     ok(f.town.gt(&[
@@ -184,11 +188,7 @@ fn a_crew_member_showing_a_limit_holds_its_account_and_its_mail_nudges_wait_for_
 
 #[test]
 fn a_crew_member_whose_cli_exits_with_its_limit_status_is_restarted_only_after_the_window() {
-    let Some(f) = Factory::new() else { return };
-    // The hold's window and the keeper's restart are read on the wall clock.
-    f.town.env.set("GT_TEST_NOW", "wall clock");
-    set(&f, "daemon.liveness_secs", "1");
-    set(&f, "scheduler.rate_limit_window", "15s");
+    let Some(f) = factory("15s") else { return };
     ok(f.town.gt(&["crew", "add", "max", "--rig", "gastown"]));
     let quits = f.town.root.join("quits.script");
     std::fs::write(&quits, "sleep 1500\nexit 75\n").unwrap();
@@ -207,13 +207,7 @@ fn a_crew_member_whose_cli_exits_with_its_limit_status_is_restarted_only_after_t
     };
     let first = generation();
     // The keeper sees its exit status: a hold on the account it ran as.
-    let hold = holds(&f, 1).remove(0);
-    assert_eq!(
-        (hold["account"].as_str(), hold["seen_in"].as_str()),
-        (Some("scripted/default"), Some("gastown/crew/max")),
-        "{hold}"
-    );
-    let until = until(&hold);
+    let until = the_hold(&f, ("scripted/default", "seen_in", "gastown/crew/max"));
     // Not restarted while the hold lasts, then restarted without anyone typing.
     while now() + Duration::from_secs(2) < until {
         assert_eq!(generation(), first, "restarted while held\n{}", f.log());
@@ -229,8 +223,7 @@ fn a_crew_member_whose_cli_exits_with_its_limit_status_is_restarted_only_after_t
 
 #[test]
 fn a_limited_polecat_rotates_to_a_free_account_and_dispatch_waits_when_all_are_held() {
-    let Some(f) = Factory::new() else { return };
-    set(&f, "daemon.liveness_secs", "1");
+    let Some(f) = factory("15m") else { return };
     set(&f, "scheduler.max_polecats", "5");
     set(&f, "scheduler.spawn_delay", "0");
     for name in ["a", "b"] {
