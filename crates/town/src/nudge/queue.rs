@@ -214,8 +214,10 @@ impl Queue {
             });
         }
         static SEQ: AtomicU32 = AtomicU32::new(0);
+        // Padded: names sort by arrival, and within one instant by this process's count
+        // (`-10` must not sort before `-9`).
         let name = format!(
-            "{:020}-{}-{}{ENTRY_EXT}",
+            "{:020}-{}-{:010}{ENTRY_EXT}",
             now.as_nanosecond().max(0),
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed)
