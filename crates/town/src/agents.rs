@@ -120,6 +120,10 @@ pub struct PresetOverride {
     /// (the built-in presets carry their CLI's own messages: `scheduler::ratelimit`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit_patterns: Option<Vec<String>>,
+    /// Exit statuses (1–255) with which the CLI quits on a rate or usage limit; none are built
+    /// in (see `scheduler::ratelimit::builtin_exit_codes`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limit_exit_codes: Option<Vec<i64>>,
     /// Keys of upstream's preset shape that we keep but do not interpret.
     #[serde(flatten, skip_serializing_if = "BTreeMap::is_empty")]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -259,6 +263,8 @@ pub struct AgentPreset {
     pub login_command: Option<String>,
     /// What in the pane means a rate or usage limit (checked regexes).
     pub rate_limit_patterns: Vec<String>,
+    /// The exit statuses that mean the CLI quit on a rate or usage limit.
+    pub rate_limit_exit_codes: Vec<u8>,
 }
 
 impl AgentPreset {
@@ -385,6 +391,12 @@ impl AgentPreset {
             config_dir_env: self.config_dir_env.clone(),
             rate_limit_patterns: (!self.rate_limit_patterns.is_empty())
                 .then(|| self.rate_limit_patterns.clone()),
+            rate_limit_exit_codes: (!self.rate_limit_exit_codes.is_empty()).then(|| {
+                self.rate_limit_exit_codes
+                    .iter()
+                    .map(|&c| i64::from(c))
+                    .collect()
+            }),
             non_interactive: self.non_interactive.clone(),
             env_as_root: (!self.env_as_root.is_empty()).then(|| self.env_as_root.clone()),
             env_passthrough: some_vec(&self.env_passthrough),
@@ -839,6 +851,10 @@ fn apply(base: &mut PresetOverride, layer: &PresetOverride) {
         &mut base.rate_limit_patterns,
         layer.rate_limit_patterns.as_ref(),
     );
+    set(
+        &mut base.rate_limit_exit_codes,
+        layer.rate_limit_exit_codes.as_ref(),
+    );
     if let Some(ni) = &layer.non_interactive {
         let slot = base
             .non_interactive
@@ -1000,6 +1016,16 @@ fn finish(name: &str, flat: &PresetOverride) -> Result<AgentPreset, AgentError> 
             flat.rate_limit_patterns.as_deref(),
         )
         .map_err(|bad| invalid("rate_limit_patterns", &bad, "regular expressions"))?,
+        rate_limit_exit_codes: crate::scheduler::ratelimit::preset_exit_codes(
+            flat.rate_limit_exit_codes.as_deref(),
+        )
+        .map_err(|bad| {
+            invalid(
+                "rate_limit_exit_codes",
+                &bad.to_string(),
+                "exit statuses from 1 to 255",
+            )
+        })?,
     })
 }
 
@@ -1395,6 +1421,9 @@ fn builtin_flat(name: &str) -> Option<PresetOverride> {
             ready_prompt_prefix: s("❯ "),
             ready_delay_ms: Some(10_000),
             instructions_file: s("AGENTS.md"),
+            // Stands in for `CLAUDE_CONFIG_DIR`: which account a session runs as shows in its
+            // environment (`run echo $GT_SCRIPTED_AGENT_CONFIG_DIR`).
+            config_dir_env: s("GT_SCRIPTED_AGENT_CONFIG_DIR"),
             env_passthrough: list(&["GT_AGENT_SCRIPT", "GT_SCRIPTED_AGENT_*"]),
             ..PresetOverride::default()
         },
@@ -1770,6 +1799,13 @@ mod tests {
                     ..PresetOverride::default()
                 },
                 "hooks_dir",
+            ),
+            (
+                PresetOverride {
+                    rate_limit_exit_codes: Some(vec![75, 0]),
+                    ..PresetOverride::default()
+                },
+                "rate_limit_exit_codes",
             ),
         ] {
             let err = user.set("amp", &patch).unwrap_err();

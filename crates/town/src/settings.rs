@@ -149,6 +149,9 @@ pub struct Scheduler {
     pub aging_secs: u64,
     /// How many times one bead may be respawned before the breaker trips.
     pub max_bead_respawns: u32,
+    /// How long a rate-limit hold lasts when the CLI did not say when its window resets (a
+    /// limit seen by its exit status alone, or a message without a time).
+    pub rate_limit_window: Delay,
 }
 
 /// A duration written as `"2s"`, `"500ms"`, `"1m"` or a number of seconds.
@@ -291,6 +294,7 @@ impl Default for Scheduler {
             spawn_delay: Delay(std::time::Duration::from_secs(2)),
             aging_secs: 600,
             max_bead_respawns: 3,
+            rate_limit_window: Delay(crate::scheduler::ratelimit::DEFAULT_WINDOW),
         }
     }
 }

@@ -146,9 +146,8 @@ pub struct Witness {
     starter: Starter,
     clock: Box<dyn host::clock::Clock>,
     watches: HashMap<String, Watch>,
-    /// The rate-limit message last recorded per polecat (generation and line), so one message
-    /// in a pane is one hold, not one per look.
-    limits: HashMap<String, (i64, String)>,
+    /// The rate-limit check, which remembers the limit last recorded per polecat.
+    limits: crate::scheduler::watch::Watcher,
 }
 
 /// The message a woken agent gets when the refinery sent its change back.
@@ -195,7 +194,7 @@ impl Witness {
             starter,
             clock,
             watches: HashMap::new(),
-            limits: HashMap::new(),
+            limits: crate::scheduler::watch::Watcher::default(),
         }
     }
 
@@ -282,6 +281,11 @@ impl Witness {
         }
         self.watches
             .retain(|name, _| polecats.iter().any(|p| &p.name == name));
+        self.limits.retain(|address| {
+            polecats
+                .iter()
+                .any(|p| PolecatId::new(&p.rig, &p.name).is_some_and(|id| id.address() == address))
+        });
         for p in polecats {
             if p.bead_id.is_empty()
                 || p.state == PolecatState::Nuked
@@ -297,12 +301,17 @@ impl Witness {
             };
             let latest_mr = latest_mrs.get(&p.bead_id).cloned();
             let alive = self.alive(&p, live_tmux.as_ref());
-            let screen = if alive {
+            // A dead agent's pane stays (`remain-on-exit`) with how it exited: a rate-limit
+            // exit status, or its last words, may say why.
+            let exit_status = if alive { None } else { self.exit_status(&p) };
+            let screen = if alive || exit_status.is_some() {
                 self.screen(&p)
             } else {
                 String::new()
             };
-            if alive && self.rate_limited(&p, &screen)? {
+            if (alive || p.state == PolecatState::Working)
+                && self.rate_limited(&p, &screen, exit_status)?
+            {
                 continue;
             }
             let (quiet_for, nudged) = self.progress(&p, hash(&screen));
@@ -417,76 +426,62 @@ impl Witness {
             }
     }
 
-    /// Whether the agent's pane says it hit a rate or usage limit. A new message records a
-    /// hold on the agent's provider account until the window resets (the scheduler stops
-    /// starting agents on it meanwhile), and when another account of the provider is free the
-    /// session is rotated to it: stopped and restarted through sling's path, which picks that
-    /// account. A rate-limited agent is otherwise left alone (not nudged as stalled).
+    /// Whether the agent hit a rate or usage limit ([`crate::scheduler::watch`]: its pane, or
+    /// its exit status once dead). A new limit records a hold on the agent's account until the
+    /// window resets (the scheduler stops starting agents on it meanwhile), and when another
+    /// account of the provider is free the session is rotated to it: stopped and restarted
+    /// through sling's path, which picks that account. Otherwise a rate-limited agent is left
+    /// alone while the hold lasts: not nudged as stalled, and a dead one not restarted until
+    /// the window resets.
     fn rate_limited(
         &mut self,
         p: &beads::Polecat,
         screen: &str,
+        exit_status: Option<i32>,
     ) -> Result<bool, crate::work::WorkError> {
         let user =
             crate::agents::load_user_presets(&crate::agents::user_presets_path(self.town.root()))?;
         let Ok(preset) = crate::agents::preset(&p.agent, &user, &self.ctx.settings) else {
             return Ok(false);
         };
+        let Some(id) = PolecatId::new(&p.rig, &p.name) else {
+            return Ok(false);
+        };
+        let address = id.address();
         let now = self.clock.now();
-        // Forgotten only with a new generation: a screen that failed to capture once must
-        // not make the same message a new hold.
-        if self
+        let look = crate::scheduler::watch::Look {
+            address: &address,
+            generation: p.generation,
+            screen,
+            exit_status,
+        };
+        let window = self.ctx.settings.scheduler.rate_limit_window.0;
+        let Some(limited) = self
             .limits
-            .get(&p.name)
-            .is_some_and(|(generation, _)| *generation != p.generation)
-        {
-            self.limits.remove(&p.name);
-        }
-        let Some(found) =
-            crate::scheduler::ratelimit::detect(&preset.rate_limit_patterns, screen, now)
+            .look(&mut self.store, &preset, &look, now, window)?
         else {
             return Ok(false);
         };
-        let address = PolecatId::new(&p.rig, &p.name)
-            .map(|id| id.address())
-            .unwrap_or_default();
-        let (provider, account) = self.store.assigned_account(&address)?.unwrap_or_else(|| {
-            (
-                preset.name.clone(),
-                crate::scheduler::accounts::IMPLICIT.to_owned(),
-            )
-        });
-        let seen = (p.generation, found.line.clone());
-        if self.limits.get(&p.name) == Some(&seen) {
-            // Seen before: left alone while its account's hold lasts, judged as usual after.
-            let key = format!("{provider}/{account}");
-            return Ok(self
-                .store
-                .holds()?
-                .iter()
-                .any(|h| h.account == key && crate::scheduler::accounts::holds(h, now)));
-        }
-        self.limits.insert(p.name.clone(), seen);
-        // Its printed window is over already: an old message, nothing to hold.
-        let Some(until) = found.until(now) else {
-            return Ok(false);
-        };
-        tracing::warn!(polecat = %address, account = %format!("{provider}/{account}"), until = %until, line = %found.line, "rate limit");
-        self.store.set_hold(
-            &format!("{provider}/{account}"),
-            &provider,
-            &beads::store::format_ts(until),
-            &found.line,
-            &address,
-        )?;
-        if let Ok(Some(other)) = crate::scheduler::accounts::choose(&self.store, &provider, now)?
-            && other.name != account
+        if limited.new
+            && let Ok(Some(other)) =
+                crate::scheduler::accounts::choose(&self.store, &limited.provider, now)?
+            && other.key() != limited.account
         {
             tracing::info!(polecat = %address, to = %other.key(), "rotating a rate-limited session to another account");
             let _ = self.starter.runtimes.get(&p.runtime).stop(&p.session);
             self.restart(p)?;
         }
         Ok(true)
+    }
+
+    /// The status the polecat's agent exited with, while its dead session still shows it.
+    fn exit_status(&self, p: &beads::Polecat) -> Option<i32> {
+        self.starter
+            .runtimes
+            .get(&p.runtime)
+            .exit_status(&p.session)
+            .ok()
+            .flatten()
     }
 
     /// The session's screen; empty when it cannot be captured.

@@ -407,6 +407,19 @@ fn describe(p: &AgentPreset) -> Vec<Vec<String>> {
     if let Some(login) = &p.login_command {
         rows.push(("login_command", login.clone()));
     }
+    rows.extend(
+        p.rate_limit_patterns
+            .iter()
+            .map(|pattern| ("limit_pattern", pattern.clone())),
+    );
+    rows.push((
+        "limit_exit_codes",
+        p.rate_limit_exit_codes
+            .iter()
+            .map(u8::to_string)
+            .collect::<Vec<_>>()
+            .join(" "),
+    ));
     rows.into_iter()
         .filter(|(_, v)| !v.is_empty())
         .map(|(k, v)| vec![k.to_owned(), super::safe(&v)])

@@ -22,6 +22,7 @@ mod integration;
 mod mail;
 mod mq;
 mod nudge;
+mod rate_limits;
 mod real_claude;
 mod real_cli;
 mod real_codex;

@@ -22,9 +22,44 @@ const IDLE_PROBE: Duration = Duration::from_millis(500);
 const RETRY: Duration = Duration::from_secs(2);
 
 /// Claims `session`'s pending nudges, urgent first, then oldest first; the caller calls [`Claim::done`] once it
-/// has used them (or [`Claim::release`]).
-pub fn drain(town: &Town, session: &str, now: Timestamp) -> Result<Claim, NudgeError> {
-    Queue::new(town, session)?.claim(now)
+/// has used them (or [`Claim::release`]). With the town's `store`, nothing is claimed while
+/// the agent's account is rate-limited ([`deferred`]).
+pub fn drain(
+    town: &Town,
+    store: Option<&beads::Store>,
+    session: &str,
+    now: Timestamp,
+) -> Result<Claim, NudgeError> {
+    let queue = Queue::new(town, session)?;
+    if let Some(store) = store
+        && deferred(town, store, &queue, now)?.is_some()
+    {
+        return Ok(Claim::empty(session));
+    }
+    queue.claim(now)
+}
+
+/// While the account the queue's agent runs as is rate-limited, a nudge would only make it
+/// try again and burn its window: its nudges wait (kept past their expiry, see
+/// [`Queue::defer`]) until the hold ends, which is returned.
+fn deferred(
+    town: &Town,
+    store: &beads::Store,
+    queue: &Queue,
+    now: Timestamp,
+) -> Result<Option<Timestamp>, NudgeError> {
+    let Ok(address) = super::address_of_session(town, Some(store), queue.session()) else {
+        return Ok(None);
+    };
+    let Some(hold) = crate::scheduler::accounts::hold_on(store, &address.canonical(), now)? else {
+        return Ok(None);
+    };
+    let until: Timestamp = hold.until.parse().unwrap_or(now + RETRY);
+    let waiting = queue.defer(until, now)?;
+    if waiting > 0 {
+        tracing::debug!(session = %queue.session(), account = %hold.account, %until, waiting, "nudges wait for a rate limit");
+    }
+    Ok(Some(until))
 }
 
 /// The text an agent receives for `entries`: each nudge with its sender, in the given order.
@@ -88,6 +123,10 @@ impl DrainService {
                 continue;
             };
             if self.any_dnd(&pending)? {
+                continue;
+            }
+            if let Some(until) = deferred(&self.town, &self.store, &queue, now)? {
+                soon(until.duration_since(now).unsigned_abs());
                 continue;
             }
             let age = now.duration_since(oldest).unsigned_abs();

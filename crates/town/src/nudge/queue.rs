@@ -97,6 +97,15 @@ pub struct Claim {
 }
 
 impl Claim {
+    /// A claim of nothing (a queue that has nothing to give now).
+    pub(crate) fn empty(session: &str) -> Self {
+        Self {
+            session: session.to_owned(),
+            entries: Vec::new(),
+            files: Vec::new(),
+        }
+    }
+
     /// The claimed nudges, urgent first, then oldest first.
     pub fn entries(&self) -> &[QueuedNudge] {
         &self.entries
@@ -205,8 +214,10 @@ impl Queue {
             });
         }
         static SEQ: AtomicU32 = AtomicU32::new(0);
+        // Padded: names sort by arrival, and within one instant by this process's count
+        // (`-10` must not sort before `-9`).
         let name = format!(
-            "{:020}-{}-{}{ENTRY_EXT}",
+            "{:020}-{}-{:010}{ENTRY_EXT}",
             now.as_nanosecond().max(0),
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed)
@@ -228,11 +239,7 @@ impl Queue {
 
     /// Claims every pending entry, in [`Queue::pending`]'s order (see [`Claim`]).
     pub fn claim(&self, now: Timestamp) -> Result<Claim, NudgeError> {
-        let mut claim = Claim {
-            session: self.session.clone(),
-            entries: Vec::new(),
-            files: Vec::new(),
-        };
+        let mut claim = Claim::empty(&self.session);
         if !self.dir.exists() {
             return Ok(claim);
         }
@@ -254,6 +261,31 @@ impl Queue {
             }
         }
         Ok(claim)
+    }
+
+    /// Holds every pending entry back until `until` (its agent's rate-limit window): each
+    /// keeps at least its whole time to live after it, so a nudge deferred is not lost to the
+    /// wait. Returns how many entries wait.
+    pub fn defer(&self, until: Timestamp, now: Timestamp) -> Result<usize, NudgeError> {
+        if !self.dir.exists() {
+            return Ok(0);
+        }
+        let _lock = self.lock()?;
+        let pending = self.sweep(now)?;
+        for (path, nudge) in &pending {
+            let ttl = jiff::SignedDuration::try_from(nudge.priority.ttl())
+                .unwrap_or(jiff::SignedDuration::MAX);
+            let after = until.saturating_add(ttl).unwrap_or(until);
+            if nudge.expires_at < after {
+                let held = QueuedNudge {
+                    expires_at: after,
+                    ..nudge.clone()
+                };
+                let text = serde_json::to_vec_pretty(&held).expect("a nudge serializes");
+                crate::files::write_atomic(path, &text)?;
+            }
+        }
+        Ok(pending.len())
     }
 
     /// Removes the entries that expired undelivered and returns them, oldest first, for the
@@ -493,6 +525,31 @@ mod tests {
         assert_eq!(expired, ["normal", "urgent"]);
         assert!(q.take_expired().unwrap().is_empty());
         assert_eq!(q.names().unwrap(), [LOCK_FILE]);
+    }
+
+    #[test]
+    fn a_deferred_entry_keeps_its_whole_ttl_after_the_window() {
+        let (_d, q) = setup();
+        q.enqueue(&nudge("normal", Priority::Normal, at(0)), at(0))
+            .unwrap();
+        // Held for an hour at minute 10: it waits, and lives 30 minutes past the hour.
+        assert_eq!(q.defer(at(3600), at(600)).unwrap(), 1);
+        assert_eq!(q.pending(at(3600 + 29 * 60)).unwrap().len(), 1);
+        assert!(q.pending(at(3600 + 31 * 60)).unwrap().is_empty());
+        // An entry that expired before the hold is not brought back.
+        let (_d, q) = setup();
+        q.enqueue(&nudge("old", Priority::Normal, at(0)), at(0))
+            .unwrap();
+        q.enqueue(&nudge("new", Priority::Normal, at(20 * 60)), at(20 * 60))
+            .unwrap();
+        assert_eq!(q.defer(at(3 * 3600), at(31 * 60)).unwrap(), 1);
+        let left: Vec<String> = q
+            .pending(at(3 * 3600))
+            .unwrap()
+            .into_iter()
+            .map(|n| n.message)
+            .collect();
+        assert_eq!(left, ["new"]);
     }
 
     #[test]

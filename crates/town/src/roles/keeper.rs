@@ -9,6 +9,13 @@
 //! and left for its human (`gt mayor restart`, `gt crew restart`), who resets the count. A
 //! restart refused by the admission point (every account of its provider rate-limited) is
 //! deferred, not counted: it is tried again each look until the window resets.
+//!
+//! Each look also passes the agent through the rate-limit check the witness uses for polecats
+//! ([`crate::scheduler::watch`]): a limit in its pane (a capture per look of a running agent)
+//! or a rate-limit exit status records a hold on the account it runs as, so the mayor or a
+//! crew member hitting its limit pauses its provider account like a polecat does, and its
+//! restart waits for the window (or rotates to a free account). A running one is left to its
+//! human: only its dead session is restarted.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -43,6 +50,8 @@ pub struct Keeper {
     given_up: HashSet<(String, i64)>,
     /// When each dead agent was first seen dead, for the backoff.
     dead_since: HashMap<String, jiff::Timestamp>,
+    /// The rate-limit check, which remembers the limit last recorded per agent.
+    limits: crate::scheduler::watch::Watcher,
 }
 
 impl Keeper {
@@ -59,6 +68,7 @@ impl Keeper {
             clock,
             given_up: HashSet::new(),
             dead_since: HashMap::new(),
+            limits: crate::scheduler::watch::Watcher::default(),
         }
     }
 
@@ -76,9 +86,16 @@ impl Keeper {
 
     /// Looks at one wanted agent: fine, restarted, waiting out its backoff, or given up on.
     /// Returns how soon it wants another look.
-    fn keep(&mut self, row: &RoleAgent) -> Result<Option<Duration>, ServiceError> {
+    /// `window`: how long a limit that gives no reset time holds (`scheduler.rate_limit_window`).
+    fn keep(
+        &mut self,
+        row: &RoleAgent,
+        window: Duration,
+    ) -> Result<Option<Duration>, ServiceError> {
         let now = self.clock.now();
-        if super::live_pid(&self.town, &self.starter.runtimes, row)?.is_some() {
+        let alive = super::live_pid(&self.town, &self.starter.runtimes, row)?.is_some();
+        self.watch_limit(row, alive, now, window)?;
+        if alive {
             self.dead_since.remove(&row.address);
             let healthy = row
                 .started_at
@@ -143,6 +160,42 @@ impl Keeper {
         }
     }
 
+    /// Records a rate limit the agent of `row` shows, in its pane or (dead) by its exit
+    /// status, as a hold on its account, before any restart chooses the account to run as.
+    fn watch_limit(
+        &mut self,
+        row: &RoleAgent,
+        alive: bool,
+        now: jiff::Timestamp,
+        window: Duration,
+    ) -> Result<(), ServiceError> {
+        if row.runtime.is_empty() {
+            return Ok(());
+        }
+        let runtime = self.starter.runtimes.get(&row.runtime);
+        let exit_status = if alive {
+            None
+        } else {
+            runtime.exit_status(&row.session).ok().flatten()
+        };
+        if !alive && exit_status.is_none() {
+            return Ok(());
+        }
+        let Some(preset) = super::preset_of(&self.town, &row.agent) else {
+            return Ok(());
+        };
+        let screen = runtime.capture(&row.session).unwrap_or_default();
+        let look = crate::scheduler::watch::Look {
+            address: &row.address,
+            generation: row.generation,
+            screen: &screen,
+            exit_status,
+        };
+        self.limits
+            .look(&mut self.store, &preset, &look, now, window)?;
+        Ok(())
+    }
+
     /// Escalates an agent the keeper stopped restarting, once per generation.
     fn give_up(&mut self, row: &RoleAgent) -> Result<(), ServiceError> {
         if !self.given_up.insert((row.address.clone(), row.generation)) {
@@ -193,12 +246,18 @@ impl Service for Keeper {
             .into_iter()
             .filter(|r| r.desired == Desired::Running)
             .collect();
+        self.limits
+            .retain(|address| wanted.iter().any(|r| r.address == address));
         if wanted.is_empty() {
             return Ok(Next::Idle);
         }
         let mut next = self.liveness();
+        let window = crate::scheduler::town_settings(&self.town)
+            .map_or(crate::scheduler::ratelimit::DEFAULT_WINDOW, |s| {
+                s.scheduler.rate_limit_window.0
+            });
         for row in &wanted {
-            if let Some(soon) = self.keep(row)? {
+            if let Some(soon) = self.keep(row, window)? {
                 next = next.min(soon);
             }
         }

@@ -438,6 +438,13 @@ pub fn live_pid(town: &Town, runtimes: &Runtimes, row: &RoleAgent) -> Result<Opt
 /// The process names that mean preset `agent` runs (a preset no longer defined: any live
 /// pane counts).
 fn process_names(town: &Town, agent: &str) -> Vec<String> {
+    preset_of(town, agent)
+        .map(|p| p.process_names)
+        .unwrap_or_default()
+}
+
+/// Preset `agent` as the town defines it now; `None` when it no longer does.
+pub fn preset_of(town: &Town, agent: &str) -> Option<AgentPreset> {
     let user =
         agents::load_user_presets(&agents::user_presets_path(town.root())).unwrap_or_default();
     let settings = crate::settings::resolve(&crate::settings::Sources {
@@ -446,9 +453,7 @@ fn process_names(town: &Town, agent: &str) -> Vec<String> {
     })
     .map(|e| e.settings)
     .unwrap_or_default();
-    agents::preset(agent, &user, &settings)
-        .map(|p| p.process_names)
-        .unwrap_or_default()
+    agents::preset(agent, &user, &settings).ok()
 }
 
 /// The first prompt a fresh agent gets: who it is and to prime.

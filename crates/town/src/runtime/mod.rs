@@ -228,6 +228,11 @@ pub trait Runtime: Send + Sync {
     /// The pid of the session's agent process (the leader of its process group), while it runs.
     fn pid(&self, name: &str) -> Result<Option<u32>, RuntimeError>;
 
+    /// The status the session's agent exited with, while the session still shows its dead
+    /// agent; `None` while it runs, when it was killed by a signal, or when the runtime cannot
+    /// know.
+    fn exit_status(&self, name: &str) -> Result<Option<i32>, RuntimeError>;
+
     /// When the session's agent last wrote output; `None` for a session that does not exist
     /// (or never wrote).
     fn last_output(&self, name: &str) -> Result<Option<jiff::Timestamp>, RuntimeError>;

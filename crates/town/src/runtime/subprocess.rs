@@ -279,6 +279,12 @@ impl Runtime for SubprocessRuntime {
         self.live_pid(name)
     }
 
+    /// Unknown: the process's parent (often an earlier `gt`) reaped it, not us.
+    fn exit_status(&self, name: &str) -> Result<Option<i32>, RuntimeError> {
+        check_session_name(name)?;
+        Ok(None)
+    }
+
     /// When its log was last written: the agent's output goes nowhere else.
     fn last_output(&self, name: &str) -> Result<Option<jiff::Timestamp>, RuntimeError> {
         check_session_name(name)?;

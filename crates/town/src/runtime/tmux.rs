@@ -427,6 +427,15 @@ impl Runtime for TmuxRuntime {
         Ok(self.pane(name)?.filter(|p| !p.dead).map(|p| p.pid))
     }
 
+    /// The pane stays after its agent exits (`remain-on-exit`), with the status tmux recorded.
+    fn exit_status(&self, name: &str) -> Result<Option<i32>, RuntimeError> {
+        check_session_name(name)?;
+        Ok(self
+            .pane(name)?
+            .filter(|p| p.dead)
+            .and_then(|p| p.dead_status))
+    }
+
     /// When the session's window last showed output (`#{window_activity}`); keys typed into it
     /// do not count.
     fn last_output(&self, name: &str) -> Result<Option<jiff::Timestamp>, RuntimeError> {
@@ -974,11 +983,13 @@ done"#;
             .unwrap_err();
         assert!(matches!(err, RuntimeError::Exited { .. }), "{err:?}");
         assert!(!f.runtime.is_alive("crash", &[]).unwrap());
+        assert_eq!(f.runtime.exit_status("crash").unwrap(), Some(7));
         // A dead session is replaced by a new start.
         f.start("crash", "exec sleep 300");
         f.runtime
             .wait_ready("crash", &Readiness::Delay { ms: 50 }, T)
             .unwrap();
+        assert_eq!(f.runtime.exit_status("crash").unwrap(), None);
         assert!(f.runtime.is_alive("crash", &[]).unwrap());
     }
 

@@ -26,6 +26,31 @@ pub fn holds(hold: &RateHold, now: jiff::Timestamp) -> bool {
         .map_or(true, |until| until > now)
 }
 
+/// The hold in force at `now` on account `key` (`<provider>/<name>`).
+pub fn hold_of(
+    store: &beads::Store,
+    key: &str,
+    now: jiff::Timestamp,
+) -> beads::Result<Option<RateHold>> {
+    Ok(store
+        .holds()?
+        .into_iter()
+        .find(|h| h.account == key && holds(h, now)))
+}
+
+/// The hold in force at `now` on the account the agent at `address` was started on; `None`
+/// as well for an agent started without an account recorded.
+pub fn hold_on(
+    store: &beads::Store,
+    address: &str,
+    now: jiff::Timestamp,
+) -> beads::Result<Option<RateHold>> {
+    match store.assigned_account(address)? {
+        Some((provider, name)) => hold_of(store, &format!("{provider}/{name}"), now),
+        None => Ok(None),
+    }
+}
+
 /// The account a start of `provider` runs as: `Ok(Some)` a registered account that is not
 /// held (the default first), `Ok(None)` the CLI's own login (no accounts registered, not
 /// held), or `Err` with the hold that ends soonest when every account is held.

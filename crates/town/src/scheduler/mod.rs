@@ -5,8 +5,10 @@
 //! `admission` checks the caps in the reservation's own transaction; `queue` orders waiting
 //! slings (priority with aging); `dispatch` runs one round under the scheduler lock;
 //! `service` is the daemon's dispatcher, woken by store events; `ratelimit` recognises a CLI's
-//! limit message and its reset time; `accounts` chooses the provider account a start runs as;
-//! `stranded` is the daemon's watch for convoys that cannot move on their own.
+//! limit message and its reset time; `watch` is the one check of an agent for a limit (its
+//! pane or its exit status) that the witness and the keeper share and that records holds;
+//! `accounts` chooses the provider account a start runs as; `stranded` is the daemon's watch
+//! for convoys that cannot move on their own.
 
 pub mod accounts;
 pub mod admission;
@@ -16,6 +18,7 @@ pub mod queue;
 pub mod ratelimit;
 pub mod service;
 pub mod stranded;
+pub mod watch;
 
 use crate::layout::Town;
 

@@ -1,11 +1,14 @@
 //! Rate and usage limits: how each CLI says it hit one, when its window resets, and whether a
 //! start must wait for it.
 //!
-//! The witness reads each working agent's pane against its preset's `rate_limit_patterns`;
-//! a match records a hold on the agent's provider account until the window resets (the time
-//! the CLI printed, else [`DEFAULT_WINDOW`]). While every account of a provider is held,
-//! nothing starts on it: the scheduler keeps its beads queued, a direct sling or a human's start
-//! of the mayor or crew says why, and the daemon's restart of the mayor or crew waits.
+//! The witness (polecats) and the keeper (the mayor and crew) read each agent's pane against
+//! its preset's `rate_limit_patterns`, and a dead one's exit status against its
+//! `rate_limit_exit_codes` (`scheduler::watch`); a match records a hold on the agent's provider
+//! account until the window resets (the time the CLI printed, else
+//! `scheduler.rate_limit_window`, [`DEFAULT_WINDOW`] by default). While every account of a
+//! provider is held, nothing starts on it: the scheduler keeps its beads queued, a direct sling
+//! or a human's start of the mayor or crew says why, and the daemon's restart of the mayor or
+//! crew waits.
 
 use std::time::Duration;
 
@@ -14,7 +17,8 @@ use regex::Regex;
 use crate::layout::Town;
 use crate::settings::Settings;
 
-/// How long a hold lasts when the CLI did not say when its window resets.
+/// How long a hold lasts when the CLI did not say when its window resets, unless
+/// `scheduler.rate_limit_window` says otherwise.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// The messages the built-in presets' CLIs print, as found in their own sources (Claude Code
@@ -58,6 +62,19 @@ pub fn preset_patterns(preset: &str, given: Option<&[String]>) -> Result<Vec<Str
     }
 }
 
+/// A preset's rate-limit exit statuses: those its configuration gives, each from 1 to 255
+/// (0 is a normal exit; the bad one is returned). None are built in: interactive, as we run
+/// them, the pinned CLIs print their limit and stay at their prompt (the pane's text is the
+/// signal); Gemini CLI 0.61 exits with its quota error's HTTP status (429, seen as 173) only
+/// in its JSON non-interactive mode, and with 1, any error's status, otherwise.
+pub fn preset_exit_codes(given: Option<&[i64]>) -> Result<Vec<u8>, i64> {
+    given
+        .unwrap_or_default()
+        .iter()
+        .map(|&code| u8::try_from(code).ok().filter(|&c| c != 0).ok_or(code))
+        .collect()
+}
+
 /// A limit seen in a pane.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Detected {
@@ -68,13 +85,14 @@ pub struct Detected {
 }
 
 impl Detected {
-    /// When the hold ends: the reset the CLI printed, else `now` plus the default window;
-    /// `None` when the printed reset has passed (an old message still on the screen).
-    pub fn until(&self, now: jiff::Timestamp) -> Option<jiff::Timestamp> {
+    /// When the hold ends: the reset the CLI printed, else `now` plus `window` (the town's
+    /// `scheduler.rate_limit_window`); `None` when the printed reset has passed (an old
+    /// message still on the screen).
+    pub fn until(&self, now: jiff::Timestamp, window: Duration) -> Option<jiff::Timestamp> {
         match self.resets_at {
             Some(t) if t > now => Some(t),
             Some(_) => None,
-            None => Some(now + DEFAULT_WINDOW),
+            None => Some(now + window),
         }
     }
 }
@@ -293,10 +311,19 @@ mod tests {
         );
         // No time given: the default window.
         let d = detect(&claude(), "usage limit reached", now()).unwrap();
-        assert_eq!(d.until(now()), Some(now() + DEFAULT_WINDOW));
+        assert_eq!(d.until(now(), DEFAULT_WINDOW), Some(now() + DEFAULT_WINDOW));
         // A message whose window has passed holds nothing.
         let old = detect(&claude(), "Claude AI usage limit reached|1772360000", now()).unwrap();
-        assert_eq!(old.until(now()), None);
+        assert_eq!(old.until(now(), DEFAULT_WINDOW), None);
+    }
+
+    #[test]
+    fn exit_codes_are_given_by_the_preset_and_checked() {
+        assert_eq!(preset_exit_codes(None), Ok(Vec::new()));
+        assert_eq!(preset_exit_codes(Some(&[75, 2])), Ok(vec![75, 2]));
+        for bad in [0, 256, -1] {
+            assert_eq!(preset_exit_codes(Some(&[3, bad])), Err(bad));
+        }
     }
 
     fn zone(name: &str) -> jiff::tz::TimeZone {

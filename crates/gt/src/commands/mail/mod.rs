@@ -417,8 +417,10 @@ fn mail_blocks(identity_arg: Option<&str>) -> anyhow::Result<Vec<String>> {
 /// Claims `session`'s queued nudges, for the caller to remove once it has printed them.
 fn claim_nudges(session: &str) -> anyhow::Result<town::nudge::Claim> {
     let town = super::town()?;
+    let store = super::store(&town).ok();
     Ok(town::nudge::drain(
         &town,
+        store.as_ref(),
         session,
         host::clock::from_env().now(),
     )?)
