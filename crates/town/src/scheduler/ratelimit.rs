@@ -25,7 +25,9 @@ pub const DEFAULT_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// 2.1: "You've hit your limit · resets 3pm", the older "Claude AI usage limit
 /// reached|<epoch>", API errors naming a rate limit; Codex 0.169: "You've hit your usage
 /// limit. … Try again at 3:45 PM."; Gemini 0.61: "Usage limit reached for <model>", "You have
-/// exhausted your daily quota", "Quota exceeded"). The scripted agent stands in for Claude.
+/// exhausted your daily quota", "Quota exceeded", and its footer's quota display at zero,
+/// "Limit reached, resets in 2h 5m" — the terse "Limit reached" alone is too common a phrase to
+/// take). The scripted agent stands in for Claude.
 pub fn builtin_patterns(preset: &str) -> &'static [&'static str] {
     match preset {
         "claude" | "scripted" => &[
@@ -41,6 +43,7 @@ pub fn builtin_patterns(preset: &str) -> &'static [&'static str] {
             r"(?i)usage limit reached for",
             r"(?i)you have exhausted your (?:daily )?quota",
             r"(?i)\bquota exceeded\b",
+            r"(?i)\blimit reached, resets in\b",
         ],
         _ => &[],
     }
@@ -270,6 +273,10 @@ mod tests {
                 "gemini",
                 "You have exhausted your daily quota on this model.",
             ),
+            (
+                "gemini",
+                "~/repo   no sandbox   Limit reached, resets in 2h 5m",
+            ),
         ];
         for (preset, line) in cases {
             let patterns = preset_patterns(preset, None).unwrap();
@@ -307,6 +314,16 @@ mod tests {
         let pane = "Usage limit reached for gemini-2.5-pro.\nAccess resets in 2 hours 5 minutes.\n/stats model for usage details";
         assert_eq!(
             detect(&gemini, pane, now()).and_then(|d| d.resets_at),
+            Some("2026-03-01T14:05:00Z".parse().unwrap())
+        );
+        // Gemini's footer at zero quota, its reset in the terse form.
+        assert_eq!(
+            detect(
+                &gemini,
+                "gemini-2.5-pro  limit reached, resets in 2h 5m",
+                now()
+            )
+            .and_then(|d| d.resets_at),
             Some("2026-03-01T14:05:00Z".parse().unwrap())
         );
         // No time given: the default window.
