@@ -139,17 +139,7 @@ fn set(args: &SetArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
             &ctx.paths.refinery_worktree(),
         )?;
     }
-    if names_an_agent(&args.key) {
-        // Resolved the way an agent start would, in the layer it is written to: an unknown
-        // preset fails now, listing the known ones, not at the next start.
-        let user = town::agents::load_user_presets(&town::agents::user_presets_path(town.root()))?;
-        let eff = super::effective_settings(&town, args.rig.as_deref(), &[])?;
-        let name = match serde_json::from_str::<serde_json::Value>(&args.value) {
-            Ok(serde_json::Value::String(s)) => s,
-            _ => args.value.clone(),
-        };
-        town::agents::preset(&name, &user, &eff.settings)?;
-    }
+    check_agent_setting(&town, args)?;
     let value = settings::set_in_file(&path, kind, &args.key, &args.value)?;
     if ui.is_json() {
         ui.json(&serde_json::json!({"key": args.key, "value": value, "file": path}))?;
@@ -163,11 +153,29 @@ fn set(args: &SetArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether a settings key's value is an agent preset's name (the default, a rig's, a role's or
-/// a crew member's agent).
-fn names_an_agent(key: &str) -> bool {
-    matches!(key, "default_agent" | "agent")
+/// A setting that names an agent preset (the default, a rig's, a role's or a crew member's)
+/// or changes one (`agents.<name>.<field>`) is resolved the way an agent start would, with the
+/// new value in place, before it is written: an unknown preset or a bad field fails now, naming
+/// what is wrong, not at the next start.
+fn check_agent_setting(town: &town::layout::Town, args: &SetArgs) -> anyhow::Result<()> {
+    let key = args.key.as_str();
+    let preset = if let Some(rest) = key.strip_prefix("agents.") {
+        rest.split('.').next().unwrap_or(rest).to_owned()
+    } else if matches!(key, "default_agent" | "agent")
         || ["role_agents.", "crew_agents.", "worker_agents."]
             .iter()
             .any(|map| key.starts_with(map))
+    {
+        match serde_json::from_str::<serde_json::Value>(&args.value) {
+            Ok(serde_json::Value::String(s)) => s,
+            _ => args.value.clone(),
+        }
+    } else {
+        return Ok(());
+    };
+    let user = town::agents::load_user_presets(&town::agents::user_presets_path(town.root()))?;
+    let with_new = [(args.key.clone(), args.value.clone())];
+    let eff = super::effective_settings(town, args.rig.as_deref(), &with_new)?;
+    town::agents::preset(&preset, &user, &eff.settings)?;
+    Ok(())
 }

@@ -456,6 +456,33 @@ fn default_agent_prints_sets_and_validates_the_name() {
         read(&root.join("settings/config.json"))["role_agents"]["polecat"],
         "mine"
     );
+    // A preset's field set through `config set` is checked as the preset resolves.
+    let before = std::fs::read_to_string(root.join("settings/config.json")).unwrap();
+    let err = fails(
+        &env,
+        &["config", "set", "agents.claude.prompt_mode", "stdin"],
+        1,
+    );
+    assert!(err.contains("prompt_mode"), "{err}");
+    let err = fails(
+        &env,
+        &["config", "set", "agents.mine.rate_limit_exit_codes", "[0]"],
+        1,
+    );
+    assert!(err.contains("rate_limit_exit_codes"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("settings/config.json")).unwrap(),
+        before,
+        "nothing written"
+    );
+    ok(
+        &env,
+        &["config", "set", "agents.mine.rate_limit_exit_codes", "[75]"],
+    );
+    assert_eq!(
+        read(&root.join("settings/config.json"))["agents"]["mine"]["rate_limit_exit_codes"],
+        serde_json::json!([75])
+    );
 }
 
 #[test]
