@@ -38,8 +38,13 @@ pub async fn nudge(
     }
     let target = Address::parse(&form.address)?;
     let located = target.clone();
-    let (session, runtime_kind) = shared
-        .read(move |dash, store| Ok(nudge::session_of(&dash.town, Some(store), &located)?))
+    let now = shared.clock.now();
+    let (session, runtime_kind, held) = shared
+        .read(move |dash, store| {
+            let (session, runtime_kind) = nudge::session_of(&dash.town, Some(store), &located)?;
+            let held = town::scheduler::accounts::hold_on(store, &located.canonical(), now)?;
+            Ok((session, runtime_kind, held))
+        })
         .await?;
     let this = std::sync::Arc::clone(&shared);
     let sent = tokio::task::spawn_blocking(move || {
@@ -50,13 +55,13 @@ pub async fn nudge(
             message: form.message,
             priority: Priority::Normal,
         };
-        let now = this.clock.now();
         nudge::deliver(
             &this.town,
             this.runtimes.get(&runtime_kind),
             &message,
             Mode::WaitIdle,
             false,
+            held.as_ref(),
             now,
         )
         .map(|outcome| (message, outcome))
@@ -74,6 +79,12 @@ pub async fn nudge(
     let target = message.target.canonical();
     Ok(match outcome {
         Outcome::Delivered => ok(&format!("nudged {target}")),
+        Outcome::Queued {
+            reason: nudge::QueueReason::RateLimited { account, until },
+            ..
+        } => ok(&format!(
+            "{target}'s account `{account}` is rate-limited: the nudge waits until {until}"
+        )),
         Outcome::Queued { expires_at, .. } => ok(&format!(
             "{target} is not at its prompt: the nudge is queued until {expires_at}"
         )),

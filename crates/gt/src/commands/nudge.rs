@@ -35,7 +35,7 @@ pub struct NudgeArgs {
     /// Read the message from stdin.
     #[arg(long)]
     pub stdin: bool,
-    /// Deliver past the target's do-not-disturb.
+    /// Deliver past the target's do-not-disturb and past a rate-limit hold on its account.
     #[arg(short = 'f', long)]
     pub force: bool,
     /// Print and remove this session's queued nudges (for an agent's hook); the session is
@@ -173,10 +173,28 @@ pub fn send(
     };
     let runtimes = super::runtimes(town);
     let now = host::clock::from_env().now();
-    let outcome = nudge::deliver(town, runtimes.get(&runtime_kind), &nudge, mode, force, now)?;
-    match store.map_or_else(|| super::store(town), Ok) {
-        Ok(mut store) => nudge::record(&mut store, &nudge, &outcome),
-        Err(e) => tracing::warn!(error = %e, "nudge not recorded in the event stream"),
+    let mut store = match store.map_or_else(|| super::store(town), Ok) {
+        Ok(store) => Some(store),
+        Err(e) => {
+            tracing::warn!(error = %e, "no store: a rate-limit hold is not checked and the nudge is not recorded");
+            None
+        }
+    };
+    let held = match &store {
+        Some(store) => town::scheduler::accounts::hold_on(store, &target.canonical(), now)?,
+        None => None,
+    };
+    let outcome = nudge::deliver(
+        town,
+        runtimes.get(&runtime_kind),
+        &nudge,
+        mode,
+        force,
+        held.as_ref(),
+        now,
+    )?;
+    if let Some(store) = &mut store {
+        nudge::record(store, &nudge, &outcome);
     }
     Ok((target, session, outcome))
 }
@@ -195,6 +213,9 @@ pub fn queued_why(reason: &nudge::QueueReason) -> String {
                 _ => "not at its prompt",
             }
         ),
+        nudge::QueueReason::RateLimited { account, until } => {
+            format!("its account `{account}` is rate-limited until {until}")
+        }
     }
 }
 

@@ -127,7 +127,7 @@ fn a_polecat_exiting_with_its_presets_limit_status_is_restarted_only_after_the_w
 }
 
 #[test]
-fn a_crew_member_showing_a_limit_holds_its_account_and_its_mail_nudges_wait_for_the_window() {
+fn a_crew_member_showing_a_limit_holds_its_account_and_its_nudges_wait_for_the_window() {
     let Some(f) = factory("15m") else { return };
     ok(f.town.gt(&["account", "add", "scripted", "home"]));
     ok(f.town.gt(&["crew", "add", "max", "--rig", "gastown"]));
@@ -166,6 +166,14 @@ fn a_crew_member_showing_a_limit_holds_its_account_and_its_mail_nudges_wait_for_
     };
     wait_until(TIMEOUT, || !to_max("nudge_queued").is_empty())
         .unwrap_or_else(|e| panic!("the mail was not nudged: {e}\n{}", f.log()));
+    // A human's nudge waits as well, and says why (exit 75: queued).
+    let out = f.town.gt(&["nudge", "gastown/crew/max", "poke-while-held"]);
+    let said = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(75), "{said}");
+    assert!(
+        said.contains("account `scripted/home` is rate-limited until"),
+        "{said}"
+    );
     while now() + Duration::from_secs(2) < until {
         assert!(
             to_max("nudge_delivered").is_empty(),
@@ -182,8 +190,11 @@ fn a_crew_member_showing_a_limit_holds_its_account_and_its_mail_nudges_wait_for_
         delivered >= until,
         "delivered at {delivered}, held until {until}"
     );
-    wait_until(TIMEOUT, || f.town.panes().contains("while-held"))
-        .unwrap_or_else(|e| panic!("not in its pane: {e}\n{}", f.town.panes()));
+    wait_until(TIMEOUT, || {
+        let panes = f.town.panes();
+        panes.contains("while-held") && panes.contains("poke-while-held")
+    })
+    .unwrap_or_else(|e| panic!("not in its pane: {e}\n{}", f.town.panes()));
 }
 
 #[test]

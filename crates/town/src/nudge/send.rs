@@ -47,6 +47,9 @@ pub enum QueueReason {
     Dnd,
     /// The pane could not take it now (busy, half-typed input, a menu, no prompt).
     Screen(Screen),
+    /// The account the agent runs as is rate-limited: a nudge now would only make it try
+    /// again and burn its window. The daemon delivers it once the hold ends.
+    RateLimited { account: String, until: Timestamp },
 }
 
 impl QueueReason {
@@ -56,6 +59,7 @@ impl QueueReason {
             Self::Asked => "asked",
             Self::Dnd => "dnd",
             Self::Screen(screen) => screen.as_str(),
+            Self::RateLimited { .. } => "rate_limited",
         }
     }
 }
@@ -74,15 +78,18 @@ pub enum Outcome {
     },
 }
 
-/// Sends `nudge` through `runtime` by `mode` (`force`: past do-not-disturb). A session that is
-/// not running is an error and nothing is queued; a pane that cannot take the text now gets
-/// it queued; any other failure is an error, never a success.
+/// Sends `nudge` through `runtime` by `mode` (`force`: past do-not-disturb and a rate-limit
+/// hold). `held` is the hold in force on the account the target runs as, if any
+/// ([`crate::scheduler::accounts::hold_on`]). A session that is not running is an error and
+/// nothing is queued; a pane that cannot take the text now gets it queued; any other failure
+/// is an error, never a success.
 pub fn deliver(
     town: &Town,
     runtime: &dyn Runtime,
     nudge: &Nudge,
     mode: Mode,
     force: bool,
+    held: Option<&beads::RateHold>,
     now: Timestamp,
 ) -> Result<Outcome, NudgeError> {
     let message = host::tmux::sanitize_text(&nudge.message);
@@ -102,6 +109,12 @@ pub fn deliver(
     };
     if !force && dnd::is_on(town, &nudge.target)? {
         return queue(QueueReason::Dnd);
+    }
+    if let Some(hold) = held.filter(|_| !force) {
+        return queue(QueueReason::RateLimited {
+            account: hold.account.clone(),
+            until: hold.until.parse().unwrap_or(now),
+        });
     }
     let when = match mode {
         Mode::Queue => return queue(QueueReason::Asked),
