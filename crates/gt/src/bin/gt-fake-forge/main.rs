@@ -13,7 +13,12 @@
 //!   approve`) before a merge;
 //! - `eject`: GitHub's merge queue ejects whatever is in it;
 //! - `methods`: `gh repo view`'s `mergeCommitAllowed`, `squashMergeAllowed`, `rebaseMergeAllowed`
-//!   (all allowed by default).
+//!   (all allowed by default);
+//! - `refuse`: `pr merge`/`mr merge` fails with the knob's text as the forge's message (a branch
+//!   protection rule, missing permissions), whatever the pull request's state.
+//!
+//! Every change to a pull request (opened, commented, approved, closed, merged) moves its
+//! `updatedAt`/`updated_at`, as on the real forges.
 //!
 //! `GT_FAKE_FORGE_AUTH=fail` makes `auth status` report no login. `--admin` is refused: nothing
 //! may skip the forge's rules.
@@ -104,6 +109,17 @@ fn run(kind: Kind, args: &[&str]) -> anyhow::Result<Reply> {
             forge.approve(number(n)?)?
         }
         (Kind::Gitlab, ["mr", "approve", n, ..]) => forge.approve(number(n)?)?,
+        (Kind::Github, ["pr", "comment", n, rest @ ..]) => {
+            let body = flag(rest, &["--body", "-b"]).context("--body required")?;
+            forge.comment(number(n)?, body)?
+        }
+        (Kind::Gitlab, ["mr", "note", n, rest @ ..]) => {
+            let body = flag(rest, &["--message", "-m"]).context("--message required")?;
+            forge.comment(number(n)?, body)?
+        }
+        (_, ["pr" | "mr", "close", n, rest @ ..]) => {
+            forge.close(number(n)?, flag(rest, &["--comment", "-c"]))?
+        }
         (Kind::Github, ["repo", "view", rest @ ..]) => forge.repo_view(rest)?,
         (Kind::Github, ["api", "graphql", rest @ ..]) => forge.graphql(rest)?,
         (Kind::Gitlab, ["api", path]) => forge.gl_api(path)?,
@@ -146,6 +162,12 @@ fn flags<'a>(args: &[&'a str], name: &str) -> Vec<&'a str> {
         .filter(|w| w[0] == name)
         .flat_map(|w| w[1].split(','))
         .collect()
+}
+
+/// A pull request's `updatedAt`: a second later for each change.
+fn updated_at(pr: &Value) -> String {
+    let n = pr["updated"].as_u64().unwrap_or_default();
+    format!("2026-01-01T{:02}:{:02}:{:02}Z", n / 3600 % 24, n / 60 % 60, n % 60)
 }
 
 fn number(text: &str) -> anyhow::Result<u64> {
@@ -343,6 +365,8 @@ impl Forge {
             "queued": false,
             "merge_commit": null,
             "head_sha": self.rev(head),
+            "comments": [],
+            "updated": 0,
         }));
         Ok(Reply::ok(format!("{}\n", self.url(n))))
     }
@@ -373,6 +397,7 @@ impl Forge {
                     },
                     "mergeable": if conflicting { "CONFLICTING" } else { "MERGEABLE" },
                     "autoMergeRequest": null,
+                    "updatedAt": updated_at(&pr),
                     "labels": pr["labels"].as_array().map(|ls| ls.iter().map(|l| json!({"name": l})).collect::<Vec<_>>()),
                 });
                 let fields = flag(args, &["--json"]).context("gt-fake-forge wants --json")?;
@@ -410,6 +435,7 @@ impl Forge {
                     "squash_commit_sha": if pr["method"] == "squash" { pr["merge_commit"].clone() } else { Value::Null },
                     "detailed_merge_status": status,
                     "has_conflicts": conflicting,
+                    "updated_at": updated_at(&pr),
                     "labels": pr["labels"],
                     "head_pipeline": {
                         "id": n,
@@ -473,8 +499,40 @@ impl Forge {
         Ok(Reply::json(&json!({"id": id, "jobs": jobs})))
     }
 
+    /// Marks pull request `n` changed now.
+    fn touch(&mut self, n: u64) -> anyhow::Result<&mut Value> {
+        let pr = self.pr(n)?;
+        pr["updated"] = json!(pr["updated"].as_u64().unwrap_or_default() + 1);
+        Ok(pr)
+    }
+
+    fn comment(&mut self, n: u64, body: &str) -> anyhow::Result<Reply> {
+        let pr = self.touch(n)?;
+        if let Some(comments) = pr["comments"].as_array_mut() {
+            comments.push(json!(body));
+        } else {
+            pr["comments"] = json!([body]);
+        }
+        Ok(Reply::ok(format!("{}#comment\n", self.url(n))))
+    }
+
+    fn close(&mut self, n: u64, comment: Option<&str>) -> anyhow::Result<Reply> {
+        match self.pr(n)?["state"].as_str() {
+            Some("MERGED") => bail!("Pull request #{n} can't be closed because it was already merged"),
+            Some("CLOSED") => return Ok(Reply::ok(format!("! Pull request #{n} is already closed\n"))),
+            _ => {}
+        }
+        if let Some(text) = comment {
+            self.comment(n, text)?;
+        }
+        let pr = self.touch(n)?;
+        pr["state"] = json!("CLOSED");
+        pr["queued"] = json!(false);
+        Ok(Reply::ok(format!("✓ Closed pull request #{n}\n")))
+    }
+
     fn approve(&mut self, n: u64) -> anyhow::Result<Reply> {
-        self.pr(n)?["approved"] = json!(true);
+        self.touch(n)?["approved"] = json!(true);
         Ok(Reply::ok(format!("✓ Approved pull request #{n}\n")))
     }
 
@@ -534,8 +592,11 @@ impl Forge {
         {
             bail!("Head branch was modified. Review and try the merge again.");
         }
+        if let Some(message) = self.knob("refuse") {
+            bail!("{}", message.trim());
+        }
         if self.kind == Kind::Github && has(args, "--auto") {
-            self.pr(n)?["queued"] = json!(true);
+            self.touch(n)?["queued"] = json!(true);
             return Ok(Reply::ok(format!(
                 "✓ Pull request #{n} will be added to the merge queue for {} when ready\n",
                 pr["base"].as_str().unwrap_or_default()
@@ -656,7 +717,7 @@ impl Forge {
             &merged,
             &base_sha,
         ])?;
-        let p = self.pr(n)?;
+        let p = self.touch(n)?;
         p["state"] = json!("MERGED");
         p["merge_commit"] = json!(merged);
         p["method"] = json!(method);
