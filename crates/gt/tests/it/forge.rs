@@ -502,10 +502,11 @@ fn resubmit(t: &Town, bead: &str, branch: &str) -> String {
     t.git(&clone, &["add", "."]);
     t.git(&clone, &["commit", "-q", "-m", "fix"]);
     t.git(&clone, &["push", "-q", "origin", branch]);
-    let mr = json(&ok(t.gt(&[
-        "--json", "mq", "submit", "gastown", branch, "--bead", bead,
-    ])))["mr"]
-        .clone();
+    let mr =
+        json(&ok(t.gt(&[
+            "--json", "mq", "submit", "gastown", branch, "--bead", bead,
+        ])))["mr"]
+            .clone();
     format!("mr-{}", mr["id"])
 }
 
@@ -547,7 +548,10 @@ fn a_change_sent_back_and_resubmitted_lands_through_the_same_pull_request() {
     assert_eq!(prs(&t)[0]["state"], "OPEN");
     let said = pr_comments(&t, 1);
     assert!(said.contains("check `lint` failed"), "{said}");
-    assert!(said.contains("the fix will be pushed to this pull request"), "{said}");
+    assert!(
+        said.contains("the fix will be pushed to this pull request"),
+        "{said}"
+    );
 
     unknob(&t, "checks");
     let again = resubmit(&t, &bead, &format!("polecat/nux/{bead}"));
@@ -629,7 +633,10 @@ fn a_forge_that_keeps_refusing_the_merge_is_escalated_and_not_asked_again_until_
     assert_eq!(raised.len(), 1, "{raised:?}");
     let text = raised[0].to_string();
     assert!(text.contains("pull request #1"), "{text}");
-    assert!(text.contains("https://github.com/fake/repo/pull/1"), "{text}");
+    assert!(
+        text.contains("https://github.com/fake/repo/pull/1"),
+        "{text}"
+    );
     assert!(text.contains("2 approving reviews"), "{text}");
 
     // Held: looked at, never asked again, never escalated again.
@@ -652,7 +659,11 @@ fn a_forge_that_keeps_refusing_the_merge_is_escalated_and_not_asked_again_until_
     // A human fixes the rule and says so on the pull request: it changed, so it is asked again.
     unknob(&t, "refuse");
     refinery_once(&t);
-    assert_eq!(merge_asks(&t), 6, "still held until the pull request changes");
+    assert_eq!(
+        merge_asks(&t),
+        6,
+        "still held until the pull request changes"
+    );
     human(&t, "gh", &["pr", "comment", "1", "--body", "Rule relaxed."]);
     refinery_once(&t);
     assert_eq!(mr_state(&t, &label)["state"], "merged");

@@ -123,7 +123,9 @@ impl Refinery<'_> {
                 }
                 None => continue,
             };
-            let why = format!("Gas Town refinery: closed because {why}; the town no longer pursues this change.");
+            let why = format!(
+                "Gas Town refinery: closed because {why}; the town no longer pursues this change."
+            );
             if self.close_pr(forge, &p, &why, report) {
                 self.store.kv_clear(&p.key)?;
             }

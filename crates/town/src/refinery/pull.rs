@@ -10,10 +10,15 @@
 //! - merged (by the refinery, the merge queue or a human) → the request lands with the forge's
 //!   merge commit: bead closed, convoys landed ([`Refinery::after_landing`]);
 //! - closed unmerged, conflicting, a required check failed, or ejected from the merge queue →
-//!   the change goes back like a gate failure, naming the check and its link;
+//!   the change goes back like a gate failure, naming the check and its link, and its pull
+//!   request, if still open, is parked for the fix ([`super::parked`]);
+//! - its bead closed or gone → never merged: the request is superseded and the pull request
+//!   closed with a comment;
 //! - checks pending, or a review wanted (`require_review`) and not given → it waits;
 //! - otherwise the refinery asks the forge to merge it (`pr`, with the allowed method and the
-//!   head it pushed) or enqueues it (`github-merge-queue`), once, and keeps looking.
+//!   head it pushed) or enqueues it (`github-merge-queue`), once, and keeps looking; a forge
+//!   that refuses is counted and, at `merge_queue.merge_refusals`, escalated and no longer
+//!   asked until a human acts ([`super::refusal`]).
 //!
 //! A refinery killed anywhere resumes from the store: a request with a checkpointed number is
 //! waited on again ([`Refinery::recover`] leaves it `testing`); one without is requeued, and

@@ -167,7 +167,12 @@ fn flags<'a>(args: &[&'a str], name: &str) -> Vec<&'a str> {
 /// A pull request's `updatedAt`: a second later for each change.
 fn updated_at(pr: &Value) -> String {
     let n = pr["updated"].as_u64().unwrap_or_default();
-    format!("2026-01-01T{:02}:{:02}:{:02}Z", n / 3600 % 24, n / 60 % 60, n % 60)
+    format!(
+        "2026-01-01T{:02}:{:02}:{:02}Z",
+        n / 3600 % 24,
+        n / 60 % 60,
+        n % 60
+    )
 }
 
 fn number(text: &str) -> anyhow::Result<u64> {
@@ -518,8 +523,14 @@ impl Forge {
 
     fn close(&mut self, n: u64, comment: Option<&str>) -> anyhow::Result<Reply> {
         match self.pr(n)?["state"].as_str() {
-            Some("MERGED") => bail!("Pull request #{n} can't be closed because it was already merged"),
-            Some("CLOSED") => return Ok(Reply::ok(format!("! Pull request #{n} is already closed\n"))),
+            Some("MERGED") => {
+                bail!("Pull request #{n} can't be closed because it was already merged")
+            }
+            Some("CLOSED") => {
+                return Ok(Reply::ok(format!(
+                    "! Pull request #{n} is already closed\n"
+                )));
+            }
             _ => {}
         }
         if let Some(text) = comment {
