@@ -180,11 +180,15 @@ pub fn run(cmd: MqCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
         }
         MqCommand::Retry(a) => {
             let id = parse(&a.mr)?;
-            let mr = store.mr(id)?;
             // Waiting on a pull request the forge kept refusing: retrying is asking it again.
-            if mr.state == beads::MrState::Testing
-                && town::refinery::refusal::release(&mut store, &mr.rig, id)?
-            {
+            // Anything else (a missing request too) is the queue's retry, with its errors.
+            let held = match store.mr(id) {
+                Ok(mr) if mr.state == beads::MrState::Testing => {
+                    town::refinery::refusal::release(&mut store, &mr.rig, id)?.then_some(mr)
+                }
+                _ => None,
+            };
+            if let Some(mr) = held {
                 if ui.is_json() {
                     ui.json(&serde_json::json!({"mr": mr, "released": true}))?;
                 } else {

@@ -494,14 +494,17 @@ fn the_daemon_lands_a_slung_change_through_its_pull_request_once_the_checks_pass
     assert_eq!(main.trim(), "hello");
 }
 
-/// Commits a fix on top of `bead`'s branch (in the clone [`submit`] made), pushes it and
-/// queues it again, as a polecat's `gt done` after a send-back does.
+/// Commits a fix on top of `bead`'s change (in the clone [`submit`] made), pushes it as
+/// `branch` and queues it again, as a polecat's `gt done` after a send-back does.
 fn resubmit(t: &Town, bead: &str, branch: &str) -> String {
     let clone = t.env.work().join(format!("clone-{bead}"));
     std::fs::write(clone.join(format!("{bead}.fix")), "fixed\n").expect("write a file");
     t.git(&clone, &["add", "."]);
     t.git(&clone, &["commit", "-q", "-m", "fix"]);
-    t.git(&clone, &["push", "-q", "origin", branch]);
+    t.git(
+        &clone,
+        &["push", "-q", "origin", &format!("HEAD:refs/heads/{branch}")],
+    );
     let mr =
         json(&ok(t.gt(&[
             "--json", "mq", "submit", "gastown", branch, "--bead", bead,
@@ -561,6 +564,31 @@ fn a_change_sent_back_and_resubmitted_lands_through_the_same_pull_request() {
     let prs = prs(&t);
     assert_eq!(prs.len(), 1, "no second pull request: {prs:?}");
     assert_eq!(prs[0]["state"], "MERGED");
+}
+
+#[test]
+fn a_change_resubmitted_from_another_branch_closes_its_old_pull_request_as_superseded() {
+    let Some(t) = forge_town("github", "pr") else {
+        return;
+    };
+    knob(&t, "checks", r#"[{"name":"lint","bucket":"fail"}]"#);
+    let (bead, label) = change(&t, "Handed to another polecat");
+    refinery_once(&t);
+    assert_eq!(mr_state(&t, &label)["state"], "failed");
+
+    unknob(&t, "checks");
+    let again = resubmit(&t, &bead, &format!("polecat/rust/{bead}"));
+    refinery_once(&t);
+    assert_eq!(mr_state(&t, &again)["state"], "merged");
+    let prs = prs(&t);
+    assert_eq!(prs.len(), 2, "{prs:?}");
+    assert_eq!(prs[0]["state"], "CLOSED", "{prs:?}");
+    assert_eq!(prs[1]["state"], "MERGED", "{prs:?}");
+    let said = pr_comments(&t, 1);
+    assert!(said.contains("superseded by #2"), "{said}");
+    let old = format!("refinery/polecat/nux/{bead}");
+    let left = t.git(&t.remote, &["branch", "--list", &old]);
+    assert!(left.trim().is_empty(), "{old} deleted: {left}");
 }
 
 #[test]
@@ -646,8 +674,12 @@ fn a_forge_that_keeps_refusing_the_merge_is_escalated_and_not_asked_again_until_
     assert_eq!(escalations(&t).len(), 1);
 
     // `gt mq retry` releases it: asked once more, refused, counted from one.
-    let out = stdout(&ok(t.gt(&["mq", "retry", &label])));
-    assert!(out.is_empty() || !out.contains("error"), "{out}");
+    let out = ok(t.gt(&["mq", "retry", &label]));
+    assert!(
+        stderr(&out).contains("the refinery asks the forge to merge it"),
+        "{}",
+        stderr(&out)
+    );
     refinery_once(&t);
     assert_eq!(merge_asks(&t), 4);
     assert_eq!(mr_state(&t, &label)["forge_refusal"]["count"], 1);
