@@ -513,6 +513,16 @@ fn resubmit(t: &Town, bead: &str, branch: &str) -> String {
     format!("mr-{}", mr["id"])
 }
 
+/// Queues a change whose required check fails and runs the refinery once: it goes back to its
+/// polecat, its pull request left open.
+fn sent_back(t: &Town, title: &str) -> (String, String) {
+    knob(t, "checks", r#"[{"name":"lint","bucket":"fail"}]"#);
+    let (bead, label) = change(t, title);
+    refinery_once(t);
+    assert_eq!(mr_state(t, &label)["state"], "failed");
+    (bead, label)
+}
+
 /// The comments the refinery left on pull request `n` of the forge.
 fn pr_comments(t: &Town, n: usize) -> String {
     prs(t)[n - 1]["comments"].to_string()
@@ -543,10 +553,7 @@ fn a_change_sent_back_and_resubmitted_lands_through_the_same_pull_request() {
     let Some(t) = forge_town("github", "pr") else {
         return;
     };
-    knob(&t, "checks", r#"[{"name":"lint","bucket":"fail"}]"#);
-    let (bead, label) = change(&t, "Fix it twice");
-    refinery_once(&t);
-    assert_eq!(mr_state(&t, &label)["state"], "failed");
+    let (bead, _) = sent_back(&t, "Fix it twice");
     // Sent back, its pull request stays open and says why.
     assert_eq!(prs(&t)[0]["state"], "OPEN");
     let said = pr_comments(&t, 1);
@@ -571,10 +578,7 @@ fn a_change_resubmitted_from_another_branch_closes_its_old_pull_request_as_super
     let Some(t) = forge_town("github", "pr") else {
         return;
     };
-    knob(&t, "checks", r#"[{"name":"lint","bucket":"fail"}]"#);
-    let (bead, label) = change(&t, "Handed to another polecat");
-    refinery_once(&t);
-    assert_eq!(mr_state(&t, &label)["state"], "failed");
+    let (bead, _) = sent_back(&t, "Handed to another polecat");
 
     unknob(&t, "checks");
     let again = resubmit(&t, &bead, &format!("polecat/rust/{bead}"));
@@ -596,24 +600,26 @@ fn pull_requests_of_beads_closed_by_hand_are_closed_with_a_comment() {
     let Some(t) = forge_town("gitlab", "pr") else {
         return;
     };
-    // One change sent back (its pull request parked, open), one waiting on pending checks.
-    knob(&t, "checks", r#"[{"name":"ci","bucket":"fail"}]"#);
-    let (sent_back, sent_label) = change(&t, "Sent back");
-    refinery_once(&t);
-    assert_eq!(mr_state(&t, &sent_label)["state"], "failed");
+    // Two changes sent back (their pull requests parked, open), one waiting on pending checks.
+    let (closed, _) = sent_back(&t, "Sent back");
+    let (_, rejected) = sent_back(&t, "Rejected");
     knob(&t, "checks", r#"[{"name":"ci","bucket":"pending"}]"#);
     let (waiting, waiting_label) = change(&t, "Waiting");
     refinery_once(&t);
     assert_eq!(mr_state(&t, &waiting_label)["state"], "testing");
     assert!(prs(&t).iter().all(|p| p["state"] == "OPEN"));
 
-    for bead in [&sent_back, &waiting] {
+    for bead in [&closed, &waiting] {
         ok(t.bd(&["close", bead, "--reason", "not needed after all"]));
     }
+    ok(t.gt(&["mq", "reject", &rejected, "--reason", "not this way"]));
     knob(&t, "checks", r#"[{"name":"ci","bucket":"pass"}]"#);
     let before = main_sha(&t);
     refinery_once(&t);
-    for (n, bead) in [(1, &sent_back), (2, &waiting)] {
+    let said = pr_comments(&t, 2);
+    assert!(said.contains("no merge request of bead"), "{said}");
+    assert_eq!(prs(&t)[1]["state"], "CLOSED");
+    for (n, bead) in [(1, &closed), (3, &waiting)] {
         let pr = &prs(&t)[n - 1];
         assert_eq!(pr["state"], "CLOSED", "{pr}");
         let said = pr_comments(&t, n);

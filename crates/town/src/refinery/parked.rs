@@ -137,6 +137,9 @@ impl Refinery<'_> {
     pub(super) fn given_up(&self, bead: &str) -> Result<Option<String>> {
         match self.store.get(bead) {
             Ok(issue) if issue.status == "closed" => Ok(Some(format!("bead {bead} was closed"))),
+            Ok(issue) if issue.status == "tombstone" => {
+                Ok(Some(format!("bead {bead} was deleted")))
+            }
             Ok(_) => Ok(None),
             Err(beads::Error::NotFound { .. }) => Ok(Some(format!("bead {bead} no longer exists"))),
             Err(e) => Err(e.into()),
