@@ -322,6 +322,7 @@ impl Forge {
     }
 
     fn list(&mut self, args: &[&str]) -> anyhow::Result<Reply> {
+        self.wants_json(args)?;
         let head = flag(args, &["--head", "--source-branch"]);
         let base = flag(args, &["--base", "--target-branch"]);
         let key = match self.kind {
@@ -337,6 +338,22 @@ impl Forge {
             .map(|p| json!({ key: p["number"], "title": p["title"] }))
             .collect();
         Ok(Reply::json(&Value::Array(found)))
+    }
+
+    /// The real CLIs print a table unless asked for JSON: `gh … --json <fields>`, `glab …
+    /// -F json` (`--output json`).
+    fn wants_json(&self, args: &[&str]) -> anyhow::Result<()> {
+        let asked = match self.kind {
+            Kind::Github => flag(args, &["--json"]).is_some(),
+            Kind::Gitlab => flag(args, &["-F", "--output"]) == Some("json"),
+        };
+        if !asked {
+            bail!(
+                "gt-fake-forge: `{}` would print text, not JSON",
+                args.join(" ")
+            );
+        }
+        Ok(())
     }
 
     fn create(&mut self, args: &[&str]) -> anyhow::Result<Reply> {
@@ -413,6 +430,7 @@ impl Forge {
                 Ok(Reply::json(&Value::Object(picked)))
             }
             Kind::Gitlab => {
+                self.wants_json(args)?;
                 let state = match pr["state"].as_str() {
                     Some("MERGED") => "merged",
                     Some("CLOSED") => "closed",
@@ -486,6 +504,7 @@ impl Forge {
     }
 
     fn gl_pipeline(&mut self, args: &[&str]) -> anyhow::Result<Reply> {
+        self.wants_json(args)?;
         let id = number(flag(args, &["--pipeline-id", "-p"]).context("--pipeline-id required")?)?;
         let url = self.url(id);
         let jobs: Vec<Value> = self
@@ -557,7 +576,20 @@ impl Forge {
         Ok(Reply::json(&methods))
     }
 
+    /// The one query asked: `isInMergeQueue` of a pull request, the repository named by `gh
+    /// api`'s `{owner}`/`{repo}` placeholders (filled from the checkout by the real CLI).
     fn graphql(&mut self, args: &[&str]) -> anyhow::Result<Reply> {
+        let fields = flags(args, "-F");
+        let query = flag(args, &["-f", "--raw-field"]).unwrap_or_default();
+        if !query.contains("pullRequest(number: $number) { isInMergeQueue }")
+            || !fields.contains(&"owner={owner}")
+            || !fields.contains(&"repo={repo}")
+        {
+            bail!(
+                "gt-fake-forge: unexpected GraphQL request `{}`",
+                args.join(" ")
+            );
+        }
         let n = args
             .windows(2)
             .find_map(|w| {
