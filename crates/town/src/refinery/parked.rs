@@ -116,15 +116,32 @@ impl Refinery<'_> {
         }
         let live = self.store.mrs(Some(&self.rig), &LIVE)?;
         for p in parked {
+            let mut of_bead = live.iter().filter(|m| m.bead_id == p.bead).peekable();
             let why = match self.given_up(&p.bead)? {
                 Some(why) => why,
-                None if !live.iter().any(|m| m.bead_id == p.bead) => {
+                None if of_bead.peek().is_none() => {
                     format!("no merge request of bead {} is left in the queue", p.bead)
                 }
-                None => continue,
+                None => {
+                    // Waiting on a pull request again: this one (no longer parked), or another
+                    // one whose closing by `unpark` failed earlier.
+                    let mut waits_on = None;
+                    for m in of_bead {
+                        waits_on =
+                            waits_on.or(super::pull::waiting_pr(self.store, &self.rig, m.id)?);
+                    }
+                    match waits_on {
+                        Some(n) if n == p.number => {
+                            self.store.kv_clear(&p.key)?;
+                            continue;
+                        }
+                        Some(n) => format!("it is superseded by #{n}"),
+                        None => continue,
+                    }
+                }
             };
             let why = format!(
-                "Gas Town refinery: closed because {why}; the town no longer pursues this change."
+                "Gas Town refinery: closed because {why}; the town no longer pursues this change here."
             );
             if self.close_pr(forge, &p, &why, report) {
                 self.store.kv_clear(&p.key)?;

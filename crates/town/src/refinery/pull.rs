@@ -275,10 +275,6 @@ impl Refinery<'_> {
                 ),
             ));
         }
-        // The forge kept refusing and nothing changed since the escalation: do not ask again.
-        if self.holding(mr.id, cps, pr)? {
-            return Ok(Verdict::Wait);
-        }
         let checks = forge.checks(pr)?;
         if let Some(failed) = checks.iter().find(|c| c.bucket == Bucket::Fail) {
             return Ok(Verdict::back(
@@ -312,6 +308,11 @@ impl Refinery<'_> {
             return Ok(Verdict::Wait);
         }
         if self.settings.merge_queue.require_review && pr.review != Review::Approved {
+            return Ok(Verdict::Wait);
+        }
+        // The forge kept refusing and nothing changed since the escalation: do not ask again
+        // (its checks are still read above: one failing now sends the change back).
+        if self.holding(mr.id, cps, pr)? {
             return Ok(Verdict::Wait);
         }
         // Ready: ask, and record that we asked.
