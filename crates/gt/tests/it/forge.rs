@@ -182,6 +182,19 @@ fn a_clean_change_lands_through_a_gitlab_merge_request_squashed() {
 }
 
 #[test]
+fn a_gitlab_without_the_approvals_endpoint_still_lands_by_the_merge_status() {
+    let Some(t) = forge_town("gitlab", "pr") else {
+        return;
+    };
+    knob(&t, "no-approvals-api", "");
+    let (bead, label) = change(&t, "Free tier");
+    refinery_once(&t);
+    assert_eq!(mr_state(&t, &label)["state"], "merged", "{}", calls(&t));
+    assert_eq!(t.status(&bead), "closed");
+    assert!(calls(&t).contains("glab api projects/:id/merge_requests/1/approvals"));
+}
+
+#[test]
 fn a_failing_github_check_sends_the_change_back_with_its_name_and_link() {
     failing_check_sends_back("github", "https://github.com/fake/repo/pull/1/checks/lint");
 }

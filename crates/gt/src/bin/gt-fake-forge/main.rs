@@ -14,6 +14,8 @@
 //! - `eject`: GitHub's merge queue ejects whatever is in it;
 //! - `methods`: `gh repo view`'s `mergeCommitAllowed`, `squashMergeAllowed`, `rebaseMergeAllowed`
 //!   (all allowed by default);
+//! - `no-approvals-api`: GitLab's merge request approvals endpoint answers 404, as where the
+//!   project's tier lacks it;
 //! - `refuse`: `pr merge`/`mr merge` fails with the knob's text as the forge's message (a branch
 //!   protection rule, missing permissions), whatever the pull request's state.
 //!
@@ -607,6 +609,9 @@ impl Forge {
 
     /// `glab api projects/:id/merge_requests/<n>/approvals`, the one endpoint asked.
     fn gl_api(&mut self, path: &str) -> anyhow::Result<Reply> {
+        if self.knob("no-approvals-api").is_some() {
+            bail!("glab: 404 Not Found (HTTP 404)");
+        }
         let n = path
             .strip_prefix("projects/:id/merge_requests/")
             .and_then(|rest| rest.strip_suffix("/approvals"))
