@@ -707,12 +707,28 @@ fn a_forge_that_keeps_refusing_the_merge_is_escalated_and_not_asked_again_until_
     assert_eq!(mr_state(&t, &label)["forge_refusal"]["held"], true);
     assert_eq!(escalations(&t).len(), 2);
 
+    // A comment on the pull request changes it: asked again, and counted from one.
+    human(
+        &t,
+        "gh",
+        &["pr", "comment", "1", "--body", "Looking into the rule."],
+    );
+    refinery_once(&t);
+    assert_eq!(merge_asks(&t), 7);
+    let status = mr_state(&t, &label);
+    assert_eq!(status["forge_refusal"]["count"], 1, "{status}");
+    assert_eq!(status["forge_refusal"]["held"], false, "{status}");
+    refinery_once(&t);
+    refinery_once(&t);
+    assert_eq!(merge_asks(&t), 9);
+    assert_eq!(escalations(&t).len(), 3);
+
     // A human fixes the rule and says so on the pull request: it changed, so it is asked again.
     unknob(&t, "refuse");
     refinery_once(&t);
     assert_eq!(
         merge_asks(&t),
-        6,
+        9,
         "still held until the pull request changes"
     );
     human(&t, "gh", &["pr", "comment", "1", "--body", "Rule relaxed."]);

@@ -329,7 +329,7 @@ impl Refinery<'_> {
             // The forge's rules said no (a review it wants, a protection rule): nothing was
             // merged; counted, and asked again next time until the count says to escalate.
             Err(ForgeError::Failed { detail, .. }) => {
-                self.refused(mr, cps, pr, &detail)?;
+                self.refused(mr, pr, &detail)?;
                 return Ok(Verdict::Wait);
             }
             Err(e) => return Err(e.into()),

@@ -102,12 +102,12 @@ impl Refinery<'_> {
     pub(super) fn refused(
         &mut self,
         mr: &beads::MergeRequest,
-        cps: &BTreeMap<String, String>,
         pr: &PullRequest,
         message: &str,
     ) -> Result<()> {
         let scope = pull::scope(&self.rig, mr.id);
-        let count = read(cps).map_or(0, |r| r.count) + 1;
+        // From the store, not the pass's copy: a hold released this pass counts from one.
+        let count = read(&self.store.checkpoints(&scope)?).map_or(0, |r| r.count) + 1;
         self.store
             .checkpoint(&scope, REFUSALS, &count.to_string())?;
         self.store.checkpoint(&scope, REFUSED, message)?;
