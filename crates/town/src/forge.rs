@@ -125,6 +125,10 @@ pub struct PullRequest {
     pub conflicting: bool,
     /// In GitHub's merge queue, or waiting to enter it (auto-merge on).
     pub queued: bool,
+    /// When anything about it last changed (a push, a review, a comment, a label), as the
+    /// forge writes it: a pull request the refinery stopped asking about is asked again once
+    /// this moves.
+    pub updated_at: String,
     /// GitLab's pipeline of the head (checks are its jobs).
     pipeline: Option<u64>,
 }
@@ -289,7 +293,7 @@ impl Forge {
                     "view",
                     &n,
                     "--json",
-                    "number,url,state,headRefOid,mergeCommit,reviewDecision,mergeable,autoMergeRequest",
+                    "number,url,state,headRefOid,mergeCommit,reviewDecision,mergeable,autoMergeRequest,updatedAt",
                 ])?;
                 let mut pr = v.into_pr();
                 if pr.state == PrState::Open && !pr.queued {
@@ -301,14 +305,23 @@ impl Forge {
                 let v: GlMr = self.json(&["mr", "view", &n, "-F", "json"])?;
                 let mut pr = v.into_pr();
                 // The merge request object says "not approved" only while approval blocks it;
-                // whether anyone approved is the approvals endpoint's.
+                // whether anyone approved is the approvals endpoint's. GitLab documents that
+                // endpoint for its Premium tier: where it answers with an error, the merge
+                // request's own status is all there is to go on.
                 if pr.state == PrState::Open {
                     let path = format!("projects/:id/merge_requests/{number}/approvals");
-                    let a: Value = self.json(&["api", &path])?;
-                    if a["approved"].as_bool() == Some(true)
-                        && a["approved_by"].as_array().is_some_and(|by| !by.is_empty())
-                    {
-                        pr.review = Review::Approved;
+                    match self.json::<Value>(&["api", &path]) {
+                        Ok(a) => {
+                            if a["approved"].as_bool() == Some(true)
+                                && a["approved_by"].as_array().is_some_and(|by| !by.is_empty())
+                            {
+                                pr.review = Review::Approved;
+                            }
+                        }
+                        Err(ForgeError::Failed { detail, .. }) => {
+                            tracing::debug!(mr = number, %detail, "no approvals endpoint; going by the merge status");
+                        }
+                        Err(e) => return Err(e),
                     }
                 }
                 Ok(pr)
@@ -444,6 +457,29 @@ impl Forge {
         self.ok(&args).map(drop)
     }
 
+    /// Leaves a comment on a pull request.
+    pub fn comment(&self, number: u64, text: &str) -> Result<()> {
+        let n = number.to_string();
+        match self.kind {
+            Kind::Github => self.ok(&["pr", "comment", &n, "--body", text]),
+            Kind::Gitlab => self.ok(&["mr", "note", &n, "--message", text]),
+        }
+        .map(drop)
+    }
+
+    /// Closes a pull request unmerged, saying why. Its head branch is the caller's to delete.
+    pub fn close(&self, number: u64, why: &str) -> Result<()> {
+        let n = number.to_string();
+        match self.kind {
+            Kind::Github => self.ok(&["pr", "close", &n, "--comment", why]).map(drop),
+            // `glab mr close` takes no comment: the note goes first.
+            Kind::Gitlab => {
+                self.comment(number, why)?;
+                self.ok(&["mr", "close", &n]).map(drop)
+            }
+        }
+    }
+
     /// Puts a pull request in GitHub's merge queue (once its checks pass, if they have not).
     pub fn enqueue(&self, number: u64, head_sha: &str) -> Result<()> {
         let n = number.to_string();
@@ -549,6 +585,8 @@ struct GhPr {
     mergeable: Option<String>,
     #[serde(default)]
     auto_merge_request: Option<Value>,
+    #[serde(default)]
+    updated_at: String,
 }
 
 #[derive(Deserialize)]
@@ -576,6 +614,7 @@ impl GhPr {
             },
             conflicting: self.mergeable.as_deref() == Some("CONFLICTING"),
             queued: self.auto_merge_request.is_some_and(|a| !a.is_null()),
+            updated_at: self.updated_at,
             pipeline: None,
         }
     }
@@ -608,6 +647,8 @@ struct GlMr {
     /// "Merge when the pipeline succeeds" is set: GitLab holds it to merge.
     #[serde(default)]
     merge_when_pipeline_succeeds: bool,
+    #[serde(default)]
+    updated_at: String,
 }
 
 #[derive(Deserialize)]
@@ -640,6 +681,7 @@ impl GlMr {
             },
             conflicting: self.has_conflicts,
             queued: self.merge_when_pipeline_succeeds,
+            updated_at: self.updated_at,
             pipeline: self.head_pipeline.map(|p| p.id),
         }
     }

@@ -74,6 +74,10 @@ pub struct MergeQueue {
     pub labels: Vec<String>,
     /// Seconds between looks at the forge while a pull request waits.
     pub forge_poll_secs: u64,
+    /// Refusals of a ready pull request's merge (branch protection, permissions, a conflict
+    /// only the forge sees) after which the refinery escalates and stops asking until the
+    /// pull request changes or `gt mq retry` releases it.
+    pub merge_refusals: u32,
 }
 
 /// `merge_queue.strategy`.
@@ -271,6 +275,7 @@ impl Default for MergeQueue {
             require_review: false,
             labels: Vec::new(),
             forge_poll_secs: 30,
+            merge_refusals: 3,
         }
     }
 }

@@ -198,6 +198,9 @@ pub struct MrView {
     pub label: String,
     /// Seconds since it was submitted, by the store's clock.
     pub age_seconds: i64,
+    /// The forge refused to merge its pull request (`merge_queue.strategy = pr`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forge_refusal: Option<crate::refinery::refusal::Refusal>,
 }
 
 /// Builds [`MqView`]: the requests of one rig or all, in `states` (all states if empty),
@@ -207,12 +210,15 @@ pub fn mq(store: &beads::Store, rig: Option<&str>, states: &[MrState]) -> Result
     let requests = store
         .mrs(rig, states)?
         .into_iter()
-        .map(|mr| MrView {
-            label: mr.label(),
-            age_seconds: age_seconds(now, &mr.created_at),
-            mr,
+        .map(|mr| {
+            Ok(MrView {
+                label: mr.label(),
+                age_seconds: age_seconds(now, &mr.created_at),
+                forge_refusal: crate::refinery::refusal::refusal(store, &mr.rig, mr.id)?,
+                mr,
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     Ok(MqView { requests })
 }
 

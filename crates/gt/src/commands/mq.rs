@@ -102,10 +102,16 @@ pub fn run(cmd: MqCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
         MqCommand::Status(a) => {
             let mr = store.mr(parse(&a.mr)?)?;
             let pr = town::refinery::pull::waiting_pr(&store, &mr.rig, mr.id)?;
+            let refusal = town::refinery::refusal::refusal(&store, &mr.rig, mr.id)?;
             if ui.is_json() {
                 let mut v = serde_json::to_value(&mr)?;
-                if let (Some(n), Some(obj)) = (pr, v.as_object_mut()) {
-                    obj.insert("pull_request".into(), n.into());
+                if let Some(obj) = v.as_object_mut() {
+                    if let Some(n) = pr {
+                        obj.insert("pull_request".into(), n.into());
+                    }
+                    if let Some(r) = &refusal {
+                        obj.insert("forge_refusal".into(), serde_json::to_value(r)?);
+                    }
                 }
                 ui.json(&v)?;
             } else {
@@ -125,6 +131,10 @@ pub fn run(cmd: MqCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
                         pr.map(|n| format!("pull request #{n}")).unwrap_or_default(),
                     ),
                     ("reason", super::safe(&mr.reason)),
+                    (
+                        "refused",
+                        refusal.as_ref().map(refusal_line).unwrap_or_default(),
+                    ),
                 ] {
                     if !v.is_empty() {
                         ui.line(format!("{k:<9}  {v}"))?;
@@ -169,8 +179,28 @@ pub fn run(cmd: MqCommand, ui: &mut ui::Ui) -> anyhow::Result<()> {
             }
         }
         MqCommand::Retry(a) => {
-            let mr = store.retry_mr(parse(&a.mr)?, "retried by hand")?;
-            report(ui, &mr)?;
+            let id = parse(&a.mr)?;
+            // Waiting on a pull request the forge kept refusing: retrying is asking it again.
+            // Anything else (a missing request too) is the queue's retry, with its errors.
+            let held = match store.mr(id) {
+                Ok(mr) if mr.state == beads::MrState::Testing => {
+                    town::refinery::refusal::release(&mut store, &mr.rig, id)?.then_some(mr)
+                }
+                _ => None,
+            };
+            if let Some(mr) = held {
+                if ui.is_json() {
+                    ui.json(&serde_json::json!({"mr": mr, "released": true}))?;
+                } else {
+                    ui.status(format!(
+                        "{} waits on its pull request again: the refinery asks the forge to merge it on its next pass",
+                        mr.label()
+                    ));
+                }
+            } else {
+                let mr = store.retry_mr(id, "retried by hand")?;
+                report(ui, &mr)?;
+            }
         }
         MqCommand::Reject(a) => {
             let mr = store.reject_mr(parse(&a.mr)?, &a.reason)?;
@@ -330,7 +360,11 @@ pub fn table(ui: &mut ui::Ui, mrs: &[town::views::MrView], indent: &str) -> anyh
         rows.push(vec![
             format!("{indent}{}", m.label),
             m.mr.rig.clone(),
-            m.mr.state.to_string(),
+            match &m.forge_refusal {
+                Some(r) if r.held => format!("{} (merge refused, held)", m.mr.state),
+                Some(r) => format!("{} (merge refused {}×)", m.mr.state, r.count),
+                None => m.mr.state.to_string(),
+            },
             m.mr.bead_id.clone(),
             if m.mr.polecat.is_empty() {
                 "-".into()
@@ -353,6 +387,21 @@ pub fn age(seconds: i64) -> String {
         s if s < 86_400 => format!("{}h", s / 3600),
         s => format!("{}d", s / 86_400),
     }
+}
+
+/// `gt mq status`'s line for a pull request the forge refused to merge.
+fn refusal_line(r: &town::refinery::refusal::Refusal) -> String {
+    format!(
+        "{} time{} by the forge{}: {}",
+        r.count,
+        if r.count == 1 { "" } else { "s" },
+        if r.held {
+            " (escalated; asked again once the pull request changes, or after `gt mq retry`)"
+        } else {
+            ""
+        },
+        super::safe(&r.message)
+    )
 }
 
 fn report(ui: &mut ui::Ui, mr: &beads::MergeRequest) -> anyhow::Result<()> {

@@ -182,6 +182,19 @@ fn a_clean_change_lands_through_a_gitlab_merge_request_squashed() {
 }
 
 #[test]
+fn a_gitlab_without_the_approvals_endpoint_still_lands_by_the_merge_status() {
+    let Some(t) = forge_town("gitlab", "pr") else {
+        return;
+    };
+    knob(&t, "no-approvals-api", "");
+    let (bead, label) = change(&t, "Free tier");
+    refinery_once(&t);
+    assert_eq!(mr_state(&t, &label)["state"], "merged", "{}", calls(&t));
+    assert_eq!(t.status(&bead), "closed");
+    assert!(calls(&t).contains("glab api projects/:id/merge_requests/1/approvals"));
+}
+
+#[test]
 fn a_failing_github_check_sends_the_change_back_with_its_name_and_link() {
     failing_check_sends_back("github", "https://github.com/fake/repo/pull/1/checks/lint");
 }
@@ -492,4 +505,234 @@ fn the_daemon_lands_a_slung_change_through_its_pull_request_once_the_checks_pass
     assert_eq!(prs(t)[0]["state"], "MERGED");
     let main = t.git(&t.remote, &["show", "main:hello.txt"]);
     assert_eq!(main.trim(), "hello");
+}
+
+/// Commits a fix on top of `bead`'s change (in the clone [`submit`] made), pushes it as
+/// `branch` and queues it again, as a polecat's `gt done` after a send-back does.
+fn resubmit(t: &Town, bead: &str, branch: &str) -> String {
+    let clone = t.env.work().join(format!("clone-{bead}"));
+    std::fs::write(clone.join(format!("{bead}.fix")), "fixed\n").expect("write a file");
+    t.git(&clone, &["add", "."]);
+    t.git(&clone, &["commit", "-q", "-m", "fix"]);
+    t.git(
+        &clone,
+        &["push", "-q", "origin", &format!("HEAD:refs/heads/{branch}")],
+    );
+    let mr =
+        json(&ok(t.gt(&[
+            "--json", "mq", "submit", "gastown", branch, "--bead", bead,
+        ])))["mr"]
+            .clone();
+    format!("mr-{}", mr["id"])
+}
+
+/// Queues a change whose required check fails and runs the refinery once: it goes back to its
+/// polecat, its pull request left open.
+fn sent_back(t: &Town, title: &str) -> (String, String) {
+    knob(t, "checks", r#"[{"name":"lint","bucket":"fail"}]"#);
+    let (bead, label) = change(t, title);
+    refinery_once(t);
+    assert_eq!(mr_state(t, &label)["state"], "failed");
+    (bead, label)
+}
+
+/// The comments the refinery left on pull request `n` of the forge.
+fn pr_comments(t: &Town, n: usize) -> String {
+    prs(t)[n - 1]["comments"].to_string()
+}
+
+fn merge_asks(t: &Town) -> usize {
+    calls(t)
+        .lines()
+        .filter(|l| l.starts_with("gh pr merge"))
+        .count()
+}
+
+fn escalations(t: &Town) -> Vec<Value> {
+    json(&ok(t.bd(&[
+        "list",
+        "--label",
+        "gt:escalation",
+        "--json",
+        "--all",
+    ])))
+    .as_array()
+    .cloned()
+    .unwrap_or_default()
+}
+
+#[test]
+fn a_change_sent_back_and_resubmitted_lands_through_the_same_pull_request() {
+    let Some(t) = forge_town("github", "pr") else {
+        return;
+    };
+    let (bead, _) = sent_back(&t, "Fix it twice");
+    // Sent back, its pull request stays open and says why.
+    assert_eq!(prs(&t)[0]["state"], "OPEN");
+    let said = pr_comments(&t, 1);
+    assert!(said.contains("check `lint` failed"), "{said}");
+    assert!(
+        said.contains("the fix will be pushed to this pull request"),
+        "{said}"
+    );
+
+    unknob(&t, "checks");
+    let again = resubmit(&t, &bead, &format!("polecat/nux/{bead}"));
+    refinery_once(&t);
+    assert_eq!(mr_state(&t, &again)["state"], "merged");
+    assert_eq!(t.status(&bead), "closed");
+    let prs = prs(&t);
+    assert_eq!(prs.len(), 1, "no second pull request: {prs:?}");
+    assert_eq!(prs[0]["state"], "MERGED");
+}
+
+#[test]
+fn a_change_resubmitted_from_another_branch_closes_its_old_pull_request_as_superseded() {
+    let Some(t) = forge_town("github", "pr") else {
+        return;
+    };
+    let (bead, _) = sent_back(&t, "Handed to another polecat");
+
+    unknob(&t, "checks");
+    let again = resubmit(&t, &bead, &format!("polecat/rust/{bead}"));
+    refinery_once(&t);
+    assert_eq!(mr_state(&t, &again)["state"], "merged");
+    let prs = prs(&t);
+    assert_eq!(prs.len(), 2, "{prs:?}");
+    assert_eq!(prs[0]["state"], "CLOSED", "{prs:?}");
+    assert_eq!(prs[1]["state"], "MERGED", "{prs:?}");
+    let said = pr_comments(&t, 1);
+    assert!(said.contains("superseded by #2"), "{said}");
+    let old = format!("refinery/polecat/nux/{bead}");
+    let left = t.git(&t.remote, &["branch", "--list", &old]);
+    assert!(left.trim().is_empty(), "{old} deleted: {left}");
+}
+
+#[test]
+fn pull_requests_of_beads_closed_by_hand_are_closed_with_a_comment() {
+    let Some(t) = forge_town("gitlab", "pr") else {
+        return;
+    };
+    // Two changes sent back (their pull requests parked, open), one waiting on pending checks.
+    let (closed, _) = sent_back(&t, "Sent back");
+    let (_, rejected) = sent_back(&t, "Rejected");
+    knob(&t, "checks", r#"[{"name":"ci","bucket":"pending"}]"#);
+    let (waiting, waiting_label) = change(&t, "Waiting");
+    refinery_once(&t);
+    assert_eq!(mr_state(&t, &waiting_label)["state"], "testing");
+    assert!(prs(&t).iter().all(|p| p["state"] == "OPEN"));
+
+    for bead in [&closed, &waiting] {
+        ok(t.bd(&["close", bead, "--reason", "not needed after all"]));
+    }
+    ok(t.gt(&["mq", "reject", &rejected, "--reason", "not this way"]));
+    knob(&t, "checks", r#"[{"name":"ci","bucket":"pass"}]"#);
+    let before = main_sha(&t);
+    refinery_once(&t);
+    let said = pr_comments(&t, 2);
+    assert!(said.contains("no merge request of bead"), "{said}");
+    assert_eq!(prs(&t)[1]["state"], "CLOSED");
+    for (n, bead) in [(1, &closed), (3, &waiting)] {
+        let pr = &prs(&t)[n - 1];
+        assert_eq!(pr["state"], "CLOSED", "{pr}");
+        let said = pr_comments(&t, n);
+        assert!(said.contains(&format!("bead {bead} was closed")), "{said}");
+        assert!(said.contains("no longer pursues"), "{said}");
+        let branch = format!("refinery/polecat/nux/{bead}");
+        let left = t.git(&t.remote, &["branch", "--list", &branch]);
+        assert!(left.trim().is_empty(), "{branch} deleted: {left}");
+    }
+    let status = mr_state(&t, &waiting_label);
+    assert_eq!(status["state"], "superseded", "{status}");
+    assert_eq!(main_sha(&t), before, "a closed bead's change never merges");
+    assert!(!calls(&t).contains("glab mr merge"), "{}", calls(&t));
+}
+
+#[test]
+fn a_forge_that_keeps_refusing_the_merge_is_escalated_and_not_asked_again_until_a_human_acts() {
+    let Some(t) = forge_town("github", "pr") else {
+        return;
+    };
+    let rule = "GraphQL: Repository rule violations found\n\nChanges must be made through a pull request with 2 approving reviews. (mergePullRequest)";
+    knob(&t, "refuse", rule);
+    let (bead, label) = change(&t, "Protected");
+    for asked in 1..=3 {
+        refinery_once(&t);
+        assert_eq!(merge_asks(&t), asked);
+    }
+    let status = mr_state(&t, &label);
+    assert_eq!(status["state"], "testing", "{status}");
+    assert_eq!(status["forge_refusal"]["count"], 3, "{status}");
+    assert_eq!(status["forge_refusal"]["held"], true, "{status}");
+    assert!(
+        status["forge_refusal"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("2 approving reviews"),
+        "{status}"
+    );
+    let shown = stdout(&ok(t.gt(&["mq", "status", &label])));
+    assert!(shown.contains("3 times by the forge (escalated"), "{shown}");
+    assert!(shown.contains("Repository rule violations"), "{shown}");
+    let listed = stdout(&ok(t.gt(&["mq", "list"])));
+    assert!(listed.contains("merge refused, held"), "{listed}");
+    let raised = escalations(&t);
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    let text = raised[0].to_string();
+    assert!(text.contains("pull request #1"), "{text}");
+    assert!(
+        text.contains("https://github.com/fake/repo/pull/1"),
+        "{text}"
+    );
+    assert!(text.contains("2 approving reviews"), "{text}");
+
+    // Held: looked at, never asked again, never escalated again.
+    refinery_once(&t);
+    refinery_once(&t);
+    assert_eq!(merge_asks(&t), 3);
+    assert_eq!(escalations(&t).len(), 1);
+
+    // `gt mq retry` releases it: asked once more, refused, counted from one.
+    let out = ok(t.gt(&["mq", "retry", &label]));
+    assert!(
+        stderr(&out).contains("the refinery asks the forge to merge it"),
+        "{}",
+        stderr(&out)
+    );
+    refinery_once(&t);
+    assert_eq!(merge_asks(&t), 4);
+    assert_eq!(mr_state(&t, &label)["forge_refusal"]["count"], 1);
+    refinery_once(&t);
+    refinery_once(&t);
+    assert_eq!(mr_state(&t, &label)["forge_refusal"]["held"], true);
+    assert_eq!(escalations(&t).len(), 2);
+
+    // A comment on the pull request changes it: asked again, and counted from one.
+    human(
+        &t,
+        "gh",
+        &["pr", "comment", "1", "--body", "Looking into the rule."],
+    );
+    refinery_once(&t);
+    assert_eq!(merge_asks(&t), 7);
+    let status = mr_state(&t, &label);
+    assert_eq!(status["forge_refusal"]["count"], 1, "{status}");
+    assert_eq!(status["forge_refusal"]["held"], false, "{status}");
+    refinery_once(&t);
+    refinery_once(&t);
+    assert_eq!(merge_asks(&t), 9);
+    assert_eq!(escalations(&t).len(), 3);
+
+    // A human fixes the rule and says so on the pull request: it changed, so it is asked again.
+    unknob(&t, "refuse");
+    refinery_once(&t);
+    assert_eq!(
+        merge_asks(&t),
+        9,
+        "still held until the pull request changes"
+    );
+    human(&t, "gh", &["pr", "comment", "1", "--body", "Rule relaxed."]);
+    refinery_once(&t);
+    assert_eq!(mr_state(&t, &label)["state"], "merged");
+    assert_eq!(t.status(&bead), "closed");
 }

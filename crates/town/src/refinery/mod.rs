@@ -25,8 +25,10 @@
 pub mod gates;
 pub mod git;
 pub mod integration;
+mod parked;
 pub mod policy;
 pub mod pull;
+pub mod refusal;
 pub mod runner;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -95,6 +97,9 @@ pub struct PassReport {
     /// Requests whose pull requests wait on the forge (checks, reviews, the merge queue).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub awaiting: Vec<String>,
+    /// Pull requests closed because the town no longer pursues their change (`#P`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub closed_prs: Vec<String>,
 }
 
 /// The kv key that pauses a rig's queue, with the reason as its value.
@@ -249,6 +254,7 @@ impl<'a> Refinery<'a> {
         if ready.is_empty() {
             let quiet = report.waiting.is_empty()
                 && report.awaiting.is_empty()
+                && report.closed_prs.is_empty()
                 && report.landed.is_empty()
                 && report.failed.is_empty();
             return Ok(if quiet { None } else { Some(report) });

@@ -10,10 +10,15 @@
 //! - merged (by the refinery, the merge queue or a human) → the request lands with the forge's
 //!   merge commit: bead closed, convoys landed ([`Refinery::after_landing`]);
 //! - closed unmerged, conflicting, a required check failed, or ejected from the merge queue →
-//!   the change goes back like a gate failure, naming the check and its link;
+//!   the change goes back like a gate failure, naming the check and its link, and its pull
+//!   request, if still open, is parked for the fix ([`super::parked`]);
+//! - its bead closed or gone → never merged: the request is superseded and the pull request
+//!   closed with a comment;
 //! - checks pending, or a review wanted (`require_review`) and not given → it waits;
 //! - otherwise the refinery asks the forge to merge it (`pr`, with the allowed method and the
-//!   head it pushed) or enqueues it (`github-merge-queue`), once, and keeps looking.
+//!   head it pushed) or enqueues it (`github-merge-queue`), once, and keeps looking; a forge
+//!   that refuses is counted and, at `merge_queue.merge_refusals`, escalated and no longer
+//!   asked until a human acts ([`super::refusal`]).
 //!
 //! A refinery killed anywhere resumes from the store: a request with a checkpointed number is
 //! waited on again ([`Refinery::recover`] leaves it `testing`); one without is requeued, and
@@ -23,7 +28,7 @@
 use std::collections::BTreeMap;
 
 use super::{PassReport, Refinery, RefineryError, Result, git, unless_moved};
-use crate::forge::{Bucket, Forge, NewPr, PrState, PullRequest, Review};
+use crate::forge::{Bucket, Forge, ForgeError, NewPr, PrState, PullRequest, Review};
 use crate::settings::Strategy;
 
 /// The checkpoint steps of one waiting pull request.
@@ -46,7 +51,7 @@ pub fn waiting_pr(store: &beads::Store, rig: &str, mr: i64) -> beads::Result<Opt
         .and_then(|n| n.parse().ok()))
 }
 
-fn scope(rig: &str, mr: i64) -> String {
+pub(super) fn scope(rig: &str, mr: i64) -> String {
     format!("refinery:{rig}:pr:{mr}")
 }
 
@@ -147,6 +152,7 @@ impl Refinery<'_> {
             self.store.clear_checkpoints(&scope)?;
             self.store.checkpoint(&scope, HEAD, &tip)?;
             self.store.checkpoint(&scope, NUMBER, &number.to_string())?;
+            self.unpark(&forge, &mr.bead_id, number, report)?;
             self.store.add_comment(
                 &mr.bead_id,
                 &format!(
@@ -162,12 +168,12 @@ impl Refinery<'_> {
     }
 
     /// Looks at every waiting pull request once, landing, sending back or merging as the
-    /// forge's answer says.
+    /// forge's answer says, then closes the parked ones whose change was given up.
     pub(super) fn poll_forge(&mut self, report: &mut PassReport) -> Result<()> {
         let waiting = self
             .store
             .mrs(Some(&self.rig), &[beads::MrState::Testing])?;
-        if waiting.is_empty() {
+        if waiting.is_empty() && !self.any_parked()? {
             return Ok(());
         }
         let forge = self.forge()?;
@@ -178,14 +184,21 @@ impl Refinery<'_> {
             let Some(number) = cps.get(NUMBER).and_then(|n| n.parse::<u64>().ok()) else {
                 continue;
             };
-            let head = cps.get(HEAD).cloned().unwrap_or_default();
+            if let Some(why) = self.given_up(&mr.bead_id)? {
+                // Out of the queue first, so it is never merged; the sweep below closes it.
+                unless_moved(self.store.requeue_mr(mr.id, &why))?;
+                unless_moved(self.store.supersede_mr(mr.id, &why))?;
+                self.forget_waiting(mr.id)?;
+                self.park_quietly(&mr, number)?;
+                continue;
+            }
             // One pull request the forge cannot answer for (gone, a CLI hiccup) must not stop
             // the queue: it waits, and is asked about again next time.
             let looked = forge
                 .view(number)
                 .map_err(RefineryError::from)
                 .and_then(|pr| {
-                    let verdict = self.judge(&forge, &mr, &pr, &head, cps.contains_key(ASKED))?;
+                    let verdict = self.judge(&forge, &mr, &pr, &cps)?;
                     Ok((pr, verdict))
                 });
             let (pr, verdict) = match looked {
@@ -216,11 +229,14 @@ impl Refinery<'_> {
                         report.failed.push(mr.label());
                     }
                     self.forget_waiting(mr.id)?;
+                    if pr.state == PrState::Open {
+                        self.park(&forge, &mr, pr.number, &reason)?;
+                    }
                 }
                 Verdict::Wait => report.awaiting.push(mr.label()),
             }
         }
-        Ok(())
+        self.sweep_parked(&forge, report)
     }
 
     /// What to do about one pull request now.
@@ -229,9 +245,10 @@ impl Refinery<'_> {
         forge: &Forge,
         mr: &beads::MergeRequest,
         pr: &PullRequest,
-        head: &str,
-        asked: bool,
+        cps: &BTreeMap<String, String>,
     ) -> Result<Verdict> {
+        let head = cps.get(HEAD).map_or("", String::as_str);
+        let asked = cps.contains_key(ASKED);
         match pr.state {
             PrState::Merged => {
                 return Ok(Verdict::Landed(
@@ -293,6 +310,11 @@ impl Refinery<'_> {
         if self.settings.merge_queue.require_review && pr.review != Review::Approved {
             return Ok(Verdict::Wait);
         }
+        // The forge kept refusing and nothing changed since the escalation: do not ask again
+        // (its checks are still read above: one failing now sends the change back).
+        if self.holding(mr.id, cps, pr)? {
+            return Ok(Verdict::Wait);
+        }
         // Ready: ask, and record that we asked.
         let scope = self.pr_scope(mr.id);
         let asked_with = match strategy {
@@ -302,11 +324,15 @@ impl Refinery<'_> {
                 forge.merge(pr.number, method, head)
             }
         };
-        if let Err(e) = asked_with {
-            // The forge's rules said no (a review it wants, a protection rule): keep waiting and
-            // ask again next time; nothing was merged.
-            tracing::info!(rig = %self.rig, pr = pr.number, error = %e, "the forge did not merge yet");
-            return Ok(Verdict::Wait);
+        match asked_with {
+            Ok(()) => {}
+            // The forge's rules said no (a review it wants, a protection rule): nothing was
+            // merged; counted, and asked again next time until the count says to escalate.
+            Err(ForgeError::Failed { detail, .. }) => {
+                self.refused(mr, pr, &detail)?;
+                return Ok(Verdict::Wait);
+            }
+            Err(e) => return Err(e.into()),
         }
         self.store.checkpoint(&scope, ASKED, "1")?;
         let now = forge.view(pr.number)?;

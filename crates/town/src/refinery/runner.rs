@@ -154,6 +154,7 @@ fn did_something(r: &PassReport) -> bool {
         && r.conflicted.is_empty()
         && r.rejected.is_empty()
         && r.opened.is_empty()
+        && r.closed_prs.is_empty()
         && r.paused.is_none()
         && !r.remote_moved)
 }

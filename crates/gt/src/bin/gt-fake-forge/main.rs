@@ -13,7 +13,14 @@
 //!   approve`) before a merge;
 //! - `eject`: GitHub's merge queue ejects whatever is in it;
 //! - `methods`: `gh repo view`'s `mergeCommitAllowed`, `squashMergeAllowed`, `rebaseMergeAllowed`
-//!   (all allowed by default).
+//!   (all allowed by default);
+//! - `no-approvals-api`: GitLab's merge request approvals endpoint answers 404, as where the
+//!   project's tier lacks it;
+//! - `refuse`: `pr merge`/`mr merge` fails with the knob's text as the forge's message (a branch
+//!   protection rule, missing permissions), whatever the pull request's state.
+//!
+//! Every change to a pull request (opened, commented, approved, closed, merged) moves its
+//! `updatedAt`/`updated_at`, as on the real forges.
 //!
 //! `GT_FAKE_FORGE_AUTH=fail` makes `auth status` report no login. `--admin` is refused: nothing
 //! may skip the forge's rules.
@@ -104,6 +111,17 @@ fn run(kind: Kind, args: &[&str]) -> anyhow::Result<Reply> {
             forge.approve(number(n)?)?
         }
         (Kind::Gitlab, ["mr", "approve", n, ..]) => forge.approve(number(n)?)?,
+        (Kind::Github, ["pr", "comment", n, rest @ ..]) => {
+            let body = flag(rest, &["--body", "-b"]).context("--body required")?;
+            forge.comment(number(n)?, body)?
+        }
+        (Kind::Gitlab, ["mr", "note", n, rest @ ..]) => {
+            let body = flag(rest, &["--message", "-m"]).context("--message required")?;
+            forge.comment(number(n)?, body)?
+        }
+        (_, ["pr" | "mr", "close", n, rest @ ..]) => {
+            forge.close(number(n)?, flag(rest, &["--comment", "-c"]))?
+        }
         (Kind::Github, ["repo", "view", rest @ ..]) => forge.repo_view(rest)?,
         (Kind::Github, ["api", "graphql", rest @ ..]) => forge.graphql(rest)?,
         (Kind::Gitlab, ["api", path]) => forge.gl_api(path)?,
@@ -146,6 +164,17 @@ fn flags<'a>(args: &[&'a str], name: &str) -> Vec<&'a str> {
         .filter(|w| w[0] == name)
         .flat_map(|w| w[1].split(','))
         .collect()
+}
+
+/// A pull request's `updatedAt`: a second later for each change.
+fn updated_at(pr: &Value) -> String {
+    let n = pr["updated"].as_u64().unwrap_or_default();
+    format!(
+        "2026-01-01T{:02}:{:02}:{:02}Z",
+        n / 3600 % 24,
+        n / 60 % 60,
+        n % 60
+    )
 }
 
 fn number(text: &str) -> anyhow::Result<u64> {
@@ -295,6 +324,7 @@ impl Forge {
     }
 
     fn list(&mut self, args: &[&str]) -> anyhow::Result<Reply> {
+        self.wants_json(args)?;
         let head = flag(args, &["--head", "--source-branch"]);
         let base = flag(args, &["--base", "--target-branch"]);
         let key = match self.kind {
@@ -310,6 +340,22 @@ impl Forge {
             .map(|p| json!({ key: p["number"], "title": p["title"] }))
             .collect();
         Ok(Reply::json(&Value::Array(found)))
+    }
+
+    /// The real CLIs print a table unless asked for JSON: `gh … --json <fields>`, `glab …
+    /// -F json` (`--output json`).
+    fn wants_json(&self, args: &[&str]) -> anyhow::Result<()> {
+        let asked = match self.kind {
+            Kind::Github => flag(args, &["--json"]).is_some(),
+            Kind::Gitlab => flag(args, &["-F", "--output"]) == Some("json"),
+        };
+        if !asked {
+            bail!(
+                "gt-fake-forge: `{}` would print text, not JSON",
+                args.join(" ")
+            );
+        }
+        Ok(())
     }
 
     fn create(&mut self, args: &[&str]) -> anyhow::Result<Reply> {
@@ -343,6 +389,8 @@ impl Forge {
             "queued": false,
             "merge_commit": null,
             "head_sha": self.rev(head),
+            "comments": [],
+            "updated": 0,
         }));
         Ok(Reply::ok(format!("{}\n", self.url(n))))
     }
@@ -373,6 +421,7 @@ impl Forge {
                     },
                     "mergeable": if conflicting { "CONFLICTING" } else { "MERGEABLE" },
                     "autoMergeRequest": null,
+                    "updatedAt": updated_at(&pr),
                     "labels": pr["labels"].as_array().map(|ls| ls.iter().map(|l| json!({"name": l})).collect::<Vec<_>>()),
                 });
                 let fields = flag(args, &["--json"]).context("gt-fake-forge wants --json")?;
@@ -383,6 +432,7 @@ impl Forge {
                 Ok(Reply::json(&Value::Object(picked)))
             }
             Kind::Gitlab => {
+                self.wants_json(args)?;
                 let state = match pr["state"].as_str() {
                     Some("MERGED") => "merged",
                     Some("CLOSED") => "closed",
@@ -410,6 +460,7 @@ impl Forge {
                     "squash_commit_sha": if pr["method"] == "squash" { pr["merge_commit"].clone() } else { Value::Null },
                     "detailed_merge_status": status,
                     "has_conflicts": conflicting,
+                    "updated_at": updated_at(&pr),
                     "labels": pr["labels"],
                     "head_pipeline": {
                         "id": n,
@@ -455,6 +506,7 @@ impl Forge {
     }
 
     fn gl_pipeline(&mut self, args: &[&str]) -> anyhow::Result<Reply> {
+        self.wants_json(args)?;
         let id = number(flag(args, &["--pipeline-id", "-p"]).context("--pipeline-id required")?)?;
         let url = self.url(id);
         let jobs: Vec<Value> = self
@@ -473,8 +525,46 @@ impl Forge {
         Ok(Reply::json(&json!({"id": id, "jobs": jobs})))
     }
 
+    /// Marks pull request `n` changed now.
+    fn touch(&mut self, n: u64) -> anyhow::Result<&mut Value> {
+        let pr = self.pr(n)?;
+        pr["updated"] = json!(pr["updated"].as_u64().unwrap_or_default() + 1);
+        Ok(pr)
+    }
+
+    fn comment(&mut self, n: u64, body: &str) -> anyhow::Result<Reply> {
+        let pr = self.touch(n)?;
+        if let Some(comments) = pr["comments"].as_array_mut() {
+            comments.push(json!(body));
+        } else {
+            pr["comments"] = json!([body]);
+        }
+        Ok(Reply::ok(format!("{}#comment\n", self.url(n))))
+    }
+
+    fn close(&mut self, n: u64, comment: Option<&str>) -> anyhow::Result<Reply> {
+        match self.pr(n)?["state"].as_str() {
+            Some("MERGED") => {
+                bail!("Pull request #{n} can't be closed because it was already merged")
+            }
+            Some("CLOSED") => {
+                return Ok(Reply::ok(format!(
+                    "! Pull request #{n} is already closed\n"
+                )));
+            }
+            _ => {}
+        }
+        if let Some(text) = comment {
+            self.comment(n, text)?;
+        }
+        let pr = self.touch(n)?;
+        pr["state"] = json!("CLOSED");
+        pr["queued"] = json!(false);
+        Ok(Reply::ok(format!("✓ Closed pull request #{n}\n")))
+    }
+
     fn approve(&mut self, n: u64) -> anyhow::Result<Reply> {
-        self.pr(n)?["approved"] = json!(true);
+        self.touch(n)?["approved"] = json!(true);
         Ok(Reply::ok(format!("✓ Approved pull request #{n}\n")))
     }
 
@@ -488,7 +578,20 @@ impl Forge {
         Ok(Reply::json(&methods))
     }
 
+    /// The one query asked: `isInMergeQueue` of a pull request, the repository named by `gh
+    /// api`'s `{owner}`/`{repo}` placeholders (filled from the checkout by the real CLI).
     fn graphql(&mut self, args: &[&str]) -> anyhow::Result<Reply> {
+        let fields = flags(args, "-F");
+        let query = flag(args, &["-f", "--raw-field"]).unwrap_or_default();
+        if !query.contains("pullRequest(number: $number) { isInMergeQueue }")
+            || !fields.contains(&"owner={owner}")
+            || !fields.contains(&"repo={repo}")
+        {
+            bail!(
+                "gt-fake-forge: unexpected GraphQL request `{}`",
+                args.join(" ")
+            );
+        }
         let n = args
             .windows(2)
             .find_map(|w| {
@@ -506,6 +609,9 @@ impl Forge {
 
     /// `glab api projects/:id/merge_requests/<n>/approvals`, the one endpoint asked.
     fn gl_api(&mut self, path: &str) -> anyhow::Result<Reply> {
+        if self.knob("no-approvals-api").is_some() {
+            bail!("glab: 404 Not Found (HTTP 404)");
+        }
         let n = path
             .strip_prefix("projects/:id/merge_requests/")
             .and_then(|rest| rest.strip_suffix("/approvals"))
@@ -534,8 +640,11 @@ impl Forge {
         {
             bail!("Head branch was modified. Review and try the merge again.");
         }
+        if let Some(message) = self.knob("refuse") {
+            bail!("{}", message.trim());
+        }
         if self.kind == Kind::Github && has(args, "--auto") {
-            self.pr(n)?["queued"] = json!(true);
+            self.touch(n)?["queued"] = json!(true);
             return Ok(Reply::ok(format!(
                 "✓ Pull request #{n} will be added to the merge queue for {} when ready\n",
                 pr["base"].as_str().unwrap_or_default()
@@ -656,7 +765,7 @@ impl Forge {
             &merged,
             &base_sha,
         ])?;
-        let p = self.pr(n)?;
+        let p = self.touch(n)?;
         p["state"] = json!("MERGED");
         p["merge_commit"] = json!(merged);
         p["method"] = json!(method);

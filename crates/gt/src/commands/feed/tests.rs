@@ -71,6 +71,7 @@ fn mr(id: i64, bead: &str, state: beads::MrState, reason: &str) -> MrView {
     MrView {
         label: mr.label(),
         age_seconds: 300,
+        forge_refusal: None,
         mr,
     }
 }
