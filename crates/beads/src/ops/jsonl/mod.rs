@@ -219,11 +219,9 @@ impl Store {
         };
         // Into an empty store, everything written is new pages: written once, through a
         // rollback journal, when no other process has the store open.
-        let empty: bool = self.conn().query_row(
-            "SELECT NOT EXISTS (SELECT 1 FROM issues)",
-            [],
-            |r| r.get(0),
-        )?;
+        let empty: bool =
+            self.conn()
+                .query_row("SELECT NOT EXISTS (SELECT 1 FROM issues)", [], |r| r.get(0))?;
         let write = move |store: &mut Self| -> Result<ImportReport> {
             store.write_input(&input, &config, report, dry_run, started)
         };
