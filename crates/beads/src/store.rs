@@ -572,10 +572,10 @@ fn migrate(conn: &mut Connection, db: &Path) -> Result<()> {
 /// in rollback mode works, only with readers and the writer waiting on each other.
 fn restore_wal(conn: &Connection) {
     let mode = conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0));
-    if matches!(mode.as_deref(), Ok(m) if m != "wal") {
-        if let Err(e) = conn.pragma_update(None, "journal_mode", "WAL") {
-            tracing::debug!(error = %e, "could not put the store back in WAL mode");
-        }
+    if matches!(mode.as_deref(), Ok(m) if m != "wal")
+        && let Err(e) = conn.pragma_update(None, "journal_mode", "WAL")
+    {
+        tracing::debug!(error = %e, "could not put the store back in WAL mode");
     }
 }
 

@@ -334,7 +334,7 @@ impl Store {
             Ok(())
         });
         tracing::debug!(ms = started.elapsed().as_millis(), "import: committed");
-        let result = match result {
+        match result {
             Ok(()) => {
                 // A bulk import leaves a WAL as large as what it wrote. SQLite's automatic
                 // checkpoint has copied it into the database, but every later process would
@@ -346,8 +346,7 @@ impl Store {
             }
             Err(Error::Conflict(msg)) if dry_run && msg == "dry run" => Ok(report),
             Err(e) => Err(e),
-        };
-        result
+        }
     }
 
     /// Checks every record's status and type against the store's settings, with the custom
