@@ -343,6 +343,33 @@ fn a_malformed_line_fails_the_whole_import() {
     assert_eq!(count(&mut s, "SELECT count(*) FROM issues"), 0);
 }
 
+/// An import into an empty store writes in rollback-journal mode and puts the store back in
+/// WAL mode on the same connection whatever the outcome: refused inside its transaction (a
+/// cycle), a dry run, or written.
+#[test]
+fn an_import_into_an_empty_store_leaves_it_in_wal_mode_whatever_happens() {
+    let (_d, mut s) = fresh();
+    let mode = |s: &mut Store| s.sql("PRAGMA journal_mode").unwrap().rows[0][0].clone();
+    let cycle = r#"{"id":"bd-a","title":"a","created_at":"2025-01-01T00:00:00Z","dependencies":[{"depends_on_id":"bd-b","type":"blocks"}]}
+{"id":"bd-b","title":"b","created_at":"2025-01-01T00:00:00Z","dependencies":[{"depends_on_id":"bd-a","type":"blocks"}]}"#;
+    assert!(matches!(
+        import_str(&mut s, cycle, false),
+        Err(Error::BadLine { .. })
+    ));
+    assert_eq!(mode(&mut s), "wal");
+    assert_eq!(count(&mut s, "SELECT count(*) FROM issues"), 0);
+    assert!(import_str(&mut s, FIXTURE, true).unwrap().dry_run);
+    assert_eq!(mode(&mut s), "wal");
+    assert_eq!(count(&mut s, "SELECT count(*) FROM issues"), 0);
+    import_str(&mut s, FIXTURE, false).unwrap();
+    assert_eq!(mode(&mut s), "wal");
+    assert_eq!(
+        count(&mut s, "SELECT count(*) FROM issues"),
+        i64::try_from(ISSUES).unwrap()
+    );
+    assert_no_drift(&s);
+}
+
 #[test]
 fn dry_run_reports_counts_and_writes_nothing() {
     let (_d, mut s) = fresh();
