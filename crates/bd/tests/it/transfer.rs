@@ -477,7 +477,7 @@ fn corpus(n: usize) -> String {
     out
 }
 
-/// An import into an empty store writes through SQLite's rollback journal. Killed mid-write
+/// A large import into an empty store writes through SQLite's rollback journal. Killed mid-write
 /// (SIGKILL while its journal is on disk), it leaves nothing: the next command rolls the
 /// journal back and puts the store back in WAL mode, and the same file then imports whole,
 /// once.
@@ -487,7 +487,7 @@ fn an_import_killed_midway_leaves_nothing_and_the_store_usable() {
     use std::time::{Duration, Instant};
 
     let env = store();
-    let n = 4000;
+    let n = beads::ROLLBACK_JOURNAL_FROM;
     std::fs::write(env.work().join("big.jsonl"), corpus(n)).unwrap();
     let journal = env.work().join(".beads/beads.db-journal");
     let mut child = crate::bd(&env)
@@ -529,7 +529,7 @@ fn an_import_killed_midway_leaves_nothing_and_the_store_usable() {
 #[test]
 fn an_import_with_the_store_open_elsewhere_still_imports_whole() {
     let env = store();
-    let n = 300;
+    let n = beads::ROLLBACK_JOURNAL_FROM;
     std::fs::write(env.work().join("big.jsonl"), corpus(n)).unwrap();
     let other = rusqlite::Connection::open(env.work().join(".beads/beads.db")).unwrap();
     let issues = |c: &rusqlite::Connection| {
