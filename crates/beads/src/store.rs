@@ -280,7 +280,7 @@ impl Store {
         if version != schema::LATEST_VERSION {
             migrate(&mut conn, db)?;
         } else {
-            restore_wal(&conn);
+            restore_wal(&conn)?;
         }
         let mut store = Self {
             conn,
@@ -568,15 +568,20 @@ fn migrate(conn: &mut Connection, db: &Path) -> Result<()> {
 }
 
 /// Puts a store left in rollback-journal mode (a bulk write killed before it could switch
-/// back: [`Store::with_rollback_journal`]) back in WAL mode. Best effort: a store that stays
-/// in rollback mode works, only with readers and the writer waiting on each other.
-fn restore_wal(conn: &Connection) {
-    let mode = conn.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0));
-    if matches!(mode.as_deref(), Ok(m) if m != "wal")
-        && let Err(e) = conn.pragma_update(None, "journal_mode", "WAL")
-    {
-        tracing::debug!(error = %e, "could not put the store back in WAL mode");
+/// back: [`Store::with_rollback_journal`]) back in WAL mode. Best effort and without waiting:
+/// while a bulk write is under way the switch is busy, and that write switches back itself;
+/// a store that stays in rollback mode works, only with readers and the writer waiting on
+/// each other.
+fn restore_wal(conn: &Connection) -> Result<()> {
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    if mode != "wal" {
+        conn.busy_timeout(Duration::ZERO)?;
+        if let Err(e) = conn.pragma_update(None, "journal_mode", "WAL") {
+            tracing::debug!(error = %e, "could not put the store back in WAL mode");
+        }
+        conn.busy_timeout(BUSY_TIMEOUT)?;
     }
+    Ok(())
 }
 
 /// Checks an id prefix: 1–16 chars of `[a-z0-9]`, starting with a letter.
