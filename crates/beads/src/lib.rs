@@ -32,7 +32,7 @@ pub use ops::costs::{CostRow, CostSource, ModelTokens, NewSessionCost, Recorded,
 pub use ops::create::NewIssue;
 pub use ops::deps::Direction;
 pub use ops::happenings::Happening;
-pub use ops::jsonl::{ExportOptions, ImportReport};
+pub use ops::jsonl::{ExportOptions, ImportReport, ROLLBACK_JOURNAL_FROM};
 pub use ops::mail::{InboxQuery, MailItem, Message, NewMessage};
 pub use ops::mr::{
     Landed, Landing, MergeRequest, MrTransition, NewMergeRequest, QueueStats, RecordedRun,

@@ -279,6 +279,8 @@ impl Store {
         )?;
         if version != schema::LATEST_VERSION {
             migrate(&mut conn, db)?;
+        } else {
+            restore_wal(&conn)?;
         }
         let mut store = Self {
             conn,
@@ -411,6 +413,39 @@ impl Store {
         Ok(out)
     }
 
+    /// Runs `f` with the store in SQLite's rollback-journal mode when this connection is the
+    /// only one open on it, else (SQLite refuses the switch at once) in WAL mode as always;
+    /// back in WAL mode afterwards. For a bulk write into an (almost) empty store: a rollback
+    /// journal saves the old content of the pages a transaction changes, and pages added past
+    /// the end of the file have none, so every new page is written once, into the database.
+    /// WAL writes each page twice (into the log, then into the database at the checkpoint)
+    /// and a checkpoint reads the log back first. All or nothing either way: a process killed
+    /// mid-write leaves a journal that the next open rolls back (and, if the switch back did
+    /// not happen, the next open puts the store back in WAL mode).
+    pub(crate) fn with_rollback_journal<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T>,
+    ) -> Result<T> {
+        let mode = |conn: &Connection, to: &str| {
+            conn.query_row(&format!("PRAGMA journal_mode = {to}"), [], |r| {
+                r.get::<_, String>(0)
+            })
+        };
+        match mode(&self.conn, "DELETE") {
+            Ok(m) if m == "delete" => {}
+            other => {
+                tracing::debug!(?other, "rollback journal refused: staying in WAL mode");
+                return f(self);
+            }
+        }
+        let out = f(self);
+        if let Err(e) = mode(&self.conn, "WAL") {
+            // The write is done (or rolled back); the next open switches back.
+            tracing::warn!(error = %e, "could not put the store back in WAL mode");
+        }
+        out
+    }
+
     /// Re-reads settings after a config change.
     pub(crate) fn reload_settings(&mut self) -> Result<()> {
         self.settings = self.load_settings()?;
@@ -529,6 +564,23 @@ fn migrate(conn: &mut Connection, db: &Path) -> Result<()> {
             path: db.to_owned(),
             reason: format!("migration failed: {e}"),
         })?;
+    Ok(())
+}
+
+/// Puts a store left in rollback-journal mode (a bulk write killed before it could switch
+/// back: [`Store::with_rollback_journal`]) back in WAL mode. Best effort and without waiting:
+/// while a bulk write is under way the switch is busy, and that write switches back itself;
+/// a store that stays in rollback mode works, only with readers and the writer waiting on
+/// each other.
+fn restore_wal(conn: &Connection) -> Result<()> {
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    if mode != "wal" {
+        conn.busy_timeout(Duration::ZERO)?;
+        if let Err(e) = conn.pragma_update(None, "journal_mode", "WAL") {
+            tracing::debug!(error = %e, "could not put the store back in WAL mode");
+        }
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+    }
     Ok(())
 }
 

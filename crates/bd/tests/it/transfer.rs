@@ -450,3 +450,103 @@ fn a_backup_directory_or_its_issues_file_imports_the_whole_set() {
     );
     assert_eq!(count(&fresh), 0);
 }
+
+/// `n` issue lines: every third with a label, each but the first blocked by an earlier one.
+fn corpus(n: usize) -> String {
+    let mut out = String::new();
+    for k in 0..n {
+        let labels = if k % 3 == 0 {
+            r#","labels":["big"]"#
+        } else {
+            ""
+        };
+        let deps = if k == 0 {
+            String::new()
+        } else {
+            format!(
+                r#","dependencies":[{{"depends_on_id":"t-{:05}","type":"blocks"}}]"#,
+                k / 2
+            )
+        };
+        out.push_str(&format!(
+            r#"{{"id":"t-{k:05}","title":"Issue {k}","description":"{}","status":"open","priority":2,"issue_type":"task","created_at":"2026-01-01T00:00:00Z"{labels}{deps}}}"#,
+            "words ".repeat(20)
+        ));
+        out.push('\n');
+    }
+    out
+}
+
+/// A large import into an empty store writes through SQLite's rollback journal. Killed mid-write
+/// (SIGKILL while its journal is on disk), it leaves nothing: the next command rolls the
+/// journal back and puts the store back in WAL mode, and the same file then imports whole,
+/// once.
+#[test]
+fn an_import_killed_midway_leaves_nothing_and_the_store_usable() {
+    use std::os::unix::process::ExitStatusExt as _;
+    use std::time::{Duration, Instant};
+
+    let env = store();
+    let n = beads::ROLLBACK_JOURNAL_FROM;
+    std::fs::write(env.work().join("big.jsonl"), corpus(n)).unwrap();
+    let journal = env.work().join(".beads/beads.db-journal");
+    let mut child = crate::bd(&env)
+        .args(["import", "big.jsonl"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The switches into and out of rollback mode are transactions of their own, each with a
+    // journal of one page; the import's journal holds the schema pages it changed, more.
+    let importing = || std::fs::metadata(&journal).is_ok_and(|m| m.len() > 16 * 1024);
+    let started = Instant::now();
+    while !importing() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import ended before its journal was seen"
+        );
+        assert!(started.elapsed() < Duration::from_secs(60), "no journal");
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    child.kill().unwrap();
+    assert_eq!(child.wait().unwrap().signal(), Some(9));
+    assert!(journal.exists(), "the killed import left its journal");
+
+    assert_eq!(count(&env), 0, "the half-written import was rolled back");
+    assert!(!journal.exists());
+    assert_eq!(
+        json(&env, &["sql", "PRAGMA journal_mode"])[0]["journal_mode"],
+        "wal"
+    );
+    ok(&env, &["doctor"]);
+    let report = json(&env, &["import", "big.jsonl"]);
+    assert_eq!(report["created"], n, "{report:#}");
+    assert_eq!(json(&env, &["blocked"]).as_array().unwrap().len(), n - 1);
+    let again = json(&env, &["import", "big.jsonl"]);
+    assert_eq!(again["unchanged"], n, "{again:#}");
+    ok(&env, &["doctor"]);
+}
+
+/// With the store open in another process, SQLite will not leave WAL mode: the import writes
+/// through the WAL like any write, and the other process sees all of it once it commits.
+#[test]
+fn an_import_with_the_store_open_elsewhere_still_imports_whole() {
+    let env = store();
+    let n = beads::ROLLBACK_JOURNAL_FROM;
+    std::fs::write(env.work().join("big.jsonl"), corpus(n)).unwrap();
+    let other = rusqlite::Connection::open(env.work().join(".beads/beads.db")).unwrap();
+    let issues = |c: &rusqlite::Connection| {
+        c.query_row("SELECT count(*) FROM issues", [], |r| r.get::<_, i64>(0))
+            .unwrap()
+    };
+    assert_eq!(issues(&other), 0);
+    let report = json(&env, &["import", "big.jsonl"]);
+    assert_eq!(report["created"], n, "{report:#}");
+    assert_eq!(issues(&other), i64::try_from(n).unwrap());
+    let mode: String = other
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    drop(other);
+    ok(&env, &["doctor"]);
+}

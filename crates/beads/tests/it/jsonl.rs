@@ -343,6 +343,41 @@ fn a_malformed_line_fails_the_whole_import() {
     assert_eq!(count(&mut s, "SELECT count(*) FROM issues"), 0);
 }
 
+/// A large import into an empty store writes in rollback-journal mode and puts the store back
+/// in WAL mode on the same connection whatever the outcome: refused inside its transaction (a
+/// cycle), a dry run, or written.
+#[test]
+fn a_large_import_into_an_empty_store_leaves_it_in_wal_mode_whatever_happens() {
+    let (_d, mut s) = fresh();
+    let mode = |s: &mut Store| s.sql("PRAGMA journal_mode").unwrap().rows[0][0].clone();
+    let n = beads::ROLLBACK_JOURNAL_FROM;
+    let line = |k: usize, on: usize| {
+        format!(
+            r#"{{"id":"bd-{k}","title":"t","created_at":"2025-01-01T00:00:00Z","dependencies":[{{"depends_on_id":"bd-{on}","type":"blocks"}}]}}"#
+        )
+    };
+    // Each issue blocked by the next; the last one, by the first: a cycle.
+    let cycle: Vec<String> = (0..n).map(|k| line(k, (k + 1) % n)).collect();
+    assert!(matches!(
+        import_str(&mut s, &cycle.join("\n"), false),
+        Err(Error::BadLine { .. })
+    ));
+    assert_eq!(mode(&mut s), "wal");
+    assert_eq!(count(&mut s, "SELECT count(*) FROM issues"), 0);
+    let chain: Vec<String> = (0..n).map(|k| line(k, k + 1)).collect();
+    let chain = chain.join("\n");
+    assert!(import_str(&mut s, &chain, true).unwrap().dry_run);
+    assert_eq!(mode(&mut s), "wal");
+    assert_eq!(count(&mut s, "SELECT count(*) FROM issues"), 0);
+    assert_eq!(import_str(&mut s, &chain, false).unwrap().created, n);
+    assert_eq!(mode(&mut s), "wal");
+    assert_eq!(
+        count(&mut s, "SELECT count(*) FROM issues WHERE is_blocked = 1"),
+        i64::try_from(n - 1).unwrap()
+    );
+    assert_no_drift(&s);
+}
+
 #[test]
 fn dry_run_reports_counts_and_writes_nothing() {
     let (_d, mut s) = fresh();
