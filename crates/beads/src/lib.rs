@@ -42,6 +42,8 @@ pub use ops::query::{Filter, Sort, Stats};
 pub use ops::roles::{NewRoleAgent, RoleAgent};
 pub use ops::scheduler::{Account, ContextEnd, Enqueued, RateHold, ScheduledSling};
 pub use ops::update::{Changes, CloseOptions};
-pub use ops::work::{Admission, CapScope, Caps, Polecat, PolecatTransition, PolecatUpdate};
+pub use ops::work::{
+    Admission, CapScope, Caps, Polecat, PolecatHappening, PolecatTransition, PolecatUpdate,
+};
 pub use state::{DeliveryRole, Desired, MailState, MessageType, MrState, PolecatState, RoleKind};
 pub use store::{Context, Store};

@@ -90,20 +90,70 @@ impl Store {
         subject: &str,
         detail: &serde_json::Value,
     ) -> Result<()> {
-        if subject.trim().is_empty() || subject.chars().any(char::is_control) {
-            return Err(Error::Invalid {
-                field: "subject",
-                reason: format!(
-                    "`{}` cannot name what a {} concerns",
-                    subject.escape_debug(),
-                    kind.as_str()
-                ),
-            });
-        }
-        check_detail(kind, detail)?;
+        check(kind, subject, detail)?;
         let text = detail.to_string();
         self.write(|tx, w| event(tx, w, subject, kind.as_str(), None, Some(&text), None))
     }
+
+    /// Records one happening unless a row of its kind about `subject` already holds the same
+    /// value of `key` in its detail, the look and the write in one transaction. For a record a
+    /// rerun of a killed command completes (the spawn of a session the killed run started):
+    /// however many runs get there, it is written once. Returns whether it wrote the row.
+    pub fn record_happening_once(
+        &mut self,
+        kind: Happening,
+        subject: &str,
+        detail: &serde_json::Value,
+        key: &str,
+    ) -> Result<bool> {
+        check(kind, subject, detail)?;
+        let Some(value) = detail.get(key).filter(|_| is_plain_key(key)) else {
+            return Err(Error::Invalid {
+                field: "key",
+                reason: format!(
+                    "a {} recorded once needs its detail to hold `{}`",
+                    kind.as_str(),
+                    key.escape_debug()
+                ),
+            });
+        };
+        let (text, value, path) = (detail.to_string(), value.to_string(), format!("$.{key}"));
+        self.write(|tx, w| {
+            let seen: bool = tx
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM events WHERE issue_id = ?1 AND event_type = ?2
+                        AND json_extract(new_value, ?3) IS json_extract(?4, '$'))",
+                )?
+                .query_row(
+                    rusqlite::params![subject, kind.as_str(), path, value],
+                    |r| r.get(0),
+                )?;
+            if !seen {
+                event(tx, w, subject, kind.as_str(), None, Some(&text), None)?;
+            }
+            Ok(!seen)
+        })
+    }
+}
+
+/// A key a JSON path names without quoting.
+fn is_plain_key(key: &str) -> bool {
+    !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// A happening needs a subject that can name what it concerns and a JSON object as detail.
+pub(crate) fn check(kind: Happening, subject: &str, detail: &serde_json::Value) -> Result<()> {
+    if subject.trim().is_empty() || subject.chars().any(char::is_control) {
+        return Err(Error::Invalid {
+            field: "subject",
+            reason: format!(
+                "`{}` cannot name what a {} concerns",
+                subject.escape_debug(),
+                kind.as_str()
+            ),
+        });
+    }
+    check_detail(kind, detail)
 }
 
 /// A happening's detail must be one JSON object.

@@ -4,8 +4,8 @@
 use std::sync::{Arc, Barrier};
 
 use beads::{
-    Admission, CapScope, Caps, Error, Landing, MergeRequest, MrState, MrTransition,
-    NewMergeRequest, PolecatState, PolecatUpdate, Store,
+    Admission, CapScope, Caps, Error, Happening, Landing, MergeRequest, MrState, MrTransition,
+    NewMergeRequest, PolecatHappening, PolecatState, PolecatUpdate, Store,
 };
 
 use crate::{assert_no_drift, fresh, open_as, task};
@@ -119,6 +119,133 @@ fn polecats_move_only_through_named_transitions_and_count_toward_the_cap() {
             "polecat_updated"
         ]
     );
+}
+
+/// The detail of every `event_type` row about `subject`, oldest first.
+fn details(store: &Store, subject: &str, event_type: &str) -> Vec<serde_json::Value> {
+    store
+        .events_after(0, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.issue_id == subject && e.event_type == event_type)
+        .map(|e| serde_json::from_str(e.new_value.as_deref().unwrap()).unwrap())
+        .collect()
+}
+
+fn sling_update(bead: &str) -> PolecatUpdate {
+    PolecatUpdate {
+        session: Some("gt-nux".into()),
+        new_generation: true,
+        happenings: vec![PolecatHappening {
+            kind: Happening::Sling,
+            subject: bead.into(),
+            detail: serde_json::json!({"rig": "gastown", "bead": bead}),
+        }],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_happening_with_a_polecat_update_commits_with_it_or_not_at_all() {
+    let (dir, mut store) = fresh();
+    let p = store
+        .upsert_polecat("gastown", "nux", &sling_update("bd-1"))
+        .unwrap();
+    assert_eq!(p.generation, 1);
+    // The generation is the one the transaction made.
+    assert_eq!(
+        details(&store, "bd-1", "sling"),
+        [serde_json::json!({"rig": "gastown", "bead": "bd-1", "generation": 1})]
+    );
+
+    // The event's insert fails inside the transaction: the row's change goes with it.
+    rusqlite::Connection::open(dir.path().join(".beads/beads.db"))
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER refuse_sling BEFORE INSERT ON events WHEN NEW.event_type = 'sling'
+             BEGIN SELECT RAISE(ABORT, 'no slings'); END",
+        )
+        .unwrap();
+    let cursor = store.last_event_id().unwrap();
+    assert!(
+        store
+            .upsert_polecat("gastown", "nux", &sling_update("bd-2"))
+            .is_err()
+    );
+    let row = store.polecat("gastown", "nux").unwrap().unwrap();
+    assert_eq!(row.generation, 1, "the new generation was rolled back");
+    assert!(store.events_after(cursor, 10).unwrap().is_empty());
+
+    // A detail that is no object, or a subject that names nothing, is refused before any write.
+    let mut bad = sling_update("bd-3");
+    bad.happenings[0].detail = serde_json::json!("text");
+    assert!(matches!(
+        store.upsert_polecat("gastown", "slit", &bad),
+        Err(Error::Invalid {
+            field: "detail",
+            ..
+        })
+    ));
+    bad.happenings[0] = PolecatHappening {
+        kind: Happening::Sling,
+        subject: " ".into(),
+        detail: serde_json::json!({}),
+    };
+    assert!(matches!(
+        store.upsert_polecat("gastown", "slit", &bad),
+        Err(Error::Invalid {
+            field: "subject",
+            ..
+        })
+    ));
+    assert!(store.polecat("gastown", "slit").unwrap().is_none());
+}
+
+#[test]
+fn a_happening_recorded_once_is_written_once_per_key_value() {
+    let (_dir, mut store) = fresh();
+    let spawn =
+        |generation: i64| serde_json::json!({"session": "gt-nux", "generation": generation});
+    let key = "polecat:gastown/nux";
+    assert!(
+        store
+            .record_happening_once(Happening::Spawn, key, &spawn(1), "generation")
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_happening_once(Happening::Spawn, key, &spawn(1), "generation")
+            .unwrap()
+    );
+    assert!(
+        store
+            .record_happening_once(Happening::Spawn, key, &spawn(2), "generation")
+            .unwrap()
+    );
+    // Another polecat's spawn of the same generation is its own.
+    assert!(
+        store
+            .record_happening_once(
+                Happening::Spawn,
+                "polecat:gastown/slit",
+                &spawn(1),
+                "generation"
+            )
+            .unwrap()
+    );
+    assert_eq!(
+        details(&store, key, "session_spawned"),
+        [spawn(1), spawn(2)]
+    );
+    // A detail without the key cannot be told apart from another: refused, nothing written.
+    let cursor = store.last_event_id().unwrap();
+    for key_name in ["pid", "", "a.b"] {
+        assert!(matches!(
+            store.record_happening_once(Happening::Spawn, key, &spawn(3), key_name),
+            Err(Error::Invalid { field: "key", .. })
+        ));
+    }
+    assert!(store.events_after(cursor, 10).unwrap().is_empty());
 }
 
 #[test]
