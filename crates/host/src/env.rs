@@ -42,6 +42,9 @@ pub const GT_PRESET_ENV: &str = "GT_PRESET_ENV";
 pub const GT_GENERATION: &str = "GT_GENERATION";
 /// Unstable, for tests: an RFC 3339 instant that the clock reports instead of the real time.
 pub const GT_TEST_NOW: &str = "GT_TEST_NOW";
+/// Unstable, for tests: the name of a crash point (`host::crash::point`) at which the process
+/// sends itself `SIGKILL`.
+pub const GT_TEST_KILL_AT: &str = "GT_TEST_KILL_AT";
 /// Set by tmux inside its panes (`<socket path>,<server pid>,<session index>`): which server
 /// a command runs under, so attaching can switch that client instead of nesting.
 pub const TMUX: &str = "TMUX";

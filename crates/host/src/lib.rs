@@ -3,6 +3,7 @@
 //! Everything that spawns a process, takes a file lock, reads the environment or asks the
 //! time lives here, so the rest of the workspace stays deterministic and testable:
 //!
+//! - [`crash`]: named points where a test has a process kill itself (`GT_TEST_KILL_AT`).
 //! - [`env`]: every environment variable we read, declared once, and the accessors.
 //! - [`clock`]: the [`clock::Clock`] trait; the system clock and a fixed clock for tests.
 //! - [`git`]: `git -C <dir> …` with a hermetic environment and typed failures.
@@ -17,6 +18,7 @@
 //! - [`watch`]: waiting for files of a directory to change (inotify), e.g. a store's WAL.
 
 pub mod clock;
+pub mod crash;
 pub mod env;
 pub mod git;
 pub mod lock;

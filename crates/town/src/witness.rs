@@ -558,17 +558,6 @@ impl Witness {
             return Ok(Restarted::Done);
         };
         let target = id.address();
-        crate::events::emit(
-            &mut self.store,
-            beads::Happening::WitnessRestart,
-            &beads::ops::work::polecat_key(&p.rig, &p.name),
-            &serde_json::json!({
-                "rig": p.rig,
-                "bead": p.bead_id,
-                "polecat": target,
-                "generation": p.generation,
-            }),
-        );
         let report = sling::sling(
             &mut self.store,
             &cx,
@@ -577,6 +566,7 @@ impl Witness {
             &SlingOptions {
                 no_convoy: true,
                 starter: crate::scheduler::admission::Starter::Dispatcher,
+                witness_restart: true,
                 ..Default::default()
             },
         )?;

@@ -49,6 +49,9 @@ pub struct SlingOptions {
     /// Who starts it: a new sling queues behind the scheduler's queue when the town is full;
     /// the dispatcher (the scheduler, a restart) never queues.
     pub starter: admission::Starter,
+    /// The witness restarts the bead's dead agent: a `witness_restart` is recorded with the
+    /// restart's new generation, in its transaction (and nothing when no restart happens).
+    pub witness_restart: bool,
 }
 
 /// What the caller provides besides the store.
@@ -359,7 +362,8 @@ fn sling_one(
                 if let Some(row) = row.filter(|r| session_alive(cx, r)) {
                     if !cps.is_empty() {
                         // A `gt sling` of this bead was killed after starting the session:
-                        // finish what it left (readiness, the first prompt, the states).
+                        // finish what it left (the spawn's record, readiness, the first
+                        // prompt, the states).
                         let started = Started {
                             polecat: &h,
                             session: &row.session,
@@ -367,6 +371,9 @@ fn sling_one(
                             pid: None,
                         };
                         let runtime = cx.runtimes.get(&row.runtime);
+                        if cps.get("generation") == Some(&row.generation.to_string()) {
+                            record_spawn(store, runtime.kind(), bead, &started)?;
+                        }
                         finish_start(store, runtime, cx, &preset, bead, &scope, &started)?;
                     }
                     return Ok(Slung {
@@ -446,6 +453,7 @@ fn sling_one(
         scope: &scope,
         prefix: &entry.beads.prefix,
         agent: &preset.name,
+        convoy,
     };
     if opts.dry_run {
         let polecat = choose_polecat(store, town, &request)?;
@@ -473,20 +481,9 @@ fn sling_one(
             worktree,
             generation,
         } = &admitted;
-        crate::events::emit(
-            store,
-            beads::Happening::Sling,
-            bead,
-            &serde_json::json!({
-                "rig": polecat.rig,
-                "bead": bead,
-                "polecat": polecat.address(),
-                "agent": preset.name,
-                "generation": generation,
-                "restart": restart.is_some(),
-                "convoy": convoy,
-            }),
-        );
+        // Which generation a session found alive by a rerun belongs to: only this run's
+        // has its spawn left to record.
+        store.checkpoint(&scope, "generation", &generation.to_string())?;
         if let Some(c) = convoy {
             store.checkpoint(&scope, "convoy", c)?;
         }
@@ -532,26 +529,15 @@ fn sling_one(
             runtime: runtime.kind(),
         });
         let handle = runtime.start(&spec).map_err(|e| session_err(session, e))?;
-        crate::events::emit(
-            store,
-            beads::Happening::Spawn,
-            &beads::ops::work::polecat_key(&polecat.rig, &polecat.name),
-            &serde_json::json!({
-                "rig": polecat.rig,
-                "bead": bead,
-                "polecat": polecat.address(),
-                "session": session,
-                "generation": generation,
-                "pid": handle.pid,
-                "runtime": runtime.kind(),
-            }),
-        );
+        // Killed here, the session runs unrecorded: the rerun records its spawn.
+        host::crash::point("sling:session-started");
         let started = Started {
             polecat,
             session,
             generation: *generation,
             pid: Some(handle.pid),
         };
+        record_spawn(store, runtime.kind(), bead, &started)?;
         finish_start(store, runtime, cx, &preset, bead, &scope, &started)?;
         Ok(Slung {
             bead: bead.to_owned(),
@@ -619,6 +605,7 @@ struct AdmitRequest<'a> {
     scope: &'a str,
     prefix: &'a str,
     agent: &'a str,
+    convoy: Option<&'a str>,
 }
 
 /// A polecat reserved for a bead, with its worktree on its branch and the bead hooked to it.
@@ -749,6 +736,7 @@ fn admit(
                 agent: Some(req.agent.to_owned()),
                 runtime: Some(cx.runtimes.default_runtime().kind().to_owned()),
                 new_generation: true,
+                happenings: admitted_happenings(req, &polecat),
                 ..Default::default()
             },
         )?
@@ -761,6 +749,65 @@ fn admit(
         worktree,
         generation,
     })
+}
+
+/// What the stream records with the new generation, in its transaction: the witness's restart
+/// when it is one (first: the cause), and the sling.
+fn admitted_happenings(
+    req: &AdmitRequest<'_>,
+    polecat: &PolecatId,
+) -> Vec<beads::PolecatHappening> {
+    let mut happenings = Vec::new();
+    if req.opts.witness_restart && req.restart.is_some() {
+        happenings.push(beads::PolecatHappening {
+            kind: beads::Happening::WitnessRestart,
+            subject: beads::ops::work::polecat_key(&polecat.rig, &polecat.name),
+            detail: serde_json::json!({
+                "rig": polecat.rig,
+                "bead": req.bead,
+                "polecat": polecat.address(),
+            }),
+        });
+    }
+    happenings.push(beads::PolecatHappening {
+        kind: beads::Happening::Sling,
+        subject: req.bead.to_owned(),
+        detail: serde_json::json!({
+            "rig": polecat.rig,
+            "bead": req.bead,
+            "polecat": polecat.address(),
+            "agent": req.agent,
+            "restart": req.restart.is_some(),
+            "convoy": req.convoy,
+        }),
+    });
+    happenings
+}
+
+/// Records that `started`'s session was spawned, once per generation: by the run that started
+/// it, or by the rerun of a run killed before it could.
+fn record_spawn(
+    store: &mut beads::Store,
+    runtime: &str,
+    bead: &str,
+    started: &Started<'_>,
+) -> Result<()> {
+    let polecat = started.polecat;
+    store.record_happening_once(
+        beads::Happening::Spawn,
+        &beads::ops::work::polecat_key(&polecat.rig, &polecat.name),
+        &serde_json::json!({
+            "rig": polecat.rig,
+            "bead": bead,
+            "polecat": polecat.address(),
+            "session": started.session,
+            "generation": started.generation,
+            "pid": started.pid,
+            "runtime": runtime,
+        }),
+        "generation",
+    )?;
+    Ok(())
 }
 
 /// A session just started (or found started by a killed `gt sling`).
