@@ -2,11 +2,13 @@
 //! and scripts read it, and that it holds every transition of a whole loop.
 
 use std::io::{BufRead, BufReader};
+use std::os::unix::process::ExitStatusExt;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::GT;
 use super::daemon::Factory;
 use super::work_loop::{TIMEOUT, Town, json, ok, script, stdout};
 
@@ -41,6 +43,67 @@ fn kinds(events: &[Value]) -> Vec<String> {
 fn in_order(have: &[String], want: &[&str]) -> bool {
     let mut rest = have.iter();
     want.iter().all(|w| rest.any(|h| h == w))
+}
+
+/// How many events of `kind` the stream holds for this polecat's generation.
+fn count_of(events: &[Value], kind: &str, polecat: &str, generation: &Value) -> usize {
+    events
+        .iter()
+        .filter(|e| {
+            e["kind"] == kind
+                && e["payload"]["polecat"] == polecat
+                && e["payload"]["generation"] == *generation
+        })
+        .count()
+}
+
+/// `gt sling` killed after starting the agent's session and before recording it (crash point
+/// `sling:session-started`): its sling is in the stream (written with the generation), its
+/// spawn is not. Run again, it finds the session running and records the spawn; a third run
+/// records nothing more. The stream ends with exactly one sling and one spawn for it.
+#[test]
+fn a_sling_killed_before_recording_its_spawn_is_recorded_once_by_the_rerun() {
+    let Some(t) = Town::new() else { return };
+    // An agent that stays, so every rerun finds its session running.
+    let bead = t.create("Killed before its spawn was recorded", &script("hang"));
+    let killed = t
+        .env
+        .command(GT)
+        .current_dir(t.env.work())
+        .env("GT_TEST_KILL_AT", "sling:session-started")
+        .args(["sling", &bead, "gastown"])
+        .output()
+        .expect("run gt sling");
+    assert_eq!(killed.status.signal(), Some(9), "{killed:?}");
+    let row = t
+        .polecat_of(&bead)
+        .expect("the killed sling admitted a polecat");
+    let polecat = format!("gastown/polecats/{}", row["name"].as_str().unwrap());
+    let generation = row["generation"].clone();
+    let all = events(&t, &[]);
+    assert_eq!(count_of(&all, "sling", &polecat, &generation), 1, "{all:?}");
+    assert_eq!(count_of(&all, "spawn", &polecat, &generation), 0, "{all:?}");
+
+    for _ in 0..2 {
+        let again = json(&ok(t.gt(&["--json", "sling", &bead, "gastown"])));
+        assert_eq!(again[0]["action"], "already_running", "{again}");
+        let all = events(&t, &[]);
+        assert_eq!(count_of(&all, "sling", &polecat, &generation), 1, "{all:?}");
+        assert_eq!(count_of(&all, "spawn", &polecat, &generation), 1, "{all:?}");
+    }
+    let spawn = events(&t, &[])
+        .into_iter()
+        .find(|e| e["kind"] == "spawn" && e["payload"]["polecat"] == polecat.as_str())
+        .unwrap();
+    assert_eq!(spawn["payload"]["session"], row["session"], "{spawn}");
+    // The rerun finished the start the killed run left.
+    let row = t.polecat_of(&bead).unwrap();
+    assert_eq!(
+        (&row["state"], &row["generation"]),
+        (&Value::from("working"), &generation),
+        "{row}"
+    );
+    assert_eq!(t.status(&bead), "in_progress");
 }
 
 #[test]
