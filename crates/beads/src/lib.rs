@@ -31,7 +31,7 @@ pub use ops::convoy::{ConvoyStatus, Tracked};
 pub use ops::costs::{CostRow, CostSource, ModelTokens, NewSessionCost, Recorded, Tokens};
 pub use ops::create::NewIssue;
 pub use ops::deps::Direction;
-pub use ops::happenings::Happening;
+pub use ops::happenings::{GenerationHappening, Happening};
 pub use ops::jsonl::{ExportOptions, ImportReport, ROLLBACK_JOURNAL_FROM};
 pub use ops::mail::{InboxQuery, MailItem, Message, NewMessage};
 pub use ops::mr::{
@@ -42,8 +42,6 @@ pub use ops::query::{Filter, Sort, Stats};
 pub use ops::roles::{NewRoleAgent, RoleAgent};
 pub use ops::scheduler::{Account, ContextEnd, Enqueued, RateHold, ScheduledSling};
 pub use ops::update::{Changes, CloseOptions};
-pub use ops::work::{
-    Admission, CapScope, Caps, Polecat, PolecatHappening, PolecatTransition, PolecatUpdate,
-};
+pub use ops::work::{Admission, CapScope, Caps, Polecat, PolecatTransition, PolecatUpdate};
 pub use state::{DeliveryRole, Desired, MailState, MessageType, MrState, PolecatState, RoleKind};
 pub use store::{Context, Store};

@@ -5,11 +5,16 @@
 //! pseudo id such as `polecat:<rig>/<name>`, `agent:<address>`, `daemon`), and `new_value`
 //! holds its detail as one JSON object, whose `rig` and `bead` keys, when present, name the
 //! rig and bead it belongs to. `mail_sent` rows (written by `send_mail` inside the send's own
-//! transaction) follow the same shape.
+//! transaction) follow the same shape. A happening that records a store change is written in
+//! that change's transaction (`create_with_happening`, `PolecatUpdate::happenings`); one that
+//! records an external change a killed command may leave unrecorded is written with
+//! [`Store::record_happening_once`], so its rerun can complete the record without doubling it.
+
+use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 use crate::ops::event;
-use crate::store::Store;
+use crate::store::{Store, WriteCtx};
 
 /// A happening's kind, stored as its `event_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,6 +139,49 @@ impl Store {
             Ok(!seen)
         })
     }
+}
+
+/// A happening written in the transaction that makes a new generation (of a polecat's
+/// session, or of the mayor's or a crew member's): a sling, a witness restart, a handoff. Its
+/// detail gains that `generation`, a value only the transaction knows.
+#[derive(Debug, Clone)]
+pub struct GenerationHappening {
+    pub kind: Happening,
+    pub subject: String,
+    /// A JSON object.
+    pub detail: serde_json::Value,
+}
+
+/// Checks each of `happenings`, before the write that carries them starts.
+pub(crate) fn check_all(happenings: &[GenerationHappening]) -> Result<()> {
+    happenings
+        .iter()
+        .try_for_each(|h| check(h.kind, &h.subject, &h.detail))
+}
+
+/// Writes `happenings` (checked by [`check_all`]) inside the transaction that made
+/// `generation`.
+pub(crate) fn write_with_generation(
+    conn: &Connection,
+    w: &WriteCtx<'_>,
+    happenings: &[GenerationHappening],
+    generation: i64,
+) -> Result<()> {
+    for h in happenings {
+        let mut detail = h.detail.clone();
+        detail["generation"] = generation.into();
+        let text = detail.to_string();
+        event(
+            conn,
+            w,
+            &h.subject,
+            h.kind.as_str(),
+            None,
+            Some(&text),
+            None,
+        )?;
+    }
+    Ok(())
 }
 
 /// A key a JSON path names without quoting.

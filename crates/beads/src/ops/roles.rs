@@ -145,14 +145,17 @@ impl Store {
 
     /// A start of `address` begins: the next generation, with its preset and runtime, no pid
     /// yet. A `restart` (by the daemon) counts towards the crash-loop breaker; any other start
-    /// resets the count. Returns the row with the new generation.
+    /// resets the count. `happenings` (a handoff) are written in the same transaction, with the
+    /// new generation. Returns the row with the new generation.
     pub fn begin_role_start(
         &mut self,
         address: &str,
         agent: &str,
         runtime: &str,
         restart: bool,
+        happenings: &[crate::GenerationHappening],
     ) -> Result<RoleAgent> {
+        crate::ops::happenings::check_all(happenings)?;
         self.write(|tx, w| {
             let changed = tx
                 .prepare_cached(
@@ -181,6 +184,7 @@ impl Store {
                 Some(&generation),
                 Some(agent),
             )?;
+            crate::ops::happenings::write_with_generation(tx, w, happenings, row.generation)?;
             Ok(row)
         })
     }
@@ -321,10 +325,10 @@ mod tests {
         let row = s.set_role_desired(&MAYOR, Desired::Running).unwrap();
         assert_eq!((row.generation, row.desired), (0, Desired::Running));
         let first = s
-            .begin_role_start("mayor/", "claude", "tmux", false)
+            .begin_role_start("mayor/", "claude", "tmux", false, &[])
             .unwrap();
         let second = s
-            .begin_role_start("mayor/", "claude", "tmux", true)
+            .begin_role_start("mayor/", "claude", "tmux", true, &[])
             .unwrap();
         assert_eq!((first.generation, second.generation), (1, 2));
         assert_eq!(second.restarts, 1);
@@ -333,7 +337,7 @@ mod tests {
         assert!(!s.record_role_error("mayor/", 1, "late").unwrap());
         let row = s.role_agent("mayor/").unwrap().unwrap();
         assert_eq!((row.pid, row.last_error.as_str()), (Some(42), ""));
-        s.begin_role_start("mayor/", "claude", "tmux", false)
+        s.begin_role_start("mayor/", "claude", "tmux", false, &[])
             .unwrap();
         assert_eq!(s.role_agent("mayor/").unwrap().unwrap().restarts, 0);
     }
@@ -364,7 +368,7 @@ mod tests {
         assert!(s.delete_role_agent("gastown/crew/max").unwrap());
         assert!(!s.delete_role_agent("gastown/crew/max").unwrap());
         assert!(matches!(
-            s.begin_role_start("gastown/crew/max", "claude", "tmux", false),
+            s.begin_role_start("gastown/crew/max", "claude", "tmux", false, &[]),
             Err(Error::NotFound { .. })
         ));
     }

@@ -123,18 +123,9 @@ pub struct PolecatUpdate {
     /// Start a new generation (a new session).
     pub new_generation: bool,
     /// Happenings written in the update's own transaction (the sling that made a new
-    /// generation, a witness restart): the stream records them exactly when the row changed.
-    pub happenings: Vec<PolecatHappening>,
-}
-
-/// A happening recorded with a polecat's update. Its detail gains the row's `generation` as
-/// the update leaves it, a value only the transaction knows.
-#[derive(Debug, Clone)]
-pub struct PolecatHappening {
-    pub kind: crate::Happening,
-    pub subject: String,
-    /// A JSON object.
-    pub detail: serde_json::Value,
+    /// generation, a witness restart, a handoff): the stream records them exactly when the row
+    /// changed.
+    pub happenings: Vec<crate::GenerationHappening>,
 }
 
 /// The outcome of [`Store::admit_polecat`].
@@ -302,9 +293,7 @@ impl Store {
         name: &str,
         update: &PolecatUpdate,
     ) -> Result<Polecat> {
-        for h in &update.happenings {
-            crate::ops::happenings::check(h.kind, &h.subject, &h.detail)?;
-        }
+        crate::ops::happenings::check_all(&update.happenings)?;
         self.write(|tx, w| {
             tx.prepare_cached(
                 "INSERT INTO polecats (rig, name, state, created_at, updated_at) VALUES (?1, ?2, 'spawning', ?3, ?3)
@@ -336,12 +325,7 @@ impl Store {
             crate::ops::event(tx, w, &polecat_key(rig, name), "polecat_updated", None, None, None)?;
             let sql = format!("SELECT {POLECAT_COLUMNS} FROM polecats WHERE rig = ?1 AND name = ?2");
             let row = tx.prepare_cached(&sql)?.query_row([rig, name], polecat_from_row)?;
-            for h in &update.happenings {
-                let mut detail = h.detail.clone();
-                detail["generation"] = row.generation.into();
-                let text = detail.to_string();
-                crate::ops::event(tx, w, &h.subject, h.kind.as_str(), None, Some(&text), None)?;
-            }
+            crate::ops::happenings::write_with_generation(tx, w, &update.happenings, row.generation)?;
             Ok(row)
         })
     }

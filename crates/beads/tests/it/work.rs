@@ -4,8 +4,8 @@
 use std::sync::{Arc, Barrier};
 
 use beads::{
-    Admission, CapScope, Caps, Error, Happening, Landing, MergeRequest, MrState, MrTransition,
-    NewMergeRequest, PolecatHappening, PolecatState, PolecatUpdate, Store,
+    Admission, CapScope, Caps, Error, GenerationHappening, Happening, Landing, MergeRequest,
+    MrState, MrTransition, NewMergeRequest, PolecatState, PolecatUpdate, Store,
 };
 
 use crate::{assert_no_drift, fresh, open_as, task};
@@ -136,7 +136,7 @@ fn sling_update(bead: &str) -> PolecatUpdate {
     PolecatUpdate {
         session: Some("gt-nux".into()),
         new_generation: true,
-        happenings: vec![PolecatHappening {
+        happenings: vec![GenerationHappening {
             kind: Happening::Sling,
             subject: bead.into(),
             detail: serde_json::json!({"rig": "gastown", "bead": bead}),
@@ -186,7 +186,7 @@ fn a_happening_with_a_polecat_update_commits_with_it_or_not_at_all() {
             ..
         })
     ));
-    bad.happenings[0] = PolecatHappening {
+    bad.happenings[0] = GenerationHappening {
         kind: Happening::Sling,
         subject: " ".into(),
         detail: serde_json::json!({}),

@@ -119,6 +119,26 @@ fn handoff_starts_a_fresh_agent_in_the_same_pane_and_the_cooldown_refuses_a_seco
     .unwrap_or_else(|e| panic!("{e}: {log}"));
     // The note shows once: the marker is gone.
     assert!(!town.root.join(".runtime/handoff").join(&session).exists());
+    // One handoff in the stream, written with the generation it made, naming the mail.
+    let events = stdout(&ok(town.gt(&["--json", "events", "--limit", "1000"])));
+    let handoffs: Vec<Value> = events
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["kind"] == "handoff")
+        .collect();
+    assert_eq!(handoffs.len(), 1, "{handoffs:?}");
+    let payload = &handoffs[0]["payload"];
+    assert_eq!(
+        (&payload["from_generation"], &payload["generation"]),
+        (&Value::from(generation), &Value::from(generation + 1)),
+        "{payload}"
+    );
+    assert!(
+        payload["mail"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("msg-")),
+        "{payload}"
+    );
 
     let mail = inbox(&town, &row);
     assert_eq!(mail.len(), 1, "{mail:?}");

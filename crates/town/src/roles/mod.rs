@@ -287,18 +287,21 @@ fn start_locked(
         &Launch {
             by_keeper: opts.by_keeper,
             in_place: false,
+            happenings: Vec::new(),
         },
     )
 }
 
 /// Replaces generation `from` of `role`'s agent with a fresh one in the same pane (a
-/// handoff's last step; an attached human stays attached). `Ok(None)`: another start came
-/// first, and nothing was changed.
+/// handoff's last step; an attached human stays attached). `handoff` is recorded with the new
+/// generation, in its transaction. `Ok(None)`: another start came first, and nothing was
+/// changed.
 pub fn respawn(
     store: &mut beads::Store,
     cx: &SlingContext<'_>,
     role: &RoleId,
     from: i64,
+    handoff: beads::GenerationHappening,
 ) -> Result<Option<Started>> {
     let session = role.session(cx.town)?;
     let _lock = lock(cx.town, role, &session)?;
@@ -319,6 +322,7 @@ pub fn respawn(
         &Launch {
             by_keeper: false,
             in_place: true,
+            happenings: vec![handoff],
         },
     )
     .map(Some)
@@ -330,6 +334,8 @@ struct Launch {
     by_keeper: bool,
     /// Respawn the existing pane instead of starting a session.
     in_place: bool,
+    /// Recorded with the new generation, in its transaction.
+    happenings: Vec<beads::GenerationHappening>,
 }
 
 /// The steps every start shares, under the agent's lock: provision its directory, begin the
@@ -349,7 +355,13 @@ fn launch(
     // Before the generation begins: a start held back by a rate limit is no failed restart.
     let account = account(store, preset)?;
     provision::provision(&role.dir(cx.town), preset, &cx.gt_bin, role.seat())?;
-    let row = store.begin_role_start(&address, &preset.name, runtime.kind(), how.by_keeper)?;
+    let row = store.begin_role_start(
+        &address,
+        &preset.name,
+        runtime.kind(),
+        how.by_keeper,
+        &how.happenings,
+    )?;
     let generation = row.generation;
     let beacon = beacon(role, store);
     let mut spec = session_spec(

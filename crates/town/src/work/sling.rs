@@ -756,10 +756,10 @@ fn admit(
 fn admitted_happenings(
     req: &AdmitRequest<'_>,
     polecat: &PolecatId,
-) -> Vec<beads::PolecatHappening> {
+) -> Vec<beads::GenerationHappening> {
     let mut happenings = Vec::new();
     if req.opts.witness_restart && req.restart.is_some() {
-        happenings.push(beads::PolecatHappening {
+        happenings.push(beads::GenerationHappening {
             kind: beads::Happening::WitnessRestart,
             subject: beads::ops::work::polecat_key(&polecat.rig, &polecat.name),
             detail: serde_json::json!({
@@ -769,7 +769,7 @@ fn admitted_happenings(
             }),
         });
     }
-    happenings.push(beads::PolecatHappening {
+    happenings.push(beads::GenerationHappening {
         kind: beads::Happening::Sling,
         subject: req.bead.to_owned(),
         detail: serde_json::json!({

@@ -11,8 +11,9 @@
 //! [`respawn`] replaces the agent. It must not run in the pane's own process tree, which the
 //! replacement kills: `gt handoff` starts it as a detached `gt` helper once it has printed its
 //! result, and the helper waits for `gt handoff` to exit first. Under the rig's admission lock
-//! it starts a new generation of the polecat (so a `gt done` from the old agent is refused),
-//! records the handoff's time (the cooldown), and respawns the pane with the same preset and
+//! it starts a new generation of the polecat (so a `gt done` from the old agent is refused)
+//! with the `handoff` event in that generation's transaction, records the handoff's time (the
+//! cooldown), and respawns the pane with the same preset and
 //! the environment `gt sling` gives, started fresh rather than continued.
 //!
 //! Polecats, the mayor and crew members run in sessions the town starts, so they hand off. A
@@ -183,6 +184,41 @@ fn scope(address: &Address) -> String {
 /// Where the successor marker of `session` lives.
 pub fn marker_path(town: &Town, session: &str) -> PathBuf {
     town.runtime_dir().join("handoff").join(session)
+}
+
+/// The handoff as the event stream records it, written by [`respawn`] with the new
+/// generation in its transaction: a handoff is the generation changing hands, and one refused
+/// as superseded records nothing. The mail is the one `prepare` named in the successor marker
+/// (absent when the marker is gone or unreadable: the handoff happened all the same).
+fn happening(
+    town: &Town,
+    address: &Address,
+    session: &str,
+    from_generation: i64,
+    bead: &str,
+) -> beads::GenerationHappening {
+    let mail = crate::files::read_json_opt::<Marker>(&marker_path(town, session))
+        .ok()
+        .flatten()
+        .filter(|m| m.from_generation == from_generation)
+        .map(|m| m.mail);
+    let mut detail = serde_json::json!({
+        "address": address.canonical(),
+        "session": session,
+        "from_generation": from_generation,
+        "mail": mail,
+    });
+    if let Some(rig) = address.rig() {
+        detail["rig"] = rig.into();
+    }
+    if !bead.is_empty() {
+        detail["bead"] = bead.into();
+    }
+    beads::GenerationHappening {
+        kind: beads::Happening::Handoff,
+        subject: beads::ops::sessions::session_key(&address.canonical()),
+        detail,
+    }
 }
 
 /// The polecat and its row, checked against the caller's session and generation.
@@ -369,20 +405,6 @@ pub fn prepare(
         source: std::io::Error::other(e),
     })?;
     crate::files::write_atomic(&marker, &json)?;
-    let mut detail = serde_json::json!({
-        "address": me.canonical(),
-        "session": session,
-        "from_generation": generation,
-        "mail": mail,
-    });
-    if let Some(rig) = me.rig() {
-        detail["rig"] = rig.into();
-    }
-    if !bead.is_empty() {
-        detail["bead"] = bead.clone().into();
-    }
-    let subject_key = beads::ops::sessions::session_key(&me.canonical());
-    crate::events::emit(store, beads::Happening::Handoff, &subject_key, &detail);
     Ok(Handoff {
         address: me.canonical(),
         session,

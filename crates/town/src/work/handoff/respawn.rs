@@ -27,14 +27,17 @@ fn respawn_role(
     generation: i64,
 ) -> Result<Respawned, HandoffError> {
     let role = crate::roles::RoleId::from_address(address)?;
+    let session = role.session(cx.town)?;
+    let handoff = super::happening(cx.town, address, &session, generation, "");
     // Recorded first, as for a polecat: the fresh agent's own handoff is in the cooldown.
     store.checkpoint(&scope(address), "at", &store.now())?;
-    let started = crate::roles::respawn(store, cx, &role, generation)?.ok_or_else(|| {
-        HandoffError::Superseded {
-            address: address.canonical(),
-            why: "it was restarted while the handoff waited".into(),
-        }
-    })?;
+    let started =
+        crate::roles::respawn(store, cx, &role, generation, handoff)?.ok_or_else(|| {
+            HandoffError::Superseded {
+                address: address.canonical(),
+                why: "it was restarted while the handoff waited".into(),
+            }
+        })?;
     store.checkpoint(
         &scope(address),
         "generation",
@@ -107,6 +110,13 @@ pub fn respawn(
                 &id.name,
                 &beads::PolecatUpdate {
                     new_generation: true,
+                    happenings: vec![super::happening(
+                        cx.town,
+                        address,
+                        session,
+                        generation,
+                        &row.bead_id,
+                    )],
                     ..Default::default()
                 },
             )?
