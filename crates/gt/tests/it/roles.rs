@@ -282,6 +282,17 @@ fn crew_workspaces_start_primed_restart_and_are_never_removed_with_work_in_them(
         Some(s["generation"].as_i64().unwrap() + 1),
         "{refreshed}"
     );
+    // Recorded once, with the generation it made.
+    let handoffs: Vec<Value> = stdout(&ok(town.gt(&["--json", "events", "--limit", "1000"])))
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["kind"] == "handoff")
+        .collect();
+    assert_eq!(handoffs.len(), 1, "{handoffs:?}");
+    assert_eq!(
+        handoffs[0]["payload"]["generation"], refreshed["respawned"]["generation"],
+        "{handoffs:?}"
+    );
     wait_until(TIMEOUT, || {
         screen(town, "gt-crew-max").contains("You are post-handoff")
     })
