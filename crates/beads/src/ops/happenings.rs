@@ -184,6 +184,42 @@ pub(crate) fn write_with_generation(
     Ok(())
 }
 
+impl Store {
+    /// The id of the newest happening of `kind` about `subject` whose detail holds every
+    /// key-value pair of `matching` (a JSON object): a token for one occurrence, since ids are
+    /// never reused where names and generations are.
+    pub fn last_happening_id(
+        &self,
+        kind: Happening,
+        subject: &str,
+        matching: &serde_json::Value,
+    ) -> Result<Option<i64>> {
+        check(kind, subject, matching)?;
+        let pairs = matching.as_object().into_iter().flatten();
+        let mut sql =
+            String::from("SELECT max(id) FROM events WHERE issue_id = ?1 AND event_type = ?2");
+        let mut params: Vec<String> = vec![subject.to_owned(), kind.as_str().to_owned()];
+        for (key, value) in pairs {
+            if !is_plain_key(key) {
+                return Err(Error::Invalid {
+                    field: "key",
+                    reason: format!("`{}` is no detail key", key.escape_debug()),
+                });
+            }
+            params.push(format!("$.{key}"));
+            params.push(value.to_string());
+            let (path, value) = (params.len() - 1, params.len());
+            sql.push_str(&format!(
+                " AND json_extract(new_value, ?{path}) IS json_extract(?{value}, '$')"
+            ));
+        }
+        Ok(self
+            .conn()
+            .prepare(&sql)?
+            .query_row(rusqlite::params_from_iter(&params), |r| r.get(0))?)
+    }
+}
+
 /// A key a JSON path names without quoting.
 fn is_plain_key(key: &str) -> bool {
     !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')

@@ -249,6 +249,41 @@ fn a_happening_recorded_once_is_written_once_per_key_value() {
 }
 
 #[test]
+fn the_last_happening_matching_a_detail_is_found_by_id() {
+    let (_dir, mut store) = fresh();
+    let sling = |polecat: &str, generation: i64| serde_json::json!({"polecat": polecat, "generation": generation, "rig": "gastown"});
+    let find = |store: &Store, polecat: &str, generation: i64| {
+        store
+            .last_happening_id(
+                Happening::Sling,
+                "bd-1",
+                &serde_json::json!({"polecat": polecat, "generation": generation}),
+            )
+            .unwrap()
+    };
+    assert_eq!(find(&store, "gastown/polecats/nux", 1), None);
+    store
+        .record_happening(Happening::Sling, "bd-1", &sling("gastown/polecats/nux", 1))
+        .unwrap();
+    let first = store.last_event_id().unwrap();
+    store
+        .record_happening(Happening::Sling, "bd-1", &sling("gastown/polecats/slit", 1))
+        .unwrap();
+    assert_eq!(find(&store, "gastown/polecats/nux", 1), Some(first));
+    // The same name and generation again (a nuked polecat's name back): the newest.
+    store
+        .record_happening(Happening::Sling, "bd-1", &sling("gastown/polecats/nux", 1))
+        .unwrap();
+    let again = store.last_event_id().unwrap();
+    assert_eq!(find(&store, "gastown/polecats/nux", 1), Some(again));
+    assert_eq!(find(&store, "gastown/polecats/nux", 2), None);
+    assert!(matches!(
+        store.last_happening_id(Happening::Sling, "bd-1", &serde_json::json!({"a.b": 1})),
+        Err(Error::Invalid { field: "key", .. })
+    ));
+}
+
+#[test]
 fn respawns_and_checkpoints_are_counted_and_cleared() {
     let (_dir, mut store) = fresh();
     assert_eq!(store.respawns("bd-1").unwrap(), 0);

@@ -96,6 +96,14 @@ fn a_sling_killed_before_recording_its_spawn_is_recorded_once_by_the_rerun() {
         .find(|e| e["kind"] == "spawn" && e["payload"]["polecat"] == polecat.as_str())
         .unwrap();
     assert_eq!(spawn["payload"]["session"], row["session"], "{spawn}");
+    let sling = events(&t, &[])
+        .into_iter()
+        .find(|e| e["kind"] == "sling" && e["payload"]["bead"] == bead.as_str())
+        .unwrap();
+    assert_eq!(
+        spawn["payload"]["sling"], sling["id"],
+        "the spawn names its start"
+    );
     // The rerun finished the start the killed run left.
     let row = t.polecat_of(&bead).unwrap();
     assert_eq!(
@@ -104,6 +112,15 @@ fn a_sling_killed_before_recording_its_spawn_is_recorded_once_by_the_rerun() {
         "{row}"
     );
     assert_eq!(t.status(&bead), "in_progress");
+
+    // Nuked, its name comes back at the same generation for the next bead: that start is
+    // another, and its spawn is recorded too.
+    ok(t.gt(&["polecat", "nuke", &polecat, "--force"]));
+    let next = t.create("After the nuke", &script("hang"));
+    let slung = t.sling(&[&next, &polecat, "--create"]);
+    assert_eq!(slung[0]["polecat"], polecat.as_str(), "{slung:?}");
+    let all = events(&t, &[]);
+    assert_eq!(count_of(&all, "spawn", &polecat, &generation), 2, "{all:?}");
 }
 
 #[test]

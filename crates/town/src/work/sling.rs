@@ -784,8 +784,10 @@ fn admitted_happenings(
     happenings
 }
 
-/// Records that `started`'s session was spawned, once per generation: by the run that started
-/// it, or by the rerun of a run killed before it could.
+/// Records that `started`'s session was spawned, once per start: by the run that started it,
+/// or by the rerun of a run killed before it could. A start is named by its sling's event id
+/// (written with the generation), not by the generation alone: a nuked polecat's name comes
+/// back at generation 1.
 fn record_spawn(
     store: &mut beads::Store,
     runtime: &str,
@@ -793,19 +795,33 @@ fn record_spawn(
     started: &Started<'_>,
 ) -> Result<()> {
     let polecat = started.polecat;
+    let address = polecat.address();
+    let sling = store
+        .last_happening_id(
+            beads::Happening::Sling,
+            bead,
+            &serde_json::json!({"polecat": address, "generation": started.generation}),
+        )?
+        .ok_or_else(|| beads::Error::NotFound {
+            id: format!(
+                "the sling of `{bead}` to `{address}` (generation {})",
+                started.generation
+            ),
+        })?;
     store.record_happening_once(
         beads::Happening::Spawn,
         &beads::ops::work::polecat_key(&polecat.rig, &polecat.name),
         &serde_json::json!({
             "rig": polecat.rig,
             "bead": bead,
-            "polecat": polecat.address(),
+            "polecat": address,
             "session": started.session,
             "generation": started.generation,
+            "sling": sling,
             "pid": started.pid,
             "runtime": runtime,
         }),
-        "generation",
+        "sling",
     )?;
     Ok(())
 }
