@@ -13,7 +13,7 @@ use super::daemon::Factory;
 use super::work_loop::{TIMEOUT, Town, json, ok, script, stdout};
 
 /// Every line of `gt events --json` (JSONL) with these extra arguments.
-fn events(town: &Town, args: &[&str]) -> Vec<Value> {
+pub(super) fn events(town: &Town, args: &[&str]) -> Vec<Value> {
     let mut full = vec!["--json", "events"];
     if !args.contains(&"--limit") {
         full.extend_from_slice(&["--limit", "10000"]);

@@ -120,10 +120,8 @@ fn handoff_starts_a_fresh_agent_in_the_same_pane_and_the_cooldown_refuses_a_seco
     // The note shows once: the marker is gone.
     assert!(!town.root.join(".runtime/handoff").join(&session).exists());
     // One handoff in the stream, written with the generation it made, naming the mail.
-    let events = stdout(&ok(town.gt(&["--json", "events", "--limit", "1000"])));
-    let handoffs: Vec<Value> = events
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    let handoffs: Vec<Value> = super::events::events(&town, &[])
+        .into_iter()
         .filter(|e| e["kind"] == "handoff")
         .collect();
     assert_eq!(handoffs.len(), 1, "{handoffs:?}");

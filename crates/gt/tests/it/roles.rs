@@ -283,9 +283,8 @@ fn crew_workspaces_start_primed_restart_and_are_never_removed_with_work_in_them(
         "{refreshed}"
     );
     // Recorded once, with the generation it made.
-    let handoffs: Vec<Value> = stdout(&ok(town.gt(&["--json", "events", "--limit", "1000"])))
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+    let handoffs: Vec<Value> = super::events::events(town, &[])
+        .into_iter()
         .filter(|e| e["kind"] == "handoff")
         .collect();
     assert_eq!(handoffs.len(), 1, "{handoffs:?}");
