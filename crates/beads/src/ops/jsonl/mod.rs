@@ -990,11 +990,12 @@ fn refuse_cycles(tx: &Connection, parsed: &[Line]) -> Result<()> {
                 file_edges.push((graph.edge(&d.issue_id, &d.depends_on_id), *rec, d));
             }
         }
-        let component = graph.components();
+        let successors = graph.successors();
+        let component = graph.components(&successors);
         for ((from, to), rec, d) in file_edges {
             if component[from] == component[to] {
                 let mut path = vec![d.issue_id.clone()];
-                path.extend(graph.path(to, from, &component));
+                path.extend(graph.path(&successors, to, from, &component));
                 let cycle = Error::Cycle {
                     from: d.issue_id.clone(),
                     to: d.depends_on_id.clone(),
@@ -1008,11 +1009,25 @@ fn refuse_cycles(tx: &Connection, parsed: &[Line]) -> Result<()> {
     Ok(())
 }
 
+/// The successors of each node of a [`Graph`]: those of `v` are
+/// `targets[starts[v]..starts[v + 1]]`.
+struct Successors {
+    starts: Vec<usize>,
+    targets: Vec<usize>,
+}
+
+impl Successors {
+    fn of(&self, v: usize) -> &[usize] {
+        &self.targets[self.starts[v]..self.starts[v + 1]]
+    }
+}
+
 /// A directed graph over issue ids, for [`refuse_cycles`].
 struct Graph<'a> {
     index: foldhash::HashMap<&'a str, usize>,
     names: Vec<&'a str>,
-    next: Vec<Vec<usize>>,
+    /// The edges as added: (from, to) node numbers.
+    edges: Vec<(usize, usize)>,
 }
 
 impl<'a> Graph<'a> {
@@ -1023,7 +1038,7 @@ impl<'a> Graph<'a> {
         Self {
             index: foldhash::HashMap::with_capacity_and_hasher(nodes, Default::default()),
             names: Vec::with_capacity(nodes),
-            next: Vec::with_capacity(nodes),
+            edges: Vec::with_capacity(edges),
         }
     }
 
@@ -1032,7 +1047,6 @@ impl<'a> Graph<'a> {
         let i = *self.index.entry(id).or_insert(fresh);
         if i == fresh {
             self.names.push(id);
-            self.next.push(Vec::new());
         }
         i
     }
@@ -1040,14 +1054,34 @@ impl<'a> Graph<'a> {
     /// Adds the edge; returns its ends' node numbers.
     fn edge(&mut self, from: &'a str, to: &'a str) -> (usize, usize) {
         let (a, b) = (self.node(from), self.node(to));
-        self.next[a].push(b);
+        self.edges.push((a, b));
         (a, b)
     }
 
+    /// Each node's successors, in the order their edges were added, in one array (no list
+    /// of its own to allocate for each node).
+    fn successors(&self) -> Successors {
+        let n = self.names.len();
+        let mut starts = vec![0usize; n + 1];
+        for &(from, _) in &self.edges {
+            starts[from + 1] += 1;
+        }
+        for v in 0..n {
+            starts[v + 1] += starts[v];
+        }
+        let mut fill = starts.clone();
+        let mut targets = vec![0usize; self.edges.len()];
+        for &(from, to) in &self.edges {
+            targets[fill[from]] = to;
+            fill[from] += 1;
+        }
+        Successors { starts, targets }
+    }
+
     /// Each node's strongly connected component (Tarjan's algorithm, iterative).
-    fn components(&self) -> Vec<usize> {
+    fn components(&self, successors: &Successors) -> Vec<usize> {
         const UNSEEN: usize = usize::MAX;
-        let n = self.next.len();
+        let n = self.names.len();
         let (mut index, mut low, mut component) = (vec![UNSEEN; n], vec![0; n], vec![UNSEEN; n]);
         let mut on_stack = vec![false; n];
         let (mut stack, mut counter, mut components) = (Vec::new(), 0, 0);
@@ -1062,7 +1096,7 @@ impl<'a> Graph<'a> {
             stack.push(root);
             on_stack[root] = true;
             while let Some((v, i)) = work.last().copied() {
-                if let Some(&w) = self.next[v].get(i) {
+                if let Some(&w) = successors.of(v).get(i) {
                     if let Some(top) = work.last_mut() {
                         top.1 += 1;
                     }
@@ -1098,7 +1132,13 @@ impl<'a> Graph<'a> {
     }
 
     /// The ids on a shortest path from `start` to `goal` within their component.
-    fn path(&self, start: usize, goal: usize, component: &[usize]) -> Vec<String> {
+    fn path(
+        &self,
+        successors: &Successors,
+        start: usize,
+        goal: usize,
+        component: &[usize],
+    ) -> Vec<String> {
         let mut came_from: HashMap<usize, usize> = HashMap::new();
         let mut queue = VecDeque::from([start]);
         let mut seen = HashSet::from([start]);
@@ -1106,7 +1146,7 @@ impl<'a> Graph<'a> {
             if v == goal {
                 break;
             }
-            for &w in &self.next[v] {
+            for &w in successors.of(v) {
                 if component[w] == component[start] && seen.insert(w) {
                     came_from.insert(w, v);
                     queue.push_back(w);
