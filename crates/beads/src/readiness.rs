@@ -248,7 +248,7 @@ fn load_graph(conn: &Connection) -> Result<Graph<'static>> {
 /// Every issue's blocked flag in `g`, by the rules above, computed from scratch in memory.
 /// This is deliberately independent of the SQL in [`refresh`], so each checks the other.
 pub(crate) fn compute<'g>(g: &'g Graph<'_>, settings: &Settings) -> HashMap<&'g str, bool> {
-    let done: HashSet<String> = settings.done_statuses().into_iter().collect();
+    let done: FastSet<String> = settings.done_statuses().into_iter().collect();
     let is_done = |id: &str| {
         g.status
             .get(id)

@@ -461,6 +461,55 @@ fn the_bulk_path_writes_what_the_row_by_row_path_does() {
     assert_eq!(events(&mut bulk).len(), ISSUES);
 }
 
+/// A file that gives an id on two lines: the later line wins on the bulk path as it does
+/// line by line, with its own edges and labels, and the lines around it keep theirs (the
+/// bulk path drops the earlier record and renumbers the rest).
+#[test]
+fn a_later_line_for_the_same_id_wins_on_both_paths() {
+    let text = [
+        r#"{"id":"bd-m1","title":"Middle first","created_at":"2025-01-01T00:00:00Z","labels":["old"],"dependencies":[{"depends_on_id":"bd-z9"}]}"#,
+        r#"{"id":"bd-z9","title":"Last","status":"closed","created_at":"2025-01-01T00:00:00Z","labels":["z"]}"#,
+        r#"{"id":"bd-a0","title":"First","created_at":"2025-01-01T00:00:00Z","dependencies":[{"depends_on_id":"bd-m1"}]}"#,
+        r#"{"id":"bd-m1","title":"Middle again","created_at":"2025-01-01T00:00:00Z","labels":["new"],"dependencies":[{"depends_on_id":"bd-a0","type":"related"}]}"#,
+    ]
+    .join("\n");
+    let (_d1, mut bulk) = fresh();
+    import_str(&mut bulk, &text, false).unwrap();
+    let (_d2, mut rows) = fresh();
+    let other = r#"{"id":"bd-zzzz","title":"Already here","created_at":"2025-01-01T00:00:00Z"}"#;
+    import_str(&mut rows, other, false).unwrap();
+    import_str(&mut rows, &text, false).unwrap();
+    for s in [&bulk, &rows] {
+        assert_no_drift(s);
+    }
+    let read = |s: &mut Store, sql: &str| s.sql(sql).unwrap().rows;
+    for sql in [
+        "SELECT id, title, is_blocked, cached_labels, cached_dependency_count, cached_dependent_count
+         FROM issues WHERE id != 'bd-zzzz' ORDER BY id",
+        "SELECT issue_id, label FROM labels ORDER BY 1, 2",
+        "SELECT issue_id, depends_on_id, type FROM dependencies ORDER BY 1, 2",
+    ] {
+        assert_eq!(read(&mut bulk, sql), read(&mut rows, sql), "{sql}");
+    }
+    let titles = read(&mut bulk, "SELECT id, title FROM issues ORDER BY id");
+    assert_eq!(
+        serde_json::to_value(&titles).unwrap(),
+        serde_json::json!([
+            ["bd-a0", "First"],
+            ["bd-m1", "Middle again"],
+            ["bd-z9", "Last"]
+        ])
+    );
+    let edges = read(
+        &mut bulk,
+        "SELECT issue_id, depends_on_id FROM dependencies ORDER BY 1",
+    );
+    assert_eq!(
+        serde_json::to_value(&edges).unwrap(),
+        serde_json::json!([["bd-a0", "bd-m1"], ["bd-m1", "bd-a0"]])
+    );
+}
+
 /// A listing reads every row into one reused view: nothing of a row (labels, parent, rare
 /// fields, counts) may stay behind in the next. It gives what reading each row afresh does.
 #[test]

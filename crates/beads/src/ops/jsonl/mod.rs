@@ -569,6 +569,97 @@ pub(crate) fn bad_row(file: Option<&str>, line: usize, reason: String) -> Error 
     }
 }
 
+/// Each record's edges by target, the last one for a target winning (as an upsert would):
+/// one list for all records, each record's part ending where `ends` says (no list of its own
+/// to allocate and free for each record).
+struct EdgeLists<'a> {
+    edges: Vec<&'a Dependency>,
+    ends: Vec<usize>,
+}
+
+impl<'a> EdgeLists<'a> {
+    fn new(records: &[&'a Record]) -> Self {
+        let mut edges = Vec::with_capacity(records.iter().map(|r| r.deps.len()).sum());
+        let mut ends = Vec::with_capacity(records.len());
+        for rec in records {
+            match rec.deps.as_slice() {
+                few @ ([] | [_]) => edges.extend(few),
+                many => {
+                    let by_target: BTreeMap<&str, &Dependency> =
+                        many.iter().map(|d| (d.depends_on_id.as_str(), d)).collect();
+                    edges.extend(by_target.into_values());
+                }
+            }
+            ends.push(edges.len());
+        }
+        Self { edges, ends }
+    }
+
+    /// The edges of the record at `k`.
+    fn of(&self, k: usize) -> &[&'a Dependency] {
+        let start = if k == 0 { 0 } else { self.ends[k - 1] };
+        &self.edges[start..self.ends[k]]
+    }
+
+    /// Each record's edges, in the records' order.
+    fn lists(&self) -> impl Iterator<Item = &[&'a Dependency]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(&self.ends)
+            .map(|(start, &end)| &self.edges[start..end])
+    }
+}
+
+/// Keeps, of the records of one id, the last line's (a later line wins, as it does when lines
+/// are applied one by one), in file order; returns their positions in id order. The records
+/// stay where the parse put them, so the passes that visit each of them once (edges,
+/// readiness, counts) read memory in the order it was written, and only the insert, which
+/// wants rows in id order (B-tree appends), jumps around it. The sort compares a copy of
+/// each id's first eight bytes (where most ids differ) before the ids themselves: the
+/// comparisons stay in one compact array instead of following pointers into the records.
+fn id_order(records: &mut Vec<&Record>) -> Vec<usize> {
+    let prefix = |id: &str| {
+        let mut head = [0u8; 8];
+        let n = id.len().min(8);
+        head[..n].copy_from_slice(&id.as_bytes()[..n]);
+        u64::from_be_bytes(head)
+    };
+    let mut keyed: Vec<(u64, &str, usize)> = records
+        .iter()
+        .enumerate()
+        .map(|(k, rec)| (prefix(&rec.issue.id), rec.issue.id.as_str(), k))
+        .collect();
+    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)).then(a.2.cmp(&b.2)));
+    keyed.dedup_by(|later, earlier| {
+        if later.1 == earlier.1 {
+            std::mem::swap(later, earlier);
+            true
+        } else {
+            false
+        }
+    });
+    if keyed.len() < records.len() {
+        // Drop the overridden records; a record's new position is the number of kept ones
+        // before it.
+        let mut kept = vec![false; records.len()];
+        for &(.., k) in &keyed {
+            kept[k] = true;
+        }
+        let mut position = Vec::with_capacity(records.len());
+        let mut next = 0;
+        for &keep in &kept {
+            position.push(next);
+            next += usize::from(keep);
+        }
+        let mut flags = kept.iter();
+        records.retain(|_| flags.next().copied().unwrap_or(false));
+        for entry in &mut keyed {
+            entry.2 = position[entry.2];
+        }
+    }
+    keyed.into_iter().map(|(.., k)| k).collect()
+}
+
 /// The bulk path: the store has no issues, so nothing is compared or replaced. Rows go in
 /// sorted by id (B-tree appends rather than random inserts) with their summaries, counts and
 /// readiness computed here from the records themselves, since the triggers are off. What is
@@ -580,33 +671,14 @@ fn insert_fresh(
     records: &mut Vec<&Record>,
     report: &mut ImportReport,
 ) -> Result<()> {
-    records.sort_unstable_by(|a, b| a.issue.id.cmp(&b.issue.id).then(a.line.cmp(&b.line)));
-    // A later line for the same id wins, as it does when lines are applied one by one.
-    records.dedup_by(|later, earlier| {
-        if later.issue.id == earlier.issue.id {
-            std::mem::swap(later, earlier);
-            true
-        } else {
-            false
-        }
-    });
-    // Each record's edges by target, the last one for a target winning (as an upsert would).
-    let edges: Vec<Vec<&Dependency>> = records
-        .iter()
-        .map(|rec| match rec.deps.as_slice() {
-            [] => Vec::new(),
-            [one] => vec![one],
-            many => {
-                let by_target: BTreeMap<&str, &Dependency> =
-                    many.iter().map(|d| (d.depends_on_id.as_str(), d)).collect();
-                by_target.into_values().collect()
-            }
-        })
-        .collect();
+    let order = id_order(records);
+    let edges = EdgeLists::new(records);
     let mut graph = readiness::Graph::default();
     graph.status.reserve(records.len());
-    let mut dependents: foldhash::HashMap<&str, i64> = foldhash::HashMap::default();
-    for (rec, deps) in records.iter().zip(&edges) {
+    graph.edges.reserve(edges.edges.len());
+    let mut dependents: foldhash::HashMap<&str, i64> =
+        foldhash::HashMap::with_capacity_and_hasher(records.len(), Default::default());
+    for (rec, deps) in records.iter().zip(edges.lists()) {
         let issue = &rec.issue;
         graph.status.insert(
             Cow::Borrowed(&issue.id),
@@ -656,10 +728,11 @@ fn insert_fresh(
     // Issues whose comments include one the store already had (a comment id given twice):
     // their comment count is recounted once the rows are in.
     let mut recount: Vec<&str> = Vec::new();
-    for (rec, deps) in records.iter().zip(&edges) {
+    for &k in &order {
+        let (rec, deps) = (records[k], edges.of(k));
         let issue = &rec.issue;
         labels_json.clear();
-        serde_json::to_writer(&mut labels_json, &rec.labels).expect("labels serialize");
+        write_labels_json(&mut labels_json, &rec.labels);
         let summary = crate::row::RowSummary {
             labels: std::str::from_utf8(&labels_json).expect("JSON is UTF-8"),
             parent: deps
@@ -733,6 +806,27 @@ fn insert_fresh(
         ])?;
     }
     Ok(())
+}
+
+/// The JSON array of `labels` (sorted, as the set holds them), as the `cached_labels`
+/// summary has it. A label is checked to hold no whitespace or control character, so most
+/// need no escaping and their text goes in as it is; one with a quote or backslash is
+/// escaped by serde.
+fn write_labels_json(out: &mut Vec<u8>, labels: &BTreeSet<String>) {
+    out.push(b'[');
+    for (k, label) in labels.iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        if label.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+            serde_json::to_writer(&mut *out, label).expect("labels serialize");
+        } else {
+            out.push(b'"');
+            out.extend_from_slice(label.as_bytes());
+            out.push(b'"');
+        }
+    }
+    out.push(b']');
 }
 
 fn import_record<'a>(
@@ -880,7 +974,13 @@ fn refuse_cycles(tx: &Connection, parsed: &[Line]) -> Result<()> {
                 }
             }
         }
-        let mut graph = Graph::default();
+        // Sized for the file's edges up front: growing a map of 100 000 ids step by step
+        // rehashes every id several times over.
+        let file_edge_count: usize = records
+            .iter()
+            .map(|r| r.deps.iter().filter(blocking).count())
+            .sum();
+        let mut graph = Graph::with_capacity(stored.len() + file_edge_count);
         for (from, to) in &stored {
             graph.edge(from, to);
         }
@@ -890,11 +990,12 @@ fn refuse_cycles(tx: &Connection, parsed: &[Line]) -> Result<()> {
                 file_edges.push((graph.edge(&d.issue_id, &d.depends_on_id), *rec, d));
             }
         }
-        let component = graph.components();
+        let successors = graph.successors();
+        let component = graph.components(&successors);
         for ((from, to), rec, d) in file_edges {
             if component[from] == component[to] {
                 let mut path = vec![d.issue_id.clone()];
-                path.extend(graph.path(to, from, &component));
+                path.extend(graph.path(&successors, to, from, &component));
                 let cycle = Error::Cycle {
                     from: d.issue_id.clone(),
                     to: d.depends_on_id.clone(),
@@ -908,21 +1009,44 @@ fn refuse_cycles(tx: &Connection, parsed: &[Line]) -> Result<()> {
     Ok(())
 }
 
+/// The successors of each node of a [`Graph`]: those of `v` are
+/// `targets[starts[v]..starts[v + 1]]`.
+struct Successors {
+    starts: Vec<usize>,
+    targets: Vec<usize>,
+}
+
+impl Successors {
+    fn of(&self, v: usize) -> &[usize] {
+        &self.targets[self.starts[v]..self.starts[v + 1]]
+    }
+}
+
 /// A directed graph over issue ids, for [`refuse_cycles`].
-#[derive(Default)]
 struct Graph<'a> {
     index: foldhash::HashMap<&'a str, usize>,
     names: Vec<&'a str>,
-    next: Vec<Vec<usize>>,
+    /// The edges as added: (from, to) node numbers.
+    edges: Vec<(usize, usize)>,
 }
 
 impl<'a> Graph<'a> {
+    /// A graph with room for about as many nodes as `edges` (an issue's blocking edges are
+    /// one on average; most nodes are the source of one and the target of another).
+    fn with_capacity(edges: usize) -> Self {
+        let nodes = edges;
+        Self {
+            index: foldhash::HashMap::with_capacity_and_hasher(nodes, Default::default()),
+            names: Vec::with_capacity(nodes),
+            edges: Vec::with_capacity(edges),
+        }
+    }
+
     fn node(&mut self, id: &'a str) -> usize {
         let fresh = self.names.len();
         let i = *self.index.entry(id).or_insert(fresh);
         if i == fresh {
             self.names.push(id);
-            self.next.push(Vec::new());
         }
         i
     }
@@ -930,14 +1054,34 @@ impl<'a> Graph<'a> {
     /// Adds the edge; returns its ends' node numbers.
     fn edge(&mut self, from: &'a str, to: &'a str) -> (usize, usize) {
         let (a, b) = (self.node(from), self.node(to));
-        self.next[a].push(b);
+        self.edges.push((a, b));
         (a, b)
     }
 
+    /// Each node's successors, in the order their edges were added, in one array (no list
+    /// of its own to allocate for each node).
+    fn successors(&self) -> Successors {
+        let n = self.names.len();
+        let mut starts = vec![0usize; n + 1];
+        for &(from, _) in &self.edges {
+            starts[from + 1] += 1;
+        }
+        for v in 0..n {
+            starts[v + 1] += starts[v];
+        }
+        let mut fill = starts.clone();
+        let mut targets = vec![0usize; self.edges.len()];
+        for &(from, to) in &self.edges {
+            targets[fill[from]] = to;
+            fill[from] += 1;
+        }
+        Successors { starts, targets }
+    }
+
     /// Each node's strongly connected component (Tarjan's algorithm, iterative).
-    fn components(&self) -> Vec<usize> {
+    fn components(&self, successors: &Successors) -> Vec<usize> {
         const UNSEEN: usize = usize::MAX;
-        let n = self.next.len();
+        let n = self.names.len();
         let (mut index, mut low, mut component) = (vec![UNSEEN; n], vec![0; n], vec![UNSEEN; n]);
         let mut on_stack = vec![false; n];
         let (mut stack, mut counter, mut components) = (Vec::new(), 0, 0);
@@ -952,7 +1096,7 @@ impl<'a> Graph<'a> {
             stack.push(root);
             on_stack[root] = true;
             while let Some((v, i)) = work.last().copied() {
-                if let Some(&w) = self.next[v].get(i) {
+                if let Some(&w) = successors.of(v).get(i) {
                     if let Some(top) = work.last_mut() {
                         top.1 += 1;
                     }
@@ -988,7 +1132,13 @@ impl<'a> Graph<'a> {
     }
 
     /// The ids on a shortest path from `start` to `goal` within their component.
-    fn path(&self, start: usize, goal: usize, component: &[usize]) -> Vec<String> {
+    fn path(
+        &self,
+        successors: &Successors,
+        start: usize,
+        goal: usize,
+        component: &[usize],
+    ) -> Vec<String> {
         let mut came_from: HashMap<usize, usize> = HashMap::new();
         let mut queue = VecDeque::from([start]);
         let mut seen = HashSet::from([start]);
@@ -996,7 +1146,7 @@ impl<'a> Graph<'a> {
             if v == goal {
                 break;
             }
-            for &w in &self.next[v] {
+            for &w in successors.of(v) {
                 if component[w] == component[start] && seen.insert(w) {
                     came_from.insert(w, v);
                     queue.push_back(w);
@@ -1011,5 +1161,30 @@ impl<'a> Graph<'a> {
         }
         path.reverse();
         path.into_iter().map(|i| self.names[i].to_owned()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// The labels summary written by the bulk path reads as serde (and SQLite's
+    /// `json_group_array`) would write it, for labels that need escaping too.
+    #[test]
+    fn labels_json_is_the_json_array_of_the_labels() {
+        for labels in [
+            vec![],
+            vec!["one"],
+            vec!["b", "a", "provides:x"],
+            vec![r#"say"what"#, r"back\slash", "ü"],
+        ] {
+            let set: BTreeSet<String> = labels.into_iter().map(str::to_owned).collect();
+            let mut out = Vec::new();
+            super::write_labels_json(&mut out, &set);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&set).unwrap()
+            );
+        }
     }
 }

@@ -7,6 +7,7 @@
 //! an import's own work. A field of the wrong type is explained with the message serde gives
 //! for that type, so errors read the same whatever the path.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
@@ -236,11 +237,12 @@ pub(crate) fn parse_line(
             let key = f
                 .key
                 .and_then(as_str)
+                .map(Cow::into_owned)
                 .ok_or_else(|| bad("memory line without `key`".into()))?;
             let value = match f.value {
                 None => String::new(),
                 Some(raw) => match as_str(raw) {
-                    Some(s) => s,
+                    Some(s) => s.into_owned(),
                     None => serde_json::from_str::<Value>(raw.get())
                         .map_or_else(|_| raw.get().to_owned(), |v| v.to_string()),
                 },
@@ -463,7 +465,9 @@ pub(crate) fn parse_dep(raw: &RawValue, issue: &Issue) -> std::result::Result<De
             ));
         }
     }
-    let s = |raw: Raw<'_>| raw.and_then(as_str).unwrap_or_default();
+    fn s(raw: Raw<'_>) -> Cow<'_, str> {
+        raw.and_then(as_str).unwrap_or_default()
+    }
     let target = s(m.depends_on_id);
     if target.is_empty() {
         return Err("a dependency lacks `depends_on_id`".into());
@@ -509,10 +513,10 @@ pub(crate) fn parse_dep(raw: &RawValue, issue: &Issue) -> std::result::Result<De
     };
     Ok(Dependency {
         issue_id: issue.id.clone(),
-        depends_on_id: target,
+        depends_on_id: target.into_owned(),
         kind,
         created_at,
-        created_by: s(m.created_by),
+        created_by: s(m.created_by).into_owned(),
         metadata,
     })
 }
@@ -526,7 +530,7 @@ pub(crate) fn parse_comment(raw: &RawValue, issue: &Issue) -> std::result::Resul
         Some(raw) if raw_type(raw) == "a number" => serde_json::from_str::<Value>(raw.get())
             .ok()
             .map(|v| v.to_string()),
-        Some(raw) => as_str(raw).filter(|s| !s.is_empty()),
+        Some(raw) => as_str(raw).filter(|s| !s.is_empty()).map(Cow::into_owned),
         None => None,
     }
     .ok_or_else(|| format!("a comment on `{}` lacks an id", issue.id))?;
@@ -555,8 +559,8 @@ pub(crate) fn parse_comment(raw: &RawValue, issue: &Issue) -> std::result::Resul
     Ok(Comment {
         id,
         issue_id: issue.id.clone(),
-        author: m.author.and_then(as_str).unwrap_or_default(),
-        text,
+        author: m.author.and_then(as_str).unwrap_or_default().into_owned(),
+        text: text.into_owned(),
         created_at,
     })
 }
@@ -598,14 +602,14 @@ fn label(raw: &RawValue) -> std::result::Result<String, String> {
     let l = as_str(raw)
         .ok_or_else(|| format!("field `labels` must hold strings, not {}", raw_type(raw)))?;
     validate_label(&l).map_err(|e| e.to_string())?;
-    Ok(l)
+    Ok(l.into_owned())
 }
 
 /// A string field; absent is empty.
 fn text(key: &str, raw: Raw<'_>) -> std::result::Result<String, String> {
     match raw {
         None => Ok(String::new()),
-        Some(raw) => as_str(raw).map_or_else(|| read(key, raw), Ok),
+        Some(raw) => as_str(raw).map_or_else(|| read(key, raw), |s| Ok(s.into_owned())),
     }
 }
 
@@ -674,13 +678,16 @@ fn read<T: DeserializeOwned>(key: &str, raw: &RawValue) -> std::result::Result<T
 }
 
 /// A JSON string's text; none for any other type. The raw text is valid JSON already, so a
-/// string without escapes is the text between its quotes (most are: no decoding needed).
-fn as_str(raw: &RawValue) -> Option<String> {
+/// string without escapes is the text between its quotes, borrowed from the line (most are:
+/// no decoding, and no copy until a field keeps it).
+fn as_str(raw: &RawValue) -> Option<Cow<'_, str>> {
     let inner = raw.get().strip_prefix('"')?.strip_suffix('"')?;
     if inner.contains('\\') {
-        serde_json::from_str(raw.get()).ok()
+        serde_json::from_str::<String>(raw.get())
+            .ok()
+            .map(Cow::Owned)
     } else {
-        Some(inner.to_owned())
+        Some(Cow::Borrowed(inner))
     }
 }
 
