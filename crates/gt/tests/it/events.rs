@@ -174,7 +174,6 @@ fn the_event_stream_is_complete_for_a_whole_loop() {
             "polecat_admitted",
             "sling",
             "spawn",
-            "polecat_working",
             "mr_queued",
             "done",
         ][..],
@@ -189,22 +188,33 @@ fn the_event_stream_is_complete_for_a_whole_loop() {
     ] {
         assert!(in_order(&loop_kinds, chain), "{chain:?} in {}", why());
     }
+    // Sling marks the polecat working and its bead in progress once its agent is ready —
+    // unless the agent was quicker and already ran `gt done` (then there is nothing to mark,
+    // and no event).
+    let marked_working = loop_kinds.iter().any(|k| k == "polecat_working");
+    if marked_working {
+        let chain = ["spawn", "polecat_working", "done"];
+        assert!(in_order(&loop_kinds, &chain), "{chain:?} in {}", why());
+    }
     // The bead's own status walks its states once each, in order.
     let statuses: Vec<&str> = of_loop
         .iter()
         .filter(|e| e["kind"] == "bead_status" && e["bead"] == bead.as_str())
         .filter_map(|e| e["summary"].as_str())
         .collect();
-    assert_eq!(
-        statuses,
-        [
+    let walk = if marked_working {
+        vec![
             format!("{bead} open → hooked"),
             format!("{bead} hooked → in_progress"),
             format!("{bead} in_progress → submitted"),
-        ],
-        "{}",
-        why()
-    );
+        ]
+    } else {
+        vec![
+            format!("{bead} open → hooked"),
+            format!("{bead} hooked → submitted"),
+        ]
+    };
+    assert_eq!(statuses, walk, "{}", why());
     // The refinery tells the polecat and the overseer, after the landing.
     let after_landing: Vec<&str> = all
         .iter()
@@ -259,13 +269,19 @@ fn mail_and_a_restart_are_events_and_a_refused_nudge_is_not() {
     let before = events(&f.town, &[]);
     let spawn = before.iter().find(|e| e["kind"] == "spawn").unwrap();
     let address = spawn["payload"]["polecat"].as_str().unwrap().to_owned();
-    // Its agent has exited: the nudge is refused and records nothing.
+    // Its agent has exited: the nudge is refused and records nothing. (The refinery's MERGED
+    // mail may have queued a nudge of its own to the polecat, depending on when it came.)
     let refused = f.town.gt(&["nudge", &address, "--mode", "queue", "look"]);
     assert!(!refused.status.success());
     let all = events(&f.town, &[]);
     let k = kinds(&all);
     assert!(k.iter().any(|k| k == "restart"), "{k:?}");
-    assert!(!k.iter().any(|k| k.starts_with("nudge_")), "{k:?}");
+    let ours: Vec<&Value> = all
+        .iter()
+        .filter(|e| e["kind"].as_str().is_some_and(|k| k.starts_with("nudge_")))
+        .filter(|e| e["payload"]["to"] == address.as_str() && e["payload"]["from"] == "overseer")
+        .collect();
+    assert!(ours.is_empty(), "{ours:?}");
     let mail = all
         .iter()
         .find(|e| e["kind"] == "mail_sent" && e["payload"]["to"][0] == "mayor/")
