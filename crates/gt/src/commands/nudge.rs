@@ -129,13 +129,13 @@ pub fn run(args: &NudgeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
         }
         Outcome::Queued {
             reason,
-            depth,
+            queued,
             expires_at,
         } => {
             if ui.is_json() {
                 ui.json(&serde_json::json!({
                     "outcome": "queued", "target": target, "session": session,
-                    "reason": reason.as_str(), "depth": depth,
+                    "reason": reason.as_str(), "depth": queued.depth,
                     "expires_at": expires_at.to_string(),
                 }))?;
             } else {
@@ -143,7 +143,8 @@ pub fn run(args: &NudgeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
                 ui.line(format!(
                     "queued for {target} (session {session}), not delivered yet: {why}; it is \
                      delivered at the agent's next turn boundary, or by the daemon once the \
-                     agent is idle, until {expires_at} ({depth} waiting)"
+                     agent is idle, until {expires_at} ({} waiting)",
+                    queued.depth
                 ))?;
             }
             Err(ui::ExitStatus(EXIT_QUEUED).into())
@@ -193,6 +194,9 @@ pub fn send(
         held.as_ref(),
         now,
     )?;
+    if matches!(outcome, Outcome::Queued { .. }) {
+        host::crash::point("nudge:queued");
+    }
     if let Some(store) = &mut store {
         nudge::record(store, &nudge, &outcome);
     }
@@ -285,24 +289,24 @@ fn drain(town: &Town, args: &NudgeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Removes the nudges of `claim`, which reached the agent (printed by its hook), and records
-/// their delivery in the town's event stream.
+/// Records the delivery of the nudges of `claim`, which reached the agent (printed by its
+/// hook), in the town's event stream, then removes them: a kill in between leaves them
+/// claimed, to return and be delivered again, their record written once.
 pub fn settle_delivered(town: &Town, claim: nudge::Claim) -> anyhow::Result<()> {
-    let delivered = claim.entries().to_vec();
-    let session = claim.session().to_owned();
-    claim.done()?;
-    if delivered.is_empty() {
+    if claim.is_empty() {
         return Ok(());
     }
     match super::store(town) {
         Ok(mut store) => nudge::record::delivered(
             &mut store,
-            &session,
-            &delivered,
+            claim.session(),
+            &claim.named(),
             nudge::record::DeliveredBy::Hook,
         ),
         Err(e) => tracing::warn!(error = %e, "delivered nudges not recorded in the event stream"),
     }
+    host::crash::point("nudge:delivery-recorded");
+    claim.done()?;
     Ok(())
 }
 

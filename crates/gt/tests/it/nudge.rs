@@ -2,6 +2,7 @@
 //! prompt, a busy agent, a person's half-typed input, copy-mode, do-not-disturb, a dead
 //! session, and several nudges at once. Every outcome is read back from the pane.
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
@@ -26,12 +27,31 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Option<Self> {
+        Self::with_town(make_town)
+    }
+
+    /// A fixture whose town is installed by `gt install`, with its store: for what records
+    /// events.
+    fn installed() -> Option<Self> {
+        Self::with_town(|town| {
+            let env = TestEnv::new();
+            let o = env
+                .command(GT)
+                .args(["install"])
+                .arg(town)
+                .output()
+                .expect("run gt install");
+            assert!(o.status.success(), "{}", out(&o));
+        })
+    }
+
+    fn with_town(make: impl FnOnce(&Path)) -> Option<Self> {
         if !require_cmd("tmux") {
             return None;
         }
         let env = TestEnv::new();
         let town = env.work().join("town");
-        make_town(&town);
+        make(&town);
         let server = TmuxServer::start();
         env.set("GT_TMUX_SOCKET", server.socket_name());
         let runtime = TmuxRuntime::for_town(&town, Some(server.socket_name()));
@@ -343,6 +363,108 @@ fn queued_nudges_are_files_under_the_runtime_dir() {
     assert_eq!(v["priority"], "urgent");
     assert_eq!(v["sender"], "overseer");
     assert!(!f.pane().contains("queued by hand"));
+}
+
+/// The `nudge_*` events of the town's stream, as (kind, entry) pairs, oldest first.
+fn nudge_events(f: &Fixture) -> Vec<(String, String)> {
+    let o = f.gt(&["--json", "events", "--limit", "1000"]);
+    assert!(o.status.success(), "{}", out(&o));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("one JSON object a line"))
+        .filter(|e| e["kind"].as_str().is_some_and(|k| k.starts_with("nudge_")))
+        .map(|e| {
+            let field = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+            (field(&e["kind"]), field(&e["payload"]["entry"]))
+        })
+        .collect()
+}
+
+/// `gt nudge --mode queue` killed between queueing and recording (crash point
+/// `nudge:queued`): the nudge waits, unrecorded. The hook's drain that delivers it completes
+/// its `nudge_queued` before its `nudge_delivered`; killed after recording that and before
+/// removing the entry (`nudge:delivery-recorded`), the entry returns once its claim times out
+/// and is delivered again, and the stream still holds one of each for it.
+#[test]
+fn a_nudge_killed_before_its_record_is_recorded_once_by_its_delivery() {
+    let Some(f) = Fixture::installed() else {
+        return;
+    };
+    f.agent("stay\n", false);
+    f.idle();
+    let killed = f
+        .env
+        .command(GT)
+        .args([
+            "nudge",
+            "--mode",
+            "queue",
+            "mayor/",
+            "killed before its record",
+        ])
+        .env("GT_TEST_KILL_AT", "nudge:queued")
+        .current_dir(&f.town)
+        .output()
+        .expect("run gt nudge");
+    assert_eq!(killed.status.signal(), Some(9), "{}", out(&killed));
+    assert_eq!(f.queued_files(), 1);
+    assert_eq!(nudge_events(&f), []);
+
+    let drain = |now: &str, kill_at: Option<&str>| {
+        let mut command = f.env.command(GT);
+        command
+            .args(["nudge", "--drain", "--session", "hq-mayor"])
+            .env("GT_TEST_NOW", now)
+            .current_dir(&f.town);
+        if let Some(point) = kill_at {
+            command.env("GT_TEST_KILL_AT", point);
+        }
+        command.output().expect("run gt nudge --drain")
+    };
+    let first = drain("2026-01-01T00:01:00Z", Some("nudge:delivery-recorded"));
+    assert_eq!(first.status.signal(), Some(9), "{}", out(&first));
+    assert!(
+        String::from_utf8_lossy(&first.stdout).contains("killed before its record"),
+        "{}",
+        out(&first)
+    );
+    let events = nudge_events(&f);
+    let entry = events.first().map(|(_, e)| e.clone()).unwrap_or_default();
+    assert!(!entry.is_empty(), "{events:?}");
+    let want = [
+        ("nudge_queued".to_owned(), entry.clone()),
+        ("nudge_delivered".to_owned(), entry),
+    ];
+    assert_eq!(events, want);
+    // Its claim left by the killed drain: hidden until it times out, then delivered again.
+    let hidden = drain("2026-01-01T00:02:00Z", None);
+    assert!(hidden.status.success(), "{}", out(&hidden));
+    assert_eq!(String::from_utf8_lossy(&hidden.stdout), "");
+    let again = drain("2026-01-01T00:06:00Z", None);
+    assert!(again.status.success(), "{}", out(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("killed before its record"),
+        "{}",
+        out(&again)
+    );
+    assert_eq!(f.queued_files(), 0);
+    assert_eq!(nudge_events(&f), want);
+
+    // A nudge queued and recorded by a whole run is not recorded again by its delivery.
+    let o = f.nudge(&["--mode", "queue", "mayor/", "recorded at once"]);
+    assert_eq!(o.status.code(), Some(QUEUED), "{}", out(&o));
+    let delivered = drain("2026-01-01T00:07:00Z", None);
+    assert!(delivered.status.success(), "{}", out(&delivered));
+    let events = nudge_events(&f);
+    assert_eq!(events.len(), 4, "{events:?}");
+    assert_eq!(events[..2], want);
+    assert_eq!(
+        (events[2].0.as_str(), events[3].0.as_str()),
+        ("nudge_queued", "nudge_delivered"),
+        "{events:?}"
+    );
+    assert_eq!(events[2].1, events[3].1, "{events:?}");
+    assert_ne!(events[2].1, want[0].1, "{events:?}");
 }
 
 #[test]

@@ -120,8 +120,8 @@ fn notify_one(
         return Ok(Outcome::NotRunning);
     }
     let entry = entry(&target);
-    let depth = nudge::enqueue(town, &session, &entry, entry.timestamp)?;
-    nudge::record::queued(store, &session, &entry, "mail", depth);
+    let queued = nudge::enqueue(town, &session, &entry, entry.timestamp)?;
+    nudge::record::queued(store, &session, &entry, "mail", &queued);
     Ok(Outcome::Queued)
 }
 

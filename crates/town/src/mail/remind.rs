@@ -37,8 +37,8 @@ pub fn remind_unread(
     };
     let now = store.now_ts();
     let entry = QueuedNudge::new(SENDER, &who.canonical(), &text, priority, now);
-    let depth = nudge::enqueue(town, session, &entry, now)?;
-    nudge::record::queued(store, session, &entry, "mail-reminder", depth);
+    let queued = nudge::enqueue(town, session, &entry, now)?;
+    nudge::record::queued(store, session, &entry, "mail-reminder", &queued);
     Ok(unread.len())
 }
 

@@ -116,8 +116,8 @@ impl DrainService {
             let now = self.clock.now();
             let queue = Queue::new(&self.town, &session)?;
             let pending = queue.pending(now)?;
-            let expired = queue.take_expired()?;
-            super::record::expired(&mut self.store, &session, &expired);
+            let store = &mut self.store;
+            queue.take_expired(|expired| super::record::expired(store, &session, expired))?;
             // The queue lists urgent nudges first: the oldest is the earliest timestamp.
             let Some(oldest) = pending.iter().map(|n| n.timestamp).min() else {
                 continue;
@@ -154,14 +154,15 @@ impl DrainService {
             match runtime.send(&session, &text, SendWhen::Idle(IDLE_PROBE)) {
                 Ok(()) => {
                     tracing::info!(session = %session, count = claim.entries().len(), "delivered queued nudges");
-                    let delivered = claim.entries().to_vec();
-                    claim.done()?;
+                    // Recorded before the entries go: a kill in between returns them to the
+                    // queue, and their next delivery's record is not written twice.
                     super::record::delivered(
                         &mut self.store,
                         &session,
-                        &delivered,
+                        &claim.named(),
                         super::record::DeliveredBy::Daemon,
                     );
+                    claim.done()?;
                 }
                 Err(e) => {
                     tracing::debug!(session = %session, error = %e, "queued nudges wait");
@@ -226,11 +227,13 @@ mod tests {
         })
         .unwrap();
         let queued_at = Timestamp::from_second(1_800_000_000).unwrap();
+        // Queued and not recorded, as by a `gt nudge` killed between the two.
         let entry = QueuedNudge::new("mayor/", "mayor/", "wake up", Priority::Normal, queued_at);
-        Queue::new(&town, "hq-mayor")
+        let woken = Queue::new(&town, "hq-mayor")
             .unwrap()
             .enqueue(&entry, queued_at)
-            .unwrap();
+            .unwrap()
+            .entry;
         let store = || {
             let ctx = beads::Context {
                 actor: "daemon/nudges".into(),
@@ -286,10 +289,11 @@ mod tests {
         // Do-not-disturb keeps the daemon out.
         dnd::set(&town, &Address::Mayor, true).unwrap();
         let entry = QueuedNudge::new("mayor/", "mayor/", "not now", Priority::Normal, queued_at);
-        Queue::new(&town, "hq-mayor")
+        let held = Queue::new(&town, "hq-mayor")
             .unwrap()
             .enqueue(&entry, queued_at)
-            .unwrap();
+            .unwrap()
+            .entry;
         assert_eq!(later.pass().unwrap(), None);
         assert!(!tmux.capture("hq-mayor").unwrap().contains("not now"));
         // Past its time to live it is set aside by whoever reads the queue, and the daemon's
@@ -301,28 +305,48 @@ mod tests {
         );
         assert_eq!(expiry.pass().unwrap(), None);
         assert_eq!(expiry.pass().unwrap(), None);
+        // Each nudge's missing `nudge_queued` is completed as it is taken, once, and each
+        // event names its entry.
+        use crate::events::EventKind;
         let events = crate::events::after(&store(), 0, 100).unwrap();
-        let seen: Vec<(crate::events::EventKind, String)> =
-            events.iter().map(|e| (e.kind, e.summary.clone())).collect();
+        let seen: Vec<(EventKind, &str, &str)> = events
+            .iter()
+            .map(|e| {
+                let entry = e.payload["entry"].as_str().unwrap_or_default();
+                (e.kind, entry, e.summary.as_str())
+            })
+            .collect();
         assert_eq!(
             seen,
             [
                 (
-                    crate::events::EventKind::NudgeDelivered,
-                    "queued nudge delivered to mayor/ by the daemon".to_owned()
+                    EventKind::NudgeQueued,
+                    woken.as_str(),
+                    "nudge queued for mayor/"
                 ),
                 (
-                    crate::events::EventKind::NudgeExpired,
-                    "nudge from mayor/ to mayor/ expired undelivered".to_owned()
+                    EventKind::NudgeDelivered,
+                    woken.as_str(),
+                    "queued nudge delivered to mayor/ by the daemon"
+                ),
+                (
+                    EventKind::NudgeQueued,
+                    held.as_str(),
+                    "nudge queued for mayor/"
+                ),
+                (
+                    EventKind::NudgeExpired,
+                    held.as_str(),
+                    "nudge from mayor/ to mayor/ expired undelivered"
                 ),
             ]
         );
-        assert!(
+        assert_eq!(
             Queue::new(&town, "hq-mayor")
                 .unwrap()
-                .take_expired()
-                .unwrap()
-                .is_empty()
+                .take_expired(|_| {})
+                .unwrap(),
+            0
         );
     }
 }

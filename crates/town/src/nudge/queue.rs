@@ -6,8 +6,9 @@
 //! one claimant can win a rename) and removes them once the caller has used them
 //! ([`Claim::done`]); a claimant that died leaves claimed files, which return to the queue
 //! after [`CLAIM_TIMEOUT`]. An entry past `expires_at` is set aside as `<name>.expired` until
-//! the daemon records its expiry in the town's event stream and removes it
-//! ([`Queue::take_expired`]); a queue holds at most [`MAX_DEPTH`] entries, pending and claimed. Writers and claimants take the queue's flock,
+//! the daemon records its expiry in the town's event stream and then removes it
+//! ([`Queue::take_expired`]). An entry's name without its extension is its key in the event
+//! stream ([`Enqueued::entry`]); a queue holds at most [`MAX_DEPTH`] entries, pending and claimed. Writers and claimants take the queue's flock,
 //! so the depth limit holds under concurrent `gt nudge` calls.
 
 use std::path::{Path, PathBuf};
@@ -111,6 +112,16 @@ impl Claim {
         &self.entries
     }
 
+    /// The claimed nudges with their entry names (as [`Queue::enqueue`] returned them), in
+    /// [`Claim::entries`]'s order: the key that records each nudge's events once.
+    pub fn named(&self) -> Vec<(&str, &QueuedNudge)> {
+        self.files
+            .iter()
+            .map(|(_, pending)| entry_name(pending))
+            .zip(&self.entries)
+            .collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -139,6 +150,26 @@ impl Claim {
         }
         Ok(())
     }
+}
+
+/// A nudge just queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enqueued {
+    /// Its entry's name: the key its events are recorded once by.
+    pub entry: String,
+    /// Entries in the queue, this one included.
+    pub depth: usize,
+}
+
+/// The name of the entry whose pending or expired file is `path` (the file name without
+/// `.json` and `.expired`).
+fn entry_name(path: &Path) -> &str {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let name = name.strip_suffix(EXPIRED).unwrap_or(name);
+    name.strip_suffix(ENTRY_EXT).unwrap_or(name)
 }
 
 /// The file's state, from its name.
@@ -203,8 +234,9 @@ impl Queue {
     }
 
     /// Adds `nudge`; [`NudgeError::QueueFull`] when the queue holds [`MAX_DEPTH`] entries.
-    /// Returns how many entries the queue holds with it.
-    pub fn enqueue(&self, nudge: &QueuedNudge, now: Timestamp) -> Result<usize, NudgeError> {
+    /// Returns the entry's name, unique in the town, and how many entries the queue holds
+    /// with it.
+    pub fn enqueue(&self, nudge: &QueuedNudge, now: Timestamp) -> Result<Enqueued, NudgeError> {
         let _lock = self.lock()?;
         let depth = self.sweep(now)?.len() + self.claimed_count()?;
         if depth >= MAX_DEPTH {
@@ -223,8 +255,12 @@ impl Queue {
             SEQ.fetch_add(1, Ordering::Relaxed)
         );
         let text = serde_json::to_vec_pretty(nudge).expect("a nudge serializes");
-        crate::files::write_atomic(&self.dir.join(name), &text)?;
-        Ok(depth + 1)
+        let path = self.dir.join(name);
+        crate::files::write_atomic(&path, &text)?;
+        Ok(Enqueued {
+            entry: entry_name(&path).to_owned(),
+            depth: depth + 1,
+        })
     }
 
     /// The pending (unclaimed, unexpired) entries: urgent ones first, then by age, so an
@@ -245,12 +281,9 @@ impl Queue {
         }
         let _lock = self.lock()?;
         for (path, nudge) in self.sweep(now)? {
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            let stem = name.strip_suffix(ENTRY_EXT).unwrap_or(name);
-            let claimed = self.dir.join(format!("{stem}{CLAIMED}{}", now.as_second()));
+            let claimed =
+                self.dir
+                    .join(format!("{}{CLAIMED}{}", entry_name(&path), now.as_second()));
             match std::fs::rename(&path, &claimed) {
                 Ok(()) => {
                     claim.entries.push(nudge);
@@ -288,11 +321,16 @@ impl Queue {
         Ok(pending.len())
     }
 
-    /// Removes the entries that expired undelivered and returns them, oldest first, for the
-    /// caller to record (the daemon's drain, which holds the town's store).
-    pub fn take_expired(&self) -> Result<Vec<QueuedNudge>, NudgeError> {
+    /// Hands the entries that expired undelivered, oldest first and each with its entry name,
+    /// to `record` (the daemon's drain, which holds the town's store), then removes them. Only
+    /// once recorded: a kill in between leaves them for the next call, which records them
+    /// again (the record is written once per entry). Returns how many there were.
+    pub fn take_expired(
+        &self,
+        record: impl FnOnce(&[(&str, &QueuedNudge)]),
+    ) -> Result<usize, NudgeError> {
         if !self.dir.exists() {
-            return Ok(Vec::new());
+            return Ok(0);
         }
         let _lock = self.lock()?;
         let mut expired = Vec::new();
@@ -302,16 +340,24 @@ impl Queue {
             }
             let path = self.dir.join(&name);
             match std::fs::read(&path).map(|bytes| serde_json::from_slice::<QueuedNudge>(&bytes)) {
-                Ok(Ok(nudge)) => expired.push(nudge),
+                Ok(Ok(nudge)) => expired.push((path, nudge)),
                 Ok(Err(_)) => {
                     tracing::warn!(session = %self.session, entry = %name, "dropping an unreadable expired nudge");
+                    remove(&path)?;
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(source) => return Err(io(&path, source)),
             }
-            remove(&path)?;
         }
-        Ok(expired)
+        let named: Vec<(&str, &QueuedNudge)> = expired
+            .iter()
+            .map(|(path, nudge)| (entry_name(path), nudge))
+            .collect();
+        record(&named);
+        for (path, _) in &expired {
+            remove(path)?;
+        }
+        Ok(expired.len())
     }
 
     fn lock(&self) -> Result<host::lock::LockGuard, NudgeError> {
@@ -426,15 +472,29 @@ mod tests {
     #[test]
     fn entries_come_back_in_order_and_go_only_when_done() {
         let (_d, q) = setup();
+        let mut names = Vec::new();
         for (i, text) in ["one", "two\nlines", "three"].iter().enumerate() {
-            let depth = q
+            let queued = q
                 .enqueue(&nudge(text, Priority::Normal, at(i as i64)), at(i as i64))
                 .unwrap();
-            assert_eq!(depth, i + 1);
+            assert_eq!(queued.depth, i + 1);
+            names.push(queued.entry);
         }
         let claim = q.claim(at(10)).unwrap();
         let texts: Vec<&str> = claim.entries().iter().map(|n| n.message.as_str()).collect();
         assert_eq!(texts, ["one", "two\nlines", "three"]);
+        // Each claimed nudge goes with the name its queueing returned.
+        let claimed: Vec<(&str, &str)> = claim
+            .named()
+            .into_iter()
+            .map(|(name, n)| (name, n.message.as_str()))
+            .collect();
+        let want: Vec<(&str, &str)> = names
+            .iter()
+            .map(String::as_str)
+            .zip(["one", "two\nlines", "three"])
+            .collect();
+        assert_eq!(claimed, want);
         // Claimed: not pending, not claimable twice.
         assert!(q.pending(at(11)).unwrap().is_empty());
         assert!(q.claim(at(11)).unwrap().is_empty());
@@ -506,24 +566,40 @@ mod tests {
     #[test]
     fn entries_expire_after_their_ttl() {
         let (_d, q) = setup();
-        q.enqueue(&nudge("normal", Priority::Normal, at(0)), at(0))
-            .unwrap();
-        q.enqueue(&nudge("urgent", Priority::Urgent, at(0)), at(0))
-            .unwrap();
+        let names: Vec<String> = [("normal", Priority::Normal), ("urgent", Priority::Urgent)]
+            .into_iter()
+            .map(|(text, priority)| {
+                q.enqueue(&nudge(text, priority, at(0)), at(0))
+                    .unwrap()
+                    .entry
+            })
+            .collect();
         assert_eq!(q.pending(at(29 * 60)).unwrap().len(), 2);
         let left = q.pending(at(31 * 60)).unwrap();
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].message, "urgent");
         assert!(q.pending(at(2 * 3600 + 1)).unwrap().is_empty());
-        // Set aside for the daemon to record, oldest first; not counted in the depth.
-        let expired: Vec<String> = q
-            .take_expired()
-            .unwrap()
+        // Set aside for the daemon to record, oldest first, under the names their queueing
+        // returned; not counted in the depth.
+        let mut expired = Vec::new();
+        let taken = q
+            .take_expired(|named| {
+                expired = named
+                    .iter()
+                    .map(|(name, n)| (name.to_string(), n.message.clone()))
+                    .collect();
+            })
+            .unwrap();
+        assert_eq!(taken, 2);
+        let want: Vec<(String, String)> = names
             .into_iter()
-            .map(|n| n.message)
+            .zip(["normal".to_owned(), "urgent".to_owned()])
             .collect();
-        assert_eq!(expired, ["normal", "urgent"]);
-        assert!(q.take_expired().unwrap().is_empty());
+        assert_eq!(expired, want);
+        assert_eq!(
+            q.take_expired(|named| assert!(named.is_empty())).unwrap(),
+            0
+        );
         assert_eq!(q.names().unwrap(), [LOCK_FILE]);
     }
 
@@ -562,10 +638,11 @@ mod tests {
         let later = at(31 * 60);
         assert_eq!(
             q.enqueue(&nudge("fresh", Priority::Normal, later), later)
-                .unwrap(),
+                .unwrap()
+                .depth,
             1
         );
-        assert_eq!(q.take_expired().unwrap().len(), MAX_DEPTH);
+        assert_eq!(q.take_expired(|_| {}).unwrap(), MAX_DEPTH);
     }
 
     #[test]

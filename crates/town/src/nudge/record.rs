@@ -1,6 +1,10 @@
 //! What the town's event stream hears of nudges: one event per nudge queued, delivered (by
-//! `gt nudge`, an agent's hook or the daemon) or expired undelivered. Best effort: each
-//! records what already happened, and a missing line must not undo it.
+//! `gt nudge`, an agent's hook or the daemon) or expired undelivered. Each records what already
+//! happened, and a failed write must not undo it (it is logged). A queued nudge's events are
+//! written once per queue entry, keyed by the entry's name ([`ENTRY`]): whoever takes an entry
+//! from the queue (delivery or expiry) first completes its `nudge_queued` if the process that
+//! queued it was killed before recording it, and records its own event before the entry's file
+//! goes, so a kill at any point leaves the stream complete after the next drain, never doubled.
 
 use super::{Nudge, Outcome, Priority, QueuedNudge};
 use crate::address::Address;
@@ -24,47 +28,52 @@ impl DeliveredBy {
     }
 }
 
+/// The detail key holding a queued nudge's entry name, by which its events are written once.
+pub const ENTRY: &str = "entry";
+
 /// What `gt nudge` did with `nudge`.
 pub fn record(store: &mut beads::Store, nudge: &Nudge, outcome: &Outcome) {
     let target = nudge.target.canonical();
     let mut detail = detail(&target, &nudge.sender, &nudge.session, nudge.priority);
-    let kind = match outcome {
-        Outcome::Delivered => beads::Happening::NudgeDelivered,
-        Outcome::Queued { reason, depth, .. } => {
+    match outcome {
+        Outcome::Delivered => emit(store, beads::Happening::NudgeDelivered, &target, &detail),
+        Outcome::Queued { reason, queued, .. } => {
             detail["reason"] = reason.as_str().into();
-            detail["depth"] = (*depth).into();
-            beads::Happening::NudgeQueued
+            detail["depth"] = queued.depth.into();
+            detail[ENTRY] = queued.entry.as_str().into();
+            emit_once(store, beads::Happening::NudgeQueued, &target, &detail);
         }
-    };
-    emit(store, kind, &target, &detail);
+    }
 }
 
 /// `entry` was queued for `session` directly (a mail notification or reminder), for `reason`,
-/// leaving the queue `depth` deep.
+/// as `queued` says.
 pub fn queued(
     store: &mut beads::Store,
     session: &str,
     entry: &QueuedNudge,
     reason: &str,
-    depth: usize,
+    queued: &super::queue::Enqueued,
 ) {
     let mut detail = detail(&entry.target, &entry.sender, session, entry.priority);
     detail["reason"] = reason.into();
-    detail["depth"] = depth.into();
-    emit(store, beads::Happening::NudgeQueued, &entry.target, &detail);
+    detail["depth"] = queued.depth.into();
+    detail[ENTRY] = queued.entry.as_str().into();
+    emit_once(store, beads::Happening::NudgeQueued, &entry.target, &detail);
 }
 
-/// `entries`, queued for `session`, reached its agent.
+/// `entries` (each with its entry name), queued for `session`, reached its agent. To be called
+/// before their files are removed ([`super::Claim::done`]).
 pub fn delivered(
     store: &mut beads::Store,
     session: &str,
-    entries: &[QueuedNudge],
+    entries: &[(&str, &QueuedNudge)],
     by: DeliveredBy,
 ) {
-    for entry in entries {
-        let mut detail = detail(&entry.target, &entry.sender, session, entry.priority);
+    for &(name, entry) in entries {
+        let mut detail = taken(store, session, name, entry);
         detail["by"] = by.as_str().into();
-        emit(
+        emit_once(
             store,
             beads::Happening::NudgeDelivered,
             &entry.target,
@@ -73,19 +82,35 @@ pub fn delivered(
     }
 }
 
-/// `entries`, queued for `session`, expired before any agent took them.
-pub fn expired(store: &mut beads::Store, session: &str, entries: &[QueuedNudge]) {
-    for entry in entries {
-        let mut detail = detail(&entry.target, &entry.sender, session, entry.priority);
+/// `entries` (each with its entry name), queued for `session`, expired before any agent took
+/// them. To be called before their files are removed.
+pub fn expired(store: &mut beads::Store, session: &str, entries: &[(&str, &QueuedNudge)]) {
+    for &(name, entry) in entries {
+        let mut detail = taken(store, session, name, entry);
         detail["queued_at"] = entry.timestamp.to_string().into();
         detail["message"] = entry.message.clone().into();
-        emit(
+        emit_once(
             store,
             beads::Happening::NudgeExpired,
             &entry.target,
             &detail,
         );
     }
+}
+
+/// Completes the `nudge_queued` of the entry `name`, now taken from `session`'s queue, when the
+/// process that queued it was killed before recording it (why it was queued, and the depth,
+/// died with that process), and returns the detail its taking starts from.
+fn taken(
+    store: &mut beads::Store,
+    session: &str,
+    name: &str,
+    entry: &QueuedNudge,
+) -> serde_json::Value {
+    let mut detail = detail(&entry.target, &entry.sender, session, entry.priority);
+    detail[ENTRY] = name.into();
+    emit_once(store, beads::Happening::NudgeQueued, &entry.target, &detail);
+    detail
 }
 
 fn detail(to: &str, from: &str, session: &str, priority: Priority) -> serde_json::Value {
@@ -102,12 +127,30 @@ fn detail(to: &str, from: &str, session: &str, priority: Priority) -> serde_json
 }
 
 fn emit(store: &mut beads::Store, kind: beads::Happening, to: &str, detail: &serde_json::Value) {
+    crate::events::emit(store, kind, &subject(to, detail), detail);
+}
+
+/// [`emit`], unless the stream already holds this kind of event for the entry named in
+/// `detail`.
+fn emit_once(
+    store: &mut beads::Store,
+    kind: beads::Happening,
+    to: &str,
+    detail: &serde_json::Value,
+) {
+    let subject = subject(to, detail);
+    if let Err(e) = store.record_happening_once(kind, &subject, detail, ENTRY) {
+        tracing::warn!(error = %e, kind = kind.as_str(), subject, "event not recorded");
+    }
+}
+
+/// The subject of a nudge's events: its target's session key.
+fn subject(to: &str, detail: &serde_json::Value) -> String {
     // An entry written before queues named their target has none: the session stands in.
     let who = if to.is_empty() {
         detail["session"].as_str().unwrap_or_default()
     } else {
         to
     };
-    let subject = beads::ops::sessions::session_key(who);
-    crate::events::emit(store, kind, &subject, detail);
+    beads::ops::sessions::session_key(who)
 }

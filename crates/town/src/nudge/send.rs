@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use super::queue::Enqueued;
 use super::screen::Screen;
 use super::{NudgeError, Priority, Queue, QueuedNudge, dnd};
 use crate::address::Address;
@@ -72,8 +73,8 @@ pub enum Outcome {
     /// It waits in the session's queue.
     Queued {
         reason: QueueReason,
-        /// Entries in the queue, this one included.
-        depth: usize,
+        /// Its entry's name and the queue's depth with it.
+        queued: Enqueued,
         expires_at: Timestamp,
     },
 }
@@ -100,10 +101,10 @@ pub fn deliver(
     check_running(runtime, &nudge.session, &target)?;
     let queue = |reason| -> Result<Outcome, NudgeError> {
         let entry = QueuedNudge::new(&nudge.sender, &target, &message, nudge.priority, now);
-        let depth = enqueue(town, &nudge.session, &entry, now)?;
+        let queued = enqueue(town, &nudge.session, &entry, now)?;
         Ok(Outcome::Queued {
             reason,
-            depth,
+            queued,
             expires_at: entry.expires_at,
         })
     };
@@ -138,17 +139,17 @@ pub fn deliver(
 }
 
 /// Adds `entry` to `session`'s queue and wakes the daemon, which delivers queues of idle
-/// agents; returns the queue's depth with it. For callers that queue directly (mail
-/// notifications).
+/// agents; returns its entry's name and the queue's depth with it. For callers that queue
+/// directly (mail notifications).
 pub fn enqueue(
     town: &Town,
     session: &str,
     entry: &QueuedNudge,
     now: Timestamp,
-) -> Result<usize, NudgeError> {
-    let depth = Queue::new(town, session)?.enqueue(entry, now)?;
+) -> Result<Enqueued, NudgeError> {
+    let queued = Queue::new(town, session)?.enqueue(entry, now)?;
     crate::daemon::poke(town);
-    Ok(depth)
+    Ok(queued)
 }
 
 /// The session must run its agent: a dead or missing one is [`NudgeError::Dead`].
