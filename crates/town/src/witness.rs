@@ -46,6 +46,21 @@ pub struct Starter {
     pub ready_timeout: Duration,
 }
 
+impl Starter {
+    /// What a daemon service's start in `town` passes to sling's path (and the role starts):
+    /// this process's `GT_*` settings layer included.
+    pub fn sling_context<'a>(&'a self, town: &'a Town) -> SlingContext<'a> {
+        SlingContext {
+            town,
+            runtimes: &self.runtimes,
+            gt_bin: self.gt_bin.clone(),
+            inherited_env: self.inherited_env.clone(),
+            ready_timeout: self.ready_timeout,
+            env: Some(&crate::rigctx::process_env),
+        }
+    }
+}
+
 /// What the witness decided about one polecat.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -546,14 +561,7 @@ impl Witness {
         if crate::daemon::held(&self.town) {
             return Ok(Restarted::Done);
         }
-        let cx = SlingContext {
-            town: &self.town,
-            runtimes: &self.starter.runtimes,
-            gt_bin: self.starter.gt_bin.clone(),
-            inherited_env: self.starter.inherited_env.clone(),
-            ready_timeout: self.starter.ready_timeout,
-            env: Some(&crate::rigctx::process_env),
-        };
+        let cx = self.starter.sling_context(&self.town);
         let Some(id) = PolecatId::new(&p.rig, &p.name) else {
             return Ok(Restarted::Done);
         };

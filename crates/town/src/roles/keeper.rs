@@ -27,7 +27,6 @@ use crate::address::Address;
 use crate::layout::Town;
 use crate::service::{Next, Service, ServiceError};
 use crate::witness::Starter;
-use crate::work::sling::SlingContext;
 
 /// Restarts without a healthy run before the keeper gives up on an agent.
 pub const MAX_RESTARTS: i64 = 5;
@@ -123,14 +122,7 @@ impl Keeper {
             return Ok(Some(wait - waited));
         }
         let role = RoleId::from_address(&Address::parse(&row.address)?)?;
-        let cx = SlingContext {
-            town: &self.town,
-            runtimes: &self.starter.runtimes,
-            gt_bin: self.starter.gt_bin.clone(),
-            inherited_env: self.starter.inherited_env.clone(),
-            ready_timeout: self.starter.ready_timeout,
-            env: Some(&crate::rigctx::process_env),
-        };
+        let cx = self.starter.sling_context(&self.town);
         self.dead_since.remove(&row.address);
         match super::start(
             &mut self.store,

@@ -14,7 +14,6 @@ use crate::nudge::queue::{Queue, QueuedNudge};
 use crate::scheduler::{accounts, admission, dispatch, stranded};
 use crate::service::{Next, Service, ServiceError};
 use crate::witness::Starter;
-use crate::work::sling::SlingContext;
 
 pub struct SchedulerService {
     town: Town,
@@ -176,14 +175,7 @@ impl SchedulerService {
         if let admission::Mode::Deferred(cap) = admission::Mode::of(&settings.scheduler) {
             self.retire_idle(cap)?;
         }
-        let cx = SlingContext {
-            town: &self.town,
-            runtimes: &self.starter.runtimes,
-            gt_bin: self.starter.gt_bin.clone(),
-            inherited_env: self.starter.inherited_env.clone(),
-            ready_timeout: self.starter.ready_timeout,
-            env: Some(&crate::rigctx::process_env),
-        };
+        let cx = self.starter.sling_context(&self.town);
         let now = self.clock.now();
         let batch = settings.scheduler.batch_size.max(1) as usize;
         let round = dispatch::run_round(&mut self.store, &cx, &settings, now, batch)?;
