@@ -1,22 +1,22 @@
 //! JSONL interchange: `bd export` (deterministic, sorted, atomic) and `bd import` (upstream's
 //! classic and 1.0 shapes, all-or-nothing, idempotent by content hash).
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, Write};
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
-use serde_json::Value;
 
+mod cycles;
+mod fresh;
 mod parse;
 
 pub(crate) use parse::{parse_comment, parse_dep, parse_line};
 
 use crate::error::{Error, Result};
 use crate::model::{Comment, Dependency, HIDDEN_INFRA_TYPES, Issue, IssueView};
-use crate::ops::deps::{ORDERING_KINDS, delete_label, insert_comment, insert_label, labels_of};
+use crate::ops::deps::{delete_label, insert_comment, insert_label, labels_of};
 use crate::ops::event;
 use crate::readiness;
 use crate::row::{content_hash_of, upsert_issue};
@@ -262,7 +262,7 @@ impl Store {
         let result = self.write(|tx, w| {
             // Before anything is written: the edges of the file, with those already in the
             // store, must not close a cycle that `bd dep add` would refuse.
-            refuse_cycles(tx, &input.lines)?;
+            cycles::refuse_cycles(tx, &input.lines)?;
             tracing::debug!(ms = started.elapsed().as_millis(), "import: cycles");
             // The triggers that keep summaries and counts would run once per row written;
             // they are dropped for the import and put back, unchanged, before it commits.
@@ -302,7 +302,7 @@ impl Store {
             }
             if fresh {
                 let indexes = crate::schema::Indexes::suspend(tx)?;
-                insert_fresh(tx, w, &mut records, &mut report)?;
+                fresh::insert_fresh(tx, w, &mut records, &mut report)?;
                 tracing::debug!(ms = started.elapsed().as_millis(), "import: rows inserted");
                 indexes.restore(tx)?;
             } else {
@@ -411,7 +411,7 @@ impl Store {
 pub const ROLLBACK_JOURNAL_FROM: usize = 5_000;
 
 /// Recomputes the relation summaries of the issues whose ids are in the JSON array `?1`.
-const REFRESH_SUMMARIES_OF: &str = "UPDATE issues SET (cached_labels, cached_parent,
+pub(super) const REFRESH_SUMMARIES_OF: &str = "UPDATE issues SET (cached_labels, cached_parent,
     cached_dependency_count, cached_dependent_count, cached_comment_count, cached_rare_fields) =
     (SELECT labels, parent, dependency_count, dependent_count, comment_count, rare_fields
      FROM relation_summaries r WHERE r.id = issues.id)
@@ -569,266 +569,6 @@ pub(crate) fn bad_row(file: Option<&str>, line: usize, reason: String) -> Error 
     }
 }
 
-/// Each record's edges by target, the last one for a target winning (as an upsert would):
-/// one list for all records, each record's part ending where `ends` says (no list of its own
-/// to allocate and free for each record).
-struct EdgeLists<'a> {
-    edges: Vec<&'a Dependency>,
-    ends: Vec<usize>,
-}
-
-impl<'a> EdgeLists<'a> {
-    fn new(records: &[&'a Record]) -> Self {
-        let mut edges = Vec::with_capacity(records.iter().map(|r| r.deps.len()).sum());
-        let mut ends = Vec::with_capacity(records.len());
-        for rec in records {
-            match rec.deps.as_slice() {
-                few @ ([] | [_]) => edges.extend(few),
-                many => {
-                    let by_target: BTreeMap<&str, &Dependency> =
-                        many.iter().map(|d| (d.depends_on_id.as_str(), d)).collect();
-                    edges.extend(by_target.into_values());
-                }
-            }
-            ends.push(edges.len());
-        }
-        Self { edges, ends }
-    }
-
-    /// The edges of the record at `k`.
-    fn of(&self, k: usize) -> &[&'a Dependency] {
-        let start = if k == 0 { 0 } else { self.ends[k - 1] };
-        &self.edges[start..self.ends[k]]
-    }
-
-    /// Each record's edges, in the records' order.
-    fn lists(&self) -> impl Iterator<Item = &[&'a Dependency]> {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts
-            .zip(&self.ends)
-            .map(|(start, &end)| &self.edges[start..end])
-    }
-}
-
-/// Keeps, of the records of one id, the last line's (a later line wins, as it does when lines
-/// are applied one by one), in file order; returns their positions in id order. The records
-/// stay where the parse put them, so the passes that visit each of them once (edges,
-/// readiness, counts) read memory in the order it was written, and only the insert, which
-/// wants rows in id order (B-tree appends), jumps around it. The sort compares a copy of
-/// each id's first eight bytes (where most ids differ) before the ids themselves: the
-/// comparisons stay in one compact array instead of following pointers into the records.
-fn id_order(records: &mut Vec<&Record>) -> Vec<usize> {
-    let prefix = |id: &str| {
-        let mut head = [0u8; 8];
-        let n = id.len().min(8);
-        head[..n].copy_from_slice(&id.as_bytes()[..n]);
-        u64::from_be_bytes(head)
-    };
-    let mut keyed: Vec<(u64, &str, usize)> = records
-        .iter()
-        .enumerate()
-        .map(|(k, rec)| (prefix(&rec.issue.id), rec.issue.id.as_str(), k))
-        .collect();
-    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)).then(a.2.cmp(&b.2)));
-    keyed.dedup_by(|later, earlier| {
-        if later.1 == earlier.1 {
-            std::mem::swap(later, earlier);
-            true
-        } else {
-            false
-        }
-    });
-    if keyed.len() < records.len() {
-        // Drop the overridden records; a record's new position is the number of kept ones
-        // before it.
-        let mut kept = vec![false; records.len()];
-        for &(.., k) in &keyed {
-            kept[k] = true;
-        }
-        let mut position = Vec::with_capacity(records.len());
-        let mut next = 0;
-        for &keep in &kept {
-            position.push(next);
-            next += usize::from(keep);
-        }
-        let mut flags = kept.iter();
-        records.retain(|_| flags.next().copied().unwrap_or(false));
-        for entry in &mut keyed {
-            entry.2 = position[entry.2];
-        }
-    }
-    keyed.into_iter().map(|(.., k)| k).collect()
-}
-
-/// The bulk path: the store has no issues, so nothing is compared or replaced. Rows go in
-/// sorted by id (B-tree appends rather than random inserts) with their summaries, counts and
-/// readiness computed here from the records themselves, since the triggers are off. What is
-/// the same for every row (its `imported` event) is written afterwards by one statement
-/// rather than row by row.
-fn insert_fresh(
-    tx: &Connection,
-    w: &WriteCtx<'_>,
-    records: &mut Vec<&Record>,
-    report: &mut ImportReport,
-) -> Result<()> {
-    let order = id_order(records);
-    let edges = EdgeLists::new(records);
-    let mut graph = readiness::Graph::default();
-    graph.status.reserve(records.len());
-    graph.edges.reserve(edges.edges.len());
-    let mut dependents: foldhash::HashMap<&str, i64> =
-        foldhash::HashMap::with_capacity_and_hasher(records.len(), Default::default());
-    for (rec, deps) in records.iter().zip(edges.lists()) {
-        let issue = &rec.issue;
-        graph.status.insert(
-            Cow::Borrowed(&issue.id),
-            (
-                Cow::Borrowed(&issue.status),
-                Cow::Borrowed(&issue.close_reason),
-            ),
-        );
-        for d in deps {
-            *dependents.entry(d.depends_on_id.as_str()).or_default() += 1;
-            let gate = if d.metadata == "{}" {
-                None
-            } else {
-                serde_json::from_str::<Value>(&d.metadata)
-                    .ok()
-                    .and_then(|m| m.get("gate").and_then(Value::as_str).map(str::to_owned))
-                    .map(Cow::Owned)
-            };
-            graph.edges.push((
-                Cow::Borrowed(&d.issue_id),
-                Cow::Borrowed(&d.depends_on_id),
-                Cow::Borrowed(&d.kind),
-                gate,
-            ));
-        }
-        if issue.status == "closed" {
-            for l in &rec.labels {
-                if let Some(cap) = readiness::provided_capability(l) {
-                    graph.provided.insert(Cow::Borrowed(cap));
-                }
-            }
-        }
-    }
-    let blocked = readiness::compute(&graph, w.settings);
-    // Hashed, not ordered: a handful of keys looked up once per row (an ordered map compares
-    // up to three strings per step), written in any order.
-    let mut counts: foldhash::HashMap<(&str, &str, &str, bool, bool, bool), i64> =
-        foldhash::HashMap::default();
-    // Prepared once for the whole loop, not looked up in the statement cache row by row.
-    let mut insert_issue = crate::row::SummarizedInsert::prepare(tx)?;
-    let mut insert_edge = tx.prepare(
-        "INSERT INTO dependencies (issue_id, depends_on_id, type, created_at, created_by, metadata)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    let mut insert_label = tx.prepare("INSERT INTO labels (issue_id, label) VALUES (?1, ?2)")?;
-    let mut labels_json: Vec<u8> = Vec::new();
-    // Issues whose comments include one the store already had (a comment id given twice):
-    // their comment count is recounted once the rows are in.
-    let mut recount: Vec<&str> = Vec::new();
-    for &k in &order {
-        let (rec, deps) = (records[k], edges.of(k));
-        let issue = &rec.issue;
-        labels_json.clear();
-        write_labels_json(&mut labels_json, &rec.labels);
-        let summary = crate::row::RowSummary {
-            labels: std::str::from_utf8(&labels_json).expect("JSON is UTF-8"),
-            parent: deps
-                .iter()
-                .filter(|d| d.kind == "parent-child")
-                .map(|d| d.depends_on_id.as_str())
-                .max(),
-            dependency_count: deps.len() as i64,
-            dependent_count: dependents.get(issue.id.as_str()).copied().unwrap_or(0),
-            comment_count: rec.comments.len() as i64,
-            blocked: blocked.get(issue.id.as_str()).copied().unwrap_or(false),
-        };
-        insert_issue
-            .insert(issue, &rec.hash, &summary)
-            .map_err(|e| row_err(rec, &e))?;
-        report.created += 1;
-        let prefix = issue.id.split_once('-').map_or("", |(p, _)| p);
-        *counts
-            .entry((
-                prefix,
-                issue.status.as_str(),
-                issue.issue_type.as_str(),
-                issue.ephemeral,
-                issue.is_template,
-                issue.pinned,
-            ))
-            .or_default() += 1;
-        for label in &rec.labels {
-            insert_label.execute([&issue.id, label])?;
-            report.labels_changed += 1;
-        }
-        for d in deps {
-            insert_edge
-                .execute([
-                    &d.issue_id,
-                    &d.depends_on_id,
-                    &d.kind,
-                    &d.created_at,
-                    &d.created_by,
-                    &d.metadata,
-                ])
-                .map_err(|e| row_err(rec, &e))?;
-            report.dependencies_changed += 1;
-        }
-        for c in &rec.comments {
-            if insert_comment(tx, c)? {
-                report.comments_added += 1;
-            } else {
-                recount.push(&issue.id);
-            }
-        }
-    }
-    // Every issue in the store is one of these: each gets what
-    // `event(…, "imported", None, None, Some("created"))` writes, in id order.
-    tx.execute(
-        "INSERT INTO events (issue_id, event_type, actor, created_at, comment)
-         SELECT id, 'imported', ?1, ?2, 'created' FROM issues ORDER BY id",
-        [w.actor, w.now],
-    )?;
-    if !recount.is_empty() {
-        let ids = serde_json::to_string(&recount).expect("ids serialize");
-        tx.execute(REFRESH_SUMMARIES_OF, [ids])?;
-    }
-    let mut put = tx.prepare_cached(
-        "INSERT INTO issue_counts (prefix, status, issue_type, ephemeral, is_template, pinned, n)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
-    for ((prefix, status, kind, ephemeral, template, pinned), n) in counts {
-        put.execute(rusqlite::params![
-            prefix, status, kind, ephemeral, template, pinned, n
-        ])?;
-    }
-    Ok(())
-}
-
-/// The JSON array of `labels` (sorted, as the set holds them), as the `cached_labels`
-/// summary has it. A label is checked to hold no whitespace or control character, so most
-/// need no escaping and their text goes in as it is; one with a quote or backslash is
-/// escaped by serde.
-fn write_labels_json(out: &mut Vec<u8>, labels: &BTreeSet<String>) {
-    out.push(b'[');
-    for (k, label) in labels.iter().enumerate() {
-        if k > 0 {
-            out.push(b',');
-        }
-        if label.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
-            serde_json::to_writer(&mut *out, label).expect("labels serialize");
-        } else {
-            out.push(b'"');
-            out.extend_from_slice(label.as_bytes());
-            out.push(b'"');
-        }
-    }
-    out.push(b']');
-}
-
 fn import_record<'a>(
     tx: &Connection,
     w: &WriteCtx<'_>,
@@ -924,267 +664,10 @@ fn import_record<'a>(
 }
 
 /// An error about a record, naming its file (in a backup), line and issue.
-fn row_err(rec: &Record, e: &dyn std::fmt::Display) -> Error {
+pub(super) fn row_err(rec: &Record, e: &dyn std::fmt::Display) -> Error {
     bad_row(
         rec.file.as_deref(),
         rec.line,
         format!("`{}`: {e}", rec.issue.id),
     )
-}
-
-/// Refuses the import if its blocking edges, together with the store's, close a cycle: the
-/// same kinds `bd dep add` checks (`blocks` with `conditional-blocks`, and `parent-child` on
-/// its own). The imported issues' edges replace theirs in the store, so the graph checked is
-/// the one the import would leave. Linear: one pass over the store's blocking edges and one
-/// strongly-connected-components pass per kind group; an edge of the file closes a cycle
-/// exactly when both its ends are in one component. Cycles among the store's own edges
-/// that the file does not touch (an old store) are left for `bd doctor` to report.
-fn refuse_cycles(tx: &Connection, parsed: &[Line]) -> Result<()> {
-    let records: Vec<&Record> = parsed
-        .iter()
-        .filter_map(|l| match l {
-            Line::Issue(rec) => Some(&**rec),
-            Line::Memory(..) => None,
-        })
-        .collect();
-    let hierarchy: &[&str] = &["parent-child"];
-    for kinds in [ORDERING_KINDS, hierarchy] {
-        let blocking = |d: &&Dependency| {
-            kinds.contains(&d.kind.as_str()) && !d.depends_on_id.starts_with("external:")
-        };
-        if !records.iter().any(|r| r.deps.iter().any(|d| blocking(&d))) {
-            continue;
-        }
-        let mut stored: Vec<(String, String)> = Vec::new();
-        {
-            let mut stmt = tx.prepare(&format!(
-                "SELECT issue_id, depends_on_id FROM dependencies WHERE type IN {}",
-                readiness::sql_list(&kinds.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>())
-            ))?;
-            // Built only if the store has edges of these kinds (an empty store has none).
-            let mut imported: Option<foldhash::HashSet<&str>> = None;
-            for row in
-                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-            {
-                let (from, to) = row?;
-                let imported = imported
-                    .get_or_insert_with(|| records.iter().map(|r| r.issue.id.as_str()).collect());
-                if !imported.contains(from.as_str()) {
-                    stored.push((from, to));
-                }
-            }
-        }
-        // Sized for the file's edges up front: growing a map of 100 000 ids step by step
-        // rehashes every id several times over.
-        let file_edge_count: usize = records
-            .iter()
-            .map(|r| r.deps.iter().filter(blocking).count())
-            .sum();
-        let mut graph = Graph::with_capacity(stored.len() + file_edge_count);
-        for (from, to) in &stored {
-            graph.edge(from, to);
-        }
-        let mut file_edges = Vec::new();
-        for rec in &records {
-            for d in rec.deps.iter().filter(blocking) {
-                file_edges.push((graph.edge(&d.issue_id, &d.depends_on_id), *rec, d));
-            }
-        }
-        let successors = graph.successors();
-        let component = graph.components(&successors);
-        for ((from, to), rec, d) in file_edges {
-            if component[from] == component[to] {
-                let mut path = vec![d.issue_id.clone()];
-                path.extend(graph.path(&successors, to, from, &component));
-                let cycle = Error::Cycle {
-                    from: d.issue_id.clone(),
-                    to: d.depends_on_id.clone(),
-                    kind: d.kind.clone(),
-                    path,
-                };
-                return Err(row_err(rec, &cycle));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// The successors of each node of a [`Graph`]: those of `v` are
-/// `targets[starts[v]..starts[v + 1]]`.
-struct Successors {
-    starts: Vec<usize>,
-    targets: Vec<usize>,
-}
-
-impl Successors {
-    fn of(&self, v: usize) -> &[usize] {
-        &self.targets[self.starts[v]..self.starts[v + 1]]
-    }
-}
-
-/// A directed graph over issue ids, for [`refuse_cycles`].
-struct Graph<'a> {
-    index: foldhash::HashMap<&'a str, usize>,
-    names: Vec<&'a str>,
-    /// The edges as added: (from, to) node numbers.
-    edges: Vec<(usize, usize)>,
-}
-
-impl<'a> Graph<'a> {
-    /// A graph with room for about as many nodes as `edges` (an issue's blocking edges are
-    /// one on average; most nodes are the source of one and the target of another).
-    fn with_capacity(edges: usize) -> Self {
-        let nodes = edges;
-        Self {
-            index: foldhash::HashMap::with_capacity_and_hasher(nodes, Default::default()),
-            names: Vec::with_capacity(nodes),
-            edges: Vec::with_capacity(edges),
-        }
-    }
-
-    fn node(&mut self, id: &'a str) -> usize {
-        let fresh = self.names.len();
-        let i = *self.index.entry(id).or_insert(fresh);
-        if i == fresh {
-            self.names.push(id);
-        }
-        i
-    }
-
-    /// Adds the edge; returns its ends' node numbers.
-    fn edge(&mut self, from: &'a str, to: &'a str) -> (usize, usize) {
-        let (a, b) = (self.node(from), self.node(to));
-        self.edges.push((a, b));
-        (a, b)
-    }
-
-    /// Each node's successors, in the order their edges were added, in one array (no list
-    /// of its own to allocate for each node).
-    fn successors(&self) -> Successors {
-        let n = self.names.len();
-        let mut starts = vec![0usize; n + 1];
-        for &(from, _) in &self.edges {
-            starts[from + 1] += 1;
-        }
-        for v in 0..n {
-            starts[v + 1] += starts[v];
-        }
-        let mut fill = starts.clone();
-        let mut targets = vec![0usize; self.edges.len()];
-        for &(from, to) in &self.edges {
-            targets[fill[from]] = to;
-            fill[from] += 1;
-        }
-        Successors { starts, targets }
-    }
-
-    /// Each node's strongly connected component (Tarjan's algorithm, iterative).
-    fn components(&self, successors: &Successors) -> Vec<usize> {
-        const UNSEEN: usize = usize::MAX;
-        let n = self.names.len();
-        let (mut index, mut low, mut component) = (vec![UNSEEN; n], vec![0; n], vec![UNSEEN; n]);
-        let mut on_stack = vec![false; n];
-        let (mut stack, mut counter, mut components) = (Vec::new(), 0, 0);
-        for root in 0..n {
-            if index[root] != UNSEEN {
-                continue;
-            }
-            let mut work = vec![(root, 0usize)];
-            index[root] = counter;
-            low[root] = counter;
-            counter += 1;
-            stack.push(root);
-            on_stack[root] = true;
-            while let Some((v, i)) = work.last().copied() {
-                if let Some(&w) = successors.of(v).get(i) {
-                    if let Some(top) = work.last_mut() {
-                        top.1 += 1;
-                    }
-                    if index[w] == UNSEEN {
-                        index[w] = counter;
-                        low[w] = counter;
-                        counter += 1;
-                        stack.push(w);
-                        on_stack[w] = true;
-                        work.push((w, 0));
-                    } else if on_stack[w] {
-                        low[v] = low[v].min(index[w]);
-                    }
-                    continue;
-                }
-                work.pop();
-                if let Some(&(parent, _)) = work.last() {
-                    low[parent] = low[parent].min(low[v]);
-                }
-                if low[v] == index[v] {
-                    while let Some(w) = stack.pop() {
-                        on_stack[w] = false;
-                        component[w] = components;
-                        if w == v {
-                            break;
-                        }
-                    }
-                    components += 1;
-                }
-            }
-        }
-        component
-    }
-
-    /// The ids on a shortest path from `start` to `goal` within their component.
-    fn path(
-        &self,
-        successors: &Successors,
-        start: usize,
-        goal: usize,
-        component: &[usize],
-    ) -> Vec<String> {
-        let mut came_from: HashMap<usize, usize> = HashMap::new();
-        let mut queue = VecDeque::from([start]);
-        let mut seen = HashSet::from([start]);
-        while let Some(v) = queue.pop_front() {
-            if v == goal {
-                break;
-            }
-            for &w in successors.of(v) {
-                if component[w] == component[start] && seen.insert(w) {
-                    came_from.insert(w, v);
-                    queue.push_back(w);
-                }
-            }
-        }
-        let mut path = vec![goal];
-        let mut cur = goal;
-        while let Some(&prev) = came_from.get(&cur) {
-            path.push(prev);
-            cur = prev;
-        }
-        path.reverse();
-        path.into_iter().map(|i| self.names[i].to_owned()).collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::BTreeSet;
-
-    /// The labels summary written by the bulk path reads as serde (and SQLite's
-    /// `json_group_array`) would write it, for labels that need escaping too.
-    #[test]
-    fn labels_json_is_the_json_array_of_the_labels() {
-        for labels in [
-            vec![],
-            vec!["one"],
-            vec!["b", "a", "provides:x"],
-            vec![r#"say"what"#, r"back\slash", "ü"],
-        ] {
-            let set: BTreeSet<String> = labels.into_iter().map(str::to_owned).collect();
-            let mut out = Vec::new();
-            super::write_labels_json(&mut out, &set);
-            assert_eq!(
-                String::from_utf8(out).unwrap(),
-                serde_json::to_string(&set).unwrap()
-            );
-        }
-    }
 }

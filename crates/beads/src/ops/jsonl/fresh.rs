@@ -1,0 +1,301 @@
+//! The bulk path of an import into a store with no issues: rows in id order with their
+//! summaries, counts and readiness computed from the records, the summary triggers and the
+//! secondary indexes off while the rows go in.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+
+use rusqlite::Connection;
+use serde_json::Value;
+
+use super::{ImportReport, REFRESH_SUMMARIES_OF, Record, row_err};
+use crate::error::Result;
+use crate::model::Dependency;
+use crate::ops::deps::insert_comment;
+use crate::readiness;
+use crate::store::WriteCtx;
+
+/// Each record's edges by target, the last one for a target winning (as an upsert would):
+/// one list for all records, each record's part ending where `ends` says (no list of its own
+/// to allocate and free for each record).
+struct EdgeLists<'a> {
+    edges: Vec<&'a Dependency>,
+    ends: Vec<usize>,
+}
+
+impl<'a> EdgeLists<'a> {
+    fn new(records: &[&'a Record]) -> Self {
+        let mut edges = Vec::with_capacity(records.iter().map(|r| r.deps.len()).sum());
+        let mut ends = Vec::with_capacity(records.len());
+        for rec in records {
+            match rec.deps.as_slice() {
+                few @ ([] | [_]) => edges.extend(few),
+                many => {
+                    let by_target: BTreeMap<&str, &Dependency> =
+                        many.iter().map(|d| (d.depends_on_id.as_str(), d)).collect();
+                    edges.extend(by_target.into_values());
+                }
+            }
+            ends.push(edges.len());
+        }
+        Self { edges, ends }
+    }
+
+    /// The edges of the record at `k`.
+    fn of(&self, k: usize) -> &[&'a Dependency] {
+        let start = if k == 0 { 0 } else { self.ends[k - 1] };
+        &self.edges[start..self.ends[k]]
+    }
+
+    /// Each record's edges, in the records' order.
+    fn lists(&self) -> impl Iterator<Item = &[&'a Dependency]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(&self.ends)
+            .map(|(start, &end)| &self.edges[start..end])
+    }
+}
+
+/// Keeps, of the records of one id, the last line's (a later line wins, as it does when lines
+/// are applied one by one), in file order; returns their positions in id order. The records
+/// stay where the parse put them, so the passes that visit each of them once (edges,
+/// readiness, counts) read memory in the order it was written, and only the insert, which
+/// wants rows in id order (B-tree appends), jumps around it. The sort compares a copy of
+/// each id's first eight bytes (where most ids differ) before the ids themselves: the
+/// comparisons stay in one compact array instead of following pointers into the records.
+fn id_order(records: &mut Vec<&Record>) -> Vec<usize> {
+    let prefix = |id: &str| {
+        let mut head = [0u8; 8];
+        let n = id.len().min(8);
+        head[..n].copy_from_slice(&id.as_bytes()[..n]);
+        u64::from_be_bytes(head)
+    };
+    let mut keyed: Vec<(u64, &str, usize)> = records
+        .iter()
+        .enumerate()
+        .map(|(k, rec)| (prefix(&rec.issue.id), rec.issue.id.as_str(), k))
+        .collect();
+    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)).then(a.2.cmp(&b.2)));
+    keyed.dedup_by(|later, earlier| {
+        if later.1 == earlier.1 {
+            std::mem::swap(later, earlier);
+            true
+        } else {
+            false
+        }
+    });
+    if keyed.len() < records.len() {
+        // Drop the overridden records; a record's new position is the number of kept ones
+        // before it.
+        let mut kept = vec![false; records.len()];
+        for &(.., k) in &keyed {
+            kept[k] = true;
+        }
+        let mut position = Vec::with_capacity(records.len());
+        let mut next = 0;
+        for &keep in &kept {
+            position.push(next);
+            next += usize::from(keep);
+        }
+        let mut flags = kept.iter();
+        records.retain(|_| flags.next().copied().unwrap_or(false));
+        for entry in &mut keyed {
+            entry.2 = position[entry.2];
+        }
+    }
+    keyed.into_iter().map(|(.., k)| k).collect()
+}
+
+/// The bulk path: the store has no issues, so nothing is compared or replaced. Rows go in
+/// sorted by id (B-tree appends rather than random inserts) with their summaries, counts and
+/// readiness computed here from the records themselves, since the triggers are off. What is
+/// the same for every row (its `imported` event) is written afterwards by one statement
+/// rather than row by row.
+pub(super) fn insert_fresh(
+    tx: &Connection,
+    w: &WriteCtx<'_>,
+    records: &mut Vec<&Record>,
+    report: &mut ImportReport,
+) -> Result<()> {
+    let order = id_order(records);
+    let edges = EdgeLists::new(records);
+    let mut graph = readiness::Graph::default();
+    graph.status.reserve(records.len());
+    graph.edges.reserve(edges.edges.len());
+    let mut dependents: foldhash::HashMap<&str, i64> =
+        foldhash::HashMap::with_capacity_and_hasher(records.len(), Default::default());
+    for (rec, deps) in records.iter().zip(edges.lists()) {
+        let issue = &rec.issue;
+        graph.status.insert(
+            Cow::Borrowed(&issue.id),
+            (
+                Cow::Borrowed(&issue.status),
+                Cow::Borrowed(&issue.close_reason),
+            ),
+        );
+        for d in deps {
+            *dependents.entry(d.depends_on_id.as_str()).or_default() += 1;
+            let gate = if d.metadata == "{}" {
+                None
+            } else {
+                serde_json::from_str::<Value>(&d.metadata)
+                    .ok()
+                    .and_then(|m| m.get("gate").and_then(Value::as_str).map(str::to_owned))
+                    .map(Cow::Owned)
+            };
+            graph.edges.push((
+                Cow::Borrowed(&d.issue_id),
+                Cow::Borrowed(&d.depends_on_id),
+                Cow::Borrowed(&d.kind),
+                gate,
+            ));
+        }
+        if issue.status == "closed" {
+            for l in &rec.labels {
+                if let Some(cap) = readiness::provided_capability(l) {
+                    graph.provided.insert(Cow::Borrowed(cap));
+                }
+            }
+        }
+    }
+    let blocked = readiness::compute(&graph, w.settings);
+    // Hashed, not ordered: a handful of keys looked up once per row (an ordered map compares
+    // up to three strings per step), written in any order.
+    let mut counts: foldhash::HashMap<(&str, &str, &str, bool, bool, bool), i64> =
+        foldhash::HashMap::default();
+    // Prepared once for the whole loop, not looked up in the statement cache row by row.
+    let mut insert_issue = crate::row::SummarizedInsert::prepare(tx)?;
+    let mut insert_edge = tx.prepare(
+        "INSERT INTO dependencies (issue_id, depends_on_id, type, created_at, created_by, metadata)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    let mut insert_label = tx.prepare("INSERT INTO labels (issue_id, label) VALUES (?1, ?2)")?;
+    let mut labels_json: Vec<u8> = Vec::new();
+    // Issues whose comments include one the store already had (a comment id given twice):
+    // their comment count is recounted once the rows are in.
+    let mut recount: Vec<&str> = Vec::new();
+    for &k in &order {
+        let (rec, deps) = (records[k], edges.of(k));
+        let issue = &rec.issue;
+        labels_json.clear();
+        write_labels_json(&mut labels_json, &rec.labels);
+        let summary = crate::row::RowSummary {
+            labels: std::str::from_utf8(&labels_json).expect("JSON is UTF-8"),
+            parent: deps
+                .iter()
+                .filter(|d| d.kind == "parent-child")
+                .map(|d| d.depends_on_id.as_str())
+                .max(),
+            dependency_count: deps.len() as i64,
+            dependent_count: dependents.get(issue.id.as_str()).copied().unwrap_or(0),
+            comment_count: rec.comments.len() as i64,
+            blocked: blocked.get(issue.id.as_str()).copied().unwrap_or(false),
+        };
+        insert_issue
+            .insert(issue, &rec.hash, &summary)
+            .map_err(|e| row_err(rec, &e))?;
+        report.created += 1;
+        let prefix = issue.id.split_once('-').map_or("", |(p, _)| p);
+        *counts
+            .entry((
+                prefix,
+                issue.status.as_str(),
+                issue.issue_type.as_str(),
+                issue.ephemeral,
+                issue.is_template,
+                issue.pinned,
+            ))
+            .or_default() += 1;
+        for label in &rec.labels {
+            insert_label.execute([&issue.id, label])?;
+            report.labels_changed += 1;
+        }
+        for d in deps {
+            insert_edge
+                .execute([
+                    &d.issue_id,
+                    &d.depends_on_id,
+                    &d.kind,
+                    &d.created_at,
+                    &d.created_by,
+                    &d.metadata,
+                ])
+                .map_err(|e| row_err(rec, &e))?;
+            report.dependencies_changed += 1;
+        }
+        for c in &rec.comments {
+            if insert_comment(tx, c)? {
+                report.comments_added += 1;
+            } else {
+                recount.push(&issue.id);
+            }
+        }
+    }
+    // Every issue in the store is one of these: each gets what
+    // `event(…, "imported", None, None, Some("created"))` writes, in id order.
+    tx.execute(
+        "INSERT INTO events (issue_id, event_type, actor, created_at, comment)
+         SELECT id, 'imported', ?1, ?2, 'created' FROM issues ORDER BY id",
+        [w.actor, w.now],
+    )?;
+    if !recount.is_empty() {
+        let ids = serde_json::to_string(&recount).expect("ids serialize");
+        tx.execute(REFRESH_SUMMARIES_OF, [ids])?;
+    }
+    let mut put = tx.prepare_cached(
+        "INSERT INTO issue_counts (prefix, status, issue_type, ephemeral, is_template, pinned, n)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for ((prefix, status, kind, ephemeral, template, pinned), n) in counts {
+        put.execute(rusqlite::params![
+            prefix, status, kind, ephemeral, template, pinned, n
+        ])?;
+    }
+    Ok(())
+}
+
+/// The JSON array of `labels` (sorted, as the set holds them), as the `cached_labels`
+/// summary has it. A label is checked to hold no whitespace or control character, so most
+/// need no escaping and their text goes in as it is; one with a quote or backslash is
+/// escaped by serde.
+fn write_labels_json(out: &mut Vec<u8>, labels: &BTreeSet<String>) {
+    out.push(b'[');
+    for (k, label) in labels.iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        if label.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+            serde_json::to_writer(&mut *out, label).expect("labels serialize");
+        } else {
+            out.push(b'"');
+            out.extend_from_slice(label.as_bytes());
+            out.push(b'"');
+        }
+    }
+    out.push(b']');
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    /// The labels summary written by the bulk path reads as serde (and SQLite's
+    /// `json_group_array`) would write it, for labels that need escaping too.
+    #[test]
+    fn labels_json_is_the_json_array_of_the_labels() {
+        for labels in [
+            vec![],
+            vec!["one"],
+            vec!["b", "a", "provides:x"],
+            vec![r#"say"what"#, r"back\slash", "ü"],
+        ] {
+            let set: BTreeSet<String> = labels.into_iter().map(str::to_owned).collect();
+            let mut out = Vec::new();
+            super::write_labels_json(&mut out, &set);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&set).unwrap()
+            );
+        }
+    }
+}
