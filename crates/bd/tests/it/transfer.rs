@@ -527,6 +527,33 @@ fn an_import_killed_midway_leaves_nothing_and_the_store_usable() {
     ok(&env, &["doctor"]);
 }
 
+/// The bulk path checks a large file for cycles on a second thread while it writes the edges:
+/// a cycle closed by the file's last line is refused as the small path refuses it (naming the
+/// first line whose edge is on the cycle, and the path), and leaves nothing written and the
+/// store in WAL mode.
+#[test]
+fn a_large_import_into_an_empty_store_refuses_a_cycle_and_writes_nothing() {
+    let env = store();
+    let n = beads::ROLLBACK_JOURNAL_FROM;
+    // `t-00001` is blocked by `t-00000` in the corpus; the last line closes the loop.
+    let closing = format!(
+        r#"{{"id":"t-00000","title":"Issue 0","status":"open","priority":2,"issue_type":"task","created_at":"2026-01-01T00:00:00Z","dependencies":[{{"depends_on_id":"t-00001","type":"blocks"}}]}}"#
+    );
+    std::fs::write(env.work().join("big.jsonl"), corpus(n) + &closing + "\n").unwrap();
+    let out = fails(&env, &["import", "big.jsonl"], 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("line 2: `t-00001`") && err.contains("t-00001 → t-00000 → t-00001"),
+        "{err}"
+    );
+    assert_eq!(count(&env), 0);
+    assert_eq!(
+        json(&env, &["sql", "PRAGMA journal_mode"])[0]["journal_mode"],
+        "wal"
+    );
+    ok(&env, &["doctor"]);
+}
+
 /// With the store open in another process, SQLite will not leave WAL mode: the import writes
 /// through the WAL like any write, and the other process sees all of it once it commits.
 #[test]

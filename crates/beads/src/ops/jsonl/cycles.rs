@@ -18,7 +18,9 @@ use crate::readiness;
 /// strongly-connected-components pass per kind group; an edge of the file closes a cycle
 /// exactly when both its ends are in one component. Cycles among the store's own edges
 /// that the file does not touch (an old store) are left for `bd doctor` to report.
-pub(super) fn refuse_cycles(tx: &Connection, parsed: &[Line]) -> Result<()> {
+/// `store` is `None` when the store has no issues, hence no edges (the bulk path, which runs
+/// this on a thread of its own).
+pub(super) fn refuse_cycles(parsed: &[Line], store: Option<&Connection>) -> Result<()> {
     let records: Vec<&Record> = parsed
         .iter()
         .filter_map(|l| match l {
@@ -34,25 +36,10 @@ pub(super) fn refuse_cycles(tx: &Connection, parsed: &[Line]) -> Result<()> {
         if !records.iter().any(|r| r.deps.iter().any(|d| blocking(&d))) {
             continue;
         }
-        let mut stored: Vec<(String, String)> = Vec::new();
-        {
-            let mut stmt = tx.prepare(&format!(
-                "SELECT issue_id, depends_on_id FROM dependencies WHERE type IN {}",
-                readiness::sql_list(&kinds.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>())
-            ))?;
-            // Built only if the store has edges of these kinds (an empty store has none).
-            let mut imported: Option<foldhash::HashSet<&str>> = None;
-            for row in
-                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
-            {
-                let (from, to) = row?;
-                let imported = imported
-                    .get_or_insert_with(|| records.iter().map(|r| r.issue.id.as_str()).collect());
-                if !imported.contains(from.as_str()) {
-                    stored.push((from, to));
-                }
-            }
-        }
+        let stored = match store {
+            Some(tx) => stored_edges(tx, kinds, &records)?,
+            None => Vec::new(),
+        };
         // Sized for the file's edges up front: growing a map of 100 000 ids step by step
         // rehashes every id several times over.
         let file_edge_count: usize = records
@@ -86,6 +73,31 @@ pub(super) fn refuse_cycles(tx: &Connection, parsed: &[Line]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The store's edges of `kinds` whose source is not one of the imported `records` (theirs are
+/// replaced by the file's).
+fn stored_edges(
+    tx: &Connection,
+    kinds: &[&str],
+    records: &[&Record],
+) -> Result<Vec<(String, String)>> {
+    let mut stored = Vec::new();
+    let mut stmt = tx.prepare(&format!(
+        "SELECT issue_id, depends_on_id FROM dependencies WHERE type IN {}",
+        readiness::sql_list(&kinds.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>())
+    ))?;
+    // Built only if the store has edges of these kinds (an empty store has none).
+    let mut imported: Option<foldhash::HashSet<&str>> = None;
+    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+        let (from, to) = row?;
+        let imported =
+            imported.get_or_insert_with(|| records.iter().map(|r| r.issue.id.as_str()).collect());
+        if !imported.contains(from.as_str()) {
+            stored.push((from, to));
+        }
+    }
+    Ok(stored)
 }
 
 /// The successors of each node of a [`Graph`]: those of `v` are

@@ -8,12 +8,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use rusqlite::Connection;
 use serde_json::Value;
 
-use super::{ImportReport, REFRESH_SUMMARIES_OF, Record, row_err};
+use super::cycles::refuse_cycles;
+use super::{ImportReport, Line, REFRESH_SUMMARIES_OF, Record, row_err};
 use crate::error::Result;
 use crate::model::Dependency;
 use crate::ops::deps::insert_comment;
 use crate::readiness;
-use crate::store::WriteCtx;
+use crate::store::{Settings, WriteCtx};
 
 /// Each record's edges by target, the last one for a target winning (as an upsert would):
 /// one list for all records, each record's part ending where `ends` says (no list of its own
@@ -111,70 +112,156 @@ fn id_order(records: &mut Vec<&Record>) -> Vec<usize> {
 /// readiness computed here from the records themselves, since the triggers are off. What is
 /// the same for every row (its `imported` event) is written afterwards by one statement
 /// rather than row by row.
+///
+/// Two threads share the work: while this one writes the edge and label rows (which need
+/// nothing but their own record), a second checks the file for cycles and works out what
+/// each issue row needs from the whole graph (its readiness, its number of dependents); the
+/// issue rows go in once both are done. `lines` are all the file's lines, which the cycle
+/// check reads as the other paths do; `records` are its issues.
 pub(super) fn insert_fresh(
     tx: &Connection,
     w: &WriteCtx<'_>,
+    lines: &[Line],
     records: &mut Vec<&Record>,
     report: &mut ImportReport,
 ) -> Result<()> {
     let order = id_order(records);
+    let records: &[&Record] = records;
     let edges = EdgeLists::new(records);
-    let mut graph = readiness::Graph::default();
-    graph.status.reserve(records.len());
-    graph.edges.reserve(edges.edges.len());
-    let mut dependents: foldhash::HashMap<&str, i64> =
-        foldhash::HashMap::with_capacity_and_hasher(records.len(), Default::default());
-    for (rec, deps) in records.iter().zip(edges.lists()) {
-        let issue = &rec.issue;
-        graph.status.insert(
-            Cow::Borrowed(&issue.id),
-            (
-                Cow::Borrowed(&issue.status),
-                Cow::Borrowed(&issue.close_reason),
-            ),
-        );
-        for d in deps {
-            *dependents.entry(d.depends_on_id.as_str()).or_default() += 1;
-            let gate = if d.metadata == "{}" {
-                None
-            } else {
-                serde_json::from_str::<Value>(&d.metadata)
-                    .ok()
-                    .and_then(|m| m.get("gate").and_then(Value::as_str).map(str::to_owned))
-                    .map(Cow::Owned)
-            };
-            graph.edges.push((
-                Cow::Borrowed(&d.issue_id),
-                Cow::Borrowed(&d.depends_on_id),
-                Cow::Borrowed(&d.kind),
-                gate,
-            ));
-        }
-        if issue.status == "closed" {
-            for l in &rec.labels {
-                if let Some(cap) = readiness::provided_capability(l) {
-                    graph.provided.insert(Cow::Borrowed(cap));
+    let settings = w.settings;
+    let whole = std::thread::scope(|scope| {
+        let whole = scope.spawn(|| -> Result<WholeGraph<'_>> {
+            refuse_cycles(lines, None)?;
+            Ok(WholeGraph::of(records, &edges, settings))
+        });
+        let written = insert_relations(tx, records, &edges, &order, report);
+        // A cycle is reported before anything the rows' writing ran into, as when the check
+        // ran first.
+        let whole = whole
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        written.map(|()| whole)
+    })?;
+    insert_issue_rows(tx, w, records, &edges, &order, &whole, report)
+}
+
+/// What an issue row needs from the whole file: whether the issue is blocked (by its
+/// position among the records) and how many edges point at it (by id).
+struct WholeGraph<'a> {
+    blocked: Vec<bool>,
+    dependents: foldhash::HashMap<&'a str, i64>,
+}
+
+impl<'a> WholeGraph<'a> {
+    fn of(records: &[&'a Record], edges: &EdgeLists<'a>, settings: &Settings) -> Self {
+        let mut graph = readiness::Graph::default();
+        graph.status.reserve(records.len());
+        graph.edges.reserve(edges.edges.len());
+        let mut dependents: foldhash::HashMap<&str, i64> =
+            foldhash::HashMap::with_capacity_and_hasher(records.len(), Default::default());
+        for (rec, deps) in records.iter().zip(edges.lists()) {
+            let issue = &rec.issue;
+            graph.status.insert(
+                Cow::Borrowed(&issue.id),
+                (
+                    Cow::Borrowed(&issue.status),
+                    Cow::Borrowed(&issue.close_reason),
+                ),
+            );
+            for d in deps {
+                *dependents.entry(d.depends_on_id.as_str()).or_default() += 1;
+                let gate = if d.metadata == "{}" {
+                    None
+                } else {
+                    serde_json::from_str::<Value>(&d.metadata)
+                        .ok()
+                        .and_then(|m| m.get("gate").and_then(Value::as_str).map(str::to_owned))
+                        .map(Cow::Owned)
+                };
+                graph.edges.push((
+                    Cow::Borrowed(&d.issue_id),
+                    Cow::Borrowed(&d.depends_on_id),
+                    Cow::Borrowed(&d.kind),
+                    gate,
+                ));
+            }
+            if issue.status == "closed" {
+                for l in &rec.labels {
+                    if let Some(cap) = readiness::provided_capability(l) {
+                        graph.provided.insert(Cow::Borrowed(cap));
+                    }
                 }
             }
         }
+        let blocked = readiness::compute(&graph, settings);
+        Self {
+            blocked: records
+                .iter()
+                .map(|rec| blocked.get(rec.issue.id.as_str()).copied().unwrap_or(false))
+                .collect(),
+            dependents,
+        }
     }
-    let blocked = readiness::compute(&graph, w.settings);
-    // Hashed, not ordered: a handful of keys looked up once per row (an ordered map compares
-    // up to three strings per step), written in any order.
-    let mut counts: foldhash::HashMap<(&str, &str, &str, bool, bool, bool), i64> =
-        foldhash::HashMap::default();
+}
+
+/// Writes every record's edges and labels, in id order.
+fn insert_relations(
+    tx: &Connection,
+    records: &[&Record],
+    edges: &EdgeLists<'_>,
+    order: &[usize],
+    report: &mut ImportReport,
+) -> Result<()> {
     // Prepared once for the whole loop, not looked up in the statement cache row by row.
-    let mut insert_issue = crate::row::SummarizedInsert::prepare(tx)?;
     let mut insert_edge = tx.prepare(
         "INSERT INTO dependencies (issue_id, depends_on_id, type, created_at, created_by, metadata)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     let mut insert_label = tx.prepare("INSERT INTO labels (issue_id, label) VALUES (?1, ?2)")?;
+    for &k in order {
+        let rec = records[k];
+        for label in &rec.labels {
+            insert_label.execute([&rec.issue.id, label])?;
+            report.labels_changed += 1;
+        }
+        for d in edges.of(k) {
+            insert_edge
+                .execute([
+                    &d.issue_id,
+                    &d.depends_on_id,
+                    &d.kind,
+                    &d.created_at,
+                    &d.created_by,
+                    &d.metadata,
+                ])
+                .map_err(|e| row_err(rec, &e))?;
+            report.dependencies_changed += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Writes every record's issue row with its summaries and readiness, its comments, its
+/// `imported` event and the counts, in id order.
+fn insert_issue_rows(
+    tx: &Connection,
+    w: &WriteCtx<'_>,
+    records: &[&Record],
+    edges: &EdgeLists<'_>,
+    order: &[usize],
+    whole: &WholeGraph<'_>,
+    report: &mut ImportReport,
+) -> Result<()> {
+    // Hashed, not ordered: a handful of keys looked up once per row (an ordered map compares
+    // up to three strings per step), written in any order.
+    let mut counts: foldhash::HashMap<(&str, &str, &str, bool, bool, bool), i64> =
+        foldhash::HashMap::default();
+    let mut insert_issue = crate::row::SummarizedInsert::prepare(tx)?;
     let mut labels_json: Vec<u8> = Vec::new();
     // Issues whose comments include one the store already had (a comment id given twice):
     // their comment count is recounted once the rows are in.
     let mut recount: Vec<&str> = Vec::new();
-    for &k in &order {
+    for &k in order {
         let (rec, deps) = (records[k], edges.of(k));
         let issue = &rec.issue;
         labels_json.clear();
@@ -187,9 +274,13 @@ pub(super) fn insert_fresh(
                 .map(|d| d.depends_on_id.as_str())
                 .max(),
             dependency_count: deps.len() as i64,
-            dependent_count: dependents.get(issue.id.as_str()).copied().unwrap_or(0),
+            dependent_count: whole
+                .dependents
+                .get(issue.id.as_str())
+                .copied()
+                .unwrap_or(0),
             comment_count: rec.comments.len() as i64,
-            blocked: blocked.get(issue.id.as_str()).copied().unwrap_or(false),
+            blocked: whole.blocked[k],
         };
         insert_issue
             .insert(issue, &rec.hash, &summary)
@@ -206,23 +297,6 @@ pub(super) fn insert_fresh(
                 issue.pinned,
             ))
             .or_default() += 1;
-        for label in &rec.labels {
-            insert_label.execute([&issue.id, label])?;
-            report.labels_changed += 1;
-        }
-        for d in deps {
-            insert_edge
-                .execute([
-                    &d.issue_id,
-                    &d.depends_on_id,
-                    &d.kind,
-                    &d.created_at,
-                    &d.created_by,
-                    &d.metadata,
-                ])
-                .map_err(|e| row_err(rec, &e))?;
-            report.dependencies_changed += 1;
-        }
         for c in &rec.comments {
             if insert_comment(tx, c)? {
                 report.comments_added += 1;
