@@ -536,10 +536,8 @@ fn a_large_import_into_an_empty_store_refuses_a_cycle_and_writes_nothing() {
     let env = store();
     let n = beads::ROLLBACK_JOURNAL_FROM;
     // `t-00001` is blocked by `t-00000` in the corpus; the last line closes the loop.
-    let closing = format!(
-        r#"{{"id":"t-00000","title":"Issue 0","status":"open","priority":2,"issue_type":"task","created_at":"2026-01-01T00:00:00Z","dependencies":[{{"depends_on_id":"t-00001","type":"blocks"}}]}}"#
-    );
-    std::fs::write(env.work().join("big.jsonl"), corpus(n) + &closing + "\n").unwrap();
+    let closing = r#"{"id":"t-00000","title":"Issue 0","status":"open","priority":2,"issue_type":"task","created_at":"2026-01-01T00:00:00Z","dependencies":[{"depends_on_id":"t-00001","type":"blocks"}]}"#;
+    std::fs::write(env.work().join("big.jsonl"), corpus(n) + closing + "\n").unwrap();
     let out = fails(&env, &["import", "big.jsonl"], 1);
     let err = stderr(&out);
     assert!(
