@@ -87,7 +87,7 @@ pub(crate) fn read(issues: &Path) -> Result<ImportInput> {
     let f = std::fs::File::open(issues).map_err(|e| Error::io(issues, e))?;
     let text = read_text(f, issues, Some("issues.jsonl"))?;
     (input.lines, input.ignored_fields) =
-        parse_lines(&numbered_lines(&text), Some("issues.jsonl"))?;
+        parse_lines(&numbered_lines(&text), Some("issues.jsonl"), None)?;
     let index: HashMap<String, usize> = input
         .lines
         .iter()

@@ -20,7 +20,7 @@ use crate::ops::deps::{delete_label, insert_comment, insert_label, labels_of};
 use crate::ops::event;
 use crate::readiness;
 use crate::row::{content_hash_of, upsert_issue};
-use crate::store::{Store, WriteCtx};
+use crate::store::{Settings, Store, WriteCtx};
 
 /// What `export` includes.
 #[derive(Debug, Clone, Copy, Default)]
@@ -185,7 +185,11 @@ impl Store {
         let started = std::time::Instant::now();
         let mut input = ImportInput::default();
         let text = read_text(reader, source, None)?;
-        (input.lines, input.ignored_fields) = parse_lines(&numbered_lines(&text), None)?;
+        // A plain file has no config rows that could change the statuses and types allowed:
+        // each record is checked against the store's settings as it is parsed.
+        (input.lines, input.ignored_fields) =
+            parse_lines(&numbered_lines(&text), None, Some(&self.settings))?;
+        input.checked = true;
         free_in_background(text);
         tracing::debug!(ms = started.elapsed().as_millis(), "import: parsed");
         self.import_input(input, dry_run)
@@ -384,22 +388,13 @@ impl Store {
                 _ => {}
             }
         }
-        let settings = &self.settings;
-        par_for_each(&mut input.lines, |line| {
-            if let Line::Issue(rec) = line {
-                let named = |e: Error| {
-                    bad_row(
-                        rec.file.as_deref(),
-                        rec.line,
-                        format!("`{}`: {e}", rec.issue.id),
-                    )
-                };
-                settings.check_status(&rec.issue.status).map_err(named)?;
-                rec.issue.issue_type = settings.check_type(&rec.issue.issue_type).map_err(named)?;
-                rec.hash = content_hash_of(&mut rec.issue);
-            }
-            Ok(())
-        })?;
+        if !input.checked {
+            let settings = &self.settings;
+            par_for_each(&mut input.lines, |line| match line {
+                Line::Issue(rec) => check_record(settings, rec),
+                Line::Memory(..) => Ok(()),
+            })?;
+        }
         Ok(input
             .config
             .iter()
@@ -427,6 +422,8 @@ pub(super) const REFRESH_SUMMARIES_OF: &str = "UPDATE issues SET (cached_labels,
 #[derive(Default)]
 pub(crate) struct ImportInput {
     pub lines: Vec<Line>,
+    /// Whether every record has been through [`check_record`] already (as it was parsed).
+    pub checked: bool,
     /// `config.jsonl` rows to write: (line, key, value).
     pub config: Vec<(usize, String, String)>,
     /// Config keys of the backup that are not written, with why.
@@ -477,10 +474,30 @@ fn insert_upstream_event(tx: &Connection, ev: &UpstreamEvent, copies: usize) -> 
     Ok(missing)
 }
 
+/// Checks a record's status and type against `settings` (the type normalized on the way) and
+/// computes its content hash.
+fn check_record(settings: &Settings, rec: &mut Record) -> Result<()> {
+    let named = |e: Error| {
+        bad_row(
+            rec.file.as_deref(),
+            rec.line,
+            format!("`{}`: {e}", rec.issue.id),
+        )
+    };
+    settings.check_status(&rec.issue.status).map_err(named)?;
+    rec.issue.issue_type = settings.check_type(&rec.issue.issue_type).map_err(named)?;
+    rec.hash = content_hash_of(&mut rec.issue);
+    Ok(())
+}
+
 /// Parses issue lines on all cores, in order; the first bad line (by position) is the error.
+/// With `settings`, each issue is also checked by [`check_record`] on the thread that parsed
+/// it (one pass over the records instead of two); without, [`Store::import_input`] checks
+/// them once the settings the input's own config rows make are known.
 pub(crate) fn parse_lines(
     lines: &[(usize, &str)],
     file: Option<&str>,
+    settings: Option<&Settings>,
 ) -> Result<(Vec<Line>, BTreeMap<String, usize>)> {
     type Parsed = Option<Result<(Line, BTreeMap<String, usize>)>>;
     let mut parsed: Vec<Parsed> = lines.iter().map(|_| None).collect();
@@ -488,7 +505,13 @@ pub(crate) fn parse_lines(
         lines.iter().zip(parsed.iter_mut()).collect();
     par_for_each(&mut work, |(line, out)| {
         let mut ignored = BTreeMap::new();
-        **out = Some(parse_line(line.1, line.0, file, &mut ignored).map(|l| (l, ignored)));
+        let parsed = parse_line(line.1, line.0, file, &mut ignored).and_then(|mut l| {
+            if let (Some(settings), Line::Issue(rec)) = (settings, &mut l) {
+                check_record(settings, rec)?;
+            }
+            Ok(l)
+        });
+        **out = Some(parsed.map(|l| (l, ignored)));
         Ok(())
     })?;
     let mut out = Vec::with_capacity(lines.len());
