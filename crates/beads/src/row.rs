@@ -446,15 +446,29 @@ impl<'c> SummarizedInsert<'c> {
         })
     }
 
-    pub(crate) fn insert(
+    /// Inserts a row whose rare fields all hold their defaults.
+    pub(crate) fn insert_plain(
         &mut self,
-        i: &Issue,
-        content_hash: &str,
+        p: &PlainFields<'_>,
         s: &RowSummary<'_>,
     ) -> rusqlite::Result<()> {
-        let rare = has_rare_fields(i);
-        let summary = [
-            &s.labels as &dyn rusqlite::ToSql,
+        let rare = false;
+        let params: [&dyn rusqlite::ToSql; 21] = [
+            &p.id,
+            &p.title,
+            &p.description,
+            &p.status,
+            &p.priority,
+            &p.issue_type,
+            &p.assignee,
+            &p.created_at,
+            &p.created_by,
+            &p.updated_at,
+            &p.started_at,
+            &p.closed_at,
+            &p.close_reason,
+            &p.content_hash,
+            &s.labels,
             &s.parent,
             &s.dependency_count,
             &s.dependent_count,
@@ -462,33 +476,51 @@ impl<'c> SummarizedInsert<'c> {
             &rare,
             &s.blocked,
         ];
-        if rare {
-            let stored = Stored::new(i, content_hash);
-            let mut params = stored.params();
-            params.extend(summary);
-            self.full.execute(params.as_slice())?;
-        } else {
-            let mut params: Vec<&dyn rusqlite::ToSql> = vec![
-                &i.id,
-                &i.title,
-                &i.description,
-                &i.status,
-                &i.priority,
-                &i.issue_type,
-                &i.assignee,
-                &i.created_at,
-                &i.created_by,
-                &i.updated_at,
-                &i.started_at,
-                &i.closed_at,
-                &i.close_reason,
-                &content_hash,
-            ];
-            params.extend(summary);
-            self.plain.execute(params.as_slice())?;
-        }
+        self.plain.execute(params.as_slice())?;
         Ok(())
     }
+
+    /// Inserts a row with every field bound (one with a rare field set).
+    pub(crate) fn insert_full(
+        &mut self,
+        i: &Issue,
+        content_hash: &str,
+        s: &RowSummary<'_>,
+    ) -> rusqlite::Result<()> {
+        let rare = has_rare_fields(i);
+        let stored = Stored::new(i, content_hash);
+        let mut params = stored.params();
+        params.extend([
+            &s.labels as &dyn rusqlite::ToSql,
+            &s.parent,
+            &s.dependency_count,
+            &s.dependent_count,
+            &s.comment_count,
+            &rare,
+            &s.blocked,
+        ]);
+        self.full.execute(params.as_slice())?;
+        Ok(())
+    }
+}
+
+/// The fields of a row that [`SummarizedInsert::insert_plain`] binds: those of
+/// `PLAIN_INSERT_COLUMNS`, in that order.
+pub(crate) struct PlainFields<'a> {
+    pub id: &'a str,
+    pub title: &'a str,
+    pub description: &'a str,
+    pub status: &'a str,
+    pub priority: i64,
+    pub issue_type: &'a str,
+    pub assignee: &'a str,
+    pub created_at: &'a str,
+    pub created_by: &'a str,
+    pub updated_at: &'a str,
+    pub started_at: Option<&'a str>,
+    pub closed_at: Option<&'a str>,
+    pub close_reason: &'a str,
+    pub content_hash: &'a str,
 }
 
 /// Whether any of the rarely used fields holds something other than its default: what the

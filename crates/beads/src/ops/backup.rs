@@ -26,7 +26,7 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 use crate::ops::deps::validate_label;
 use crate::ops::jsonl::{
-    ImportInput, Line, UpstreamEvent, bad_row, numbered_lines, parse_lines, read_text,
+    ImportInput, Line, Parse, UpstreamEvent, bad_row, numbered_lines, parse_lines, read_text,
 };
 use crate::store::normalize_ts;
 
@@ -86,15 +86,18 @@ pub(crate) fn read(issues: &Path) -> Result<ImportInput> {
     let mut input = ImportInput::default();
     let f = std::fs::File::open(issues).map_err(|e| Error::io(issues, e))?;
     let text = read_text(f, issues, Some("issues.jsonl"))?;
-    (input.lines, input.ignored_fields) =
-        parse_lines(&numbered_lines(&text), Some("issues.jsonl"), None)?;
+    (input.lines, input.ignored_fields) = parse_lines(
+        &numbered_lines(&text),
+        Some("issues.jsonl"),
+        Parse::Unchecked,
+    )?;
     let index: HashMap<String, usize> = input
         .lines
         .iter()
         .enumerate()
         .filter_map(|(k, l)| match l {
             Line::Issue(rec) => Some((rec.issue.id.clone(), k)),
-            Line::Memory(..) => None,
+            Line::Bulk(_) | Line::Memory(..) => None,
         })
         .collect();
     let attach = |input: &mut ImportInput, issue_id: &str| -> Option<usize> {

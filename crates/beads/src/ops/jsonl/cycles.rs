@@ -5,11 +5,20 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use rusqlite::Connection;
 
-use super::{Line, Record, row_err};
+use super::{Record, bad_row};
 use crate::error::{Error, Result};
-use crate::model::Dependency;
 use crate::ops::deps::ORDERING_KINDS;
 use crate::readiness;
+
+/// A blocking edge of the file, with the line it came from.
+pub(super) struct FileEdge<'a> {
+    pub from: &'a str,
+    pub to: &'a str,
+    pub kind: &'a str,
+    /// The file (of a backup) and line of the record the edge came with.
+    pub file: Option<&'a str>,
+    pub line: usize,
+}
 
 /// Refuses the import if its blocking edges, together with the store's, close a cycle: the
 /// same kinds `bd dep add` checks (`blocks` with `conditional-blocks`, and `parent-child` on
@@ -18,86 +27,90 @@ use crate::readiness;
 /// strongly-connected-components pass per kind group; an edge of the file closes a cycle
 /// exactly when both its ends are in one component. Cycles among the store's own edges
 /// that the file does not touch (an old store) are left for `bd doctor` to report.
-/// `store` is `None` when the store has no issues, hence no edges (the bulk path, which runs
-/// this on a thread of its own).
-pub(super) fn refuse_cycles(parsed: &[Line], store: Option<&Connection>) -> Result<()> {
-    let records: Vec<&Record> = parsed
-        .iter()
-        .filter_map(|l| match l {
-            Line::Issue(rec) => Some(&**rec),
-            Line::Memory(..) => None,
-        })
-        .collect();
+///
+/// `file_edges(kinds)` lists the file's edges of those kinds that do not point outside
+/// (`external:`), in file order; `imported()` the ids the file imports. `store` is `None`
+/// when the store has no issues, hence no edges (the bulk path, which runs this on a thread
+/// of its own).
+pub(super) fn refuse_cycles<'a>(
+    imported: impl FnOnce() -> foldhash::HashSet<&'a str>,
+    file_edges: impl Fn(&[&str]) -> Vec<FileEdge<'a>>,
+    store: Option<&Connection>,
+) -> Result<()> {
+    let mut imported = Some(imported);
+    let mut imported_ids: Option<foldhash::HashSet<&str>> = None;
     let hierarchy: &[&str] = &["parent-child"];
     for kinds in [ORDERING_KINDS, hierarchy] {
-        let blocking = |d: &&Dependency| {
-            kinds.contains(&d.kind.as_str()) && !d.depends_on_id.starts_with("external:")
-        };
-        if !records.iter().any(|r| r.deps.iter().any(|d| blocking(&d))) {
+        let file_edges = file_edges(kinds);
+        if file_edges.is_empty() {
             continue;
         }
-        let stored = match store {
-            Some(tx) => stored_edges(tx, kinds, &records)?,
+        let mut stored = match store {
+            Some(tx) => stored_edges(tx, kinds)?,
             None => Vec::new(),
         };
+        if !stored.is_empty() {
+            // The store's edges from imported issues are replaced by the file's.
+            let imported = imported_ids
+                .get_or_insert_with(|| imported.take().map_or_else(Default::default, |f| f()));
+            stored.retain(|(from, _)| !imported.contains(from.as_str()));
+        }
         // Sized for the file's edges up front: growing a map of 100 000 ids step by step
         // rehashes every id several times over.
-        let file_edge_count: usize = records
-            .iter()
-            .map(|r| r.deps.iter().filter(blocking).count())
-            .sum();
-        let mut graph = Graph::with_capacity(stored.len() + file_edge_count);
+        let mut graph = Graph::with_capacity(stored.len() + file_edges.len());
         for (from, to) in &stored {
             graph.edge(from, to);
         }
-        let mut file_edges = Vec::new();
-        for rec in &records {
-            for d in rec.deps.iter().filter(blocking) {
-                file_edges.push((graph.edge(&d.issue_id, &d.depends_on_id), *rec, d));
-            }
-        }
+        let ends: Vec<(usize, usize)> = file_edges
+            .iter()
+            .map(|e| graph.edge(e.from, e.to))
+            .collect();
         let successors = graph.successors();
         let component = graph.components(&successors);
-        for ((from, to), rec, d) in file_edges {
+        for ((from, to), e) in ends.into_iter().zip(&file_edges) {
             if component[from] == component[to] {
-                let mut path = vec![d.issue_id.clone()];
+                let mut path = vec![e.from.to_owned()];
                 path.extend(graph.path(&successors, to, from, &component));
                 let cycle = Error::Cycle {
-                    from: d.issue_id.clone(),
-                    to: d.depends_on_id.clone(),
-                    kind: d.kind.clone(),
+                    from: e.from.to_owned(),
+                    to: e.to.to_owned(),
+                    kind: e.kind.to_owned(),
                     path,
                 };
-                return Err(row_err(rec, &cycle));
+                return Err(bad_row(e.file, e.line, format!("`{}`: {cycle}", e.from)));
             }
         }
     }
     Ok(())
 }
 
-/// The store's edges of `kinds` whose source is not one of the imported `records` (theirs are
-/// replaced by the file's).
-fn stored_edges(
-    tx: &Connection,
-    kinds: &[&str],
-    records: &[&Record],
-) -> Result<Vec<(String, String)>> {
-    let mut stored = Vec::new();
+/// The edges of the full `records` of one of `kinds`, for [`refuse_cycles`].
+pub(super) fn record_edges<'a>(records: &[&'a Record], kinds: &[&str]) -> Vec<FileEdge<'a>> {
+    let mut out = Vec::new();
+    for rec in records {
+        for d in &rec.deps {
+            if kinds.contains(&d.kind.as_str()) && !d.depends_on_id.starts_with("external:") {
+                out.push(FileEdge {
+                    from: &d.issue_id,
+                    to: &d.depends_on_id,
+                    kind: &d.kind,
+                    file: rec.file.as_deref(),
+                    line: rec.line,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The store's edges of `kinds`.
+fn stored_edges(tx: &Connection, kinds: &[&str]) -> Result<Vec<(String, String)>> {
     let mut stmt = tx.prepare(&format!(
         "SELECT issue_id, depends_on_id FROM dependencies WHERE type IN {}",
         readiness::sql_list(&kinds.iter().map(|k| (*k).to_owned()).collect::<Vec<_>>())
     ))?;
-    // Built only if the store has edges of these kinds (an empty store has none).
-    let mut imported: Option<foldhash::HashSet<&str>> = None;
-    for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
-        let (from, to) = row?;
-        let imported =
-            imported.get_or_insert_with(|| records.iter().map(|r| r.issue.id.as_str()).collect());
-        if !imported.contains(from.as_str()) {
-            stored.push((from, to));
-        }
-    }
-    Ok(stored)
+    let edges = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    Ok(edges.collect::<rusqlite::Result<_>>()?)
 }
 
 /// The successors of each node of a [`Graph`]: those of `v` are

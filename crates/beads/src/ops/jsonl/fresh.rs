@@ -3,68 +3,26 @@
 //! secondary indexes off while the rows go in.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::Connection;
 use serde_json::Value;
 
-use super::cycles::refuse_cycles;
-use super::{ImportReport, Line, REFRESH_SUMMARIES_OF, Record, row_err};
-use crate::error::Result;
-use crate::model::Dependency;
+use super::bulk::BulkRecord;
+use super::cycles::{FileEdge, refuse_cycles};
+use super::{ImportReport, REFRESH_SUMMARIES_OF};
+use crate::error::{Error, Result};
 use crate::ops::deps::insert_comment;
 use crate::readiness;
 use crate::store::{Settings, WriteCtx};
 
-/// Each record's edges by target, the last one for a target winning (as an upsert would):
-/// one list for all records, each record's part ending where `ends` says (no list of its own
-/// to allocate and free for each record).
-struct EdgeLists<'a> {
-    edges: Vec<&'a Dependency>,
-    ends: Vec<usize>,
-}
-
-impl<'a> EdgeLists<'a> {
-    fn new(records: &[&'a Record]) -> Self {
-        let mut edges = Vec::with_capacity(records.iter().map(|r| r.deps.len()).sum());
-        let mut ends = Vec::with_capacity(records.len());
-        for rec in records {
-            match rec.deps.as_slice() {
-                few @ ([] | [_]) => edges.extend(few),
-                many => {
-                    let by_target: BTreeMap<&str, &Dependency> =
-                        many.iter().map(|d| (d.depends_on_id.as_str(), d)).collect();
-                    edges.extend(by_target.into_values());
-                }
-            }
-            ends.push(edges.len());
-        }
-        Self { edges, ends }
-    }
-
-    /// The edges of the record at `k`.
-    fn of(&self, k: usize) -> &[&'a Dependency] {
-        let start = if k == 0 { 0 } else { self.ends[k - 1] };
-        &self.edges[start..self.ends[k]]
-    }
-
-    /// Each record's edges, in the records' order.
-    fn lists(&self) -> impl Iterator<Item = &[&'a Dependency]> {
-        let starts = std::iter::once(0).chain(self.ends.iter().copied());
-        starts
-            .zip(&self.ends)
-            .map(|(start, &end)| &self.edges[start..end])
-    }
-}
-
 /// Keeps, of the records of one id, the last line's (a later line wins, as it does when lines
 /// are applied one by one), in file order; returns their positions in id order. The records
-/// stay where the parse put them, so the passes that visit each of them once (edges,
-/// readiness, counts) read memory in the order it was written, and only the insert, which
-/// wants rows in id order (B-tree appends), jumps around it. The sort compares a copy of
-/// each id's first eight bytes (where most ids differ) before the ids themselves: the
-/// comparisons stay in one compact array instead of following pointers into the records.
-fn id_order(records: &mut Vec<&Record>) -> Vec<usize> {
+/// stay where the parse put them, so the passes that visit each of them once (readiness,
+/// counts) read memory in the order it was written, and only the inserts, which want rows in
+/// id order (B-tree appends), jump around it. The sort compares a copy of each id's first
+/// eight bytes (where most ids differ) before the ids themselves: the comparisons stay in one
+/// compact array instead of following pointers into the records.
+fn id_order(records: &mut Vec<&BulkRecord>) -> Vec<usize> {
     let prefix = |id: &str| {
         let mut head = [0u8; 8];
         let n = id.len().min(8);
@@ -74,7 +32,7 @@ fn id_order(records: &mut Vec<&Record>) -> Vec<usize> {
     let mut keyed: Vec<(u64, &str, usize)> = records
         .iter()
         .enumerate()
-        .map(|(k, rec)| (prefix(&rec.issue.id), rec.issue.id.as_str(), k))
+        .map(|(k, rec)| (prefix(rec.id()), rec.id(), k))
         .collect();
     keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)).then(a.2.cmp(&b.2)));
     keyed.dedup_by(|later, earlier| {
@@ -116,25 +74,29 @@ fn id_order(records: &mut Vec<&Record>) -> Vec<usize> {
 /// Two threads share the work: while this one writes the edge and label rows (which need
 /// nothing but their own record), a second checks the file for cycles and works out what
 /// each issue row needs from the whole graph (its readiness, its number of dependents); the
-/// issue rows go in once both are done. `lines` are all the file's lines, which the cycle
-/// check reads as the other paths do; `records` are its issues.
+/// issue rows go in once both are done. `records` are all the file's issues in file order,
+/// an id given twice among them (which the cycle check reads as the other paths do).
 pub(super) fn insert_fresh(
     tx: &Connection,
     w: &WriteCtx<'_>,
-    lines: &[Line],
-    records: &mut Vec<&Record>,
+    records: &[&BulkRecord],
     report: &mut ImportReport,
 ) -> Result<()> {
-    let order = id_order(records);
-    let records: &[&Record] = records;
-    let edges = EdgeLists::new(records);
+    let all = records;
+    let mut records = records.to_vec();
+    let order = id_order(&mut records);
+    let records: &[&BulkRecord] = &records;
     let settings = w.settings;
     let whole = std::thread::scope(|scope| {
         let whole = scope.spawn(|| -> Result<WholeGraph<'_>> {
-            refuse_cycles(lines, None)?;
-            Ok(WholeGraph::of(records, &edges, settings))
+            refuse_cycles(
+                || all.iter().map(|r| r.id()).collect(),
+                |kinds| file_edges(all, kinds),
+                None,
+            )?;
+            Ok(WholeGraph::of(records, settings))
         });
-        let written = insert_relations(tx, records, &edges, &order, report);
+        let written = insert_relations(tx, records, &order, report);
         // A cycle is reported before anything the rows' writing ran into, as when the check
         // ran first.
         let whole = whole
@@ -142,7 +104,26 @@ pub(super) fn insert_fresh(
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
         written.map(|()| whole)
     })?;
-    insert_issue_rows(tx, w, records, &edges, &order, &whole, report)
+    insert_issue_rows(tx, w, records, &order, &whole, report)
+}
+
+/// The edges of `records` of one of `kinds`, for the cycle check.
+fn file_edges<'a>(records: &[&'a BulkRecord], kinds: &[&str]) -> Vec<FileEdge<'a>> {
+    let mut out = Vec::new();
+    for rec in records {
+        for e in rec.edges() {
+            if kinds.contains(&e.kind) && !e.to.starts_with("external:") {
+                out.push(FileEdge {
+                    from: rec.id(),
+                    to: e.to,
+                    kind: e.kind,
+                    file: rec.file.as_deref(),
+                    line: rec.line,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// What an issue row needs from the whole file: whether the issue is blocked (by its
@@ -153,40 +134,41 @@ struct WholeGraph<'a> {
 }
 
 impl<'a> WholeGraph<'a> {
-    fn of(records: &[&'a Record], edges: &EdgeLists<'a>, settings: &Settings) -> Self {
+    fn of(records: &[&'a BulkRecord], settings: &Settings) -> Self {
         let mut graph = readiness::Graph::default();
         graph.status.reserve(records.len());
-        graph.edges.reserve(edges.edges.len());
+        graph
+            .edges
+            .reserve(records.iter().map(|r| r.edge_count()).sum());
         let mut dependents: foldhash::HashMap<&str, i64> =
             foldhash::HashMap::with_capacity_and_hasher(records.len(), Default::default());
-        for (rec, deps) in records.iter().zip(edges.lists()) {
-            let issue = &rec.issue;
+        for rec in records {
             graph.status.insert(
-                Cow::Borrowed(&issue.id),
+                Cow::Borrowed(rec.id()),
                 (
-                    Cow::Borrowed(&issue.status),
-                    Cow::Borrowed(&issue.close_reason),
+                    Cow::Borrowed(rec.status()),
+                    Cow::Borrowed(rec.close_reason()),
                 ),
             );
-            for d in deps {
-                *dependents.entry(d.depends_on_id.as_str()).or_default() += 1;
-                let gate = if d.metadata == "{}" {
+            for e in rec.edges() {
+                *dependents.entry(e.to).or_default() += 1;
+                let gate = if e.metadata == "{}" {
                     None
                 } else {
-                    serde_json::from_str::<Value>(&d.metadata)
+                    serde_json::from_str::<Value>(e.metadata)
                         .ok()
                         .and_then(|m| m.get("gate").and_then(Value::as_str).map(str::to_owned))
                         .map(Cow::Owned)
                 };
                 graph.edges.push((
-                    Cow::Borrowed(&d.issue_id),
-                    Cow::Borrowed(&d.depends_on_id),
-                    Cow::Borrowed(&d.kind),
+                    Cow::Borrowed(rec.id()),
+                    Cow::Borrowed(e.to),
+                    Cow::Borrowed(e.kind),
                     gate,
                 ));
             }
-            if issue.status == "closed" {
-                for l in &rec.labels {
+            if rec.status() == "closed" {
+                for l in rec.labels() {
                     if let Some(cap) = readiness::provided_capability(l) {
                         graph.provided.insert(Cow::Borrowed(cap));
                     }
@@ -197,7 +179,7 @@ impl<'a> WholeGraph<'a> {
         Self {
             blocked: records
                 .iter()
-                .map(|rec| blocked.get(rec.issue.id.as_str()).copied().unwrap_or(false))
+                .map(|rec| blocked.get(rec.id()).copied().unwrap_or(false))
                 .collect(),
             dependents,
         }
@@ -207,8 +189,7 @@ impl<'a> WholeGraph<'a> {
 /// Writes every record's edges and labels, in id order.
 fn insert_relations(
     tx: &Connection,
-    records: &[&Record],
-    edges: &EdgeLists<'_>,
+    records: &[&BulkRecord],
     order: &[usize],
     report: &mut ImportReport,
 ) -> Result<()> {
@@ -220,25 +201,34 @@ fn insert_relations(
     let mut insert_label = tx.prepare("INSERT INTO labels (issue_id, label) VALUES (?1, ?2)")?;
     for &k in order {
         let rec = records[k];
-        for label in &rec.labels {
-            insert_label.execute([&rec.issue.id, label])?;
+        for label in rec.labels() {
+            insert_label.execute([rec.id(), label])?;
             report.labels_changed += 1;
         }
-        for d in edges.of(k) {
+        for e in rec.edges() {
             insert_edge
                 .execute([
-                    &d.issue_id,
-                    &d.depends_on_id,
-                    &d.kind,
-                    &d.created_at,
-                    &d.created_by,
-                    &d.metadata,
+                    rec.id(),
+                    e.to,
+                    e.kind,
+                    e.created_at,
+                    e.created_by,
+                    e.metadata,
                 ])
-                .map_err(|e| row_err(rec, &e))?;
+                .map_err(|err| bulk_err(rec, &err))?;
             report.dependencies_changed += 1;
         }
     }
     Ok(())
+}
+
+/// An error about a record, naming its file (in a backup), line and issue.
+fn bulk_err(rec: &BulkRecord, e: &dyn std::fmt::Display) -> Error {
+    super::bad_row(
+        rec.file.as_deref(),
+        rec.line,
+        format!("`{}`: {e}", rec.id()),
+    )
 }
 
 /// Writes every record's issue row with its summaries and readiness, its comments, its
@@ -246,8 +236,7 @@ fn insert_relations(
 fn insert_issue_rows(
     tx: &Connection,
     w: &WriteCtx<'_>,
-    records: &[&Record],
-    edges: &EdgeLists<'_>,
+    records: &[&BulkRecord],
     order: &[usize],
     whole: &WholeGraph<'_>,
     report: &mut ImportReport,
@@ -262,46 +251,43 @@ fn insert_issue_rows(
     // their comment count is recounted once the rows are in.
     let mut recount: Vec<&str> = Vec::new();
     for &k in order {
-        let (rec, deps) = (records[k], edges.of(k));
-        let issue = &rec.issue;
+        let rec = records[k];
         labels_json.clear();
-        write_labels_json(&mut labels_json, &rec.labels);
+        write_labels_json(&mut labels_json, rec.labels());
         let summary = crate::row::RowSummary {
             labels: std::str::from_utf8(&labels_json).expect("JSON is UTF-8"),
-            parent: deps
-                .iter()
-                .filter(|d| d.kind == "parent-child")
-                .map(|d| d.depends_on_id.as_str())
+            parent: rec
+                .edges()
+                .filter(|e| e.kind == "parent-child")
+                .map(|e| e.to)
                 .max(),
-            dependency_count: deps.len() as i64,
-            dependent_count: whole
-                .dependents
-                .get(issue.id.as_str())
-                .copied()
-                .unwrap_or(0),
+            dependency_count: rec.edge_count() as i64,
+            dependent_count: whole.dependents.get(rec.id()).copied().unwrap_or(0),
             comment_count: rec.comments.len() as i64,
             blocked: whole.blocked[k],
         };
-        insert_issue
-            .insert(issue, &rec.hash, &summary)
-            .map_err(|e| row_err(rec, &e))?;
+        match &rec.rare {
+            Some(issue) => insert_issue.insert_full(issue, rec.hash(), &summary),
+            None => insert_issue.insert_plain(&rec.plain(), &summary),
+        }
+        .map_err(|e| bulk_err(rec, &e))?;
         report.created += 1;
-        let prefix = issue.id.split_once('-').map_or("", |(p, _)| p);
+        let prefix = rec.id().split_once('-').map_or("", |(p, _)| p);
         *counts
             .entry((
                 prefix,
-                issue.status.as_str(),
-                issue.issue_type.as_str(),
-                issue.ephemeral,
-                issue.is_template,
-                issue.pinned,
+                rec.status(),
+                rec.issue_type(),
+                rec.ephemeral,
+                rec.is_template,
+                rec.pinned,
             ))
             .or_default() += 1;
         for c in &rec.comments {
             if insert_comment(tx, c)? {
                 report.comments_added += 1;
             } else {
-                recount.push(&issue.id);
+                recount.push(rec.id());
             }
         }
     }
@@ -332,9 +318,9 @@ fn insert_issue_rows(
 /// summary has it. A label is checked to hold no whitespace or control character, so most
 /// need no escaping and their text goes in as it is; one with a quote or backslash is
 /// escaped by serde.
-fn write_labels_json(out: &mut Vec<u8>, labels: &BTreeSet<String>) {
+fn write_labels_json<'a>(out: &mut Vec<u8>, labels: impl Iterator<Item = &'a str>) {
     out.push(b'[');
-    for (k, label) in labels.iter().enumerate() {
+    for (k, label) in labels.enumerate() {
         if k > 0 {
             out.push(b',');
         }
@@ -365,7 +351,7 @@ mod tests {
         ] {
             let set: BTreeSet<String> = labels.into_iter().map(str::to_owned).collect();
             let mut out = Vec::new();
-            super::write_labels_json(&mut out, &set);
+            super::write_labels_json(&mut out, set.iter().map(String::as_str));
             assert_eq!(
                 String::from_utf8(out).unwrap(),
                 serde_json::to_string(&set).unwrap()

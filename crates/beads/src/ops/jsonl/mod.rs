@@ -8,6 +8,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
+mod bulk;
 mod cycles;
 mod fresh;
 mod parse;
@@ -21,6 +22,7 @@ use crate::ops::event;
 use crate::readiness;
 use crate::row::{content_hash_of, upsert_issue};
 use crate::store::{Settings, Store, WriteCtx};
+use bulk::BulkRecord;
 
 /// What `export` includes.
 #[derive(Debug, Clone, Copy, Default)]
@@ -75,6 +77,8 @@ struct IssueLine<'a> {
     view: &'a IssueView,
 }
 
+#[derive(Clone)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 pub(crate) struct Record {
     /// The file it came from, named in errors when an import reads several (a backup).
     pub file: Option<String>,
@@ -89,6 +93,8 @@ pub(crate) struct Record {
 
 pub(crate) enum Line {
     Issue(Box<Record>),
+    /// An issue checked and kept for the bulk path.
+    Bulk(Box<BulkRecord>),
     Memory(String, String),
 }
 
@@ -186,9 +192,17 @@ impl Store {
         let mut input = ImportInput::default();
         let text = read_text(reader, source, None)?;
         // A plain file has no config rows that could change the statuses and types allowed:
-        // each record is checked against the store's settings as it is parsed.
-        (input.lines, input.ignored_fields) =
-            parse_lines(&numbered_lines(&text), None, Some(&self.settings))?;
+        // each record is checked against the store's settings as it is parsed, and kept
+        // compactly if the store has no issues (the write takes the bulk path then).
+        let empty: bool =
+            self.conn()
+                .query_row("SELECT NOT EXISTS (SELECT 1 FROM issues)", [], |r| r.get(0))?;
+        let parse = if empty {
+            Parse::Bulk(&self.settings)
+        } else {
+            Parse::Checked(&self.settings)
+        };
+        (input.lines, input.ignored_fields) = parse_lines(&numbered_lines(&text), None, parse)?;
         input.checked = true;
         free_in_background(text);
         tracing::debug!(ms = started.elapsed().as_millis(), "import: parsed");
@@ -270,13 +284,6 @@ impl Store {
             let fresh: bool = tx.query_row("SELECT NOT EXISTS (SELECT 1 FROM issues)", [], |r| {
                 r.get(0)
             })?;
-            // Before anything is written: the edges of the file, with those already in the
-            // store, must not close a cycle that `bd dep add` would refuse. (The bulk path
-            // checks on a second thread while it writes.)
-            if !fresh {
-                cycles::refuse_cycles(&input.lines, Some(tx))?;
-                tracing::debug!(ms = started.elapsed().as_millis(), "import: cycles");
-            }
             // The triggers that keep summaries and counts would run once per row written;
             // they are dropped for the import and put back, unchanged, before it commits.
             let triggers = crate::schema::Triggers::suspend(tx)?;
@@ -297,25 +304,70 @@ impl Store {
                 }
             }
             report.config_skipped = input.config_skipped.clone();
-            let mut records: Vec<&Record> = Vec::new();
             for line in &input.lines {
-                match line {
-                    Line::Memory(key, value) => {
-                        tx.prepare_cached(
-                            "INSERT INTO config (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                        )?
-                        .execute([crate::ops::config::memory_config_key(key), value.clone()])?;
-                        report.memories += 1;
-                    }
-                    Line::Issue(rec) => records.push(rec),
+                if let Line::Memory(key, value) = line {
+                    tx.prepare_cached(
+                        "INSERT INTO config (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    )?
+                    .execute([crate::ops::config::memory_config_key(key), value.clone()])?;
+                    report.memories += 1;
                 }
             }
+            // Each path takes the records in its own shape: compact for the bulk path, whole
+            // for the one that compares with the store. A record in the other shape (a
+            // backup's, or one parsed for the bulk path into a store that has had issues
+            // written since) is converted.
             if fresh {
+                let converted: Vec<BulkRecord> = input
+                    .lines
+                    .iter()
+                    .filter_map(|line| match line {
+                        Line::Issue(rec) => Some(BulkRecord::new((**rec).clone())),
+                        Line::Bulk(_) | Line::Memory(..) => None,
+                    })
+                    .collect();
+                let mut converted = converted.iter();
+                let records: Vec<&BulkRecord> = input
+                    .lines
+                    .iter()
+                    .filter_map(|line| match line {
+                        Line::Bulk(rec) => Some(&**rec),
+                        Line::Issue(_) => converted.next(),
+                        Line::Memory(..) => None,
+                    })
+                    .collect();
                 let indexes = crate::schema::Indexes::suspend(tx)?;
-                fresh::insert_fresh(tx, w, &input.lines, &mut records, &mut report)?;
+                fresh::insert_fresh(tx, w, &records, &mut report)?;
                 tracing::debug!(ms = started.elapsed().as_millis(), "import: rows inserted");
                 indexes.restore(tx)?;
             } else {
+                let converted: Vec<Record> = input
+                    .lines
+                    .iter()
+                    .filter_map(|line| match line {
+                        Line::Bulk(rec) => Some(rec.to_record()),
+                        Line::Issue(_) | Line::Memory(..) => None,
+                    })
+                    .collect();
+                let mut converted = converted.iter();
+                let records: Vec<&Record> = input
+                    .lines
+                    .iter()
+                    .filter_map(|line| match line {
+                        Line::Issue(rec) => Some(&**rec),
+                        Line::Bulk(_) => converted.next(),
+                        Line::Memory(..) => None,
+                    })
+                    .collect();
+                // Before the records are written: their edges, with those already in the
+                // store, must not close a cycle that `bd dep add` would refuse. (The bulk
+                // path checks on a second thread while it writes.)
+                cycles::refuse_cycles(
+                    || records.iter().map(|r| r.issue.id.as_str()).collect(),
+                    |kinds| cycles::record_edges(&records, kinds),
+                    Some(tx),
+                )?;
+                tracing::debug!(ms = started.elapsed().as_millis(), "import: cycles");
                 let mut touched: BTreeSet<&str> = BTreeSet::new();
                 for rec in &records {
                     import_record(tx, w, rec, &mut report, &mut touched)?;
@@ -392,7 +444,7 @@ impl Store {
             let settings = &self.settings;
             par_for_each(&mut input.lines, |line| match line {
                 Line::Issue(rec) => check_record(settings, rec),
-                Line::Memory(..) => Ok(()),
+                Line::Bulk(_) | Line::Memory(..) => Ok(()),
             })?;
         }
         Ok(input
@@ -490,14 +542,24 @@ fn check_record(settings: &Settings, rec: &mut Record) -> Result<()> {
     Ok(())
 }
 
+/// What [`parse_lines`] makes of each issue line besides parsing it.
+#[derive(Clone, Copy)]
+pub(crate) enum Parse<'s> {
+    /// Nothing: [`Store::import_input`] checks the records once the settings the input's own
+    /// config rows make are known (a backup).
+    Unchecked,
+    /// Checks it with [`check_record`] on the thread that parsed it (one pass over the
+    /// records instead of two).
+    Checked(&'s Settings),
+    /// Checks it, and keeps it as a [`BulkRecord`], for the bulk path.
+    Bulk(&'s Settings),
+}
+
 /// Parses issue lines on all cores, in order; the first bad line (by position) is the error.
-/// With `settings`, each issue is also checked by [`check_record`] on the thread that parsed
-/// it (one pass over the records instead of two); without, [`Store::import_input`] checks
-/// them once the settings the input's own config rows make are known.
 pub(crate) fn parse_lines(
     lines: &[(usize, &str)],
     file: Option<&str>,
-    settings: Option<&Settings>,
+    mode: Parse<'_>,
 ) -> Result<(Vec<Line>, BTreeMap<String, usize>)> {
     type Parsed = Option<Result<(Line, BTreeMap<String, usize>)>>;
     let mut parsed: Vec<Parsed> = lines.iter().map(|_| None).collect();
@@ -505,11 +567,16 @@ pub(crate) fn parse_lines(
         lines.iter().zip(parsed.iter_mut()).collect();
     par_for_each(&mut work, |(line, out)| {
         let mut ignored = BTreeMap::new();
-        let parsed = parse_line(line.1, line.0, file, &mut ignored).and_then(|mut l| {
-            if let (Some(settings), Line::Issue(rec)) = (settings, &mut l) {
-                check_record(settings, rec)?;
+        let parsed = parse_line(line.1, line.0, file, &mut ignored).and_then(|l| match (mode, l) {
+            (Parse::Checked(settings), Line::Issue(mut rec)) => {
+                check_record(settings, &mut rec)?;
+                Ok(Line::Issue(rec))
             }
-            Ok(l)
+            (Parse::Bulk(settings), Line::Issue(mut rec)) => {
+                check_record(settings, &mut rec)?;
+                Ok(Line::Bulk(Box::new(BulkRecord::new(*rec))))
+            }
+            (_, l) => Ok(l),
         });
         **out = Some(parsed.map(|l| (l, ignored)));
         Ok(())
@@ -712,4 +779,60 @@ pub(super) fn row_err(rec: &Record, e: &dyn std::fmt::Display) -> Error {
         rec.line,
         format!("`{}`: {e}", rec.issue.id),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ImportInput, Parse, numbered_lines, parse_lines};
+    use crate::store::{Context, Store};
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context {
+            actor: "tester".into(),
+            clock: Box::new(host::clock::FixedClock(
+                "2026-01-01T00:00:00Z".parse().unwrap(),
+            )),
+        };
+        let store = Store::init(&dir.path().join(".beads"), "bd", ctx).unwrap();
+        (dir, store)
+    }
+
+    const FILE: &str = r#"{"id":"bd-a1","title":"Plain","created_at":"2025-01-01T00:00:00Z","labels":["b","a"],"dependencies":[{"depends_on_id":"bd-b2"},{"depends_on_id":"bd-c3","type":"related"},{"depends_on_id":"bd-b2","type":"parent-child"}]}
+{"id":"bd-b2","title":"Rare","status":"closed","created_at":"2025-01-01T00:00:00Z","design":"d","metadata":"{\"points\": 3}","labels":["provides:x"],"comments":[{"id":"c-1","author":"ann","text":"hi","created_at":"2025-01-02T00:00:00Z"}]}
+{"id":"bd-c3","title":"Waits","created_at":"2025-01-01T00:00:00Z","dependencies":[{"depends_on_id":"external:p:x"}]}
+{"id":"bd-zz","title":"Already here","created_at":"2025-01-01T00:00:00Z"}"#;
+
+    /// A file parsed for the bulk path (the store had no issues then) into a store that has
+    /// had an issue written since goes in line by line, and leaves what a file parsed for
+    /// that path leaves.
+    #[test]
+    fn records_parsed_for_the_bulk_path_go_in_line_by_line_when_the_store_has_issues_by_then() {
+        let first = FILE.lines().last().unwrap();
+        let (_d1, mut raced) = store();
+        let mut input = ImportInput::default();
+        (input.lines, input.ignored_fields) =
+            parse_lines(&numbered_lines(FILE), None, Parse::Bulk(&raced.settings)).unwrap();
+        input.checked = true;
+        raced.import(first.as_bytes(), "-".as_ref(), false).unwrap();
+        let report = raced.import_input(input, false).unwrap();
+        let (_d2, mut plain) = store();
+        plain.import(first.as_bytes(), "-".as_ref(), false).unwrap();
+        let want = plain.import(FILE.as_bytes(), "-".as_ref(), false).unwrap();
+        assert_eq!(report, want);
+        assert_eq!((report.created, report.unchanged), (3, 1));
+        for sql in [
+            "SELECT * FROM issues ORDER BY id",
+            "SELECT * FROM labels ORDER BY 1, 2",
+            "SELECT * FROM dependencies ORDER BY 1, 2",
+            "SELECT * FROM comments ORDER BY 1",
+            "SELECT * FROM issue_counts ORDER BY 1, 2, 3",
+        ] {
+            assert_eq!(
+                raced.sql(sql).unwrap().rows,
+                plain.sql(sql).unwrap().rows,
+                "{sql}"
+            );
+        }
+    }
 }

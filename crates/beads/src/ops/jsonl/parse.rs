@@ -713,6 +713,7 @@ mod tests {
         match parse_line(line, 1, None, &mut BTreeMap::new()) {
             Ok(Line::Issue(rec)) => rec,
             Ok(Line::Memory(..)) => panic!("an issue line read as a memory"),
+            Ok(Line::Bulk(_)) => panic!("parse_line makes whole records"),
             Err(e) => panic!("{line}: {e}"),
         }
     }
