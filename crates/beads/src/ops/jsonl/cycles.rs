@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use rusqlite::Connection;
 
-use super::{Record, bad_row};
+use super::{Record, record_err};
 use crate::error::{Error, Result};
 use crate::ops::deps::ORDERING_KINDS;
 use crate::readiness;
@@ -33,11 +33,10 @@ pub(super) struct FileEdge<'a> {
 /// when the store has no issues, hence no edges (the bulk path, which runs this on a thread
 /// of its own).
 pub(super) fn refuse_cycles<'a>(
-    imported: impl FnOnce() -> foldhash::HashSet<&'a str>,
+    imported: impl Fn() -> foldhash::HashSet<&'a str>,
     file_edges: impl Fn(&[&str]) -> Vec<FileEdge<'a>>,
     store: Option<&Connection>,
 ) -> Result<()> {
-    let mut imported = Some(imported);
     let mut imported_ids: Option<foldhash::HashSet<&str>> = None;
     let hierarchy: &[&str] = &["parent-child"];
     for kinds in [ORDERING_KINDS, hierarchy] {
@@ -51,8 +50,7 @@ pub(super) fn refuse_cycles<'a>(
         };
         if !stored.is_empty() {
             // The store's edges from imported issues are replaced by the file's.
-            let imported = imported_ids
-                .get_or_insert_with(|| imported.take().map_or_else(Default::default, |f| f()));
+            let imported = imported_ids.get_or_insert_with(&imported);
             stored.retain(|(from, _)| !imported.contains(from.as_str()));
         }
         // Sized for the file's edges up front: growing a map of 100 000 ids step by step
@@ -77,7 +75,7 @@ pub(super) fn refuse_cycles<'a>(
                     kind: e.kind.to_owned(),
                     path,
                 };
-                return Err(bad_row(e.file, e.line, format!("`{}`: {cycle}", e.from)));
+                return Err(record_err(e.file, e.line, e.from, &cycle));
             }
         }
     }

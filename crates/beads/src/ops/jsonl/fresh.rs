@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::bulk::BulkRecord;
 use super::cycles::{FileEdge, refuse_cycles};
-use super::{ImportReport, REFRESH_SUMMARIES_OF};
+use super::{ImportReport, REFRESH_SUMMARIES_OF, record_err};
 use crate::error::{Error, Result};
 use crate::ops::deps::insert_comment;
 use crate::readiness;
@@ -224,11 +224,7 @@ fn insert_relations(
 
 /// An error about a record, naming its file (in a backup), line and issue.
 fn bulk_err(rec: &BulkRecord, e: &dyn std::fmt::Display) -> Error {
-    super::bad_row(
-        rec.file.as_deref(),
-        rec.line,
-        format!("`{}`: {e}", rec.id()),
-    )
+    record_err(rec.file.as_deref(), rec.line, rec.id(), e)
 }
 
 /// Writes every record's issue row with its summaries and readiness, its comments, its

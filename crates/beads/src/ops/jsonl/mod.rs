@@ -529,13 +529,7 @@ fn insert_upstream_event(tx: &Connection, ev: &UpstreamEvent, copies: usize) -> 
 /// Checks a record's status and type against `settings` (the type normalized on the way) and
 /// computes its content hash.
 fn check_record(settings: &Settings, rec: &mut Record) -> Result<()> {
-    let named = |e: Error| {
-        bad_row(
-            rec.file.as_deref(),
-            rec.line,
-            format!("`{}`: {e}", rec.issue.id),
-        )
-    };
+    let named = |e: Error| record_err(rec.file.as_deref(), rec.line, &rec.issue.id, &e);
     settings.check_status(&rec.issue.status).map_err(named)?;
     rec.issue.issue_type = settings.check_type(&rec.issue.issue_type).map_err(named)?;
     rec.hash = content_hash_of(&mut rec.issue);
@@ -774,11 +768,17 @@ fn import_record<'a>(
 
 /// An error about a record, naming its file (in a backup), line and issue.
 pub(super) fn row_err(rec: &Record, e: &dyn std::fmt::Display) -> Error {
-    bad_row(
-        rec.file.as_deref(),
-        rec.line,
-        format!("`{}`: {e}", rec.issue.id),
-    )
+    record_err(rec.file.as_deref(), rec.line, &rec.issue.id, e)
+}
+
+/// An error about the issue `id` of `line` (of `file`, in a backup).
+pub(super) fn record_err(
+    file: Option<&str>,
+    line: usize,
+    id: &str,
+    e: &dyn std::fmt::Display,
+) -> Error {
+    bad_row(file, line, format!("`{id}`: {e}"))
 }
 
 #[cfg(test)]
