@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use crate::ops::create::NewIssue;
 use crate::ops::query::Filter;
 use crate::ops::update::{Changes, CloseOptions};
-use crate::store::{Context, Store};
+use crate::store::Store;
 
 static TRACED: Mutex<Vec<String>> = Mutex::new(Vec::new());
 /// Held by each test for its whole run: the trace is one buffer, and two tests tracing at
@@ -35,15 +35,7 @@ fn record(event: rusqlite::trace::TraceEvent<'_>) {
 }
 
 fn store() -> (tempfile::TempDir, Store) {
-    let dir = tempfile::TempDir::new().unwrap();
-    let ctx = Context {
-        actor: "alice".into(),
-        clock: Box::new(host::clock::FixedClock(
-            "2026-01-15T12:00:00Z".parse().unwrap(),
-        )),
-    };
-    let store = Store::init(&dir.path().join(".beads"), "bd", ctx).unwrap();
-    (dir, store)
+    crate::store::test_store("bd", "2026-01-15T12:00:00Z")
 }
 
 /// Why a plan step reads more than the rows asked for, if it does.

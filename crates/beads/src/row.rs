@@ -414,6 +414,21 @@ pub(crate) struct RowSummary<'a> {
     pub blocked: bool,
 }
 
+impl RowSummary<'_> {
+    /// The values of `SUMMARY_INSERT_COLUMNS`, with the row's rare-fields flag.
+    fn params<'p>(&'p self, rare: &'p bool) -> [&'p dyn rusqlite::ToSql; 7] {
+        [
+            &self.labels,
+            &self.parent,
+            &self.dependency_count,
+            &self.dependent_count,
+            &self.comment_count,
+            rare,
+            &self.blocked,
+        ]
+    }
+}
+
 /// The columns every row binds when it goes in with [`SummarizedInsert`]: the fields that
 /// are not rare, and the summaries. A row whose rare fields all hold their defaults (most)
 /// binds only these and leaves the rest to the schema's column defaults.
@@ -452,9 +467,9 @@ impl<'c> SummarizedInsert<'c> {
         p: &PlainFields<'_>,
         s: &RowSummary<'_>,
     ) -> rusqlite::Result<()> {
-        let rare = false;
-        let params: [&dyn rusqlite::ToSql; 21] = [
-            &p.id,
+        let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(21);
+        params.extend([
+            &p.id as &dyn rusqlite::ToSql,
             &p.title,
             &p.description,
             &p.status,
@@ -468,14 +483,8 @@ impl<'c> SummarizedInsert<'c> {
             &p.closed_at,
             &p.close_reason,
             &p.content_hash,
-            &s.labels,
-            &s.parent,
-            &s.dependency_count,
-            &s.dependent_count,
-            &s.comment_count,
-            &rare,
-            &s.blocked,
-        ];
+        ]);
+        params.extend(s.params(&false));
         self.plain.execute(params.as_slice())?;
         Ok(())
     }
@@ -490,15 +499,7 @@ impl<'c> SummarizedInsert<'c> {
         let rare = has_rare_fields(i);
         let stored = Stored::new(i, content_hash);
         let mut params = stored.params();
-        params.extend([
-            &s.labels as &dyn rusqlite::ToSql,
-            &s.parent,
-            &s.dependency_count,
-            &s.dependent_count,
-            &s.comment_count,
-            &rare,
-            &s.blocked,
-        ]);
+        params.extend(s.params(&rare));
         self.full.execute(params.as_slice())?;
         Ok(())
     }
@@ -598,7 +599,6 @@ mod tests {
 
     use super::{ISSUE_COLUMNS, RARE_FIELDS_COLUMN};
     use crate::ops::create::NewIssue;
-    use crate::store::{Context, Store};
 
     /// Columns [`super::issue_from_row`] always reads, whatever the plain flag says.
     const ALWAYS_READ: &[&str] = &[
@@ -646,14 +646,7 @@ mod tests {
     /// read, so every column of `issues` set on its own must mark the row.
     #[test]
     fn every_rare_field_is_kept_track_of() {
-        let dir = tempfile::TempDir::new().unwrap();
-        let ctx = Context {
-            actor: "alice".into(),
-            clock: Box::new(host::clock::FixedClock(
-                "2026-01-15T12:00:00Z".parse().unwrap(),
-            )),
-        };
-        let mut store = Store::init(&dir.path().join(".beads"), "bd", ctx).unwrap();
+        let (_dir, mut store) = crate::store::test_store("bd", "2026-01-15T12:00:00Z");
         let id = store
             .create(NewIssue {
                 title: "plain".into(),

@@ -602,6 +602,21 @@ pub fn validate_prefix(prefix: &str) -> Result<()> {
     }
 }
 
+/// A new store in a temporary directory for the crate's unit tests: ids prefixed `prefix`,
+/// written by `tester`, with the clock stopped at `now`.
+#[cfg(test)]
+pub(crate) fn test_store(prefix: &str, now: &str) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::TempDir::new().expect("a temporary directory");
+    let ctx = Context {
+        actor: "tester".into(),
+        clock: Box::new(host::clock::FixedClock(
+            now.parse().expect("a test instant"),
+        )),
+    };
+    let store = Store::init(&dir.path().join(".beads"), prefix, ctx).expect("a new store");
+    (dir, store)
+}
+
 #[cfg(test)]
 mod tests {
     /// An instant already in the stored form is kept as it is exactly when parsing and

@@ -298,18 +298,9 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Context;
 
     fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let ctx = Context {
-            actor: "tester".into(),
-            clock: Box::new(host::clock::FixedClock(
-                "2026-01-01T00:00:00Z".parse().unwrap(),
-            )),
-        };
-        let store = Store::init(&dir.path().join(".beads"), "gt", ctx).unwrap();
-        (dir, store)
+        crate::store::test_store("gt", "2026-01-01T00:00:00Z")
     }
 
     const MAYOR: NewRoleAgent<'static> = NewRoleAgent {

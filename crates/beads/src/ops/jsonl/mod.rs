@@ -784,18 +784,10 @@ pub(super) fn record_err(
 #[cfg(test)]
 mod tests {
     use super::{ImportInput, Parse, numbered_lines, parse_lines};
-    use crate::store::{Context, Store};
+    use crate::store::Store;
 
     fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let ctx = Context {
-            actor: "tester".into(),
-            clock: Box::new(host::clock::FixedClock(
-                "2026-01-01T00:00:00Z".parse().unwrap(),
-            )),
-        };
-        let store = Store::init(&dir.path().join(".beads"), "bd", ctx).unwrap();
-        (dir, store)
+        crate::store::test_store("bd", "2026-01-01T00:00:00Z")
     }
 
     const FILE: &str = r#"{"id":"bd-a1","title":"Plain","created_at":"2025-01-01T00:00:00Z","labels":["b","a"],"dependencies":[{"depends_on_id":"bd-b2"},{"depends_on_id":"bd-c3","type":"related"},{"depends_on_id":"bd-b2","type":"parent-child"}]}
