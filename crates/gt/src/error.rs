@@ -95,6 +95,9 @@ pub fn classify(err: &(dyn Error + 'static)) -> Option<Classified> {
                 "or land by pushing: `gt config set merge_queue.strategy direct --rig <rig>`",
             ),
             E::Failed { .. } | E::Parse { .. } => Classified::new(ErrorKind::Internal),
+            // Nothing was decided on the forge: the same command may succeed in a while.
+            E::Unreachable { .. } => Classified::new(ErrorKind::TryLater)
+                .hint("check the network and the forge's status page, then run it again"),
         });
     }
     if let Some(err) = err.downcast_ref::<town::views::ViewError>() {

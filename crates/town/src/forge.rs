@@ -38,6 +38,14 @@ pub enum ForgeError {
         args: String,
         detail: String,
     },
+    /// The call never got the forge's answer: the network or the forge's servers failed, or
+    /// the CLI ran out of time. Nothing was decided; the same call may be made again.
+    #[error("`{program} {args}` did not reach the forge: {detail}")]
+    Unreachable {
+        program: &'static str,
+        args: String,
+        detail: String,
+    },
     #[error("`{program} {args}` printed what it should not: {detail}")]
     Parse {
         program: &'static str,
@@ -507,7 +515,8 @@ impl Forge {
                 program,
                 forge: self.kind.name(),
             },
-            other => ForgeError::Failed {
+            // Killed at the time limit: no answer came.
+            other => ForgeError::Unreachable {
                 program,
                 args: args.join(" "),
                 detail: other.to_string(),
@@ -543,12 +552,56 @@ impl Forge {
         } else {
             &out.stderr
         };
-        ForgeError::Failed {
-            program: self.kind.program(),
-            args: args.join(" "),
-            detail: text.trim().to_owned(),
+        let (program, args, detail) = (self.kind.program(), args.join(" "), text.trim());
+        if unreachable(detail) {
+            ForgeError::Unreachable {
+                program,
+                args,
+                detail: detail.to_owned(),
+            }
+        } else {
+            ForgeError::Failed {
+                program,
+                args,
+                detail: detail.to_owned(),
+            }
         }
     }
+}
+
+/// Whether a CLI's error says the request never got the forge's answer rather than the forge
+/// saying no: `gh`'s "error connecting to <host>" (a name that does not resolve), the Go
+/// network errors both CLIs print as they are ("dial tcp …: connection refused", "i/o
+/// timeout", "context deadline exceeded", "TLS handshake timeout"), and a server error — `gh`'s
+/// "HTTP 502: Bad Gateway (<url>)", the GitLab client's "<METHOD> <url>: 503 …". A refusal
+/// (a rule, a conflict, "405 Method Not Allowed" for an unmergeable merge request) is a 4xx
+/// or the forge's own words, never one of these.
+fn unreachable(detail: &str) -> bool {
+    const NETWORK: [&str; 10] = [
+        "error connecting to",
+        "dial tcp",
+        "connection refused",
+        "connection reset",
+        "no such host",
+        "network is unreachable",
+        "i/o timeout",
+        "tls handshake timeout",
+        "context deadline exceeded",
+        "client.timeout exceeded",
+    ];
+    let lower = detail.to_ascii_lowercase();
+    if NETWORK.iter().any(|n| lower.contains(n)) {
+        return true;
+    }
+    // A 5xx status right after "HTTP" (gh) or after the request's URL and its colon (glab).
+    let words: Vec<&str> = lower.split_whitespace().collect();
+    words.windows(2).any(|pair| {
+        let status = pair[1].trim_end_matches(':');
+        let server_error = status.len() == 3
+            && status.starts_with('5')
+            && status.bytes().all(|b| b.is_ascii_digit());
+        server_error && (pair[0] == "http" || pair[0].ends_with(':'))
+    })
 }
 
 /// For a rig that lands through a forge: which one, checked usable (CLI installed and logged
@@ -705,6 +758,33 @@ struct GlJob {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The CLIs' words for a request that never got an answer, and for a forge that said no.
+    #[test]
+    fn a_failed_call_is_unreachable_only_when_no_answer_came() {
+        for detail in [
+            "error connecting to api.github.com\ncheck your internet connection or https://githubstatus.com",
+            "HTTP 502: Bad Gateway (https://api.github.com/graphql)",
+            "HTTP 503: Service Unavailable (https://api.github.com/repos/o/r/pulls/1/merge)",
+            r#"Post "https://api.github.com/graphql": dial tcp 140.82.112.6:443: connect: connection refused"#,
+            r#"Put "https://gitlab.com/api/v4/projects/1/merge_requests/1/merge": dial tcp: lookup gitlab.com: no such host"#,
+            "PUT https://gitlab.com/api/v4/projects/1/merge_requests/1/merge: 500 {message: 500 Internal Server Error}",
+            r#"Post "https://api.github.com/graphql": net/http: TLS handshake timeout"#,
+            r#"Get "https://gitlab.com/api/v4/user": context deadline exceeded (Client.Timeout exceeded while awaiting headers)"#,
+        ] {
+            assert!(unreachable(detail), "{detail}");
+        }
+        for detail in [
+            "GraphQL: Repository rule violations found\n\nChanges must be made through a pull request with 2 approving reviews. (mergePullRequest)",
+            "Pull request #1 is not mergeable: the merge commit cannot be cleanly created.",
+            "PUT https://gitlab.com/api/v4/projects/1/merge_requests/1/merge: 405 {message: 405 Method Not Allowed}",
+            "HTTP 403: Resource not accessible by integration (https://api.github.com/graphql)",
+            "Head branch was modified. Review and try the merge again.",
+            "1 of 5 required status checks are expected; 500 commits behind",
+        ] {
+            assert!(!unreachable(detail), "{detail}");
+        }
+    }
 
     #[test]
     fn the_forge_is_told_by_the_setting_or_the_remote() {

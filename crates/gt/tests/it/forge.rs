@@ -648,6 +648,34 @@ fn pull_requests_of_beads_closed_by_hand_are_closed_with_a_comment() {
     assert!(!calls(&t).contains("glab mr merge"), "{}", calls(&t));
 }
 
+/// A merge call that never reaches the forge (here `gh`'s words for a host that does not
+/// resolve) is no refusal: it is asked again each pass, never counted or escalated, and the
+/// change lands once the network is back.
+#[test]
+fn a_merge_call_that_never_reaches_the_forge_is_asked_again_and_never_escalated() {
+    let Some(t) = forge_town("github", "pr") else {
+        return;
+    };
+    knob(
+        &t,
+        "refuse",
+        "error connecting to api.github.com\ncheck your internet connection or https://githubstatus.com",
+    );
+    let (bead, label) = change(&t, "Offline");
+    for asked in 1..=4 {
+        refinery_once(&t);
+        assert_eq!(merge_asks(&t), asked);
+    }
+    let status = mr_state(&t, &label);
+    assert_eq!(status["state"], "testing", "{status}");
+    assert!(status["forge_refusal"].is_null(), "{status}");
+    assert!(escalations(&t).is_empty(), "{:?}", escalations(&t));
+    unknob(&t, "refuse");
+    refinery_once(&t);
+    assert_eq!(mr_state(&t, &label)["state"], "merged");
+    assert_eq!(t.status(&bead), "closed");
+}
+
 #[test]
 fn a_forge_that_keeps_refusing_the_merge_is_escalated_and_not_asked_again_until_a_human_acts() {
     let Some(t) = forge_town("github", "pr") else {

@@ -332,6 +332,12 @@ impl Refinery<'_> {
                 self.refused(mr, pr, &detail)?;
                 return Ok(Verdict::Wait);
             }
+            // No answer came (the network, the forge's servers, the time limit): nothing was
+            // decided, so nothing is counted; the next pass asks again.
+            Err(e @ ForgeError::Unreachable { .. }) => {
+                tracing::warn!(mr = mr.id, pr = pr.number, error = %e, "merge call got no answer; asking again next pass");
+                return Ok(Verdict::Wait);
+            }
             Err(e) => return Err(e.into()),
         }
         self.store.checkpoint(&scope, ASKED, "1")?;
