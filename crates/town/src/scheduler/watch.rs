@@ -93,10 +93,16 @@ impl Watcher {
             .unwrap_or_else(|| (preset.name.clone(), accounts::IMPLICIT.to_owned()));
         let account = format!("{provider}/{name}");
         let seen = (look.generation, found.line.clone());
-        if self.seen.get(look.address) == Some(&seen) {
+        let hold = accounts::hold_of(store, &account, now)?;
+        // A hold in force that this agent's same line recorded is this sighting, recorded by
+        // a watcher that has since restarted (a daemon restart): held as it is, not extended.
+        let recorded = hold
+            .as_ref()
+            .is_some_and(|h| h.seen_in == look.address && h.reason == found.line);
+        if self.seen.get(look.address) == Some(&seen) || recorded {
+            self.seen.insert(look.address.to_owned(), seen);
             // Seen before: limited while its account's hold lasts, judged as usual after.
-            let holds = accounts::hold_of(store, &account, now)?.is_some();
-            return Ok(holds.then_some(Limited {
+            return Ok(hold.is_some().then_some(Limited {
                 provider,
                 account,
                 new: false,
@@ -215,5 +221,49 @@ mod tests {
         // Once the window ends, the same exit holds nothing more.
         let after = now() + WINDOW;
         assert_eq!(w.look(&mut store, &p, &dead, after, WINDOW).unwrap(), None);
+    }
+
+    /// A daemon restarted during a hold starts with a new watcher: the same dead pane is the
+    /// sighting the hold already records, which it neither extends nor calls new.
+    #[test]
+    fn a_restarted_watcher_does_not_extend_the_hold_it_finds() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = store(dir.path());
+        store
+            .assign_account("gastown/polecats/nux", "claude", "work")
+            .unwrap();
+        let p = preset(&[75]);
+        let dead = look("", Some(75));
+        let first = Watcher::default()
+            .look(&mut store, &p, &dead, now(), WINDOW)
+            .unwrap()
+            .unwrap();
+        assert!(first.new);
+        let later = now() + std::time::Duration::from_secs(120);
+        let restarted = Watcher::default()
+            .look(&mut store, &p, &dead, later, WINDOW)
+            .unwrap()
+            .unwrap();
+        assert!(!restarted.new, "the same sighting");
+        let holds = store.holds().unwrap();
+        assert_eq!(holds.len(), 1);
+        assert_eq!(holds[0].until, beads::store::format_ts(now() + WINDOW));
+        // Another agent on the same account with its own limit is a sighting of its own.
+        let other = Look {
+            address: "gastown/polecats/max",
+            ..dead
+        };
+        store
+            .assign_account("gastown/polecats/max", "claude", "work")
+            .unwrap();
+        let theirs = Watcher::default()
+            .look(&mut store, &p, &other, later, WINDOW)
+            .unwrap()
+            .unwrap();
+        assert!(theirs.new);
+        assert_eq!(
+            store.holds().unwrap()[0].until,
+            beads::store::format_ts(later + WINDOW)
+        );
     }
 }
