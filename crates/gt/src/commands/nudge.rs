@@ -260,8 +260,13 @@ fn drain(town: &Town, args: &NudgeArgs, ui: &mut ui::Ui) -> anyhow::Result<()> {
                 "no session to drain: pass `--session` or run inside an agent (GT_SESSION)",
             )
         })?;
-    // Without the store, nudges are not held back for a rate limit: delivered as ever.
-    let store = super::store(town).ok();
+    // The store is opened only when something is queued (most turns end with nothing).
+    // Without it, nudges are not held back for a rate limit: delivered as ever.
+    let store = if nudge::Queue::new(town, &session)?.has_waiting() {
+        super::store(town).ok()
+    } else {
+        None
+    };
     let claim = nudge::drain(
         town,
         store.as_ref(),

@@ -273,6 +273,23 @@ impl Queue {
         Ok(self.sweep(now)?.into_iter().map(|(_, n)| n).collect())
     }
 
+    /// Whether the queue holds a nudge that is waiting or claimed, from one look at its
+    /// directory without taking its lock: most turns of an agent end with nothing queued, and
+    /// its hook then has nothing more to open. (A nudge queued right after the look waits for
+    /// the next turn, as one queued right after a drain does.) A directory that cannot be
+    /// read counts as holding something, so the full drain reports why.
+    pub fn has_waiting(&self) -> bool {
+        match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries.filter_map(Result::ok).any(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(kind)
+                    .is_some_and(|k| matches!(k, Kind::Pending | Kind::Claimed { .. }))
+            }),
+            Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+        }
+    }
+
     /// Claims every pending entry, in [`Queue::pending`]'s order (see [`Claim`]).
     pub fn claim(&self, now: Timestamp) -> Result<Claim, NudgeError> {
         let mut claim = Claim::empty(&self.session);
@@ -467,6 +484,21 @@ mod tests {
 
     fn nudge(text: &str, priority: Priority, now: Timestamp) -> QueuedNudge {
         QueuedNudge::new("mayor/", "gastown/polecats/nux", text, priority, now)
+    }
+
+    /// What a hook's first look sees: nothing before the first nudge and after the last is
+    /// done (only the lock file is left), something while one waits or is claimed.
+    #[test]
+    fn a_queue_has_waiting_nudges_while_one_is_queued_or_claimed() {
+        let (_d, q) = setup();
+        assert!(!q.has_waiting(), "no directory yet");
+        q.enqueue(&nudge("one", Priority::Normal, at(0)), at(0))
+            .unwrap();
+        assert!(q.has_waiting());
+        let claim = q.claim(at(1)).unwrap();
+        assert!(q.has_waiting(), "claimed, not yet delivered");
+        claim.done().unwrap();
+        assert!(!q.has_waiting(), "the lock file is not a nudge");
     }
 
     #[test]
