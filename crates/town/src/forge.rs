@@ -117,6 +117,9 @@ pub enum Review {
     ChangesRequested,
     /// Nothing asked for, nothing given.
     None,
+    /// The forge cannot say who approved: GitLab's approvals endpoint is not on this tier, and
+    /// its merge status asks for no approval.
+    Unknown,
 }
 
 /// One pull request (a merge request on GitLab), as the forge reports it.
@@ -328,6 +331,9 @@ impl Forge {
                         }
                         Err(ForgeError::Failed { detail, .. }) => {
                             tracing::debug!(mr = number, %detail, "no approvals endpoint; going by the merge status");
+                            if pr.review == Review::None {
+                                pr.review = Review::Unknown;
+                            }
                         }
                         Err(e) => return Err(e),
                     }

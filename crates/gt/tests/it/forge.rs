@@ -194,6 +194,39 @@ fn a_gitlab_without_the_approvals_endpoint_still_lands_by_the_merge_status() {
     assert!(calls(&t).contains("glab api projects/:id/merge_requests/1/approvals"));
 }
 
+/// A rig that requires a review, on a GitLab that cannot report approvals: the refinery
+/// waits (it never lands a review it cannot see) and says why once, in an escalation naming
+/// the setting; with the setting off, the change lands by the merge status.
+#[test]
+fn a_required_review_a_gitlab_cannot_report_is_escalated_once_while_the_change_waits() {
+    let Some(t) = forge_town("gitlab", "pr") else {
+        return;
+    };
+    knob(&t, "no-approvals-api", "");
+    ok(set_rig(&t, "merge_queue.require_review", "true"));
+    let (bead, label) = change(&t, "Reviewed, unseen");
+    for _ in 0..3 {
+        refinery_once(&t);
+        assert_eq!(mr_state(&t, &label)["state"], "testing");
+    }
+    let raised = escalations(&t);
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    let text = raised[0].to_string();
+    assert!(text.contains("cannot report"), "{text}");
+    assert!(
+        text.contains("merge_queue.require_review false --rig gastown"),
+        "{text}"
+    );
+    assert!(
+        text.contains("https://gitlab.com/fake/repo/-/merge_requests/1"),
+        "{text}"
+    );
+    ok(set_rig(&t, "merge_queue.require_review", "false"));
+    refinery_once(&t);
+    assert_eq!(mr_state(&t, &label)["state"], "merged");
+    assert_eq!(t.status(&bead), "closed");
+}
+
 #[test]
 fn a_failing_github_check_sends_the_change_back_with_its_name_and_link() {
     failing_check_sends_back("github", "https://github.com/fake/repo/pull/1/checks/lint");

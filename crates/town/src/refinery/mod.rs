@@ -29,6 +29,7 @@ mod parked;
 pub mod policy;
 pub mod pull;
 pub mod refusal;
+mod review;
 pub mod runner;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -308,6 +308,9 @@ impl Refinery<'_> {
             return Ok(Verdict::Wait);
         }
         if self.settings.merge_queue.require_review && pr.review != Review::Approved {
+            if pr.review == Review::Unknown {
+                self.review_unseen(mr, pr, cps)?;
+            }
             return Ok(Verdict::Wait);
         }
         // The forge kept refusing and nothing changed since the escalation: do not ask again
