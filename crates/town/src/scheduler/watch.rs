@@ -194,13 +194,19 @@ mod tests {
         beads::Store::init(dir, "gt", ctx).unwrap()
     }
 
-    #[test]
-    fn one_limit_is_one_hold_on_the_assigned_account_while_it_lasts() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = store(dir.path());
+    /// A store in which `gastown/polecats/nux` runs on the account `claude/work`.
+    fn nux_on_work(dir: &std::path::Path) -> beads::Store {
+        let mut store = store(dir);
         store
             .assign_account("gastown/polecats/nux", "claude", "work")
             .unwrap();
+        store
+    }
+
+    #[test]
+    fn one_limit_is_one_hold_on_the_assigned_account_while_it_lasts() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = nux_on_work(dir.path());
         let p = preset(&[75]);
         let mut w = Watcher::default();
         let dead = look("", Some(75));
@@ -228,10 +234,7 @@ mod tests {
     #[test]
     fn a_restarted_watcher_does_not_extend_the_hold_it_finds() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = store(dir.path());
-        store
-            .assign_account("gastown/polecats/nux", "claude", "work")
-            .unwrap();
+        let mut store = nux_on_work(dir.path());
         let p = preset(&[75]);
         let dead = look("", Some(75));
         let first = Watcher::default()
