@@ -35,6 +35,7 @@ const EDGE_FIELDS: usize = 5;
 /// A checked record: its issue's row fields, content hash, labels (sorted) and edges (one per
 /// target, the file's last for a target winning, as an upsert would) as slices of one text;
 /// an issue with any rare field set also whole, for the full insert.
+#[derive(Clone)]
 pub(crate) struct BulkRecord {
     pub file: Option<String>,
     pub line: usize,

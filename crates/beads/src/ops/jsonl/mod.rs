@@ -1,6 +1,7 @@
 //! JSONL interchange: `bd export` (deterministic, sorted, atomic) and `bd import` (upstream's
 //! classic and 1.0 shapes, all-or-nothing, idempotent by content hash).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, Write};
 use std::path::Path;
@@ -96,6 +97,27 @@ pub(crate) enum Line {
     /// An issue checked and kept for the bulk path.
     Bulk(Box<BulkRecord>),
     Memory(String, String),
+}
+
+impl Line {
+    /// This line's issue as the bulk path takes it (converted if the line holds it whole).
+    fn as_bulk(&self) -> Option<Cow<'_, BulkRecord>> {
+        match self {
+            Self::Bulk(rec) => Some(Cow::Borrowed(rec)),
+            Self::Issue(rec) => Some(Cow::Owned(BulkRecord::new((**rec).clone()))),
+            Self::Memory(..) => None,
+        }
+    }
+
+    /// This line's issue as the path that compares with the store takes it (converted if the
+    /// line holds it compactly).
+    fn as_whole(&self) -> Option<Cow<'_, Record>> {
+        match self {
+            Self::Issue(rec) => Some(Cow::Borrowed(rec)),
+            Self::Bulk(rec) => Some(Cow::Owned(rec.to_record())),
+            Self::Memory(..) => None,
+        }
+    }
 }
 
 impl Store {
@@ -318,47 +340,17 @@ impl Store {
             // backup's, or one parsed for the bulk path into a store that has had issues
             // written since) is converted.
             if fresh {
-                let converted: Vec<BulkRecord> = input
-                    .lines
-                    .iter()
-                    .filter_map(|line| match line {
-                        Line::Issue(rec) => Some(BulkRecord::new((**rec).clone())),
-                        Line::Bulk(_) | Line::Memory(..) => None,
-                    })
-                    .collect();
-                let mut converted = converted.iter();
-                let records: Vec<&BulkRecord> = input
-                    .lines
-                    .iter()
-                    .filter_map(|line| match line {
-                        Line::Bulk(rec) => Some(&**rec),
-                        Line::Issue(_) => converted.next(),
-                        Line::Memory(..) => None,
-                    })
-                    .collect();
+                let records: Vec<Cow<'_, BulkRecord>> =
+                    input.lines.iter().filter_map(Line::as_bulk).collect();
+                let records: Vec<&BulkRecord> = records.iter().map(AsRef::as_ref).collect();
                 let indexes = crate::schema::Indexes::suspend(tx)?;
                 fresh::insert_fresh(tx, w, &records, &mut report)?;
                 tracing::debug!(ms = started.elapsed().as_millis(), "import: rows inserted");
                 indexes.restore(tx)?;
             } else {
-                let converted: Vec<Record> = input
-                    .lines
-                    .iter()
-                    .filter_map(|line| match line {
-                        Line::Bulk(rec) => Some(rec.to_record()),
-                        Line::Issue(_) | Line::Memory(..) => None,
-                    })
-                    .collect();
-                let mut converted = converted.iter();
-                let records: Vec<&Record> = input
-                    .lines
-                    .iter()
-                    .filter_map(|line| match line {
-                        Line::Issue(rec) => Some(&**rec),
-                        Line::Bulk(_) => converted.next(),
-                        Line::Memory(..) => None,
-                    })
-                    .collect();
+                let records: Vec<Cow<'_, Record>> =
+                    input.lines.iter().filter_map(Line::as_whole).collect();
+                let records: Vec<&Record> = records.iter().map(AsRef::as_ref).collect();
                 // Before the records are written: their edges, with those already in the
                 // store, must not close a cycle that `bd dep add` would refuse. (The bulk
                 // path checks on a second thread while it writes.)
