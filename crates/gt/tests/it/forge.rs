@@ -682,10 +682,10 @@ fn pull_requests_of_beads_closed_by_hand_are_closed_with_a_comment() {
 }
 
 /// A merge call that never reaches the forge (here `gh`'s words for a host that does not
-/// resolve) is no refusal: it is asked again each pass, never counted or escalated, and the
-/// change lands once the network is back.
+/// resolve) is no refusal: it is asked again each pass and never counted; only a silence of
+/// half an hour is escalated, once; the change lands once the network is back.
 #[test]
-fn a_merge_call_that_never_reaches_the_forge_is_asked_again_and_never_escalated() {
+fn a_merge_call_that_never_reaches_the_forge_is_asked_again_and_only_a_long_silence_escalated() {
     let Some(t) = forge_town("github", "pr") else {
         return;
     };
@@ -703,6 +703,21 @@ fn a_merge_call_that_never_reaches_the_forge_is_asked_again_and_never_escalated(
     assert_eq!(status["state"], "testing", "{status}");
     assert!(status["forge_refusal"].is_null(), "{status}");
     assert!(escalations(&t).is_empty(), "{:?}", escalations(&t));
+    // Half an hour and more of silence (the first unanswered call was made in the test's
+    // first minutes): one escalation saying so, however many passes follow.
+    t.env.set("GT_TEST_NOW", "2026-01-01T02:00:00Z");
+    refinery_once(&t);
+    refinery_once(&t);
+    assert_eq!(merge_asks(&t), 6);
+    let raised = escalations(&t);
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    let text = raised[0].to_string();
+    assert!(text.contains("has not answered merge calls"), "{text}");
+    assert!(
+        text.contains("error connecting to api.github.com"),
+        "{text}"
+    );
+    assert!(mr_state(&t, &label)["forge_refusal"].is_null());
     unknob(&t, "refuse");
     refinery_once(&t);
     assert_eq!(mr_state(&t, &label)["state"], "merged");

@@ -31,6 +31,7 @@ pub mod pull;
 pub mod refusal;
 mod review;
 pub mod runner;
+mod unanswered;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

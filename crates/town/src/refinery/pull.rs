@@ -327,6 +327,9 @@ impl Refinery<'_> {
                 forge.merge(pr.number, method, head)
             }
         };
+        if !matches!(asked_with, Err(ForgeError::Unreachable { .. })) {
+            self.answered(mr)?;
+        }
         match asked_with {
             Ok(()) => {}
             // The forge's rules said no (a review it wants, a protection rule): nothing was
@@ -339,6 +342,7 @@ impl Refinery<'_> {
             // decided, so nothing is counted; the next pass asks again.
             Err(e @ ForgeError::Unreachable { .. }) => {
                 tracing::warn!(mr = mr.id, pr = pr.number, error = %e, "merge call got no answer; asking again next pass");
+                self.unanswered(mr, pr, &e.to_string())?;
                 return Ok(Verdict::Wait);
             }
             Err(e) => return Err(e.into()),

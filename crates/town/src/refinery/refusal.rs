@@ -53,19 +53,21 @@ pub fn release(store: &mut beads::Store, rig: &str, mr: i64) -> beads::Result<bo
     if !cps.contains_key(HELD) {
         return Ok(false);
     }
-    forget(store, &scope, &cps)?;
+    forget(store, &scope, &cps, &[REFUSALS, REFUSED, HELD])?;
     Ok(true)
 }
 
-/// Rewrites the scope without the refusal steps (checkpoints are cleared per scope).
-fn forget(
+/// Rewrites the scope, whose checkpoints are `cps`, without `steps` (checkpoints are cleared
+/// per scope).
+pub(super) fn forget(
     store: &mut beads::Store,
     scope: &str,
     cps: &BTreeMap<String, String>,
+    steps: &[&str],
 ) -> beads::Result<()> {
     store.clear_checkpoints(scope)?;
     for (step, value) in cps {
-        if ![REFUSALS, REFUSED, HELD].contains(&step.as_str()) {
+        if !steps.contains(&step.as_str()) {
             store.checkpoint(scope, step, value)?;
         }
     }
@@ -93,7 +95,12 @@ impl Refinery<'_> {
             return Ok(true);
         }
         tracing::info!(rig = %self.rig, pr = pr.number, "the pull request changed; asking the forge again");
-        forget(self.store, &pull::scope(&self.rig, mr), cps)?;
+        forget(
+            self.store,
+            &pull::scope(&self.rig, mr),
+            cps,
+            &[REFUSALS, REFUSED, HELD],
+        )?;
         Ok(false)
     }
 
