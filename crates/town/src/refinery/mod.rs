@@ -130,6 +130,29 @@ pub struct Refinery<'a> {
 }
 
 impl<'a> Refinery<'a> {
+    /// Raises an escalation from this rig's refinery, about the beads `related`.
+    fn escalate(
+        &mut self,
+        title: String,
+        description: String,
+        severity: crate::escalation::Severity,
+        related: Vec<String>,
+    ) -> Result<()> {
+        crate::escalation::raise_for_service(
+            self.town,
+            self.store,
+            &crate::escalation::NewEscalation {
+                title,
+                description,
+                severity: Some(severity),
+                source: Some(format!("refinery:{}", self.rig)),
+                from: format!("{}/refinery", self.rig),
+                related,
+            },
+        )?;
+        Ok(())
+    }
+
     /// The refinery of the rig `ctx` resolved, acting on its settings.
     pub fn open(town: &'a Town, ctx: &RigCtx, store: &'a mut beads::Store) -> Self {
         Self {
@@ -682,21 +705,15 @@ impl<'a> Refinery<'a> {
         );
         self.store.kv_set(&pause_key(&self.rig), &reason)?;
         let tail = last_lines(output, GATE_OUTPUT_LINES);
-        crate::escalation::raise_for_service(
-            self.town,
-            self.store,
-            &crate::escalation::NewEscalation {
-                title: format!("Refinery of {} paused: {reason}", self.rig),
-                description: format!(
+        self.escalate(
+format!("Refinery of {} paused: {reason}", self.rig),
+format!(
                     "The merge queue stopped because the target branch itself fails.\n\n```\n{tail}\n```\n\nFix `{}`, then `gt refinery resume {}`.",
                     self.target, self.rig
                 ),
-                severity: Some(crate::escalation::Severity::Critical),
-                source: Some(format!("refinery:{}", self.rig)),
-                from: format!("{}/refinery", self.rig),
-                related: Vec::new(),
-            },
-        )?;
+crate::escalation::Severity::Critical,
+Vec::new(),
+)?;
         report.paused = Some(reason);
         Ok(())
     }

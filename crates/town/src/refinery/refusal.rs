@@ -124,16 +124,13 @@ impl Refinery<'_> {
             return Ok(());
         }
         tracing::warn!(rig = %self.rig, pr = pr.number, count, %message, "the forge keeps refusing the merge; escalating");
-        crate::escalation::raise_for_service(
-            self.town,
-            self.store,
-            &crate::escalation::NewEscalation {
-                title: format!(
+        self.escalate(
+format!(
                     "The forge refused to merge pull request #{} ({}) {count} times",
                     pr.number,
                     mr.label()
                 ),
-                description: format!(
+format!(
                     "Pull request #{} of {} ({}) is ready by the refinery's reading — checks \
                      passed{} — but the forge refuses to merge it:\n\n```\n{message}\n```\n\n\
                      {}\n\nThe refinery stopped asking. It asks again once the pull request \
@@ -149,12 +146,9 @@ impl Refinery<'_> {
                     pr.url,
                     mr.label()
                 ),
-                severity: Some(crate::escalation::Severity::High),
-                source: Some(format!("refinery:{}", self.rig)),
-                from: format!("{}/refinery", self.rig),
-                related: vec![mr.bead_id.clone()],
-            },
-        )?;
+crate::escalation::Severity::High,
+vec![mr.bead_id.clone()],
+)?;
         self.store.checkpoint(&scope, HELD, &fingerprint(pr))?;
         Ok(())
     }

@@ -23,31 +23,25 @@ impl Refinery<'_> {
             return Ok(());
         }
         tracing::warn!(rig = %self.rig, pr = pr.number, "a review is required but the forge does not report approvals");
-        crate::escalation::raise_for_service(
-            self.town,
-            self.store,
-            &crate::escalation::NewEscalation {
-                title: format!(
-                    "Pull request #{} ({}) waits for a review the forge cannot report",
-                    pr.number,
-                    mr.label()
-                ),
-                description: format!(
-                    "`merge_queue.require_review` is on for rig {rig}, but this GitLab does not \
+        self.escalate(
+            format!(
+                "Pull request #{} ({}) waits for a review the forge cannot report",
+                pr.number,
+                mr.label()
+            ),
+            format!(
+                "`merge_queue.require_review` is on for rig {rig}, but this GitLab does not \
                      report who approved a merge request (its approvals API is part of its paid \
                      tiers), so the refinery cannot see the review it waits for, and waits.\n\n\
                      Merge request: {url}\n\n\
                      To land by GitLab's own merge status instead (its approval rules, where it \
                      has any, still apply): `gt config set merge_queue.require_review false \
                      --rig {rig}`.",
-                    rig = self.rig,
-                    url = pr.url,
-                ),
-                severity: Some(crate::escalation::Severity::Medium),
-                source: Some(format!("refinery:{}", self.rig)),
-                from: format!("{}/refinery", self.rig),
-                related: vec![mr.bead_id.clone()],
-            },
+                rig = self.rig,
+                url = pr.url,
+            ),
+            crate::escalation::Severity::Medium,
+            vec![mr.bead_id.clone()],
         )?;
         self.store
             .checkpoint(&pull::scope(&self.rig, mr.id), UNSEEN, "1")?;

@@ -37,30 +37,24 @@ impl Refinery<'_> {
             return Ok(());
         }
         tracing::warn!(rig = %self.rig, pr = pr.number, %detail, "the forge has not answered merge calls; escalating");
-        crate::escalation::raise_for_service(
-            self.town,
-            self.store,
-            &crate::escalation::NewEscalation {
-                title: format!(
-                    "The forge has not answered merge calls for pull request #{} ({}) since {since}",
-                    pr.number,
-                    mr.label()
-                ),
-                description: format!(
-                    "Pull request #{} of {} ({}) is ready by the refinery's reading, but every \
+        self.escalate(
+            format!(
+                "The forge has not answered merge calls for pull request #{} ({}) since {since}",
+                pr.number,
+                mr.label()
+            ),
+            format!(
+                "Pull request #{} of {} ({}) is ready by the refinery's reading, but every \
                      call to merge it since {since} got no answer from the forge:\n\n```\n\
                      {detail}\n```\n\nCheck the network and the forge's status from this \
                      machine. The refinery keeps asking each pass and lands the change once the \
                      forge answers.",
-                    pr.number,
-                    mr.label(),
-                    pr.url,
-                ),
-                severity: Some(crate::escalation::Severity::Medium),
-                source: Some(format!("refinery:{}", self.rig)),
-                from: format!("{}/refinery", self.rig),
-                related: vec![mr.bead_id.clone()],
-            },
+                pr.number,
+                mr.label(),
+                pr.url,
+            ),
+            crate::escalation::Severity::Medium,
+            vec![mr.bead_id.clone()],
         )?;
         self.store.checkpoint(&scope, RAISED, "1")?;
         Ok(())
