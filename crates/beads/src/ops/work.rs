@@ -413,6 +413,18 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Forgets the given `steps` of `scope`, keeping its others (one statement).
+    pub fn clear_checkpoint_steps(&mut self, scope: &str, steps: &[&str]) -> Result<()> {
+        self.write(|tx, _| {
+            let mut stmt =
+                tx.prepare_cached("DELETE FROM checkpoints WHERE scope = ?1 AND step = ?2")?;
+            for step in steps {
+                stmt.execute([scope, step])?;
+            }
+            Ok(())
+        })
+    }
+
     /// Forgets the checkpoints of `scope` (the command finished).
     pub fn clear_checkpoints(&mut self, scope: &str) -> Result<()> {
         self.write(|tx, _| {

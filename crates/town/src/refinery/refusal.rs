@@ -53,25 +53,13 @@ pub fn release(store: &mut beads::Store, rig: &str, mr: i64) -> beads::Result<bo
     if !cps.contains_key(HELD) {
         return Ok(false);
     }
-    forget(store, &scope, &cps, &[REFUSALS, REFUSED, HELD])?;
+    forget(store, &scope)?;
     Ok(true)
 }
 
-/// Rewrites the scope, whose checkpoints are `cps`, without `steps` (checkpoints are cleared
-/// per scope).
-pub(super) fn forget(
-    store: &mut beads::Store,
-    scope: &str,
-    cps: &BTreeMap<String, String>,
-    steps: &[&str],
-) -> beads::Result<()> {
-    store.clear_checkpoints(scope)?;
-    for (step, value) in cps {
-        if !steps.contains(&step.as_str()) {
-            store.checkpoint(scope, step, value)?;
-        }
-    }
-    Ok(())
+/// Forgets the refusal steps of `scope`, in one write that keeps its other checkpoints.
+fn forget(store: &mut beads::Store, scope: &str) -> beads::Result<()> {
+    store.clear_checkpoint_steps(scope, &[REFUSALS, REFUSED, HELD])
 }
 
 /// What the refinery compares to tell that a human touched the pull request.
@@ -95,12 +83,7 @@ impl Refinery<'_> {
             return Ok(true);
         }
         tracing::info!(rig = %self.rig, pr = pr.number, "the pull request changed; asking the forge again");
-        forget(
-            self.store,
-            &pull::scope(&self.rig, mr),
-            cps,
-            &[REFUSALS, REFUSED, HELD],
-        )?;
+        forget(self.store, &pull::scope(&self.rig, mr))?;
         Ok(false)
     }
 

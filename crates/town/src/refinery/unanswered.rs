@@ -6,7 +6,6 @@
 
 use jiff::Timestamp;
 
-use super::refusal::forget;
 use super::{Refinery, Result, pull};
 use crate::forge::PullRequest;
 
@@ -63,9 +62,9 @@ impl Refinery<'_> {
     /// The forge answered a merge call for request `mr`: a silence noted before is over.
     pub(super) fn answered(&mut self, mr: &beads::MergeRequest) -> Result<()> {
         let scope = pull::scope(&self.rig, mr.id);
-        let cps = self.store.checkpoints(&scope)?;
-        if cps.contains_key(SINCE) {
-            forget(self.store, &scope, &cps, &[SINCE, RAISED])?;
+        if self.store.checkpoints(&scope)?.contains_key(SINCE) {
+            self.store
+                .clear_checkpoint_steps(&scope, &[SINCE, RAISED])?;
         }
         Ok(())
     }
