@@ -324,7 +324,11 @@ impl Witness {
             } else {
                 String::new()
             };
-            if (alive || p.state == PolecatState::Working)
+            // A `spawning` polecat is its `gt sling`'s until started (see `judge`): a limit it
+            // shows is seen at the next look, once it is working — rotating it now would stop
+            // the session under the sling waiting for its prompt.
+            if p.state != PolecatState::Spawning
+                && (alive || p.state == PolecatState::Working)
                 && self.rate_limited(&p, &screen, exit_status)?
             {
                 continue;
