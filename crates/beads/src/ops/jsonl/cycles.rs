@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::ops::deps::ORDERING_KINDS;
 use crate::readiness;
 
-/// A blocking edge of the file, with the line it came from.
+/// An edge of the file, with the line it came from.
 pub(super) struct FileEdge<'a> {
     pub from: &'a str,
     pub to: &'a str,
@@ -28,19 +28,23 @@ pub(super) struct FileEdge<'a> {
 /// exactly when both its ends are in one component. Cycles among the store's own edges
 /// that the file does not touch (an old store) are left for `bd doctor` to report.
 ///
-/// `file_edges(kinds)` lists the file's edges of those kinds that do not point outside
-/// (`external:`), in file order; `imported()` the ids the file imports. `store` is `None`
+/// `file_edges` are the file's edges, in file order (those of other kinds, and those pointing
+/// outside, `external:`, are passed over here); `imported()` lists the ids the file imports.
+/// `store` is `None`
 /// when the store has no issues, hence no edges (the bulk path, which runs this on a thread
 /// of its own).
 pub(super) fn refuse_cycles<'a>(
     imported: impl Fn() -> foldhash::HashSet<&'a str>,
-    file_edges: impl Fn(&[&str]) -> Vec<FileEdge<'a>>,
+    file_edges: &[FileEdge<'a>],
     store: Option<&Connection>,
 ) -> Result<()> {
     let mut imported_ids: Option<foldhash::HashSet<&str>> = None;
     let hierarchy: &[&str] = &["parent-child"];
     for kinds in [ORDERING_KINDS, hierarchy] {
-        let file_edges = file_edges(kinds);
+        let file_edges: Vec<&FileEdge<'_>> = file_edges
+            .iter()
+            .filter(|e| kinds.contains(&e.kind) && !e.to.starts_with("external:"))
+            .collect();
         if file_edges.is_empty() {
             continue;
         }
@@ -65,7 +69,7 @@ pub(super) fn refuse_cycles<'a>(
             .collect();
         let successors = graph.successors();
         let component = graph.components(&successors);
-        for ((from, to), e) in ends.into_iter().zip(&file_edges) {
+        for ((from, to), e) in ends.into_iter().zip(file_edges) {
             if component[from] == component[to] {
                 let mut path = vec![e.from.to_owned()];
                 path.extend(graph.path(&successors, to, from, &component));
@@ -82,23 +86,20 @@ pub(super) fn refuse_cycles<'a>(
     Ok(())
 }
 
-/// The edges of the full `records` of one of `kinds`, for [`refuse_cycles`].
-pub(super) fn record_edges<'a>(records: &[&'a Record], kinds: &[&str]) -> Vec<FileEdge<'a>> {
-    let mut out = Vec::new();
-    for rec in records {
-        for d in &rec.deps {
-            if kinds.contains(&d.kind.as_str()) && !d.depends_on_id.starts_with("external:") {
-                out.push(FileEdge {
-                    from: &d.issue_id,
-                    to: &d.depends_on_id,
-                    kind: &d.kind,
-                    file: rec.file.as_deref(),
-                    line: rec.line,
-                });
-            }
-        }
-    }
-    out
+/// The edges of the whole `records`, for [`refuse_cycles`].
+pub(super) fn record_edges<'a>(records: &[&'a Record]) -> Vec<FileEdge<'a>> {
+    records
+        .iter()
+        .flat_map(|rec| {
+            rec.deps.iter().map(|d| FileEdge {
+                from: &d.issue_id,
+                to: &d.depends_on_id,
+                kind: &d.kind,
+                file: rec.file.as_deref(),
+                line: rec.line,
+            })
+        })
+        .collect()
 }
 
 /// The store's edges of `kinds`.

@@ -91,7 +91,7 @@ pub(super) fn insert_fresh(
         let whole = scope.spawn(|| -> Result<WholeGraph<'_>> {
             refuse_cycles(
                 || all.iter().map(|r| r.id()).collect(),
-                |kinds| file_edges(all, kinds),
+                &file_edges(all),
                 None,
             )?;
             Ok(WholeGraph::of(records, settings))
@@ -107,23 +107,20 @@ pub(super) fn insert_fresh(
     insert_issue_rows(tx, w, records, &order, &whole, report)
 }
 
-/// The edges of `records` of one of `kinds`, for the cycle check.
-fn file_edges<'a>(records: &[&'a BulkRecord], kinds: &[&str]) -> Vec<FileEdge<'a>> {
-    let mut out = Vec::new();
-    for rec in records {
-        for e in rec.edges() {
-            if kinds.contains(&e.kind) && !e.to.starts_with("external:") {
-                out.push(FileEdge {
-                    from: rec.id(),
-                    to: e.to,
-                    kind: e.kind,
-                    file: rec.file.as_deref(),
-                    line: rec.line,
-                });
-            }
-        }
-    }
-    out
+/// The edges of `records`, for the cycle check.
+fn file_edges<'a>(records: &[&'a BulkRecord]) -> Vec<FileEdge<'a>> {
+    records
+        .iter()
+        .flat_map(|rec| {
+            rec.edges().map(|e| FileEdge {
+                from: rec.id(),
+                to: e.to,
+                kind: e.kind,
+                file: rec.file.as_deref(),
+                line: rec.line,
+            })
+        })
+        .collect()
 }
 
 /// What an issue row needs from the whole file: whether the issue is blocked (by its

@@ -356,7 +356,7 @@ impl Store {
                 // path checks on a second thread while it writes.)
                 cycles::refuse_cycles(
                     || records.iter().map(|r| r.issue.id.as_str()).collect(),
-                    |kinds| cycles::record_edges(&records, kinds),
+                    &cycles::record_edges(&records),
                     Some(tx),
                 )?;
                 tracing::debug!(ms = started.elapsed().as_millis(), "import: cycles");
